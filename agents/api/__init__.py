@@ -1,0 +1,1 @@
+"""The agents app's DRF views, serializers and URLs."""

@@ -1,0 +1,1 @@
+"""The escalation app's DRF views, serializers and URLs."""

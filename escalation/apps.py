@@ -1,0 +1,8 @@
+"""App configuration of escalation."""
+
+from django.apps import AppConfig
+
+
+class EscalationConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "escalation"

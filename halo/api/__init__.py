@@ -1,0 +1,1 @@
+"""The server API's shared parts: workspace-key authentication, permissions, throttling, error shape."""

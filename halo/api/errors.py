@@ -1,0 +1,70 @@
+"""One error shape for every API: ``{"code": "...", "message": "...", ...}`` with a stable, machine-readable code.
+
+Validation errors add ``fields`` (field name → messages); domain errors may add keys of their own (a
+segment rule error adds its ``position`` and ``hint``). Django's own ``ValidationError`` raised by a model
+or service becomes a 400 too, so bad input never surfaces as a 500.
+"""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApiError(exceptions.APIException):
+    """A domain error with its own code, e.g. ``ApiError("handoff_unavailable", "…", status=403)``."""
+
+    def __init__(self, code: str, message: str, *, status: int = 400, **extra: Any) -> None:
+        super().__init__(detail=message, code=code)
+        self.status_code = status
+        self.code = code
+        self.extra = extra
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, ApiError):
+        response.data = {"code": exc.code, "message": str(exc.detail), **exc.extra}
+    elif isinstance(exc, exceptions.ValidationError):
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = {"code": "invalid", "message": _first_message(fields), "fields": fields}
+    elif isinstance(exc, exceptions.APIException):
+        code = exc.get_codes()
+        response.data = {"code": code if isinstance(code, str) else exc.default_code, "message": str(exc.detail)}
+        wait = getattr(exc, "wait", None)  # set by Throttled; absent from the type stubs
+        if wait is not None:
+            response.data["retry_after"] = int(wait)
+    elif isinstance(exc, Http404):
+        response.data = {"code": "not_found", "message": "Not found."}
+    return response
+
+
+def _first_message(fields: Any) -> str:
+    """The first human message in a (possibly nested) DRF error structure, prefixed by its field."""
+    if isinstance(fields, dict):
+        for name, value in fields.items():
+            message = _first_message(value)
+            return message if name == "non_field_errors" else f"{name}: {message}"
+    if isinstance(fields, list) and fields:
+        return _first_message(fields[0])
+    return str(fields) or "Invalid input."
+
+
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse({"code": "not_found", "message": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+
+
+def json_server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(
+        {"code": "server_error", "message": "Something went wrong on our side."},
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )

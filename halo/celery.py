@@ -1,0 +1,14 @@
+"""The Celery application. Tasks are thin adapters (``<app>/tasks.py``) that load by id and call one service."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "halo.settings")
+
+app = Celery("halo")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+app.conf.beat_schedule = {
+    "outbox-sweep": {"task": "halo.tasks.outbox_sweep", "schedule": 30.0},
+}

@@ -1,0 +1,203 @@
+"""Tenancy and people: workspaces, their API keys and members, and the contacts and companies they serve.
+
+Every row that belongs to a customer of Halo hangs off a ``Workspace``; nothing is shared across
+workspaces. Optional text fields store "no value" as NULL, never as an empty string (a check constraint
+holds the database to it), so "unknown" means one thing to the segment language.
+"""
+
+import hashlib
+import secrets
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone as django_timezone
+
+
+def new_app_id() -> str:
+    return secrets.token_hex(8)
+
+
+def new_identity_secret() -> str:
+    return secrets.token_hex(32)
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError("%(value)s is not a known time zone (e.g. Europe/Paris).", params={"value": value})
+
+
+def _not_empty(*fields: str, model: str) -> list[models.BaseConstraint]:
+    return [models.CheckConstraint(condition=~Q(**{field: ""}), name=f"{model}_{field}_not_empty") for field in fields]
+
+
+class Workspace(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    app_id = models.CharField(
+        max_length=32, unique=True, default=new_app_id, editable=False, help_text="Public id used by the widget."
+    )
+    identity_secret = models.CharField(
+        max_length=128,
+        default=new_identity_secret,
+        help_text="Signs user ids for the widget (user_hash = HMAC-SHA256(user_id)). Never shown after creation.",
+    )
+    allowed_origins = models.JSONField(
+        default=list, blank=True, help_text="Origins allowed to embed the widget, e.g. https://example.com."
+    )
+    slack_webhook_url = models.URLField(max_length=500, blank=True, default="", help_text="Write-only.")
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiKey(models.Model):
+    """A server API key. Only a SHA-256 of the secret is stored; the key is shown once, when created.
+
+    Keys are 256-bit random strings, so a fast hash is enough (no dictionary to guess from); the public
+    ``prefix`` finds the row without scanning.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, default="default")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} (halo_{self.prefix}_…)"
+
+    @staticmethod
+    def hash_secret(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        TEAMMATE = "teammate", "Teammate"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.TEAMMATE)
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "workspace"], name="membership_unique_user_workspace"),
+            models.CheckConstraint(condition=Q(role__in=["admin", "teammate"]), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.workspace} ({self.role})"
+
+
+class Company(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="companies")
+    company_id = models.CharField(max_length=255, help_text="The workspace's own id for the company.")
+    name = models.CharField(max_length=255, null=True, blank=True)
+    plan = models.CharField(max_length=255, null=True, blank=True)
+    employee_count = models.PositiveIntegerField(null=True, blank=True)
+    mrr = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    industry = models.CharField(max_length=255, null=True, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+
+    class Meta:
+        verbose_name_plural = "companies"
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "company_id"], name="company_unique_external_id"),
+            *_not_empty("company_id", "name", "plan", "industry", model="company"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.company_id
+
+
+class Contact(models.Model):
+    """An end user of a workspace: identified (``user_id`` set by the workspace) or an anonymous visitor."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="contacts")
+    user_id = models.CharField(max_length=255, null=True, blank=True, help_text="The workspace's own user id.")
+    email = models.EmailField(max_length=254, null=True, blank=True)
+    name = models.CharField(max_length=255, null=True, blank=True)
+    role = models.CharField(max_length=255, null=True, blank=True)
+    plan = models.CharField(max_length=255, null=True, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
+    company = models.ForeignKey(Company, on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts")
+    subscription_status = models.CharField(max_length=64, null=True, blank=True)
+    stripe_mrr = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    lifetime_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    last_active_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "user_id"], condition=Q(user_id__isnull=False), name="contact_unique_user_id"
+            ),
+            *_not_empty("user_id", "email", "name", "role", "plan", "subscription_status", model="contact"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.email or self.user_id or f"Visitor {self.pk}"
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user_id is None
+
+
+class PageView(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="page_views")
+    url = models.CharField(max_length=2048)
+    occurred_at = models.DateTimeField(default=django_timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["contact", "-occurred_at"], name="pageview_contact_time")]
+        constraints = _not_empty("url", model="pageview")
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class OutboxMessage(models.Model):
+    """Work that must happen after a commit, written in the same transaction as the change that causes it.
+
+    A Celery task named by ``task`` delivers it (``halo.outbox``); the sweep sends again whatever was
+    queued but not delivered — after a crash, a restart or a broker outage — so nothing is lost.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="outbox_messages")
+    task = models.CharField(max_length=200, help_text="The Celery task that delivers it.")
+    payload = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=django_timezone.now)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="outbox_due")]
+
+    def __str__(self) -> str:
+        return f"{self.task} #{self.pk} ({self.state})"

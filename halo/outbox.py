@@ -1,0 +1,121 @@
+"""The transactional outbox: record side effects with the change, deliver them later, exactly once.
+
+``outbox_enqueue`` is called inside the transaction that makes the change; the message is handed to
+Celery only after commit, and the row stays the source of truth. ``outbox_process`` is what a delivering
+task calls: it claims the row under a lease (so two workers never deliver one message, and a worker that
+dies mid-delivery gives it back when the lease ends), runs the handler outside any transaction (a slow
+webhook never holds a database lock), then records success, a retry with backoff, or a failure visible
+to admins. ``outbox_sweep`` (a beat task; a timer in the embedded default) re-sends what is due.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from halo.celery import app as celery_app
+from halo.models import OutboxMessage, Workspace
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 8
+# Delays between attempts; each stays far below the Redis broker's visibility timeout.
+BACKOFF_SECONDS = (5, 15, 60, 120, 300, 600, 900)
+
+
+class RetryLater(Exception):
+    """A handler asks to be tried again after ``delay`` seconds (e.g. Slack's ``Retry-After``)."""
+
+    def __init__(self, message: str, *, delay: float) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class PermanentFailure(Exception):
+    """A handler reports an error that another attempt cannot fix (e.g. a revoked webhook)."""
+
+
+def outbox_enqueue(*, workspace: Workspace, task: str, payload: dict[str, object]) -> OutboxMessage:
+    message = OutboxMessage.objects.create(workspace=workspace, task=task, payload=payload)
+    transaction.on_commit(lambda: _send(message))
+    return message
+
+
+def _send(message: OutboxMessage, *, countdown: float = 0) -> None:
+    try:
+        celery_app.send_task(message.task, kwargs={"message_id": message.pk}, countdown=countdown)
+    except Exception:  # the broker is unreachable: the row is kept and the sweep sends it later
+        logger.warning("outbox: could not queue %s #%s; the sweep will retry", message.task, message.pk)
+
+
+def _claim(message_id: int) -> OutboxMessage | None:
+    now = timezone.now()
+    claimable = Q(state=OutboxMessage.State.PENDING, next_attempt_at__lte=now) | Q(
+        state=OutboxMessage.State.RUNNING, lease_expires_at__lt=now
+    )
+    claimed = OutboxMessage.objects.filter(claimable, pk=message_id).update(
+        state=OutboxMessage.State.RUNNING, lease_expires_at=now + LEASE, attempts=F("attempts") + 1
+    )
+    return OutboxMessage.objects.get(pk=message_id) if claimed else None
+
+
+def outbox_process(*, message_id: int, handler: Callable[[OutboxMessage], None]) -> OutboxMessage | None:
+    """Deliver one message with ``handler``; returns the message, or None if it was not due or not ours."""
+    message = _claim(message_id)
+    if message is None:
+        return None
+    try:
+        handler(message)
+    except RetryLater as retry:
+        _fail(message, error=str(retry), delay=retry.delay)
+    except PermanentFailure as failure:
+        _fail(message, error=str(failure), delay=None)
+    except Exception as error:  # recorded on the row for admins, then retried with backoff
+        logger.exception("outbox: %s #%s failed", message.task, message.pk)
+        _fail(message, error=f"{type(error).__name__}: {error}", delay=_backoff(message.attempts))
+    else:
+        message.state = OutboxMessage.State.DONE
+        message.done_at = timezone.now()
+        message.lease_expires_at = None
+        message.save(update_fields=["state", "done_at", "lease_expires_at"])
+    return message
+
+
+def _backoff(attempts: int) -> float | None:
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    return BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
+
+
+def _fail(message: OutboxMessage, *, error: str, delay: float | None) -> None:
+    message.last_error = error[:2000]
+    message.lease_expires_at = None
+    if delay is None or message.attempts >= MAX_ATTEMPTS:
+        message.state = OutboxMessage.State.FAILED
+        message.save(update_fields=["state", "last_error", "lease_expires_at"])
+        return
+    message.state = OutboxMessage.State.PENDING
+    message.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+    message.save(update_fields=["state", "last_error", "lease_expires_at", "next_attempt_at"])
+    _send(message, countdown=delay)
+
+
+def outbox_sweep(*, stale_after: timedelta | None = None) -> int:
+    """Send again every message that is due and has waited longer than a sweep interval, or whose lease
+    ran out (its worker died). Sending twice is harmless: only one delivery can claim the row."""
+    stale_after = stale_after if stale_after is not None else timedelta(seconds=settings.OUTBOX_SWEEP_INTERVAL)
+    now = timezone.now()
+    due = OutboxMessage.objects.filter(
+        Q(state=OutboxMessage.State.PENDING, next_attempt_at__lte=now - stale_after)
+        | Q(state=OutboxMessage.State.RUNNING, lease_expires_at__lt=now)
+    ).order_by("next_attempt_at")[:1000]
+    count = 0
+    for message in due:
+        _send(message)
+        count += 1
+    return count

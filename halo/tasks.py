@@ -1,0 +1,10 @@
+"""Celery adapters for the outbox: the periodic sweep."""
+
+from celery import shared_task
+
+from halo.outbox import outbox_sweep as _outbox_sweep
+
+
+@shared_task(name="halo.tasks.outbox_sweep")
+def outbox_sweep() -> int:
+    return _outbox_sweep()

@@ -1,0 +1,35 @@
+"""The URL map: admin, staff inbox, server API (``/api/v1/``), widget API (``/api/widget/v1/``), schema, health."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from halo.views import healthz
+
+api_v1: list[Any] = [
+    path("", include("halo.api.urls")),
+    path("", include("segments.api.urls")),
+    path("", include("agents.api.urls")),
+    path("", include("escalation.api.urls")),
+    path("", include("inbox.api.urls")),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("api/v1/", include(api_v1)),
+    path("api/widget/v1/", include("agents.api.widget_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("inbox/", include("inbox.urls")),
+    path("", include("agents.urls")),
+    path("", RedirectView.as_view(url="/inbox/", permanent=False)),
+]
+
+handler404 = "halo.views.not_found"
+handler500 = "halo.views.server_error"

@@ -1,0 +1,1 @@
+"""The inbox app's DRF views, serializers and URLs."""

@@ -1,0 +1,5 @@
+"""Server API routes of the inbox app (mounted under ``/api/v1/``)."""
+
+from typing import Any
+
+urlpatterns: list[Any] = []

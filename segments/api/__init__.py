@@ -1,0 +1,1 @@
+"""The segments app's DRF views, serializers and URLs."""

@@ -131,6 +131,9 @@ class Contact(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="contacts")
     user_id = models.CharField(max_length=255, null=True, blank=True, help_text="The workspace's own user id.")
+    visitor_id = models.CharField(
+        max_length=64, null=True, blank=True, editable=False, help_text="The widget's id for an anonymous visitor."
+    )
     email = models.EmailField(max_length=254, null=True, blank=True)
     name = models.CharField(max_length=255, null=True, blank=True)
     role = models.CharField(max_length=255, null=True, blank=True)
@@ -148,7 +151,14 @@ class Contact(models.Model):
             models.UniqueConstraint(
                 fields=["workspace", "user_id"], condition=Q(user_id__isnull=False), name="contact_unique_user_id"
             ),
-            *_not_empty("user_id", "email", "name", "role", "plan", "subscription_status", model="contact"),
+            models.UniqueConstraint(
+                fields=["workspace", "visitor_id"],
+                condition=Q(visitor_id__isnull=False),
+                name="contact_unique_visitor_id",
+            ),
+            *_not_empty(
+                "user_id", "visitor_id", "email", "name", "role", "plan", "subscription_status", model="contact"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,1 +1,225 @@
-"""Models of the agents app."""
+"""The AI agent and what it works with: its knowledge base, the conversations it holds, and one record per AI turn.
+
+An ``Agent`` belongs to a workspace and carries its skills (knowledge search, web search) and the responder
+backend that writes its replies. ``KnowledgeArticle`` is the help center it answers from; on PostgreSQL its
+``search_vector`` (a tsvector behind a GIN index, both created by migration ``0001``) is kept current by
+``agents.services.knowledge_article_*``; on SQLite a FTS5 table kept by triggers plays that part. A
+``Conversation`` is one widget thread between a contact and an agent; its raw token is handed to the widget
+once and only its SHA-256 is stored. ``AgentTurn`` is the full record of one AI reply — confidence, tools,
+knowledge sources, latency — plus the decision record the escalation engine writes afterwards.
+
+Conversation statuses:
+
+- ``open``: the AI answers the user's messages.
+- ``handed_off``: a human owns the conversation (set by escalation); the AI stays silent.
+- ``closed``: the conversation ended; a new user message re-opens it for the AI.
+"""
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from halo.models import Contact, Workspace
+
+DEFAULT_HUMAN_ONLY_TOPICS = [
+    "refund",
+    "chargeback",
+    "cancel my account",
+    "delete my account",
+    "close my account",
+    "change the account owner",
+    "legal",
+    "lawyer",
+    "gdpr request",
+    "data deletion request",
+]
+
+
+def default_human_only_topics() -> list[str]:
+    return list(DEFAULT_HUMAN_ONLY_TOPICS)
+
+
+class Agent(models.Model):
+    class Responder(models.TextChoices):
+        BUILTIN = "builtin", "Built-in (offline, answers from the knowledge base)"
+        OPENAI = "openai", "OpenAI-compatible chat completions"
+        EXTERNAL = "external", "External bot (posts its turns to the API)"
+
+    class WebSearchProvider(models.TextChoices):
+        NONE = "none", "None"
+        SEARXNG = "searxng", "SearxNG-compatible JSON"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="agents")
+    name = models.CharField(max_length=100, default="Halo")
+    greeting = models.CharField(max_length=500, default="Hi! Ask me anything, I'm here to help.")
+    knowledge_search_enabled = models.BooleanField(default=True)
+    web_search_enabled = models.BooleanField(default=False)
+    responder = models.CharField(max_length=16, choices=Responder.choices, default=Responder.BUILTIN)
+    openai_base_url = models.URLField(
+        max_length=500, blank=True, default="", help_text="e.g. https://api.openai.com/v1 (OpenAI-compatible)."
+    )
+    openai_model = models.CharField(max_length=100, blank=True, default="")
+    openai_api_key = models.CharField(max_length=500, blank=True, default="", help_text="Write-only.")
+    web_search_provider = models.CharField(
+        max_length=16, choices=WebSearchProvider.choices, default=WebSearchProvider.NONE
+    )
+    web_search_url = models.URLField(max_length=500, blank=True, default="", help_text="Base URL of the provider.")
+    human_only_topics = models.JSONField(
+        default=default_human_only_topics,
+        blank=True,
+        help_text="Requests the built-in responder hands to a human at once (it calls the escalate tool).",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(responder__in=["builtin", "openai", "external"]), name="agent_responder_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(web_search_provider__in=["none", "searxng"]), name="agent_web_search_provider_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class KnowledgeArticle(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="knowledge_articles")
+    title = models.CharField(max_length=300)
+    body = models.TextField()
+    url = models.URLField(max_length=1000, blank=True, default="")
+    published = models.BooleanField(default=True)
+    # PostgreSQL only (NULL on SQLite, which searches through its FTS5 table instead).
+    search_vector = SearchVectorField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["workspace", "published"], name="article_workspace_published")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+def new_conversation_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_conversation_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Conversation(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open (the AI answers)"
+        HANDED_OFF = "handed_off", "Handed off to a human"
+        CLOSED = "closed", "Closed"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="conversations")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="conversations")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    token_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        indexes = [
+            models.Index(fields=["workspace", "-updated_at"], name="conversation_workspace_recent"),
+            models.Index(fields=["contact", "-created_at"], name="conversation_contact_recent"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "handed_off", "closed"]), name="conversation_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Conversation #{self.pk} with {self.contact}"
+
+    def token_matches(self, token: str) -> bool:
+        return secrets.compare_digest(self.token_hash, hash_conversation_token(token))
+
+
+class Message(models.Model):
+    class Author(models.TextChoices):
+        USER = "user", "User"
+        AI = "ai", "AI"
+        TEAMMATE = "teammate", "Teammate"
+        SYSTEM = "system", "System"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    author = models.CharField(max_length=16, choices=Author.choices)
+    body = models.TextField()
+    # AI answers: [{"title", "url"}] of the articles the answer came from.
+    sources = models.JSONField(default=list, blank=True)
+    teammate = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(author__in=["user", "ai", "teammate", "system"]), name="message_author_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author}: {self.body[:60]}"
+
+
+class AgentTurn(models.Model):
+    """One AI reply and everything behind it; the escalation engine adds its decision to the same row.
+
+    ``tools``: ``[{"name", "arguments", "result"}]``; ``knowledge_sources``: ``[{"title", "url", "score"}]``.
+    ``message`` is null for a turn in which the AI said nothing (an external bot's silent turn).
+    """
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    message = models.OneToOneField(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="turn")
+    confidence = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    tools = models.JSONField(default=list, blank=True)
+    knowledge_sources = models.JSONField(default=list, blank=True)
+    escalate_reason = models.TextField(blank=True, default="", help_text="The escalate tool's reason, if called.")
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    # The decision record, written by escalation (escalation.services) after the turn is created.
+    signals = models.JSONField(default=list, blank=True, help_text="Written by escalation.")
+    escalated = models.BooleanField(default=False, help_text="Written by escalation.")
+    reason = models.CharField(max_length=32, null=True, blank=True, help_text="Written by escalation.")
+    suppressed_by = models.CharField(max_length=32, null=True, blank=True, help_text="Written by escalation.")
+    decided_at = models.DateTimeField(null=True, blank=True, help_text="Written by escalation.")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["conversation", "created_at"], name="agentturn_conversation_created")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(confidence__isnull=True) | Q(confidence__gte=0, confidence__lte=100),
+                name="agentturn_confidence_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Turn #{self.pk} of conversation #{self.conversation_id}"
+
+    @property
+    def called_tool_names(self) -> list[str]:
+        return [str(tool.get("name", "")) for tool in self.tools if isinstance(tool, dict)]

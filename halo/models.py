@@ -6,6 +6,8 @@ holds the database to it), so "unknown" means one thing to the segment language.
 """
 
 import hashlib
+import math
+import re
 import secrets
 import zoneinfo
 
@@ -27,6 +29,62 @@ def new_identity_secret() -> str:
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError("%(value)s is not a known time zone (e.g. Europe/Paris).", params={"value": value})
+
+
+# Custom field keys must be usable as ``user.custom_fields.<key>`` in the segment language.
+CUSTOM_FIELD_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+CUSTOM_FIELD_KEY_MAX_LENGTH = 64
+CUSTOM_FIELDS_MAX_COUNT = 100
+CUSTOM_FIELD_TEXT_MAX_LENGTH = 1000
+# Beyond 2**53 a JSON number loses precision in browsers and JavaScript clients.
+CUSTOM_FIELD_NUMBER_MAX = 2**53
+
+
+def validate_custom_fields(value: object) -> None:
+    """Custom fields are a flat JSON object of scalars (text, number, boolean, null) under segment-safe keys."""
+    if not isinstance(value, dict):
+        raise ValidationError("Custom fields must be a JSON object.", code="invalid_custom_fields")
+    if len(value) > CUSTOM_FIELDS_MAX_COUNT:
+        raise ValidationError(
+            "At most %(max)d custom fields are allowed.", params={"max": CUSTOM_FIELDS_MAX_COUNT}, code="too_many"
+        )
+    errors: list[ValidationError] = []
+    for key, item in value.items():
+        if not isinstance(key, str) or len(key) > CUSTOM_FIELD_KEY_MAX_LENGTH or not CUSTOM_FIELD_KEY.match(key):
+            errors.append(
+                ValidationError(
+                    "%(key)s is not a valid custom field name: use letters, digits and underscores, starting with "
+                    "a letter or underscore, at most %(max)d characters.",
+                    params={"key": repr(key)[:80], "max": CUSTOM_FIELD_KEY_MAX_LENGTH},
+                    code="invalid_key",
+                )
+            )
+        elif item is None or isinstance(item, bool):
+            continue
+        elif isinstance(item, str):
+            if len(item) > CUSTOM_FIELD_TEXT_MAX_LENGTH:
+                errors.append(
+                    ValidationError(
+                        "%(key)s: text values are limited to %(max)d characters.",
+                        params={"key": key, "max": CUSTOM_FIELD_TEXT_MAX_LENGTH},
+                        code="too_long",
+                    )
+                )
+        elif isinstance(item, int | float):
+            if not math.isfinite(item) or abs(item) > CUSTOM_FIELD_NUMBER_MAX:
+                errors.append(
+                    ValidationError("%(key)s: the number is out of range.", params={"key": key}, code="out_of_range")
+                )
+        else:
+            errors.append(
+                ValidationError(
+                    "%(key)s: values must be text, a number, true/false or null (no lists or objects).",
+                    params={"key": key},
+                    code="not_scalar",
+                )
+            )
+    if errors:
+        raise ValidationError(errors)
 
 
 def _not_empty(*fields: str, model: str) -> list[models.BaseConstraint]:
@@ -112,7 +170,7 @@ class Company(models.Model):
     employee_count = models.PositiveIntegerField(null=True, blank=True)
     mrr = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     industry = models.CharField(max_length=255, null=True, blank=True)
-    custom_fields = models.JSONField(default=dict, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True, validators=[validate_custom_fields])
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
 
     class Meta:
@@ -138,7 +196,7 @@ class Contact(models.Model):
     name = models.CharField(max_length=255, null=True, blank=True)
     role = models.CharField(max_length=255, null=True, blank=True)
     plan = models.CharField(max_length=255, null=True, blank=True)
-    custom_fields = models.JSONField(default=dict, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True, validators=[validate_custom_fields])
     company = models.ForeignKey(Company, on_delete=models.SET_NULL, null=True, blank=True, related_name="contacts")
     subscription_status = models.CharField(max_length=64, null=True, blank=True)
     stripe_mrr = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)

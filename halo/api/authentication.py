@@ -56,3 +56,11 @@ def api_key_authenticate(key: str) -> ApiKey | None:
         # Written at most every few minutes, so authentication is not a write on every request.
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
     return api_key
+
+
+def request_workspace(request: Request) -> Workspace:
+    """The workspace of an authenticated server-API request (the view's permission guarantees one)."""
+    client = request.user
+    if not isinstance(client, WorkspaceClient):
+        raise exceptions.NotAuthenticated()
+    return client.workspace

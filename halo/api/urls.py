@@ -1,5 +1,10 @@
 """Server API routes of the halo app (mounted under ``/api/v1/``)."""
 
-from typing import Any
+from django.urls import path
 
-urlpatterns: list[Any] = []
+from halo.api.views import ContactEventsView, ContactView
+
+urlpatterns = [
+    path("contacts/<str:user_id>", ContactView.as_view(), name="contact"),
+    path("contacts/<str:user_id>/events", ContactEventsView.as_view(), name="contact-events"),
+]

@@ -1,0 +1,166 @@
+"""Input and output shapes of the contacts API (SPEC §6 field names). Shapes and types only: the writes
+and their rules live in ``halo.services``.
+
+Inputs refuse unknown keys (a typo such as ``custom_field`` is a 400, not silently ignored). A field that
+is absent is left unchanged; ``null`` or ``""`` clears it.
+"""
+
+from collections.abc import Mapping
+from datetime import timedelta
+from decimal import ROUND_HALF_EVEN
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from halo.models import Company, Contact, validate_custom_fields
+
+MAX_EVENTS_PER_BATCH = 100
+# Clocks drift: an event a few minutes in the future is accepted, one from tomorrow is a client bug.
+EVENT_CLOCK_SKEW = timedelta(minutes=5)
+
+
+class StrictSerializer(serializers.Serializer[Any]):
+    """Refuses keys it does not know, naming each one."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+def _text(max_length: int = 255, **kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(max_length=max_length, required=False, allow_null=True, allow_blank=True, **kwargs)
+
+
+def _money(**kwargs: Any) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=0,
+        rounding=ROUND_HALF_EVEN,
+        required=False,
+        allow_null=True,
+        coerce_to_string=False,
+        **kwargs,
+    )
+
+
+def _custom_fields() -> serializers.JSONField:
+    return serializers.JSONField(
+        required=False,
+        allow_null=True,
+        validators=[validate_custom_fields],
+        help_text=(
+            "Flat object of text, number or boolean values under keys matching `[A-Za-z_][A-Za-z0-9_]*` "
+            "(at most 100 keys, 64-character names, 1,000-character texts). Merged into the stored fields; "
+            'a key sent as `null` or `""` is removed.'
+        ),
+    )
+
+
+class CompanyInputSerializer(StrictSerializer):
+    """A company, found or created by `company_id`; the other fields are set when present."""
+
+    company_id = serializers.CharField(max_length=255, help_text="Your own id for the company.")
+    name = _text()
+    plan = _text()
+    employee_count = serializers.IntegerField(min_value=0, max_value=2_147_483_647, required=False, allow_null=True)
+    mrr = _money(help_text="Monthly recurring revenue.")
+    industry = _text()
+    custom_fields = _custom_fields()
+
+
+class StripeInputSerializer(StrictSerializer):
+    """The user's Stripe data."""
+
+    subscription_status = _text(max_length=64, help_text="e.g. `active`, `trialing`, `past_due`, `canceled`.")
+    mrr = _money()
+    lifetime_value = _money()
+
+
+class ContactInputSerializer(StrictSerializer):
+    """Traits of a contact; absent fields are unchanged, `null` or `""` clears a field."""
+
+    email = serializers.EmailField(max_length=254, required=False, allow_null=True, allow_blank=True)
+    name = _text()
+    role = _text()
+    plan = _text()
+    custom_fields = _custom_fields()
+    last_active_at = serializers.DateTimeField(required=False, allow_null=True)
+    company = CompanyInputSerializer(
+        required=False, allow_null=True, help_text="Upserted by `company_id` and linked; `null` unlinks."
+    )
+    stripe = StripeInputSerializer(required=False, allow_null=True)
+
+
+class CompanySerializer(serializers.ModelSerializer[Company]):
+    """A company as the API shows it."""
+
+    mrr = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=False, allow_null=True)
+
+    class Meta:
+        model = Company
+        fields = ["company_id", "name", "plan", "employee_count", "mrr", "industry", "custom_fields"]
+        read_only_fields = fields
+
+
+class StripeSerializer(serializers.Serializer[Any]):
+    """The user's Stripe data."""
+
+    subscription_status = serializers.CharField(allow_null=True)
+    mrr = serializers.DecimalField(
+        source="stripe_mrr", max_digits=14, decimal_places=2, coerce_to_string=False, allow_null=True
+    )
+    lifetime_value = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=False, allow_null=True)
+
+
+class ContactSerializer(serializers.ModelSerializer[Contact]):
+    """A contact as the API shows it."""
+
+    company = CompanySerializer(allow_null=True, read_only=True)
+    stripe = StripeSerializer(source="*", read_only=True)
+
+    class Meta:
+        model = Contact
+        fields = [
+            "user_id",
+            "email",
+            "name",
+            "role",
+            "plan",
+            "custom_fields",
+            "last_active_at",
+            "created_at",
+            "company",
+            "stripe",
+        ]
+        read_only_fields = fields
+
+
+class EventInputSerializer(StrictSerializer):
+    """One activity event."""
+
+    type = serializers.ChoiceField(choices=["page_view"])
+    url = serializers.CharField(max_length=2048, help_text="The page's URL or path.")
+    occurred_at = serializers.DateTimeField(required=False, help_text="When it happened; defaults to now.")
+
+    def validate_occurred_at(self, value: Any) -> Any:
+        if value > timezone.now() + EVENT_CLOCK_SKEW:
+            raise serializers.ValidationError("This time is in the future.")
+        return value
+
+
+class EventBatchInputSerializer(StrictSerializer):
+    """Up to 100 events, recorded all or nothing."""
+
+    events = EventInputSerializer(many=True, allow_empty=False, max_length=MAX_EVENTS_PER_BATCH)  # type: ignore[call-arg]
+
+
+class EventsRecordedSerializer(serializers.Serializer[Any]):
+    """What an events request recorded."""
+
+    recorded = serializers.IntegerField(help_text="How many events were recorded.")
+    last_active_at = serializers.DateTimeField(allow_null=True)

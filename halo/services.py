@@ -1,0 +1,241 @@
+"""Writes on tenancy and people: provisioning workspaces and API keys, upserting contacts, recording activity.
+
+Each service takes keyword-only arguments, owns its transaction and validates through the models' own
+validation (``full_clean``), so the admin, the API and the commands refuse the same bad input. Optional
+text arrives as ``""`` or ``None`` and is stored as NULL. Upserts are idempotent and safe under concurrent
+requests: the database's unique constraints decide which writer creates a row, the others update it.
+"""
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from halo.models import ApiKey, Company, Contact, Membership, PageView, Workspace
+
+CONTACT_TEXT_FIELDS = ("email", "name", "role", "plan")
+COMPANY_TEXT_FIELDS = ("name", "plan", "industry")
+# The ``stripe`` object of the API → the contact's columns.
+STRIPE_FIELDS = {"subscription_status": "subscription_status", "mrr": "stripe_mrr", "lifetime_value": "lifetime_value"}
+
+ModelT = TypeVar("ModelT", bound=models.Model)
+
+
+@dataclass(frozen=True)
+class WorkspaceCreated:
+    """A new workspace and what its owner needs once: the raw API key is not stored and cannot be shown again."""
+
+    workspace: Workspace
+    admin: AbstractBaseUser
+    api_key: ApiKey
+    raw_api_key: str
+
+
+@dataclass(frozen=True)
+class ContactUpserted:
+    contact: Contact
+    created: bool
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:50] or "workspace"
+    slug, n = base, 1
+    while Workspace.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def user_get_or_create(*, email: str, password: str | None = None) -> tuple[AbstractBaseUser, bool]:
+    """The staff login for ``email`` (its username); a new user gets ``password``, an existing one keeps theirs."""
+    email = get_user_model().objects.normalize_email(email.strip()).lower()
+    User = get_user_model()
+    user = User.objects.filter(username=email).first()
+    if user is not None:
+        return user, False
+    user = User(username=email, email=email)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean()
+    user.save()
+    return user, True
+
+
+def api_key_create(*, workspace: Workspace, name: str = "default") -> tuple[ApiKey, str]:
+    """A new API key for ``workspace``; returns the row and the raw key ``halo_<prefix>_<secret>`` (shown once)."""
+    prefix, secret = secrets.token_hex(6), secrets.token_hex(32)
+    api_key = ApiKey(workspace=workspace, name=name, prefix=prefix, key_hash=ApiKey.hash_secret(secret))
+    api_key.full_clean(exclude=["prefix", "key_hash"])
+    api_key.save()
+    return api_key, f"halo_{prefix}_{secret}"
+
+
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def workspace_create(
+    *,
+    name: str,
+    admin_email: str,
+    admin_password: str | None,
+    slug: str | None = None,
+    timezone_name: str = "UTC",
+    allowed_origins: list[str] | None = None,
+) -> WorkspaceCreated:
+    """A workspace with its admin (an existing login is reused, its password untouched) and a first API key."""
+    with transaction.atomic():
+        workspace = Workspace(
+            name=name.strip(),
+            slug=slug or _unique_slug(name),
+            timezone=timezone_name,
+            allowed_origins=allowed_origins or [],
+        )
+        workspace.full_clean()
+        workspace.save()
+        admin, _ = user_get_or_create(email=admin_email, password=admin_password)
+        membership_set(workspace=workspace, user=admin, role=Membership.Role.ADMIN)
+        api_key, raw_key = api_key_create(workspace=workspace)
+    return WorkspaceCreated(workspace=workspace, admin=admin, api_key=api_key, raw_api_key=raw_key)
+
+
+def membership_set(*, workspace: Workspace, user: AbstractBaseUser, role: str) -> Membership:
+    """Make ``user`` a member of ``workspace`` with ``role`` (creates or changes the one membership)."""
+    with transaction.atomic():
+        membership, created = _locked_get_or_create(
+            Membership.objects.all(), lookup={"workspace": workspace, "user": user}, defaults={"role": role}
+        )
+        if not created and membership.role != role:
+            membership.role = role
+            membership.full_clean()
+            membership.save(update_fields=["role"])
+    return membership
+
+
+def _locked_get_or_create(
+    queryset: models.QuerySet[ModelT], *, lookup: Mapping[str, Any], defaults: Mapping[str, Any] | None = None
+) -> tuple[ModelT, bool]:
+    """Get the row locked for update, or create it; a concurrent creator's row wins (the unique constraint
+    decides) and is returned instead. Call inside a transaction."""
+    existing = queryset.select_for_update().filter(**lookup).first()
+    if existing is not None:
+        return existing, False
+    row = queryset.model(**lookup, **(defaults or {}))
+    row.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():  # a savepoint: the outer transaction survives a lost race
+            row.save(force_insert=True)
+    except IntegrityError:
+        return queryset.select_for_update().get(**lookup), False
+    return row, True
+
+
+def _merge_custom_fields(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Keys sent are set; a key sent as null or "" is removed; keys not sent are kept."""
+    merged = dict(current)
+    for key, value in changes.items():
+        value = _blank_to_none(value)
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def company_upsert(*, workspace: Workspace, company_id: str, data: Mapping[str, Any]) -> Company:
+    """Create or update the company the workspace knows as ``company_id``; only the fields in ``data`` change."""
+    company_id = _blank_to_none(company_id)
+    if company_id is None:
+        raise ValidationError({"company_id": ["This field is required."]})
+    with transaction.atomic():
+        company, _ = _locked_get_or_create(
+            Company.objects.filter(workspace=workspace), lookup={"workspace": workspace, "company_id": company_id}
+        )
+        for field in (*COMPANY_TEXT_FIELDS, "employee_count", "mrr"):
+            if field in data:
+                setattr(company, field, _blank_to_none(data[field]))
+        if "custom_fields" in data:
+            company.custom_fields = _merge_custom_fields(company.custom_fields, data["custom_fields"] or {})
+        company.full_clean(validate_constraints=False)
+        company.save()
+    return company
+
+
+def contact_upsert(*, workspace: Workspace, user_id: str, data: Mapping[str, Any]) -> ContactUpserted:
+    """Create or update the contact the workspace knows as ``user_id``. Idempotent: the same call twice leaves
+    one contact and one company in the same state.
+
+    ``data`` holds the public field names (SPEC §6); a field that is absent is left as it is, ``null`` or
+    ``""`` clears it. ``custom_fields`` are merged key by key. ``company`` upserts the company by its
+    ``company_id`` and links it (``null`` unlinks); ``stripe`` sets the Stripe columns. Everything is
+    written in one transaction, so invalid input changes nothing.
+    """
+    user_id = _blank_to_none(user_id)
+    if user_id is None:
+        raise ValidationError({"user_id": ["This field is required."]})
+    with transaction.atomic():
+        contact, created = _locked_get_or_create(
+            Contact.objects.filter(workspace=workspace), lookup={"workspace": workspace, "user_id": user_id}
+        )
+        for field in CONTACT_TEXT_FIELDS:
+            if field in data:
+                setattr(contact, field, _blank_to_none(data[field]))
+        if "last_active_at" in data:
+            contact.last_active_at = data["last_active_at"]
+        if "custom_fields" in data:
+            contact.custom_fields = _merge_custom_fields(contact.custom_fields, data["custom_fields"] or {})
+        if "stripe" in data:
+            stripe = data["stripe"] or {field: None for field in STRIPE_FIELDS}
+            for field, column in STRIPE_FIELDS.items():
+                if field in stripe:
+                    setattr(contact, column, _blank_to_none(stripe[field]))
+        if "company" in data:
+            company_data = data["company"]
+            contact.company = (
+                None
+                if company_data is None
+                else company_upsert(workspace=workspace, company_id=company_data.get("company_id"), data=company_data)
+            )
+        contact.full_clean(validate_constraints=False)
+        contact.save()
+    return ContactUpserted(contact=contact, created=created)
+
+
+def page_view_record(*, contact: Contact, url: str, occurred_at: datetime | None = None) -> PageView:
+    """Record that ``contact`` visited ``url``; ``last_active_at`` moves forward to the visit (never back)."""
+    return page_views_record(contact=contact, views=[(url, occurred_at or timezone.now())])[0]
+
+
+def page_views_record(*, contact: Contact, views: list[tuple[str, datetime]]) -> list[PageView]:
+    """Record a batch of visits in one transaction (all or nothing) and bring ``last_active_at`` up to the latest."""
+    if not views:
+        return []
+    rows = [PageView(contact=contact, url=url.strip(), occurred_at=occurred_at) for url, occurred_at in views]
+    for row in rows:
+        row.full_clean(exclude=["contact"])
+    with transaction.atomic():
+        created = PageView.objects.bulk_create(rows)
+        latest = max(row.occurred_at for row in rows)
+        # A conditional update, so concurrent batches never move last_active_at backwards.
+        Contact.objects.filter(pk=contact.pk).filter(
+            models.Q(last_active_at__isnull=True) | models.Q(last_active_at__lt=latest)
+        ).update(last_active_at=latest)
+    contact.refresh_from_db(fields=["last_active_at"])
+    return created

@@ -1,0 +1,49 @@
+"""Reads of the agents app, always scoped to a workspace (another workspace's id reads as "not found")."""
+
+from django.db.models import Prefetch, QuerySet
+
+from agents.models import Agent, AgentTurn, Conversation, KnowledgeArticle, Message
+from halo.models import Workspace
+
+
+def agent_default(*, workspace: Workspace) -> Agent | None:
+    """The agent the widget talks to: the workspace's first agent."""
+    return Agent.objects.filter(workspace=workspace).order_by("id").first()
+
+
+def agent_list(*, workspace: Workspace) -> QuerySet[Agent]:
+    return Agent.objects.filter(workspace=workspace).order_by("id")
+
+
+def agent_get(*, workspace: Workspace, agent_id: int) -> Agent | None:
+    return Agent.objects.filter(workspace=workspace, pk=agent_id).first()
+
+
+def knowledge_article_list(*, workspace: Workspace) -> QuerySet[KnowledgeArticle]:
+    return KnowledgeArticle.objects.filter(workspace=workspace).defer("search_vector").order_by("id")
+
+
+def knowledge_article_get(*, workspace: Workspace, article_id: int) -> KnowledgeArticle | None:
+    return knowledge_article_list(workspace=workspace).filter(pk=article_id).first()
+
+
+def conversation_for_widget(*, conversation_id: int) -> Conversation | None:
+    """A conversation with what a widget request needs (its token is checked by the caller)."""
+    return Conversation.objects.select_related("workspace", "agent", "contact").filter(pk=conversation_id).first()
+
+
+def conversation_detail(*, workspace: Workspace, conversation_id: int) -> Conversation | None:
+    """A conversation with its transcript and AI turns (the server API's "why / why not" view)."""
+    return (
+        Conversation.objects.filter(workspace=workspace, pk=conversation_id)
+        .select_related("contact", "agent")
+        .prefetch_related(
+            Prefetch("messages", queryset=Message.objects.order_by("id")),
+            Prefetch("turns", queryset=AgentTurn.objects.order_by("id")),
+        )
+        .first()
+    )
+
+
+def messages_after(*, conversation: Conversation, after_id: int = 0, limit: int = 200) -> list[Message]:
+    return list(Message.objects.filter(conversation=conversation, pk__gt=after_id).order_by("id")[:limit])

@@ -1,0 +1,340 @@
+"""Writes of the agents app: agents, knowledge articles, widget contacts, conversations and AI turns.
+
+``conversation_post_user_message`` is the path of every widget message: it stores the user's message, asks
+the agent's responder for a reply (outside any transaction: an OpenAI-compatible call can take seconds and
+must not hold a database lock), then stores the AI message and its ``AgentTurn`` and hands the turn to
+escalation in one transaction. The escalation seam (bottom of this module) is the only place where agents
+calls into escalation; until escalation is installed it falls back to "the AI answers open conversations,
+there are no tickets".
+"""
+
+import hmac
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from hashlib import sha256
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agents.events import message_broadcast
+from agents.knowledge import knowledge_index, knowledge_unindex
+from agents.models import (
+    Agent,
+    AgentTurn,
+    Conversation,
+    KnowledgeArticle,
+    Message,
+    hash_conversation_token,
+    new_conversation_token,
+)
+from agents.responders import ConversationContext, TurnResult, responder_for
+from halo.models import Contact, Workspace
+
+MAX_MESSAGE_CHARS = 4000
+# How much of the conversation a responder sees (the newest messages).
+HISTORY_MESSAGES = 20
+
+# --- Agents -----------------------------------------------------------------------------------------
+
+AGENT_EDITABLE_FIELDS = (
+    "name",
+    "greeting",
+    "knowledge_search_enabled",
+    "web_search_enabled",
+    "responder",
+    "openai_base_url",
+    "openai_model",
+    "openai_api_key",
+    "web_search_provider",
+    "web_search_url",
+    "human_only_topics",
+)
+
+
+def _agent_validate(agent: Agent) -> None:
+    agent.full_clean(exclude=["workspace"])
+    errors: dict[str, str] = {}
+    if agent.responder == Agent.Responder.OPENAI and not (agent.openai_base_url and agent.openai_model):
+        errors["responder"] = "The openai responder needs openai_base_url and openai_model."
+    if agent.web_search_provider == Agent.WebSearchProvider.SEARXNG and not agent.web_search_url:
+        errors["web_search_url"] = "The searxng provider needs its URL."
+    topics = agent.human_only_topics
+    if not isinstance(topics, list) or not all(isinstance(topic, str) and topic.strip() for topic in topics):
+        errors["human_only_topics"] = "A list of non-empty phrases."
+    if errors:
+        raise ValidationError(errors)
+
+
+def agent_create(*, workspace: Workspace, **fields: Any) -> Agent:
+    unknown = set(fields) - set(AGENT_EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"agent_create() got unknown fields: {sorted(unknown)}")
+    agent = Agent(workspace=workspace, **fields)
+    _agent_validate(agent)
+    agent.save()
+    return agent
+
+
+def agent_update(*, agent: Agent, data: dict[str, Any]) -> Agent:
+    for name, value in data.items():
+        if name not in AGENT_EDITABLE_FIELDS:
+            raise TypeError(f"agent_update() got an unknown field: {name}")
+        setattr(agent, name, value)
+    _agent_validate(agent)
+    agent.save()
+    return agent
+
+
+# --- Knowledge articles -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def knowledge_article_create(
+    *, workspace: Workspace, title: str, body: str, url: str = "", published: bool = True
+) -> KnowledgeArticle:
+    article = KnowledgeArticle(workspace=workspace, title=title, body=body, url=url, published=published)
+    article.full_clean(exclude=["workspace"])
+    article.save()
+    knowledge_index(article=article)
+    return article
+
+
+@transaction.atomic
+def knowledge_article_update(*, article: KnowledgeArticle, data: dict[str, Any]) -> KnowledgeArticle:
+    for name, value in data.items():
+        if name not in ("title", "body", "url", "published"):
+            raise TypeError(f"knowledge_article_update() got an unknown field: {name}")
+        setattr(article, name, value)
+    article.updated_at = timezone.now()
+    article.full_clean(exclude=["workspace"])
+    article.save()
+    knowledge_index(article=article)
+    return article
+
+
+@transaction.atomic
+def knowledge_article_delete(*, article: KnowledgeArticle) -> None:
+    article_id = article.pk
+    article.delete()
+    knowledge_unindex(article_id=article_id)
+
+
+# --- Widget identity --------------------------------------------------------------------------------
+
+
+def user_hash_expected(*, workspace: Workspace, user_id: str) -> str:
+    """What the workspace's server computes: hex HMAC-SHA256 of ``user_id`` under the identity secret."""
+    return hmac.new(workspace.identity_secret.encode(), user_id.encode(), sha256).hexdigest()
+
+
+def user_hash_valid(*, workspace: Workspace, user_id: str, user_hash: str) -> bool:
+    return hmac.compare_digest(user_hash_expected(workspace=workspace, user_id=user_id), user_hash.lower())
+
+
+@dataclass(frozen=True)
+class WidgetUser:
+    """A widget caller, already verified: an identified user (``user_id``) or an anonymous visitor."""
+
+    user_id: str | None = None
+    visitor_id: str | None = None
+    email: str | None = None
+    name: str | None = None
+
+
+def widget_contact_resolve(*, workspace: Workspace, user: WidgetUser) -> Contact:
+    """The contact of a verified widget caller, created on first sight.
+
+    An identified user's email and name are upserted lightly (only values that are given and differ);
+    the server API stays the source of truth for everything else. Creation is race-free: the database's
+    unique constraints decide, and the loser of a race reads the winner's row.
+    """
+    if user.user_id is not None:
+        lookup: dict[str, Any] = {"workspace": workspace, "user_id": user.user_id}
+    elif user.visitor_id is not None:
+        lookup = {"workspace": workspace, "visitor_id": user.visitor_id}
+    else:
+        raise ValueError("A widget user needs a user_id or a visitor_id.")
+    traits = {name: value for name, value in (("email", user.email), ("name", user.name)) if value and user.user_id}
+    contact = Contact.objects.filter(**lookup).first()
+    if contact is None:
+        try:
+            with transaction.atomic():
+                contact = Contact.objects.create(**lookup, **traits)
+        except IntegrityError:
+            contact = Contact.objects.get(**lookup)
+        return contact
+    changed = [name for name, value in traits.items() if getattr(contact, name) != value]
+    if changed:
+        for name in changed:
+            setattr(contact, name, traits[name])
+        contact.save(update_fields=changed)
+    return contact
+
+
+# --- Conversations ----------------------------------------------------------------------------------
+
+
+@dataclass
+class PostResult:
+    """What a widget post produced: the new messages (the user's, then the AI's if it answered)."""
+
+    conversation: Conversation
+    messages: list[Message]
+    turn: AgentTurn | None = None
+    token: str | None = None  # the raw token, only when the conversation was just started
+    ticket: dict[str, Any] | None = field(default=None)
+
+
+def _check_body(body: str) -> str:
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": "A message cannot be empty."})
+    if len(body) > MAX_MESSAGE_CHARS:
+        raise ValidationError({"body": f"A message is at most {MAX_MESSAGE_CHARS} characters."})
+    return body
+
+
+def conversation_start(*, workspace: Workspace, agent: Agent, contact: Contact, body: str) -> PostResult:
+    """Open a conversation with the user's first message and the AI's reply; the raw token is returned once."""
+    body = _check_body(body)
+    if agent.workspace_id != workspace.pk or contact.workspace_id != workspace.pk:
+        raise ValueError("The agent and the contact must belong to the workspace.")
+    token = new_conversation_token()
+    with transaction.atomic():
+        conversation = Conversation.objects.create(
+            workspace=workspace, contact=contact, agent=agent, token_hash=hash_conversation_token(token)
+        )
+    conversation.agent = agent
+    conversation.contact = contact
+    result = conversation_post_user_message(conversation=conversation, body=body)
+    result.token = token
+    return result
+
+
+def conversation_post_user_message(*, conversation: Conversation, body: str) -> PostResult:
+    """Store the user's message, let the AI answer (unless it must stay silent), judge the AI's turn.
+
+    Expects ``conversation.agent`` and ``conversation.workspace`` loaded (``select_related``).
+    """
+    body = _check_body(body)
+    now = timezone.now()
+    with transaction.atomic():
+        user_message = Message.objects.create(
+            conversation=conversation, author=Message.Author.USER, body=body, created_at=now
+        )
+        updates: dict[str, Any] = {"updated_at": now}
+        if conversation.status == Conversation.Status.CLOSED:
+            updates["status"] = Conversation.Status.OPEN  # a new message re-opens a closed conversation
+        Conversation.objects.filter(pk=conversation.pk).update(**updates)
+        for name, value in updates.items():
+            setattr(conversation, name, value)
+        handed_off = _escalation_user_message(message=user_message)
+    result = PostResult(conversation=conversation, messages=[user_message])
+    if handed_off or not _escalation_ai_may_answer(conversation=conversation):
+        result.ticket = _escalation_ticket(conversation=conversation)
+        return result
+
+    outcome = responder_for(conversation.agent).respond(
+        context=_context(conversation=conversation, user_message=user_message)
+    )
+    if outcome.reply is None:  # the external bot answers through the server API
+        result.ticket = _escalation_ticket(conversation=conversation)
+        return result
+    with transaction.atomic():
+        turn = agent_turn_record(conversation=conversation, outcome=outcome)
+        _escalation_judge(turn=turn)
+    if turn.message is not None:
+        result.messages.append(turn.message)
+    result.turn = turn
+    conversation.refresh_from_db(fields=["status", "updated_at"])
+    result.ticket = _escalation_ticket(conversation=conversation)
+    return result
+
+
+def _context(*, conversation: Conversation, user_message: Message) -> ConversationContext:
+    if conversation.agent.responder == Agent.Responder.BUILTIN:
+        # The builtin responder reads only the new message: no history query on the hot path.
+        history: tuple[tuple[str, str], ...] = ((user_message.author, user_message.body),)
+    else:
+        recent = Message.objects.filter(conversation=conversation).order_by("-id")[:HISTORY_MESSAGES]
+        history = tuple((message.author, message.body) for message in reversed(list(recent)))
+    return ConversationContext(
+        workspace=conversation.workspace,
+        agent=conversation.agent,
+        conversation_id=conversation.pk,
+        history=history,
+        user_message=user_message.body,
+    )
+
+
+def agent_turn_record(*, conversation: Conversation, outcome: TurnResult) -> AgentTurn:
+    """Store one AI turn: its message (if it said something) and its full record. Call inside a transaction."""
+    message = None
+    if outcome.reply is not None:
+        message = Message.objects.create(
+            conversation=conversation, author=Message.Author.AI, body=outcome.reply, sources=outcome.cited_sources
+        )
+    return AgentTurn.objects.create(
+        conversation=conversation,
+        message=message,
+        confidence=outcome.confidence,
+        tools=[tool.as_dict() for tool in outcome.tools],
+        knowledge_sources=outcome.knowledge_sources,
+        escalate_reason=outcome.escalate_reason,
+        latency_ms=outcome.latency_ms,
+    )
+
+
+def conversation_post_message(*, conversation: Conversation, author: str, body: str, teammate: Any = None) -> Message:
+    """Post a teammate's or a system message into a conversation; the widget receives it live."""
+    if author not in (Message.Author.TEAMMATE, Message.Author.SYSTEM):
+        raise ValueError("Only teammate and system messages are posted this way.")
+    body = _check_body(body)
+    with transaction.atomic():
+        message = Message.objects.create(conversation=conversation, author=author, body=body, teammate=teammate)
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=message.created_at)
+        message_broadcast(message)
+    return message
+
+
+# --- The escalation seam ----------------------------------------------------------------------------
+# The only calls from agents into escalation. Each looks up an optional function of
+# ``escalation.services`` and falls back to the behaviour without escalation when it is absent:
+#   turn_judge(*, turn)                  -> None   judge a new AI turn (write the decision, hand off)
+#   user_message_handoff(*, message)     -> bool   a user message asked for a human (handoff phrase)
+#   ai_may_answer(*, conversation)       -> bool   False while a human owns the conversation
+#   conversation_ticket(*, conversation) -> dict | None   the widget's ``ticket`` JSON, or None
+
+
+def _escalation_function(name: str) -> Callable[..., Any] | None:
+    if importlib.util.find_spec("escalation.services") is None:
+        return None
+    function = getattr(importlib.import_module("escalation.services"), name, None)
+    return function if callable(function) else None
+
+
+def _escalation_judge(*, turn: AgentTurn) -> None:
+    judge = _escalation_function("turn_judge")
+    if judge is not None:
+        judge(turn=turn)
+
+
+def _escalation_user_message(*, message: Message) -> bool:
+    handoff = _escalation_function("user_message_handoff")
+    return bool(handoff(message=message)) if handoff is not None else False
+
+
+def _escalation_ai_may_answer(*, conversation: Conversation) -> bool:
+    may_answer = _escalation_function("ai_may_answer")
+    if may_answer is not None:
+        return bool(may_answer(conversation=conversation))
+    return conversation.status == Conversation.Status.OPEN
+
+
+def _escalation_ticket(*, conversation: Conversation) -> dict[str, Any] | None:
+    ticket = _escalation_function("conversation_ticket")
+    return ticket(conversation=conversation) if ticket is not None else None

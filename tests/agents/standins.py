@@ -1,0 +1,77 @@
+"""Local stand-in HTTP servers that speak real wire formats (OpenAI chat completions, SearxNG JSON)."""
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+# (method, path, query, headers, json body) -> (status, json body)
+Reply = Callable[[dict[str, Any]], tuple[int, Any]]
+
+
+class StandIn:
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.requests: list[dict[str, Any]] = []
+        self.url = ""
+
+
+@contextmanager
+def stand_in_server(reply: Reply) -> Iterator[StandIn]:
+    stand_in = StandIn(reply)
+
+    class Handler(BaseHTTPRequestHandler):
+        def _handle(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            request = {
+                "method": self.command,
+                "path": parts.path,
+                "query": {key: values[0] for key, values in parse_qs(parts.query).items()},
+                "headers": {key.lower(): value for key, value in self.headers.items()},
+                "json": json.loads(raw) if raw else None,
+            }
+            stand_in.requests.append(request)
+            status, body = stand_in.reply(request)
+            payload = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = _handle
+        do_POST = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    stand_in.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield stand_in
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def chat_completion(message: dict[str, Any], *, finish_reason: str = "stop") -> dict[str, Any]:
+    """A chat-completions response body as OpenAI sends it."""
+    return {
+        "id": "chatcmpl-standin",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "stand-in-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish_reason}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+    }
+
+
+def tool_call(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}

@@ -1,1 +1,251 @@
-"""Models of the escalation app."""
+"""Escalation settings (one per agent, versioned) and the record of every escalation.
+
+``EscalationSettings`` holds every setting of SPEC §2 with its range and default. Ranges and the
+"routing ``inbox`` needs a default inbox" rule are check constraints; the rules that look at other rows
+(the assignee is a member of the agent's workspace, the inbox belongs to it, *require web search* needs
+the web-search skill, filters parse) are in ``clean()``, which the admin form, the API and the services
+all run. Every change bumps ``version`` and writes an ``EscalationSettingsVersion`` (who, when, what
+changed); tickets record the version that created them.
+
+``EscalationEvent`` is one row per escalation, whether it created a ticket or merged into one.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from agents.models import Agent, AgentTurn, Conversation
+from escalation.engine import Mode
+from halo.models import Membership, Workspace
+from inbox.models import CustomInbox, Ticket
+
+DEFAULT_ESCALATION_PHRASES = [
+    "get a teammate involved",
+    "create a ticket for this",
+    "connect you with a teammate",
+    "connect you with our team",
+    "hand this over to our team",
+    "a human will follow up",
+]
+DEFAULT_HANDOFF_PHRASES = [
+    "talk to a human",
+    "speak to a human",
+    "speak to an agent",
+    "talk to an agent",
+    "talk to someone",
+    "real person",
+    "human agent",
+    "customer service representative",
+]
+MAX_PHRASES = 50
+MAX_PHRASE_LENGTH = 200
+
+
+def default_escalation_phrases() -> list[str]:
+    return list(DEFAULT_ESCALATION_PHRASES)
+
+
+def default_handoff_phrases() -> list[str]:
+    return list(DEFAULT_HANDOFF_PHRASES)
+
+
+def validate_phrases(value: object) -> None:
+    """A list of at most 50 non-blank phrases of at most 200 characters."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError("Enter a list of phrases.", code="invalid_phrases")
+    if len(value) > MAX_PHRASES:
+        raise ValidationError("At most %(max)d phrases.", params={"max": MAX_PHRASES}, code="too_many_phrases")
+    for phrase in value:
+        if not phrase.strip():
+            raise ValidationError("A phrase cannot be blank (it would match every message).", code="blank_phrase")
+        if len(phrase) > MAX_PHRASE_LENGTH:
+            raise ValidationError(
+                "A phrase has at most %(max)d characters.", params={"max": MAX_PHRASE_LENGTH}, code="phrase_too_long"
+            )
+
+
+class EscalationSettings(models.Model):
+    class RoutingType(models.TextChoices):
+        TEAM_MEMBER = "team_member", "Team member"
+        INBOX = "inbox", "Custom inbox"
+
+    agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="escalation_settings")
+    mode = models.CharField(
+        max_length=16,
+        choices=[(Mode.OFF.value, "Off"), (Mode.ALWAYS.value, "Always"), (Mode.CONDITIONAL.value, "Conditional")],
+        default=Mode.CONDITIONAL.value,
+        help_text="Off: the AI never hands off on its own (users can still ask for a human). Always: any "
+        "signal hands off. Conditional: the escalate tool hands off at once; other signals only after the "
+        "gates below.",
+    )
+    confidence_threshold = models.PositiveSmallIntegerField(
+        default=50,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="0-100. Escalate when the AI's confidence is strictly below this value, so a higher "
+        "threshold escalates more.",
+    )
+    max_attempts = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text="1-10. Conditional mode: AI turns (this one counted) before a phrase or low confidence may hand off.",
+    )
+    require_knowledge_search = models.BooleanField(
+        default=True, help_text="Conditional mode: hand off only after the AI searched the knowledge base."
+    )
+    require_web_search = models.BooleanField(
+        default=False,
+        help_text="Conditional mode: hand off only after the AI searched the web. Needs the agent's web-search skill.",
+    )
+    escalation_filter = models.TextField(
+        blank=True,
+        default="",
+        help_text="Who may be handed off (segment rule). Blank: everyone. A contact outside it is never "
+        "escalated and cannot ask for a human.",
+    )
+    priority_filter = models.TextField(
+        blank=True,
+        default="",
+        help_text="Whose tickets start as Priority (segment rule). Blank: nobody.",
+    )
+    default_assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Team member routing: new tickets are assigned to this teammate (blank: unassigned).",
+    )
+    routing_type = models.CharField(
+        max_length=16, choices=RoutingType.choices, default=RoutingType.TEAM_MEMBER, help_text="Where tickets go."
+    )
+    default_inbox = models.ForeignKey(
+        CustomInbox,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Inbox routing: new tickets are placed in this custom inbox (required for inbox routing).",
+    )
+    escalation_phrases = models.JSONField(
+        default=default_escalation_phrases,
+        blank=True,
+        validators=[validate_phrases],
+        help_text="The AI's reply containing one of these hands off (case and spacing ignored).",
+    )
+    handoff_phrases = models.JSONField(
+        default=default_handoff_phrases,
+        blank=True,
+        validators=[validate_phrases],
+        help_text="A user message containing one of these asks for a human (case and spacing ignored).",
+    )
+    expected_reply_time = models.CharField(
+        max_length=100,
+        default="within a few hours",
+        help_text='Shown to the customer after a handoff: "Our team will reply <expected reply time>."',
+    )
+    version = models.PositiveIntegerField(default=1, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "ticket escalation"
+        verbose_name_plural = "ticket escalation"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(confidence_threshold__gte=0, confidence_threshold__lte=100),
+                name="escalationsettings_threshold_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_attempts__gte=1, max_attempts__lte=10), name="escalationsettings_attempts_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(mode__in=["off", "always", "conditional"]), name="escalationsettings_mode_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(routing_type="team_member") | Q(routing_type="inbox", default_inbox__isnull=False),
+                name="escalationsettings_inbox_routing_needs_inbox",
+            ),
+            models.CheckConstraint(condition=~Q(expected_reply_time=""), name="escalationsettings_reply_time_set"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Ticket escalation of {self.agent}"
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        agent = self.agent if self.agent_id else None
+        workspace_id = agent.workspace_id if agent else None
+        if self.routing_type == self.RoutingType.INBOX and self.default_inbox_id is None:
+            errors.setdefault("default_inbox", []).append("Choose a default inbox for inbox routing.")
+        if self.default_inbox_id is not None and workspace_id is not None:
+            inbox_workspace = CustomInbox.objects.filter(pk=self.default_inbox_id).values_list("workspace", flat=True)
+            if inbox_workspace.first() != workspace_id:
+                errors.setdefault("default_inbox", []).append("Choose a custom inbox of this workspace.")
+        if self.default_assignee_id is not None and workspace_id is not None:
+            member = Membership.objects.filter(user_id=self.default_assignee_id, workspace_id=workspace_id).exists()
+            if not member:
+                errors.setdefault("default_assignee", []).append("The assignee must be a member of this workspace.")
+        if self.require_web_search and agent is not None and not agent.web_search_enabled:
+            errors.setdefault("require_web_search", []).append(
+                "Turn on the agent's web-search skill before requiring a web search."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+
+class EscalationSettingsVersion(models.Model):
+    """One saved version of an agent's escalation settings: who changed what, and when."""
+
+    escalation_settings = models.ForeignKey(EscalationSettings, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_via = models.CharField(max_length=16, default="system", help_text="admin, api or system.")
+    changed_at = models.DateTimeField(default=timezone.now)
+    # {field: [old, new]} for an update; {field: [null, value]} for the first version.
+    changes = models.JSONField(default=dict, blank=True)
+    values = models.JSONField(default=dict, blank=True, help_text="Every setting as saved in this version.")
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["escalation_settings", "version"], name="escalationsettingsversion_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Version {self.version} of {self.escalation_settings}"
+
+
+class EscalationEvent(models.Model):
+    """One escalation: automatic (a judged turn) or manual (the user asked), merged into a ticket or not."""
+
+    class Outcome(models.TextChoices):
+        CREATED = "created", "Created a ticket"
+        MERGED = "merged", "Merged into the open ticket"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="escalation_events")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="escalation_events")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="escalation_events")
+    turn = models.ForeignKey(
+        AgentTurn, on_delete=models.SET_NULL, null=True, blank=True, related_name="escalation_events"
+    )
+    reason = models.CharField(max_length=32)
+    confidence = models.PositiveSmallIntegerField(null=True, blank=True)
+    mode = models.CharField(max_length=16)
+    priority_matched = models.BooleanField(default=False)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    settings_version = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="escalationevent_recent")]
+        constraints = [
+            models.CheckConstraint(condition=Q(outcome__in=["created", "merged"]), name="escalationevent_outcome"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Escalation #{self.pk} ({self.reason}, {self.outcome})"

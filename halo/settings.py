@@ -216,6 +216,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status`; name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStatusEnum": "inbox.models.Ticket.Status",
+        "ConversationStatusEnum": "agents.models.Conversation.Status",
+    },
 }
 
 # --- Production hardening ----------------------------------------------------------------------------

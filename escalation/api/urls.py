@@ -1,5 +1,10 @@
 """Server API routes of the escalation app (mounted under ``/api/v1/``)."""
 
-from typing import Any
+from django.urls import path
 
-urlpatterns: list[Any] = []
+from escalation.api.views import AiTurnView, EscalationSettingsView
+
+urlpatterns = [
+    path("agents/<int:agent_id>/escalation-settings", EscalationSettingsView.as_view(), name="escalation-settings"),
+    path("conversations/<int:conversation_id>/ai-turns", AiTurnView.as_view(), name="ai-turns"),
+]

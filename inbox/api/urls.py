@@ -1,5 +1,10 @@
 """Server API routes of the inbox app (mounted under ``/api/v1/``)."""
 
-from typing import Any
+from django.urls import path
 
-urlpatterns: list[Any] = []
+from inbox.api.views import TicketListView, TicketView
+
+urlpatterns = [
+    path("tickets", TicketListView.as_view(), name="ticket-list"),
+    path("tickets/<int:ticket_id>", TicketView.as_view(), name="ticket"),
+]

@@ -1,0 +1,127 @@
+"""Input and output shapes of the escalation APIs (SPEC §6 field names). Shapes only: the rules live in
+``EscalationSettings.clean`` and ``escalation.services``, so the API refuses exactly what the admin form does.
+"""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from escalation.engine import Mode, Reason, Signal, SuppressedBy
+from escalation.models import MAX_PHRASE_LENGTH, MAX_PHRASES, EscalationSettings
+from halo.api.serializers import StrictSerializer
+from inbox.api.serializers import TicketSerializer
+
+
+class EscalationSettingsSerializer(serializers.ModelSerializer[EscalationSettings]):
+    agent = serializers.IntegerField(source="agent_id", read_only=True)
+    default_assignee = serializers.IntegerField(
+        source="default_assignee_id", allow_null=True, help_text="User id of a member of the workspace, or null."
+    )
+    default_inbox = serializers.IntegerField(
+        source="default_inbox_id", allow_null=True, help_text="Id of a custom inbox of the workspace, or null."
+    )
+
+    class Meta:
+        model = EscalationSettings
+        fields = [
+            "agent",
+            "mode",
+            "confidence_threshold",
+            "max_attempts",
+            "require_knowledge_search",
+            "require_web_search",
+            "escalation_filter",
+            "priority_filter",
+            "default_assignee",
+            "routing_type",
+            "default_inbox",
+            "escalation_phrases",
+            "handoff_phrases",
+            "expected_reply_time",
+            "version",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+def _phrases() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=MAX_PHRASE_LENGTH, trim_whitespace=True),
+        max_length=MAX_PHRASES,
+        required=False,
+    )
+
+
+class EscalationSettingsPatchSerializer(StrictSerializer):
+    """Every field optional; validated together with the stored values by the model (``clean``)."""
+
+    mode = serializers.ChoiceField(choices=[mode.value for mode in Mode], required=False)
+    confidence_threshold = serializers.IntegerField(
+        min_value=0, max_value=100, required=False, help_text="Escalate when confidence is strictly below it."
+    )
+    max_attempts = serializers.IntegerField(min_value=1, max_value=10, required=False)
+    require_knowledge_search = serializers.BooleanField(required=False)
+    require_web_search = serializers.BooleanField(required=False)
+    escalation_filter = serializers.CharField(
+        allow_blank=True, required=False, trim_whitespace=True, help_text="Segment rule; blank: everyone."
+    )
+    priority_filter = serializers.CharField(
+        allow_blank=True, required=False, trim_whitespace=True, help_text="Segment rule; blank: nobody."
+    )
+    default_assignee = serializers.IntegerField(allow_null=True, required=False, min_value=1)
+    routing_type = serializers.ChoiceField(choices=EscalationSettings.RoutingType.choices, required=False)
+    default_inbox = serializers.IntegerField(allow_null=True, required=False, min_value=1)
+    escalation_phrases = _phrases()
+    handoff_phrases = _phrases()
+    expected_reply_time = serializers.CharField(max_length=100, required=False)
+
+
+class ToolCallInputSerializer(serializers.Serializer[Any]):
+    """A tool the external AI called: its ``name`` plus its arguments as further keys (e.g. ``query``)."""
+
+    name = serializers.CharField(
+        max_length=100, help_text="`knowledge_search`, `web_search`, `escalate`, or a tool of your own."
+    )
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        validated = super().to_internal_value(data)
+        extra = {key: value for key, value in data.items() if key != "name"}
+        return {**extra, **validated}
+
+
+class KnowledgeSourceInputSerializer(serializers.Serializer[Any]):
+    title = serializers.CharField(max_length=300)
+    url = serializers.CharField(max_length=1000, allow_blank=True, required=False, default="")
+    score = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True, default=None)
+
+
+class AiTurnInputSerializer(StrictSerializer):
+    reply = serializers.CharField(
+        max_length=4000, allow_blank=True, trim_whitespace=True, help_text="The AI's reply; blank: it said nothing."
+    )
+    confidence = serializers.IntegerField(
+        min_value=0, max_value=100, allow_null=True, required=False, default=None, help_text="0-100, or null."
+    )
+    tools = serializers.ListField(child=ToolCallInputSerializer(), required=False, default=list, max_length=50)
+    knowledge_sources = serializers.ListField(
+        child=KnowledgeSourceInputSerializer(), required=False, default=list, max_length=50
+    )
+
+
+class DecisionSerializer(serializers.Serializer[Any]):
+    turn = serializers.IntegerField(help_text="Id of the recorded AI turn.")
+    message = serializers.IntegerField(allow_null=True, help_text="Id of the AI message, null for a silent turn.")
+    escalated = serializers.BooleanField()
+    reason = serializers.ChoiceField(choices=[reason.value for reason in Reason], allow_null=True)
+    suppressed_by = serializers.ChoiceField(choices=[rule.value for rule in SuppressedBy], allow_null=True)
+    signals = serializers.ListField(child=serializers.ChoiceField(choices=[signal.value for signal in Signal]))
+    ticket = TicketSerializer(allow_null=True)
+
+
+class HandoffSerializer(serializers.Serializer[Any]):
+    """The widget's answer to "Talk to a human": the conversation's status and its ticket."""
+
+    status = serializers.CharField()
+    created = serializers.BooleanField(help_text="False when the contact's open ticket was reused.")
+    ticket = serializers.DictField(help_text="`id`, `status`, `created_at` of the conversation's ticket.")
+    messages = serializers.ListField(child=serializers.DictField(), help_text="The handoff message, if one was posted.")

@@ -1,0 +1,66 @@
+"""Input and output shapes of the tickets API (SPEC §6 field names); the rules live in ``inbox.services``."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from halo.api.serializers import StrictSerializer
+from inbox.models import Ticket
+
+
+class TicketContactSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    user_id = serializers.CharField(allow_null=True)
+    email = serializers.CharField(allow_null=True)
+    name = serializers.CharField(allow_null=True)
+
+
+class TicketKnowledgeSourceSerializer(serializers.Serializer[Any]):
+    title = serializers.CharField(allow_null=True)
+    url = serializers.CharField(allow_null=True, allow_blank=True)
+    score = serializers.FloatField(allow_null=True)
+
+
+class TicketSerializer(serializers.ModelSerializer[Ticket]):
+    contact = TicketContactSerializer(read_only=True)
+    assignee = serializers.IntegerField(source="assignee_id", allow_null=True, help_text="User id, or null.")
+    inbox = serializers.IntegerField(source="inbox_id", allow_null=True, help_text="Custom inbox id, or null.")
+    summary = serializers.SerializerMethodField(help_text="The AI summary; null while it is pending.")
+    conversations = serializers.SerializerMethodField(help_text="Ids of the attached conversations.")
+    knowledge_sources = TicketKnowledgeSourceSerializer(many=True, read_only=True)
+    tools_tried = serializers.ListField(child=serializers.DictField(), read_only=True)
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id",
+            "status",
+            "contact",
+            "assignee",
+            "inbox",
+            "reason",
+            "confidence",
+            "summary",
+            "summary_state",
+            "conversations",
+            "escalation_count",
+            "knowledge_sources",
+            "tools_tried",
+            "settings_version",
+            "created_at",
+            "updated_at",
+            "closed_at",
+        ]
+        read_only_fields = fields
+
+    def get_summary(self, ticket: Ticket) -> str | None:
+        return ticket.summary if ticket.summary_state == Ticket.SummaryState.READY else None
+
+    def get_conversations(self, ticket: Ticket) -> list[int]:
+        return sorted(conversation.pk for conversation in ticket.conversations.all())
+
+
+class TicketPatchSerializer(StrictSerializer):
+    status = serializers.ChoiceField(choices=Ticket.Status.choices, required=False)
+    assignee = serializers.IntegerField(allow_null=True, required=False, min_value=1, help_text="A member's user id.")
+    inbox = serializers.IntegerField(allow_null=True, required=False, min_value=1, help_text="A custom inbox id.")

@@ -145,6 +145,15 @@ class WidgetUser:
     name: str | None = None
 
 
+def widget_contact_lookup(*, workspace: Workspace, user: WidgetUser) -> Contact | None:
+    """The contact of a verified widget caller if it exists already (never creates one)."""
+    if user.user_id is not None:
+        return Contact.objects.filter(workspace=workspace, user_id=user.user_id).first()
+    if user.visitor_id is not None:
+        return Contact.objects.filter(workspace=workspace, visitor_id=user.visitor_id).first()
+    return None
+
+
 def widget_contact_resolve(*, workspace: Workspace, user: WidgetUser) -> Contact:
     """The contact of a verified widget caller, created on first sight.
 
@@ -235,14 +244,14 @@ def conversation_post_user_message(*, conversation: Conversation, body: str) -> 
         handed_off = _escalation_user_message(message=user_message)
     result = PostResult(conversation=conversation, messages=[user_message])
     if handed_off or not _escalation_ai_may_answer(conversation=conversation):
-        result.ticket = _escalation_ticket(conversation=conversation)
+        result.ticket = conversation_ticket(conversation=conversation)
         return result
 
     outcome = responder_for(conversation.agent).respond(
         context=_context(conversation=conversation, user_message=user_message)
     )
     if outcome.reply is None:  # the external bot answers through the server API
-        result.ticket = _escalation_ticket(conversation=conversation)
+        result.ticket = conversation_ticket(conversation=conversation)
         return result
     with transaction.atomic():
         turn = agent_turn_record(conversation=conversation, outcome=outcome)
@@ -251,7 +260,7 @@ def conversation_post_user_message(*, conversation: Conversation, body: str) -> 
         result.messages.append(turn.message)
     result.turn = turn
     conversation.refresh_from_db(fields=["status", "updated_at"])
-    result.ticket = _escalation_ticket(conversation=conversation)
+    result.ticket = conversation_ticket(conversation=conversation)
     return result
 
 
@@ -308,6 +317,7 @@ def conversation_post_message(*, conversation: Conversation, author: str, body: 
 #   user_message_handoff(*, message)     -> bool   a user message asked for a human (handoff phrase)
 #   ai_may_answer(*, conversation)       -> bool   False while a human owns the conversation
 #   conversation_ticket(*, conversation) -> dict | None   the widget's ``ticket`` JSON, or None
+#   handoff_available(*, agent, contact: Contact | None) -> bool   show "Talk to a human" in the widget
 
 
 def _escalation_function(name: str) -> Callable[..., Any] | None:
@@ -335,6 +345,13 @@ def _escalation_ai_may_answer(*, conversation: Conversation) -> bool:
     return conversation.status == Conversation.Status.OPEN
 
 
-def _escalation_ticket(*, conversation: Conversation) -> dict[str, Any] | None:
+def conversation_ticket(*, conversation: Conversation) -> dict[str, Any] | None:
+    """The widget's ``ticket`` of a conversation (``{"id", "status", ...}``), or None."""
     ticket = _escalation_function("conversation_ticket")
     return ticket(conversation=conversation) if ticket is not None else None
+
+
+def widget_handoff_available(*, agent: Agent, contact: Contact | None) -> bool:
+    """Whether the widget shows "Talk to a human" (no escalation installed: no handoff, so no button)."""
+    available = _escalation_function("handoff_available")
+    return bool(available(agent=agent, contact=contact)) if available is not None else False

@@ -2,5 +2,7 @@
 
 from typing import Any
 
+from agents.routing import websocket_urlpatterns as agents_websocket_urlpatterns
+
 # Apps append their routes here as they gain sockets: ``*inbox.routing.websocket_urlpatterns`` etc.
-websocket_urlpatterns: list[Any] = []
+websocket_urlpatterns: list[Any] = [*agents_websocket_urlpatterns]

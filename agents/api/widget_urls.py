@@ -1,5 +1,11 @@
 """Widget API routes (mounted under ``/api/widget/v1/``)."""
 
-from typing import Any
+from django.urls import path
 
-urlpatterns: list[Any] = []
+from agents.api.widget import WidgetConfigView, WidgetConversationsView, WidgetMessagesView
+
+urlpatterns = [
+    path("config", WidgetConfigView.as_view(), name="widget-config"),
+    path("conversations", WidgetConversationsView.as_view(), name="widget-conversations"),
+    path("conversations/<int:conversation_id>/messages", WidgetMessagesView.as_view(), name="widget-messages"),
+]

@@ -9,7 +9,7 @@ to admins. ``outbox_sweep`` (a beat task; a timer in the embedded default) re-se
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -118,4 +118,17 @@ def outbox_sweep(*, stale_after: timedelta | None = None) -> int:
     for message in due:
         _send(message)
         count += 1
+    return count
+
+
+def outbox_retry(*, messages: Iterable[OutboxMessage]) -> int:
+    """An admin's "try again now": pending or failed messages become due at once and are sent."""
+    count = 0
+    for message in messages:
+        updated = OutboxMessage.objects.filter(
+            pk=message.pk, state__in=[OutboxMessage.State.PENDING, OutboxMessage.State.FAILED]
+        ).update(state=OutboxMessage.State.PENDING, next_attempt_at=timezone.now(), attempts=0)
+        if updated:
+            _send(message)
+            count += 1
     return count

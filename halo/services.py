@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -34,7 +33,7 @@ class WorkspaceCreated:
     """A new workspace and what its owner needs once: the raw API key is not stored and cannot be shown again."""
 
     workspace: Workspace
-    admin: AbstractBaseUser
+    admin: User
     api_key: ApiKey
     raw_api_key: str
 
@@ -61,10 +60,9 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
-def user_get_or_create(*, email: str, password: str | None = None) -> tuple[AbstractBaseUser, bool]:
+def user_get_or_create(*, email: str, password: str | None = None) -> tuple[User, bool]:
     """The staff login for ``email`` (its username); a new user gets ``password``, an existing one keeps theirs."""
-    email = get_user_model().objects.normalize_email(email.strip()).lower()
-    User = get_user_model()
+    email = User.objects.normalize_email(email.strip()).lower()
     user = User.objects.filter(username=email).first()
     if user is not None:
         return user, False
@@ -116,7 +114,7 @@ def workspace_create(
     return WorkspaceCreated(workspace=workspace, admin=admin, api_key=api_key, raw_api_key=raw_key)
 
 
-def membership_set(*, workspace: Workspace, user: AbstractBaseUser, role: str) -> Membership:
+def membership_set(*, workspace: Workspace, user: User, role: str) -> Membership:
     """Make ``user`` a member of ``workspace`` with ``role`` (creates or changes the one membership)."""
     with transaction.atomic():
         membership, created = _locked_get_or_create(
@@ -126,6 +124,10 @@ def membership_set(*, workspace: Workspace, user: AbstractBaseUser, role: str) -
             membership.role = role
             membership.full_clean()
             membership.save(update_fields=["role"])
+        if role == Membership.Role.ADMIN and not user.is_staff:
+            # Workspace admins manage their workspace in the Django admin (scoped by halo.admin).
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
     return membership
 
 

@@ -3,10 +3,12 @@
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from halo.forms import EmailAuthenticationForm
 from halo.views import healthz
 
 api_v1: list[Any] = [
@@ -20,6 +22,7 @@ api_v1: list[Any] = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("accounts/login/", LoginView.as_view(authentication_form=EmailAuthenticationForm), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include(api_v1)),
     path("api/widget/v1/", include("agents.api.widget_urls")),

@@ -1,0 +1,296 @@
+"""Admin for tenancy and people, and ``WorkspaceScopedAdmin``, the base every app's admin uses for tenant data.
+
+A superuser sees everything. A workspace admin (staff, with an ``admin`` membership) sees and edits only
+rows of the workspaces they administer: the list, the change pages, the choices of every foreign key and
+what they may add. Secrets are write-only: the identity secret and the Slack webhook URL are never
+displayed back, an API key's hash is never shown and a new key is shown once, in the confirmation message.
+"""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from halo.models import ApiKey, Company, Contact, Membership, OutboxMessage, PageView, Workspace, new_identity_secret
+from halo.outbox import outbox_retry
+from halo.selectors import workspace_ids_administered
+from halo.services import api_key_create, api_key_revoke
+
+
+class WorkspaceScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Limits a model admin to the workspaces the user administers (superusers are not limited).
+
+    ``workspace_path`` is the lookup from the model to its ``Workspace`` (``"workspace"``,
+    ``"contact__workspace"``, or ``""`` for the Workspace model itself).
+    """
+
+    workspace_path = "workspace"
+
+    def _allowed(self, request: HttpRequest) -> set[int]:
+        cached: set[int] | None = getattr(request, "_halo_admin_workspaces", None)
+        if cached is None:
+            cached = workspace_ids_administered(user=request.user)
+            request._halo_admin_workspaces = cached  # type: ignore[attr-defined]
+        return cached
+
+    def _lookup(self) -> str:
+        return f"{self.workspace_path}__in" if self.workspace_path else "pk__in"
+
+    def _workspace_id_of(self, obj: models.Model) -> int | None:
+        target: Any = obj
+        for part in self.workspace_path.split("__") if self.workspace_path else []:
+            target = getattr(target, part, None)
+            if target is None:
+                return None
+        return target.pk if isinstance(target, Workspace) else None
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(**{self._lookup(): self._allowed(request)})
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if not request.user.is_superuser:
+            related = db_field.related_model
+            allowed = self._allowed(request)
+            if related is Workspace:
+                kwargs["queryset"] = Workspace.objects.filter(pk__in=allowed)
+            elif any(field.name == "workspace" for field in related._meta.get_fields()):
+                kwargs["queryset"] = related._default_manager.filter(workspace__in=allowed)
+            elif related._meta.label == "auth.User":
+                kwargs["queryset"] = related._default_manager.filter(memberships__workspace__in=allowed).distinct()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _may(self, request: HttpRequest, obj: models.Model | None) -> bool:
+        allowed = self._allowed(request)
+        if not allowed:
+            return False
+        return obj is None or self._workspace_id_of(obj) in allowed
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser or bool(request.user.is_staff and self._allowed(request))
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser or self._may(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser or self._may(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return request.user.is_superuser or bool(self._allowed(request))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser or self._may(request, obj)
+
+
+class WorkspaceForm(forms.ModelForm):  # type: ignore[type-arg]
+    new_slack_webhook_url = forms.URLField(
+        label="Slack webhook URL",
+        required=False,
+        assume_scheme="https",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Write-only: leave blank to keep the current URL.",
+    )
+    clear_slack_webhook_url = forms.BooleanField(label="Remove the Slack webhook", required=False)
+    rotate_identity_secret = forms.BooleanField(
+        required=False,
+        help_text="Issue a new identity secret. Every user_hash signed with the old one stops working.",
+    )
+
+    class Meta:
+        model = Workspace
+        fields = ["name", "slug", "timezone", "allowed_origins"]
+
+    def save(self, commit: bool = True) -> Workspace:
+        workspace: Workspace = super().save(commit=False)
+        if self.cleaned_data.get("clear_slack_webhook_url"):
+            workspace.slack_webhook_url = ""
+        elif self.cleaned_data.get("new_slack_webhook_url"):
+            workspace.slack_webhook_url = self.cleaned_data["new_slack_webhook_url"]
+        if self.cleaned_data.get("rotate_identity_secret"):
+            workspace.identity_secret = new_identity_secret()
+        if commit:
+            workspace.save()
+        return workspace
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(WorkspaceScopedAdmin):
+    workspace_path = ""
+    form = WorkspaceForm
+    list_display = ["name", "slug", "app_id", "timezone", "slack_configured", "created_at"]
+    search_fields = ["name", "slug", "app_id"]
+    readonly_fields = ["app_id", "slack_configured", "created_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "app_id", "timezone", "created_at"]}),
+        ("Widget", {"fields": ["allowed_origins", "rotate_identity_secret"]}),
+        ("Slack", {"fields": ["slack_configured", "new_slack_webhook_url", "clear_slack_webhook_url"]}),
+    ]
+
+    @admin.display(boolean=True, description="Slack webhook")
+    def slack_configured(self, obj: Workspace) -> bool:
+        return bool(obj.slack_webhook_url)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return request.user.is_superuser  # new workspaces come from create_workspace (admin + API key)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+
+class ApiKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = ApiKey
+        fields = ["workspace", "name"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(WorkspaceScopedAdmin):
+    list_display = ["name", "masked", "workspace", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "workspace__name"]
+    readonly_fields = ["masked", "workspace", "name", "created_at", "last_used_at", "revoked_at"]
+    fields = ["masked", "workspace", "name", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    @admin.display(description="Key")
+    def masked(self, obj: ApiKey) -> str:
+        return f"halo_{obj.prefix}_…" if obj.prefix else "—"
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = ApiKeyAddForm
+            kwargs["fields"] = ["workspace", "name"]
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.readonly_fields if obj is not None else []
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fields if obj is not None else ["workspace", "name"]
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            return  # nothing of a key is editable; revoking is an action
+        api_key, raw_key = api_key_create(workspace=obj.workspace, name=obj.name)
+        obj.pk, obj.prefix, obj.key_hash, obj.created_at = (
+            api_key.pk,
+            api_key.prefix,
+            api_key.key_hash,
+            api_key.created_at,
+        )
+        obj._state.adding = False
+        messages.warning(request, f"Copy the new API key now, it will not be shown again: {raw_key}")
+
+    @admin.action(description="Revoke the selected API keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key)
+        messages.success(request, f"Revoked {queryset.count()} key(s).")
+
+
+@admin.register(Membership)
+class MembershipAdmin(WorkspaceScopedAdmin):
+    list_display = ["user", "workspace", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__username", "user__email", "workspace__name"]
+    list_select_related = ["user", "workspace"]
+
+
+@admin.register(Company)
+class CompanyAdmin(WorkspaceScopedAdmin):
+    list_display = ["__str__", "company_id", "workspace", "plan", "employee_count", "mrr", "industry"]
+    list_filter = ["plan", "industry"]
+    search_fields = ["name", "company_id"]
+    list_select_related = ["workspace"]
+    readonly_fields = ["created_at"]
+
+
+class PageViewInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = PageView
+    fields = ["url", "occurred_at"]
+    readonly_fields = ["url", "occurred_at"]
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["-occurred_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PageView]:
+        return super().get_queryset(request).order_by("-occurred_at")
+
+
+@admin.register(Contact)
+class ContactAdmin(WorkspaceScopedAdmin):
+    list_display = ["__str__", "user_id", "email", "plan", "company", "subscription_status", "last_active_at"]
+    list_filter = ["plan", "subscription_status"]
+    search_fields = ["user_id", "email", "name", "company__name"]
+    list_select_related = ["company", "workspace"]
+    readonly_fields = ["visitor_id", "last_active_at", "created_at"]
+    inlines = [PageViewInline]
+    fieldsets = [
+        (None, {"fields": ["workspace", "user_id", "visitor_id", "email", "name", "role", "plan", "company"]}),
+        ("Custom fields", {"fields": ["custom_fields"]}),
+        ("Stripe", {"fields": ["subscription_status", "stripe_mrr", "lifetime_value"]}),
+        ("Activity", {"fields": ["last_active_at", "created_at"]}),
+    ]
+
+
+@admin.register(PageView)
+class PageViewAdmin(WorkspaceScopedAdmin):
+    workspace_path = "contact__workspace"
+    list_display = ["url", "contact", "occurred_at"]
+    search_fields = ["url", "contact__user_id", "contact__email"]
+    list_select_related = ["contact"]
+    readonly_fields = ["contact", "url", "occurred_at"]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(WorkspaceScopedAdmin):
+    """Read-only: admins see what is queued, what was delivered and what failed (with the last error)."""
+
+    list_display = ["task", "state", "attempts", "next_attempt_at", "short_error", "workspace", "created_at"]
+    list_filter = ["state", "task"]
+    search_fields = ["task", "last_error"]
+    list_select_related = ["workspace"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "workspace",
+        "task",
+        "payload",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "lease_expires_at",
+        "last_error",
+        "created_at",
+        "done_at",
+    ]
+    actions = ["retry_now"]
+
+    @admin.display(description="Last error")
+    def short_error(self, obj: OutboxMessage) -> str:
+        return obj.last_error[:120]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Retry the selected failed or pending messages now")
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
+        count = outbox_retry(messages=queryset)
+        messages.success(request, f"Queued {count} message(s) for another attempt.")

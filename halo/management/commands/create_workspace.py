@@ -1,0 +1,69 @@
+"""``manage.py create_workspace NAME --admin-email E --admin-password P``: provision a workspace, print JSON.
+
+The JSON holds what the workspace's developers need once: ``workspace_id``, ``app_id`` (the widget's
+public id), ``api_key`` (shown only here: only its hash is stored) and ``identity_secret`` (signs
+``user_hash``). Apps that provision something for every new workspace add it to ``PROVISIONERS``; the ids
+they return are added to the JSON (the agents app returns ``agent_id``).
+"""
+
+import json
+import sys
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils.module_loading import import_string
+
+from halo.services import workspace_create
+
+# Each entry: the dotted path of ``provision(*, workspace: Workspace) -> dict[str, object]``, run in the
+# same transaction as the workspace; the agents app adds its default agent here (returns {"agent_id": ...}).
+PROVISIONERS: list[str] = []
+
+
+class Command(BaseCommand):
+    help = "Create a workspace with its admin login and first API key; prints JSON with the ids and secrets."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("name")
+        parser.add_argument("--admin-email", required=True)
+        parser.add_argument(
+            "--admin-password",
+            help="The admin's password (ignored if the login already exists). Omit it to be prompted.",
+        )
+        parser.add_argument("--slug", help="URL-safe short name; derived from NAME if omitted.")
+        parser.add_argument("--timezone", default="UTC")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        password = options["admin_password"]
+        if password is None and sys.stdin.isatty():
+            from getpass import getpass
+
+            password = getpass("Admin password: ")
+        try:
+            with transaction.atomic():
+                created = workspace_create(
+                    name=options["name"],
+                    admin_email=options["admin_email"],
+                    admin_password=password,
+                    slug=options["slug"],
+                    timezone_name=options["timezone"],
+                )
+                extra: dict[str, object] = {}
+                for path in PROVISIONERS:
+                    extra.update(import_string(path)(workspace=created.workspace))
+        except ValidationError as error:
+            messages = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in error.message_dict.items())
+            raise CommandError(messages) from None
+        workspace = created.workspace
+        output = {
+            "workspace_id": workspace.pk,
+            "slug": workspace.slug,
+            "app_id": workspace.app_id,
+            "api_key": created.raw_api_key,
+            "identity_secret": workspace.identity_secret,
+            **extra,
+        }
+        self.stdout.write(json.dumps(output, indent=2))

@@ -1,0 +1,67 @@
+"""``manage.py serve``: run Halo in one process on the embedded defaults, or just the ASGI server.
+
+Serves HTTP and WebSockets with uvicorn (``lifespan="off"``, as Channels needs). Without ``REDIS_URL`` it
+also runs the embedded background runtime (``halo.embedded``): a Celery worker thread on ``memory://``
+and the outbox sweep timer. With ``REDIS_URL`` set the worker and beat are separate processes
+(``Procfile``), so ``serve`` starts only the server.
+"""
+
+import signal
+import sys
+from argparse import ArgumentParser
+from types import FrameType
+from typing import Any
+
+import uvicorn
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from halo.celery import app as celery_app
+from halo.embedded import EmbeddedRuntime
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+class Command(BaseCommand):
+    help = "Serve Halo (HTTP + WebSockets) and, on the embedded defaults, its background worker."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--log-level", default="info")
+
+    def handle(self, *args: Any, host: str, port: int, log_level: str, **options: Any) -> None:
+        runtime = None
+        if settings.CELERY_EMBEDDED_WORKER:
+            runtime = EmbeddedRuntime(app=celery_app, sweep_interval=settings.OUTBOX_SWEEP_INTERVAL)
+            runtime.start()
+            self.stdout.write(
+                f"Background worker: embedded (memory:// broker, outbox sweep every {settings.OUTBOX_SWEEP_INTERVAL}s)."
+            )
+        else:
+            self.stdout.write("Background worker: not embedded (REDIS_URL is set; run the Procfile's worker and beat).")
+        server = uvicorn.Server(
+            uvicorn.Config("halo.asgi:application", host=host, port=port, lifespan="off", log_level=log_level)
+        )
+        shown_host = f"[{host}]" if ":" in host else host
+        self.stdout.write(self.style.SUCCESS(f"Halo is running at http://{shown_host}:{port}/"))
+        self._print_demo_login()
+        self.stdout.flush()
+        # uvicorn captures SIGTERM while it runs and re-raises it after a graceful shutdown; this handler
+        # turns it into SystemExit, so the worker below is stopped warm instead of killed.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        try:
+            server.run()
+        finally:
+            if runtime is not None:
+                runtime.stop()
+        sys.stdout.flush()
+
+    def _print_demo_login(self) -> None:
+        from halo.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
+
+        if get_user_model().objects.filter(username=DEMO_ADMIN_EMAIL).exists():
+            self.stdout.write(f"Demo login: {DEMO_ADMIN_EMAIL} / {DEMO_PASSWORD} (local demo data only)")

@@ -3,9 +3,11 @@
 from django.urls import path
 
 from agents.api.widget import WidgetConfigView, WidgetConversationsView, WidgetMessagesView
+from escalation.api.widget import WidgetHandoffView
 
 urlpatterns = [
     path("config", WidgetConfigView.as_view(), name="widget-config"),
     path("conversations", WidgetConversationsView.as_view(), name="widget-conversations"),
     path("conversations/<int:conversation_id>/messages", WidgetMessagesView.as_view(), name="widget-messages"),
+    path("conversations/<int:conversation_id>/handoff", WidgetHandoffView.as_view(), name="widget-handoff"),
 ]

@@ -13,7 +13,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
@@ -26,6 +25,8 @@ from escalation.services import SETTINGS_FIELDS, escalation_settings_ensure, esc
 from halo.admin import WorkspaceScopedAdmin
 from halo.models import Membership
 from inbox.models import CustomInbox
+from segments.lang import RuleError
+from segments.selectors import contact_count_matching
 
 
 def ticket_escalation_url(agent: Agent) -> str:
@@ -138,11 +139,9 @@ class EscalationSettingsAdmin(WorkspaceScopedAdmin):
     def _matches(self, obj: EscalationSettings, rule: str, blank: str) -> str:
         if not rule.strip():
             return blank
-        from segments.selectors import contact_count_matching
-
         try:
             count = contact_count_matching(workspace=obj.agent.workspace, rule=rule, now=timezone.now())
-        except ValidationError:
+        except RuleError:
             return "The rule is not valid."
         return f"{count} contact{'s' if count != 1 else ''} match now."
 

@@ -21,6 +21,7 @@ from agents.models import Agent, AgentTurn, Conversation
 from escalation.engine import Mode
 from halo.models import Membership, Workspace
 from inbox.models import CustomInbox, Ticket
+from segments.fields import SegmentRuleField
 
 DEFAULT_ESCALATION_PHRASES = [
     "get a teammate involved",
@@ -99,13 +100,13 @@ class EscalationSettings(models.Model):
         default=False,
         help_text="Conditional mode: hand off only after the AI searched the web. Needs the agent's web-search skill.",
     )
-    escalation_filter = models.TextField(
+    escalation_filter = SegmentRuleField(
         blank=True,
         default="",
         help_text="Who may be handed off (segment rule). Blank: everyone. A contact outside it is never "
         "escalated and cannot ask for a human.",
     )
-    priority_filter = models.TextField(
+    priority_filter = SegmentRuleField(
         blank=True,
         default="",
         help_text="Whose tickets start as Priority (segment rule). Blank: nobody.",

@@ -17,9 +17,10 @@ from django.db.models.functions import Coalesce
 
 from agents.models import Agent, AgentTurn, Conversation, Message
 from escalation.engine import Mode, Policy, TurnSnapshot, contains_phrase
-from escalation.models import EscalationSettings
+from escalation.models import EscalationSettings, default_escalation_phrases, default_handoff_phrases
 from halo.models import Contact
 from inbox.models import Ticket
+from segments.selectors import contact_matches
 
 KNOWLEDGE_TOOL = "knowledge_search"
 WEB_TOOL = "web_search"
@@ -45,8 +46,6 @@ class TurnContext:
 def policy_from_settings(settings: EscalationSettings | None) -> Policy:
     """The engine's view of the settings (the SPEC §2 defaults when an agent has none yet)."""
     if settings is None:
-        from escalation.models import default_escalation_phrases, default_handoff_phrases
-
         return Policy.build(escalation_phrases=default_escalation_phrases(), handoff_phrases=default_handoff_phrases())
     return Policy.build(
         mode=Mode(settings.mode),
@@ -63,8 +62,6 @@ def contact_matches_rule(*, contact: Contact, rule: str, now: datetime) -> bool:
     """Whether one contact matches a segment rule, evaluated in memory (a blank rule matches nobody)."""
     if not rule.strip():
         return False
-    from segments.selectors import contact_matches
-
     return bool(contact_matches(contact=contact, rule=rule, now=now))
 
 

@@ -10,6 +10,7 @@ from escalation.engine import Mode, Reason, Signal, SuppressedBy
 from escalation.models import MAX_PHRASE_LENGTH, MAX_PHRASES, EscalationSettings
 from halo.api.serializers import StrictSerializer
 from inbox.api.serializers import TicketSerializer
+from segments.fields import SegmentRuleSerializerField
 
 
 class EscalationSettingsSerializer(serializers.ModelSerializer[EscalationSettings]):
@@ -62,12 +63,8 @@ class EscalationSettingsPatchSerializer(StrictSerializer):
     max_attempts = serializers.IntegerField(min_value=1, max_value=10, required=False)
     require_knowledge_search = serializers.BooleanField(required=False)
     require_web_search = serializers.BooleanField(required=False)
-    escalation_filter = serializers.CharField(
-        allow_blank=True, required=False, trim_whitespace=True, help_text="Segment rule; blank: everyone."
-    )
-    priority_filter = serializers.CharField(
-        allow_blank=True, required=False, trim_whitespace=True, help_text="Segment rule; blank: nobody."
-    )
+    escalation_filter = SegmentRuleSerializerField(required=False, help_text="Segment rule; blank: everyone.")
+    priority_filter = SegmentRuleSerializerField(required=False, help_text="Segment rule; blank: nobody.")
     default_assignee = serializers.IntegerField(allow_null=True, required=False, min_value=1)
     routing_type = serializers.ChoiceField(choices=EscalationSettings.RoutingType.choices, required=False)
     default_inbox = serializers.IntegerField(allow_null=True, required=False, min_value=1)

@@ -9,10 +9,10 @@ from django.test import Client
 from agents.models import Agent
 from escalation.admin import ticket_escalation_url
 from escalation.models import EscalationSettings, EscalationSettingsVersion
-from escalation.services import escalation_settings_ensure
+from escalation.services import escalation_settings_ensure, escalation_settings_update
 from halo.models import Membership, Workspace
 from tests.agents.factories import AgentFactory
-from tests.halo.factories import MembershipFactory, UserFactory, WorkspaceFactory
+from tests.halo.factories import ContactFactory, MembershipFactory, UserFactory, WorkspaceFactory
 from tests.inbox.factories import CustomInboxFactory
 
 
@@ -148,3 +148,27 @@ def test_workspace_admin_cannot_open_another_workspaces_settings(admin_client_of
     assert client.get(change_url).status_code in (302, 403, 404)
     own_agent = AgentFactory(workspace=other)
     assert client.get(ticket_escalation_url(own_agent)).status_code == 302
+
+
+def test_each_filter_shows_how_many_contacts_it_matches_now(admin_client_of, superuser, agent: Agent) -> None:
+    for plan in ("enterprise", "enterprise", "free"):
+        ContactFactory(workspace=agent.workspace, plan=plan)
+    ContactFactory(plan="enterprise")  # another workspace's
+    client = admin_client_of(superuser)
+    settings, url = open_settings(client, agent)
+    escalation_settings_update(settings=settings, data={"priority_filter": "user.plan = enterprise"})
+
+    page = client.get(url).content.decode()
+
+    assert "2 contacts match now." in page
+
+
+def test_refuses_a_filter_that_does_not_parse(admin_client_of, superuser, agent: Agent) -> None:
+    client = admin_client_of(superuser)
+    settings, url = open_settings(client, agent)
+
+    response = client.post(url, form_data(settings, escalation_filter="user.plan = = pro"))
+
+    assert response.status_code == 200
+    assert "errorlist" in response.content.decode()
+    assert EscalationSettings.objects.get(pk=settings.pk).escalation_filter == ""

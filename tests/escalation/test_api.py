@@ -173,3 +173,18 @@ def test_external_turn_on_another_workspaces_conversation_is_not_found(api: APIC
     foreign = ConversationFactory(workspace=WorkspaceFactory())
     assert api.post(turns_url(foreign), {"reply": "hi"}, format="json").status_code == 404
     assert not Ticket.objects.exists()
+
+
+def test_patch_refuses_a_filter_that_does_not_parse_and_says_where(api: APIClient, agent: Agent) -> None:
+    response = api.patch(settings_url(agent), {"escalation_filter": "company.plna = enterprise"}, format="json")
+
+    assert response.status_code == 400
+    [message] = response.json()["fields"]["escalation_filter"]
+    assert "company.plan" in message  # the "did you mean" hint
+
+
+def test_patch_accepts_a_valid_filter(api: APIClient, agent: Agent) -> None:
+    rule = "company.plan = enterprise OR user.custom_fields.is_vip = true"
+    response = api.patch(settings_url(agent), {"priority_filter": rule}, format="json")
+    assert response.status_code == 200
+    assert response.json()["priority_filter"] == rule

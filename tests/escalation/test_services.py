@@ -1,14 +1,18 @@
 """The handoff service: judging turns, creating and merging tickets, manual handoff, silence and hand-back."""
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 from agents.models import AgentTurn, Conversation, Message
 from agents.services import conversation_post_user_message
 from escalation.models import EscalationEvent, EscalationSettings
 from escalation.services import (
+    HandoffUnavailable,
     ai_may_answer,
     conversation_ticket,
     escalation_settings_update,
+    handoff_available,
     handoff_request,
     turn_judge,
     user_message_handoff,
@@ -277,3 +281,79 @@ def test_merge_never_lowers_the_status(conversation: Conversation, status: str) 
     )
     handoff_request(conversation=other)
     assert Ticket.objects.get().status == status
+
+
+# --- segment filters ---------------------------------------------------------------------------------
+
+
+def test_escalation_filter_suppresses_a_contact_outside_it(conversation: Conversation, escalation_settings) -> None:
+    escalation_settings_update(settings=escalation_settings, data={"escalation_filter": "user.plan = enterprise"})
+    turn = judged(conversation, tools=[{"name": "escalate", "arguments": {}}])
+
+    assert (turn.escalated, turn.suppressed_by) == (False, "filter")
+    assert not Ticket.objects.exists()
+
+
+def test_escalation_filter_lets_a_matching_contact_through(conversation: Conversation, escalation_settings) -> None:
+    escalation_settings_update(settings=escalation_settings, data={"escalation_filter": "user.plan = PRO"})
+    assert judged(conversation, tools=[{"name": "escalate", "arguments": {}}]).escalated
+
+
+def test_manual_handoff_is_refused_outside_the_escalation_filter(
+    conversation: Conversation, escalation_settings
+) -> None:
+    escalation_settings_update(settings=escalation_settings, data={"escalation_filter": "user.plan = enterprise"})
+
+    with pytest.raises(HandoffUnavailable):
+        handoff_request(conversation=conversation)
+    message = MessageFactory(conversation=conversation, body="talk to a human")
+    assert not user_message_handoff(message=message)
+    assert not handoff_available(agent=conversation.agent, contact=conversation.contact)
+    assert not Ticket.objects.exists()
+
+
+def test_unknown_visitor_is_judged_as_a_contact_without_data(agent, escalation_settings) -> None:
+    assert handoff_available(agent=agent, contact=None)
+    escalation_settings_update(settings=escalation_settings, data={"escalation_filter": "user.email has any value"})
+    assert not handoff_available(agent=agent, contact=None)
+
+
+def test_priority_filter_starts_the_ticket_as_priority(conversation: Conversation, escalation_settings) -> None:
+    escalation_settings_update(settings=escalation_settings, data={"priority_filter": "user.plan = pro"})
+    handoff_request(conversation=conversation)
+
+    ticket = Ticket.objects.get()
+    assert ticket.status == Ticket.Status.PRIORITY
+    assert EscalationEvent.objects.get().priority_matched
+
+
+def test_merge_raises_open_to_priority_when_the_filter_now_matches(
+    conversation: Conversation, escalation_settings
+) -> None:
+    handoff_request(conversation=conversation)
+    assert Ticket.objects.get().status == Ticket.Status.OPEN
+    escalation_settings_update(settings=escalation_settings, data={"priority_filter": "user.plan = pro"})
+    other = ConversationFactory(
+        workspace=conversation.workspace, agent=conversation.agent, contact=conversation.contact
+    )
+    handoff_request(conversation=other)
+
+    ticket = Ticket.objects.get()
+    assert ticket.status == Ticket.Status.PRIORITY
+    assert ticket.settings_version == 1  # the version that created it
+    assert list(EscalationEvent.objects.order_by("id").values_list("settings_version", flat=True)) == [1, 2]
+
+
+def test_settings_refuse_a_filter_that_does_not_parse(escalation_settings) -> None:
+    with pytest.raises(ValidationError) as error:
+        escalation_settings_update(settings=escalation_settings, data={"priority_filter": "user.plann = pro"})
+    assert "priority_filter" in error.value.message_dict
+    escalation_settings.refresh_from_db()
+    assert (escalation_settings.priority_filter, escalation_settings.version) == ("", 1)
+
+
+def test_database_refuses_out_of_range_settings(escalation_settings) -> None:
+    with pytest.raises(IntegrityError), transaction.atomic():
+        EscalationSettings.objects.filter(pk=escalation_settings.pk).update(confidence_threshold=101)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        EscalationSettings.objects.filter(pk=escalation_settings.pk).update(routing_type="inbox")

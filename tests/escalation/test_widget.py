@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from agents.models import Agent, Conversation
 from escalation.models import EscalationEvent
+from escalation.services import escalation_settings_ensure, escalation_settings_update
 from halo.models import Workspace
 from inbox.models import Ticket
 
@@ -117,5 +118,23 @@ def test_handoff_needs_the_conversations_token(widget: APIClient, workspace: Wor
     assert handoff(widget, conversation, token=other["token"]).status_code == 404
     no_token = widget.post(f"/api/widget/v1/conversations/{conversation['id']}/handoff", {}, format="json")
     assert no_token.status_code == 401
+    assert not Ticket.objects.exists()
+    assert Conversation.objects.get(pk=conversation["id"]).status == "open"
+
+
+def test_contact_outside_the_escalation_filter_gets_no_button_and_a_403(
+    widget: APIClient, workspace: Workspace, agent: Agent
+) -> None:
+    settings = escalation_settings_ensure(agent=agent)
+    escalation_settings_update(settings=settings, data={"escalation_filter": "company.plan = enterprise"})
+    conversation = start(widget, workspace)
+
+    config = widget.get(f"/api/widget/v1/config?app_id={workspace.app_id}").json()
+    response = handoff(widget, conversation)
+
+    assert config["human_handoff_available"] is False
+    assert response.status_code == 403
+    assert response.json()["code"] == "handoff_unavailable"
+    assert "isn't available" in response.json()["message"]
     assert not Ticket.objects.exists()
     assert Conversation.objects.get(pk=conversation["id"]).status == "open"

@@ -79,6 +79,12 @@ def agent_create(*, workspace: Workspace, **fields: Any) -> Agent:
     return agent
 
 
+def agent_provision(*, workspace: Workspace) -> dict[str, object]:
+    """The default AI agent of a new workspace (``manage.py create_workspace`` calls it); returns its id."""
+    agent = agent_create(workspace=workspace)
+    return {"agent_id": agent.pk}
+
+
 def agent_update(*, agent: Agent, data: dict[str, Any]) -> Agent:
     for name, value in data.items():
         if name not in AGENT_EDITABLE_FIELDS:

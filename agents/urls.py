@@ -1,5 +1,9 @@
-"""Public pages of the agents app: the widget script and its demo page."""
+"""Public pages of the agents app: the widget demo page (the widget script itself is a static file)."""
 
-from typing import Any
+from django.urls import path
 
-urlpatterns: list[Any] = []
+from agents.views import widget_demo
+
+urlpatterns = [
+    path("widget/demo/", widget_demo, name="widget-demo"),
+]

@@ -20,7 +20,7 @@ from halo.services import workspace_create
 
 # Each entry: the dotted path of ``provision(*, workspace: Workspace) -> dict[str, object]``, run in the
 # same transaction as the workspace; the agents app adds its default agent here (returns {"agent_id": ...}).
-PROVISIONERS: list[str] = []
+PROVISIONERS: list[str] = ["agents.services.agent_provision"]
 
 
 class Command(BaseCommand):

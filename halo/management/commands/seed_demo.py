@@ -18,6 +18,7 @@ from halo.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD, DEMO_TEAMMATES, demo_work
 # Each entry: the dotted path of ``seed(workspace: Workspace) -> None``, called in this order.
 SEEDERS = [
     "halo.demo.seed",
+    "agents.demo.seed",
 ]
 
 

@@ -1,0 +1,396 @@
+/*
+ * Halo chat widget: one tag, no build step.
+ *
+ *   <script src="https://HALO/static/agents/widget.js" data-app-id="APP_ID" async></script>
+ *
+ * Optional attributes: data-user-id + data-user-hash (hex HMAC-SHA256 of the user id under the workspace's
+ * identity secret, computed by YOUR server), data-email, data-name, data-open="true" (start open).
+ *
+ * The widget talks to Halo's widget API (/api/widget/v1/) on the script's own origin. An anonymous visitor
+ * keeps a random visitor id, and the open conversation's id and token, in localStorage. Teammate and system
+ * messages arrive live over /ws/widget/conversations/{id}/; after a reconnect the widget catches up with
+ * GET .../messages?after=<last id>. Every text is inserted as text (never as HTML).
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  if (!script || !script.dataset.appId) {
+    console.error("Halo widget: add data-app-id to the script tag.");
+    return;
+  }
+  var base = new URL(script.src, window.location.href).origin;
+  var appId = script.dataset.appId;
+  var identity = {
+    user_id: script.dataset.userId || null,
+    user_hash: script.dataset.userHash || null,
+    email: script.dataset.email || null,
+    name: script.dataset.name || null,
+  };
+  var storageKey = "halo:" + appId + (identity.user_id ? ":user:" + identity.user_id : "");
+  var MAX_CHARS = 4000;
+
+  var state = {
+    config: null,
+    conversation: null, // {id, token}
+    lastId: 0,
+    seen: {},
+    socket: null,
+    retry: 0,
+    status: "open",
+    busy: false,
+  };
+
+  // --- storage --------------------------------------------------------------------------------------
+
+  function load(name) {
+    try {
+      return JSON.parse(window.localStorage.getItem(storageKey + ":" + name));
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function save(name, value) {
+    try {
+      window.localStorage.setItem(storageKey + ":" + name, JSON.stringify(value));
+    } catch (error) {
+      /* private mode: the widget still works for this page view */
+    }
+  }
+
+  function visitorId() {
+    var id = load("visitor_id");
+    if (!id) {
+      var bytes = new Uint8Array(18);
+      window.crypto.getRandomValues(bytes);
+      id = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+      save("visitor_id", id);
+    }
+    return id;
+  }
+
+  function userPayload() {
+    if (identity.user_id) {
+      var user = { user_id: identity.user_id, user_hash: identity.user_hash || "" };
+      if (identity.email) user.email = identity.email;
+      if (identity.name) user.name = identity.name;
+      return user;
+    }
+    return { visitor_id: visitorId() };
+  }
+
+  // --- HTTP -----------------------------------------------------------------------------------------
+
+  function api(method, path, body, query) {
+    var url = new URL(base + "/api/widget/v1/" + path);
+    url.searchParams.set("app_id", appId); // lets a CORS preflight find the workspace
+    Object.keys(query || {}).forEach(function (key) {
+      if (query[key] !== null && query[key] !== undefined) url.searchParams.set(key, query[key]);
+    });
+    var headers = { "Content-Type": "application/json" };
+    if (state.conversation && path.indexOf("conversations/") === 0) {
+      headers.Authorization = "Bearer " + state.conversation.token;
+    }
+    return fetch(url.toString(), {
+      method: method,
+      headers: headers,
+      body: body ? JSON.stringify(body) : undefined,
+      credentials: "omit",
+    }).then(function (response) {
+      return response.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (error) { data = null; }
+        if (!response.ok) {
+          var failure = new Error((data && data.message) || "Request failed (" + response.status + ")");
+          failure.status = response.status;
+          failure.code = data && data.code;
+          throw failure;
+        }
+        return data;
+      });
+    });
+  }
+
+  // --- DOM ------------------------------------------------------------------------------------------
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  var stylesheet = document.createElement("link");
+  stylesheet.rel = "stylesheet";
+  stylesheet.href = base + "/static/agents/widget.css";
+  document.head.appendChild(stylesheet);
+
+  var root = el("div", "halo-widget");
+  root.setAttribute("data-halo-widget", "");
+  var launcher = el("button", "halo-launcher", "Chat");
+  launcher.type = "button";
+  launcher.setAttribute("aria-label", "Open chat");
+  var panel = el("section", "halo-panel");
+  panel.setAttribute("aria-label", "Chat");
+  panel.hidden = true;
+  var header = el("header", "halo-header");
+  var title = el("span", "halo-title", "Chat");
+  var close = el("button", "halo-close", "×");
+  close.type = "button";
+  close.setAttribute("aria-label", "Close chat");
+  header.appendChild(title);
+  header.appendChild(close);
+  var list = el("ol", "halo-messages");
+  list.setAttribute("aria-live", "polite");
+  var notice = el("p", "halo-notice");
+  notice.hidden = true;
+  var handoff = el("button", "halo-handoff", "Talk to a human");
+  handoff.type = "button";
+  handoff.hidden = true;
+  var form = el("form", "halo-form");
+  var input = el("textarea", "halo-input");
+  input.name = "body";
+  input.rows = 2;
+  input.maxLength = MAX_CHARS;
+  input.placeholder = "Ask a question…";
+  input.setAttribute("aria-label", "Your message");
+  var send = el("button", "halo-send", "Send");
+  send.type = "submit";
+  form.appendChild(input);
+  form.appendChild(send);
+  panel.appendChild(header);
+  panel.appendChild(list);
+  panel.appendChild(notice);
+  panel.appendChild(handoff);
+  panel.appendChild(form);
+  root.appendChild(panel);
+  root.appendChild(launcher);
+
+  function mount() { document.body.appendChild(root); }
+  if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
+
+  function safeUrl(url) {
+    try {
+      var parsed = new URL(url, window.location.href);
+      return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.toString() : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function authorLabel(author) {
+    if (author === "user") return "You";
+    if (author === "ai") return (state.config && state.config.name) || "AI";
+    if (author === "teammate") return "Support team";
+    return "";
+  }
+
+  function render(message) {
+    if (state.seen[message.id]) return;
+    state.seen[message.id] = true;
+    state.lastId = Math.max(state.lastId, message.id);
+    var item = el("li", "halo-message halo-message--" + message.author);
+    item.setAttribute("data-message-id", String(message.id));
+    var label = authorLabel(message.author);
+    if (label) item.appendChild(el("span", "halo-author", label));
+    item.appendChild(el("p", "halo-body", message.body));
+    var sources = (message.sources || []).filter(function (source) { return safeUrl(source.url); });
+    if (sources.length) {
+      var links = el("ul", "halo-sources");
+      sources.forEach(function (source) {
+        var entry = el("li");
+        var link = el("a", "halo-source", source.title || source.url);
+        link.href = safeUrl(source.url);
+        link.target = "_blank";
+        link.rel = "noopener noreferrer";
+        entry.appendChild(link);
+        links.appendChild(entry);
+      });
+      item.appendChild(links);
+    }
+    var later = null;
+    Array.prototype.some.call(list.querySelectorAll("[data-message-id]"), function (other) {
+      if (Number(other.getAttribute("data-message-id")) > message.id) { later = other; return true; }
+      return false;
+    });
+    list.insertBefore(item, later); // kept in id order even when the socket is faster than the HTTP reply
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function renderAll(messages) {
+    (messages || []).slice().sort(function (a, b) { return a.id - b.id; }).forEach(render);
+  }
+
+  function showNotice(text) {
+    notice.textContent = text || "";
+    notice.hidden = !text;
+  }
+
+  function setStatus(status) {
+    state.status = status || state.status;
+    root.setAttribute("data-status", state.status);
+    var handedOff = state.status === "handed_off";
+    handoff.hidden = !(state.config && state.config.human_handoff_available) || handedOff;
+  }
+
+  // --- conversation ---------------------------------------------------------------------------------
+
+  function remember(conversation) {
+    state.conversation = conversation;
+    save("conversation", conversation);
+  }
+
+  function sendMessage(body) {
+    if (!state.conversation) {
+      return api("POST", "conversations", { app_id: appId, user: userPayload(), body: body }).then(function (data) {
+        if (data.visitor_id && !identity.user_id) save("visitor_id", data.visitor_id);
+        remember({ id: data.id, token: data.token });
+        connect();
+        return data;
+      });
+    }
+    return api("POST", "conversations/" + state.conversation.id + "/messages", { body: body });
+  }
+
+  function catchUp() {
+    if (!state.conversation) return Promise.resolve();
+    return api("GET", "conversations/" + state.conversation.id + "/messages", null, { after: state.lastId })
+      .then(function (data) {
+        renderAll(data.messages);
+        setStatus(data.status);
+      })
+      .catch(function (error) {
+        if (error.status === 404 || error.status === 401) {
+          // The stored conversation is gone or its token no longer matches: start afresh next time.
+          state.conversation = null;
+          save("conversation", null);
+        }
+      });
+  }
+
+  function connect() {
+    if (!state.conversation || state.socket) return;
+    var wsBase = base.replace(/^http/, "ws");
+    var socket = new WebSocket(
+      wsBase + "/ws/widget/conversations/" + state.conversation.id + "/?token=" +
+        encodeURIComponent(state.conversation.token)
+    );
+    state.socket = socket;
+    socket.onopen = function () {
+      var reconnected = state.retry > 0;
+      state.retry = 0;
+      if (reconnected) catchUp();
+    };
+    socket.onmessage = function (event) {
+      var data;
+      try { data = JSON.parse(event.data); } catch (error) { return; }
+      if (data.type === "message" && data.message) {
+        render(data.message);
+        if (data.message.author === "teammate") setStatus("handed_off");
+      }
+    };
+    socket.onclose = function (event) {
+      state.socket = null;
+      if (event.code === 4401 || event.code === 4403) return; // refused: retrying will not help
+      state.retry += 1;
+      var delay = Math.min(30000, 500 * Math.pow(2, state.retry));
+      window.setTimeout(connect, delay);
+    };
+  }
+
+  function setBusy(busy) {
+    state.busy = busy;
+    send.disabled = busy;
+    handoff.disabled = busy;
+    root.setAttribute("data-busy", busy ? "true" : "false");
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var body = input.value.trim();
+    if (!body || state.busy) return;
+    if (body.length > MAX_CHARS) {
+      showNotice("Messages are at most " + MAX_CHARS + " characters.");
+      return;
+    }
+    setBusy(true);
+    showNotice("");
+    sendMessage(body)
+      .then(function (data) {
+        input.value = "";
+        renderAll(data.messages);
+        setStatus(data.status);
+      })
+      .catch(function (error) { showNotice(error.message); })
+      .then(function () { setBusy(false); });
+  });
+
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event("submit"));
+    }
+  });
+
+  handoff.addEventListener("click", function () {
+    if (state.busy) return;
+    setBusy(true);
+    showNotice("");
+    var ready = state.conversation ? Promise.resolve() : sendMessage("I'd like to talk to a human.").then(function (data) {
+      renderAll(data.messages);
+    });
+    ready
+      .then(function () { return api("POST", "conversations/" + state.conversation.id + "/handoff", {}); })
+      .then(function (data) {
+        setStatus((data && data.status) || "handed_off");
+        return catchUp();
+      })
+      .catch(function (error) {
+        if (error.code === "handoff_unavailable") {
+          handoff.hidden = true;
+        }
+        showNotice(error.message);
+      })
+      .then(function () { setBusy(false); });
+  });
+
+  function open() {
+    panel.hidden = false;
+    launcher.hidden = true;
+    root.setAttribute("data-open", "true");
+    input.focus();
+  }
+
+  launcher.addEventListener("click", open);
+  close.addEventListener("click", function () {
+    panel.hidden = true;
+    launcher.hidden = false;
+    root.setAttribute("data-open", "false");
+  });
+
+  // --- start ----------------------------------------------------------------------------------------
+
+  var configQuery = identity.user_id
+    ? { user_id: identity.user_id, user_hash: identity.user_hash }
+    : { visitor_id: load("visitor_id") };
+  api("GET", "config", null, configQuery)
+    .then(function (config) {
+      state.config = config;
+      title.textContent = config.name;
+      if (config.greeting) list.appendChild(el("li", "halo-message halo-message--greeting", config.greeting));
+      setStatus(state.status);
+      root.setAttribute("data-ready", "true");
+      var stored = load("conversation");
+      if (stored && stored.id && stored.token) {
+        state.conversation = stored;
+        return catchUp().then(connect);
+      }
+    })
+    .catch(function (error) {
+      showNotice("Chat is unavailable right now.");
+      console.error("Halo widget:", error.message);
+    });
+
+  if (script.dataset.open === "true") open();
+})();

@@ -15,6 +15,7 @@ HSTS and the SSL redirect, so that ``manage.py check --deploy`` is clean.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -41,6 +42,10 @@ def _embedded_secret_key() -> str:
 if PRODUCTION:
     SECRET_KEY = env.str("SECRET_KEY")
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+        raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters when HALO_ENV=production.")
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("ALLOWED_HOSTS must list the site's host names when HALO_ENV=production.")
 else:
     SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret_key()
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])

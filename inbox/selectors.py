@@ -9,10 +9,13 @@ so no ``COUNT(*)`` is ever run.
 from datetime import datetime
 
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from agents.models import Conversation
 from halo.models import Workspace
 from inbox.models import Ticket
+from segments.lang import Node
+from segments.selectors import contacts_matching
 
 UNSET = "none"
 
@@ -31,7 +34,7 @@ def ticket_list(
     statuses: list[str] | None = None,
     assignee: int | str | None = None,
     inbox: int | str | None = None,
-    segment: str | None = None,
+    segment: str | Node | None = None,
     now: datetime | None = None,
 ) -> QuerySet[Ticket]:
     """Tickets of a workspace, newest first. ``assignee``/``inbox`` take an id or ``"none"`` (unassigned)."""
@@ -46,11 +49,7 @@ def ticket_list(
         tickets = tickets.filter(inbox__isnull=True)
     elif isinstance(inbox, int):
         tickets = tickets.filter(inbox_id=inbox)
-    if segment:
-        from django.utils import timezone
-
-        from segments.selectors import contacts_matching
-
+    if segment is not None:
         matching = contacts_matching(workspace=workspace, rule=segment, now=now or timezone.now())
         tickets = tickets.filter(contact__in=matching.values("pk"))
     return tickets.order_by("-id")

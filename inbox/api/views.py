@@ -21,6 +21,7 @@ from inbox.api.serializers import TicketPatchSerializer, TicketSerializer
 from inbox.models import Ticket
 from inbox.selectors import UNSET, ticket_get, ticket_list
 from inbox.services import ticket_update
+from segments.api.views import checked_rule
 
 
 class TicketCursorPagination(CursorPagination):
@@ -50,7 +51,11 @@ TICKET_FILTERS = [
     OpenApiParameter("assignee", str, OpenApiParameter.QUERY, description="A user id, or `none` for unassigned."),
     OpenApiParameter("inbox", str, OpenApiParameter.QUERY, description="A custom inbox id, or `none`."),
     OpenApiParameter(
-        "segment", str, OpenApiParameter.QUERY, description="A segment rule the ticket's contact must match."
+        "segment",
+        str,
+        OpenApiParameter.QUERY,
+        description="A segment rule the ticket's contact must match; 400 `invalid_rule` (with its position) if it "
+        "does not parse.",
     ),
 ]
 
@@ -75,7 +80,7 @@ class TicketListView(ListAPIView[Ticket]):
             statuses=statuses,
             assignee=_id_or_none(request, "assignee"),
             inbox=_id_or_none(request, "inbox"),
-            segment=request.query_params.get("segment") or None,
+            segment=checked_rule(segment) if (segment := request.query_params.get("segment", "").strip()) else None,
         )
 
     @extend_schema(

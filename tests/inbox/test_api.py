@@ -158,3 +158,22 @@ def test_database_allows_one_open_ticket_per_contact(workspace: Workspace) -> No
     TicketFactory(workspace=workspace, contact=contact, status="closed")
     with pytest.raises(IntegrityError), transaction.atomic():
         TicketFactory(workspace=workspace, contact=contact, status="priority")
+
+
+def test_filters_by_a_segment_rule_on_the_contact(api: APIClient, workspace: Workspace) -> None:
+    vip = TicketFactory(workspace=workspace, contact=ContactFactory(workspace=workspace, custom_fields={"vip": True}))
+    TicketFactory(workspace=workspace, contact=ContactFactory(workspace=workspace, custom_fields={"vip": False}))
+
+    response = api.get("/api/v1/tickets", {"segment": "user.custom_fields.vip = true"})
+
+    assert response.status_code == 200
+    assert [ticket["id"] for ticket in response.json()["results"]] == [vip.pk]
+
+
+def test_a_segment_rule_that_does_not_parse_is_a_400_with_its_position(api: APIClient) -> None:
+    response = api.get("/api/v1/tickets", {"segment": "user.plan = = pro"})
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid_rule"
+    assert body["position"]["column"] == 13

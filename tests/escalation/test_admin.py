@@ -172,3 +172,9 @@ def test_refuses_a_filter_that_does_not_parse(admin_client_of, superuser, agent:
     assert response.status_code == 200
     assert "errorlist" in response.content.decode()
     assert EscalationSettings.objects.get(pk=settings.pk).escalation_filter == ""
+
+
+def test_agent_page_links_to_its_ticket_escalation_settings(admin_client_of, superuser, agent: Agent) -> None:
+    page = admin_client_of(superuser).get(f"/admin/agents/agent/{agent.pk}/change/").content.decode()
+    assert f'href="{ticket_escalation_url(agent)}"' in page
+    assert "Ticket Escalation" in page

@@ -11,6 +11,7 @@ from escalation.models import EscalationEvent
 from escalation.services import escalation_settings_ensure, escalation_settings_update
 from halo.models import Workspace
 from inbox.models import Ticket
+from inbox.services import ticket_update
 
 
 @pytest.fixture(autouse=True)
@@ -138,3 +139,23 @@ def test_contact_outside_the_escalation_filter_gets_no_button_and_a_403(
     assert "isn't available" in response.json()["message"]
     assert not Ticket.objects.exists()
     assert Conversation.objects.get(pk=conversation["id"]).status == "open"
+
+
+def test_closing_the_ticket_gives_the_conversation_back_to_the_ai(
+    widget: APIClient, workspace: Workspace, agent: Agent
+) -> None:
+    conversation = start(widget, workspace)
+    handoff(widget, conversation)
+    ticket_update(ticket=Ticket.objects.get(), data={"status": "closed"})
+
+    response = widget.post(
+        f"/api/widget/v1/conversations/{conversation['id']}/messages",
+        {"body": "One more thing: how do I export a CSV?"},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {conversation['token']}",
+    )
+    body = response.json()
+    assert [message["author"] for message in body["messages"]] == ["user", "ai"]
+    assert body["status"] == "open"
+    assert body["ticket"] is None
+    assert Ticket.objects.exclude(status="closed").count() == 0

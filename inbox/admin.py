@@ -18,6 +18,8 @@ from inbox.services import TICKET_EDITABLE_FIELDS, ticket_update
 
 @admin.register(CustomInbox)
 class CustomInboxAdmin(WorkspaceScopedAdmin):
+    # Listed explicitly: a secret added to the model (a webhook URL) must never be displayed by default.
+    fields = ["workspace", "name"]
     list_display = ["name", "workspace", "created_at"]
     search_fields = ["name", "workspace__name"]
     list_select_related = ["workspace"]

@@ -40,6 +40,7 @@ from escalation.selectors import (
 from halo.models import Contact
 from halo.outbox import outbox_enqueue
 from inbox.models import Ticket
+from inbox.services import conversation_message_publish, ticket_escalated_publish
 
 SUMMARY_TASK = "escalation.tasks.ticket_summarize"
 
@@ -250,6 +251,7 @@ def user_message_handoff(*, message: Message) -> bool:
     """
     conversation = message.conversation
     if conversation.status == Conversation.Status.HANDED_OFF:
+        conversation_message_publish(message=message)  # the teammate's open inbox page shows it live
         return True
     settings = EscalationSettings.objects.filter(agent_id=conversation.agent_id).first()
     if not message_requests_handoff(message=message, settings=settings):
@@ -433,3 +435,5 @@ def _handoff(
 def _after_commit_work(*, conversation: Conversation, ticket: Ticket, created: bool, event: EscalationEvent) -> None:
     """Outbox rows for what happens after the handoff commits (delivered by Celery, never lost)."""
     outbox_enqueue(workspace=conversation.workspace, task=SUMMARY_TASK, payload={"ticket_id": ticket.pk})
+    # The inbox's live event (created / merged) and its notifications (Slack, the assignee's email).
+    ticket_escalated_publish(ticket=ticket, created=created, conversation=conversation)

@@ -12,6 +12,12 @@ unique constraint ``ticket_one_open_per_contact``). A new escalation for that co
 Statuses: ``open`` and ``priority`` (from the agent's priority filter; a merge may raise ``open`` to
 ``priority``, never lower it), ``snoozed`` (a teammate parked it), ``closed`` (hands the conversations back
 to the AI).
+
+The staff inbox adds: ``InboxEvent`` (the per-workspace, gap-free sequence of live events, numbered from
+``InboxCounter`` in the transaction of the change they describe, replayed to sockets that reconnect),
+``TicketNote`` (internal notes, never shown to the customer), ``SavedView`` (a named list: a segment rule
+plus ticket filters), the teammate's ``verdict`` on a ticket (for tuning escalation) and the Slack limiter
+state (``SlackThrottle``, one row per webhook, shared by every worker).
 """
 
 from django.conf import settings
@@ -22,6 +28,7 @@ from django.utils import timezone
 
 from agents.models import Agent, Conversation
 from halo.models import Contact, Workspace
+from segments.fields import SegmentRuleField
 
 
 class CustomInbox(models.Model):
@@ -29,6 +36,12 @@ class CustomInbox(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="custom_inboxes")
     name = models.CharField(max_length=100)
+    slack_webhook_url = models.URLField(
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="Write-only. Slack messages of this inbox's new tickets go here instead of the workspace's webhook.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -55,6 +68,10 @@ class Ticket(models.Model):
         PENDING = "pending", "Pending"
         READY = "ready", "Ready"
 
+    class Verdict(models.TextChoices):
+        AI_COULD_ANSWER = "ai_could_answer", "AI could have answered"
+        RIGHT_TO_ESCALATE = "right_to_escalate", "Right to escalate"
+
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="tickets")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="tickets")
     agent = models.ForeignKey(Agent, on_delete=models.SET_NULL, null=True, blank=True, related_name="tickets")
@@ -80,6 +97,12 @@ class Ticket(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # A teammate's one-click judgement of the escalation, for tuning the agent's settings.
+    verdict = models.CharField(max_length=32, choices=Verdict.choices, blank=True, default="")
+    verdict_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    verdict_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -107,3 +130,92 @@ class Ticket(models.Model):
 
     def __str__(self) -> str:
         return f"Ticket #{self.pk} ({self.status})"
+
+
+class TicketNote(models.Model):
+    """An internal note on a ticket: seen by teammates only, never sent to the customer."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=~Q(body=""), name="ticketnote_body_not_empty")]
+
+    def __str__(self) -> str:
+        return f"Note on ticket #{self.ticket_id}"
+
+
+class SavedView(models.Model):
+    """A named inbox list of a workspace: the tickets whose contact matches a segment rule, plus filters."""
+
+    class Assignee(models.TextChoices):
+        ANY = "any", "Anyone"
+        NONE = "none", "Unassigned"
+        ME = "me", "The viewer"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(max_length=100)
+    rule = SegmentRuleField(blank=True, default="", help_text="Contacts this view shows; blank: everyone.")
+    # Ticket statuses shown; empty means every status that is not closed.
+    statuses = models.JSONField(default=list, blank=True)
+    assignee = models.CharField(max_length=8, choices=Assignee.choices, default=Assignee.ANY)
+    inbox = models.ForeignKey(CustomInbox, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="savedview_unique_name"),
+            models.CheckConstraint(condition=~Q(name=""), name="savedview_name_not_empty"),
+            models.CheckConstraint(condition=Q(assignee__in=["any", "none", "me"]), name="savedview_assignee_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InboxCounter(models.Model):
+    """The last sequence number given to a workspace's inbox events; its row lock orders them."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    last_seq = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id}: {self.last_seq}"
+
+
+class InboxEvent(models.Model):
+    """One live inbox event, numbered ``seq`` (1, 2, 3, … without gaps) within its workspace."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    seq = models.BigIntegerField()
+    type = models.CharField(max_length=32)
+    ticket = models.ForeignKey(Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["workspace", "seq"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "seq"], name="inboxevent_unique_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.seq}"
+
+
+class SlackThrottle(models.Model):
+    """When a Slack webhook may next be called (1 message/s, longer after a 429); shared by all workers.
+
+    ``key`` is a SHA-256 of the webhook URL, so the secret URL is not stored twice.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    next_send_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.key[:12]

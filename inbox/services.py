@@ -9,6 +9,13 @@ database's partial unique constraint decides).
 ``ticket_summarize`` is the built-in, offline summary: it quotes what the user asked (first and latest
 messages) and why the AI handed off. Customer text is data here, never an instruction: nothing in it can
 change a ticket's routing, status or assignee.
+
+The staff inbox's writes live here too (``ticket_reply``, ``ticket_note_add``, ``ticket_verdict_set``,
+``saved_view_create``/``saved_view_delete``), and every write that an open inbox page should show records
+its live event (``inbox.events``) in its own transaction; an assignment records the assignee's email
+(``inbox.notifications``). ``ticket_escalated_publish`` and ``conversation_message_publish`` are the
+inbox's hooks for escalation (a ticket created or merged; a customer message on a handed-off
+conversation), called inside escalation's transactions.
 """
 
 from typing import Any
@@ -18,8 +25,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.models import Conversation, Message
-from halo.models import Membership
-from inbox.models import CustomInbox, Ticket
+from halo.models import Membership, Workspace
+from inbox.events import MESSAGE_NEW, NOTE_NEW, TICKET_CREATED, TICKET_MERGED, TICKET_UPDATED, inbox_event_record
+from inbox.models import CustomInbox, SavedView, Ticket, TicketNote
 
 REASON_LABELS = {
     "escalate_tool": "the AI called its escalate tool",
@@ -53,17 +61,10 @@ def ticket_summary_build(*, ticket: Ticket, user_messages: list[str]) -> str:
 
 
 def ticket_summarize(*, ticket_id: int) -> Ticket:
-    """Fill in the ticket's AI summary (idempotent: running it again rebuilds the same summary)."""
-    ticket = Ticket.objects.get(pk=ticket_id)
-    bodies = list(
-        Message.objects.filter(conversation__tickets=ticket, author=Message.Author.USER)
-        .order_by("id")
-        .values_list("body", flat=True)[:500]
-    )
-    summary = ticket_summary_build(ticket=ticket, user_messages=bodies)
-    Ticket.objects.filter(pk=ticket.pk).update(summary=summary, summary_state=Ticket.SummaryState.READY)
-    ticket.summary, ticket.summary_state = summary, Ticket.SummaryState.READY
-    return ticket
+    """Fill in the ticket's AI summary and tell open inbox pages (``inbox.summaries``; idempotent)."""
+    from inbox.summaries import ticket_summary_refresh
+
+    return ticket_summary_refresh(ticket_id=ticket_id)
 
 
 def _validate(ticket: Ticket) -> None:
@@ -84,8 +85,11 @@ def _validate(ticket: Ticket) -> None:
         raise ValidationError(errors)
 
 
-def ticket_update(*, ticket: Ticket, data: dict[str, Any]) -> Ticket:
-    """Change a ticket's status, assignee or inbox. ``assignee``/``inbox`` take an id or None."""
+def ticket_update(*, ticket: Ticket, data: dict[str, Any], actor: Any = None) -> Ticket:
+    """Change a ticket's status, assignee or inbox. ``assignee``/``inbox`` take an id or None.
+
+    ``actor`` (the teammate who made the change, if any) is not emailed about assigning themselves.
+    """
     unknown = set(data) - set(TICKET_EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
@@ -93,6 +97,7 @@ def ticket_update(*, ticket: Ticket, data: dict[str, Any]) -> Ticket:
     with transaction.atomic():
         locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
         was_closed = locked.status == Ticket.Status.CLOSED
+        before = (locked.status, locked.assignee_id, locked.inbox_id)
         if "status" in data:
             locked.status = data["status"]
         if "assignee" in data:
@@ -117,6 +122,22 @@ def ticket_update(*, ticket: Ticket, data: dict[str, Any]) -> Ticket:
             _conversations_hand_back(ticket=locked, now=now)
         elif was_closed and locked.status != Ticket.Status.CLOSED:
             locked.conversations.update(status=Conversation.Status.HANDED_OFF, updated_at=now)
+        changed = [
+            name
+            for name, old, new in zip(
+                ("status", "assignee", "inbox"),
+                before,
+                (locked.status, locked.assignee_id, locked.inbox_id),
+                strict=True,
+            )
+            if old != new
+        ]
+        if changed:
+            _ticket_event(ticket=locked, type=TICKET_UPDATED, changed=changed)
+        if "assignee" in changed and locked.assignee_id is not None:
+            from inbox.notifications import notification_assignment
+
+            notification_assignment(ticket=locked, actor_id=getattr(actor, "pk", None))
     return locked
 
 
@@ -128,3 +149,137 @@ def _conversations_hand_back(*, ticket: Ticket, now: Any) -> None:
         .values_list("pk", flat=True)
     )
     Conversation.objects.filter(pk__in=conversation_ids).update(status=Conversation.Status.OPEN, updated_at=now)
+
+
+# --- Live events and the staff inbox's actions ---------------------------------------------------------
+
+
+def ticket_event_data(ticket: Ticket) -> dict[str, Any]:
+    """What an open inbox page needs to know about a changed ticket (ids, status, a display name)."""
+    return {
+        "status": ticket.status,
+        "assignee_id": ticket.assignee_id,
+        "inbox_id": ticket.inbox_id,
+        "contact": str(ticket.contact)[:200],
+        "escalation_count": ticket.escalation_count,
+    }
+
+
+def _ticket_event(*, ticket: Ticket, type: str, **extra: Any) -> None:
+    inbox_event_record(
+        workspace_id=ticket.workspace_id, type=type, ticket_id=ticket.pk, data={**ticket_event_data(ticket), **extra}
+    )
+
+
+def ticket_escalated_publish(*, ticket: Ticket, created: bool, conversation: Conversation) -> None:
+    """Escalation's hook (inside the handoff's transaction): the live event and, for a new ticket, its
+    notifications (Slack, the assignee's email)."""
+    if not Ticket.workspace.is_cached(ticket) and Conversation.workspace.is_cached(conversation):
+        ticket.workspace = conversation.workspace
+    _ticket_event(ticket=ticket, type=TICKET_CREATED if created else TICKET_MERGED, conversation_id=conversation.pk)
+    if created:
+        from inbox.notifications import notifications_ticket_created
+
+        notifications_ticket_created(ticket=ticket)
+
+
+def conversation_message_publish(*, message: Message) -> None:
+    """A new message on a conversation that a ticket holds: open inbox pages of that ticket show it."""
+    tickets = Ticket.objects.filter(conversations=message.conversation_id).exclude(status=Ticket.Status.CLOSED)
+    for ticket_id, workspace_id in tickets.values_list("pk", "workspace_id"):
+        inbox_event_record(
+            workspace_id=workspace_id,
+            type=MESSAGE_NEW,
+            ticket_id=ticket_id,
+            data={"message_id": message.pk, "author": message.author, "conversation_id": message.conversation_id},
+        )
+
+
+def ticket_reply(*, ticket: Ticket, teammate: Any, body: str, conversation_id: int | None = None) -> Message:
+    """A teammate's reply to the customer: posted to the ticket's (latest, or chosen) conversation, sent
+    live to the widget (``agents``), and from then on the AI stays silent in that conversation."""
+    conversations = ticket.conversations.order_by("-updated_at", "-id")
+    if conversation_id is not None:
+        conversations = conversations.filter(pk=conversation_id)
+    conversation = conversations.first()
+    if conversation is None:
+        raise ValidationError({"body": "This ticket has no conversation to reply to."})
+    from agents.services import conversation_post_message
+
+    with transaction.atomic():
+        message = conversation_post_message(
+            conversation=conversation, author=Message.Author.TEAMMATE, body=body, teammate=teammate
+        )
+        conversation_message_publish(message=message)
+    return message
+
+
+NOTE_MAX_CHARS = 10_000
+
+
+def ticket_note_add(*, ticket: Ticket, author: Any, body: str) -> TicketNote:
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": "A note cannot be empty."})
+    if len(body) > NOTE_MAX_CHARS:
+        raise ValidationError({"body": f"A note is at most {NOTE_MAX_CHARS} characters."})
+    with transaction.atomic():
+        note = TicketNote.objects.create(ticket=ticket, author=author, body=body)
+        inbox_event_record(
+            workspace_id=ticket.workspace_id, type=NOTE_NEW, ticket_id=ticket.pk, data={"note_id": note.pk}
+        )
+    return note
+
+
+def ticket_verdict_set(*, ticket: Ticket, user: Any, verdict: str) -> Ticket:
+    """A teammate's verdict on the escalation ("AI could have answered" / "right to escalate"); "" clears it."""
+    if verdict and verdict not in Ticket.Verdict.values:
+        raise ValidationError({"verdict": f"Choose one of: {', '.join(Ticket.Verdict.values)}."})
+    now = timezone.now()
+    with transaction.atomic():
+        Ticket.objects.filter(pk=ticket.pk).update(
+            verdict=verdict, verdict_by=user if verdict else None, verdict_at=now if verdict else None, updated_at=now
+        )
+        ticket.verdict, ticket.verdict_by, ticket.verdict_at = (
+            verdict,
+            user if verdict else None,
+            now if verdict else None,
+        )
+        _ticket_event(ticket=ticket, type=TICKET_UPDATED, changed=["verdict"])
+    return ticket
+
+
+def saved_view_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    rule: str = "",
+    statuses: list[str] | None = None,
+    assignee: str = SavedView.Assignee.ANY,
+    inbox: CustomInbox | None = None,
+    created_by: Any = None,
+) -> SavedView:
+    view = SavedView(
+        workspace=workspace,
+        name=name.strip(),
+        rule=rule.strip(),
+        statuses=list(statuses or []),
+        assignee=assignee,
+        inbox=inbox,
+        created_by=created_by,
+    )
+    view.full_clean(exclude=["workspace", "created_by"])
+    if set(view.statuses) - set(Ticket.Status.values):
+        raise ValidationError({"statuses": f"Choose from: {', '.join(Ticket.Status.values)}."})
+    if inbox is not None and inbox.workspace_id != workspace.pk:
+        raise ValidationError({"inbox": "This inbox belongs to another workspace."})
+    try:
+        with transaction.atomic():
+            view.save()
+    except IntegrityError:
+        raise ValidationError({"name": "A view with this name already exists."}) from None
+    return view
+
+
+def saved_view_delete(*, view: SavedView) -> None:
+    view.delete()

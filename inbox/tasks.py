@@ -1,0 +1,23 @@
+"""Celery adapters of the inbox's outbox work: each loads its outbox row and calls one handler, idempotently."""
+
+from celery import shared_task
+
+from halo.outbox import outbox_process
+from inbox.events import inbox_events_prune
+from inbox.notifications.emails import assignment_email_deliver
+from inbox.notifications.slack import slack_deliver
+
+
+@shared_task(name="inbox.tasks.slack_notify")
+def slack_notify(message_id: int) -> None:
+    outbox_process(message_id=message_id, handler=slack_deliver)
+
+
+@shared_task(name="inbox.tasks.assignment_email")
+def assignment_email(message_id: int) -> None:
+    outbox_process(message_id=message_id, handler=assignment_email_deliver)
+
+
+@shared_task(name="inbox.tasks.events_prune")
+def events_prune() -> int:
+    return inbox_events_prune()

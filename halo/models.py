@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone as django_timezone
 
 
@@ -175,6 +176,8 @@ class Company(models.Model):
 
     class Meta:
         verbose_name_plural = "companies"
+        # Segment rules compare lower(plan): the expression index gives the planner its statistics.
+        indexes = [models.Index(Lower("plan"), name="company_plan_lower")]
         constraints = [
             models.UniqueConstraint(fields=["workspace", "company_id"], name="company_unique_external_id"),
             *_not_empty("company_id", "name", "plan", "industry", model="company"),
@@ -205,6 +208,8 @@ class Contact(models.Model):
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
 
     class Meta:
+        # Segment rules on recent activity ("last active less than N days ago").
+        indexes = [models.Index(fields=["workspace", "last_active_at"], name="contact_workspace_active")]
         constraints = [
             models.UniqueConstraint(
                 fields=["workspace", "user_id"], condition=Q(user_id__isnull=False), name="contact_unique_user_id"

@@ -147,9 +147,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
-# Retry delays stay far below this, so the Redis broker never re-delivers a scheduled retry early.
-# The embedded memory:// broker is polled: a short interval keeps background work prompt.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600} if REDIS_URL else {"polling_interval": 0.1}
+# Redis: retry delays stay far below the visibility timeout, so a scheduled retry is never re-delivered
+# early. memory:// (embedded) is polled: a short interval keeps background work prompt.
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, float] = (
+    {"visibility_timeout": 3600} if REDIS_URL else {"polling_interval": 0.1}
+)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # How often the outbox sweep looks for work that was queued but never delivered (seconds).

@@ -31,3 +31,12 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Each test starts with an empty cache: rate-limit counters (all tests come from 127.0.0.1) must not
+    carry over from earlier tests, which they would on the shared Redis cache of a PostgreSQL/Redis run."""
+    from django.core.cache import cache
+
+    cache.clear()

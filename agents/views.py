@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 
+from agents.api.widget import APP_ID_PATTERN
 from halo.models import Workspace
 
 DEMO_WORKSPACE_SLUG = "acme"
@@ -15,9 +16,9 @@ DEMO_WORKSPACE_SLUG = "acme"
 
 def widget_demo(request: HttpRequest) -> HttpResponse:
     app_id = request.GET.get("app_id")
-    workspaces = Workspace.objects.filter(agents__isnull=False)
+    workspaces = Workspace.objects.filter(agents__isnull=False).distinct()
     if app_id:
-        workspace = workspaces.filter(app_id=app_id).first()
+        workspace = workspaces.filter(app_id=app_id).first() if APP_ID_PATTERN.fullmatch(app_id) else None
     else:
         workspace = workspaces.filter(slug=DEMO_WORKSPACE_SLUG).first()
     if workspace is None:

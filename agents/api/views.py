@@ -18,6 +18,7 @@ from agents.api.serializers import (
     KnowledgeArticlePageSerializer,
     KnowledgeArticleSerializer,
 )
+from agents.api.widget import message_id_param
 from agents.models import Agent, KnowledgeArticle
 from agents.selectors import agent_get, agent_list, conversation_detail, knowledge_article_get, knowledge_article_list
 from agents.services import (
@@ -90,11 +91,9 @@ class KnowledgeArticleListView(APIView):
         tags=["knowledge"],
     )
     def get(self, request: Request) -> Response:
-        raw_after = request.query_params.get("after") or "0"
-        if not raw_after.isdigit() or len(raw_after) > 18:
-            raise ApiError("invalid", "after: an article id (a non-negative integer).", status=400)
+        after_id = message_id_param(request.query_params.get("after"))
         articles = list(
-            knowledge_article_list(workspace=request_workspace(request)).filter(pk__gt=int(raw_after))[: PAGE_SIZE + 1]
+            knowledge_article_list(workspace=request_workspace(request)).filter(pk__gt=after_id)[: PAGE_SIZE + 1]
         )
         next_after = articles[PAGE_SIZE - 1].pk if len(articles) > PAGE_SIZE else None
         return Response(

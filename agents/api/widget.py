@@ -17,6 +17,7 @@ workspace's ``allowed_origins``; the workspace is known from ``?app_id=`` (the w
 request, which is how a preflight without a body finds it) or from the conversation in the URL.
 """
 
+import re
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
@@ -122,7 +123,7 @@ class WidgetView(APIView):
     def _workspace_for_cors(self, request: Request, kwargs: dict[str, Any]) -> Workspace | None:
         app_id = request.query_params.get("app_id")
         if app_id:
-            return Workspace.objects.filter(app_id=app_id).first()
+            return workspace_by_app_id(app_id)
         if "conversation_id" in kwargs:
             conversation = Conversation.objects.select_related("workspace").filter(pk=kwargs["conversation_id"])
             found = conversation.first()
@@ -145,7 +146,7 @@ class WidgetView(APIView):
     # --- lookups ---
 
     def workspace_for_app(self, app_id: Any) -> Workspace:
-        workspace = Workspace.objects.filter(app_id=app_id).first() if isinstance(app_id, str) and app_id else None
+        workspace = workspace_by_app_id(app_id)
         if workspace is None:
             raise ApiError("unknown_app", "No workspace has this app_id.", status=404)
         self.cors_workspace = workspace
@@ -163,6 +164,25 @@ class WidgetView(APIView):
         return conversation
 
 
+APP_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
+VISITOR_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def workspace_by_app_id(app_id: Any) -> Workspace | None:
+    """The workspace of a well-formed ``app_id`` (anything else, e.g. a NUL byte, finds nothing)."""
+    if not isinstance(app_id, str) or not APP_ID_PATTERN.fullmatch(app_id):
+        return None
+    return Workspace.objects.filter(app_id=app_id).first()
+
+
+def message_id_param(raw: str | None) -> int:
+    """``?after=``: a message id (ASCII digits), 0 when absent."""
+    raw = raw or "0"
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise ValidationError({"after": ["A message id (a non-negative integer)."]})
+    return int(raw)
+
+
 def origin_allowed(workspace: Workspace, origin: str) -> bool:
     allowed = {str(value).rstrip("/").lower() for value in workspace.allowed_origins or []}
     return origin.rstrip("/").lower() in allowed or "*" in allowed
@@ -175,12 +195,17 @@ def origin_is_same_host(origin: str, host: str) -> bool:
 def widget_user(workspace: Workspace, data: dict[str, Any]) -> WidgetUser:
     """A verified widget user from request values: identified (valid hash) or anonymous (``visitor_id``)."""
     user_id = (data.get("user_id") or "").strip() or None
+    if user_id is not None and (len(user_id) > 255 or "\x00" in user_id):
+        raise ApiError("invalid", "user_id: at most 255 characters.", status=400)
     if user_id is not None:
         user_hash = data.get("user_hash") or ""
         if not user_hash_valid(workspace=workspace, user_id=user_id, user_hash=user_hash):
             raise ApiError("invalid_user_hash", "The user_hash does not match the user_id.", status=401)
         return WidgetUser(user_id=user_id, email=data.get("email") or None, name=data.get("name") or None)
-    return WidgetUser(visitor_id=data.get("visitor_id") or None)
+    visitor_id = data.get("visitor_id")
+    if not isinstance(visitor_id, str) or not VISITOR_ID_PATTERN.fullmatch(visitor_id):
+        visitor_id = None  # a malformed id is ignored: the visitor gets a new one
+    return WidgetUser(visitor_id=visitor_id)
 
 
 def _check_body_length(body: str) -> None:
@@ -295,10 +320,8 @@ class WidgetMessagesView(WidgetView):
     )
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = self.conversation_for_token(request, conversation_id)
-        raw_after = request.query_params.get("after") or "0"
-        if not raw_after.isdigit() or len(raw_after) > 18:
-            raise ValidationError({"after": ["A message id (a non-negative integer)."]})
-        messages = messages_after(conversation=conversation, after_id=int(raw_after))
+        after_id = message_id_param(request.query_params.get("after"))
+        messages = messages_after(conversation=conversation, after_id=after_id)
         return Response(
             {
                 "status": conversation.status,

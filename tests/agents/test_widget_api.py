@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 import agents.services
+from agents.api.widget import WidgetRateThrottle
 from agents.models import Agent, Conversation, KnowledgeArticle, Message
 from agents.services import conversation_post_message
 from halo.models import Contact, Workspace
@@ -372,15 +373,41 @@ class TestCors:
         assert response["Access-Control-Allow-Origin"] == ORIGIN
 
 
-def test_widget_requests_are_throttled(widget: APIClient, agent: Agent, workspace: Workspace, settings: Any) -> None:
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"widget": "3/min"}}
-    from agents.api.widget import WidgetRateThrottle
+def test_widget_requests_are_throttled(
+    widget: APIClient, agent: Agent, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(WidgetRateThrottle, "THROTTLE_RATES", {"widget": "3/min"})
 
-    WidgetRateThrottle.THROTTLE_RATES = {"widget": "3/min"}
-    try:
-        statuses = [widget.get(f"/api/widget/v1/config?app_id={workspace.app_id}").status_code for _ in range(4)]
-    finally:
-        from rest_framework.settings import api_settings
+    statuses = [widget.get(f"/api/widget/v1/config?app_id={workspace.app_id}").status_code for _ in range(4)]
 
-        WidgetRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
     assert statuses == [200, 200, 200, 429]
+
+
+class TestHostileInput:
+    """Never a 500: NUL bytes, non-ASCII digits and out-of-range ids are plain 4xx (PostgreSQL rejects NUL)."""
+
+    def test_nul_bytes_and_odd_ids_are_client_errors(
+        self, widget: APIClient, agent: Agent, workspace: Workspace
+    ) -> None:
+        conversation = ConversationFactory(workspace=workspace, agent=agent)
+        base = f"/api/widget/v1/conversations/{conversation.pk}/messages"
+
+        assert widget.get("/api/widget/v1/config?app_id=a%00b").status_code == 404
+        config = widget.get(f"/api/widget/v1/config?app_id={workspace.app_id}&visitor_id=abc%00defghij")
+        assert config.status_code == 200
+        assert (
+            widget.get(f"/api/widget/v1/config?app_id={workspace.app_id}&user_id=a%00b&user_hash=x").status_code == 400
+        )
+        assert widget.get(f"{base}?after=%C2%B2", **bearer(TEST_TOKEN)).status_code == 400
+        assert widget.get(f"{base}?after=99999999999999999999", **bearer(TEST_TOKEN)).status_code == 400
+        assert widget.options("/api/widget/v1/conversations?app_id=%00", HTTP_ORIGIN=ORIGIN).status_code == 204
+        huge = "/api/widget/v1/conversations/99999999999999999999999/messages"
+        assert widget.get(huge, **bearer(TEST_TOKEN)).status_code == 404
+        body = {"app_id": workspace.app_id, "body": "hi\x00there", "user": {"visitor_id": "visitor-123456"}}
+        assert widget.post("/api/widget/v1/conversations", body, format="json").status_code == 400
+        assert widget.get("/widget/demo/?app_id=%00").status_code == 404
+
+    def test_server_api_odd_ids(self, api: APIClient) -> None:
+        assert api.get("/api/v1/agents/99999999999999999999999").status_code == 404
+        assert api.get("/api/v1/conversations/99999999999999999999999").status_code == 404
+        assert api.get("/api/v1/knowledge/articles?after=%C2%B2").status_code == 400

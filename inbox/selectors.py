@@ -4,16 +4,22 @@
 rule (compiled to SQL by ``segments``), newest first, with a fixed number of queries however many tickets
 there are (the contact joined, the conversation ids prefetched); pagination is keyset (the API's cursor),
 so no ``COUNT(*)`` is ever run.
+
+The staff web inbox reads through ``inbox_lists`` (the sidebar: built-in lists, custom inboxes and saved
+views with their counts), ``inbox_list_get`` / ``inbox_page`` (one keyset page of a list) and
+``ticket_detail_get`` (a ticket page), each in a fixed number of queries.
 """
 
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from agents.models import Conversation
+from agents.models import Conversation, Message
 from halo.models import Workspace
-from inbox.models import Ticket
+from inbox.models import CustomInbox, SavedView, Ticket, TicketNote
 from segments.lang import Node
 from segments.selectors import contacts_matching
 
@@ -57,3 +63,213 @@ def ticket_list(
 
 def ticket_get(*, workspace: Workspace, ticket_id: int) -> Ticket | None:
     return _tickets(workspace).filter(pk=ticket_id).first()
+
+
+# --- The staff web inbox -----------------------------------------------------------------------------
+
+NOT_CLOSED: list[str] = [Ticket.Status.OPEN, Ticket.Status.PRIORITY, Ticket.Status.SNOOZED]
+WAITING: list[str] = [Ticket.Status.OPEN, Ticket.Status.PRIORITY]
+INBOX_PAGE_SIZE = 50
+
+# The built-in lists: key -> (label, statuses, assignee filter: None | "none" | "me").
+BUILTIN_LISTS: dict[str, tuple[str, list[str], str | None]] = {
+    "open": ("Open", WAITING, None),
+    "priority": ("Priority", [str(Ticket.Status.PRIORITY)], None),
+    "unassigned": ("Unassigned", WAITING, UNSET),
+    "mine": ("Mine", NOT_CLOSED, "me"),
+    "snoozed": ("Snoozed", [str(Ticket.Status.SNOOZED)], None),
+    "closed": ("Closed", [str(Ticket.Status.CLOSED)], None),
+}
+
+
+@dataclass(frozen=True)
+class InboxList:
+    key: str  # "open", "inbox-3", "view-7"
+    label: str
+    count: int | None  # None: not counted (closed tickets only grow; no COUNT over them)
+    statuses: list[str]
+    assignee: int | str | None
+    inbox: int | None = None
+    segment: str = ""
+
+
+def inbox_lists(*, workspace: Workspace, user_id: int, now: datetime | None = None) -> list[InboxList]:
+    """Every list of the inbox sidebar with its count, in a fixed number of queries (not growing with tickets:
+    the counts are over tickets that are not closed, served by the workspace/status index)."""
+    waiting = Q(status__in=WAITING)
+    counts = (
+        Ticket.objects.filter(workspace=workspace)
+        .exclude(status=Ticket.Status.CLOSED)
+        .aggregate(
+            open=Count("pk", filter=waiting),
+            priority=Count("pk", filter=Q(status=Ticket.Status.PRIORITY)),
+            unassigned=Count("pk", filter=waiting & Q(assignee__isnull=True)),
+            mine=Count("pk", filter=Q(assignee_id=user_id)),
+            snoozed=Count("pk", filter=Q(status=Ticket.Status.SNOOZED)),
+        )
+    )
+    lists = [
+        InboxList(
+            key=key,
+            label=label,
+            count=counts.get(key),
+            statuses=list(statuses),
+            assignee=user_id if assignee == "me" else assignee,
+        )
+        for key, (label, statuses, assignee) in BUILTIN_LISTS.items()
+    ]
+    per_inbox = dict(
+        Ticket.objects.filter(workspace=workspace, inbox__isnull=False)
+        .exclude(status=Ticket.Status.CLOSED)
+        .values_list("inbox_id")
+        .annotate(n=Count("pk"))
+        .values_list("inbox_id", "n")
+    )
+    for custom in CustomInbox.objects.filter(workspace=workspace):
+        lists.append(
+            InboxList(
+                key=f"inbox-{custom.pk}",
+                label=custom.name,
+                count=per_inbox.get(custom.pk, 0),
+                statuses=list(NOT_CLOSED),
+                assignee=None,
+                inbox=custom.pk,
+            )
+        )
+    for view in SavedView.objects.filter(workspace=workspace):
+        view_list = saved_view_list(view=view, user_id=user_id)
+        count = ticket_list(
+            workspace=workspace,
+            statuses=view_list.statuses,
+            assignee=view_list.assignee,
+            inbox=view_list.inbox,
+            segment=view_list.segment or None,
+            now=now,
+        ).count()
+        lists.append(replace(view_list, count=count))
+    return lists
+
+
+def saved_view_list(*, view: SavedView, user_id: int) -> InboxList:
+    assignee: int | str | None = None
+    if view.assignee == SavedView.Assignee.NONE:
+        assignee = UNSET
+    elif view.assignee == SavedView.Assignee.ME:
+        assignee = user_id
+    return InboxList(
+        key=f"view-{view.pk}",
+        label=view.name,
+        count=None,
+        statuses=list(view.statuses or NOT_CLOSED),
+        assignee=assignee,
+        inbox=view.inbox_id,
+        segment=view.rule,
+    )
+
+
+def inbox_list_get(*, workspace: Workspace, user_id: int, key: str) -> InboxList | None:
+    """One list by its key (``open``, ``inbox-3``, ``view-7``), scoped to the workspace; None if unknown."""
+    if key in BUILTIN_LISTS:
+        label, statuses, assignee = BUILTIN_LISTS[key]
+        return InboxList(
+            key=key,
+            label=label,
+            count=None,
+            statuses=list(statuses),
+            assignee=user_id if assignee == "me" else assignee,
+        )
+    kind, _, raw_id = key.partition("-")
+    if not raw_id.isdigit():
+        return None
+    if kind == "inbox":
+        custom = CustomInbox.objects.filter(workspace=workspace, pk=int(raw_id)).first()
+        if custom is None:
+            return None
+        return InboxList(
+            key=key, label=custom.name, count=None, statuses=list(NOT_CLOSED), assignee=None, inbox=custom.pk
+        )
+    if kind == "view":
+        view = SavedView.objects.filter(workspace=workspace, pk=int(raw_id)).first()
+        return saved_view_list(view=view, user_id=user_id) if view is not None else None
+    return None
+
+
+def inbox_page(
+    *, workspace: Workspace, inbox_list: InboxList, before: int | None = None, now: datetime | None = None
+) -> tuple[list[Ticket], int | None]:
+    """One page of a list, newest first, keyset-paginated on the id (no ``COUNT``, no ``OFFSET``).
+
+    Returns the tickets and the ``before`` id of the next page (None on the last page). Two queries
+    whatever the list's size: the rows (contact, company, assignee and inbox joined; the customer's latest
+    message as a subquery) and nothing else.
+    """
+    tickets = ticket_list(
+        workspace=workspace,
+        statuses=inbox_list.statuses,
+        assignee=inbox_list.assignee,
+        inbox=inbox_list.inbox,
+        segment=inbox_list.segment or None,
+        now=now,
+    ).prefetch_related(None)
+    if before is not None:
+        tickets = tickets.filter(pk__lt=before)
+    latest_user_message = (
+        Message.objects.filter(conversation__tickets=OuterRef("pk"), author=Message.Author.USER)
+        .order_by("-id")
+        .values("body")[:1]
+    )
+    rows: list[Ticket] = list(
+        tickets.select_related("contact__company", "assignee", "inbox").annotate(preview=Subquery(latest_user_message))[
+            : INBOX_PAGE_SIZE + 1
+        ]
+    )
+    next_before = rows[INBOX_PAGE_SIZE - 1].pk if len(rows) > INBOX_PAGE_SIZE else None
+    return rows[:INBOX_PAGE_SIZE], next_before
+
+
+@dataclass(frozen=True)
+class TicketDetail:
+    ticket: Ticket
+    conversations: list[Conversation]  # each with ``messages`` prefetched, oldest first
+    escalations: list[Any]  # EscalationEvent rows, oldest first
+    notes: list[TicketNote]
+    teammates: list[Any]  # users of the workspace
+    inboxes: list[CustomInbox]
+
+
+def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDetail | None:
+    """A ticket with everything its page shows, if it belongs to one of ``workspace_ids``; else None."""
+    from django.contrib.auth import get_user_model
+
+    from escalation.models import EscalationEvent
+
+    ticket = (
+        Ticket.objects.filter(workspace_id__in=workspace_ids, pk=ticket_id)
+        .select_related("workspace", "contact__company", "assignee", "inbox", "agent", "verdict_by")
+        .first()
+    )
+    if ticket is None:
+        return None
+    conversations = list(
+        Conversation.objects.filter(tickets=ticket)
+        .order_by("created_at", "id")
+        .prefetch_related(Prefetch("messages", queryset=Message.objects.select_related("teammate").order_by("id")))
+    )
+    escalations = list(
+        EscalationEvent.objects.filter(ticket=ticket).select_related("conversation").order_by("created_at", "id")
+    )
+    notes = list(TicketNote.objects.filter(ticket=ticket).select_related("author").order_by("id"))
+    teammates = list(
+        get_user_model()
+        .objects.filter(memberships__workspace_id=ticket.workspace_id, is_active=True)
+        .order_by("first_name", "username")
+    )
+    inboxes = list(CustomInbox.objects.filter(workspace_id=ticket.workspace_id))
+    return TicketDetail(
+        ticket=ticket,
+        conversations=conversations,
+        escalations=escalations,
+        notes=notes,
+        teammates=teammates,
+        inboxes=inboxes,
+    )

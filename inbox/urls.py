@@ -1,5 +1,17 @@
-"""The staff web inbox (mounted under ``/inbox/``)."""
+"""The staff web inbox (mounted under ``/inbox/``; namespace ``inbox``)."""
 
-from typing import Any
+from django.urls import path
 
-urlpatterns: list[Any] = []
+from inbox import views
+
+app_name = "inbox"
+
+urlpatterns = [
+    path("", views.inbox_home, name="home"),
+    path("workspace", views.workspace_switch, name="workspace-switch"),
+    path("views/new", views.saved_view_new, name="view-new"),
+    path("views/<int:view_id>/delete", views.saved_view_remove, name="view-delete"),
+    path("tickets/<int:ticket_id>/", views.ticket_view, name="ticket"),
+    path("tickets/<int:ticket_id>/<str:action>", views.ticket_action, name="ticket-action"),
+    path("<str:key>/", views.list_view, name="list"),
+]

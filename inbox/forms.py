@@ -1,0 +1,68 @@
+"""Forms of the staff web inbox: each action's input, validated before a service is called.
+
+Choices that name other rows (an assignee, an inbox, a conversation) are limited to the ticket's own
+workspace, so a forged POST cannot reach another workspace's data.
+"""
+
+from typing import Any
+
+from django import forms
+
+from agents.services import MAX_MESSAGE_CHARS
+from inbox.models import CustomInbox, SavedView, Ticket
+from inbox.services import NOTE_MAX_CHARS
+from segments.fields import SegmentRuleFormField
+
+
+class AssignForm(forms.Form):
+    """``assignee``: a teammate's id, or empty to unassign."""
+
+    assignee = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
+
+    def __init__(self, *args: Any, teammates: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].choices = [("", "Unassigned"), *((user.pk, str(user)) for user in teammates)]  # type: ignore[attr-defined]
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(choices=Ticket.Status.choices)
+
+
+class InboxMoveForm(forms.Form):
+    inbox = forms.ModelChoiceField(queryset=CustomInbox.objects.none(), required=False, empty_label="No inbox")
+
+    def __init__(self, *args: Any, workspace_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["inbox"].queryset = CustomInbox.objects.filter(workspace_id=workspace_id)  # type: ignore[attr-defined]
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(max_length=MAX_MESSAGE_CHARS, widget=forms.Textarea(attrs={"rows": 3}))
+    conversation = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
+
+    def __init__(self, *args: Any, conversation_ids: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["conversation"].choices = [("", "Latest"), *((pk, f"#{pk}") for pk in conversation_ids)]  # type: ignore[attr-defined]
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(max_length=NOTE_MAX_CHARS, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class VerdictForm(forms.Form):
+    verdict = forms.ChoiceField(choices=[("", "Clear"), *Ticket.Verdict.choices], required=False)
+
+
+class SavedViewForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    rule = SegmentRuleFormField(label="Segment rule")
+    statuses = forms.MultipleChoiceField(
+        choices=Ticket.Status.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    assignee = forms.ChoiceField(choices=SavedView.Assignee.choices, initial=SavedView.Assignee.ANY, required=False)
+    inbox = forms.ModelChoiceField(queryset=CustomInbox.objects.none(), required=False, empty_label="Any inbox")
+
+    def __init__(self, *args: Any, workspace_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["inbox"].queryset = CustomInbox.objects.filter(workspace_id=workspace_id)  # type: ignore[attr-defined]
+        self.fields["rule"].widget.attrs.update({"rows": 2, "placeholder": "company.plan = enterprise"})

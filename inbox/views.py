@@ -1,0 +1,302 @@
+"""The staff web inbox (server-rendered, under ``/inbox/``): lists, the ticket page and its actions.
+
+Login required. A user may belong to several workspaces: the current one is kept in the session
+(``inbox_workspace_id``) and changed with the switcher; every read and write is scoped to the user's
+memberships (another workspace's ticket, inbox or view is a 404). Opening a ticket of another workspace
+the user belongs to (a link from Slack or email) switches to it.
+
+Views stay thin: they read through ``inbox.selectors``, validate with ``inbox.forms``, write through
+``inbox.services`` and redirect (post/redirect/get), reporting the outcome with Django messages. A page
+renders the workspace's latest event number *before* its data, so its socket (``/ws/inbox/``) replays
+anything that happened since; on an event the page fetches its live region again (``?partial=1``), so all
+HTML — customer text included — is rendered and escaped by templates, never built from event data.
+"""
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from halo.models import Membership, Workspace
+from inbox.events import inbox_last_seq
+from inbox.forms import AssignForm, InboxMoveForm, NoteForm, ReplyForm, SavedViewForm, StatusForm, VerdictForm
+from inbox.models import SavedView, Ticket
+from inbox.selectors import (
+    TicketDetail,
+    inbox_list_get,
+    inbox_lists,
+    inbox_page,
+    ticket_detail_get,
+)
+from inbox.services import (
+    REASON_LABELS,
+    saved_view_create,
+    saved_view_delete,
+    ticket_note_add,
+    ticket_reply,
+    ticket_update,
+    ticket_verdict_set,
+)
+
+SESSION_WORKSPACE = "inbox_workspace_id"
+ACTIONS = ("assign", "status", "inbox", "reply", "note", "verdict")
+
+
+def _user_id(request: HttpRequest) -> int:
+    return int(request.user.pk or 0)  # views are login_required: the user has an id
+
+
+def _memberships(request: HttpRequest) -> list[Membership]:
+    memberships = list(
+        Membership.objects.filter(user_id=_user_id(request)).select_related("workspace").order_by("workspace__name")
+    )
+    if not memberships:
+        raise PermissionDenied("You are not a member of any workspace.")
+    return memberships
+
+
+def _current(request: HttpRequest, memberships: list[Membership]) -> Workspace:
+    wanted = request.session.get(SESSION_WORKSPACE)
+    membership = next((m for m in memberships if m.workspace_id == wanted), memberships[0])
+    return membership.workspace
+
+
+def _base_context(
+    request: HttpRequest, memberships: list[Membership], workspace: Workspace, current_key: str
+) -> dict[str, Any]:
+    seq = inbox_last_seq(workspace_id=workspace.pk)  # first: the socket replays whatever comes after
+    return {
+        "workspace": workspace,
+        "memberships": memberships,
+        "seq": seq,
+        "lists": inbox_lists(workspace=workspace, user_id=_user_id(request)),
+        "current_key": current_key,
+        "socket_path": "/ws/inbox/",
+    }
+
+
+def _safe_url(url: Any) -> str:
+    """Only http(s) links are rendered as links (a source URL comes from a bot: no ``javascript:``)."""
+    text = str(url or "")
+    return text if urlsplit(text).scheme in ("http", "https") else ""
+
+
+def _partial(request: HttpRequest) -> bool:
+    return request.GET.get("partial") == "1"
+
+
+@login_required
+@require_GET
+def inbox_home(request: HttpRequest) -> HttpResponse:
+    return redirect("inbox:list", key="open")
+
+
+@login_required
+@require_GET
+def list_view(request: HttpRequest, key: str) -> HttpResponse:
+    memberships = _memberships(request)
+    workspace = _current(request, memberships)
+    inbox_list = inbox_list_get(workspace=workspace, user_id=_user_id(request), key=key)
+    if inbox_list is None:
+        raise Http404("No such list.")
+    raw_before = request.GET.get("before", "")
+    before = int(raw_before) if raw_before.isdigit() else None
+    context = _base_context(request, memberships, workspace, key)
+    tickets, next_before = inbox_page(workspace=workspace, inbox_list=inbox_list, before=before)
+    for ticket in tickets:
+        ticket.reason_label = REASON_LABELS.get(ticket.reason, ticket.reason)  # type: ignore[attr-defined]
+    context.update({"list": inbox_list, "tickets": tickets, "next_before": next_before, "before": before})
+    template = "inbox/_list_live.html" if _partial(request) else "inbox/list.html"
+    return render(request, template, context)
+
+
+def _ticket_context(detail: TicketDetail) -> dict[str, Any]:
+    ticket = detail.ticket
+    sources = [
+        {
+            "title": str(source.get("title") or source.get("url") or "Untitled"),
+            "url": _safe_url(source.get("url")),
+            "score": source.get("score"),
+        }
+        for source in ticket.knowledge_sources
+        if isinstance(source, dict)
+    ]
+    tools = []
+    for tool in ticket.tools_tried:
+        if isinstance(tool, dict):
+            arguments = tool.get("arguments") if isinstance(tool.get("arguments"), dict) else {}
+            detail_text = ", ".join(f"{k}: {v}" for k, v in (arguments or {}).items() if v not in (None, ""))
+            tools.append({"name": str(tool.get("name", "")), "detail": detail_text})
+    history = []
+    for event in detail.escalations:
+        label = REASON_LABELS.get(event.reason, event.reason)
+        verb = "Created" if event.outcome == "created" else "Merged"
+        history.append(
+            {
+                "text": f"{verb} because {label}",
+                "conversation_id": event.conversation_id,
+                "confidence": event.confidence,
+                "priority_matched": event.priority_matched,
+                "settings_version": event.settings_version,
+                "created_at": event.created_at,
+            }
+        )
+    return {
+        "ticket": ticket,
+        "detail": detail,
+        "reason_label": REASON_LABELS.get(ticket.reason, ticket.reason),
+        "sources": sources,
+        "tools": tools,
+        "history": history,
+        "statuses": Ticket.Status.choices,
+        "verdicts": Ticket.Verdict.choices,
+    }
+
+
+@login_required
+@require_GET
+def ticket_view(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    memberships = _memberships(request)
+    detail = ticket_detail_get(workspace_ids=[m.workspace_id for m in memberships], ticket_id=ticket_id)
+    if detail is None:
+        raise Http404("No such ticket.")
+    if request.session.get(SESSION_WORKSPACE) != detail.ticket.workspace_id:
+        request.session[SESSION_WORKSPACE] = detail.ticket.workspace_id
+    workspace = detail.ticket.workspace
+    context = _base_context(request, memberships, workspace, request.GET.get("list", ""))
+    context.update(_ticket_context(detail))
+    template = "inbox/_ticket_live.html" if _partial(request) else "inbox/ticket.html"
+    return render(request, template, context)
+
+
+def _redirect_back(request: HttpRequest, ticket: Ticket) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect("inbox:ticket", ticket_id=ticket.pk)
+
+
+def _form_errors(form: Any) -> str:
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+def _validation_errors(error: ValidationError) -> str:
+    if hasattr(error, "message_dict"):
+        return " ".join(str(message) for messages_ in error.message_dict.values() for message in messages_)
+    return " ".join(str(message) for message in error.messages)
+
+
+@login_required
+@require_POST
+def ticket_action(request: HttpRequest, ticket_id: int, action: str) -> HttpResponse:
+    if action not in ACTIONS:
+        raise Http404("No such action.")
+    memberships = _memberships(request)
+    detail = ticket_detail_get(workspace_ids=[m.workspace_id for m in memberships], ticket_id=ticket_id)
+    if detail is None:
+        raise Http404("No such ticket.")
+    ticket, user = detail.ticket, request.user
+    form: Any
+    try:
+        if action == "assign":
+            if request.POST.get("assignee") == "me":
+                data = request.POST.copy()
+                data["assignee"] = str(user.pk)
+                form = AssignForm(data, teammates=detail.teammates)
+            else:
+                form = AssignForm(request.POST, teammates=detail.teammates)
+            if form.is_valid():
+                ticket_update(ticket=ticket, data={"assignee": form.cleaned_data["assignee"]}, actor=user)
+                messages.success(request, "Assignee updated.")
+        elif action == "status":
+            form = StatusForm(request.POST)
+            if form.is_valid():
+                ticket_update(ticket=ticket, data={"status": form.cleaned_data["status"]}, actor=user)
+                messages.success(request, f"Status set to {dict(Ticket.Status.choices)[form.cleaned_data['status']]}.")
+        elif action == "inbox":
+            form = InboxMoveForm(request.POST, workspace_id=ticket.workspace_id)
+            if form.is_valid():
+                ticket_update(ticket=ticket, data={"inbox": form.cleaned_data["inbox"]}, actor=user)
+                messages.success(request, "Moved.")
+        elif action == "reply":
+            form = ReplyForm(request.POST, conversation_ids=[c.pk for c in detail.conversations])
+            if form.is_valid():
+                ticket_reply(
+                    ticket=ticket,
+                    teammate=user,
+                    body=form.cleaned_data["body"],
+                    conversation_id=form.cleaned_data["conversation"],
+                )
+                messages.success(request, "Reply sent to the customer.")
+        elif action == "note":
+            form = NoteForm(request.POST)
+            if form.is_valid():
+                ticket_note_add(ticket=ticket, author=user, body=form.cleaned_data["body"])
+                messages.success(request, "Note added.")
+        else:
+            form = VerdictForm(request.POST)
+            if form.is_valid():
+                ticket_verdict_set(ticket=ticket, user=user, verdict=form.cleaned_data["verdict"])
+                messages.success(request, "Thanks: verdict recorded.")
+        if not form.is_valid():
+            messages.error(request, _form_errors(form))
+    except ValidationError as error:
+        messages.error(request, _validation_errors(error))
+    return _redirect_back(request, ticket)
+
+
+@login_required
+@require_POST
+def workspace_switch(request: HttpRequest) -> HttpResponse:
+    memberships = _memberships(request)
+    raw = request.POST.get("workspace", "")
+    if not raw.isdigit() or int(raw) not in {m.workspace_id for m in memberships}:
+        raise Http404("No such workspace.")
+    request.session[SESSION_WORKSPACE] = int(raw)
+    return redirect("inbox:home")
+
+
+@login_required
+def saved_view_new(request: HttpRequest) -> HttpResponse:
+    memberships = _memberships(request)
+    workspace = _current(request, memberships)
+    form = SavedViewForm(request.POST or None, workspace_id=workspace.pk)
+    if request.method == "POST" and form.is_valid():
+        try:
+            view = saved_view_create(
+                workspace=workspace,
+                name=form.cleaned_data["name"],
+                rule=form.cleaned_data["rule"] or "",
+                statuses=form.cleaned_data["statuses"],
+                assignee=form.cleaned_data["assignee"] or SavedView.Assignee.ANY,
+                inbox=form.cleaned_data["inbox"],
+                created_by=request.user,
+            )
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, f"View “{view.name}” saved.")
+            return redirect("inbox:list", key=f"view-{view.pk}")
+    context = _base_context(request, memberships, workspace, "")
+    context["form"] = form
+    return render(request, "inbox/saved_view_form.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def saved_view_remove(request: HttpRequest, view_id: int) -> HttpResponse:
+    memberships = _memberships(request)
+    view = SavedView.objects.filter(pk=view_id, workspace_id__in=[m.workspace_id for m in memberships]).first()
+    if view is None:
+        raise Http404("No such view.")
+    saved_view_delete(view=view)
+    messages.success(request, f"View “{view.name}” deleted.")
+    return redirect(reverse("inbox:home"))

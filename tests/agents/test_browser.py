@@ -136,3 +136,19 @@ def test_user_text_is_shown_as_text_never_as_html(halo_server: str, browser: obj
     assert page.locator(".halo-message--user img").count() == 0
     assert page.evaluate("document.body.dataset.pwned") is None
     page.close()
+
+
+def test_talk_to_a_human_hands_off_and_hides_the_button(halo_server: str, browser: object) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(f"{halo_server}/widget/demo/?open=1")
+    page.wait_for_selector("[data-halo-widget][data-ready='true']")
+    page.fill(".halo-input", "How do I export my data?")
+    page.click(".halo-send")
+    page.wait_for_selector(".halo-message--ai", timeout=15_000)
+
+    page.click(".halo-handoff")
+    page.wait_for_selector("[data-halo-widget][data-status='handed_off']", timeout=15_000)
+
+    assert page.locator(".halo-message--system").count() >= 1
+    assert page.locator(".halo-handoff").is_hidden()
+    page.close()

@@ -343,6 +343,7 @@
     ready
       .then(function () { return api("POST", "conversations/" + state.conversation.id + "/handoff", {}); })
       .then(function (data) {
+        renderAll(data && data.messages);
         setStatus((data && data.status) || "handed_off");
         return catchUp();
       })

@@ -62,7 +62,7 @@ def test_no_environment_gives_the_embedded_defaults(tmp_path):
 
     assert values["db_engine"] == "django.db.backends.sqlite3"
     assert values["db_name"] == str(tmp_path / "data" / "halo.sqlite3")
-    assert values["channel_layer"] == "channels.layers.InMemoryChannelLayer"
+    assert values["channel_layer"] == "halo.layers.EmbeddedChannelLayer"  # an InMemoryChannelLayer
     assert values["cache"] == "django.core.cache.backends.locmem.LocMemCache"
     assert values["broker"] == "memory://"
     assert values["embedded_worker"] is True

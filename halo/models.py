@@ -63,7 +63,11 @@ def validate_custom_fields(value: object) -> None:
         elif item is None or isinstance(item, bool):
             continue
         elif isinstance(item, str):
-            if len(item) > CUSTOM_FIELD_TEXT_MAX_LENGTH:
+            if "\x00" in item:
+                errors.append(
+                    ValidationError("%(key)s: text may not contain NUL characters.", params={"key": key}, code="null")
+                )
+            elif len(item) > CUSTOM_FIELD_TEXT_MAX_LENGTH:
                 errors.append(
                     ValidationError(
                         "%(key)s: text values are limited to %(max)d characters.",
@@ -230,6 +234,11 @@ class Contact(models.Model):
     @property
     def is_anonymous(self) -> bool:
         return self.user_id is None
+
+    def clean(self) -> None:
+        # A contact's company is one of its own workspace's companies.
+        if self.company is not None and self.company.workspace_id != self.workspace_id:
+            raise ValidationError({"company": "The company belongs to another workspace."})
 
 
 class PageView(models.Model):

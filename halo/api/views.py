@@ -38,6 +38,8 @@ def _user_id(value: str) -> str:
     value = value.strip()
     if not value or len(value) > 255:
         raise ValidationError({"user_id": ["Must be 1 to 255 characters."]})
+    if any(ord(character) < 32 or ord(character) == 127 for character in value):
+        raise ValidationError({"user_id": ["Must not contain control characters."]})
     return value
 
 

@@ -225,3 +225,22 @@ def test_event_for_an_unknown_contact_is_a_404(api):
     assert response.status_code == 404
     assert response.json()["code"] == "contact_not_found"
     assert not Contact.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/api/v1/contacts/u%00x", {"name": "Ada"}),
+        ("/api/v1/contacts/u%0Ax", {"name": "Ada"}),
+        ("/api/v1/contacts/u-1", {"custom_fields": {"note": "x\u0000y"}}),
+        ("/api/v1/contacts/u-1", {"company": {"company_id": "a\u0000"}}),
+        ("/api/v1/contacts/u-1", {"name": "nul\u0000name"}),
+    ],
+)
+def test_nul_and_control_characters_are_a_400_not_a_server_error(api, path, data):
+    response = api.put(path, data, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert not Contact.objects.exists()

@@ -117,3 +117,12 @@ def test_custom_fields_accept_flat_scalars_under_segment_safe_keys(value):
 def test_custom_fields_refuse_what_the_segment_language_cannot_address(value):
     with pytest.raises(ValidationError):
         validate_custom_fields(value)
+
+
+@pytest.mark.django_db
+def test_a_contact_cannot_belong_to_another_workspaces_company():
+    contact = ContactFactory()
+    contact.company = CompanyFactory()  # a company of another workspace
+
+    with pytest.raises(ValidationError, match="another workspace"):
+        contact.full_clean()

@@ -178,6 +178,8 @@ class _Renderer:
             guard = {"text": "'string'", "number": "'number'", "boolean": "'boolean'"}[kind.value]
             cast = {"text": "", "number": "::numeric", "boolean": "::boolean"}[kind.value]
             return f"CASE WHEN jsonb_typeof({c} -> %s::text) = {guard} THEN ({c} ->> %s::text){cast} END", [key, key]
+        # SQLite matches path labels against the key as written in the JSON text, and Django writes JSON
+        # with ASCII escapes (`"\u043a…"`): the label is escaped the same way, as Django's KeyTransform does.
         path = "$." + json.dumps(key)
         if kind is Kind.BOOLEAN:
             return f"CASE json_type({c}, %s) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END", [path]

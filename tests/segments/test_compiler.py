@@ -148,6 +148,30 @@ def test_sql_and_memory_agree_on_the_known_traps(text: str) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("key", ["ключ", "a.b", "a-b_1", "Seats"])
+def test_custom_field_keys_with_dots_dashes_and_letters_of_any_script(key: str) -> None:
+    workspace = Workspace.objects.create(name="w", slug="w")
+    _create(
+        workspace,
+        [
+            {"user_id": "1", "custom_fields": {key: 5, "other": 5}, "company": None, "pages": []},
+            {
+                "user_id": "2",
+                "custom_fields": {key.lower() if key != key.lower() else "x": 5},
+                "company": None,
+                "pages": [],
+            },
+        ],
+    )
+    people = list(Contact.objects.filter(workspace=workspace).select_related("company"))
+    for text in (f"user.custom_fields.{key} = 5", f"user.custom_fields.{key} has any value"):
+        node = parse_checked(text, CONTACT_CATALOG)
+        _agree(workspace, people, node)
+        matching = contacts_matching(workspace=workspace, rule=node, now=NOW)
+        assert [contact.user_id for contact in matching] == ["1"]
+
+
+@pytest.mark.django_db
 def test_rules_only_select_contacts_of_the_workspace() -> None:
     mine, theirs = (Workspace.objects.create(name=n, slug=n) for n in ("mine", "theirs"))
     for workspace in (mine, theirs):

@@ -16,7 +16,7 @@ from django.db.models import DateTimeField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from agents.models import Agent, AgentTurn, Conversation, Message
-from escalation.engine import Mode, Policy, TurnSnapshot, contains_phrase
+from escalation.engine import Decision, Mode, Policy, TurnSnapshot, contains_phrase, decide
 from escalation.models import EscalationSettings, default_escalation_phrases, default_handoff_phrases
 from halo.models import Contact
 from inbox.models import Ticket
@@ -197,3 +197,12 @@ def conversation_ai_may_answer(*, conversation: Conversation) -> bool:
 
 def escalation_settings_for_agent(*, agent: Agent) -> EscalationSettings | None:
     return EscalationSettings.objects.filter(agent=agent).select_related("default_assignee", "default_inbox").first()
+
+
+def turn_decision_replay(*, turn_id: int, policy: Policy, now: datetime) -> Decision:
+    """How a past turn would have been judged under other settings ("what if the threshold were 70?").
+
+    The turn's reply, confidence, tools and conversation history are replayed as stored; the contact's
+    escalation filter is evaluated against the contact as it is now.
+    """
+    return decide(turn_context_get(turn_id=turn_id, now=now).snapshot, policy)

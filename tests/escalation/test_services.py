@@ -3,10 +3,13 @@
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from agents.models import AgentTurn, Conversation, Message
 from agents.services import conversation_post_user_message
+from escalation.engine import Policy, Reason
 from escalation.models import EscalationEvent, EscalationSettings
+from escalation.selectors import turn_decision_replay
 from escalation.services import (
     HandoffUnavailable,
     ai_may_answer,
@@ -357,3 +360,15 @@ def test_database_refuses_out_of_range_settings(escalation_settings) -> None:
         EscalationSettings.objects.filter(pk=escalation_settings.pk).update(confidence_threshold=101)
     with pytest.raises(IntegrityError), transaction.atomic():
         EscalationSettings.objects.filter(pk=escalation_settings.pk).update(routing_type="inbox")
+
+
+def test_a_past_turn_can_be_replayed_under_other_settings(conversation: Conversation) -> None:
+    turn = judged(conversation, confidence=60)
+    assert (turn.escalated, turn.signals) == (False, [])
+
+    stricter = Policy.build(mode="always", confidence_threshold=70)
+    replayed = turn_decision_replay(turn_id=turn.pk, policy=stricter, now=timezone.now())
+
+    assert (replayed.escalate, replayed.reason) == (True, Reason.LOW_CONFIDENCE)
+    turn.refresh_from_db()
+    assert turn.escalated is False  # a replay changes nothing

@@ -51,7 +51,25 @@ _SPACE = re.compile(r"\s+")
 _OPERATOR_HINTS = {"==": "use `=` to compare", "<>": "use `!=` for not equal", "!": "use `NOT` or `!=`"}
 
 
+# Control characters (but tab and newlines) and lone surrogates cannot be stored or compared as text
+# (PostgreSQL refuses NUL outright): they are refused where they stand.
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 def tokenize(text: str) -> list[Token]:
+    forbidden = _FORBIDDEN.search(text)
+    if forbidden:
+        raise RuleError(
+            text,
+            [
+                Diagnostic(
+                    Code.UNEXPECTED_CHARACTER,
+                    f"the character U+{ord(forbidden.group()):04X} cannot appear in a rule",
+                    Span(forbidden.start(), forbidden.end()),
+                    "remove it",
+                )
+            ],
+        )
     tokens: list[Token] = []
     position = 0
     while True:

@@ -52,7 +52,7 @@ _OPERATOR_HINT = "e.g. `=`, `!=`, `>`, `contains`, `starts with`, `in (…)`, `i
 
 def parse(text: str) -> Node:
     """Parse a rule, or raise ``RuleError`` pointing at the first problem."""
-    if len(text.encode()) > MAX_RULE_BYTES:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_RULE_BYTES:
         raise RuleError(
             text,
             [

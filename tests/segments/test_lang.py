@@ -187,6 +187,13 @@ def test_errors_say_where_and_what_to_do(text: str, code: str, column: int, mess
     assert (raised.value.code, raised.value.position.column, raised.value.describe()) == (code, column, message)
 
 
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\ud800"])
+def test_control_characters_and_lone_surrogates_are_refused(char: str) -> None:
+    with pytest.raises(RuleError) as raised:
+        parse_checked(f'user.plan = "a{char}"', CONTACT_CATALOG)
+    assert (raised.value.code, raised.value.position.column) == ("unexpected_character", 15)
+
+
 def test_error_position_counts_lines_and_columns() -> None:
     with pytest.raises(RuleError) as raised:
         parse_checked("company.plan = enterprise\n  AND user.plam = pro", CONTACT_CATALOG)

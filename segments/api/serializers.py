@@ -8,24 +8,26 @@ from segments.fields import RULE_HELP_TEXT, SegmentRuleSerializerField
 from segments.models import Segment
 
 
-class PreviewInputSerializer(serializers.Serializer[Any]):
+class SegmentPreviewInputSerializer(serializers.Serializer[Any]):
     rule = serializers.CharField(max_length=8192, allow_blank=True, trim_whitespace=False, help_text=RULE_HELP_TEXT)
 
 
-class SampleContactSerializer(serializers.Serializer[Any]):
+class SegmentSampleContactSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     user_id = serializers.CharField(allow_null=True)
     email = serializers.CharField(allow_null=True)
     name = serializers.CharField(allow_null=True)
 
 
-class PreviewSerializer(serializers.Serializer[Any]):
+class SegmentPreviewSerializer(serializers.Serializer[Any]):
     count = serializers.IntegerField(help_text="How many of the workspace's contacts match the rule now.")
-    sample = SampleContactSerializer(many=True, help_text="Up to 5 matching contacts, most recently active first.")
+    sample = SegmentSampleContactSerializer(
+        many=True, help_text="Up to 5 matching contacts, most recently active first."
+    )
     rule = serializers.CharField(help_text="The rule in canonical form.")
 
 
-class PositionSerializer(serializers.Serializer[Any]):
+class RulePositionSerializer(serializers.Serializer[Any]):
     line = serializers.IntegerField(help_text="1-based line.")
     column = serializers.IntegerField(help_text="1-based column.")
     offset = serializers.IntegerField(help_text="0-based character offset.")
@@ -37,8 +39,16 @@ class RuleErrorSerializer(serializers.Serializer[Any]):
     code = serializers.CharField(help_text="`invalid_rule`, or `invalid` for a malformed request.")
     message = serializers.CharField()
     error = serializers.CharField(required=False, help_text="The rule error's own code, e.g. `unknown_field`.")
-    position = PositionSerializer(required=False)
+    position = RulePositionSerializer(required=False)
     hint = serializers.CharField(required=False, help_text="What to do about it, e.g. `did you mean company.plan?`")
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        # `fields` (for `invalid`) cannot be a class attribute of a serializer.
+        fields = super().get_fields()
+        fields["fields"] = serializers.DictField(
+            child=serializers.JSONField(), required=False, help_text="For `invalid`: field name → messages."
+        )
+        return fields
 
 
 class SegmentSerializer(serializers.ModelSerializer[Segment]):

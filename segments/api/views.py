@@ -18,11 +18,11 @@ from halo.api.authentication import request_workspace
 from halo.api.errors import ApiError
 from halo.api.schema import error_responses
 from segments.api.serializers import (
-    PreviewInputSerializer,
-    PreviewSerializer,
     RuleErrorSerializer,
     SegmentInputSerializer,
     SegmentPatchSerializer,
+    SegmentPreviewInputSerializer,
+    SegmentPreviewSerializer,
     SegmentSerializer,
 )
 from segments.lang import Node, RuleError, print_rule
@@ -62,8 +62,8 @@ class SegmentPreviewView(APIView):
     @extend_schema(
         operation_id="segment_preview",
         summary="Preview a rule: how many contacts match, and a few of them",
-        request=PreviewInputSerializer,
-        responses={200: PreviewSerializer, 400: RULE_ERROR, **error_responses(401, 429)},
+        request=SegmentPreviewInputSerializer,
+        responses={200: SegmentPreviewSerializer, 400: RULE_ERROR, **error_responses(401, 429)},
         examples=[
             OpenApiExample(
                 "Enterprise or VIP",
@@ -86,7 +86,7 @@ class SegmentPreviewView(APIView):
         tags=["segments"],
     )
     def post(self, request: Request) -> Response:
-        serializer = PreviewInputSerializer(data=request.data)
+        serializer = SegmentPreviewInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         node = checked_rule(serializer.validated_data["rule"])
         workspace = request_workspace(request)
@@ -97,7 +97,9 @@ class SegmentPreviewView(APIView):
             .values("id", "user_id", "email", "name")[:SAMPLE_SIZE]
         )
         count = contact_count_matching(workspace=workspace, rule=node, now=now)
-        return Response(PreviewSerializer({"count": count, "sample": list(sample), "rule": print_rule(node)}).data)
+        return Response(
+            SegmentPreviewSerializer({"count": count, "sample": list(sample), "rule": print_rule(node)}).data
+        )
 
 
 class SegmentListView(APIView):

@@ -4,11 +4,43 @@ writes and their rules live in ``agents.services``. Inputs refuse unknown keys (
 
 from typing import Any
 
+from django.core.validators import RegexValidator, URLValidator
 from rest_framework import serializers
 
 from agents.models import Agent, AgentTurn, Conversation, KnowledgeArticle, Message
 from agents.services import MAX_MESSAGE_CHARS
 from halo.api.serializers import StrictSerializer
+
+# --- Field helpers ----------------------------------------------------------------------------------
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON ``true`` or ``false`` only (DRF's own field also takes 0/1 and "yes"/"no")."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string only (DRF's own field also turns numbers into text)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+def _validate_optional_url(value: str) -> None:
+    if value:
+        URLValidator()(value)
+
+
+def optional_url(*, max_length: int, **kwargs: Any) -> serializers.CharField:
+    """An http(s) URL, or "" for none (documented as a plain string: "" is not a URI)."""
+    return serializers.CharField(max_length=max_length, allow_blank=True, validators=[_validate_optional_url], **kwargs)
+
 
 # --- Shared output shapes ----------------------------------------------------------------------------
 
@@ -33,6 +65,8 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
 
 
 class AgentSerializer(serializers.ModelSerializer[Agent]):
+    openai_base_url = serializers.CharField(read_only=True, help_text="A URL, or empty.")
+    web_search_url = serializers.CharField(read_only=True, help_text="A URL, or empty.")
     openai_api_key_set = serializers.SerializerMethodField(help_text="Whether an API key is stored (write-only).")
 
     class Meta:
@@ -60,27 +94,27 @@ class AgentSerializer(serializers.ModelSerializer[Agent]):
 
 
 class AgentPatchSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=100, required=False)
-    greeting = serializers.CharField(max_length=500, required=False)
-    knowledge_search_enabled = serializers.BooleanField(required=False)
-    web_search_enabled = serializers.BooleanField(required=False)
+    name = StrictCharField(max_length=100, required=False)
+    greeting = StrictCharField(max_length=500, required=False)
+    knowledge_search_enabled = StrictBooleanField(required=False)
+    web_search_enabled = StrictBooleanField(required=False)
     responder = serializers.ChoiceField(choices=Agent.Responder.choices, required=False)
-    openai_base_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
-    openai_model = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    openai_api_key = serializers.CharField(
+    openai_base_url = optional_url(max_length=500, required=False)
+    openai_model = StrictCharField(max_length=100, required=False, allow_blank=True)
+    openai_api_key = StrictCharField(
         max_length=500, required=False, allow_blank=True, write_only=True, help_text="Write-only."
     )
     web_search_provider = serializers.ChoiceField(choices=Agent.WebSearchProvider.choices, required=False)
-    web_search_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
-    human_only_topics = serializers.ListField(
-        child=serializers.CharField(max_length=200), max_length=100, required=False
-    )
+    web_search_url = optional_url(max_length=500, required=False)
+    human_only_topics = serializers.ListField(child=StrictCharField(max_length=200), max_length=100, required=False)
 
 
 # --- Server API: knowledge articles -----------------------------------------------------------------
 
 
 class KnowledgeArticleSerializer(serializers.ModelSerializer[KnowledgeArticle]):
+    url = serializers.CharField(read_only=True, help_text="The article's public URL, or empty.")
+
     class Meta:
         model = KnowledgeArticle
         fields = ["id", "title", "body", "url", "published", "created_at", "updated_at"]
@@ -88,10 +122,10 @@ class KnowledgeArticleSerializer(serializers.ModelSerializer[KnowledgeArticle]):
 
 
 class KnowledgeArticleInputSerializer(StrictSerializer):
-    title = serializers.CharField(max_length=300)
-    body = serializers.CharField(max_length=100_000)
-    url = serializers.URLField(max_length=1000, required=False, allow_blank=True, default="")
-    published = serializers.BooleanField(required=False, default=True)
+    title = StrictCharField(max_length=300)
+    body = StrictCharField(max_length=100_000)
+    url = optional_url(max_length=1000, required=False, default="", help_text="The article's public URL, or empty.")
+    published = StrictBooleanField(required=False, default=True)
 
 
 class KnowledgeArticlePageSerializer(serializers.Serializer[Any]):
@@ -148,16 +182,16 @@ class ConversationDetailSerializer(serializers.ModelSerializer[Conversation]):
 
 
 class WidgetUserSerializer(StrictSerializer):
-    user_id = serializers.CharField(max_length=255, required=False, help_text="Your id for a signed-in user.")
-    user_hash = serializers.CharField(
+    user_id = StrictCharField(max_length=255, required=False, help_text="Your id for a signed-in user.")
+    user_hash = StrictCharField(
         max_length=128, required=False, help_text="Hex HMAC-SHA256 of `user_id` under the identity secret."
     )
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
-    name = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    visitor_id = serializers.RegexField(
-        r"^[A-Za-z0-9_-]{8,64}$",
+    name = StrictCharField(max_length=255, required=False, allow_blank=True)
+    visitor_id = StrictCharField(
+        validators=[RegexValidator(r"^[A-Za-z0-9_-]{8,64}$", "8 to 64 letters, digits, - or _.")],
         required=False,
-        help_text="The widget's random id for an anonymous visitor (kept in the browser).",
+        help_text="The widget's random id for an anonymous visitor (kept in the browser), 8-64 of [A-Za-z0-9_-].",
     )
 
 
@@ -169,13 +203,13 @@ class WidgetConfigSerializer(serializers.Serializer[Any]):
 
 
 class WidgetStartSerializer(StrictSerializer):
-    app_id = serializers.CharField(max_length=32)
+    app_id = StrictCharField(max_length=32)
     user = WidgetUserSerializer(required=False)
-    body = serializers.CharField(help_text=f"The first message (at most {MAX_MESSAGE_CHARS} characters).")
+    body = StrictCharField(help_text=f"The first message (at most {MAX_MESSAGE_CHARS} characters).")
 
 
 class WidgetMessageInputSerializer(StrictSerializer):
-    body = serializers.CharField(help_text=f"At most {MAX_MESSAGE_CHARS} characters.")
+    body = StrictCharField(help_text=f"At most {MAX_MESSAGE_CHARS} characters.")
 
 
 class TicketRefSerializer(serializers.Serializer[Any]):

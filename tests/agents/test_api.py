@@ -67,6 +67,8 @@ class TestAgents:
             ({"name": ""}, "name"),
             ({"human_only_topics": [""]}, "human_only_topics"),
             ({"nmae": "typo"}, "nmae"),
+            ({"web_search_enabled": "yes"}, "web_search_enabled"),
+            ({"name": 42}, "name"),
         ],
     )
     def test_patch_refuses_bad_values_with_a_400(
@@ -124,7 +126,16 @@ class TestKnowledgeArticles:
 
     @pytest.mark.parametrize(
         "payload",
-        [{}, {"title": "x"}, {"title": "", "body": "b"}, {"title": "t", "body": "b", "url": "not a url"}, []],
+        [
+            {},
+            {"title": "x"},
+            {"title": "", "body": "b"},
+            {"title": "t", "body": "b", "url": "not a url"},
+            {"title": "t", "body": 5},
+            {"title": "t", "body": "b", "published": 0},
+            {"title": "t", "body": "b", "url": "javascript:alert(1)"},
+            [],
+        ],
     )
     def test_bad_input_is_a_400(self, api: APIClient, payload: object) -> None:
         response = api.post("/api/v1/knowledge/articles", payload, format="json")

@@ -58,3 +58,16 @@ def test_now_is_a_parameter_not_the_clock(workspace: Workspace) -> None:
     contact = Contact.objects.get()
     assert contact_matches(contact=contact, rule=rule, now=NOW)
     assert not contact_matches(contact=contact, rule=rule, now=NOW + dt.timedelta(days=1))
+
+
+def test_the_matching_queryset_works_as_a_subquery_of_another_model(workspace: Workspace) -> None:
+    enterprise = CompanyFactory(workspace=workspace, plan="Enterprise")
+    inside = ContactFactory(workspace=workspace, company=enterprise)
+    PageView.objects.create(contact=inside, url="/pricing")
+    ContactFactory(workspace=workspace)
+    matching = contacts_matching(
+        workspace=workspace, rule="company.plan = enterprise AND activity.pages_visited has any value", now=NOW
+    )
+    # How another app filters its own rows by a rule, e.g. tickets: .filter(contact__in=matching).
+    views = PageView.objects.filter(contact__in=matching)
+    assert [view.contact_id for view in views] == [inside.pk]

@@ -65,8 +65,8 @@ def query_terms(text: str) -> list[str]:
 
 
 def _stem(word: str) -> str:
-    """A crude suffix stripper, enough to match "refunds" with "refund" or "billing" with "bill"."""
-    for suffix in ("ing", "ed", "es", "s"):
+    """A crude suffix stripper: "refunds"/"refund", "billing"/"billed", "integrate"/"integration"."""
+    for suffix in ("ions", "ion", "ing", "ed", "es", "e", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]
     return word

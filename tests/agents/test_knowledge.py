@@ -23,6 +23,7 @@ def test_query_terms_strip_query_syntax_characters() -> None:
 def test_query_coverage_counts_words_found_by_stem() -> None:
     assert query_coverage(["refunds", "invoice"], "How refund works") == 0.5
     assert query_coverage([], "anything") == 0.0
+    assert query_coverage(["integrate", "billed"], "Integrations and billing") == 1.0
 
 
 def test_snippet_starts_at_the_sentence_that_mentions_a_term() -> None:

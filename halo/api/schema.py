@@ -6,7 +6,7 @@ same ``Error`` component that ``halo.api.errors`` renders.
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
@@ -22,6 +22,18 @@ class WorkspaceKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unt
             token_prefix="Bearer",  # noqa: S106
             bearer_format="halo_<prefix>_<secret>",
         )
+
+
+class StrictSerializerScheme(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]
+    """Inputs that refuse unknown keys say so in the schema (``additionalProperties: false``)."""
+
+    target_class = "halo.api.serializers.StrictSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema["additionalProperties"] = False
+        return schema
 
 
 class ErrorSerializer(serializers.Serializer[Any]):

@@ -7,17 +7,24 @@ is absent is left unchanged; ``null`` or ``""`` clears it.
 
 from collections.abc import Mapping
 from datetime import timedelta
-from decimal import ROUND_HALF_EVEN
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from halo.models import Company, Contact, validate_custom_fields
+from halo.models import (
+    CUSTOM_FIELD_TEXT_MAX_LENGTH,
+    CUSTOM_FIELDS_MAX_COUNT,
+    Company,
+    Contact,
+    validate_custom_fields,
+)
 
 MAX_EVENTS_PER_BATCH = 100
-# Clocks drift: an event a few minutes in the future is accepted, one from tomorrow is a client bug.
-EVENT_CLOCK_SKEW = timedelta(minutes=5)
+# Clocks drift: a time a few minutes in the future is accepted, one from tomorrow is a client bug.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class StrictSerializer(serializers.Serializer[Any]):
@@ -31,15 +38,61 @@ class StrictSerializer(serializers.Serializer[Any]):
         return super().to_internal_value(data)
 
 
-def _text(max_length: int = 255, **kwargs: Any) -> serializers.CharField:
-    return serializers.CharField(max_length=max_length, required=False, allow_null=True, allow_blank=True, **kwargs)
+class TextField(serializers.CharField):
+    """Text that must arrive as a JSON string (DRF's ``CharField`` would turn ``0`` into ``"0"``)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
-def _money(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(
+class WholeNumberField(serializers.IntegerField):
+    """An integer that must arrive as a JSON integer (not ``"12"`` or ``12.5``)."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class AmountField(serializers.DecimalField):
+    """A money amount that must arrive as a JSON number; kept to 2 decimal places (banker's rounding)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "maxProperties": CUSTOM_FIELDS_MAX_COUNT,
+        "additionalProperties": {
+            "nullable": True,
+            "oneOf": [
+                {"type": "string", "maxLength": CUSTOM_FIELD_TEXT_MAX_LENGTH},
+                {"type": "number"},
+                {"type": "boolean"},
+            ],
+        },
+    }
+)
+class CustomFieldsField(serializers.JSONField):
+    """A flat object of scalars (validated by ``halo.models.validate_custom_fields``)."""
+
+
+def _text(max_length: int = 255, **kwargs: Any) -> TextField:
+    return TextField(max_length=max_length, required=False, allow_null=True, allow_blank=True, **kwargs)
+
+
+def _money(**kwargs: Any) -> AmountField:
+    return AmountField(
         max_digits=14,
         decimal_places=2,
         min_value=0,
+        max_value=Decimal("999999999999"),
         rounding=ROUND_HALF_EVEN,
         required=False,
         allow_null=True,
@@ -48,8 +101,8 @@ def _money(**kwargs: Any) -> serializers.DecimalField:
     )
 
 
-def _custom_fields() -> serializers.JSONField:
-    return serializers.JSONField(
+def _custom_fields() -> CustomFieldsField:
+    return CustomFieldsField(
         required=False,
         allow_null=True,
         validators=[validate_custom_fields],
@@ -61,13 +114,19 @@ def _custom_fields() -> serializers.JSONField:
     )
 
 
+def _not_in_the_future(value: Any) -> Any:
+    if value is not None and value > timezone.now() + CLOCK_SKEW:
+        raise serializers.ValidationError("This time is in the future.")
+    return value
+
+
 class CompanyInputSerializer(StrictSerializer):
     """A company, found or created by `company_id`; the other fields are set when present."""
 
-    company_id = serializers.CharField(max_length=255, help_text="Your own id for the company.")
+    company_id = TextField(max_length=255, help_text="Your own id for the company.")
     name = _text()
     plan = _text()
-    employee_count = serializers.IntegerField(min_value=0, max_value=2_147_483_647, required=False, allow_null=True)
+    employee_count = WholeNumberField(min_value=0, max_value=2_147_483_647, required=False, allow_null=True)
     mrr = _money(help_text="Monthly recurring revenue.")
     industry = _text()
     custom_fields = _custom_fields()
@@ -89,7 +148,7 @@ class ContactInputSerializer(StrictSerializer):
     role = _text()
     plan = _text()
     custom_fields = _custom_fields()
-    last_active_at = serializers.DateTimeField(required=False, allow_null=True)
+    last_active_at = serializers.DateTimeField(required=False, allow_null=True, validators=[_not_in_the_future])
     company = CompanyInputSerializer(
         required=False, allow_null=True, help_text="Upserted by `company_id` and linked; `null` unlinks."
     )
@@ -144,19 +203,16 @@ class EventInputSerializer(StrictSerializer):
     """One activity event."""
 
     type = serializers.ChoiceField(choices=["page_view"])
-    url = serializers.CharField(max_length=2048, help_text="The page's URL or path.")
-    occurred_at = serializers.DateTimeField(required=False, help_text="When it happened; defaults to now.")
-
-    def validate_occurred_at(self, value: Any) -> Any:
-        if value > timezone.now() + EVENT_CLOCK_SKEW:
-            raise serializers.ValidationError("This time is in the future.")
-        return value
+    url = TextField(max_length=2048, help_text="The page's URL or path.")
+    occurred_at = serializers.DateTimeField(
+        required=False, validators=[_not_in_the_future], help_text="When it happened; defaults to now."
+    )
 
 
 class EventBatchInputSerializer(StrictSerializer):
     """Up to 100 events, recorded all or nothing."""
 
-    events = EventInputSerializer(many=True, allow_empty=False, max_length=MAX_EVENTS_PER_BATCH)  # type: ignore[call-arg]
+    events = EventInputSerializer(many=True, allow_empty=False, min_length=1, max_length=MAX_EVENTS_PER_BATCH)  # type: ignore[call-arg]
 
 
 class EventsRecordedSerializer(serializers.Serializer[Any]):

@@ -30,7 +30,11 @@ from halo.selectors import contact_get
 from halo.services import contact_upsert, page_views_record
 
 USER_ID_PARAMETER = OpenApiParameter(
-    "user_id", str, OpenApiParameter.PATH, description="Your own id for the user (at most 255 characters)."
+    "user_id",
+    str,
+    OpenApiParameter.PATH,
+    pattern=r"^(?=.*\S)[^/\x00-\x1f\x7f]{1,255}$",
+    description="Your own id for the user: 1 to 255 characters, no `/` or control characters, not only spaces.",
 )
 
 
@@ -48,7 +52,7 @@ class ContactView(APIView):
         operation_id="contact_get",
         summary="Read a contact",
         parameters=[USER_ID_PARAMETER],
-        responses={200: ContactSerializer, **error_responses(401, 404, 429)},
+        responses={200: ContactSerializer, **error_responses(400, 401, 404, 429)},
         tags=["contacts"],
     )
     def get(self, request: Request, user_id: str) -> Response:

@@ -22,7 +22,7 @@ FULL_CONTACT = {
         "industry": "Software",
         "custom_fields": {"tier": "gold"},
     },
-    "stripe": {"subscription_status": "active", "mrr": 49, "lifetime_value": "1176.50"},
+    "stripe": {"subscription_status": "active", "mrr": 49, "lifetime_value": 1176.5},
 }
 
 
@@ -112,6 +112,11 @@ def test_company_null_unlinks_the_company(api, workspace):
         ({"last_active_at": "yesterday"}, "last_active_at"),
         ({"name": "x" * 256}, "name"),
         ({"custom_field": {"typo": 1}}, "custom_field"),
+        ({"name": 42}, "name"),
+        ({"company": {"company_id": 7}}, "company"),
+        ({"company": {"company_id": "acme", "employee_count": "12"}}, "company"),
+        ({"stripe": {"mrr": "49.00"}}, "stripe"),
+        ({"last_active_at": "2999-01-01T00:00:00Z"}, "last_active_at"),
     ],
 )
 def test_bad_input_is_a_400_with_field_errors_and_writes_nothing(api, workspace, data, field):
@@ -206,6 +211,7 @@ def test_a_batch_of_events_is_recorded_all_or_nothing(api):
         {"type": "signup", "url": "/"},
         {"type": "page_view", "url": "/", "occurred_at": "2999-01-01T00:00:00Z"},
         {"type": "page_view", "url": "/" + "x" * 2048},
+        {"type": "page_view", "url": 0},
     ],
 )
 def test_bad_event_is_a_400(api, event):

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -37,33 +38,16 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def halo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data_dir = tmp_path_factory.mktemp("halo-browser")
+@contextmanager
+def _serve(data_dir: Path, **extra_env: str) -> Iterator[str]:
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
-    env.update({"HALO_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "halo.settings"})
+    env.update({"HALO_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "halo.settings", **extra_env})
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run([*manage, "seed_demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "halo.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    uvicorn = [sys.executable, "-m", "uvicorn", "halo.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen([*uvicorn, "--lifespan", "off", "--log-level", "warning"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -80,6 +64,12 @@ def halo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def halo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _serve(tmp_path_factory.mktemp("halo-browser")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +142,44 @@ def test_talk_to_a_human_hands_off_and_hides_the_button(halo_server: str, browse
     assert page.locator(".halo-message--system").count() >= 1
     assert page.locator(".halo-handoff").is_hidden()
     page.close()
+
+
+@pytest.mark.redis
+def test_teammate_reply_from_another_process_arrives_live(
+    tmp_path_factory: pytest.TempPathFactory, browser: object
+) -> None:
+    """The widget's socket is served by one process; the teammate's reply is posted by another (as a
+    worker or a second web process would), through the Redis channel layer."""
+    redis_url = os.environ.get("HALO_TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
+    try:
+        import redis
+
+        redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()
+    except Exception:  # no Redis here: this test needs one
+        pytest.skip(f"Redis is not reachable at {redis_url}")
+    data_dir = tmp_path_factory.mktemp("halo-browser-redis")
+    with _serve(data_dir, REDIS_URL=redis_url) as url:
+        page = browser.new_page()  # type: ignore[attr-defined]
+        page.goto(f"{url}/widget/demo/?open=1")
+        page.wait_for_selector("[data-halo-widget][data-ready='true']")
+        page.fill(".halo-input", "How do I export my data?")
+        page.click(".halo-send")
+        page.wait_for_selector(".halo-message--ai", timeout=15_000)
+        conversation_id = page.evaluate(
+            "JSON.parse(Object.entries(localStorage).find(([k]) => k.endsWith(':conversation'))[1]).id"
+        )
+        time.sleep(0.5)  # let the socket join its group
+
+        env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+        env.update({"HALO_DATA_DIR": str(data_dir), "REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "halo.settings"})
+        post = (
+            "from agents.models import Conversation; from agents.services import conversation_post_message; "
+            f"conversation_post_message(conversation=Conversation.objects.get(pk={int(conversation_id)}), "
+            "author='teammate', body='Hi, this is Sam from the support team.')"
+        )
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), "shell", "-c", post], cwd=ROOT, env=env, check=True)
+
+        reply = page.wait_for_selector(".halo-message--teammate", timeout=10_000)
+        assert reply is not None
+        assert "Sam from the support team" in reply.inner_text()
+        page.close()

@@ -194,3 +194,18 @@ class TestConversations:
         other = ConversationFactory()
 
         assert api.get(f"/api/v1/conversations/{other.pk}").status_code == 404
+
+
+def test_conversation_detail_queries_do_not_grow_with_turns(
+    api: APIClient, agent: Agent, help_center: list[KnowledgeArticle], django_assert_max_num_queries: object
+) -> None:
+    conversation = ConversationFactory(workspace=agent.workspace, agent=agent)
+    for text in ("reset password", "billing details", "slack", "export csv", "hello there"):
+        conversation_post_user_message(conversation=conversation, body=text)
+    api.get(f"/api/v1/conversations/{conversation.pk}")  # warm up (API key last_used_at)
+
+    with django_assert_max_num_queries(5):  # type: ignore[operator]
+        response = api.get(f"/api/v1/conversations/{conversation.pk}")
+
+    assert len(response.json()["turns"]) == 5
+    assert len(response.json()["messages"]) == 10

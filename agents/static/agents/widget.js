@@ -29,6 +29,7 @@
   };
   var storageKey = "halo:" + appId + (identity.user_id ? ":user:" + identity.user_id : "");
   var MAX_CHARS = 4000;
+  var PAGE_SIZE = 200; // messages per ?after= page (agents.selectors.messages_after)
 
   var state = {
     config: null,
@@ -259,6 +260,7 @@
       .then(function (data) {
         renderAll(data.messages);
         setStatus(data.status);
+        if ((data.messages || []).length >= PAGE_SIZE) return catchUp(); // more than one page was missed
       })
       .catch(function (error) {
         if (error.status === 404 || error.status === 401) {

@@ -9,6 +9,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "halo.settings")
 app = Celery("halo")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.conf.beat_schedule = {
-    "outbox-sweep": {"task": "halo.tasks.outbox_sweep", "schedule": 30.0},
-}
+# Periodic jobs are listed in settings (CELERY_BEAT_SCHEDULE): beat runs them in production and, on the
+# embedded default, inside `manage.py serve`.

@@ -1,21 +1,25 @@
-"""The embedded default's background runtime: a Celery worker and the outbox sweep, in threads of one process.
+"""The embedded default's background runtime: a Celery worker and beat, in threads of the serving process.
 
 ``manage.py serve`` starts it beside the ASGI server when no ``REDIS_URL`` is set. The worker is Celery's
 own ``WorkController`` on the ``memory://`` broker with a thread pool (what ``celery.contrib.testing.worker``
 does), so background work gets real retries with backoff and never runs inside a request; because it
 shares the process, live pushes through the in-memory channel layer reach the sockets this process
-serves. The broker keeps nothing across a restart, so the database outbox is the source of truth: the sweep
-re-sends everything pending at start-up and then every ``OUTBOX_SWEEP_INTERVAL`` seconds.
+serves (``halo.layers``). Beat runs as a thread too (``celery.beat.EmbeddedService``), so the periodic
+jobs of ``CELERY_BEAT_SCHEDULE`` — the outbox sweep every ``OUTBOX_SWEEP_INTERVAL`` seconds among them —
+run exactly as they do in production. The broker keeps nothing across a restart, so the database outbox is
+the source of truth: at start-up everything still pending is re-sent at once.
 """
 
 import logging
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from celery.beat import EmbeddedService
 from celery.worker import WorkController, state
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from halo.outbox import outbox_sweep
 
@@ -34,17 +38,27 @@ class _SignallingWorkController(WorkController):  # type: ignore[misc]
 
 
 class EmbeddedRuntime:
-    """Starts and stops the in-process worker and the sweep timer. One per process."""
+    """Starts and stops the in-process worker and beat. One per process.
 
-    def __init__(self, *, app: Celery, sweep_interval: float, concurrency: int = 4, loglevel: str = "WARNING") -> None:
+    ``beat_schedule_file`` is where beat remembers when each periodic job last ran; without it, no beat runs
+    (the start-up sweep still does).
+    """
+
+    def __init__(
+        self,
+        *,
+        app: Celery,
+        beat_schedule_file: Path | None = None,
+        concurrency: int = 4,
+        loglevel: str = "WARNING",
+    ) -> None:
         self.app = app
-        self.sweep_interval = sweep_interval
+        self.beat_schedule_file = beat_schedule_file
         self.concurrency = concurrency
         self.loglevel = loglevel
         self.worker: _SignallingWorkController | None = None
         self._worker_thread: threading.Thread | None = None
-        self._sweep_thread: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self._beat: Any = None
 
     def start(self, *, timeout: float = 30) -> None:
         self.app.finalize()
@@ -62,33 +76,26 @@ class EmbeddedRuntime:
         self._worker_thread.start()
         if not self.worker.consuming.wait(timeout):
             raise RuntimeError("The embedded Celery worker did not start.")
-        self._sweep_thread = threading.Thread(target=self._sweep_loop, name="halo-outbox-sweep", daemon=True)
-        self._sweep_thread.start()
+        self._resend_pending()
+        if self.beat_schedule_file is not None:
+            self._beat = EmbeddedService(self.app, thread=True, schedule_filename=str(self.beat_schedule_file))
+            self._beat.start()
 
-    def _sweep_loop(self) -> None:
-        # At start-up nothing can be in flight yet, so everything pending is re-sent at once.
-        stale_after: timedelta | None = timedelta(0)
+    def _resend_pending(self) -> None:
+        # Nothing can be in flight yet in a process that just started: everything pending goes now.
         try:
-            while not self._stopping.is_set():
-                try:
-                    sent = outbox_sweep(stale_after=stale_after)
-                    if sent:
-                        logger.info("outbox sweep: re-sent %d message(s)", sent)
-                except Exception:  # a locked or unreachable database: log it and try again next round
-                    logger.exception("outbox sweep failed")
-                finally:
-                    close_old_connections()
-                stale_after = None
-                self._stopping.wait(self.sweep_interval)
+            sent = outbox_sweep(stale_after=timedelta(0))
+            if sent:
+                logger.info("outbox: re-sent %d message(s) queued before the restart", sent)
         finally:
             connection.close()
 
     def stop(self, *, timeout: float = 30) -> None:
         """Warm shutdown: running tasks finish; what was queued stays in the outbox for the next start."""
-        self._stopping.set()
+        if self._beat is not None:
+            self._beat.stop()
+            self._beat.join(timeout)
         if self._worker_thread is not None:
             state.should_stop = 0  # the worker's loop checks this flag and shuts down warm
             self._worker_thread.join(timeout)
             state.should_stop = None
-        if self._sweep_thread is not None:
-            self._sweep_thread.join(timeout)

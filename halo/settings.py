@@ -157,6 +157,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # How often the outbox sweep looks for work that was queued but never delivered (seconds).
 OUTBOX_SWEEP_INTERVAL = env.int("OUTBOX_SWEEP_INTERVAL", default=30)
+# Periodic jobs: run by `celery beat` in production and by beat inside `manage.py serve` when embedded.
+# Apps add their own entries here.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "outbox-sweep": {"task": "halo.tasks.outbox_sweep", "schedule": float(OUTBOX_SWEEP_INTERVAL)},
+}
 
 # --- Email -------------------------------------------------------------------------------------------
 

@@ -236,7 +236,7 @@ def deliver_probe(message_id: int) -> None:
 def test_a_real_worker_thread_delivers_an_outbox_message_after_commit(monkeypatch):
     monkeypatch.setattr(outbox, "celery_app", worker_app)
     DELIVERED.clear()
-    runtime = EmbeddedRuntime(app=worker_app, sweep_interval=3600, concurrency=2)
+    runtime = EmbeddedRuntime(app=worker_app, concurrency=2)
     runtime.start()
     try:
         workspace = WorkspaceFactory()
@@ -263,7 +263,7 @@ def test_embedded_runtime_resends_at_start_what_was_queued_before_a_restart(monk
         workspace=WorkspaceFactory(), task="tests.halo.deliver_probe", payload={"text": "survived"}
     )
 
-    runtime = EmbeddedRuntime(app=worker_app, sweep_interval=3600, concurrency=1)
+    runtime = EmbeddedRuntime(app=worker_app, concurrency=1)
     runtime.start()
     try:
         deadline = time.monotonic() + 15
@@ -273,3 +273,30 @@ def test_embedded_runtime_resends_at_start_what_was_queued_before_a_restart(monk
         runtime.stop()
 
     assert DELIVERED == ["survived"]
+
+
+BEAT_RUNS: list[float] = []
+
+
+@worker_app.task(name="tests.halo.beat_probe")
+def beat_probe() -> None:
+    BEAT_RUNS.append(time.monotonic())
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_embedded_runtime_runs_the_periodic_jobs_of_beat(monkeypatch, tmp_path):
+    monkeypatch.setattr(outbox, "celery_app", worker_app)
+    monkeypatch.setitem(worker_app.conf, "beat_schedule", {"probe": {"task": "tests.halo.beat_probe", "schedule": 0.2}})
+    BEAT_RUNS.clear()
+
+    runtime = EmbeddedRuntime(app=worker_app, beat_schedule_file=tmp_path / "beat-schedule", concurrency=1)
+    runtime.start()
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and len(BEAT_RUNS) < 2:
+            time.sleep(0.05)
+    finally:
+        runtime.stop()
+
+    assert len(BEAT_RUNS) >= 2

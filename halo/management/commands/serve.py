@@ -1,8 +1,8 @@
 """``manage.py serve``: run Halo in one process on the embedded defaults, or just the ASGI server.
 
 Serves HTTP and WebSockets with uvicorn (``lifespan="off"``, as Channels needs). Without ``REDIS_URL`` it
-also runs the embedded background runtime (``halo.embedded``): a Celery worker thread on ``memory://``
-and the outbox sweep timer. With ``REDIS_URL`` set the worker and beat are separate processes
+also runs the embedded background runtime (``halo.embedded``): a Celery worker and beat in threads, on
+the ``memory://`` broker. With ``REDIS_URL`` set the worker and beat are separate processes
 (``Procfile``), so ``serve`` starts only the server.
 """
 
@@ -36,10 +36,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, host: str, port: int, log_level: str, **options: Any) -> None:
         runtime = None
         if settings.CELERY_EMBEDDED_WORKER:
-            runtime = EmbeddedRuntime(app=celery_app, sweep_interval=settings.OUTBOX_SWEEP_INTERVAL)
+            runtime = EmbeddedRuntime(app=celery_app, beat_schedule_file=settings.DATA_DIR / "celerybeat-schedule")
             runtime.start()
             self.stdout.write(
-                f"Background worker: embedded (memory:// broker, outbox sweep every {settings.OUTBOX_SWEEP_INTERVAL}s)."
+                "Background worker and beat: embedded (memory:// broker, outbox sweep every "
+                f"{settings.OUTBOX_SWEEP_INTERVAL}s)."
             )
         else:
             self.stdout.write("Background worker: not embedded (REDIS_URL is set; run the Procfile's worker and beat).")

@@ -9,7 +9,10 @@ displayed back, an API key's hash is never shown and a new key is shown once, in
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -20,24 +23,62 @@ from halo.selectors import workspace_ids_administered
 from halo.services import api_key_create, api_key_revoke
 
 
-class WorkspaceScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+def _workspaces_administered(request: HttpRequest) -> set[int]:
+    """The ids of the workspaces the requesting user administers, computed once per request."""
+    cached: set[int] | None = getattr(request, "_halo_admin_workspaces", None)
+    if cached is None:
+        cached = workspace_ids_administered(user=request.user)
+        request._halo_admin_workspaces = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _scoped_choices(related: type[models.Model], allowed: set[int]) -> QuerySet[Any] | None:
+    """The rows of ``related`` a workspace admin may pick, or None if ``related`` is not tenant data."""
+    if related is Workspace:
+        return Workspace.objects.filter(pk__in=allowed)
+    if any(field.name == "workspace" for field in related._meta.get_fields()):
+        return related._default_manager.filter(workspace__in=allowed)
+    if related._meta.label == settings.AUTH_USER_MODEL:
+        return related._default_manager.filter(memberships__workspace__in=allowed).distinct()
+    related_admin = admin.site._registry.get(related)
+    if isinstance(related_admin, WorkspaceScopedAdmin):
+        return related._default_manager.filter(**{related_admin.workspace_lookup(): allowed})
+    return None
+
+
+class _ScopedFormFields:
+    """Foreign-key and many-to-many choices limited to the user's workspaces (superusers see all)."""
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if not request.user.is_superuser:
+            choices = _scoped_choices(db_field.related_model, _workspaces_administered(request))
+            if choices is not None:
+                kwargs["queryset"] = choices
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if not request.user.is_superuser:
+            choices = _scoped_choices(db_field.related_model, _workspaces_administered(request))
+            if choices is not None:
+                kwargs["queryset"] = choices
+        return super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+class WorkspaceScopedAdmin(_ScopedFormFields, admin.ModelAdmin):  # type: ignore[type-arg]
     """Limits a model admin to the workspaces the user administers (superusers are not limited).
 
     ``workspace_path`` is the lookup from the model to its ``Workspace`` (``"workspace"``,
-    ``"contact__workspace"``, or ``""`` for the Workspace model itself).
+    ``"contact__workspace"``, or ``""`` for the Workspace model itself). Lists, change pages, foreign-key
+    and many-to-many choices, and the choices of related list filters are all limited.
     """
 
     workspace_path = "workspace"
 
-    def _allowed(self, request: HttpRequest) -> set[int]:
-        cached: set[int] | None = getattr(request, "_halo_admin_workspaces", None)
-        if cached is None:
-            cached = workspace_ids_administered(user=request.user)
-            request._halo_admin_workspaces = cached  # type: ignore[attr-defined]
-        return cached
-
-    def _lookup(self) -> str:
+    def workspace_lookup(self) -> str:
         return f"{self.workspace_path}__in" if self.workspace_path else "pk__in"
+
+    def _allowed(self, request: HttpRequest) -> set[int]:
+        return _workspaces_administered(request)
 
     def _workspace_id_of(self, obj: models.Model) -> int | None:
         target: Any = obj
@@ -51,19 +92,25 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(**{self._lookup(): self._allowed(request)})
+        return queryset.filter(**{self.workspace_lookup(): self._allowed(request)})
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if not request.user.is_superuser:
-            related = db_field.related_model
-            allowed = self._allowed(request)
-            if related is Workspace:
-                kwargs["queryset"] = Workspace.objects.filter(pk__in=allowed)
-            elif any(field.name == "workspace" for field in related._meta.get_fields()):
-                kwargs["queryset"] = related._default_manager.filter(workspace__in=allowed)
-            elif related._meta.label == "auth.User":
-                kwargs["queryset"] = related._default_manager.filter(memberships__workspace__in=allowed).distinct()
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        """A filter on a relation lists only the related rows present in the (scoped) list, so it never
+        shows the names of another workspace's agents, inboxes or teammates."""
+        filters = super().get_list_filter(request)
+        if request.user.is_superuser:
+            return filters
+        scoped: list[Any] = []
+        for item in filters:
+            if isinstance(item, str):
+                try:
+                    field = get_fields_from_path(self.model, item)[-1]
+                except (FieldDoesNotExist, NotRelationField):
+                    field = None
+                if field is not None and field.is_relation:
+                    item = (item, admin.RelatedOnlyFieldListFilter)
+            scoped.append(item)
+        return scoped
 
     def _may(self, request: HttpRequest, obj: models.Model | None) -> bool:
         allowed = self._allowed(request)
@@ -85,6 +132,34 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.is_superuser or self._may(request, obj)
+
+
+class _ScopedInline(_ScopedFormFields):
+    """An inline of a ``WorkspaceScopedAdmin``: the parent admin already checked the parent object, so a
+    workspace admin may use the inline; its foreign-key choices are limited like the parent's."""
+
+    def _allowed(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser or bool(request.user.is_staff and _workspaces_administered(request))
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request)
+
+
+class WorkspaceScopedTabularInline(_ScopedInline, admin.TabularInline):  # type: ignore[type-arg]
+    pass
+
+
+class WorkspaceScopedStackedInline(_ScopedInline, admin.StackedInline):  # type: ignore[type-arg]
+    pass
 
 
 class WorkspaceForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -210,7 +285,7 @@ class CompanyAdmin(WorkspaceScopedAdmin):
     readonly_fields = ["created_at"]
 
 
-class PageViewInline(admin.TabularInline):  # type: ignore[type-arg]
+class PageViewInline(WorkspaceScopedTabularInline):
     model = PageView
     fields = ["url", "occurred_at"]
     readonly_fields = ["url", "occurred_at"]
@@ -226,7 +301,7 @@ class PageViewInline(admin.TabularInline):  # type: ignore[type-arg]
 @admin.register(Contact)
 class ContactAdmin(WorkspaceScopedAdmin):
     list_display = ["__str__", "user_id", "email", "plan", "company", "subscription_status", "last_active_at"]
-    list_filter = ["plan", "subscription_status"]
+    list_filter = ["plan", "subscription_status", "company"]
     search_fields = ["user_id", "email", "name", "company__name"]
     list_select_related = ["company", "workspace"]
     readonly_fields = ["visitor_id", "last_active_at", "created_at"]

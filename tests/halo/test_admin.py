@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import User
 
-from halo.models import ApiKey, Membership, OutboxMessage, Workspace
+from halo.models import ApiKey, Membership, OutboxMessage, PageView, Workspace
 from halo.services import api_key_create, contact_upsert, membership_set
 from tests.halo.factories import UserFactory, WorkspaceFactory
 
@@ -119,3 +119,50 @@ def test_failed_outbox_messages_show_their_error(admin_client, two_workspaces):
 
     assert "HTTP 404 from Slack" in page
     assert "inbox.tasks.slack_notify" in page
+
+
+@pytest.fixture
+def companies(two_workspaces):
+    ours, theirs = two_workspaces
+    contact_upsert(workspace=ours, user_id="our-user", data={"company": {"company_id": "oc", "name": "Our Corp"}})
+    contact_upsert(workspace=theirs, user_id="their-user", data={"company": {"company_id": "tc", "name": "Their Corp"}})
+    return ours, theirs
+
+
+def test_related_list_filters_show_only_the_admins_own_rows(client, companies, workspace_admin):
+    client.force_login(workspace_admin)
+
+    page = client.get("/admin/halo/contact/").content.decode()
+
+    assert "Our Corp" in page
+    assert "Their Corp" not in page
+
+
+def test_foreign_key_choices_are_limited_to_the_admins_workspaces(client, companies, workspace_admin):
+    client.force_login(workspace_admin)
+
+    page = client.get("/admin/halo/contact/add/").content.decode()
+
+    assert "Our Corp" in page
+    assert "Their Corp" not in page
+    assert ">Theirs<" not in page
+
+
+def test_a_workspace_admin_cannot_save_a_contact_into_another_workspace(client, companies, workspace_admin):
+    theirs = companies[1]
+    client.force_login(workspace_admin)
+
+    response = client.post("/admin/halo/contact/add/", {"workspace": theirs.pk, "user_id": "sneaky"})
+
+    assert response.status_code == 200  # the form is shown again with an error
+    assert not theirs.contacts.filter(user_id="sneaky").exists()
+
+
+def test_a_workspace_admin_sees_the_page_views_inline(client, two_workspaces, workspace_admin):
+    contact = two_workspaces[0].contacts.get()
+    PageView.objects.create(contact=contact, url="/pricing-page-visited")
+    client.force_login(workspace_admin)
+
+    page = client.get(f"/admin/halo/contact/{contact.pk}/change/").content.decode()
+
+    assert "/pricing-page-visited" in page

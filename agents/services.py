@@ -233,11 +233,25 @@ def conversation_start(*, workspace: Workspace, agent: Agent, contact: Contact, 
 def conversation_post_user_message(*, conversation: Conversation, body: str) -> PostResult:
     """Store the user's message, let the AI answer (unless it must stay silent), judge the AI's turn.
 
-    Expects ``conversation.agent`` and ``conversation.workspace`` loaded (``select_related``).
+    Expects ``conversation.agent`` and ``conversation.workspace`` loaded (``select_related``). With a
+    responder that works offline (builtin, no web search) the whole message is one transaction (one
+    commit); a responder that calls the network runs between two, so no lock is held while it waits.
     """
     body = _check_body(body)
+    if _responder_is_local(conversation.agent):
+        with transaction.atomic():
+            return _post_user_message(conversation=conversation, body=body)
+    return _post_user_message(conversation=conversation, body=body)
+
+
+def _responder_is_local(agent: Agent) -> bool:
+    return agent.responder == Agent.Responder.BUILTIN and not agent.web_search_enabled
+
+
+def _post_user_message(*, conversation: Conversation, body: str) -> PostResult:
     now = timezone.now()
-    with transaction.atomic():
+    # savepoint=False: inside the caller's transaction these blocks add no SAVEPOINT round trips.
+    with transaction.atomic(savepoint=False):
         user_message = Message.objects.create(
             conversation=conversation, author=Message.Author.USER, body=body, created_at=now
         )
@@ -259,7 +273,7 @@ def conversation_post_user_message(*, conversation: Conversation, body: str) -> 
     if outcome.reply is None:  # the external bot answers through the server API
         result.ticket = conversation_ticket(conversation=conversation)
         return result
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         turn = agent_turn_record(conversation=conversation, outcome=outcome)
         _escalation_judge(turn=turn)
     if turn.message is not None:

@@ -108,7 +108,8 @@ def digest_message(tickets: list[Ticket]) -> dict[str, Any]:
         flag = " :rotating_light:" if ticket.status == Ticket.Status.PRIORITY else ""
         lines.append(
             f"• <{ticket_link(ticket.pk)}|#{ticket.pk}>{flag} {_contact_text(ticket)} — "
-            f"{mrkdwn_escape(REASON_LABELS.get(ticket.reason, ticket.reason))}, {_confidence_text(ticket)}"
+            f"{mrkdwn_escape(REASON_LABELS.get(ticket.reason, ticket.reason))} "
+            f"(AI confidence {_confidence_text(ticket)})"
         )
     return {
         "text": f"{len(tickets)} new tickets",

@@ -2,6 +2,9 @@
 admins: set up inboxes, look a ticket up, fix its status, assignee or inbox). Ticket changes go through
 ``inbox.services.ticket_update``, so closing from the admin hands the conversation back to the AI as
 everywhere else. A workspace admin sees only their workspaces' rows (``WorkspaceScopedAdmin``).
+
+Also: saved inbox views, internal notes and live inbox events (read-only), and each custom inbox's
+write-only Slack webhook. Teammates' verdicts on tickets are listed and filterable for tuning.
 """
 
 from typing import Any
@@ -12,17 +15,95 @@ from django.http import HttpRequest
 
 from halo.admin import WorkspaceScopedAdmin
 from halo.models import Membership
-from inbox.models import CustomInbox, Ticket
+from inbox.models import CustomInbox, InboxEvent, SavedView, Ticket, TicketNote
 from inbox.services import TICKET_EDITABLE_FIELDS, ticket_update
+
+
+class CustomInboxForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The inbox's Slack webhook is write-only, like the workspace's (``halo.admin.WorkspaceForm``)."""
+
+    new_slack_webhook_url = forms.URLField(
+        label="Slack webhook URL",
+        required=False,
+        assume_scheme="https",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Write-only: new tickets of this inbox are announced here instead of the workspace's webhook. "
+        "Leave blank to keep the current URL.",
+    )
+    clear_slack_webhook_url = forms.BooleanField(label="Remove the Slack webhook", required=False)
+
+    class Meta:
+        model = CustomInbox
+        fields = ["workspace", "name"]
+
+    def save(self, commit: bool = True) -> CustomInbox:
+        inbox: CustomInbox = super().save(commit=False)
+        if self.cleaned_data.get("clear_slack_webhook_url"):
+            inbox.slack_webhook_url = ""
+        elif self.cleaned_data.get("new_slack_webhook_url"):
+            inbox.slack_webhook_url = self.cleaned_data["new_slack_webhook_url"]
+        if commit:
+            inbox.save()
+        return inbox
 
 
 @admin.register(CustomInbox)
 class CustomInboxAdmin(WorkspaceScopedAdmin):
     # Listed explicitly: a secret added to the model (a webhook URL) must never be displayed by default.
-    fields = ["workspace", "name"]
-    list_display = ["name", "workspace", "created_at"]
+    form = CustomInboxForm
+    fields = ["workspace", "name", "slack_configured", "new_slack_webhook_url", "clear_slack_webhook_url"]
+    readonly_fields = ["slack_configured"]
+    list_display = ["name", "workspace", "slack_configured", "created_at"]
     search_fields = ["name", "workspace__name"]
     list_select_related = ["workspace"]
+
+    @admin.display(boolean=True, description="Own Slack webhook")
+    def slack_configured(self, obj: CustomInbox) -> bool:
+        return bool(obj.slack_webhook_url)
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(WorkspaceScopedAdmin):
+    list_display = ["name", "workspace", "rule", "assignee", "inbox", "created_by", "created_at"]
+    search_fields = ["name", "rule", "workspace__name"]
+    list_select_related = ["workspace", "inbox", "created_by"]
+    fields = ["workspace", "name", "rule", "statuses", "assignee", "inbox"]
+
+
+@admin.register(TicketNote)
+class TicketNoteAdmin(WorkspaceScopedAdmin):
+    """Read-only: notes are written in the staff inbox; admins can look them up."""
+
+    workspace_path = "ticket__workspace"
+    list_display = ["ticket", "author", "created_at"]
+    search_fields = ["body"]
+    list_select_related = ["ticket", "author"]
+    readonly_fields = ["ticket", "author", "body", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(InboxEvent)
+class InboxEventAdmin(WorkspaceScopedAdmin):
+    """Read-only: the live events sent to inbox sockets, by workspace and number (for support and debugging)."""
+
+    list_display = ["seq", "type", "ticket", "workspace", "created_at"]
+    list_filter = ["type"]
+    list_select_related = ["workspace", "ticket"]
+    readonly_fields = ["workspace", "seq", "type", "ticket", "payload", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class TicketForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -54,9 +135,10 @@ class TicketAdmin(WorkspaceScopedAdmin):
         "reason",
         "confidence",
         "escalation_count",
+        "verdict",
         "updated_at",
     ]
-    list_filter = ["status", "reason", "summary_state"]
+    list_filter = ["status", "reason", "summary_state", "verdict"]
     search_fields = ["contact__email", "contact__name", "contact__user_id"]
     list_select_related = ["contact", "assignee", "inbox"]
     readonly_fields = [
@@ -74,6 +156,9 @@ class TicketAdmin(WorkspaceScopedAdmin):
         "created_at",
         "updated_at",
         "closed_at",
+        "verdict",
+        "verdict_by",
+        "verdict_at",
     ]
     fieldsets = [
         (None, {"fields": ["workspace", "contact", "agent", *TICKET_EDITABLE_FIELDS]}),
@@ -92,6 +177,7 @@ class TicketAdmin(WorkspaceScopedAdmin):
                 ]
             },
         ),
+        ("Teammate verdict", {"fields": ["verdict", "verdict_by", "verdict_at"]}),
         ("Dates", {"fields": ["created_at", "updated_at", "closed_at"]}),
     ]
 

@@ -9,6 +9,8 @@ Invariants the SQL holds, so that it agrees with ``segments.lang.evaluator`` on 
   sits above it and a NULL under AND/OR excludes the row exactly as FALSE would.
 - Company conditions are ``EXISTS`` over the contact's company and page conditions ``EXISTS`` over its
   page views: no join can drop a contact without a company, and negation is plain ``NOT EXISTS``.
+- On PostgreSQL, equality with a JSON number or boolean is containment (``cf @> '{"k": 5}'``), the same
+  comparison in a form a GIN index serves (``halo`` migration ``0004``).
 - JSON keys are read through a ``CASE`` on the JSON type (never an AND guard: SQL does not promise the
   evaluation order), so a value of another JSON type is NULL, i.e. unknown.
 - Text is folded with ``lower()`` on PostgreSQL and with ``segments.lang.folding.fold`` itself on SQLite
@@ -225,6 +227,9 @@ class _Renderer:
         ):
             if not literals:
                 continue
+            if self.postgres and self.json_key is not None and kind is not Kind.TEXT:
+                groups.append(self.json_contains(kind, literals))
+                continue
             sql, params = self.value(kind)
             if len(literals) == 1:
                 groups.append((f"{sql} = %s", [*params, *literals]))
@@ -233,6 +238,17 @@ class _Renderer:
         if len(groups) == 1:
             return groups[0]
         return " OR ".join(f"({sql})" for sql, _ in groups), [p for _, params in groups for p in params]
+
+    def json_contains(self, kind: Kind, literals: list[Any]) -> tuple[str, list[Any]]:
+        """Equality with a JSON number or boolean as containment, which a GIN index serves (PostgreSQL).
+
+        ``cf @> '{"k": 5}'`` holds exactly when ``k`` is a JSON number equal to 5 (numeric equality:
+        ``5.0`` too) — never for a string ``"5"`` or an array ``[5]`` — i.e. the typed comparison.
+        """
+        key = json.dumps(self.json_key)
+        documents = [f"{{{key}: {str(v) if kind is Kind.NUMBER else json.dumps(v)}}}" for v in literals]
+        sql = " OR ".join([f"{self.column} @> %s::jsonb"] * len(documents))
+        return (f"({sql})" if len(documents) > 1 else sql), documents
 
     def text_match(self, plan: Plan) -> tuple[str, list[Any]]:
         sql, params = self.value(Kind.TEXT)

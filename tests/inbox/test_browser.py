@@ -1,0 +1,136 @@
+"""A real headless Chromium against Halo's embedded default (``manage.py serve``: uvicorn, the in-memory
+channel layer, the in-process Celery worker) over a fresh, seeded SQLite data directory.
+
+A teammate has the inbox open; a visitor asks for a human in the widget demo page: the ticket appears in
+the inbox without a reload, its AI summary arrives, the teammate's reply appears live in the widget, and
+the visitor's next message appears live on the ticket page. Reuses the agents browser harness's Chromium
+settings.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.agents.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+STAFF_EMAIL = "admin@acme.test"
+STAFF_PASSWORD = "halo-demo-password"  # the seeded demo login (halo.demo)
+
+
+@pytest.fixture(scope="module")
+def halo_embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data_dir = tmp_path_factory.mktemp("halo-inbox-browser")
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update({"HALO_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "halo.settings"})
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([*manage, "seed_demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    port = _free_port()
+    server = subprocess.Popen(
+        [*manage, "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 40
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the Halo server did not start")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def log_in(page: Any, url: str) -> None:
+    page.goto(f"{url}/accounts/login/?next=/inbox/open/")
+    page.fill("input[name=username]", STAFF_EMAIL)
+    page.fill("input[name=password]", STAFF_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/inbox/open/")
+
+
+def test_escalation_appears_live_in_the_inbox_and_the_reply_appears_live_in_the_widget(
+    halo_embedded: str, browser: Any
+) -> None:
+    errors: list[str] = []
+    inbox = browser.new_context().new_page()
+    inbox.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(inbox, halo_embedded)
+    inbox.wait_for_selector("#inbox-live-state[data-state='live']", timeout=15_000)
+    rows_before = inbox.locator(".ticket-row").count()
+    open_before = int(inbox.inner_text("[data-count='open']"))
+
+    widget = browser.new_context().new_page()
+    widget.on("pageerror", lambda error: errors.append(str(error)))
+    widget.goto(f"{halo_embedded}/widget/demo/?open=1")
+    widget.wait_for_selector("[data-halo-widget][data-ready='true']")
+    widget.fill(".halo-input", "I was charged twice for <b>March</b>")
+    widget.click(".halo-send")
+    widget.wait_for_selector(".halo-message--ai", timeout=15_000)
+    widget.click(".halo-handoff")
+    widget.wait_for_selector("[data-halo-widget][data-status='handed_off']", timeout=15_000)
+
+    # The ticket appears in the open inbox page without a reload, counts included.
+    inbox.wait_for_function(f"document.querySelectorAll('.ticket-row').length > {rows_before}", timeout=15_000)
+    row = inbox.locator(".ticket-row").first
+    assert "I was charged twice for <b>March</b>" in row.inner_text()  # shown as text, not HTML
+    assert inbox.locator(".ticket-row b").count() == 0
+    assert int(inbox.inner_text("[data-count='open']")) == open_before + 1
+    assert "New ticket" in inbox.inner_text("#inbox-toasts")
+
+    # The ticket page: the AI context card, the summary filled in by the background worker.
+    row.click()
+    inbox.wait_for_selector("text=AI Conversation Context")
+    inbox.wait_for_selector("#ticket-summary[data-state='ready']", timeout=20_000)
+    assert "I was charged twice" in inbox.inner_text("#ticket-summary")
+    inbox.wait_for_selector("#inbox-live-state[data-state='live']", timeout=15_000)
+
+    # The teammate's reply appears live in the widget.
+    inbox.fill("#reply-body", "Sorry about that! I've refunded the duplicate charge.")
+    inbox.click("#reply-form button[type=submit]")
+    reply = widget.wait_for_selector(".halo-message--teammate", timeout=15_000)
+    assert "refunded the duplicate charge" in reply.inner_text()
+
+    # The visitor's next message appears live on the ticket page.
+    inbox.wait_for_selector("#inbox-live-state[data-state='live']", timeout=15_000)
+    widget.fill(".halo-input", "Thank you so much!")
+    widget.click(".halo-send")
+    inbox.wait_for_selector(".message-user >> text=Thank you so much!", timeout=15_000)
+
+    # Keyboard: "u" goes back to the list, "j" selects a row.
+    inbox.keyboard.press("u")
+    inbox.wait_for_url("**/inbox/open/")
+    inbox.keyboard.press("j")
+    assert inbox.locator(".ticket-row.selected").count() == 1
+    assert errors == []

@@ -48,8 +48,7 @@ RULES_SQL = {
         "user.custom_fields.is_vip = true AND user.custom_fields.seats >= 10 AND NOT user.plan = free",
         """SELECT count(*) FROM halo_contact c
            WHERE c.workspace_id = %(ws)s
-             AND CASE WHEN jsonb_typeof(c.custom_fields -> 'is_vip') = 'boolean'
-                      THEN (c.custom_fields ->> 'is_vip')::boolean END
+             AND c.custom_fields @> '{"is_vip": true}'
              AND CASE WHEN jsonb_typeof(c.custom_fields -> 'seats') = 'number'
                       THEN (c.custom_fields ->> 'seats')::numeric END >= 10
              AND (c.plan IS NULL OR lower(c.plan) <> 'free')""",

@@ -258,7 +258,8 @@ class _Parser:
             forms = {f"{word}s": op for word, op in forms.items()}
         if not self.at_word(*forms):
             expected = " / ".join(f"`{form}`" for form in forms)
-            raise self.error(f"expected {expected}", "e.g. `not contains`, `does not start with`")
+            hint = "e.g. `not contains`, `not in (…)`; for not equal use `!=`" if negated else ""
+            raise self.error(f"expected {expected}", hint)
         op = forms[self.advance().lower]
         if op is not Op.CONTAINS:
             self.expect_word("with", f"after `{self.tokens[self.index - 1].text}`")

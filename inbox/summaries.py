@@ -51,7 +51,7 @@ class SummaryFacts:
     confidence: int | None
     escalation_count: int
     transcript: tuple[tuple[str, str], ...]  # (author, body), oldest first
-    searches: tuple[str, ...]  # "knowledge_search: refund policy"
+    searches: tuple[str, ...]  # in words: "searched the help center for refund policy"
     source_titles: tuple[str, ...]
 
 
@@ -72,7 +72,7 @@ class BuiltinSummarizer:
             parts.append(f'Latest message: "{_quote(users[-1])}"')
         tried: list[str] = []
         if facts.searches:
-            tried.append("used " + "; ".join(_quote(search) for search in facts.searches[:5]))
+            tried.append("; ".join(_quote(search) for search in facts.searches[:5]))
         if facts.source_titles:
             tried.append("found " + ", ".join(f'"{_quote(title)}"' for title in facts.source_titles[:5]))
         ai_replies = sum(1 for author, _ in facts.transcript if author == Message.Author.AI)
@@ -138,6 +138,21 @@ def summarizer_for(agent: Agent | None) -> Summarizer:
     return BuiltinSummarizer()
 
 
+TOOL_WORDS = {
+    "knowledge_search": "searched the help center",
+    "web_search": "searched the web",
+    "escalate": "asked for a human",
+}
+
+
+def _tool_in_words(name: str, arguments: dict[str, Any]) -> str:
+    words = TOOL_WORDS.get(name, f"used {name}")
+    detail = str(arguments.get("query") or arguments.get("reason") or "").strip()
+    if not detail:
+        return words
+    return f"{words} for {detail}" if name != "escalate" else f"{words} ({detail})"
+
+
 def summary_facts_get(*, ticket: Ticket) -> SummaryFacts:
     recent = Message.objects.filter(conversation__tickets=ticket).order_by("-id").values_list("author", "body")
     transcript = tuple(reversed([(str(a), str(b)) for a, b in recent[:TRANSCRIPT_MAX_MESSAGES]]))
@@ -155,8 +170,7 @@ def summary_facts_get(*, ticket: Ticket) -> SummaryFacts:
             continue
         raw_arguments = tool.get("arguments")
         arguments: dict[str, Any] = raw_arguments if isinstance(raw_arguments, dict) else {}
-        detail = str(arguments.get("query") or arguments.get("reason") or "")
-        searches.append(f"{tool.get('name', '')}: {detail}" if detail else str(tool.get("name", "")))
+        searches.append(_tool_in_words(str(tool.get("name", "")), arguments))
     titles = tuple(str(s.get("title", "")) for s in ticket.knowledge_sources if isinstance(s, dict) and s.get("title"))
     return SummaryFacts(
         ticket_id=ticket.pk,

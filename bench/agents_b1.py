@@ -11,6 +11,8 @@ load generator shares the machine with the server: compare the ratio, not the ab
     .venv/bin/python bench/agents_b1.py [--clients 16] [--seconds 20] [--workers 4] [--threads 4]
 
 Uses ``DATABASE_URL`` if set, else the PostgreSQL database ``halo_bench_agents`` (see ``bench/agents.py``).
+``B1_TWO_TRANSACTIONS=1`` turns on the agent's web-search skill (provider none), which takes the
+network-responder path (two transactions per message) for comparison.
 Targets (QUALITY.md B1): throughput ≥ 25% of the baseline; p99 ≤ 100 ms. Exit status 1 if one is missed.
 """
 
@@ -63,6 +65,9 @@ def prepare(conversations: int) -> tuple[str, list[tuple[int, str]]]:
     from halo.models import Contact
 
     workspace, agent = bench_agents.build_help_center(1000)
+    if os.environ.get("B1_TWO_TRANSACTIONS"):  # experiment: the network-responder path (web search, provider none)
+        agent.web_search_enabled = True
+        agent.save(update_fields=["web_search_enabled"])
     contacts = Contact.objects.bulk_create(
         [Contact(workspace=workspace, user_id=f"b1-user-{n}") for n in range(conversations)]
     )

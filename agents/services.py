@@ -11,12 +11,14 @@ there are no tickets".
 import hmac
 import importlib
 import importlib.util
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -244,6 +246,26 @@ def conversation_post_user_message(*, conversation: Conversation, body: str) -> 
     return _post_user_message(conversation=conversation, body=body)
 
 
+_EMAIL_IN_TEXT = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[A-Za-z]{2,}")
+
+
+def _visitor_email_capture(*, contact: Contact, body: str) -> None:
+    """An anonymous visitor without an email who writes one (asked for it at handoff) gets it stored, so
+    the team can reach them. Identified users' emails come from the workspace, never from chat text."""
+    if not contact.is_anonymous or contact.email:
+        return
+    match = _EMAIL_IN_TEXT.search(body)
+    if match is None:
+        return
+    email = match.group(0).rstrip(".").lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        return
+    contact.email = email
+    Contact.objects.filter(pk=contact.pk, email__isnull=True).update(email=email)
+
+
 def _responder_is_local(agent: Agent) -> bool:
     return agent.responder == Agent.Responder.BUILTIN and not agent.web_search_enabled
 
@@ -261,6 +283,7 @@ def _post_user_message(*, conversation: Conversation, body: str) -> PostResult:
         Conversation.objects.filter(pk=conversation.pk).update(**updates)
         for name, value in updates.items():
             setattr(conversation, name, value)
+        _visitor_email_capture(contact=conversation.contact, body=body)
         handed_off = _escalation_user_message(message=user_message)
     result = PostResult(conversation=conversation, messages=[user_message])
     if handed_off or not _escalation_ai_may_answer(conversation=conversation):

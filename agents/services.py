@@ -140,7 +140,9 @@ def user_hash_expected(*, workspace: Workspace, user_id: str) -> str:
 
 
 def user_hash_valid(*, workspace: Workspace, user_id: str, user_hash: str) -> bool:
-    return hmac.compare_digest(user_hash_expected(workspace=workspace, user_id=user_id), user_hash.lower())
+    # Compared as bytes: ``compare_digest`` raises TypeError on a str with non-ASCII characters.
+    expected = user_hash_expected(workspace=workspace, user_id=user_id).encode()
+    return hmac.compare_digest(expected, user_hash.lower().encode("utf-8", "surrogatepass"))
 
 
 @dataclass(frozen=True)

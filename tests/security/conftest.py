@@ -127,6 +127,12 @@ def tenant_build(*, name: str, marker: str) -> Tenant:
     )
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Each tenant has two logins; PBKDF2 would make building one take a second."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def ours(db: None) -> Tenant:
     return tenant_build(name="Ours", marker="Ourselves")

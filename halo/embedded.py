@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from celery import _state as celery_state
 from celery.beat import EmbeddedService
 from celery.worker import WorkController, state
 from django.db import connection
@@ -59,9 +60,14 @@ class EmbeddedRuntime:
         self.worker: _SignallingWorkController | None = None
         self._worker_thread: threading.Thread | None = None
         self._beat: Any = None
+        self._previous_default_app: Celery | None = None
 
     def start(self, *, timeout: float = 30) -> None:
         self.app.finalize()
+        # The pool's threads look tasks up in Celery's *default* app (they have no current app of their own),
+        # as ``celery.contrib.testing.worker`` knows: make it ours while we run, restore it when we stop.
+        self._previous_default_app = celery_state.default_app
+        self.app.set_default()
         self.worker = _SignallingWorkController(
             app=self.app,
             hostname="embedded@halo",
@@ -99,3 +105,4 @@ class EmbeddedRuntime:
             state.should_stop = 0  # the worker's loop checks this flag and shuts down warm
             self._worker_thread.join(timeout)
             state.should_stop = None
+            celery_state.set_default_app(self._previous_default_app)

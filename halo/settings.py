@@ -161,6 +161,8 @@ OUTBOX_SWEEP_INTERVAL = env.int("OUTBOX_SWEEP_INTERVAL", default=30)
 # Apps add their own entries here.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "outbox-sweep": {"task": "halo.tasks.outbox_sweep", "schedule": float(OUTBOX_SWEEP_INTERVAL)},
+    # Live inbox events older than their retention (inbox.events.RETENTION); sockets further behind resync.
+    "inbox-events-prune": {"task": "inbox.tasks.events_prune", "schedule": 3600.0},
 }
 
 # --- Email -------------------------------------------------------------------------------------------

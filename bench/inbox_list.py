@@ -1,0 +1,267 @@
+"""B5: the staff inbox's list page, first page, at 1k, 10k and 100k tickets on PostgreSQL.
+
+Tickets are generated with ``INSERT … SELECT generate_series`` into the workspace ``bench-inbox`` of the
+database ``halo_bench_inbox`` (created and migrated if missing; a re-run reuses what is there and only
+adds the missing tickets): one contact, one handed-off conversation with a user and an AI message, and
+one ticket per escalation. The mix: 80% closed, 10% open, 5% priority, 5% snoozed; a third
+assigned to the teammate, a fifth in a custom inbox; one saved view (a segment rule) in the sidebar.
+
+At each size, in process through Django's test client (a logged-in teammate, the full middleware,
+session, template render): the number of queries of ``GET /inbox/open/`` and ``GET /inbox/closed/`` (it
+must not grow with the tickets; no ``OFFSET``, no ``COUNT`` that is not limited by status), and the
+median / p95 / p99 time of the page, interleaved with the baseline: one hand-written SQL query returning
+the same page's rows (ticket, contact, company, assignee, inbox, the customer's latest message).
+
+    .venv/bin/python bench/inbox_list.py [--sizes 1000,10000,100000] [--samples 200]
+
+Exit status 1 if the query count changes with the size, a page runs an unbounded ``COUNT`` or an
+``OFFSET``, or the p95 of a page at the largest size is above 50 ms (QUALITY.md B5).
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness
+
+DATABASE = "halo_bench_inbox"
+SLUG = "bench-inbox"
+TARGET_P95_MS = 50.0
+PAGES = {"open": ("open", "priority"), "closed": ("closed",)}
+
+# One page's rows, written by hand: what the list template shows for each ticket.
+BASELINE_SQL = """
+SELECT t.id, t.status, t.reason, t.confidence, t.created_at, t.updated_at, t.escalation_count,
+       c.id, c.name, c.email, c.user_id, co.name, u.username, u.first_name, u.last_name, i.name,
+       (SELECT m.body FROM agents_message m
+          JOIN inbox_ticket_conversations tc ON tc.conversation_id = m.conversation_id
+         WHERE tc.ticket_id = t.id AND m.author = 'user' ORDER BY m.id DESC LIMIT 1)
+  FROM inbox_ticket t
+  JOIN halo_contact c ON c.id = t.contact_id
+  LEFT JOIN halo_company co ON co.id = c.company_id
+  LEFT JOIN auth_user u ON u.id = t.assignee_id
+  LEFT JOIN inbox_custominbox i ON i.id = t.inbox_id
+ WHERE t.workspace_id = %s AND t.status = ANY(%s)
+ ORDER BY t.id DESC
+ LIMIT 51
+"""
+
+
+def prepare() -> tuple[Any, Any]:
+    """The workspace (with a teammate, an agent, a custom inbox, a company and a saved view) and the teammate."""
+    from django.contrib.auth import get_user_model
+
+    from agents.services import agent_create
+    from halo.models import Company, Membership, Workspace
+    from inbox.models import CustomInbox, SavedView
+
+    workspace = Workspace.objects.filter(slug=SLUG).first()
+    if workspace is None:
+        workspace = Workspace.objects.create(name="Bench inbox", slug=SLUG, allowed_origins=[])
+        agent_create(workspace=workspace, name="Bench")
+        CustomInbox.objects.create(workspace=workspace, name="Billing")
+        Company.objects.create(workspace=workspace, company_id="acme", name="Acme", plan="enterprise")
+        SavedView.objects.create(
+            workspace=workspace, name="Enterprise", rule="company.plan = enterprise", statuses=["open", "priority"]
+        )
+    user, _ = get_user_model().objects.get_or_create(
+        username="b5-teammate@bench.test", defaults={"first_name": "Sam", "last_name": "Bench"}
+    )
+    Membership.objects.get_or_create(workspace=workspace, user=user)
+    return workspace, user
+
+
+def grow(workspace: Any, user: Any, tickets: int) -> None:
+    """Add tickets (and their contacts, conversations, messages) until the workspace has ``tickets``."""
+    from django.db import connection, transaction
+
+    from agents.models import Agent
+    from halo.models import Company
+    from inbox.models import CustomInbox, Ticket
+
+    have = Ticket.objects.filter(workspace=workspace).count()
+    if have >= tickets:
+        return
+    agent = Agent.objects.filter(workspace=workspace).first()
+    inbox = CustomInbox.objects.get(workspace=workspace, name="Billing")
+    company = Company.objects.get(workspace=workspace, company_id="acme")
+    assert agent is not None
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+
+        def max_id(table: str) -> int:
+            cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}")
+            return int(cursor.fetchone()[0])
+
+        contact0, conversation0, ticket0 = max_id("halo_contact"), max_id("agents_conversation"), max_id("inbox_ticket")
+        params = {"ws": workspace.pk, "first": have + 1, "last": tickets, "company": company.pk}
+        cursor.execute(
+            """INSERT INTO halo_contact (workspace_id, user_id, name, email, custom_fields, created_at, company_id)
+               SELECT %(ws)s, 'b5-' || g, 'Customer ' || g, 'customer' || g || '@example.com', '{}',
+                      now() - make_interval(secs => %(last)s - g), CASE WHEN g %% 4 = 0 THEN %(company)s END
+                 FROM generate_series(%(first)s, %(last)s) g""",
+            params,
+        )
+        cursor.execute(
+            """INSERT INTO agents_conversation (workspace_id, agent_id, contact_id, status, token_hash, created_at,
+                                                updated_at)
+               SELECT %(ws)s, %(agent)s, c.id, 'handed_off', md5(c.user_id), c.created_at, c.created_at
+                 FROM halo_contact c WHERE c.workspace_id = %(ws)s AND c.id > %(contact0)s ORDER BY c.id""",
+            {**params, "agent": agent.pk, "contact0": contact0},
+        )
+        for author, body in (
+            ("user", "'I was charged twice for invoice #' || v.id"),
+            ("ai", "'Let me get a teammate.'"),
+        ):
+            cursor.execute(
+                f"""INSERT INTO agents_message (conversation_id, author, body, sources, created_at)
+                    SELECT v.id, %(author)s, {body}, '[]', v.created_at
+                      FROM agents_conversation v WHERE v.workspace_id = %(ws)s AND v.id > %(conversation0)s""",
+                {**params, "author": author, "conversation0": conversation0},
+            )
+        # Status by position: 1 in 20 priority, 2 open, 1 snoozed, the rest closed (one per contact, so the
+        # "one ticket not closed per contact" constraint holds).
+        cursor.execute(
+            """INSERT INTO inbox_ticket (workspace_id, contact_id, agent_id, status, reason, confidence, summary,
+                                         summary_state, knowledge_sources, tools_tried, settings_version,
+                                         escalation_count, created_at, updated_at, closed_at, verdict,
+                                         assignee_id, inbox_id)
+               SELECT %(ws)s, c.id, %(agent)s,
+                      CASE c.id %% 20 WHEN 0 THEN 'priority' WHEN 1 THEN 'open' WHEN 2 THEN 'open'
+                                      WHEN 3 THEN 'snoozed' ELSE 'closed' END,
+                      'low_confidence', 35, 'The customer was charged twice.', 'ready', '[]', '[]', 1, 1,
+                      c.created_at, c.created_at, CASE WHEN c.id %% 20 >= 4 THEN c.created_at END, '',
+                      CASE WHEN c.id %% 3 = 0 THEN %(user)s END, CASE WHEN c.id %% 5 = 0 THEN %(inbox)s END
+                 FROM halo_contact c WHERE c.workspace_id = %(ws)s AND c.id > %(contact0)s ORDER BY c.id""",
+            {**params, "agent": agent.pk, "contact0": contact0, "user": user.pk, "inbox": inbox.pk},
+        )
+        cursor.execute(
+            """INSERT INTO inbox_ticket_conversations (ticket_id, conversation_id)
+               SELECT t.id, v.id FROM inbox_ticket t JOIN agents_conversation v ON v.contact_id = t.contact_id
+                WHERE t.workspace_id = %(ws)s AND t.id > %(ticket0)s""",
+            {**params, "ticket0": ticket0},
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "ANALYZE halo_contact, agents_conversation, agents_message, inbox_ticket, inbox_ticket_conversations"
+        )
+    print(f"  generated tickets {have + 1:,} to {tickets:,} in {time.perf_counter() - started:.1f} s")
+
+
+def page_queries(client: Any, path: str) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    assert b"data-ticket-id" in response.content or b"/inbox/tickets/" in response.content, "no ticket rendered"
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def query_problems(queries: list[str]) -> list[str]:
+    problems = []
+    for sql in queries:
+        upper = sql.upper()
+        if " OFFSET " in upper:
+            problems.append(f"OFFSET: {sql[:120]}")
+        if "COUNT(" in upper and '"INBOX_TICKET"' in upper and '"STATUS"' not in upper:
+            problems.append(f"COUNT not limited by status: {sql[:120]}")
+    return problems
+
+
+def measure(client: Any, workspace_id: int, samples: int) -> dict[str, list[float]]:
+    from django.db import connection
+
+    timings: dict[str, list[float]] = {}
+    for _ in range(10):  # warm-up: connection, templates, plans
+        for name in PAGES:
+            client.get(f"/inbox/{name}/")
+    for _ in range(samples):
+        for name, statuses in PAGES.items():
+            started = time.perf_counter()
+            response = client.get(f"/inbox/{name}/")
+            timings.setdefault(f"page /inbox/{name}/", []).append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute(BASELINE_SQL, [workspace_id, list(statuses)])
+                rows = cursor.fetchall()
+            timings.setdefault(f"hand-written SQL, {name} rows", []).append((time.perf_counter() - started) * 1000)
+            assert rows
+    return timings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--samples", type=int, default=200)
+    options = parser.parse_args()
+    sizes = sorted(int(size) for size in options.sizes.split(","))
+
+    harness.setup_django(DATABASE)
+    from django.test import Client
+
+    workspace, user = prepare()
+    client = Client()
+    client.force_login(user)
+
+    failures: list[str] = []
+    query_counts: dict[str, set[int]] = {}
+    rows = []
+    for size in sizes:
+        print(f"{size:,} tickets")
+        grow(workspace, user, size)
+        for name in PAGES:
+            queries = page_queries(client, f"/inbox/{name}/")
+            query_counts.setdefault(name, set()).add(len(queries))
+            failures += [f"{size:,} /inbox/{name}/: {problem}" for problem in query_problems(queries)]
+        timings = measure(client, workspace.pk, options.samples)
+        page_median = {}
+        for label, values in timings.items():
+            median = harness.percentile(values, 50)
+            page = label.removeprefix("page /inbox/").rstrip("/")
+            if label.startswith("page"):
+                page_median[page] = median
+                queries_text = str(len(page_queries(client, f"/inbox/{page}/")))
+                ratio = ""
+            else:
+                page_name = label.split(", ")[1].removesuffix(" rows")
+                queries_text = "1"
+                ratio = f"{page_median[page_name] / median:.1f}x (page / SQL)"
+            p95 = harness.percentile(values, 95)
+            rows.append(
+                (
+                    f"{size:,}",
+                    label,
+                    queries_text,
+                    f"{median:.2f}",
+                    f"{p95:.2f}",
+                    f"{harness.percentile(values, 99):.2f}",
+                    ratio,
+                )
+            )
+            if label.startswith("page") and size == sizes[-1] and p95 > TARGET_P95_MS:
+                failures.append(f"{label} p95 {p95:.1f} ms at {size:,} tickets (target ≤ {TARGET_P95_MS:.0f} ms)")
+
+    for name, counts in query_counts.items():
+        if len(counts) != 1:
+            failures.append(f"/inbox/{name}/ query count changes with the number of tickets: {sorted(counts)}")
+
+    print(f"\nB5 inbox list, first page (50 tickets), {options.samples} samples per row, PostgreSQL, test client")
+    print(f"{harness.machine_load()}\n")
+    harness.print_table(("tickets", "scenario", "queries", "median ms", "p95 ms", "p99 ms", "ratio"), rows)
+    print()
+    for problem in failures:
+        print(f"FAIL: {problem}")
+    if not failures:
+        print(f"PASS: constant query count, keyset pages, p95 ≤ {TARGET_P95_MS:.0f} ms at {sizes[-1]:,} tickets")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

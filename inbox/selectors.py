@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
 from agents.models import Conversation, Message
@@ -70,6 +71,8 @@ def ticket_get(*, workspace: Workspace, ticket_id: int) -> Ticket | None:
 NOT_CLOSED: list[str] = [Ticket.Status.OPEN, Ticket.Status.PRIORITY, Ticket.Status.SNOOZED]
 WAITING: list[str] = [Ticket.Status.OPEN, Ticket.Status.PRIORITY]
 INBOX_PAGE_SIZE = 50
+# A sidebar count stops here and reads "999+": an exact count of a large backlog would grow with it (B5).
+COUNT_CAP = 999
 
 # The built-in lists: key -> (label, statuses, assignee filter: None | "none" | "me").
 BUILTIN_LISTS: dict[str, tuple[str, list[str], str | None]] = {
@@ -92,62 +95,70 @@ class InboxList:
     inbox: int | None = None
     segment: str = ""
 
+    @property
+    def count_display(self) -> str:
+        if self.count is None:
+            return ""
+        return f"{COUNT_CAP}+" if self.count > COUNT_CAP else str(self.count)
+
+
+def _capped_counts(querysets: dict[str, QuerySet[Ticket]]) -> dict[str, int]:
+    """Each queryset's number of rows, counted up to ``COUNT_CAP + 1`` only, all in one query: a bounded
+    count reads at most that many index entries, so the sidebar costs the same at 1k or 100k tickets."""
+    if not querysets:
+        return {}
+    parts: list[str] = []
+    params: list[Any] = []
+    for queryset in querysets.values():
+        sql, sql_params = queryset.order_by().values("pk")[: COUNT_CAP + 1].query.sql_with_params()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped)")  # noqa: S608 (Django's SQL; params apart)
+        params.extend(sql_params)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    return {key: int(value) for key, value in zip(querysets, row, strict=True)}
+
 
 def inbox_lists(*, workspace: Workspace, user_id: int, now: datetime | None = None) -> list[InboxList]:
-    """Every list of the inbox sidebar with its count, in a fixed number of queries (not growing with tickets:
-    the counts are over tickets that are not closed, served by the workspace/status index)."""
-    waiting = Q(status__in=WAITING)
-    counts = (
-        Ticket.objects.filter(workspace=workspace)
-        .exclude(status=Ticket.Status.CLOSED)
-        .aggregate(
-            open=Count("pk", filter=waiting),
-            priority=Count("pk", filter=Q(status=Ticket.Status.PRIORITY)),
-            unassigned=Count("pk", filter=waiting & Q(assignee__isnull=True)),
-            mine=Count("pk", filter=Q(assignee_id=user_id)),
-            snoozed=Count("pk", filter=Q(status=Ticket.Status.SNOOZED)),
-        )
-    )
+    """Every list of the inbox sidebar with its count, in three queries whatever the number of tickets, inboxes
+    and views (custom inboxes, saved views, then every count at once). Counts are over tickets that are not
+    closed and stop at ``COUNT_CAP`` (shown as "999+")."""
     lists = [
         InboxList(
             key=key,
             label=label,
-            count=counts.get(key),
+            count=None,
             statuses=list(statuses),
             assignee=user_id if assignee == "me" else assignee,
         )
         for key, (label, statuses, assignee) in BUILTIN_LISTS.items()
     ]
-    per_inbox = dict(
-        Ticket.objects.filter(workspace=workspace, inbox__isnull=False)
-        .exclude(status=Ticket.Status.CLOSED)
-        .values_list("inbox_id")
-        .annotate(n=Count("pk"))
-        .values_list("inbox_id", "n")
-    )
-    for custom in CustomInbox.objects.filter(workspace=workspace):
-        lists.append(
-            InboxList(
-                key=f"inbox-{custom.pk}",
-                label=custom.name,
-                count=per_inbox.get(custom.pk, 0),
-                statuses=list(NOT_CLOSED),
-                assignee=None,
-                inbox=custom.pk,
-            )
+    lists += [
+        InboxList(
+            key=f"inbox-{custom.pk}",
+            label=custom.name,
+            count=None,
+            statuses=list(NOT_CLOSED),
+            assignee=None,
+            inbox=custom.pk,
         )
-    for view in SavedView.objects.filter(workspace=workspace):
-        view_list = saved_view_list(view=view, user_id=user_id)
-        count = ticket_list(
+        for custom in CustomInbox.objects.filter(workspace=workspace)
+    ]
+    lists += [saved_view_list(view=view, user_id=user_id) for view in SavedView.objects.filter(workspace=workspace)]
+    counted = {
+        item.key: ticket_list(
             workspace=workspace,
-            statuses=view_list.statuses,
-            assignee=view_list.assignee,
-            inbox=view_list.inbox,
-            segment=view_list.segment or None,
+            statuses=item.statuses,
+            assignee=item.assignee,
+            inbox=item.inbox,
+            segment=item.segment or None,
             now=now,
-        ).count()
-        lists.append(replace(view_list, count=count))
-    return lists
+        )
+        for item in lists
+        if item.key != "closed"  # closed tickets only grow: never counted
+    }
+    counts = _capped_counts(counted)
+    return [replace(item, count=counts[item.key]) if item.key in counts else item for item in lists]
 
 
 def saved_view_list(*, view: SavedView, user_id: int) -> InboxList:

@@ -96,6 +96,19 @@ def test_list_page_query_count_does_not_grow_with_tickets(
     assert response.status_code == 200
 
 
+def test_sidebar_counts_stop_at_the_cap(staff: Client, workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """B5: a count reads at most COUNT_CAP + 1 tickets, so the page costs the same with a huge backlog."""
+    monkeypatch.setattr("inbox.selectors.COUNT_CAP", 2)
+    for _ in range(3):
+        TicketFactory(workspace=workspace)
+    TicketFactory(workspace=workspace, status=Ticket.Status.PRIORITY)
+
+    html = staff.get(list_url()).content.decode()
+
+    assert re.search(r'data-count="open">2\+<', html)
+    assert re.search(r'data-count="priority">1<', html)
+
+
 def test_list_is_keyset_paginated(staff: Client, workspace) -> None:
     tickets = [TicketFactory(workspace=workspace) for _ in range(60)]
     first = staff.get(list_url()).content.decode()
@@ -386,3 +399,11 @@ def test_page_renders_the_event_sequence_for_its_socket(staff: Client, escalate,
     escalate()
     html = staff.get(list_url()).content.decode()
     assert f'data-workspace="{workspace.pk}" data-seq="2"' in html
+
+
+@pytest.mark.parametrize("key", ["a/b", "../admin", "<script>", "x" * 300])
+def test_ticket_page_ignores_a_bad_list_parameter(staff: Client, escalate, key: str) -> None:
+    ticket = escalate()
+    response = staff.get(ticket_url(ticket), {"list": key})
+    assert response.status_code == 200
+    assert 'href="/inbox/open/"' in response.content.decode()

@@ -12,6 +12,7 @@ anything that happened since; on an event the page fetches its live region again
 HTML — customer text included — is rendered and escaped by templates, never built from event data.
 """
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,6 +48,7 @@ from inbox.services import (
 
 SESSION_WORKSPACE = "inbox_workspace_id"
 ACTIONS = ("assign", "status", "inbox", "reply", "note", "verdict")
+LIST_KEY = re.compile(r"[a-z]+(-[0-9]+)?")
 
 
 def _user_id(request: HttpRequest) -> int:
@@ -170,7 +172,8 @@ def ticket_view(request: HttpRequest, ticket_id: int) -> HttpResponse:
     if request.session.get(SESSION_WORKSPACE) != detail.ticket.workspace_id:
         request.session[SESSION_WORKSPACE] = detail.ticket.workspace_id
     workspace = detail.ticket.workspace
-    context = _base_context(request, memberships, workspace, request.GET.get("list", ""))
+    list_key = request.GET.get("list", "")
+    context = _base_context(request, memberships, workspace, list_key if LIST_KEY.fullmatch(list_key) else "")
     context.update(_ticket_context(detail))
     template = "inbox/_ticket_live.html" if _partial(request) else "inbox/ticket.html"
     return render(request, template, context)

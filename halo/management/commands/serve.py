@@ -53,12 +53,13 @@ class Command(BaseCommand):
         self.stdout.flush()
         # uvicorn captures SIGTERM while it runs and re-raises it after a graceful shutdown; this handler
         # turns it into SystemExit, so the worker below is stopped warm instead of killed.
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        previous_handler = signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
             server.run()
         finally:
             if runtime is not None:
                 runtime.stop()
+            signal.signal(signal.SIGTERM, previous_handler)
         sys.stdout.flush()
 
     def _print_demo_login(self) -> None:

@@ -6,9 +6,10 @@ from typing import Any
 
 from rest_framework import serializers
 
+from agents.api.serializers import StrictBooleanField
 from escalation.engine import Mode, Reason, Signal, SuppressedBy
 from escalation.models import MAX_PHRASE_LENGTH, MAX_PHRASES, EscalationSettings
-from halo.api.serializers import StrictSerializer
+from halo.api.serializers import StrictSerializer, TextField, WholeNumberField
 from inbox.api.serializers import TicketSerializer
 from segments.fields import SegmentRuleSerializerField
 
@@ -47,7 +48,7 @@ class EscalationSettingsSerializer(serializers.ModelSerializer[EscalationSetting
 
 def _phrases() -> serializers.ListField:
     return serializers.ListField(
-        child=serializers.CharField(max_length=MAX_PHRASE_LENGTH, trim_whitespace=True),
+        child=TextField(max_length=MAX_PHRASE_LENGTH, trim_whitespace=True),
         max_length=MAX_PHRASES,
         required=False,
     )
@@ -57,28 +58,26 @@ class EscalationSettingsPatchSerializer(StrictSerializer):
     """Every field optional; validated together with the stored values by the model (``clean``)."""
 
     mode = serializers.ChoiceField(choices=[mode.value for mode in Mode], required=False)
-    confidence_threshold = serializers.IntegerField(
+    confidence_threshold = WholeNumberField(
         min_value=0, max_value=100, required=False, help_text="Escalate when confidence is strictly below it."
     )
-    max_attempts = serializers.IntegerField(min_value=1, max_value=10, required=False)
-    require_knowledge_search = serializers.BooleanField(required=False)
-    require_web_search = serializers.BooleanField(required=False)
+    max_attempts = WholeNumberField(min_value=1, max_value=10, required=False)
+    require_knowledge_search = StrictBooleanField(required=False)
+    require_web_search = StrictBooleanField(required=False)
     escalation_filter = SegmentRuleSerializerField(required=False, help_text="Segment rule; blank: everyone.")
     priority_filter = SegmentRuleSerializerField(required=False, help_text="Segment rule; blank: nobody.")
-    default_assignee = serializers.IntegerField(allow_null=True, required=False, min_value=1)
+    default_assignee = WholeNumberField(allow_null=True, required=False, min_value=1)
     routing_type = serializers.ChoiceField(choices=EscalationSettings.RoutingType.choices, required=False)
-    default_inbox = serializers.IntegerField(allow_null=True, required=False, min_value=1)
+    default_inbox = WholeNumberField(allow_null=True, required=False, min_value=1)
     escalation_phrases = _phrases()
     handoff_phrases = _phrases()
-    expected_reply_time = serializers.CharField(max_length=100, required=False)
+    expected_reply_time = TextField(max_length=100, required=False)
 
 
 class ToolCallInputSerializer(serializers.Serializer[Any]):
     """A tool the external AI called: its ``name`` plus its arguments as further keys (e.g. ``query``)."""
 
-    name = serializers.CharField(
-        max_length=100, help_text="`knowledge_search`, `web_search`, `escalate`, or a tool of your own."
-    )
+    name = TextField(max_length=100, help_text="`knowledge_search`, `web_search`, `escalate`, or a tool of your own.")
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         validated = super().to_internal_value(data)
@@ -87,16 +86,16 @@ class ToolCallInputSerializer(serializers.Serializer[Any]):
 
 
 class KnowledgeSourceInputSerializer(serializers.Serializer[Any]):
-    title = serializers.CharField(max_length=300)
-    url = serializers.CharField(max_length=1000, allow_blank=True, required=False, default="")
+    title = TextField(max_length=300)
+    url = TextField(max_length=1000, allow_blank=True, required=False, default="")
     score = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True, default=None)
 
 
 class AiTurnInputSerializer(StrictSerializer):
-    reply = serializers.CharField(
+    reply = TextField(
         max_length=4000, allow_blank=True, trim_whitespace=True, help_text="The AI's reply; blank: it said nothing."
     )
-    confidence = serializers.IntegerField(
+    confidence = WholeNumberField(
         min_value=0, max_value=100, allow_null=True, required=False, default=None, help_text="0-100, or null."
     )
     tools = serializers.ListField(child=ToolCallInputSerializer(), required=False, default=list, max_length=50)

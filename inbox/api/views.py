@@ -32,6 +32,27 @@ class TicketCursorPagination(CursorPagination):
     page_size_query_param = "limit"
     max_page_size = 200
 
+    def get_page_size(self, request: Request) -> int:
+        # DRF would silently fall back to the default on a bad ``limit``; the schema promises an integer.
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= self.max_page_size:
+            raise ApiError(
+                "invalid",
+                f"limit: an integer from 1 to {self.max_page_size}.",
+                status=400,
+                fields={"limit": [f"An integer from 1 to {self.max_page_size}."]},
+            )
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+        return parameters
+
 
 def _id_or_none(request: Request, name: str) -> int | str | None:
     value = request.query_params.get(name)

@@ -211,7 +211,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["halo.api.authentication.WorkspaceKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["halo.api.permissions.IsWorkspace"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["halo.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["halo.api.throttling.WorkspaceRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {

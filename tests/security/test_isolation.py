@@ -94,13 +94,19 @@ WRITE_BODIES: dict[str, dict[str, Any]] = {
 }
 
 
+# Bookkeeping that a refused request may still touch (an API key's last use).
+VOLATILE_FIELDS = {"last_used_at"}
+
+
 def snapshot(tenant: Tenant) -> dict[str, list[dict[str, Any]]]:
     """Every row of every model that belongs to ``tenant``'s workspace (through the admin's lookup)."""
     rows: dict[str, list[dict[str, Any]]] = {}
     for model, model_admin in admin.site._registry.items():
         if isinstance(model_admin, WorkspaceScopedAdmin):
             queryset = model._default_manager.filter(**{model_admin.workspace_lookup(): {tenant.workspace.pk}})
-            rows[model._meta.label] = list(queryset.order_by("pk").values())
+            rows[model._meta.label] = [
+                {k: v for k, v in row.items() if k not in VOLATILE_FIELDS} for row in queryset.order_by("pk").values()
+            ]
     rows["agents.Message"] = list(
         apps.get_model("agents", "Message").objects.filter(conversation__workspace=tenant.workspace).values()
     )

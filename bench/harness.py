@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -53,6 +54,36 @@ def setup_django(database: str, *, redis: bool = False, migrate: bool = True) ->
 
         call_command("migrate", verbosity=0)
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
+def workspace_with_conversations(*, slug: str, conversations: int, body: str, **workspace_fields: Any) -> Any:
+    """A fresh workspace ``slug`` (an old one is deleted) with an agent and ``conversations`` conversations of
+    as many new contacts, each holding one user message ``body``: ready to be handed off."""
+    from agents.models import Conversation, Message, hash_conversation_token
+    from agents.services import agent_create
+    from escalation.services import escalation_settings_ensure
+    from halo.models import Contact, Workspace
+
+    Workspace.objects.filter(slug=slug).delete()
+    workspace = Workspace.objects.create(name=slug, slug=slug, allowed_origins=[], **workspace_fields)
+    agent = agent_create(workspace=workspace, name="Bench")
+    escalation_settings_ensure(agent=agent)
+    contacts = Contact.objects.bulk_create(
+        [
+            Contact(workspace=workspace, user_id=f"{slug}-{n}", name=f"Customer {n}", email=f"c{n}@example.com")
+            for n in range(conversations)
+        ]
+    )
+    made = Conversation.objects.bulk_create(
+        [
+            Conversation(
+                workspace=workspace, agent=agent, contact=contact, token_hash=hash_conversation_token(f"{slug}-{n}")
+            )
+            for n, contact in enumerate(contacts)
+        ]
+    )
+    Message.objects.bulk_create([Message(conversation=made_one, author="user", body=body) for made_one in made])
+    return workspace
 
 
 def redis_flush() -> None:

@@ -232,38 +232,17 @@ def prepare(sockets: int, escalations: int) -> tuple[int, list[str]]:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from agents.models import Conversation, Message, hash_conversation_token
-    from agents.services import agent_create
-    from escalation.services import escalation_settings_ensure
-    from halo.models import Contact, Membership, Workspace
+    from halo.models import Membership
 
-    Workspace.objects.filter(slug=SLUG).delete()
-    workspace = Workspace.objects.create(name="Bench live", slug=SLUG, allowed_origins=[])
-    agent = agent_create(workspace=workspace, name="Bench")
-    escalation_settings_ensure(agent=agent)
-    users = get_user_model()
+    workspace = harness.workspace_with_conversations(slug=SLUG, conversations=escalations, body="I need a human")
     cookies = []
     for n in range(sockets):
-        user, _ = users.objects.get_or_create(username=f"b2-teammate-{n}@bench.test")
+        user, _ = get_user_model().objects.get_or_create(username=f"b2-teammate-{n}@bench.test")
         Membership.objects.create(workspace=workspace, user=user)
         client = Client()
         client.force_login(user)
         cookies.append(client.cookies["sessionid"].value)
-    contacts = Contact.objects.bulk_create(
-        [Contact(workspace=workspace, user_id=f"b2-{n}", name=f"Customer {n}") for n in range(escalations)]
-    )
-    conversations = Conversation.objects.bulk_create(
-        [
-            Conversation(
-                workspace=workspace, agent=agent, contact=contact, token_hash=hash_conversation_token(f"b2-{n}")
-            )
-            for n, contact in enumerate(contacts)
-        ]
-    )
-    Message.objects.bulk_create(
-        [Message(conversation=conversation, author="user", body="I need a human") for conversation in conversations]
-    )
-    return workspace.pk, cookies
+    return int(workspace.pk), cookies
 
 
 def main() -> int:

@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-# (method, path, query, headers, json body) -> (status, json body)
-Reply = Callable[[dict[str, Any]], tuple[int, Any]]
+# (method, path, query, headers, json body) -> (status, json body) or (status, json body, extra headers)
+Reply = Callable[[dict[str, Any]], tuple[int, Any] | tuple[int, Any, dict[str, str]]]
 
 
 class StandIn:
@@ -36,9 +36,11 @@ def stand_in_server(reply: Reply) -> Iterator[StandIn]:
                 "json": json.loads(raw) if raw else None,
             }
             stand_in.requests.append(request)
-            status, body = stand_in.reply(request)
+            status, body, *extra = stand_in.reply(request)
             payload = body.encode() if isinstance(body, str) else json.dumps(body).encode()
             self.send_response(status)
+            for name, value in (extra[0] if extra else {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()

@@ -1,7 +1,6 @@
 """Notifications: Slack against a local stand-in that enforces 1 message/s and answers 429 + Retry-After;
 email against a real local SMTP server (aiosmtpd). Delivery goes through the outbox as in production."""
 
-import json
 import socket
 import threading
 import time
@@ -9,7 +8,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
 from email.message import Message as EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -27,69 +25,18 @@ from inbox.notifications.slack import mrkdwn_escape, slack_deliver
 from inbox.services import ticket_update
 from tests.halo.factories import CompanyFactory, MembershipFactory
 from tests.inbox.factories import CustomInboxFactory
+from tests.inbox.slack_stand_in import SlackStandIn, slack_stand_in_running
 
 pytestmark = pytest.mark.django_db
 
 
-# --- A Slack incoming-webhook stand-in ---------------------------------------------------------------
-
-
-class SlackStandIn:
-    """Accepts at most one message per ``interval`` seconds (else 429 + Retry-After), like Slack."""
-
-    def __init__(self) -> None:
-        self.interval = 1.0
-        self.accepted: list[dict[str, Any]] = []
-        self.requests = 0
-        self.rejected_429 = 0
-        self.forced: list[tuple[int, dict[str, str], str]] = []  # responses to give first
-        self.last_accepted_at = 0.0
-        self.lock = threading.Lock()
-        self.url = ""
-
-    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, str], str]:
-        with self.lock:
-            self.requests += 1
-            if self.forced:
-                return self.forced.pop(0)
-            now = time.monotonic()
-            if now - self.last_accepted_at < self.interval:
-                self.rejected_429 += 1
-                return 429, {"Retry-After": "1"}, "rate_limited"
-            self.last_accepted_at = now
-            self.accepted.append(body)
-            return 200, {}, "ok"
-
-    def texts(self) -> list[str]:
-        return [block["text"]["text"] for message in self.accepted for block in message["blocks"]]
+# --- A Slack incoming-webhook stand-in (shared with bench/notifications.py) ---------------------------
 
 
 @pytest.fixture
 def slack() -> Iterator[SlackStandIn]:
-    stand_in = SlackStandIn()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-            status, headers, text = stand_in.answer(body)
-            payload = text.encode()
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    stand_in.url = f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/XXXX"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield stand_in
-    server.shutdown()
+    with slack_stand_in_running() as stand_in:
+        yield stand_in
 
 
 @pytest.fixture
@@ -315,9 +262,7 @@ def test_many_escalations_with_concurrent_workers_lose_and_duplicate_nothing(
     for thread in threads:
         thread.join()
 
-    announced = [int(part.split(">")[0]) for text in slack.texts() for part in text.split("|#")[1:]]
-    announced += [int(text.split("|Ticket #")[1].split(">")[0]) for text in slack.texts() if "|Ticket #" in text]
-    assert sorted(announced) == sorted(t.pk for t in tickets)  # none lost, none twice
+    assert sorted(slack.ticket_ids()) == sorted(t.pk for t in tickets)  # none lost, none twice
     assert slack.requests <= 1.1 * len(slack.accepted) + 1  # no retry storm
 
 

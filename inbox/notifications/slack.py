@@ -4,7 +4,8 @@
 
 1. It reserves the webhook's next send slot in ``SlackThrottle`` (a row per webhook, locked while it is
    read and moved on, so every worker and process shares it): at most one message per
-   ``SLACK_MIN_INTERVAL`` (1.1 s, a margin under Slack's 1 message/s). No slot free: the row is retried
+   ``SLACK_MIN_INTERVAL`` (1.1 s, a margin under Slack's 1 message/s), counted from the moment each
+   message is actually sent (the slot is pushed back again right before the POST). No slot free: the row is retried
    when the slot opens; that wait is not counted as a failed attempt.
 2. With a slot, it also claims the backlog: every other pending row of the same webhook (up to
    ``DIGEST_MAX``). One ticket is a full message; several are rolled into one digest message. Claimed
@@ -19,13 +20,15 @@ neither form a link nor a ``<!channel>`` mention.
 
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -124,10 +127,20 @@ def _retry_after(response: httpx.Response) -> float:
         return 30.0
 
 
-def slack_post(*, url: str, payload: dict[str, Any], transport: httpx.BaseTransport | None = None) -> None:
-    """POST one message; raises ``RetryLater`` (429), ``PermanentFailure`` or ``httpx.HTTPError``."""
+def slack_post(
+    *,
+    url: str,
+    payload: dict[str, Any],
+    transport: httpx.BaseTransport | None = None,
+    before_send: Callable[[], None] | None = None,
+) -> None:
+    """POST one message; raises ``RetryLater`` (429), ``PermanentFailure`` or ``httpx.HTTPError``.
+    ``before_send`` runs once the client is ready, immediately before the request goes out."""
     with httpx.Client(timeout=TIMEOUT_SECONDS, transport=transport) as client:
-        response = client.post(url, json=payload)
+        request = client.build_request("POST", url, json=payload)
+        if before_send is not None:
+            before_send()
+        response = client.send(request)
     if response.status_code == 429:
         raise RetryLater("Slack asked to slow down (429)", delay=_retry_after(response))
     if response.status_code in PERMANENT_STATUSES:
@@ -153,6 +166,15 @@ def slack_slot_reserve(*, key: str) -> float:
         throttle.next_send_at = now + SLACK_MIN_INTERVAL
         throttle.save(update_fields=["next_send_at"])
     return 0.0
+
+
+def slack_slot_restart(*, key: str) -> None:
+    """Right before the POST: the next slot opens ``SLACK_MIN_INTERVAL`` after *this* send, not after the
+    reservation. Building a digest takes longer than a single message, so without this a quick sender that
+    reserved the next slot could reach Slack less than a second after a slow one (a 429, seen in B6)."""
+    SlackThrottle.objects.filter(key=key).update(
+        next_send_at=Greatest(F("next_send_at"), Value(timezone.now() + SLACK_MIN_INTERVAL))
+    )
 
 
 def slack_slot_hold(*, key: str, seconds: float) -> None:
@@ -232,7 +254,7 @@ def slack_deliver(message: OutboxMessage, *, transport: httpx.BaseTransport | No
     else:
         payload = digest_message(tickets)
     try:
-        slack_post(url=url, payload=payload, transport=transport)
+        slack_post(url=url, payload=payload, transport=transport, before_send=lambda: slack_slot_restart(key=key))
     except RetryLater as retry:
         slack_slot_hold(key=key, seconds=retry.delay)
         _release(claimed, delay=retry.delay, error=str(retry))

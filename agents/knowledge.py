@@ -105,7 +105,7 @@ def _search_postgresql(*, workspace: Workspace, terms: list[str], limit: int) ->
 def _search_sqlite(*, workspace: Workspace, terms: list[str], limit: int) -> list[KnowledgeHit]:
     match = " OR ".join(f'"{term}"' for term in terms)  # terms hold no quotes: see query_terms
     sql = (
-        f"SELECT a.id, a.title, a.url, a.body, -bm25({FTS_TABLE}, 10.0, 1.0) AS rank "  # noqa: S608
+        f"SELECT a.id, a.title, a.url, a.body, -bm25({FTS_TABLE}, 10.0, 1.0) AS rank "  # noqa: S608  # nosec B608
         f"FROM {FTS_TABLE} JOIN agents_knowledgearticle a ON a.id = {FTS_TABLE}.rowid "
         f"WHERE {FTS_TABLE} MATCH %s AND a.workspace_id = %s AND a.published "
         "ORDER BY rank DESC, a.id LIMIT %s"
@@ -151,9 +151,9 @@ def knowledge_index(*, article: KnowledgeArticle) -> None:
         KnowledgeArticle.objects.filter(pk=article.pk).update(search_vector=vector)
     elif connection.vendor == "sqlite":
         with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = %s", [article.pk])  # noqa: S608
+            cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = %s", [article.pk])  # noqa: S608  # nosec B608
             cursor.execute(
-                f"INSERT INTO {FTS_TABLE} (rowid, title, body) VALUES (%s, %s, %s)",  # noqa: S608
+                f"INSERT INTO {FTS_TABLE} (rowid, title, body) VALUES (%s, %s, %s)",  # noqa: S608  # nosec B608
                 [article.pk, article.title, article.body],
             )
 
@@ -162,7 +162,7 @@ def knowledge_unindex(*, article_id: int) -> None:
     """Drop a deleted article from the search structure (PostgreSQL's vector goes with the row)."""
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = %s", [article_id])  # noqa: S608
+            cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = %s", [article_id])  # noqa: S608  # nosec B608
 
 
 def knowledge_reindex(*, workspace: Workspace) -> int:

@@ -55,7 +55,7 @@ def _next_seq(workspace_id: int) -> int:
     table = connection.ops.quote_name(InboxCounter._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (workspace_id, last_seq) VALUES (%s, 1) "  # noqa: S608 (the table name is ours)
+            f"INSERT INTO {table} (workspace_id, last_seq) VALUES (%s, 1) "  # noqa: S608 (the table name is ours)  # nosec B608
             f"ON CONFLICT (workspace_id) DO UPDATE SET last_seq = {table}.last_seq + 1 RETURNING last_seq",
             [workspace_id],
         )

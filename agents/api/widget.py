@@ -31,7 +31,6 @@ from rest_framework import authentication, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from agents.api.serializers import (
@@ -58,6 +57,7 @@ from agents.services import (
 )
 from halo.api.errors import ApiError
 from halo.api.schema import error_responses
+from halo.api.throttling import CacheRateThrottle
 from halo.models import Workspace
 
 CORS_MAX_AGE = "600"
@@ -98,7 +98,7 @@ class WidgetTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
         )
 
 
-class WidgetRateThrottle(SimpleRateThrottle):
+class WidgetRateThrottle(CacheRateThrottle):
     scope = "widget"
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:

@@ -1,0 +1,183 @@
+"""Real processes for the fault tests: a throwaway Redis server, web servers and a Celery worker that share
+the test run's PostgreSQL database, each started, stopped or killed on its own."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def require_postgresql() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("processes share the test database: needs PostgreSQL (DATABASE_URL)")
+
+
+def process_env(*, redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a Halo process that uses this test run's database and the given Redis."""
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "halo.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "HALO_DATA_DIR": str(data_dir),
+        "CONN_MAX_AGE": "0",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+class RedisServer:
+    """A Redis of the test's own on a free port (never the shared one), without persistence."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.data_dir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(lambda: port_open(self.port), timeout=10, what="redis-server")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+        wait_until(lambda: not port_open(self.port), timeout=10, what="redis-server to stop")
+
+
+@contextmanager
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.process is not None:
+            server.process.kill()
+            server.process.wait()
+
+
+@contextmanager
+def halo_process(command: list[str], *, env: dict[str, str], log: Path, port: int | None = None) -> Iterator[Any]:
+    """Start a Halo process (in its own process group, so it and its children stop together)."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        if port is not None:
+            wait_until(lambda: port_open(port) or process.poll() is not None, timeout=30, what=" ".join(command[:3]))
+            assert process.poll() is None, log.read_text()[-3000:]
+        yield process
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def gunicorn(port: int) -> list[str]:
+    return [str(BIN / "gunicorn"), "halo.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"]
+
+
+def uvicorn(port: int) -> list[str]:
+    return [
+        str(BIN / "uvicorn"),
+        "halo.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--lifespan",
+        "off",
+    ]
+
+
+def celery_worker(schedule: Path) -> list[str]:
+    """A worker with an embedded beat (the outbox sweep), as ``worker`` + ``beat`` of the Procfile."""
+    return [
+        str(BIN / "celery"),
+        "-A",
+        "halo",
+        "worker",
+        "--beat",
+        "--schedule",
+        str(schedule),
+        "--loglevel",
+        "WARNING",
+        "--pool",
+        "threads",
+        "--concurrency",
+        "4",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
+def http_json(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    import json
+
+    request = urllib.request.Request(
+        url, data=body, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        text = error.read()
+        try:
+            return error.code, json.loads(text)
+        except ValueError:
+            return error.code, text.decode(errors="replace")

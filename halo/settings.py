@@ -260,4 +260,16 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The embedded worker and beat share the server's terminal: a line per routine job is noise there
+    # (failures are still logged, and recorded on the outbox rows). Separate worker processes keep them.
+    "loggers": {}
+    if REDIS_URL
+    else {
+        **{
+            name: {"level": env.str("CELERY_LOG_LEVEL", default="WARNING")}
+            for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat", "celery.worker.consumer")
+        },
+        # memory:// has no host name; kombu warns about it on every start.
+        "kombu.connection": {"level": "ERROR"},
+    },
 }

@@ -15,7 +15,8 @@
    at once, visible to admins. Other errors retry with the outbox's backoff.
 
 Customer text (names, company, message) is escaped for Slack's mrkdwn (``&``, ``<``, ``>``), so it can
-neither form a link nor a ``<!channel>`` mention.
+neither form a link nor a ``<!channel>`` mention. The webhook URL is a secret: it is never logged (httpx's
+request log line shows it redacted) and errors recorded for admins carry the status, not the URL.
 """
 
 import hashlib
@@ -23,6 +24,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -120,6 +122,32 @@ def digest_message(tickets: list[Ticket]) -> dict[str, Any]:
     }
 
 
+class SlackUnavailable(Exception):
+    """Slack could not take the message now (network error, 5xx): retried with the outbox's backoff."""
+
+
+# A webhook URL is a secret (S4): httpx logs every request's URL at INFO, so those of webhooks are redacted.
+_WEBHOOK_URLS: set[str] = set()
+
+
+def _redacted(value: Any) -> Any:
+    text = str(value)
+    if text in _WEBHOOK_URLS:
+        parts = urlsplit(text)
+        return f"{parts.scheme}://{parts.netloc}/…(webhook redacted)"
+    return value
+
+
+class _RedactWebhookUrls(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and _WEBHOOK_URLS:
+            record.args = tuple(_redacted(arg) for arg in record.args)
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactWebhookUrls())
+
+
 def _retry_after(response: httpx.Response) -> float:
     try:
         return max(1.0, min(float(response.headers.get("Retry-After", "")), 900.0))
@@ -134,18 +162,24 @@ def slack_post(
     transport: httpx.BaseTransport | None = None,
     before_send: Callable[[], None] | None = None,
 ) -> None:
-    """POST one message; raises ``RetryLater`` (429), ``PermanentFailure`` or ``httpx.HTTPError``.
-    ``before_send`` runs once the client is ready, immediately before the request goes out."""
-    with httpx.Client(timeout=TIMEOUT_SECONDS, transport=transport) as client:
-        request = client.build_request("POST", url, json=payload)
-        if before_send is not None:
-            before_send()
-        response = client.send(request)
+    """POST one message; raises ``RetryLater`` (429), ``PermanentFailure`` or ``SlackUnavailable``.
+    ``before_send`` runs once the client is ready, immediately before the request goes out. No error
+    message carries the URL (it is a secret; httpx's own messages would)."""
+    _WEBHOOK_URLS.add(url)
+    try:
+        with httpx.Client(timeout=TIMEOUT_SECONDS, transport=transport) as client:
+            request = client.build_request("POST", url, json=payload)
+            if before_send is not None:
+                before_send()
+            response = client.send(request)
+    except httpx.HTTPError as error:
+        raise SlackUnavailable(f"Slack could not be reached: {type(error).__name__}") from None
     if response.status_code == 429:
         raise RetryLater("Slack asked to slow down (429)", delay=_retry_after(response))
     if response.status_code in PERMANENT_STATUSES:
         raise PermanentFailure(f"Slack refused the message: HTTP {response.status_code} {response.text[:200]}")
-    response.raise_for_status()
+    if response.status_code >= 300:
+        raise SlackUnavailable(f"Slack answered HTTP {response.status_code} {response.text[:200]}")
 
 
 # --- The shared limiter ------------------------------------------------------------------------------

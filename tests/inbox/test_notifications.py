@@ -1,6 +1,7 @@
 """Notifications: Slack against a local stand-in that enforces 1 message/s and answers 429 + Retry-After;
 email against a real local SMTP server (aiosmtpd). Delivery goes through the outbox as in production."""
 
+import logging
 import socket
 import threading
 import time
@@ -101,6 +102,22 @@ def test_customer_text_is_escaped_for_slack(slack_workspace: Workspace, slack: S
     assert "&lt;!channel&gt; &amp; &lt;https://evil.example|click me&gt;" in text
     assert "&lt;@U123&gt; hi &amp; bye" in text
     assert mrkdwn_escape("a<b>&c") == "a&lt;b&gt;&amp;c"
+
+
+def test_webhook_url_is_never_logged(
+    slack_workspace: Workspace, slack: SlackStandIn, escalate, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = slack.url.rsplit("/", 1)[1]
+    slack.forced = [(500, {}, "oops")]
+    escalate()
+    with caplog.at_level(logging.DEBUG):
+        deliver_due()
+        OutboxMessage.objects.update(next_attempt_at=timezone.now())
+        deliver_all()
+    assert len(slack.accepted) == 1
+    assert secret not in caplog.text
+    assert "webhook redacted" in caplog.text
+    assert all(secret not in row.last_error for row in OutboxMessage.objects.all())
 
 
 def test_merges_and_workspaces_without_a_webhook_send_nothing(workspace: Workspace, escalate) -> None:

@@ -77,3 +77,11 @@ def test_seed_demo_twice_changes_nothing():
     ) == counts
     assert "shown once" not in second
     assert "not re-seeding" in third
+
+
+@pytest.mark.django_db
+def test_create_workspace_refuses_a_weak_admin_password():
+    with pytest.raises(CommandError, match=r"password: .*too short"):
+        run("create_workspace", "Globex", "--admin-email", "hank@globex.test", "--admin-password", "abc")
+
+    assert not Workspace.objects.exists()

@@ -55,7 +55,10 @@ class Command(BaseCommand):
                 for path in PROVISIONERS:
                     extra.update(import_string(path)(workspace=created.workspace))
         except ValidationError as error:
-            messages = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in error.message_dict.items())
+            if hasattr(error, "error_dict"):
+                messages = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in error.message_dict.items())
+            else:
+                messages = " ".join(error.messages)
             raise CommandError(messages) from None
         workspace = created.workspace
         output = {

@@ -106,7 +106,8 @@ def test_notification_email_subject_is_one_line_whatever_the_name(ours: Tenant, 
     email = assignment_email_build(ticket=hostile_ticket, message_id="<test@halo.invalid>")
     message = email.message()
 
-    assert "\n" not in email.subject and "\r" not in email.subject
+    assert "\n" not in email.subject
+    assert "\r" not in email.subject
     assert message["Bcc"] is None
     html = email.alternatives[0][0]
     assert "<b>hi</b>" not in html

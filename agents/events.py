@@ -11,11 +11,10 @@ up with ``GET …/messages?after=ID`` when it reconnects.
 import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
 from agents.models import Message
+from halo.layers import group_send_sync
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +41,8 @@ def message_broadcast(message: Message) -> None:
     event = {"type": MESSAGE_NEW, "message": message_payload(message)}
 
     def send() -> None:
-        layer = get_channel_layer()
-        if layer is None:
-            return
         try:
-            async_to_sync(layer.group_send)(group, event)
+            group_send_sync(group, event)
         except Exception:  # the channel layer is down: the widget catches up with ?after= on reconnect
             logger.warning("widget broadcast to %s failed", group, exc_info=True)
 

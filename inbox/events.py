@@ -21,11 +21,10 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
 
+from halo.layers import group_send_sync
 from inbox.models import InboxCounter, InboxEvent
 
 logger = logging.getLogger(__name__)
@@ -91,11 +90,8 @@ def event_message(event: InboxEvent) -> dict[str, Any]:
 
 
 def inbox_event_broadcast(event: InboxEvent) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
     try:
-        async_to_sync(layer.group_send)(
+        group_send_sync(
             workspace_group(event.workspace_id), {"type": CHANNEL_MESSAGE_TYPE, "message": event_message(event)}
         )
     except Exception:  # the layer is down: sockets catch up from the table (gap or reconnect)

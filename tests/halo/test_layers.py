@@ -1,13 +1,16 @@
-"""The embedded channel layer delivers a send made from another thread's event loop (the embedded worker)."""
+"""The embedded channel layer delivers a send made from another thread's event loop (the embedded worker);
+``group_send_sync`` keeps one sending loop per process for a network layer (B2)."""
 
 import asyncio
 import threading
 import time
+from typing import Any
 
+import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer
 
-from halo.layers import EmbeddedChannelLayer
+from halo.layers import EmbeddedChannelLayer, group_send_sync
 
 
 async def test_group_send_from_a_worker_thread_reaches_a_waiting_receiver_promptly():
@@ -35,3 +38,36 @@ async def test_it_is_still_an_in_memory_layer_for_same_loop_use():
 
     assert isinstance(layer, InMemoryChannelLayer)
     assert await layer.receive(channel) == {"type": "hello"}
+
+
+class RecordingLayer:
+    """A network layer's shape (channels_redis): records the loop each send runs on."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.loops: list[asyncio.AbstractEventLoop] = []
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.loops.append(asyncio.get_running_loop())
+        self.sent.append((group, message))
+
+
+def test_sync_sends_to_a_network_layer_reuse_one_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    layer = RecordingLayer()
+    monkeypatch.setattr("halo.layers.get_channel_layer", lambda: layer)
+
+    group_send_sync("inbox.workspace.1", {"type": "inbox.event", "n": 1})
+    group_send_sync("inbox.workspace.1", {"type": "inbox.event", "n": 2})
+
+    assert [message["n"] for _, message in layer.sent] == [1, 2]
+    assert layer.loops[0] is layer.loops[1]  # channels_redis keeps its connection per loop: it is reused
+
+
+def test_a_failing_sync_send_raises_for_the_caller_to_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("halo.layers.get_channel_layer", lambda: RecordingLayer(error=ConnectionError("down")))
+
+    with pytest.raises(ConnectionError):
+        group_send_sync("inbox.workspace.1", {"type": "inbox.event"})

@@ -176,8 +176,10 @@ def workspace_by_app_id(app_id: Any) -> Workspace | None:
 
 
 def message_id_param(raw: str | None) -> int:
-    """``?after=``: a message id (ASCII digits), 0 when absent."""
-    raw = raw or "0"
+    """``?after=``: a message id (ASCII digits), 0 when absent; an empty value is not an id (the schema
+    says integer)."""
+    if raw is None:
+        return 0
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ValidationError({"after": ["A message id (a non-negative integer)."]})
     return int(raw)

@@ -17,6 +17,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib import admin
 from django.db import connection
 from django.test import Client
+from rest_framework.test import APIClient
 
 from escalation.models import EscalationSettings
 from halo.routing import websocket_urlpatterns
@@ -218,3 +219,16 @@ def test_unknown_parameters_of_their_routes_are_known(theirs: Tenant) -> None:
     for route, _ in routes():
         if route.startswith(("api/v1/", "api/widget/v1/")):
             assert set(parameters(route)) <= known | {"user_id"}, route
+
+
+@pytest.mark.parametrize("after", ["", "-1", "1.0", "abc", "9" * 19])
+def test_message_and_article_pages_refuse_a_bad_after(ours: Tenant, after: str) -> None:
+    widget = APIClient().get(
+        f"/api/widget/v1/conversations/{ours.conversation.pk}/messages",
+        {"after": after},
+        HTTP_AUTHORIZATION=f"Bearer {ours.conversation_token}",
+    )
+    server = ours.api.get("/api/v1/knowledge/articles", {"after": after})
+
+    assert (widget.status_code, server.status_code) == (400, 400)
+    assert widget.json()["fields"] == server.json()["fields"] == {"after": ["A message id (a non-negative integer)."]}

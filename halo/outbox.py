@@ -46,9 +46,16 @@ def outbox_enqueue(*, workspace: Workspace, task: str, payload: dict[str, object
     return message
 
 
+# Publishing to the broker: one quick retry for a blip, then give up. The row stays and the sweep sends it
+# again, so Celery's default (retries for ~0.7 s) would only make every request wait while Redis is down.
+PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
+
+
 def _send(message: OutboxMessage, *, countdown: float = 0) -> None:
     try:
-        celery_app.send_task(message.task, kwargs={"message_id": message.pk}, countdown=countdown)
+        celery_app.send_task(
+            message.task, kwargs={"message_id": message.pk}, countdown=countdown, retry_policy=PUBLISH_RETRY_POLICY
+        )
     except Exception:  # the broker is unreachable: the row is kept and the sweep sends it later
         logger.warning("outbox: could not queue %s #%s; the sweep will retry", message.task, message.pk)
 

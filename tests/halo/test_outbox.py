@@ -17,7 +17,7 @@ from tests.halo.factories import WorkspaceFactory
 
 
 class SentTasks(list):
-    def __call__(self, name, kwargs, countdown=0):
+    def __call__(self, name, kwargs, countdown=0, **options):
         self.append((name, kwargs["message_id"], countdown))
 
 

@@ -6,6 +6,7 @@ back, each exactly once.
 """
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from escalation.services import SUMMARY_TASK, escalation_settings_ensure
+from halo.celery import app as celery_app
 from halo.models import OutboxMessage, Workspace
+from halo.outbox import _send as outbox_send
 from halo.services import api_key_create
 from inbox.models import InboxEvent, Ticket
 from tests.agents.factories import AgentFactory
@@ -64,6 +67,35 @@ def hand_off(base: str, workspace: Workspace, body: str) -> dict[str, Any]:
     )
     assert status == 201, handed_off
     return handed_off
+
+
+@pytest.mark.django_db
+def test_a_request_does_not_wait_on_broker_retries_while_redis_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The outbox row is the retry: publishing tries the broker twice (a blip), not Celery's default four
+    times with back-off, then leaves the message to the sweep."""
+    port = free_port()
+    attempts: list[Any] = []
+    connect = socket.socket.connect
+
+    def counting_connect(self: socket.socket, address: Any) -> Any:
+        if isinstance(address, tuple) and address[1] == port:
+            attempts.append(address)
+        return connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", counting_connect)
+    message = OutboxMessage.objects.create(workspace=WorkspaceFactory(), task=SUMMARY_TASK, payload={"ticket_id": 1})
+    broker_url, pool = celery_app.conf.broker_url, celery_app._pool
+    celery_app.conf.broker_url, celery_app._pool = f"redis://127.0.0.1:{port}/0", None
+    try:
+        outbox_send(message)
+    finally:
+        if celery_app._pool is not None:
+            celery_app._pool.force_close_all()
+        celery_app.conf.broker_url, celery_app._pool = broker_url, pool
+
+    assert len(attempts) == 2
+    message.refresh_from_db()
+    assert message.state == "pending"  # kept for the sweep
 
 
 @pytest.mark.slow

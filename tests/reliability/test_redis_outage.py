@@ -84,14 +84,19 @@ def test_a_request_does_not_wait_on_broker_retries_while_redis_is_down(monkeypat
 
     monkeypatch.setattr(socket.socket, "connect", counting_connect)
     message = OutboxMessage.objects.create(workspace=WorkspaceFactory(), task=SUMMARY_TASK, payload={"ticket_id": 1})
-    broker_url, pool = celery_app.conf.broker_url, celery_app._pool
-    celery_app.conf.broker_url, celery_app._pool = f"redis://127.0.0.1:{port}/0", None
+    # The app's broker for the length of the test: a port nobody listens on (its pools are built lazily).
+    saved = (celery_app.conf.broker_url, celery_app._pool, celery_app.amqp._producer_pool)
+    celery_app.conf.broker_url, celery_app._pool, celery_app.amqp._producer_pool = (
+        f"redis://127.0.0.1:{port}/0",
+        None,
+        None,
+    )
     try:
         outbox_send(message)
     finally:
         if celery_app._pool is not None:
             celery_app._pool.force_close_all()
-        celery_app.conf.broker_url, celery_app._pool = broker_url, pool
+        celery_app.conf.broker_url, celery_app._pool, celery_app.amqp._producer_pool = saved
 
     assert len(attempts) == 2
     message.refresh_from_db()

@@ -300,12 +300,16 @@ def _post_user_message(*, conversation: Conversation, body: str) -> PostResult:
         return result
     with transaction.atomic(savepoint=False):
         turn = agent_turn_record(conversation=conversation, outcome=outcome)
-        _escalation_judge(turn=turn)
+        ticket = _escalation_judge(turn=turn)
     if turn.message is not None:
         result.messages.append(turn.message)
     result.turn = turn
-    conversation.refresh_from_db(fields=["status", "updated_at"])
-    result.ticket = conversation_ticket(conversation=conversation)
+    # Only a handoff changes the conversation's status here: no re-read of the row.
+    if ticket is _NOT_HANDED_OFF:
+        result.ticket = conversation_ticket(conversation=conversation)
+    else:
+        conversation.status = Conversation.Status.HANDED_OFF
+        result.ticket = ticket
     return result
 
 
@@ -343,14 +347,22 @@ def agent_turn_record(*, conversation: Conversation, outcome: TurnResult) -> Age
     )
 
 
-def conversation_post_message(*, conversation: Conversation, author: str, body: str, teammate: Any = None) -> Message:
-    """Post a teammate's or a system message into a conversation; the widget receives it live."""
+def conversation_post_message(
+    *, conversation: Conversation, author: str, body: str, teammate: Any = None, status: str | None = None
+) -> Message:
+    """Post a teammate's or a system message into a conversation; the widget receives it live.
+
+    ``status``, if given, is set on the conversation in the same UPDATE (the handoff's system message)."""
     if author not in (Message.Author.TEAMMATE, Message.Author.SYSTEM):
         raise ValueError("Only teammate and system messages are posted this way.")
     body = _check_body(body)
-    with transaction.atomic():
+    # savepoint=False: nested in a caller's transaction, an error rolls it back whole (no SAVEPOINT trips).
+    with transaction.atomic(savepoint=False):
         message = Message.objects.create(conversation=conversation, author=author, body=body, teammate=teammate)
-        Conversation.objects.filter(pk=conversation.pk).update(updated_at=message.created_at)
+        updates: dict[str, Any] = {"updated_at": message.created_at}
+        if status is not None:
+            updates["status"] = status
+        Conversation.objects.filter(pk=conversation.pk).update(**updates)
         message_broadcast(message)
     return message
 
@@ -358,7 +370,9 @@ def conversation_post_message(*, conversation: Conversation, author: str, body: 
 # --- The escalation seam ----------------------------------------------------------------------------
 # The only calls from agents into escalation. Each looks up an optional function of
 # ``escalation.services`` and falls back to the behaviour without escalation when it is absent:
-#   turn_judge(*, turn)                  -> None   judge a new AI turn (write the decision, hand off)
+#   turn_judge(*, turn)                  -> object with ``handoff`` (None or with ``ticket``)   judge a new
+#                                          AI turn (write the decision, hand off)
+#   ticket_widget_payload(*, ticket)     -> dict   the widget's ``ticket`` JSON of the handoff's ticket
 #   user_message_handoff(*, message)     -> bool   a user message asked for a human (handoff phrase)
 #   ai_may_answer(*, conversation)       -> bool   False while a human owns the conversation
 #   conversation_ticket(*, conversation) -> dict | None   the widget's ``ticket`` JSON, or None
@@ -372,10 +386,20 @@ def _escalation_function(name: str) -> Callable[..., Any] | None:
     return function if callable(function) else None
 
 
-def _escalation_judge(*, turn: AgentTurn) -> None:
+# What ``_escalation_judge`` returns when the turn did not hand off (the caller then looks the ticket up).
+_NOT_HANDED_OFF: Any = object()
+
+
+def _escalation_judge(*, turn: AgentTurn) -> Any:
+    """Judge the turn; returns the widget's ``ticket`` JSON when it handed off, else ``_NOT_HANDED_OFF``."""
     judge = _escalation_function("turn_judge")
-    if judge is not None:
-        judge(turn=turn)
+    if judge is None:
+        return _NOT_HANDED_OFF
+    handoff = getattr(judge(turn=turn), "handoff", None)
+    payload = _escalation_function("ticket_widget_payload")
+    if handoff is None or payload is None:
+        return _NOT_HANDED_OFF
+    return payload(ticket=handoff.ticket)
 
 
 def _escalation_user_message(*, message: Message) -> bool:

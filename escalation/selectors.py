@@ -87,6 +87,16 @@ def _tool_names(tools: Any) -> list[str]:
     return [str(tool.get("name", "")) for tool in tools if isinstance(tool, dict)]
 
 
+def agent_escalation_settings(*, agent: Agent) -> EscalationSettings | None:
+    """The agent's settings as they are now (None until first created); always read, never cached on the
+    agent instance: a settings change must apply to the next turn of a long-lived instance too."""
+    return EscalationSettings.objects.filter(agent_id=agent.pk).first()
+
+
+def _loaded(instance: Any, *names: str) -> bool:
+    return all(instance._meta.get_field(name).is_cached(instance) for name in names)
+
+
 def turn_context_get(*, turn_id: int, now: datetime) -> TurnContext:
     """Build the engine's inputs for one turn. Counting starts after the last hand-back, so a conversation
     a teammate handed back gets its gates afresh instead of looping straight into a new ticket."""
@@ -100,16 +110,45 @@ def turn_context_get(*, turn_id: int, now: datetime) -> TurnContext:
         .annotate(handed_back_at=_handed_back_at())
         .get(pk=turn_id)
     )
+    window = Q(conversation_id=turn.conversation_id, pk__lte=turn.pk)
+    if turn.handed_back_at is not None:
+        window &= Q(created_at__gt=turn.handed_back_at)
+    settings = getattr(turn.conversation.agent, "escalation_settings", None)  # read by the join above
+    return _turn_context(turn=turn, window=window, settings=settings, now=now)
+
+
+def turn_context_for(*, turn: AgentTurn, now: datetime) -> TurnContext:
+    """``turn_context_get`` for a turn already in memory with its conversation, agent, contact and
+    workspace loaded (the widget path has just written it): no re-read of those rows, and the hand-back
+    time is folded into the history query. Any other turn is read with ``turn_context_get``."""
+    conversation = turn.conversation if _loaded(turn, "conversation") else None
+    if conversation is None or not _loaded(conversation, "agent", "contact", "workspace"):
+        return turn_context_get(turn_id=turn.pk, now=now)
+    if turn.message_id is not None and not _loaded(turn, "message"):
+        return turn_context_get(turn_id=turn.pk, now=now)
+    window = Q(conversation_id=conversation.pk, pk__lte=turn.pk) & Q(
+        created_at__gt=Coalesce(
+            Subquery(_handed_back_at_of(conversation.pk)), Value(EPOCH, output_field=DateTimeField())
+        )
+    )
+    settings = agent_escalation_settings(agent=conversation.agent)
+    return _turn_context(turn=turn, window=window, settings=settings, now=now)
+
+
+def _handed_back_at_of(conversation_id: int) -> Any:
+    return (
+        Ticket.objects.filter(conversations=conversation_id, closed_at__isnull=False)
+        .order_by("-closed_at")
+        .values("closed_at")[:1]
+    )
+
+
+def _turn_context(*, turn: AgentTurn, window: Q, settings: EscalationSettings | None, now: datetime) -> TurnContext:
     conversation = turn.conversation
     agent = conversation.agent
     contact = conversation.contact
-    settings = getattr(agent, "escalation_settings", None)
     policy = policy_from_settings(settings)
 
-    window = Q(conversation_id=conversation.pk, pk__lte=turn.pk)
-    handed_back_at = turn.handed_back_at
-    if handed_back_at is not None:
-        window &= Q(created_at__gt=handed_back_at)
     history = list(AgentTurn.objects.filter(window).order_by("id").values_list("pk", "tools", "knowledge_sources"))
     if turn.pk not in {pk for pk, _, _ in history}:  # a turn recorded "before" the hand-back is still this turn
         history.append((turn.pk, turn.tools, turn.knowledge_sources))

@@ -30,12 +30,13 @@ from escalation.engine import Decision, Reason, decide
 from escalation.models import EscalationEvent, EscalationSettings, EscalationSettingsVersion
 from escalation.selectors import (
     TurnContext,
+    agent_escalation_settings,
     contact_matches_rule,
     contact_passes_escalation_filter,
     conversation_ai_may_answer,
     conversation_open_ticket,
     message_requests_handoff,
-    turn_context_get,
+    turn_context_for,
 )
 from halo.models import Contact
 from halo.outbox import outbox_enqueue
@@ -95,7 +96,7 @@ def _settings_values(settings: EscalationSettings) -> dict[str, Any]:
 
 def escalation_settings_ensure(*, agent: Agent) -> EscalationSettings:
     """The agent's settings, created with the SPEC §2 defaults (version 1) the first time they are needed."""
-    existing = EscalationSettings.objects.filter(agent=agent).first()
+    existing = agent_escalation_settings(agent=agent)
     if existing is not None:
         return existing
     try:
@@ -158,7 +159,7 @@ def escalation_settings_update(
 def turn_judge(*, turn: AgentTurn) -> TurnJudgement:
     """Judge one AI turn (SPEC §3), store its signals and outcome on it, and hand off if it escalates."""
     now = timezone.now()
-    context = turn_context_get(turn_id=turn.pk, now=now)
+    context = turn_context_for(turn=turn, now=now)
     decision = decide(context.snapshot, context.policy)
     record = {
         "signals": [signal.value for signal in decision.signals],
@@ -169,7 +170,9 @@ def turn_judge(*, turn: AgentTurn) -> TurnJudgement:
     }
     handoff = None
     if decision.escalate and decision.reason is not None:
-        with transaction.atomic():
+        # savepoint=False: inside the widget's transaction an error rolls everything back anyway; no
+        # SAVEPOINT/RELEASE round trips (the ticket insert keeps its own savepoint, see _handoff).
+        with transaction.atomic(savepoint=False):
             AgentTurn.objects.filter(pk=turn.pk).update(**record)
             handoff = _ticket_escalate(context=context, reason=decision.reason, now=now)
     else:  # one statement: no transaction of its own needed
@@ -202,7 +205,7 @@ def handoff_available(*, agent: Agent, contact: Contact | None, now: datetime | 
 
     A visitor the widget has not met yet (``contact`` None) is judged as a contact with no data.
     """
-    settings = EscalationSettings.objects.filter(agent=agent).first()
+    settings = agent_escalation_settings(agent=agent)
     if contact is None:
         contact = Contact(workspace_id=agent.workspace_id)
     return contact_passes_escalation_filter(contact=contact, settings=settings, now=now or timezone.now())
@@ -253,7 +256,7 @@ def user_message_handoff(*, message: Message) -> bool:
     if conversation.status == Conversation.Status.HANDED_OFF:
         conversation_message_publish(message=message)  # the teammate's open inbox page shows it live
         return True
-    settings = EscalationSettings.objects.filter(agent_id=conversation.agent_id).first()
+    settings = agent_escalation_settings(agent=conversation.agent)
     if not message_requests_handoff(message=message, settings=settings):
         return False
     try:
@@ -271,8 +274,11 @@ def ai_may_answer(*, conversation: Conversation) -> bool:
 def conversation_ticket(*, conversation: Conversation) -> dict[str, Any] | None:
     """The widget's ``ticket``: the conversation's ticket while it is not closed, else None."""
     ticket = conversation_open_ticket(conversation=conversation)
-    if ticket is None:
-        return None
+    return ticket_widget_payload(ticket=ticket) if ticket is not None else None
+
+
+def ticket_widget_payload(*, ticket: Ticket) -> dict[str, Any]:
+    """The widget's ``ticket`` JSON of a ticket known to be not closed (e.g. the one a handoff returned)."""
     return {"id": ticket.pk, "status": ticket.status, "created_at": ticket.created_at}
 
 
@@ -360,7 +366,7 @@ def _handoff(
 ) -> Handoff:
     """Create the contact's ticket or merge into its open one, in one transaction, race-free."""
     priority = contact_matches_rule(contact=contact, rule=settings.priority_filter, now=now)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # an error rolls back the caller's transaction anyway
         ticket = Ticket.objects.select_for_update().filter(contact=contact).exclude(status=Ticket.Status.CLOSED).first()
         created = False
         if ticket is None:
@@ -417,17 +423,21 @@ def _handoff(
             settings_version=settings.version,
             created_at=now,
         )
-        was_handed_off = conversation.status == Conversation.Status.HANDED_OFF
-        Conversation.objects.filter(pk=conversation.pk).update(status=Conversation.Status.HANDED_OFF, updated_at=now)
-        conversation.status = Conversation.Status.HANDED_OFF
-        if not was_handed_off:
+        if conversation.status == Conversation.Status.HANDED_OFF:
+            Conversation.objects.filter(pk=conversation.pk).update(
+                status=Conversation.Status.HANDED_OFF, updated_at=now
+            )
+        else:
             from agents.services import conversation_post_message
 
+            # The customer's handoff message; the same UPDATE marks the conversation handed off.
             conversation_post_message(
                 conversation=conversation,
                 author=Message.Author.SYSTEM,
                 body=handoff_message_text(contact=contact, settings=settings),
+                status=Conversation.Status.HANDED_OFF,
             )
+        conversation.status = Conversation.Status.HANDED_OFF
         _after_commit_work(conversation=conversation, ticket=ticket, created=created, event=event)
     return Handoff(ticket=ticket, created=created, event=event)
 

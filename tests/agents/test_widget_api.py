@@ -310,8 +310,8 @@ class TestConversationMessages:
 
 
 # Agents' share: conversation + token (1); user message, conversation touch (2); knowledge search (1);
-# AI message, AI turn (2); status refresh (1); in tests the one transaction adds SAVEPOINT/RELEASE (2).
-AGENTS_QUERIES_PER_MESSAGE = 9
+# AI message, AI turn (2); in tests the one transaction adds SAVEPOINT/RELEASE (2). No status re-read.
+AGENTS_QUERIES_PER_MESSAGE = 8
 # With escalation judging the turn (its snapshot, decision write and ticket lookup are its own share).
 MAX_QUERIES_PER_MESSAGE = 24
 

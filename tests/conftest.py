@@ -1,10 +1,25 @@
-"""Suite-wide fixtures: the network is closed except loopback, and shared factories are at hand."""
+"""Suite-wide fixtures: the network is closed except loopback, and the fixtures the apps' tests share.
+
+Shared: ``workspace`` (Acme), ``api_key`` and ``api`` (a server-API client carrying a key of ``workspace``),
+``widget`` (a widget client), ``teammate`` (a member of ``workspace``) and ``admin_client_of`` (a logged-in
+workspace admin). An app's ``conftest.py`` overrides one where its tests need another shape (the agents'
+``workspace`` has an allowed origin, the inbox's and escalation's ``agent`` differ). The browser harness
+(``browser``) is the ``tests.browser`` plugin.
+"""
 
 import ipaddress
 import socket
 from typing import Any
 
 import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from halo.models import Membership, Workspace
+from halo.services import api_key_create
+from tests.halo.factories import MembershipFactory, UserFactory, WorkspaceFactory
+
+pytest_plugins = ["tests.browser"]
 
 
 def _is_loopback(address: Any) -> bool:
@@ -40,3 +55,42 @@ def _empty_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def workspace(db: None) -> Workspace:
+    return WorkspaceFactory(name="Acme", slug="acme")
+
+
+@pytest.fixture
+def api_key(workspace: Workspace) -> str:
+    return api_key_create(workspace=workspace)[1]
+
+
+@pytest.fixture
+def api(api_key: str) -> APIClient:
+    """A server-API client carrying an API key of ``workspace``."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    return client
+
+
+@pytest.fixture
+def widget() -> APIClient:
+    """A widget client: no credentials, JSON bodies."""
+    return APIClient()
+
+
+@pytest.fixture
+def teammate(workspace: Workspace) -> Membership:
+    return MembershipFactory(workspace=workspace, user__username="sam@acme.test")
+
+
+@pytest.fixture
+def admin_client_of(workspace: Workspace) -> Client:
+    """A browser session of an admin (staff, ``admin`` role) of ``workspace``."""
+    user = UserFactory(is_staff=True)
+    MembershipFactory(user=user, workspace=workspace, role=Membership.Role.ADMIN)
+    client = Client()
+    client.force_login(user)
+    return client

@@ -1,12 +1,12 @@
-"""Fixtures of the agents tests: a workspace with an agent and a small help center."""
+"""Fixtures of the agents tests: a workspace with an allowed origin, an agent and a small help center.
+
+``api`` and ``widget`` come from ``tests/conftest.py`` (``api`` carries a key of this ``workspace``).
+"""
 
 import pytest
-from django.core.cache import cache
-from rest_framework.test import APIClient
 
 from agents.models import Agent, KnowledgeArticle
 from halo.models import Workspace
-from halo.services import api_key_create
 from tests.agents.factories import AgentFactory, KnowledgeArticleFactory
 from tests.halo.factories import WorkspaceFactory
 
@@ -50,22 +50,3 @@ def agent(workspace: Workspace) -> Agent:
 @pytest.fixture
 def help_center(workspace: Workspace) -> list[KnowledgeArticle]:
     return [KnowledgeArticleFactory(workspace=workspace, title=t, body=b, url=u) for t, b, u in HELP_CENTER]
-
-
-@pytest.fixture
-def api(workspace: Workspace) -> APIClient:
-    """A server-API client carrying an API key of ``workspace``."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_create(workspace=workspace)[1]}")
-    return client
-
-
-@pytest.fixture
-def widget() -> APIClient:
-    """A widget client: no credentials, JSON bodies."""
-    return APIClient()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles() -> None:
-    cache.clear()

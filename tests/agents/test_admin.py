@@ -7,20 +7,10 @@ from django.test import Client
 
 from agents.knowledge import knowledge_search
 from agents.models import Agent, KnowledgeArticle
-from halo.models import Membership, Workspace
+from halo.models import Workspace
 from tests.agents.factories import AgentFactory, ConversationFactory, KnowledgeArticleFactory
-from tests.halo.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client_of(workspace: Workspace) -> Client:
-    user = UserFactory(is_staff=True)
-    MembershipFactory(user=user, workspace=workspace, role=Membership.Role.ADMIN)
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def agent_form(agent: Agent, **changes: Any) -> dict[str, Any]:

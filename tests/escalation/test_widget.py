@@ -2,8 +2,6 @@
 
 from typing import Any
 
-import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from agents.models import Agent, Conversation
@@ -12,16 +10,6 @@ from escalation.services import escalation_settings_ensure, escalation_settings_
 from halo.models import Workspace
 from inbox.models import Ticket
 from inbox.services import ticket_update
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles() -> None:
-    cache.clear()
-
-
-@pytest.fixture
-def widget() -> APIClient:
-    return APIClient()
 
 
 def start(widget: APIClient, workspace: Workspace, body: str = "How do I reset my password?") -> dict[str, Any]:

@@ -1,6 +1,6 @@
-"""Fixtures of the inbox tests: a workspace with a teammate and a server API client.
+"""Fixtures of the inbox tests (``workspace``, ``teammate`` and ``api`` come from ``tests/conftest.py``).
 
-The staff-inbox fixtures (below the API ones): ``agent`` (with escalation settings), ``escalate`` (a real
+The staff-inbox fixtures: ``agent`` (with escalation settings), ``escalate`` (a real
 manual handoff of a new conversation, so tickets, escalation events, outbox rows and inbox events are
 the ones production makes), ``staff`` (a logged-in teammate's browser session) and ``outsider`` (a
 member of another workspace).
@@ -11,32 +11,13 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from rest_framework.test import APIClient
 
 from agents.models import Agent, Conversation
 from escalation.services import escalation_settings_ensure, handoff_request
 from halo.models import Contact, Membership, Workspace
-from halo.services import api_key_create
 from inbox.models import Ticket
 from tests.agents.factories import AgentFactory, ConversationFactory, MessageFactory
 from tests.halo.factories import ContactFactory, MembershipFactory, WorkspaceFactory
-
-
-@pytest.fixture
-def workspace(db: None) -> Workspace:
-    return WorkspaceFactory(name="Acme", slug="acme")
-
-
-@pytest.fixture
-def teammate(workspace: Workspace) -> Membership:
-    return MembershipFactory(workspace=workspace, user__username="sam@acme.test")
-
-
-@pytest.fixture
-def api(workspace: Workspace) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_create(workspace=workspace)[1]}")
-    return client
 
 
 @pytest.fixture

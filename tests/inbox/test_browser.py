@@ -3,26 +3,19 @@ channel layer, the in-process Celery worker) over a fresh, seeded SQLite data di
 
 A teammate has the inbox open; a visitor asks for a human in the widget demo page: the ticket appears in
 the inbox without a reload, its AI summary arrives, the teammate's reply appears live in the widget, and
-the visitor's next message appears live on the ticket page. Reuses the agents browser harness's Chromium
-settings.
+the visitor's next message appears live on the ticket page. The harness is ``tests/browser.py``.
 """
 
-import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.agents.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
+from tests.browser import halo_server_running, serve_command, widget_ask
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 STAFF_EMAIL = "admin@acme.test"
 STAFF_PASSWORD = "halo-demo-password"  # the seeded demo login (halo.demo)
 
@@ -30,46 +23,10 @@ STAFF_PASSWORD = "halo-demo-password"  # the seeded demo login (halo.demo)
 @pytest.fixture(scope="module")
 def halo_embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("halo-inbox-browser")
-    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
-    env.update({"HALO_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "halo.settings"})
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([*manage, "seed_demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    port = _free_port()
-    server = subprocess.Popen(
-        [*manage, "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 40
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the Halo server did not start")
-            time.sleep(0.2)
+    with halo_server_running(
+        data_dir, command=serve_command, start_timeout=40, stop_timeout=20, stdout=subprocess.DEVNULL
+    ) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def log_in(page: Any, url: str) -> None:
@@ -93,11 +50,7 @@ def test_escalation_appears_live_in_the_inbox_and_the_reply_appears_live_in_the_
 
     widget = browser.new_context().new_page()
     widget.on("pageerror", lambda error: errors.append(str(error)))
-    widget.goto(f"{halo_embedded}/widget/demo/?open=1")
-    widget.wait_for_selector("[data-halo-widget][data-ready='true']")
-    widget.fill(".halo-input", "I was charged twice for <b>March</b>")
-    widget.click(".halo-send")
-    widget.wait_for_selector(".halo-message--ai", timeout=15_000)
+    widget_ask(widget, halo_embedded, "I was charged twice for <b>March</b>")
     widget.click(".halo-handoff")
     widget.wait_for_selector("[data-halo-widget][data-status='handed_off']", timeout=15_000)
 

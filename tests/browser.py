@@ -1,0 +1,113 @@
+"""The browser-test harness: a Halo server subprocess over a fresh, seeded data directory, and headless Chromium.
+
+``halo_server_running`` migrates and seeds (``seed_demo``) a SQLite data directory of its own, whatever
+``DATABASE_URL`` and ``REDIS_URL`` the suite runs with (the server is a separate process and must not touch
+the test database), starts the server command on a free loopback port, waits for ``/healthz`` and yields
+the base URL. ``widget_ask`` sends a visitor's message from the widget demo page. The ``browser`` fixture
+(registered for the whole suite in ``tests/conftest.py``) launches the system Chromium through Playwright,
+or skips the test where Chromium is not installed.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ROOT = Path(__file__).resolve().parents[1]
+MANAGE = [sys.executable, str(ROOT / "manage.py")]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def server_env(data_dir: Path, **extra_env: str) -> dict[str, str]:
+    """The environment of a Halo subprocess over ``data_dir``: without the suite's database and Redis."""
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update({"HALO_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "halo.settings", **extra_env})
+    return env
+
+
+def uvicorn_command(port: int) -> list[str]:
+    """The ASGI application alone under uvicorn (no embedded worker)."""
+    uvicorn = [sys.executable, "-m", "uvicorn", "halo.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
+    return [*uvicorn, "--lifespan", "off", "--log-level", "warning"]
+
+
+def serve_command(port: int) -> list[str]:
+    """The embedded default (``manage.py serve``: uvicorn, in-memory channel layer, in-process worker)."""
+    return [*MANAGE, "serve", "--port", str(port), "--log-level", "warning"]
+
+
+@contextmanager
+def halo_server_running(
+    data_dir: Path,
+    *,
+    command: Callable[[int], list[str]],
+    start_timeout: float,
+    stop_timeout: float,
+    stdout: int | IO[Any] | None = None,
+    **extra_env: str,
+) -> Iterator[str]:
+    env = server_env(data_dir, **extra_env)
+    subprocess.run([*MANAGE, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([*MANAGE, "seed_demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    port = free_port()
+    server = subprocess.Popen(command(port), cwd=ROOT, env=env, stdout=stdout)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the Halo server did not start")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=stop_timeout)
+
+
+def widget_ask(page: Any, base_url: str, text: str) -> None:
+    """Open the widget on the demo page, send ``text`` and return once the AI has answered."""
+    page.goto(f"{base_url}/widget/demo/?open=1")
+    page.wait_for_selector("[data-halo-widget][data-ready='true']")
+    page.fill(".halo-input", text)
+    page.click(".halo-send")
+    page.wait_for_selector(".halo-message--ai", timeout=15_000)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -286,10 +286,14 @@ def _post_user_message(*, conversation: Conversation, body: str) -> PostResult:
         for name, value in updates.items():
             setattr(conversation, name, value)
         _visitor_email_capture(contact=conversation.contact, body=body)
+        # A conversation a human owns gets no AI turn, only the ticket back: read it before the message's
+        # inbox event takes the workspace's counter row (locked until commit), not while holding it.
+        ticket_known = conversation.status == Conversation.Status.HANDED_OFF
+        ticket = conversation_ticket(conversation=conversation) if ticket_known else None
         handed_off = _escalation_user_message(message=user_message)
     result = PostResult(conversation=conversation, messages=[user_message])
     if handed_off or not _escalation_ai_may_answer(conversation=conversation):
-        result.ticket = conversation_ticket(conversation=conversation)
+        result.ticket = ticket if ticket_known else conversation_ticket(conversation=conversation)
         return result
 
     outcome = responder_for(conversation.agent).respond(

@@ -8,7 +8,17 @@ token check, user message, knowledge search, AI turn, escalation judge, ticket w
 client moves to a fresh conversation every 5 messages, so escalation sees realistic turn counts. The
 load generator shares the machine with the server: compare the ratio, not the absolute numbers.
 
-    .venv/bin/python bench/agents_b1.py [--clients 16] [--seconds 20] [--workers 4] [--threads 4]
+    .venv/bin/python bench/agents_b1.py [--clients 16] [--seconds 20] [--workers 2] [--threads 4]
+
+The server is started as the Procfile's ``web`` process is: ``gthread`` workers, its default 2 workers x
+4 threads (``WEB_CONCURRENCY`` / ``WEB_THREADS``), and an access log (written to
+``<tmp>/halo_bench_b1_access.log`` instead of stdout), so both phases pay what production pays per request.
+
+The workload is what a visitor sends, not what is cheapest: every client asks the 8 questions below in
+turn, 5 messages per conversation. Some are answered by the AI, some are human-only topics or find
+nothing and escalate; once a conversation is handed off, its next messages go to the team (no AI turn,
+an inbox event). In a run about 45% of the messages are AI turns that do not escalate, ~10% AI turns that
+create a ticket, ~45% messages on a handed-off conversation (the figures are printed per run).
 
 Uses ``DATABASE_URL`` if set, else the PostgreSQL database ``halo_bench_agents`` (see ``bench/agents.py``).
 ``B1_TWO_TRANSACTIONS=1`` turns on the agent's web-search skill (provider none), which takes the
@@ -25,8 +35,11 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -83,7 +96,7 @@ def prepare(conversations: int) -> tuple[str, list[tuple[int, str]]]:
 
 
 async def drive(
-    url: str, clients: int, seconds: float, request_for: "RequestFactory"
+    url: str, clients: int, seconds: float, request_for: "RequestFactory", mix: Counter[str] | None = None
 ) -> tuple[list[float], int, float]:
     latencies: list[float] = []
     errors = 0
@@ -101,12 +114,22 @@ async def drive(
                 latencies.append((time.perf_counter() - started) * 1000)
                 if response.status_code >= 400:
                     errors += 1
+                elif mix is not None:
+                    mix[message_kind(response.json())] += 1
                 sent += 1
 
         started = time.perf_counter()
         await asyncio.gather(*(worker(index) for index in range(clients)))
         elapsed = time.perf_counter() - started
     return latencies, errors, elapsed
+
+
+def message_kind(payload: dict[str, Any]) -> str:
+    """What a widget message turned into: an AI answer, an AI turn that handed off, or a message to the team."""
+    ai_answered = any(message["author"] == "ai" for message in payload["messages"])
+    if not ai_answered:
+        return "message on a handed-off conversation (no AI turn)"
+    return "AI turn that escalated (ticket)" if payload["ticket"] else "AI answer, no escalation"
 
 
 class RequestFactory:
@@ -144,7 +167,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     options = parser.parse_args()
 
@@ -180,6 +203,8 @@ def main() -> int:
             str(options.threads),
             "--log-level",
             "warning",
+            "--access-logfile",
+            str(Path(tempfile.gettempdir()) / "halo_bench_b1_access.log"),
         ],
         cwd=ROOT,
         env=env,
@@ -199,12 +224,16 @@ def main() -> int:
 
         asyncio.run(drive(url, options.clients, 2, Hello()))  # warm up every worker
         rows = []
+        widget_mix: Counter[str] = Counter()
         for label, factory in [
             ("DRF hello-world (baseline)", Hello()),
             ("widget message (builtin AI + escalation)", WidgetMessage(conversations, options.clients)),
         ]:
-            latencies, errors, elapsed = asyncio.run(drive(url, options.clients, options.seconds, factory))
+            mix = Counter[str]() if isinstance(factory, WidgetMessage) else None
+            latencies, errors, elapsed = asyncio.run(drive(url, options.clients, options.seconds, factory, mix))
             rows.append((label, len(latencies) / elapsed, statistics.median(latencies), p99(latencies), errors))
+            if mix is not None:
+                widget_mix = mix
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -217,6 +246,11 @@ def main() -> int:
     print("|---|---|---|---|---|")
     for label, rate, median, tail, errors in rows:
         print(f"| {label} | {rate:.0f} | {median:.1f} | {tail:.1f} | {errors} |")
+    total = sum(widget_mix.values())
+    print(
+        "\nwidget messages by outcome: "
+        + "; ".join(f"{kind} {count / total:.0%}" for kind, count in widget_mix.items())
+    )
     ratio = rows[1][1] / rows[0][1]
     tail = rows[1][3]
     print(f"\nthroughput ratio {ratio:.0%} (target ≥ 25%); widget p99 {tail:.0f} ms (target ≤ 100 ms)")

@@ -176,11 +176,12 @@ def ticket_escalated_publish(*, ticket: Ticket, created: bool, conversation: Con
     notifications (Slack, the assignee's email)."""
     if not Ticket.workspace.is_cached(ticket) and Conversation.workspace.is_cached(conversation):
         ticket.workspace = conversation.workspace
-    _ticket_event(ticket=ticket, type=TICKET_CREATED if created else TICKET_MERGED, conversation_id=conversation.pk)
     if created:
         from inbox.notifications import notifications_ticket_created
 
         notifications_ticket_created(ticket=ticket)
+    # Last: the event takes the workspace's counter row, locked until commit (concurrent handoffs wait on it).
+    _ticket_event(ticket=ticket, type=TICKET_CREATED if created else TICKET_MERGED, conversation_id=conversation.pk)
 
 
 def conversation_message_publish(*, message: Message) -> None:

@@ -147,3 +147,17 @@ def test_closing_the_ticket_gives_the_conversation_back_to_the_ai(
     assert body["status"] == "open"
     assert body["ticket"] is None
     assert Ticket.objects.exclude(status="closed").count() == 0
+
+
+def test_an_ai_turn_that_escalates_returns_the_new_ticket_and_the_handed_off_status(
+    widget: APIClient, workspace: Workspace, agent: Agent
+) -> None:
+    conversation = start(widget, workspace, body="I want a refund for last month")
+
+    ticket = Ticket.objects.get()
+    assert conversation["status"] == "handed_off"
+    assert conversation["ticket"]["id"] == ticket.pk
+    assert conversation["ticket"]["status"] == "open"
+    assert [message["author"] for message in conversation["messages"]] == ["user", "ai"]
+    assert Conversation.objects.get(pk=conversation["id"]).status == "handed_off"
+    assert ticket.reason != "manual"

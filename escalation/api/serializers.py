@@ -9,6 +9,7 @@ from rest_framework import serializers
 from agents.api.serializers import StrictBooleanField
 from escalation.engine import Mode, Reason, Signal, SuppressedBy
 from escalation.models import MAX_PHRASE_LENGTH, MAX_PHRASES, EscalationSettings
+from escalation.services import SETTINGS_FIELDS
 from halo.api.serializers import StrictSerializer, TextField, WholeNumberField
 from inbox.api.serializers import TicketSerializer
 from segments.fields import SegmentRuleSerializerField
@@ -25,24 +26,7 @@ class EscalationSettingsSerializer(serializers.ModelSerializer[EscalationSetting
 
     class Meta:
         model = EscalationSettings
-        fields = [
-            "agent",
-            "mode",
-            "confidence_threshold",
-            "max_attempts",
-            "require_knowledge_search",
-            "require_web_search",
-            "escalation_filter",
-            "priority_filter",
-            "default_assignee",
-            "routing_type",
-            "default_inbox",
-            "escalation_phrases",
-            "handoff_phrases",
-            "expected_reply_time",
-            "version",
-            "updated_at",
-        ]
+        fields = ["agent", *SETTINGS_FIELDS, "version", "updated_at"]
         read_only_fields = fields
 
 

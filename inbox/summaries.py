@@ -67,9 +67,9 @@ def _quote(text: str) -> str:
 class BuiltinSummarizer:
     def summarize(self, facts: SummaryFacts) -> str:
         users = [body for author, body in facts.transcript if author == Message.Author.USER]
-        parts = [f'The customer asked: "{_quote(users[0])}"' if users else "The customer has not written yet."]
+        parts = [f'The customer asked: "{_quote(users[0])}".' if users else "The customer has not written yet."]
         if len(users) > 1:
-            parts.append(f'Latest message: "{_quote(users[-1])}"')
+            parts.append(f'Latest message: "{_quote(users[-1])}".')
         tried: list[str] = []
         if facts.searches:
             tried.append("; ".join(_quote(search) for search in facts.searches[:5]))
@@ -150,7 +150,7 @@ def _tool_in_words(name: str, arguments: dict[str, Any]) -> str:
     detail = str(arguments.get("query") or arguments.get("reason") or "").strip()
     if not detail:
         return words
-    return f"{words} for {detail}" if name != "escalate" else f"{words} ({detail})"
+    return f'{words} for "{detail}"' if name != "escalate" else f"{words} ({detail.rstrip('.')})"
 
 
 def summary_facts_get(*, ticket: Ticket) -> SummaryFacts:

@@ -38,7 +38,7 @@ def test_builtin_summary_says_what_was_wanted_tried_and_why(escalate) -> None:
 
     assert ticket.summary_state == "ready"
     assert ticket.summary.startswith('The customer asked: "My invoice is wrong"')
-    assert 'The AI searched the help center for invoice wrong, found "Invoices explained"' in ticket.summary
+    assert 'The AI searched the help center for "invoice wrong", found "Invoices explained"' in ticket.summary
     assert "Handed off because the customer asked for a human (confidence 31%)." in ticket.summary
     assert InboxEvent.objects.filter(type="summary.ready", ticket=ticket).exists()
 

@@ -19,6 +19,7 @@ from halo.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD, DEMO_TEAMMATES, demo_work
 SEEDERS = [
     "halo.demo.seed",
     "agents.demo.seed",
+    "inbox.demo.seed",
 ]
 
 

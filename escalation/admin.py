@@ -22,7 +22,7 @@ from django.utils.html import format_html
 from agents.models import Agent
 from escalation.models import EscalationEvent, EscalationSettings, EscalationSettingsVersion
 from escalation.services import SETTINGS_FIELDS, escalation_settings_ensure, escalation_settings_update
-from halo.admin import WorkspaceScopedAdmin
+from halo.admin import WorkspaceScopedAdmin, WorkspaceScopedReadOnlyAdmin
 from halo.models import Membership
 from inbox.models import CustomInbox
 from segments.lang import RuleError
@@ -183,7 +183,7 @@ class EscalationSettingsAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(EscalationEvent)
-class EscalationEventAdmin(WorkspaceScopedAdmin):
+class EscalationEventAdmin(WorkspaceScopedReadOnlyAdmin):
     """Every escalation, for watching how escalation performs (read-only)."""
 
     list_display = [
@@ -206,12 +206,3 @@ class EscalationEventAdmin(WorkspaceScopedAdmin):
     def ticket_link(self, obj: EscalationEvent) -> str:
         url = reverse("admin:inbox_ticket_change", args=[obj.ticket_id])
         return format_html('<a href="{}">#{}</a>', url, obj.ticket_id)
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -134,6 +134,21 @@ class WorkspaceScopedAdmin(_ScopedFormFields, admin.ModelAdmin):  # type: ignore
         return request.user.is_superuser or self._may(request, obj)
 
 
+class WorkspaceScopedReadOnlyAdmin(WorkspaceScopedAdmin):
+    """A record the app writes and admins only look up: no add or change; delete only if ``deletable``."""
+
+    deletable = False
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.deletable and super().has_delete_permission(request, obj)
+
+
 class _ScopedInline(_ScopedFormFields):
     """An inline of a ``WorkspaceScopedAdmin``: the parent admin already checked the parent object, so a
     workspace admin may use the inline; its foreign-key choices are limited like the parent's."""
@@ -315,22 +330,17 @@ class ContactAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(PageView)
-class PageViewAdmin(WorkspaceScopedAdmin):
+class PageViewAdmin(WorkspaceScopedReadOnlyAdmin):
+    deletable = True
     workspace_path = "contact__workspace"
     list_display = ["url", "contact", "occurred_at"]
     search_fields = ["url", "contact__user_id", "contact__email"]
     list_select_related = ["contact"]
     readonly_fields = ["contact", "url", "occurred_at"]
 
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(WorkspaceScopedAdmin):
+class OutboxMessageAdmin(WorkspaceScopedReadOnlyAdmin):
     """Read-only: admins see what is queued, what was delivered and what failed (with the last error)."""
 
     list_display = ["task", "state", "attempts", "next_attempt_at", "short_error", "workspace", "created_at"]
@@ -355,15 +365,6 @@ class OutboxMessageAdmin(WorkspaceScopedAdmin):
     @admin.display(description="Last error")
     def short_error(self, obj: OutboxMessage) -> str:
         return obj.last_error[:120]
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.action(description="Retry the selected failed or pending messages now")
     def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:

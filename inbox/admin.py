@@ -13,7 +13,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from halo.admin import WorkspaceScopedAdmin
+from halo.admin import WorkspaceScopedAdmin, WorkspaceScopedReadOnlyAdmin
 from halo.models import Membership
 from inbox.models import CustomInbox, InboxEvent, SavedView, Ticket, TicketNote
 from inbox.services import TICKET_EDITABLE_FIELDS, ticket_update
@@ -71,39 +71,25 @@ class SavedViewAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(TicketNote)
-class TicketNoteAdmin(WorkspaceScopedAdmin):
-    """Read-only: notes are written in the staff inbox; admins can look them up."""
+class TicketNoteAdmin(WorkspaceScopedReadOnlyAdmin):
+    """Read-only: notes are written in the staff inbox; admins can look them up (and delete one)."""
 
+    deletable = True
     workspace_path = "ticket__workspace"
     list_display = ["ticket", "author", "created_at"]
     search_fields = ["body"]
     list_select_related = ["ticket", "author"]
     readonly_fields = ["ticket", "author", "body", "created_at"]
 
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(InboxEvent)
-class InboxEventAdmin(WorkspaceScopedAdmin):
+class InboxEventAdmin(WorkspaceScopedReadOnlyAdmin):
     """Read-only: the live events sent to inbox sockets, by workspace and number (for support and debugging)."""
 
     list_display = ["seq", "type", "ticket", "workspace", "created_at"]
     list_filter = ["type"]
     list_select_related = ["workspace", "ticket"]
     readonly_fields = ["workspace", "seq", "type", "ticket", "payload", "created_at"]
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class TicketForm(forms.ModelForm):  # type: ignore[type-arg]

@@ -133,20 +133,28 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
+# A Redis that stops answering (blackholed, hung) rather than refusing connections must not hang a request:
+# every Redis client here gives up after a second (a healthy Redis answers in well under a millisecond).
+# What each then does: the throttles fail open (halo.api.throttling), a live event is dropped and recovered
+# by replay (inbox sequence numbers, the widget's ?after=), an outbox message waits for the sweep.
+REDIS_TIMEOUTS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+
 if REDIS_URL:
     # Pub/sub: a group_send is one PUBLISH that each process fans out locally, not one list push and pop per
     # socket (B2, 50 sockets: p50 24-29 ms -> 15-22 ms). At-most-once, like every broadcast here: inbox
     # sockets replay gaps from the inbox event log, the widget catches up with ?after=.
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # channels_redis passes a host's other keys to redis-py's connection pool.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, **REDIS_TIMEOUTS}]},
+        }
     }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            # A Redis that stops answering (rather than refusing) must not hang requests: the throttles fail
-            # open on a cache error (halo.api.throttling), so a short timeout bounds what an outage costs.
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": dict(REDIS_TIMEOUTS),
         }
     }
 else:
@@ -162,9 +170,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 # Redis: retry delays stay far below the visibility timeout, so a scheduled retry is never re-delivered
-# early. memory:// (embedded) is polled: a short interval keeps background work prompt.
+# early; without a socket timeout a publish to a silent Redis waits forever (kombu's default), holding the
+# request that commits an outbox row (the worker's BRPOP runs on its event loop, which these do not bound).
+# memory:// (embedded) is polled: a short interval keeps background work prompt.
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, float] = (
-    {"visibility_timeout": 3600} if REDIS_URL else {"polling_interval": 0.1}
+    {"visibility_timeout": 3600, **REDIS_TIMEOUTS} if REDIS_URL else {"polling_interval": 0.1}
 )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"

@@ -133,6 +133,11 @@ class Conversation(models.Model):
     token_hash = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Kept on the row by the writes that change them, so a new message needs no query to know whether the
+    # AI may answer: the last time a closed ticket gave the conversation back to the AI, and the last time
+    # a teammate wrote in it (the AI stays silent once a teammate has spoken since the hand-back).
+    handed_back_at = models.DateTimeField(null=True, blank=True, editable=False)
+    teammate_replied_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-updated_at", "-id"]

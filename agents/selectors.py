@@ -28,8 +28,13 @@ def knowledge_article_get(*, workspace: Workspace, article_id: int) -> Knowledge
 
 
 def conversation_for_widget(*, conversation_id: int) -> Conversation | None:
-    """A conversation with what a widget request needs (its token is checked by the caller)."""
-    return Conversation.objects.select_related("workspace", "agent", "contact").filter(pk=conversation_id).first()
+    """A conversation with everything a widget message reads, in one query: its workspace, contact, agent
+    and the agent's escalation settings (its token is checked by the caller)."""
+    related = Conversation.objects.select_related("workspace", "contact", "agent__escalation_settings")
+    try:
+        return related.get(pk=conversation_id)  # get(): no ORDER BY, unlike first()
+    except Conversation.DoesNotExist:
+        return None
 
 
 def conversation_detail(*, workspace: Workspace, conversation_id: int) -> Conversation | None:

@@ -1,18 +1,15 @@
 """Writes of the agents app: agents, knowledge articles, widget contacts, conversations and AI turns.
 
-``conversation_post_user_message`` is the path of every widget message: it stores the user's message, asks
-the agent's responder for a reply (outside any transaction: an OpenAI-compatible call can take seconds and
-must not hold a database lock), then stores the AI message and its ``AgentTurn`` and hands the turn to
-escalation in one transaction. The escalation seam (bottom of this module) is the only place where agents
-calls into escalation; until escalation is installed it falls back to "the AI answers open conversations,
-there are no tickets".
+``conversation_post_user_message`` is the path of every widget message: it stores the user's message, lets
+escalation route it (a conversation a human owns gets no AI turn; a handoff phrase hands off), asks the
+agent's responder for a reply (outside any transaction when the responder calls the network: an
+OpenAI-compatible call can take seconds and must not hold a database lock), then stores the AI message
+and its ``AgentTurn`` and has escalation judge the turn, in one transaction. Escalation owns every
+decision about humans; agents calls it directly (``escalation.services`` / ``escalation.selectors``).
 """
 
 import hmac
-import importlib
-import importlib.util
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
@@ -34,6 +31,8 @@ from agents.models import (
     new_conversation_token,
 )
 from agents.responders import ConversationContext, TurnResult, responder_for
+from escalation.selectors import conversation_ai_may_answer
+from escalation.services import ticket_widget_payload, turn_judge, user_message_handoff
 from halo.models import Contact, Workspace
 
 MAX_MESSAGE_CHARS = 4000
@@ -286,34 +285,30 @@ def _post_user_message(*, conversation: Conversation, body: str) -> PostResult:
         for name, value in updates.items():
             setattr(conversation, name, value)
         _visitor_email_capture(contact=conversation.contact, body=body)
-        # A conversation a human owns gets no AI turn, only the ticket back: read it before the message's
-        # inbox event takes the workspace's counter row (locked until commit), not while holding it.
-        ticket_known = conversation.status == Conversation.Status.HANDED_OFF
-        ticket = conversation_ticket(conversation=conversation) if ticket_known else None
-        handed_off = _escalation_user_message(message=user_message)
+        owner_ticket = user_message_handoff(message=user_message)
     result = PostResult(conversation=conversation, messages=[user_message])
-    if handed_off or not _escalation_ai_may_answer(conversation=conversation):
-        result.ticket = ticket if ticket_known else conversation_ticket(conversation=conversation)
+    if owner_ticket is not None:  # a human owns the conversation: no AI turn
+        result.ticket = ticket_widget_payload(ticket=owner_ticket)
+        return result
+    # From here on the conversation is open, and an open conversation has no ticket that is not closed
+    # (closing a ticket is what hands a conversation back): the widget's ``ticket`` stays None unless the
+    # AI's turn hands off.
+    if not conversation_ai_may_answer(conversation=conversation):
         return result
 
     outcome = responder_for(conversation.agent).respond(
         context=_context(conversation=conversation, user_message=user_message)
     )
     if outcome.reply is None:  # the external bot answers through the server API
-        result.ticket = conversation_ticket(conversation=conversation)
         return result
     with transaction.atomic(savepoint=False):
-        turn = agent_turn_record(conversation=conversation, outcome=outcome)
-        ticket = _escalation_judge(turn=turn)
+        turn = agent_turn_build(conversation=conversation, outcome=outcome)
+        judgement = turn_judge(turn=turn)  # stores the turn with its decision; hands off if it escalates
     if turn.message is not None:
         result.messages.append(turn.message)
     result.turn = turn
-    # Only a handoff changes the conversation's status here: no re-read of the row.
-    if ticket is _NOT_HANDED_OFF:
-        result.ticket = conversation_ticket(conversation=conversation)
-    else:
-        conversation.status = Conversation.Status.HANDED_OFF
-        result.ticket = ticket
+    if judgement.handoff is not None:
+        result.ticket = ticket_widget_payload(ticket=judgement.handoff.ticket)
     return result
 
 
@@ -333,14 +328,15 @@ def _context(*, conversation: Conversation, user_message: Message) -> Conversati
     )
 
 
-def agent_turn_record(*, conversation: Conversation, outcome: TurnResult) -> AgentTurn:
-    """Store one AI turn: its message (if it said something) and its full record. Call inside a transaction."""
+def agent_turn_build(*, conversation: Conversation, outcome: TurnResult) -> AgentTurn:
+    """One AI turn: its message stored (if it said something), the turn itself not yet. Escalation's
+    ``turn_judge`` stores it, with its decision, in one INSERT. Call inside a transaction."""
     message = None
     if outcome.reply is not None:
         message = Message.objects.create(
             conversation=conversation, author=Message.Author.AI, body=outcome.reply, sources=outcome.cited_sources
         )
-    return AgentTurn.objects.create(
+    return AgentTurn(
         conversation=conversation,
         message=message,
         confidence=outcome.confidence,
@@ -364,67 +360,12 @@ def conversation_post_message(
     with transaction.atomic(savepoint=False):
         message = Message.objects.create(conversation=conversation, author=author, body=body, teammate=teammate)
         updates: dict[str, Any] = {"updated_at": message.created_at}
+        if author == Message.Author.TEAMMATE:
+            updates["teammate_replied_at"] = message.created_at  # from now on the AI stays silent here
         if status is not None:
             updates["status"] = status
         Conversation.objects.filter(pk=conversation.pk).update(**updates)
+        for name, value in updates.items():
+            setattr(conversation, name, value)
         message_broadcast(message)
     return message
-
-
-# --- The escalation seam ----------------------------------------------------------------------------
-# The only calls from agents into escalation. Each looks up an optional function of
-# ``escalation.services`` and falls back to the behaviour without escalation when it is absent:
-#   turn_judge(*, turn)                  -> object with ``handoff`` (None or with ``ticket``)   judge a new
-#                                          AI turn (write the decision, hand off)
-#   ticket_widget_payload(*, ticket)     -> dict   the widget's ``ticket`` JSON of the handoff's ticket
-#   user_message_handoff(*, message)     -> bool   a user message asked for a human (handoff phrase)
-#   ai_may_answer(*, conversation)       -> bool   False while a human owns the conversation
-#   conversation_ticket(*, conversation) -> dict | None   the widget's ``ticket`` JSON, or None
-#   handoff_available(*, agent, contact: Contact | None) -> bool   show "Talk to a human" in the widget
-
-
-def _escalation_function(name: str) -> Callable[..., Any] | None:
-    if importlib.util.find_spec("escalation.services") is None:
-        return None
-    function = getattr(importlib.import_module("escalation.services"), name, None)
-    return function if callable(function) else None
-
-
-# What ``_escalation_judge`` returns when the turn did not hand off (the caller then looks the ticket up).
-_NOT_HANDED_OFF: Any = object()
-
-
-def _escalation_judge(*, turn: AgentTurn) -> Any:
-    """Judge the turn; returns the widget's ``ticket`` JSON when it handed off, else ``_NOT_HANDED_OFF``."""
-    judge = _escalation_function("turn_judge")
-    if judge is None:
-        return _NOT_HANDED_OFF
-    handoff = getattr(judge(turn=turn), "handoff", None)
-    payload = _escalation_function("ticket_widget_payload")
-    if handoff is None or payload is None:
-        return _NOT_HANDED_OFF
-    return payload(ticket=handoff.ticket)
-
-
-def _escalation_user_message(*, message: Message) -> bool:
-    handoff = _escalation_function("user_message_handoff")
-    return bool(handoff(message=message)) if handoff is not None else False
-
-
-def _escalation_ai_may_answer(*, conversation: Conversation) -> bool:
-    may_answer = _escalation_function("ai_may_answer")
-    if may_answer is not None:
-        return bool(may_answer(conversation=conversation))
-    return conversation.status == Conversation.Status.OPEN
-
-
-def conversation_ticket(*, conversation: Conversation) -> dict[str, Any] | None:
-    """The widget's ``ticket`` of a conversation (``{"id", "status", ...}``), or None."""
-    ticket = _escalation_function("conversation_ticket")
-    return ticket(conversation=conversation) if ticket is not None else None
-
-
-def widget_handoff_available(*, agent: Agent, contact: Contact | None) -> bool:
-    """Whether the widget shows "Talk to a human" (no escalation installed: no handoff, so no button)."""
-    available = _escalation_function("handoff_available")
-    return bool(available(agent=agent, contact=contact)) if available is not None else False

@@ -9,14 +9,13 @@ filter.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from django.db.models import DateTimeField, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 
 from agents.models import Agent, AgentTurn, Conversation, Message
-from escalation.engine import Decision, Mode, Policy, TurnSnapshot, contains_phrase, decide
+from escalation.engine import Decision, Mode, Policy, TurnSnapshot, contains_phrase, decide, detect_signals
 from escalation.models import EscalationSettings, default_escalation_phrases, default_handoff_phrases
 from halo.models import Contact
 from inbox.models import Ticket
@@ -25,7 +24,6 @@ from segments.selectors import contact_matches
 KNOWLEDGE_TOOL = "knowledge_search"
 WEB_TOOL = "web_search"
 ESCALATE_TOOL = "escalate"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -72,15 +70,6 @@ def contact_passes_escalation_filter(*, contact: Contact, settings: EscalationSe
     return contact_matches_rule(contact=contact, rule=settings.escalation_filter, now=now)
 
 
-def _handed_back_at() -> Subquery:
-    """When the conversation was last handed back to the AI: the newest close of one of its tickets."""
-    return Subquery(
-        Ticket.objects.filter(conversations=OuterRef("conversation_id"), closed_at__isnull=False)
-        .order_by("-closed_at")
-        .values("closed_at")[:1]
-    )
-
-
 def _tool_names(tools: Any) -> list[str]:
     if not isinstance(tools, list):
         return []
@@ -88,8 +77,11 @@ def _tool_names(tools: Any) -> list[str]:
 
 
 def agent_escalation_settings(*, agent: Agent) -> EscalationSettings | None:
-    """The agent's settings as they are now (None until first created); always read, never cached on the
-    agent instance: a settings change must apply to the next turn of a long-lived instance too."""
+    """The agent's settings as they are now (None until first created): the row the request's own read
+    joined to the agent (``select_related("agent__escalation_settings")``, as the widget's does), else read
+    here. Never cached on a long-lived agent instance: a settings change applies to its next turn."""
+    if _loaded(agent, "escalation_settings"):
+        return getattr(agent, "escalation_settings", None)  # None when the join found no row
     return EscalationSettings.objects.filter(agent_id=agent.pk).first()
 
 
@@ -97,62 +89,79 @@ def _loaded(instance: Any, *names: str) -> bool:
     return all(instance._meta.get_field(name).is_cached(instance) for name in names)
 
 
+def _since_hand_back(conversation: Conversation) -> Q:
+    """The conversation's AI turns since it was last handed back: a conversation a teammate handed back
+    gets its gates afresh instead of looping straight into a new ticket."""
+    window = Q(conversation_id=conversation.pk)
+    if conversation.handed_back_at is not None:
+        window &= Q(created_at__gt=conversation.handed_back_at)
+    return window
+
+
 def turn_context_get(*, turn_id: int, now: datetime) -> TurnContext:
-    """Build the engine's inputs for one turn. Counting starts after the last hand-back, so a conversation
-    a teammate handed back gets its gates afresh instead of looping straight into a new ticket."""
-    turn = (
-        AgentTurn.objects.select_related(
-            "message",
-            "conversation__agent__escalation_settings",
-            "conversation__contact__company",
-            "conversation__workspace",
-        )
-        .annotate(handed_back_at=_handed_back_at())
-        .get(pk=turn_id)
-    )
-    window = Q(conversation_id=turn.conversation_id, pk__lte=turn.pk)
-    if turn.handed_back_at is not None:
-        window &= Q(created_at__gt=turn.handed_back_at)
+    """Build the engine's inputs for one stored turn (a replay), with every earlier turn since the hand-back."""
+    turn = AgentTurn.objects.select_related(
+        "message",
+        "conversation__agent__escalation_settings",
+        "conversation__contact__company",
+        "conversation__workspace",
+    ).get(pk=turn_id)
     settings = getattr(turn.conversation.agent, "escalation_settings", None)  # read by the join above
-    return _turn_context(turn=turn, window=window, settings=settings, now=now)
+    policy = policy_from_settings(settings)
+    history = _turn_history(turn=turn, window=_since_hand_back(turn.conversation) & Q(pk__lte=turn.pk))
+    return _turn_context(turn=turn, history=history, settings=settings, policy=policy, now=now)
 
 
 def turn_context_for(*, turn: AgentTurn, now: datetime) -> TurnContext:
-    """``turn_context_get`` for a turn already in memory with its conversation, agent, contact and
-    workspace loaded (the widget path has just written it): no re-read of those rows, and the hand-back
-    time is folded into the history query. Any other turn is read with ``turn_context_get``."""
+    """``turn_context_get`` for a turn in memory with its conversation, agent, contact and workspace loaded
+    (the widget path has just built it; it may not be saved yet): no re-read of those rows. The earlier
+    turns are read only when this one carries a signal: without one nothing happens whatever came before
+    (the first row of the decision table), so the snapshot then counts this turn alone. Any other turn is
+    read with ``turn_context_get``."""
     conversation = turn.conversation if _loaded(turn, "conversation") else None
     if conversation is None or not _loaded(conversation, "agent", "contact", "workspace"):
         return turn_context_get(turn_id=turn.pk, now=now)
     if turn.message_id is not None and not _loaded(turn, "message"):
         return turn_context_get(turn_id=turn.pk, now=now)
-    window = Q(conversation_id=conversation.pk, pk__lte=turn.pk) & Q(
-        created_at__gt=Coalesce(
-            Subquery(_handed_back_at_of(conversation.pk)), Value(EPOCH, output_field=DateTimeField())
-        )
-    )
     settings = agent_escalation_settings(agent=conversation.agent)
-    return _turn_context(turn=turn, window=window, settings=settings, now=now)
+    policy = policy_from_settings(settings)
+    if detect_signals(_turn_snapshot(turn, contact_passes_filter=True), policy):
+        window = _since_hand_back(conversation)
+        if turn.pk is not None:
+            window &= Q(pk__lte=turn.pk)
+        history = _turn_history(turn=turn, window=window)
+    else:
+        history = [(turn.pk, turn.tools, turn.knowledge_sources)]
+    return _turn_context(turn=turn, history=history, settings=settings, policy=policy, now=now)
 
 
-def _handed_back_at_of(conversation_id: int) -> Any:
-    return (
-        Ticket.objects.filter(conversations=conversation_id, closed_at__isnull=False)
-        .order_by("-closed_at")
-        .values("closed_at")[:1]
+TurnHistory = list[tuple[int | None, Any, Any]]  # (turn id, tools, knowledge sources), oldest first
+
+
+def _turn_history(*, turn: AgentTurn, window: Q) -> TurnHistory:
+    history: TurnHistory = list(
+        AgentTurn.objects.filter(window).order_by("id").values_list("pk", "tools", "knowledge_sources")
+    )
+    if turn.pk is None or turn.pk not in {pk for pk, _, _ in history}:  # new, or recorded before the hand-back
+        history.append((turn.pk, turn.tools, turn.knowledge_sources))
+    return history
+
+
+def _turn_snapshot(turn: AgentTurn, **values: Any) -> TurnSnapshot:
+    return TurnSnapshot(
+        reply=turn.message.body if turn.message is not None else "",
+        confidence=turn.confidence,
+        escalate_tool_called=ESCALATE_TOOL in _tool_names(turn.tools),
+        **values,
     )
 
 
-def _turn_context(*, turn: AgentTurn, window: Q, settings: EscalationSettings | None, now: datetime) -> TurnContext:
+def _turn_context(
+    *, turn: AgentTurn, history: TurnHistory, settings: EscalationSettings | None, policy: Policy, now: datetime
+) -> TurnContext:
     conversation = turn.conversation
     agent = conversation.agent
     contact = conversation.contact
-    policy = policy_from_settings(settings)
-
-    history = list(AgentTurn.objects.filter(window).order_by("id").values_list("pk", "tools", "knowledge_sources"))
-    if turn.pk not in {pk for pk, _, _ in history}:  # a turn recorded "before" the hand-back is still this turn
-        history.append((turn.pk, turn.tools, turn.knowledge_sources))
-
     knowledge_searched = web_searched = False
     knowledge_sources: list[dict[str, Any]] = []
     tools_tried: list[dict[str, Any]] = []
@@ -166,11 +175,8 @@ def _turn_context(*, turn: AgentTurn, window: Q, settings: EscalationSettings | 
             if isinstance(tool, dict):
                 tools_tried.append({"name": str(tool.get("name", "")), "arguments": tool.get("arguments") or {}})
 
-    reply = turn.message.body if turn.message is not None else ""
-    snapshot = TurnSnapshot(
-        reply=reply,
-        confidence=turn.confidence,
-        escalate_tool_called=ESCALATE_TOOL in _tool_names(turn.tools),
+    snapshot = _turn_snapshot(
+        turn,
         contact_passes_filter=contact_passes_escalation_filter(contact=contact, settings=settings, now=now),
         knowledge_searched=knowledge_searched,
         web_searched=web_searched,
@@ -218,20 +224,12 @@ def conversation_open_ticket(*, conversation: Conversation) -> Ticket | None:
 
 
 def conversation_ai_may_answer(*, conversation: Conversation) -> bool:
-    """The AI answers only an open conversation in which no teammate has spoken since the last hand-back."""
+    """The AI answers only an open conversation in which no teammate has spoken since the last hand-back
+    (both times are kept on the conversation row: no query)."""
     if conversation.status != Conversation.Status.OPEN:
         return False
-    handed_back_at = (
-        Ticket.objects.filter(conversations=conversation, closed_at__isnull=False)
-        .order_by("-closed_at")
-        .values("closed_at")[:1]
-    )
-    teammate_spoke = Message.objects.filter(
-        conversation=conversation,
-        author=Message.Author.TEAMMATE,
-        created_at__gt=Coalesce(Subquery(handed_back_at), Value(EPOCH, output_field=DateTimeField())),
-    )
-    return not teammate_spoke.exists()
+    spoke_at, handed_back_at = conversation.teammate_replied_at, conversation.handed_back_at
+    return spoke_at is None or (handed_back_at is not None and spoke_at <= handed_back_at)
 
 
 def escalation_settings_for_agent(*, agent: Agent) -> EscalationSettings | None:

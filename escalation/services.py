@@ -101,7 +101,8 @@ def escalation_settings_ensure(*, agent: Agent) -> EscalationSettings:
         return existing
     try:
         with transaction.atomic():
-            settings = EscalationSettings.objects.create(agent=agent)
+            # By id: nothing is cached on the agent instance (see ``agent_escalation_settings``).
+            settings = EscalationSettings.objects.create(agent_id=agent.pk)
             EscalationSettingsVersion.objects.create(
                 escalation_settings=settings,
                 version=1,
@@ -120,7 +121,8 @@ def escalation_settings_update(
     """Apply a change to an agent's settings, validated as everywhere (``full_clean``), as a new version.
 
     ``data`` maps setting names to values (model instances or ids for the assignee and the inbox).
-    Nothing is written, and no version is made, when the values do not change.
+    Nothing is written, and no version is made, when the values do not change. The caller's ``settings``
+    instance shows the change afterwards (as does the agent it is cached on).
     """
     unknown = set(data) - set(SETTINGS_FIELDS)
     if unknown:
@@ -150,36 +152,46 @@ def escalation_settings_update(
             changes=changes,
             values=after,
         )
+    for field in EscalationSettings._meta.concrete_fields:
+        setattr(settings, field.attname, getattr(locked, field.attname))
     return locked
 
 
 # --- Judging AI turns --------------------------------------------------------------------------------
 
 
+# The fields of a turn that hold its decision (written by ``turn_judge``).
+DECISION_FIELDS = ("signals", "escalated", "reason", "suppressed_by", "decided_at")
+
+
 def turn_judge(*, turn: AgentTurn) -> TurnJudgement:
-    """Judge one AI turn (SPEC §3), store its signals and outcome on it, and hand off if it escalates."""
+    """Judge one AI turn (SPEC §3), store it with its signals and outcome, and hand off if it escalates.
+
+    A new turn (the agents runtime builds it unsaved) is inserted with its decision in one statement; a
+    stored one (an external bot's, a replay) gets its decision in one UPDATE.
+    """
     now = timezone.now()
     context = turn_context_for(turn=turn, now=now)
     decision = decide(context.snapshot, context.policy)
-    record = {
-        "signals": [signal.value for signal in decision.signals],
-        "escalated": decision.escalate,
-        "reason": decision.reason.value if decision.reason is not None else None,
-        "suppressed_by": decision.suppressed_by.value if decision.suppressed_by is not None else None,
-        "decided_at": now,
-    }
+    turn.signals = [signal.value for signal in decision.signals]
+    turn.escalated = decision.escalate
+    turn.reason = decision.reason.value if decision.reason is not None else None
+    turn.suppressed_by = decision.suppressed_by.value if decision.suppressed_by is not None else None
+    turn.decided_at = now
     handoff = None
     if decision.escalate and decision.reason is not None:
         # savepoint=False: inside the widget's transaction an error rolls everything back anyway; no
         # SAVEPOINT/RELEASE round trips (the ticket insert keeps its own savepoint, see _handoff).
         with transaction.atomic(savepoint=False):
-            AgentTurn.objects.filter(pk=turn.pk).update(**record)
+            _turn_save(turn)
             handoff = _ticket_escalate(context=context, reason=decision.reason, now=now)
     else:  # one statement: no transaction of its own needed
-        AgentTurn.objects.filter(pk=turn.pk).update(**record)
-    for name, value in record.items():
-        setattr(turn, name, value)
+        _turn_save(turn)
     return TurnJudgement(decision=decision, handoff=handoff)
+
+
+def _turn_save(turn: AgentTurn) -> None:
+    turn.save(update_fields=None if turn._state.adding else DECISION_FIELDS)
 
 
 def _ticket_escalate(*, context: TurnContext, reason: Reason, now: datetime) -> Handoff:
@@ -243,32 +255,30 @@ def handoff_request(*, conversation: Conversation) -> Handoff:
     )
 
 
-# --- The agents runtime's seam (agents.services looks these names up) --------------------------------
+# --- What the agents runtime calls for every widget message -------------------------------------------
 
 
-def user_message_handoff(*, message: Message) -> bool:
-    """A user message with a handoff phrase hands off at once (the AI does not answer it).
+def user_message_handoff(*, message: Message) -> Ticket | None:
+    """Who takes a new user message: returns the ticket when a human owns the conversation, else None.
 
-    Returns True when the conversation is now with a human. A contact outside the escalation filter is
-    not handed off (the AI answers as usual).
+    A conversation already handed off keeps its ticket (the message goes to that ticket's open inbox
+    pages live); a message with one of the agent's handoff phrases hands off at once (the AI does not
+    answer it), unless the contact is outside the escalation filter (then the AI answers as usual).
     """
     conversation = message.conversation
     if conversation.status == Conversation.Status.HANDED_OFF:
-        conversation_message_publish(message=message)  # the teammate's open inbox page shows it live
-        return True
+        ticket = conversation_open_ticket(conversation=conversation)
+        if ticket is not None:
+            conversation_message_publish(message=message, ticket=ticket)
+        return ticket
     settings = agent_escalation_settings(agent=conversation.agent)
     if not message_requests_handoff(message=message, settings=settings):
-        return False
+        return None
     try:
-        handoff_request(conversation=conversation)
+        handoff = handoff_request(conversation=conversation)
     except HandoffUnavailable:
-        return False
-    conversation.status = Conversation.Status.HANDED_OFF
-    return True
-
-
-def ai_may_answer(*, conversation: Conversation) -> bool:
-    return conversation_ai_may_answer(conversation=conversation)
+        return None
+    return handoff.ticket
 
 
 def conversation_ticket(*, conversation: Conversation) -> dict[str, Any] | None:
@@ -299,7 +309,7 @@ def ai_turn_submit(
 ) -> tuple[AgentTurn, TurnJudgement]:
     """Record a turn posted by the workspace's own bot and judge it with the same engine."""
     from agents.responders import ToolCall, TurnResult
-    from agents.services import agent_turn_record
+    from agents.services import agent_turn_build
 
     if not conversation_ai_may_answer(conversation=conversation):
         raise ConversationHandedOff("A human owns this conversation; the AI stays silent.")
@@ -318,7 +328,7 @@ def ai_turn_submit(
         escalate_reason=escalate_reason,
     )
     with transaction.atomic():
-        turn = agent_turn_record(conversation=conversation, outcome=outcome)
+        turn = agent_turn_build(conversation=conversation, outcome=outcome)
         Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
         judgement = turn_judge(turn=turn)
     if turn.message is not None:

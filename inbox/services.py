@@ -148,7 +148,9 @@ def _conversations_hand_back(*, ticket: Ticket, now: Any) -> None:
         .exclude(tickets__in=Ticket.objects.exclude(pk=ticket.pk).exclude(status=Ticket.Status.CLOSED))
         .values_list("pk", flat=True)
     )
-    Conversation.objects.filter(pk__in=conversation_ids).update(status=Conversation.Status.OPEN, updated_at=now)
+    Conversation.objects.filter(pk__in=conversation_ids).update(
+        status=Conversation.Status.OPEN, updated_at=now, handed_back_at=now
+    )
 
 
 # --- Live events and the staff inbox's actions ---------------------------------------------------------
@@ -184,16 +186,14 @@ def ticket_escalated_publish(*, ticket: Ticket, created: bool, conversation: Con
     _ticket_event(ticket=ticket, type=TICKET_CREATED if created else TICKET_MERGED, conversation_id=conversation.pk)
 
 
-def conversation_message_publish(*, message: Message) -> None:
-    """A new message on a conversation that a ticket holds: open inbox pages of that ticket show it."""
-    tickets = Ticket.objects.filter(conversations=message.conversation_id).exclude(status=Ticket.Status.CLOSED)
-    for ticket_id, workspace_id in tickets.values_list("pk", "workspace_id"):
-        inbox_event_record(
-            workspace_id=workspace_id,
-            type=MESSAGE_NEW,
-            ticket_id=ticket_id,
-            data={"message_id": message.pk, "author": message.author, "conversation_id": message.conversation_id},
-        )
+def conversation_message_publish(*, message: Message, ticket: Ticket) -> None:
+    """A new message on a conversation that ``ticket`` holds: open inbox pages of that ticket show it."""
+    inbox_event_record(
+        workspace_id=ticket.workspace_id,
+        type=MESSAGE_NEW,
+        ticket_id=ticket.pk,
+        data={"message_id": message.pk, "author": message.author, "conversation_id": message.conversation_id},
+    )
 
 
 def ticket_reply(*, ticket: Ticket, teammate: Any, body: str, conversation_id: int | None = None) -> Message:
@@ -211,7 +211,7 @@ def ticket_reply(*, ticket: Ticket, teammate: Any, body: str, conversation_id: i
         message = conversation_post_message(
             conversation=conversation, author=Message.Author.TEAMMATE, body=body, teammate=teammate
         )
-        conversation_message_publish(message=message)
+        conversation_message_publish(message=message, ticket=ticket)
     return message
 
 

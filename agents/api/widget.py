@@ -49,12 +49,11 @@ from agents.services import (
     WidgetUser,
     conversation_post_user_message,
     conversation_start,
-    conversation_ticket,
     user_hash_valid,
     widget_contact_lookup,
     widget_contact_resolve,
-    widget_handoff_available,
 )
+from escalation.services import conversation_ticket, handoff_available
 from halo.api.errors import ApiError
 from halo.api.schema import error_responses
 from halo.api.throttling import CacheRateThrottle
@@ -259,7 +258,7 @@ class WidgetConfigView(WidgetView):
                 "app_id": workspace.app_id,
                 "name": agent.name,
                 "greeting": agent.greeting,
-                "human_handoff_available": widget_handoff_available(agent=agent, contact=contact),
+                "human_handoff_available": handoff_available(agent=agent, contact=contact),
             }
         )
 

@@ -9,10 +9,9 @@ from agents.models import AgentTurn, Conversation, Message
 from agents.services import conversation_post_user_message
 from escalation.engine import Policy, Reason
 from escalation.models import EscalationEvent, EscalationSettings
-from escalation.selectors import turn_decision_replay
+from escalation.selectors import conversation_ai_may_answer, turn_decision_replay
 from escalation.services import (
     HandoffUnavailable,
-    ai_may_answer,
     conversation_ticket,
     escalation_settings_update,
     handoff_available,
@@ -22,7 +21,7 @@ from escalation.services import (
 )
 from halo.models import Contact, Membership, OutboxMessage
 from inbox.models import Ticket
-from inbox.services import ticket_summarize, ticket_update
+from inbox.services import ticket_reply, ticket_summarize, ticket_update
 from tests.agents.factories import ConversationFactory, MessageFactory
 from tests.escalation.factories import AgentTurnFactory
 from tests.halo.factories import ContactFactory
@@ -154,11 +153,11 @@ def test_mode_off_never_escalates_a_turn(conversation: Conversation, escalation_
 
 
 def test_ai_stays_silent_while_the_ticket_is_open(conversation: Conversation) -> None:
-    assert ai_may_answer(conversation=conversation)
+    assert conversation_ai_may_answer(conversation=conversation)
     judged(conversation, tools=[{"name": "escalate", "arguments": {}}])
     conversation.refresh_from_db()
 
-    assert not ai_may_answer(conversation=conversation)
+    assert not conversation_ai_may_answer(conversation=conversation)
     assert conversation_ticket(conversation=conversation)["status"] == "open"
 
 
@@ -170,7 +169,7 @@ def test_closing_the_ticket_hands_back_without_looping(conversation: Conversatio
     ticket_update(ticket=ticket, data={"status": "closed"})
     conversation.refresh_from_db()
     assert conversation.status == Conversation.Status.OPEN
-    assert ai_may_answer(conversation=conversation)
+    assert conversation_ai_may_answer(conversation=conversation)
     assert conversation_ticket(conversation=conversation) is None
 
     # The attempts gate starts afresh after the hand-back: the next weak turn does not re-open a ticket.
@@ -179,9 +178,30 @@ def test_closing_the_ticket_hands_back_without_looping(conversation: Conversatio
     assert Ticket.objects.exclude(status="closed").count() == 0
 
 
-def test_ai_stays_silent_once_a_teammate_replied(conversation: Conversation) -> None:
-    MessageFactory(conversation=conversation, author=Message.Author.TEAMMATE, body="Hi, Sam here.")
-    assert not ai_may_answer(conversation=conversation)
+def test_ai_stays_silent_once_a_teammate_replied(conversation: Conversation, teammate: Membership) -> None:
+    ticket = handoff_request(conversation=conversation).ticket
+    ticket_update(ticket=ticket, data={"status": "closed"})  # hands the conversation back to the AI
+    conversation.refresh_from_db()
+    assert conversation_ai_may_answer(conversation=conversation)
+
+    ticket_reply(ticket=ticket, teammate=teammate.user, body="Hi, Sam here, one more thing.")
+    conversation.refresh_from_db()
+    assert not conversation_ai_may_answer(conversation=conversation)
+    result = conversation_post_user_message(conversation=conversation, body="How do I reset my password?")
+    assert [message.author for message in result.messages] == ["user"]  # the AI does not answer
+
+
+def test_a_teammate_reply_before_the_hand_back_does_not_silence_the_ai(
+    conversation: Conversation, teammate: Membership
+) -> None:
+    ticket = handoff_request(conversation=conversation).ticket
+    ticket_reply(ticket=ticket, teammate=teammate.user, body="Fixed it for you.")
+    ticket_update(ticket=ticket, data={"status": "closed"})
+    conversation.refresh_from_db()
+
+    assert conversation_ai_may_answer(conversation=conversation)
+    result = conversation_post_user_message(conversation=conversation, body="How do I reset my password?")
+    assert [message.author for message in result.messages] == ["user", "ai"]
 
 
 def test_manual_handoff_escalates_in_mode_off_bypassing_gates(conversation: Conversation, escalation_settings) -> None:
@@ -250,7 +270,8 @@ def test_judged_turn_uses_a_fixed_number_of_queries(conversation: Conversation, 
     for _ in range(3):
         judged(conversation, confidence=95)
     turn = AgentTurnFactory(conversation=conversation, confidence=95)
-    with django_assert_num_queries(3):  # the turn with its context, its history, the decision update
+    # The settings and the decision update: without a signal the earlier turns are not read.
+    with django_assert_num_queries(2):
         turn_judge(turn=turn)
 
 

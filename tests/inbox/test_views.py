@@ -244,6 +244,7 @@ def test_reply_reaches_the_conversation_and_silences_the_ai(staff: Client, escal
     reply = Message.objects.get(conversation=conversation, author="teammate")
     assert reply.body == "Hi, I'm Sam. Looking into it now."
     assert reply.teammate == teammate.user
+    conversation.refresh_from_db()
     assert not conversation_ai_may_answer(conversation=conversation)  # …a teammate's reply silences the AI
 
 

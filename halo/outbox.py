@@ -5,7 +5,8 @@ Celery only after commit, and the row stays the source of truth. ``outbox_proces
 task calls: it claims the row under a lease (so two workers never deliver one message, and a worker that
 dies mid-delivery gives it back when the lease ends), runs the handler outside any transaction (a slow
 webhook never holds a database lock), then records success, a retry with backoff, or a failure visible
-to admins. ``outbox_sweep`` (a beat task; a timer in the embedded default) re-sends what is due.
+to admins. ``outbox_sweep`` (a beat task; a timer in the embedded default) re-sends what is due, and
+``outbox_purge`` (a beat task) deletes delivered messages once they are older than ``OUTBOX_RETENTION_DAYS``.
 """
 
 import logging
@@ -139,3 +140,27 @@ def outbox_retry(*, messages: Iterable[OutboxMessage]) -> int:
             _send(message)
             count += 1
     return count
+
+
+# Rows deleted per statement: each batch is its own short transaction, so a purge of a large backlog never
+# holds locks on the table for long (deliveries and enqueues go on between batches).
+PURGE_BATCH_SIZE = 1000
+
+
+def outbox_purge(*, older_than: timedelta | None = None, batch_size: int = PURGE_BATCH_SIZE) -> int:
+    """Delete delivered (done) messages whose delivery is older than ``older_than`` (default:
+    ``OUTBOX_RETENTION_DAYS``); returns how many. Nothing reads a delivered row once it is done (the admin
+    list shows it for the retention period), so this loses no state. Pending and running rows are work still
+    to do; failed rows are kept for admins to see and retry."""
+    if older_than is None:
+        older_than = timedelta(days=settings.OUTBOX_RETENTION_DAYS)
+    cutoff = timezone.now() - older_than
+    expired = OutboxMessage.objects.filter(state=OutboxMessage.State.DONE, done_at__lt=cutoff)
+    deleted = 0
+    while True:
+        batch = list(expired.values_list("pk", flat=True)[:batch_size])
+        if not batch:
+            return deleted
+        deleted += OutboxMessage.objects.filter(pk__in=batch, state=OutboxMessage.State.DONE).delete()[0]
+        if len(batch) < batch_size:
+            return deleted

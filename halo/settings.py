@@ -180,10 +180,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # How often the outbox sweep looks for work that was queued but never delivered (seconds).
 OUTBOX_SWEEP_INTERVAL = env.int("OUTBOX_SWEEP_INTERVAL", default=30)
+# Delivered outbox messages are deleted this many days after delivery (failed ones are kept for admins).
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=30)
 # Periodic jobs: run by `celery beat` in production and by beat inside `manage.py serve` when embedded.
 # Apps add their own entries here.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "outbox-sweep": {"task": "halo.tasks.outbox_sweep", "schedule": float(OUTBOX_SWEEP_INTERVAL)},
+    "outbox-purge": {"task": "halo.tasks.outbox_purge", "schedule": 3600.0},
     # Live inbox events older than their retention (inbox.events.RETENTION); sockets further behind resync.
     "inbox-events-prune": {"task": "inbox.tasks.events_prune", "schedule": 3600.0},
 }

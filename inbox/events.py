@@ -17,6 +17,7 @@ Payloads hold ids, statuses and display names only: the browser renders them wit
 fetches server-rendered (escaped) HTML for anything richer.
 """
 
+import json
 import logging
 from datetime import timedelta
 from typing import Any
@@ -40,7 +41,8 @@ EVENT_TYPES = (TICKET_CREATED, TICKET_MERGED, TICKET_UPDATED, MESSAGE_NEW, NOTE_
 # A socket that missed more than this many events reloads instead of replaying them.
 REPLAY_LIMIT = 500
 RETENTION = timedelta(days=2)
-# The channel layer's message type; the consumer's handler is ``inbox_event``.
+# The channel layer's message type; the consumer's handler is ``inbox_event``. The message carries the
+# socket frame already encoded (``text``).
 CHANNEL_MESSAGE_TYPE = "inbox.event"
 
 
@@ -90,10 +92,10 @@ def event_message(event: InboxEvent) -> dict[str, Any]:
 
 
 def inbox_event_broadcast(event: InboxEvent) -> None:
+    # Encoded once here, not once per socket: every socket of the workspace sends these exact bytes (B2).
+    text = json.dumps(event_message(event))
     try:
-        group_send_sync(
-            workspace_group(event.workspace_id), {"type": CHANNEL_MESSAGE_TYPE, "message": event_message(event)}
-        )
+        group_send_sync(workspace_group(event.workspace_id), {"type": CHANNEL_MESSAGE_TYPE, "text": text})
     except Exception:  # the layer is down: sockets catch up from the table (gap or reconnect)
         logger.warning("inbox broadcast of event %s/%s failed", event.workspace_id, event.seq, exc_info=True)
 

@@ -175,7 +175,8 @@ async def test_event_caused_in_another_process_reaches_the_socket_through_redis(
     if not redis_url or connection.vendor != "postgresql":
         pytest.skip("needs REDIS_URL and PostgreSQL (DATABASE_URL)")
     # With REDIS_URL, both this process and the worker use the production layer from halo.settings.
-    assert settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] == [redis_url]
+    (host,) = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
+    assert (host["address"] if isinstance(host, dict) else host) == redis_url
     communicator, connected, _ = await connect(workspace.pk, cookie)
     assert connected
     await receive(communicator)

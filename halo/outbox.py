@@ -10,6 +10,7 @@ to admins. ``outbox_sweep`` (a beat task; a timer in the embedded default) re-se
 """
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
@@ -50,14 +51,26 @@ def outbox_enqueue(*, workspace: Workspace, task: str, payload: dict[str, object
 # Publishing to the broker: one quick retry for a blip, then give up. The row stays and the sweep sends it
 # again, so Celery's default (retries for ~0.7 s) would only make every request wait while Redis is down.
 PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
+# After a failed publish this process leaves the broker alone for a few seconds: a Redis that does not
+# answer costs each attempt its socket timeout (1 s, twice), which every request that commits an outbox row
+# would otherwise pay again. Messages not sent meanwhile wait for the sweep, like those that failed.
+PUBLISH_PAUSE_SECONDS = 5.0
+_publish_paused: tuple[str, float] | None = None  # (broker URL, monotonic time the pause ends)
 
 
 def _send(message: OutboxMessage, *, countdown: float = 0) -> None:
+    global _publish_paused
+    broker = str(celery_app.conf.broker_url)
+    paused = _publish_paused
+    if paused is not None and paused[0] == broker and time.monotonic() < paused[1]:
+        logger.info("outbox: broker failed recently; %s #%s is left to the sweep", message.task, message.pk)
+        return
     try:
         celery_app.send_task(
             message.task, kwargs={"message_id": message.pk}, countdown=countdown, retry_policy=PUBLISH_RETRY_POLICY
         )
     except Exception:  # the broker is unreachable: the row is kept and the sweep sends it later
+        _publish_paused = (broker, time.monotonic() + PUBLISH_PAUSE_SECONDS)
         logger.warning("outbox: could not queue %s #%s; the sweep will retry", message.task, message.pk)
 
 

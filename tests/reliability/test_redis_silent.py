@@ -13,13 +13,17 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from escalation.services import SUMMARY_TASK, escalation_settings_ensure
+from halo import outbox
+from halo.celery import app as celery_app
 from halo.models import OutboxMessage
+from halo.outbox import outbox_enqueue
 from inbox.models import InboxEvent, Ticket
 from tests.agents.factories import AgentFactory
 from tests.halo.factories import WorkspaceFactory
@@ -30,31 +34,41 @@ from tests.reliability.processes import free_port, gunicorn, halo_process, http_
 REQUEST_BOUND_SECONDS = 20
 
 
+@dataclass
+class SilentServer:
+    port: int
+    connections: list[socket.socket] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
 @contextmanager
-def silent_server() -> Iterator[int]:
-    """A TCP server that accepts every connection and never reads or answers; yields its port."""
+def silent_server() -> Iterator[SilentServer]:
+    """A TCP server that accepts every connection and never reads or answers."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
     listener.settimeout(0.1)
-    held: list[socket.socket] = []
+    server = SilentServer(port=int(listener.getsockname()[1]))
     stop = threading.Event()
 
     def accept() -> None:
         while not stop.is_set():
             try:
-                held.append(listener.accept()[0])
+                server.connections.append(listener.accept()[0])
             except TimeoutError:
                 continue
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     try:
-        yield int(listener.getsockname()[1])
+        yield server
     finally:
         stop.set()
         thread.join()
-        for connection in held:
+        for connection in server.connections:
             connection.close()
         listener.close()
 
@@ -74,8 +88,8 @@ def test_widget_handoff_succeeds_quickly_when_redis_accepts_connections_but_neve
     escalation_settings_ensure(agent=AgentFactory(workspace=workspace, name="Ada"))
     web_port = free_port()
 
-    with silent_server() as redis_port:
-        env = process_env(redis_url=f"redis://127.0.0.1:{redis_port}/0", data_dir=tmp_path)
+    with silent_server() as redis:
+        env = process_env(redis_url=redis.url, data_dir=tmp_path)
         with halo_process(gunicorn(web_port), env=env, log=tmp_path / "web.log", port=web_port):
             base = f"http://127.0.0.1:{web_port}"
             started_status, started, started_seconds = timed(
@@ -105,3 +119,46 @@ def test_widget_handoff_succeeds_quickly_when_redis_accepts_connections_but_neve
     # ... and the AI summary waits in the outbox for the sweep.
     summary = OutboxMessage.objects.get(task=SUMMARY_TASK, payload__ticket_id=ticket.pk)
     assert summary.state == "pending"
+
+
+@pytest.mark.django_db
+def test_after_one_failed_publish_requests_leave_a_silent_broker_alone_for_a_few_seconds(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    """In process, on any database: the Celery broker (with production's timeouts) is a Redis that never
+    answers. The first message queued costs its request the publish timeouts; the messages queued during
+    the next seconds are left to the sweep without trying the broker (no connection, no wait); after the
+    pause the broker is tried again. Every row stays pending for the sweep."""
+    monkeypatch.setattr(outbox, "PUBLISH_PAUSE_SECONDS", 3.0)
+    workspace = WorkspaceFactory()
+
+    def enqueue_one(n: int) -> OutboxMessage:
+        with django_capture_on_commit_callbacks(execute=True):
+            return outbox_enqueue(workspace=workspace, task=SUMMARY_TASK, payload={"ticket_id": n})
+
+    conf = celery_app.conf
+    saved = (conf.broker_url, conf.broker_transport_options, celery_app._pool, celery_app.amqp._producer_pool)
+    with silent_server() as redis:
+        conf.broker_url, conf.broker_transport_options = redis.url, {**settings.REDIS_TIMEOUTS}
+        celery_app._pool = celery_app.amqp._producer_pool = None  # built again, lazily, on the silent server
+        try:
+            enqueue_one(1)
+            tried_first = len(redis.connections)
+            started = time.monotonic()
+            later = [enqueue_one(n) for n in (2, 3)]
+            paused_seconds = time.monotonic() - started
+            tried_while_paused = len(redis.connections)
+            time.sleep(max(0.0, 3.1 - paused_seconds))
+            enqueue_one(4)
+            tried_after_pause = len(redis.connections)
+        finally:
+            if celery_app._pool is not None:
+                celery_app._pool.force_close_all()
+            conf.broker_url, conf.broker_transport_options, celery_app._pool, celery_app.amqp._producer_pool = saved
+
+    assert tried_first >= 1
+    assert tried_while_paused == tried_first  # not even a connection: no request waited on it
+    assert tried_after_pause > tried_first
+    assert len(later) == 2
+    assert set(OutboxMessage.objects.values_list("state", flat=True)) == {"pending"}
+    assert OutboxMessage.objects.count() == 4

@@ -97,6 +97,8 @@ class Ticket(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # A snoozed ticket comes back to open at this time (if set), or as soon as the customer writes.
+    snoozed_until = models.DateTimeField(null=True, blank=True)
     # A teammate's one-click judgement of the escalation, for tuning the agent's settings.
     verdict = models.CharField(max_length=32, choices=Verdict.choices, blank=True, default="")
     verdict_by = models.ForeignKey(
@@ -110,6 +112,7 @@ class Ticket(models.Model):
             models.Index(fields=["workspace", "status", "-id"], name="ticket_workspace_status"),
             models.Index(fields=["workspace", "assignee", "-id"], name="ticket_workspace_assignee"),
             models.Index(fields=["workspace", "inbox", "-id"], name="ticket_workspace_inbox"),
+            models.Index(fields=["snoozed_until"], condition=Q(status="snoozed"), name="ticket_snoozed_until"),
         ]
         constraints = [
             models.UniqueConstraint(

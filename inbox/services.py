@@ -36,7 +36,9 @@ REASON_LABELS = {
     "manual": "the customer asked for a human",
 }
 SUMMARY_QUOTE_CHARS = 280
-TICKET_EDITABLE_FIELDS = ("status", "assignee", "inbox")
+TICKET_EDITABLE_FIELDS = ("status", "assignee", "inbox", "snoozed_until")
+# How many due snoozed tickets one run of the wake-up job opens (the next run takes the rest).
+WAKE_BATCH = 500
 
 
 def _quote(text: str) -> str:
@@ -86,9 +88,11 @@ def _validate(ticket: Ticket) -> None:
 
 
 def ticket_update(*, ticket: Ticket, data: dict[str, Any], actor: Any = None) -> Ticket:
-    """Change a ticket's status, assignee or inbox. ``assignee``/``inbox`` take an id or None.
+    """Change a ticket's status, assignee, inbox or snooze time. ``assignee``/``inbox`` take an id or None.
 
-    ``actor`` (the teammate who made the change, if any) is not emailed about assigning themselves.
+    ``snoozed_until`` (a future time, or None for "until the customer writes") goes with the snoozed status;
+    leaving that status clears it. ``actor`` (the teammate who made the change, if any) is not emailed about
+    assigning themselves.
     """
     unknown = set(data) - set(TICKET_EDITABLE_FIELDS)
     if unknown:
@@ -100,6 +104,14 @@ def ticket_update(*, ticket: Ticket, data: dict[str, Any], actor: Any = None) ->
         before = (locked.status, locked.assignee_id, locked.inbox_id)
         if "status" in data:
             locked.status = data["status"]
+        if "snoozed_until" in data:
+            if locked.status != Ticket.Status.SNOOZED:
+                raise ValidationError({"snoozed_until": "Only a snoozed ticket has a wake-up time."})
+            if data["snoozed_until"] is not None and data["snoozed_until"] <= now:
+                raise ValidationError({"snoozed_until": "The wake-up time must be in the future."})
+            locked.snoozed_until = data["snoozed_until"]
+        elif locked.status != Ticket.Status.SNOOZED:
+            locked.snoozed_until = None
         if "assignee" in data:
             locked.assignee_id = getattr(data["assignee"], "pk", data["assignee"])
         if "inbox" in data:
@@ -187,13 +199,43 @@ def ticket_escalated_publish(*, ticket: Ticket, created: bool, conversation: Con
 
 
 def conversation_message_publish(*, message: Message, ticket: Ticket) -> None:
-    """A new message on a conversation that ``ticket`` holds: open inbox pages of that ticket show it."""
+    """A new message on a conversation that ``ticket`` holds: open inbox pages of that ticket show it, and a
+    customer's message wakes the ticket if it is snoozed (back to open, in the team's Open list)."""
+    if message.author == Message.Author.USER and ticket.status == Ticket.Status.SNOOZED:
+        _ticket_wake(ticket=ticket, now=message.created_at)
     inbox_event_record(
         workspace_id=ticket.workspace_id,
         type=MESSAGE_NEW,
         ticket_id=ticket.pk,
         data={"message_id": message.pk, "author": message.author, "conversation_id": message.conversation_id},
     )
+
+
+def tickets_wake_due(*, now: Any = None) -> int:
+    """Open the snoozed tickets whose wake-up time has come (at most ``WAKE_BATCH``); returns how many.
+
+    Each in its own short transaction, locked with SKIP LOCKED: several workers may run it at once, and a
+    ticket a teammate is changing right now is left to the next run."""
+    now = now or timezone.now()
+    due = Ticket.objects.filter(status=Ticket.Status.SNOOZED, snoozed_until__lte=now).order_by("snoozed_until")
+    woken = 0
+    for ticket_id in due.values_list("pk", flat=True)[:WAKE_BATCH]:
+        with transaction.atomic():
+            ticket = due.select_for_update(skip_locked=True).filter(pk=ticket_id).first()
+            if ticket is not None:
+                _ticket_wake(ticket=ticket, now=now)
+                woken += 1
+    return woken
+
+
+def _ticket_wake(*, ticket: Ticket, now: Any) -> None:
+    """A snoozed ticket back to open, with its live event. Call inside a transaction."""
+    updated = Ticket.objects.filter(pk=ticket.pk, status=Ticket.Status.SNOOZED).update(
+        status=Ticket.Status.OPEN, snoozed_until=None, updated_at=now
+    )
+    if updated:
+        ticket.status, ticket.snoozed_until, ticket.updated_at = Ticket.Status.OPEN, None, now
+        _ticket_event(ticket=ticket, type=TICKET_UPDATED, changed=["status"])
 
 
 def ticket_reply(*, ticket: Ticket, teammate: Any, body: str, conversation_id: int | None = None) -> Message:

@@ -6,6 +6,7 @@ from halo.outbox import outbox_process
 from inbox.events import inbox_events_prune
 from inbox.notifications.emails import assignment_email_deliver
 from inbox.notifications.slack import slack_deliver
+from inbox.services import tickets_wake_due
 
 
 @shared_task(name="inbox.tasks.slack_notify")
@@ -21,3 +22,8 @@ def assignment_email(message_id: int) -> None:
 @shared_task(name="inbox.tasks.events_prune")
 def events_prune() -> int:
     return inbox_events_prune()
+
+
+@shared_task(name="inbox.tasks.tickets_wake")
+def tickets_wake() -> int:
+    return tickets_wake_due()

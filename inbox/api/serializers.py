@@ -50,6 +50,7 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
             "created_at",
             "updated_at",
             "closed_at",
+            "snoozed_until",
         ]
         read_only_fields = fields
 
@@ -64,3 +65,8 @@ class TicketPatchSerializer(StrictSerializer):
     status = serializers.ChoiceField(choices=Ticket.Status.choices, required=False)
     assignee = serializers.IntegerField(allow_null=True, required=False, min_value=1, help_text="A member's user id.")
     inbox = serializers.IntegerField(allow_null=True, required=False, min_value=1, help_text="A custom inbox id.")
+    snoozed_until = serializers.DateTimeField(
+        allow_null=True,
+        required=False,
+        help_text="With status `snoozed`: when the ticket comes back to open (null: when the customer writes).",
+    )

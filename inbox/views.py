@@ -13,8 +13,9 @@ HTML — customer text included — is rendered and escaped by templates, never 
 """
 
 import re
-from typing import Any
-from urllib.parse import urlsplit
+import unicodedata
+from typing import Any, TypedDict
+from urllib.parse import quote, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,7 +23,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import dateformat
+from django.utils.formats import get_format
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import Truncator, capfirst
+from django.utils.timesince import timesince
+from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET, require_POST
 
 from halo.models import Membership, Workspace
@@ -94,6 +100,75 @@ def _partial(request: HttpRequest) -> bool:
     return request.GET.get("partial") == "1"
 
 
+class TicketRow(TypedDict):
+    """One ticket of a list page with every value already formatted as its template filters would: the
+    template only places and escapes them. Fifty rows of variable lookups, ``{% url %}`` and date filters
+    were most of the page's time (B5); the same work in Python costs a fraction. A dict, because a template
+    looks a name up in a dict first (an object costs a failed ``[]`` and a ``getattr``). ``None`` for a
+    part the row does not show."""
+
+    id: str
+    url: str
+    status: str
+    status_label: str
+    contact: str
+    company: str | None
+    updated_iso: str  # the ``date:"c"`` filter
+    updated_title: str  # ``date:"DATETIME_FORMAT"``
+    updated_ago: str  # ``timesince``
+    preview: str
+    reason: str
+    confidence: str | None
+    escalations: str | None  # shown from the second escalation on
+    assignee: str
+    inbox: str | None
+
+
+PREVIEW_CHARS = 140
+URL_ID_MARKER = "9" * 18  # a ticket id no workspace reaches, replaced by each row's id
+
+
+def _preview(text: str | None) -> str:
+    """``default:"(no message)"|truncatechars:140``. A text that fits comes back as that filter returns it
+    (NFC-normalized) without ``Truncator``, which looks up the translated ellipsis for every row."""
+    text = unicodedata.normalize("NFC", text or "(no message)")
+    return text if len(text) <= PREVIEW_CHARS else Truncator(text).chars(PREVIEW_CHARS)
+
+
+def _ticket_rows(tickets: list[Ticket], *, list_key: str) -> list[TicketRow]:
+    """The rows of a list page; the ticket links carry the list (``?list=``) so the ticket page highlights it."""
+    # One reverse() per page: the URL around the id is the same for every row.
+    url_start, _, url_end = reverse("inbox:ticket", args=[URL_ID_MARKER]).rpartition(URL_ID_MARKER)
+    url_end += f"?list={quote(list_key)}"  # what the ``urlencode`` filter does
+    title_format = get_format("DATETIME_FORMAT")  # what ``date:"DATETIME_FORMAT"`` looks up for every row
+    rows = []
+    for ticket in tickets:
+        contact, assignee = ticket.contact, ticket.assignee
+        company, custom_inbox = contact.company, ticket.inbox
+        updated = localtime(ticket.updated_at)  # as templates show datetimes (USE_TZ)
+        assignee_name = (assignee.get_full_name() or assignee.get_username()) if assignee is not None else "Unassigned"
+        rows.append(
+            TicketRow(
+                id=str(ticket.pk),
+                url=f"{url_start}{ticket.pk}{url_end}",
+                status=ticket.status,
+                status_label=ticket.get_status_display(),
+                contact=str(contact),
+                company=str(company) if company is not None else None,
+                updated_iso=updated.isoformat(),
+                updated_title=dateformat.format(updated, title_format),
+                updated_ago=timesince(updated),
+                preview=_preview(getattr(ticket, "preview", None)),
+                reason=capfirst(REASON_LABELS.get(ticket.reason, ticket.reason)),
+                confidence=str(ticket.confidence) if ticket.confidence is not None else None,
+                escalations=str(ticket.escalation_count) if ticket.escalation_count > 1 else None,
+                assignee=assignee_name,
+                inbox=custom_inbox.name if custom_inbox is not None else None,
+            )
+        )
+    return rows
+
+
 @login_required
 @require_GET
 def inbox_home(request: HttpRequest) -> HttpResponse:
@@ -112,9 +187,8 @@ def list_view(request: HttpRequest, key: str) -> HttpResponse:
     before = int(raw_before) if raw_before.isdigit() else None
     context = _base_context(request, memberships, workspace, key)
     tickets, next_before = inbox_page(workspace=workspace, inbox_list=inbox_list, before=before)
-    for ticket in tickets:
-        ticket.reason_label = REASON_LABELS.get(ticket.reason, ticket.reason)  # type: ignore[attr-defined]
-    context.update({"list": inbox_list, "tickets": tickets, "next_before": next_before, "before": before})
+    rows = _ticket_rows(tickets, list_key=key)
+    context.update({"list": inbox_list, "rows": rows, "next_before": next_before, "before": before})
     template = "inbox/_list_live.html" if _partial(request) else "inbox/list.html"
     return render(request, template, context)
 

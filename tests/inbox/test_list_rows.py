@@ -1,0 +1,134 @@
+"""What one ticket row of an inbox list shows: the contact and company, the time, the customer's latest
+message, status, reason, confidence, escalations, assignee and team inbox, and a link that keeps the list.
+
+The rows are formatted in ``inbox.views`` rather than by template filters (B5); these tests pin the
+text a teammate sees, exactly as the filters rendered it.
+"""
+
+import datetime as dt
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from inbox.models import SavedView, Ticket
+from tests.agents.factories import ConversationFactory, MessageFactory
+from tests.halo.factories import CompanyFactory, ContactFactory, UserFactory
+from tests.inbox.factories import CustomInboxFactory, TicketFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def row_html(staff: Client, ticket: Ticket, key: str = "open") -> str:
+    """The ``<a class="ticket-row" …>…</a>`` of ``ticket`` on the list page ``key``."""
+    html = staff.get(reverse("inbox:list", args=[key])).content.decode()
+    match = re.search(rf'<a class="ticket-row[^"]*"[^>]*data-ticket-id="{ticket.pk}">.*?</a>', html, re.S)
+    assert match is not None, f"ticket {ticket.pk} is not on the list {key}"
+    return match.group(0)
+
+
+def with_customer_message(ticket: Ticket, body: str) -> Ticket:
+    conversation = ConversationFactory(workspace=ticket.workspace, contact=ticket.contact)
+    MessageFactory(conversation=conversation, author="user", body="An older question")
+    MessageFactory(conversation=conversation, author="user", body=body)
+    MessageFactory(conversation=conversation, author="ai", body="The AI's answer is not the preview")
+    ticket.conversations.add(conversation)
+    return ticket
+
+
+def test_row_shows_every_part_of_a_fully_described_ticket(staff: Client, workspace) -> None:
+    company = CompanyFactory(workspace=workspace, name="Acme & Sons")
+    assignee = UserFactory(username="kim@acme.test", first_name="Kim", last_name="Lee")
+    billing = CustomInboxFactory(workspace=workspace, name="Billing")
+    updated = timezone.now() - dt.timedelta(hours=2, minutes=5)
+    ticket = TicketFactory(
+        workspace=workspace,
+        contact=ContactFactory(workspace=workspace, name="Jane Roe", company=company),
+        status=Ticket.Status.PRIORITY,
+        reason="manual",
+        confidence=0,
+        escalation_count=3,
+        assignee=assignee,
+        inbox=billing,
+    )
+    Ticket.objects.filter(pk=ticket.pk).update(updated_at=updated)
+    with_customer_message(ticket, "Where is my refund?")
+
+    row = row_html(staff, ticket)
+
+    assert f'href="/inbox/tickets/{ticket.pk}/?list=open"' in row
+    assert 'class="ticket-row status-priority"' in row
+    assert '<span class="ticket-contact">Jane Roe</span>' in row
+    assert '<span class="ticket-company">Acme &amp; Sons</span>' in row
+    assert f'datetime="{updated.isoformat()}"' in row
+    assert ">2\xa0hours, 5\xa0minutes ago</time>" in row
+    assert '<span class="ticket-preview">Where is my refund?</span>' in row
+    assert '<span class="pill pill-priority">Priority</span>' in row
+    assert f"<span>#{ticket.pk}</span>" in row
+    assert "<span>The customer asked for a human</span>" in row
+    assert "<span>0% confident</span>" in row  # zero is a confidence, not a missing one
+    assert "<span>3 escalations</span>" in row
+    assert '<span class="ticket-assignee">Kim Lee</span>' in row
+    assert "<span>Billing</span>" in row
+
+
+def test_row_leaves_out_what_a_ticket_does_not_have(staff: Client, workspace) -> None:
+    ticket = TicketFactory(
+        workspace=workspace,
+        contact=ContactFactory(workspace=workspace, name=None, email=None, user_id="u-42"),
+        reason="phrase",
+        confidence=None,
+        escalation_count=1,
+    )
+
+    row = row_html(staff, ticket)
+
+    assert '<span class="ticket-contact">u-42</span>' in row  # the contact's name falls back to the user id
+    assert "ticket-company" not in row
+    assert '<span class="ticket-preview">(no message)</span>' in row
+    assert "% confident" not in row
+    assert "escalations" not in row
+    assert '<span class="ticket-assignee">Unassigned</span>' in row
+    assert "<span>The AI said it needed a teammate</span>" in row
+    assert row.count("<span>") == 2  # the id and the reason, nothing else without a class
+
+
+def test_assignee_without_a_name_is_shown_by_username(staff: Client, workspace) -> None:
+    ticket = TicketFactory(workspace=workspace, assignee=UserFactory(username="sam@acme.test"))
+    assert '<span class="ticket-assignee">sam@acme.test</span>' in row_html(staff, ticket)
+
+
+def test_long_message_is_cut_at_140_characters_with_an_ellipsis(staff: Client, workspace) -> None:
+    ticket = with_customer_message(TicketFactory(workspace=workspace), "x" * 139 + "yz" + " and more")
+    fits = with_customer_message(TicketFactory(workspace=workspace), "é" * 140)
+
+    assert f'<span class="ticket-preview">{"x" * 139}…</span>' in row_html(staff, ticket)
+    assert f'<span class="ticket-preview">{"é" * 140}</span>' in row_html(staff, fits)
+
+
+def test_decomposed_accents_are_shown_composed_as_before(staff: Client, workspace) -> None:
+    ticket = with_customer_message(TicketFactory(workspace=workspace), "Cafe\u0301 au lait")
+    assert '<span class="ticket-preview">Caf\u00e9 au lait</span>' in row_html(staff, ticket)
+
+
+def test_row_links_keep_the_list_they_were_opened_from(staff: Client, workspace) -> None:
+    view = SavedView.objects.create(workspace=workspace, name="All open", rule="")
+    ticket = TicketFactory(workspace=workspace)
+
+    row = row_html(staff, ticket, key=f"view-{view.pk}")
+
+    assert f'href="/inbox/tickets/{ticket.pk}/?list=view-{view.pk}"' in row
+    assert staff.get(f"/inbox/tickets/{ticket.pk}/?list=view-{view.pk}").status_code == 200
+
+
+def test_customer_text_in_a_row_is_escaped(staff: Client, workspace) -> None:
+    payload = '<img src=x onerror="alert(1)">'
+    ticket = TicketFactory(workspace=workspace, contact=ContactFactory(workspace=workspace, name=payload))
+    with_customer_message(ticket, payload)
+
+    row = row_html(staff, ticket)
+
+    assert "<img" not in row
+    assert row.count("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;") == 2

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from agents.models import Conversation, Message
@@ -35,6 +35,23 @@ def _tickets(workspace: Workspace) -> QuerySet[Ticket]:
     )
 
 
+def _list_filter(*, statuses: list[str] | None, assignee: int | str | None, inbox: int | str | None) -> Q:
+    """A list's conditions besides the workspace and the segment rule, as one ``Q``: one ``filter()`` call
+    rather than one per condition (each clones the query; the sidebar builds seven lists per page)."""
+    conditions = Q()
+    if statuses:
+        conditions &= Q(status__in=statuses)
+    if assignee == UNSET:
+        conditions &= Q(assignee__isnull=True)
+    elif isinstance(assignee, int):
+        conditions &= Q(assignee_id=assignee)
+    if inbox == UNSET:
+        conditions &= Q(inbox__isnull=True)
+    elif isinstance(inbox, int):
+        conditions &= Q(inbox_id=inbox)
+    return conditions
+
+
 def ticket_list(
     *,
     workspace: Workspace,
@@ -45,17 +62,7 @@ def ticket_list(
     now: datetime | None = None,
 ) -> QuerySet[Ticket]:
     """Tickets of a workspace, newest first. ``assignee``/``inbox`` take an id or ``"none"`` (unassigned)."""
-    tickets = _tickets(workspace)
-    if statuses:
-        tickets = tickets.filter(status__in=statuses)
-    if assignee == UNSET:
-        tickets = tickets.filter(assignee__isnull=True)
-    elif isinstance(assignee, int):
-        tickets = tickets.filter(assignee_id=assignee)
-    if inbox == UNSET:
-        tickets = tickets.filter(inbox__isnull=True)
-    elif isinstance(inbox, int):
-        tickets = tickets.filter(inbox_id=inbox)
+    tickets = _tickets(workspace).filter(_list_filter(statuses=statuses, assignee=assignee, inbox=inbox))
     if segment is not None:
         matching = contacts_matching(workspace=workspace, rule=segment, now=now or timezone.now())
         tickets = tickets.filter(contact__in=matching.values("pk"))
@@ -94,6 +101,12 @@ class InboxList:
     assignee: int | str | None
     inbox: int | None = None
     segment: str = ""
+
+    @property
+    def kind(self) -> str:
+        """The sidebar's section: ``builtin``, ``inbox`` (a team inbox) or ``view`` (a saved view)."""
+        prefix = self.key.partition("-")[0]
+        return prefix if prefix in ("inbox", "view") else "builtin"
 
     @property
     def count_display(self) -> str:
@@ -146,19 +159,29 @@ def inbox_lists(*, workspace: Workspace, user_id: int, now: datetime | None = No
     ]
     lists += [saved_view_list(view=view, user_id=user_id) for view in SavedView.objects.filter(workspace=workspace)]
     counted = {
-        item.key: ticket_list(
-            workspace=workspace,
-            statuses=item.statuses,
-            assignee=item.assignee,
-            inbox=item.inbox,
-            segment=item.segment or None,
-            now=now,
-        )
+        item.key: _counted_tickets(workspace=workspace, inbox_list=item, now=now or timezone.now())
         for item in lists
         if item.key != "closed"  # closed tickets only grow: never counted
     }
     counts = _capped_counts(counted)
     return [replace(item, count=counts[item.key]) if item.key in counts else item for item in lists]
+
+
+def _counted_tickets(*, workspace: Workspace, inbox_list: InboxList, now: datetime) -> QuerySet[Ticket]:
+    """The tickets of a list, for its capped count. A saved view's rule is checked ticket by ticket in a
+    correlated subquery, which PostgreSQL keeps as such, so the count stops after ``COUNT_CAP + 1`` matches.
+    Written as ``contact IN (matching contacts)`` (``ticket_list``), the planner hashed every matching contact
+    of the workspace first: a cost that grows with the contacts, not with the backlog (B5: 25,000 contacts
+    at 100k tickets, ~15 ms of every inbox page)."""
+    tickets = Ticket.objects.filter(
+        _list_filter(statuses=inbox_list.statuses, assignee=inbox_list.assignee, inbox=inbox_list.inbox),
+        workspace=workspace,
+    )
+    if not inbox_list.segment:
+        return tickets
+    matching = contacts_matching(workspace=workspace, rule=inbox_list.segment, now=now)
+    contact = Subquery(matching.filter(pk=OuterRef("contact_id")).values("pk")[:1])
+    return tickets.alias(segment_contact=contact).filter(segment_contact__isnull=False)
 
 
 def saved_view_list(*, view: SavedView, user_id: int) -> InboxList:
@@ -205,6 +228,26 @@ def inbox_list_get(*, workspace: Workspace, user_id: int, key: str) -> InboxList
     return None
 
 
+# What a list row shows, and nothing else: the JSON columns (sources, tools, custom fields) and the assignee's
+# password hash were decoded into every row of every page for nothing.
+PAGE_FIELDS = (
+    "status",
+    "reason",
+    "confidence",
+    "escalation_count",
+    "updated_at",
+    "contact__name",
+    "contact__email",
+    "contact__user_id",  # these three: Contact.__str__
+    "contact__company__name",
+    "contact__company__company_id",  # Company.__str__
+    "assignee__first_name",
+    "assignee__last_name",
+    "assignee__username",
+    "inbox__name",
+)
+
+
 def inbox_page(
     *, workspace: Workspace, inbox_list: InboxList, before: int | None = None, now: datetime | None = None
 ) -> tuple[list[Ticket], int | None]:
@@ -230,9 +273,9 @@ def inbox_page(
         .values("body")[:1]
     )
     rows: list[Ticket] = list(
-        tickets.select_related("contact__company", "assignee", "inbox").annotate(preview=Subquery(latest_user_message))[
-            : INBOX_PAGE_SIZE + 1
-        ]
+        tickets.select_related("contact__company", "assignee", "inbox")
+        .only(*PAGE_FIELDS)
+        .annotate(preview=Subquery(latest_user_message))[: INBOX_PAGE_SIZE + 1]
     )
     next_before = rows[INBOX_PAGE_SIZE - 1].pk if len(rows) > INBOX_PAGE_SIZE else None
     return rows[:INBOX_PAGE_SIZE], next_before

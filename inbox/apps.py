@@ -1,4 +1,4 @@
-"""App configuration of inbox."""
+"""App configuration of inbox: connects the receivers that close a teammate's socket when access ends."""
 
 from django.apps import AppConfig
 
@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class InboxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "inbox"
+
+    def ready(self) -> None:
+        from inbox import signals
+
+        signals.connect()

@@ -3,7 +3,10 @@
 Wrapped (in ``inbox.routing``) in ``AllowedHostsOriginValidator(AuthMiddlewareStack(...))``: a browser on
 another origin is refused, and the user comes from the Django session. On connect the user must be
 logged in (else closed 4401) and a member of the workspace (else 4403). Events come from
-``inbox.events`` (``inbox_event``). The client may send one kind of frame,
+``inbox.events`` (``inbox_event``). An open socket closes itself (4403, or 4401 for a deactivated user)
+when its user's access ends: ``inbox.signals`` announces a removed membership or a deactivated user to
+the user's group, and the socket re-checks (also every ``REVALIDATE_SECONDS``, in case that announcement
+was lost). The client may send one kind of frame,
 ``{"type": "resume", "last_seq": N}``, after a reconnect or when it sees a gap: it gets every event
 numbered above N, or ``{"type": "resync"}`` when too many were missed. Anything else gets an ``error``
 frame; nothing a client sends can change data.
@@ -23,6 +26,7 @@ from inbox.events import (
     event_message,
     inbox_events_since,
     inbox_last_seq,
+    user_group,
     workspace_group,
 )
 
@@ -32,10 +36,22 @@ MAX_FRAME_CHARS = 1000
 # A replay yields to the event loop after this many frames, so ten sockets reconnecting at once do not
 # hold up the live events of every other socket served by the process.
 REPLAY_FRAMES_PER_TURN = 20
+# An open socket re-checks its user's access this often, in case the broadcast that announces a removed
+# membership or a deactivated user was lost (the channel layer is at-most-once).
+REVALIDATE_SECONDS = 60.0
 
 
-def _is_member_sync(user_id: int, workspace_id: int) -> bool:
-    return Membership.objects.filter(user_id=user_id, workspace_id=workspace_id).exists()
+def _access_denied_sync(user_id: int, workspace_id: int) -> int | None:
+    """None while the user may read the workspace's inbox, else the close code: 4403 once the membership is
+    gone, 4401 once the user is deactivated (their session no longer logs them in)."""
+    is_active = (
+        Membership.objects.filter(user_id=user_id, workspace_id=workspace_id)
+        .values_list("user__is_active", flat=True)
+        .first()
+    )
+    if is_active is None:
+        return CLOSE_FORBIDDEN
+    return None if is_active else CLOSE_UNAUTHENTICATED
 
 
 def _replay_sync(workspace_id: int, after_seq: int) -> list[dict[str, Any]] | None:
@@ -43,14 +59,21 @@ def _replay_sync(workspace_id: int, after_seq: int) -> list[dict[str, Any]] | No
     return None if events is None else [event_message(event) for event in events]
 
 
-_is_member = database_sync_to_async(_is_member_sync)
+_access_denied = database_sync_to_async(_access_denied_sync)
 _replay = database_sync_to_async(_replay_sync)
 _last_seq = database_sync_to_async(lambda workspace_id: inbox_last_seq(workspace_id=workspace_id))
 
 
 class InboxConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
-    group: str | None = None
+    user_id: int | None = None
     workspace_id: int | None = None
+    # Set when the socket lost its access: nothing more is sent on it.
+    closed_with: int | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.joined: list[str] = []
+        self.revalidation: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -59,19 +82,28 @@ class InboxConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         raw = (query.get("workspace") or [""])[0]
-        if not raw.isdigit() or not await _is_member(user.pk, int(raw)):
+        if not raw.isdigit():
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        self.workspace_id = int(raw)
-        self.group = workspace_group(self.workspace_id)
+        self.user_id, self.workspace_id = int(user.pk), int(raw)
+        # The user's group is joined before access is checked: a removal committed after the check is
+        # announced to a socket that already listens.
+        await self._join(user_group(self.user_id))
+        denied = await _access_denied(self.user_id, self.workspace_id)
+        if denied is not None:
+            await self._leave_all()
+            await self.close(code=denied)
+            return
         # Join before any replay: an event committed meanwhile arrives live (the client drops duplicates).
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self._join(workspace_group(self.workspace_id))
         await self.accept()
         await self._send({"type": "hello", "seq": await _last_seq(self.workspace_id)})
+        self.revalidation = asyncio.ensure_future(self._revalidate_periodically())
 
     async def disconnect(self, code: int) -> None:
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.revalidation is not None:
+            self.revalidation.cancel()
+        await self._leave_all()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         frame: Any = None
@@ -110,7 +142,37 @@ class InboxConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def inbox_event(self, event: dict[str, Any]) -> None:
         # The sender encoded the frame once for every socket (``inbox.events.inbox_event_broadcast``).
-        await self.send(text_data=event["text"])
+        if self.closed_with is None:
+            await self.send(text_data=event["text"])
+
+    async def inbox_access_changed(self, message: dict[str, Any]) -> None:
+        # Messages are handled one at a time: an event queued behind this one is only handled once the
+        # check is done, and then dropped if the socket closed.
+        await self._close_if_access_ended()
+
+    async def _revalidate_periodically(self) -> None:
+        while self.closed_with is None:
+            await asyncio.sleep(REVALIDATE_SECONDS)
+            await self._close_if_access_ended()
+
+    async def _close_if_access_ended(self) -> None:
+        if self.closed_with is not None or self.user_id is None or self.workspace_id is None:
+            return
+        denied = await _access_denied(self.user_id, self.workspace_id)
+        if denied is None or self.closed_with is not None:
+            return
+        self.closed_with = denied
+        await self._leave_all()
+        await self.close(code=denied)
+
+    async def _join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.joined.append(group)
+
+    async def _leave_all(self) -> None:
+        while self.joined:
+            await self.channel_layer.group_discard(self.joined.pop(), self.channel_name)
 
     async def _send(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(message))
+        if self.closed_with is None:
+            await self.send(text_data=json.dumps(message))

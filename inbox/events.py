@@ -44,10 +44,18 @@ RETENTION = timedelta(days=2)
 # The channel layer's message type; the consumer's handler is ``inbox_event``. The message carries the
 # socket frame already encoded (``text``).
 CHANNEL_MESSAGE_TYPE = "inbox.event"
+# Sent to ``user_group`` when a user's membership is removed or the user deactivated; the consumer's
+# handler is ``inbox_access_changed`` (it re-checks and closes the socket).
+ACCESS_CHANGED_MESSAGE_TYPE = "inbox.access_changed"
 
 
 def workspace_group(workspace_id: int) -> str:
     return f"inbox.workspace.{workspace_id}"
+
+
+def user_group(user_id: int) -> str:
+    """Every inbox socket of a user, whatever its workspace: told when the user's access may have ended."""
+    return f"inbox.user.{user_id}"
 
 
 def _next_seq(workspace_id: int) -> int:
@@ -98,6 +106,20 @@ def inbox_event_broadcast(event: InboxEvent) -> None:
         group_send_sync(workspace_group(event.workspace_id), {"type": CHANNEL_MESSAGE_TYPE, "text": text})
     except Exception:  # the layer is down: sockets catch up from the table (gap or reconnect)
         logger.warning("inbox broadcast of event %s/%s failed", event.workspace_id, event.seq, exc_info=True)
+
+
+def inbox_access_changed(*, user_id: int) -> None:
+    """After commit, tell the user's open inbox sockets to re-check their access (a membership removed,
+    the user deactivated): those that lost it close, so they receive nothing caused after the change.
+    Best-effort like every broadcast; the sockets also re-check on their own (``consumers.REVALIDATE_SECONDS``)."""
+
+    def send() -> None:
+        try:
+            group_send_sync(user_group(user_id), {"type": ACCESS_CHANGED_MESSAGE_TYPE})
+        except Exception:  # the layer is down: the sockets' periodic re-check closes them
+            logger.warning("inbox access change of user %s not sent", user_id, exc_info=True)
+
+    transaction.on_commit(send)
 
 
 def inbox_last_seq(*, workspace_id: int) -> int:

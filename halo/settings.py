@@ -189,6 +189,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "outbox-purge": {"task": "halo.tasks.outbox_purge", "schedule": 3600.0},
     # Live inbox events older than their retention (inbox.events.RETENTION); sockets further behind resync.
     "inbox-events-prune": {"task": "inbox.tasks.events_prune", "schedule": 3600.0},
+    # Snoozed tickets whose wake-up time has come go back to open.
+    "inbox-tickets-wake": {"task": "inbox.tasks.tickets_wake", "schedule": 60.0},
 }
 
 # --- Email -------------------------------------------------------------------------------------------

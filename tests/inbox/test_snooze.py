@@ -3,6 +3,7 @@ opens it at once), so a customer's reply never waits unseen in the Snoozed list.
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -64,6 +65,11 @@ def test_snoozed_until_a_time_wakes_when_it_comes(api: APIClient, escalate: Call
     ticket.refresh_from_db()
     assert (ticket.status, ticket.snoozed_until) == ("open", None)
     assert status_events(ticket) == ["snoozed", "open"]
+
+
+def test_the_wake_up_job_runs_every_minute(settings: Any) -> None:
+    [entry] = [entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] == tickets_wake.name]
+    assert entry["schedule"] == 60.0
 
 
 def test_the_wake_up_job_opens_every_due_ticket_once(escalate: Callable[..., Ticket]) -> None:

@@ -109,6 +109,9 @@ class Ticket(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [
+            # Lists of several statuses are ORDER BY id DESC LIMIT 51: without (workspace, id) PostgreSQL walks
+            # the primary key backwards through every newer workspace's tickets.
+            models.Index(fields=["workspace", "-id"], name="ticket_workspace_newest"),
             models.Index(fields=["workspace", "status", "-id"], name="ticket_workspace_status"),
             models.Index(fields=["workspace", "assignee", "-id"], name="ticket_workspace_assignee"),
             models.Index(fields=["workspace", "inbox", "-id"], name="ticket_workspace_inbox"),

@@ -302,7 +302,8 @@ def main() -> int:
     port = harness.free_port()
     command = [
         sys.executable, "-m", "uvicorn", "halo.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "2", "--lifespan", "off", "--log-level", "warning", "--no-access-log",
+        "--workers", "2", "--lifespan", "off", "--ws-per-message-deflate", "false", "--log-level", "warning",
+        "--no-access-log",
     ]  # fmt: skip
     log = LOG_DIR / "halo_bench_live_uvicorn.log"
     with harness.subprocess_running(command, env=env, log=log) as server:

@@ -4,6 +4,7 @@ Choices that name other rows (an assignee, an inbox, a conversation) are limited
 workspace, so a forged POST cannot reach another workspace's data.
 """
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -25,7 +26,26 @@ class AssignForm(forms.Form):
 
 
 class StatusForm(forms.Form):
+    """``status``; with Snoozed, ``snooze_for`` says until when (empty: until the customer writes)."""
+
+    SNOOZE_PERIODS = {
+        "1h": ("for 1 hour", timedelta(hours=1)),
+        "4h": ("for 4 hours", timedelta(hours=4)),
+        "1d": ("for 1 day", timedelta(days=1)),
+        "7d": ("for 1 week", timedelta(days=7)),
+    }
+    SNOOZE_CHOICES = [("", "until the customer writes"), *((key, label) for key, (label, _) in SNOOZE_PERIODS.items())]
+
     status = forms.ChoiceField(choices=Ticket.Status.choices)
+    snooze_for = forms.ChoiceField(choices=SNOOZE_CHOICES, required=False)
+
+    def changes(self, *, now: datetime) -> dict[str, Any]:
+        """What ``ticket_update`` is given: the status and, for Snoozed, the wake-up time."""
+        changes: dict[str, Any] = {"status": self.cleaned_data["status"]}
+        if changes["status"] == Ticket.Status.SNOOZED:
+            period = self.SNOOZE_PERIODS.get(self.cleaned_data.get("snooze_for") or "")
+            changes["snoozed_until"] = now + period[1] if period else None
+        return changes
 
 
 class InboxMoveForm(forms.Form):

@@ -23,7 +23,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import dateformat
+from django.utils import dateformat, timezone
 from django.utils.formats import get_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator, capfirst
@@ -232,6 +232,7 @@ def _ticket_context(detail: TicketDetail) -> dict[str, Any]:
         "tools": tools,
         "history": history,
         "statuses": Ticket.Status.choices,
+        "snooze_choices": StatusForm.SNOOZE_CHOICES,
         "verdicts": Ticket.Verdict.choices,
     }
 
@@ -295,7 +296,7 @@ def ticket_action(request: HttpRequest, ticket_id: int, action: str) -> HttpResp
         elif action == "status":
             form = StatusForm(request.POST)
             if form.is_valid():
-                ticket_update(ticket=ticket, data={"status": form.cleaned_data["status"]}, actor=user)
+                ticket_update(ticket=ticket, data=form.changes(now=timezone.now()), actor=user)
                 messages.success(request, f"Status set to {dict(Ticket.Status.choices)[form.cleaned_data['status']]}.")
         elif action == "inbox":
             form = InboxMoveForm(request.POST, workspace_id=ticket.workspace_id)

@@ -6,6 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -109,3 +111,46 @@ def test_leaving_snoozed_clears_the_wake_up_time(escalate: Callable[..., Ticket]
     ticket_update(ticket=ticket, data={"status": "snoozed", "snoozed_until": timezone.now() + timedelta(hours=1)})
     ticket = ticket_update(ticket=ticket, data={"status": "priority"})
     assert ticket.snoozed_until is None
+
+
+def test_a_teammate_snoozes_for_a_day_from_the_ticket_page(staff: Client, escalate: Callable[..., Ticket]) -> None:
+    ticket = escalate()
+    page = staff.get(reverse("inbox:ticket", args=[ticket.pk])).content.decode()
+    assert '<option value="1d">for 1 day</option>' in page
+
+    before = timezone.now()
+    response = staff.post(
+        reverse("inbox:ticket-action", args=[ticket.pk, "status"]),
+        {"status": "snoozed", "snooze_for": "1d"},
+        follow=True,
+    )
+
+    ticket.refresh_from_db()
+    assert ticket.status == "snoozed"
+    assert ticket.snoozed_until is not None
+    assert before + timedelta(days=1) <= ticket.snoozed_until <= timezone.now() + timedelta(days=1)
+    assert 'id="ticket-snoozed-until">until <time' in response.content.decode()
+
+
+def test_snoozing_without_a_period_waits_for_the_customer(staff: Client, escalate: Callable[..., Ticket]) -> None:
+    ticket = escalate()
+    response = staff.post(
+        reverse("inbox:ticket-action", args=[ticket.pk, "status"]), {"status": "snoozed", "snooze_for": ""}, follow=True
+    )
+
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.snoozed_until) == ("snoozed", None)
+    assert "until the customer writes</span>" in response.content.decode()
+
+
+def test_an_unknown_snooze_period_is_refused(staff: Client, escalate: Callable[..., Ticket]) -> None:
+    ticket = escalate()
+    response = staff.post(
+        reverse("inbox:ticket-action", args=[ticket.pk, "status"]),
+        {"status": "snoozed", "snooze_for": "99y"},
+        follow=True,
+    )
+
+    assert "Select a valid choice" in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.status == "open"

@@ -119,9 +119,13 @@ def turn_context_for(*, turn: AgentTurn, now: datetime) -> TurnContext:
     (the first row of the decision table), so the snapshot then counts this turn alone. Any other turn is
     read with ``turn_context_get``."""
     conversation = turn.conversation if _loaded(turn, "conversation") else None
-    if conversation is None or not _loaded(conversation, "agent", "contact", "workspace"):
-        return turn_context_get(turn_id=turn.pk, now=now)
-    if turn.message_id is not None and not _loaded(turn, "message"):
+    if (
+        conversation is None
+        or not _loaded(conversation, "agent", "contact", "workspace")
+        or (turn.message_id is not None and not _loaded(turn, "message"))
+    ):
+        if turn.pk is None:
+            raise ValueError("A turn not saved yet needs its message, conversation, agent, contact and workspace.")
         return turn_context_get(turn_id=turn.pk, now=now)
     settings = agent_escalation_settings(agent=conversation.agent)
     policy = policy_from_settings(settings)

@@ -395,3 +395,12 @@ def test_a_past_turn_can_be_replayed_under_other_settings(conversation: Conversa
     assert (replayed.escalate, replayed.reason) == (True, Reason.LOW_CONFIDENCE)
     turn.refresh_from_db()
     assert turn.escalated is False  # a replay changes nothing
+
+
+def test_a_new_turn_without_its_conversation_loaded_is_refused_clearly(conversation: Conversation) -> None:
+    message = MessageFactory(conversation=conversation, author=Message.Author.AI, body="Here you go.")
+    turn = AgentTurn(conversation_id=conversation.pk, message=message, confidence=90)
+
+    with pytest.raises(ValueError, match="not saved yet"):
+        turn_judge(turn=turn)
+    assert not AgentTurn.objects.exists()

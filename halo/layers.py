@@ -17,12 +17,20 @@ escalation sends two events, so this was most of the time between commit and bro
 import asyncio
 import os
 import threading
+import time
+import weakref
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-SEND_TIMEOUT_SECONDS = 5.0
+# A backstop: the layer's socket timeouts (settings.REDIS_TIMEOUTS, 1 s) end a send to a silent Redis first.
+SEND_TIMEOUT_SECONDS = 2.0
+# After a failed send this process leaves the layer alone for a few seconds: a Redis that is down or does
+# not answer would otherwise cost every request that broadcasts its timeout. Broadcasts are at most once
+# anyway: inbox sockets replay gaps from the event log, the widget catches up with ``?after=``.
+SEND_PAUSE_SECONDS = 5.0
+_send_paused_until: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()  # layer -> monotonic time
 
 _sender_lock = threading.Lock()
 _sender: tuple[int, asyncio.AbstractEventLoop] | None = None
@@ -40,18 +48,22 @@ def _sender_loop() -> asyncio.AbstractEventLoop:
 
 
 def group_send_sync(group: str, message: dict[str, Any]) -> None:
-    """Send ``message`` to ``group`` from synchronous code; raises what the layer raises (the caller logs)."""
+    """Send ``message`` to ``group`` from synchronous code; raises what the layer raises (the caller logs),
+    or ``ConnectionError`` at once while a recent failure pauses sends (``SEND_PAUSE_SECONDS``)."""
     layer = get_channel_layer()
     if layer is None:
         return
     if isinstance(layer, InMemoryChannelLayer):  # the embedded default and tests: the caller's own loop
         async_to_sync(layer.group_send)(group, message)
         return
+    if time.monotonic() < _send_paused_until.get(layer, 0.0):
+        raise ConnectionError("channel layer: a send failed moments ago; not trying again yet")
     future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _sender_loop())
     try:
         future.result(timeout=SEND_TIMEOUT_SECONDS)
-    except TimeoutError:
+    except BaseException:
         future.cancel()
+        _send_paused_until[layer] = time.monotonic() + SEND_PAUSE_SECONDS
         raise
 
 

@@ -45,10 +45,12 @@ class RecordingLayer:
 
     def __init__(self, error: Exception | None = None) -> None:
         self.error = error
+        self.attempts = 0
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.loops: list[asyncio.AbstractEventLoop] = []
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        self.attempts += 1
         if self.error is not None:
             raise self.error
         self.loops.append(asyncio.get_running_loop())
@@ -71,3 +73,32 @@ def test_a_failing_sync_send_raises_for_the_caller_to_log(monkeypatch: pytest.Mo
 
     with pytest.raises(ConnectionError):
         group_send_sync("inbox.workspace.1", {"type": "inbox.event"})
+
+
+def test_after_a_failed_send_the_layer_is_left_alone_for_a_few_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Redis that is down or silent costs one request its timeout, not every request of the next seconds."""
+    monkeypatch.setattr("halo.layers.SEND_PAUSE_SECONDS", 0.5)
+    layer = RecordingLayer(error=ConnectionError("down"))
+    monkeypatch.setattr("halo.layers.get_channel_layer", lambda: layer)
+
+    with pytest.raises(ConnectionError):
+        group_send_sync("inbox.workspace.1", {"type": "inbox.event"})
+    layer.error = None  # back, but this process does not know yet
+    with pytest.raises(ConnectionError, match="moments ago"):
+        group_send_sync("inbox.workspace.1", {"type": "inbox.event", "n": 1})
+    assert layer.attempts == 1  # the paused send did not even try
+
+    time.sleep(0.6)
+    group_send_sync("inbox.workspace.1", {"type": "inbox.event", "n": 2})
+    assert [message["n"] for _, message in layer.sent] == [2]
+
+
+def test_a_pause_for_one_layer_does_not_stop_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    failing, working = RecordingLayer(error=ConnectionError("down")), RecordingLayer()
+    monkeypatch.setattr("halo.layers.get_channel_layer", lambda: failing)
+    with pytest.raises(ConnectionError):
+        group_send_sync("inbox.workspace.1", {"type": "inbox.event"})
+
+    monkeypatch.setattr("halo.layers.get_channel_layer", lambda: working)
+    group_send_sync("inbox.workspace.1", {"type": "inbox.event", "n": 1})
+    assert len(working.sent) == 1

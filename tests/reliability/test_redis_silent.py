@@ -166,3 +166,38 @@ def test_after_one_failed_publish_requests_leave_a_silent_broker_alone_for_a_few
     assert tried_after_pause > tried_first
     assert set(OutboxMessage.objects.values_list("state", flat=True)) == {"pending"}
     assert OutboxMessage.objects.count() == 4
+
+
+def test_after_one_failed_broadcast_requests_leave_a_silent_channel_layer_alone(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The production channel layer (pub/sub, with production's timeouts) on a Redis that never answers:
+    the first broadcast costs its caller the socket timeout and raises (the caller logs it); the next ones
+    during the pause raise at once, without a connection; after the pause the layer is tried again."""
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    from halo import layers
+
+    monkeypatch.setattr(layers, "SEND_PAUSE_SECONDS", 3.0)
+    with silent_server() as redis:
+        layer = RedisPubSubChannelLayer(hosts=[{"address": redis.url, **settings.REDIS_TIMEOUTS}])
+        monkeypatch.setattr(layers, "get_channel_layer", lambda: layer)
+
+        def broadcast() -> float:
+            started = time.monotonic()
+            with pytest.raises(Exception):  # noqa: B017, PT011 — whatever the layer raises, the caller logs it
+                layers.group_send_sync("inbox.workspace.1", {"type": "inbox.event", "text": "{}"})
+            return time.monotonic() - started
+
+        first = broadcast()
+        tried_first = redis.connections_settled()
+        paused = [broadcast() for _ in range(3)]
+        tried_while_paused = redis.connections_settled()
+        time.sleep(3.1)
+        broadcast()
+        tried_after_pause = redis.connections_settled()
+
+    assert 0.5 < first < 3  # the socket timeout (1 s), not SEND_TIMEOUT_SECONDS nor forever
+    assert max(paused) < 0.05
+    assert tried_while_paused == tried_first >= 1
+    assert tried_after_pause > tried_first

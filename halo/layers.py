@@ -17,12 +17,12 @@ escalation sends two events, so this was most of the time between commit and bro
 import asyncio
 import os
 import threading
-import time
-import weakref
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from halo.pause import FailurePause
 
 # A backstop: the layer's socket timeouts (settings.REDIS_TIMEOUTS, 1 s) end a send to a silent Redis first.
 SEND_TIMEOUT_SECONDS = 2.0
@@ -30,7 +30,7 @@ SEND_TIMEOUT_SECONDS = 2.0
 # not answer would otherwise cost every request that broadcasts its timeout. Broadcasts are at most once
 # anyway: inbox sockets replay gaps from the event log, the widget catches up with ``?after=``.
 SEND_PAUSE_SECONDS = 5.0
-_send_paused_until: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()  # layer -> monotonic time
+_send_pause = FailurePause()
 
 _sender_lock = threading.Lock()
 _sender: tuple[int, asyncio.AbstractEventLoop] | None = None
@@ -56,14 +56,14 @@ def group_send_sync(group: str, message: dict[str, Any]) -> None:
     if isinstance(layer, InMemoryChannelLayer):  # the embedded default and tests: the caller's own loop
         async_to_sync(layer.group_send)(group, message)
         return
-    if time.monotonic() < _send_paused_until.get(layer, 0.0):
+    if _send_pause.active(layer):
         raise ConnectionError("channel layer: a send failed moments ago; not trying again yet")
     future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _sender_loop())
     try:
         future.result(timeout=SEND_TIMEOUT_SECONDS)
     except BaseException:
         future.cancel()
-        _send_paused_until[layer] = time.monotonic() + SEND_PAUSE_SECONDS
+        _send_pause.start(layer, SEND_PAUSE_SECONDS)
         raise
 
 

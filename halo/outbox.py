@@ -10,7 +10,6 @@ to admins. ``outbox_sweep`` (a beat task; a timer in the embedded default) re-se
 """
 
 import logging
-import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
@@ -21,6 +20,7 @@ from django.utils import timezone
 
 from halo.celery import app as celery_app
 from halo.models import OutboxMessage, Workspace
+from halo.pause import FailurePause
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +55,12 @@ PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 
 # answer costs each attempt its socket timeout (1 s, twice), which every request that commits an outbox row
 # would otherwise pay again. Messages not sent meanwhile wait for the sweep, like those that failed.
 PUBLISH_PAUSE_SECONDS = 5.0
-_publish_paused: tuple[str, float] | None = None  # (broker URL, monotonic time the pause ends)
+_publish_pause = FailurePause()
 
 
 def _send(message: OutboxMessage, *, countdown: float = 0) -> None:
-    global _publish_paused
     broker = str(celery_app.conf.broker_url)
-    paused = _publish_paused
-    if paused is not None and paused[0] == broker and time.monotonic() < paused[1]:
+    if _publish_pause.active(broker):
         logger.info("outbox: broker failed recently; %s #%s is left to the sweep", message.task, message.pk)
         return
     try:
@@ -70,7 +68,7 @@ def _send(message: OutboxMessage, *, countdown: float = 0) -> None:
             message.task, kwargs={"message_id": message.pk}, countdown=countdown, retry_policy=PUBLISH_RETRY_POLICY
         )
     except Exception:  # the broker is unreachable: the row is kept and the sweep sends it later
-        _publish_paused = (broker, time.monotonic() + PUBLISH_PAUSE_SECONDS)
+        _publish_pause.start(broker, PUBLISH_PAUSE_SECONDS)
         logger.warning("outbox: could not queue %s #%s; the sweep will retry", message.task, message.pk)
 
 

@@ -1,10 +1,10 @@
 """Writes of the escalation app: settings changes (versioned), judging AI turns, and the handoff.
 
-``turn_judge(*, turn)`` is called by the agents runtime (``agents.services``, its escalation seam) for
-every AI turn, and by ``ai_turn_submit`` for an external bot's turn: it builds the snapshot with a
-selector, calls the pure ``decide``, stores the signals and outcome on the turn, and on escalation hands
-off. ``handoff_request`` is the manual path (the widget button, a user message with a handoff phrase):
-it bypasses signals and gates, and only the escalation filter can refuse it (``HandoffUnavailable``).
+``turn_judge(*, turn)`` is called by the agents runtime (``agents.services``) for every AI turn, and by
+``ai_turn_submit`` for an external bot's turn: it builds the snapshot with a selector, calls the pure
+``decide``, stores the turn with its signals and outcome, and on escalation hands off.
+``handoff_request`` is the manual path (the widget button, a user message with a handoff phrase): it
+bypasses signals and gates, and only the escalation filter can refuse it (``HandoffUnavailable``).
 
 The handoff (``_ticket_escalate``) runs in one transaction: it creates the contact's ticket or merges
 into the one that is not closed — the partial unique constraint ``ticket_one_open_per_contact`` is the

@@ -10,6 +10,9 @@ decision about humans; agents calls it directly (``escalation.services`` / ``esc
 
 import hmac
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
@@ -198,7 +201,8 @@ def widget_contact_resolve(*, workspace: Workspace, user: WidgetUser) -> Contact
 
 @dataclass
 class PostResult:
-    """What a widget post produced: the new messages (the user's, then the AI's if it answered)."""
+    """What a widget post produced: every message it created, in id order (the user's, the AI's if it
+    answered, and the handoff's system message if it handed off)."""
 
     conversation: Conversation
     messages: list[Message]
@@ -271,7 +275,31 @@ def _responder_is_local(agent: Agent) -> bool:
     return agent.responder == Agent.Responder.BUILTIN and not agent.web_search_enabled
 
 
+# The messages ``conversation_post_message`` stores while a widget post runs. The handoff's system message
+# is posted by escalation (``_handoff``) through that function, deep inside the post; collecting it here
+# lets the widget's 201 carry it without reading the conversation's messages back (no extra query).
+_posted_messages: ContextVar[list[Message] | None] = ContextVar("agents_posted_messages", default=None)
+
+
+@contextmanager
+def _posted_messages_collected() -> Iterator[list[Message]]:
+    collected: list[Message] = []
+    reset_token = _posted_messages.set(collected)
+    try:
+        yield collected
+    finally:
+        _posted_messages.reset(reset_token)
+
+
 def _post_user_message(*, conversation: Conversation, body: str) -> PostResult:
+    with _posted_messages_collected() as posted:
+        result = _post_user_message_and_answer(conversation=conversation, body=body)
+    result.messages += [message for message in posted if message.conversation_id == conversation.pk]
+    result.messages.sort(key=lambda message: message.pk)
+    return result
+
+
+def _post_user_message_and_answer(*, conversation: Conversation, body: str) -> PostResult:
     now = timezone.now()
     # savepoint=False: inside the caller's transaction these blocks add no SAVEPOINT round trips.
     with transaction.atomic(savepoint=False):
@@ -368,4 +396,7 @@ def conversation_post_message(
         for name, value in updates.items():
             setattr(conversation, name, value)
         message_broadcast(message)
+    collector = _posted_messages.get()
+    if collector is not None:
+        collector.append(message)
     return message

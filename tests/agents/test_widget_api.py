@@ -291,7 +291,7 @@ class TestConversationMessages:
 
         assert outcomes == [
             (["user", "ai"], False, QUERIES_AI_ANSWER),
-            (["user", "ai"], True, QUERIES_ESCALATING_TURN),  # the handoff message comes over the socket
+            (["user", "ai", "system"], True, QUERIES_ESCALATING_TURN),  # the handoff message, read from no query
             (["user"], True, QUERIES_HANDED_OFF),
         ]
 

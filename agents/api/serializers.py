@@ -204,6 +204,12 @@ class WidgetConfigSerializer(serializers.Serializer[Any]):
 
 class WidgetStartSerializer(StrictSerializer):
     app_id = StrictCharField(max_length=32)
+    agent = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="The id of one of the workspace's agents (default: its first); the conversation keeps it.",
+    )
     user = WidgetUserSerializer(required=False)
     body = StrictCharField(help_text=f"The first message (at most {MAX_MESSAGE_CHARS} characters).")
 

@@ -6,6 +6,10 @@ Who may call what:
   user sends ``user_id`` + ``user_hash`` (hex HMAC-SHA256 of ``user_id`` under the workspace's identity
   secret); a wrong or missing hash is a 401 ``invalid_user_hash`` — an unverified visitor never becomes an
   identified contact. An anonymous visitor sends the random ``visitor_id`` the widget keeps (or gets one).
+- ``config`` and ``POST conversations`` take an optional ``agent`` (an agent id of the workspace) so that
+  one embed can talk to, say, "Sales" and another to "Support"; without it the workspace's first agent
+  answers. A conversation keeps its agent. An id that is not one of this workspace's agents (another
+  workspace's, unknown, not an integer) is a 404 ``unknown_agent``.
 - Conversation endpoints need that conversation's token (``Authorization: Bearer <token>`` or
   ``?token=``), which authorises that conversation only; a missing token is a 401 ``token_required``, a
   token of another conversation reads as 404.
@@ -41,8 +45,8 @@ from agents.api.serializers import (
     WidgetMessagesSerializer,
     WidgetStartSerializer,
 )
-from agents.models import Conversation
-from agents.selectors import agent_default, conversation_for_widget, messages_after
+from agents.models import Agent, Conversation
+from agents.selectors import agent_default, agent_get, conversation_for_widget, messages_after
 from agents.services import (
     MAX_MESSAGE_CHARS,
     PostResult,
@@ -151,6 +155,19 @@ class WidgetView(APIView):
         self.cors_workspace = workspace
         return workspace
 
+    def agent_for_embed(self, workspace: Workspace, raw_agent_id: Any) -> Agent:
+        """The agent the embed asked for (``agent``), else the workspace's first agent."""
+        if raw_agent_id is None:
+            agent = agent_default(workspace=workspace)
+            if agent is None:
+                raise ApiError("unknown_app", "This workspace has no AI agent.", status=404)
+            return agent
+        agent_id = agent_id_param(raw_agent_id)
+        agent = agent_get(workspace=workspace, agent_id=agent_id) if agent_id is not None else None
+        if agent is None:  # another workspace's agent reads as unknown: nothing tells them apart
+            raise ApiError("unknown_agent", "This workspace has no agent with this id.", status=404)
+        return agent
+
     def conversation_for_token(self, request: Request, conversation_id: int) -> Conversation:
         conversation = conversation_for_widget(conversation_id=conversation_id)
         if conversation is not None:
@@ -182,6 +199,16 @@ def message_id_param(raw: str | None) -> int:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ValidationError({"after": ["A message id (a non-negative integer)."]})
     return int(raw)
+
+
+def agent_id_param(raw: Any) -> int | None:
+    """``agent``: a positive id, as a JSON integer or ASCII digits (the query string); None for anything
+    else (a bool, a float, a sign, an id longer than any id can be)."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw if 0 < raw < 10**18 else None
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 18:
+        return int(raw) or None
+    return None
 
 
 def origin_allowed(workspace: Workspace, origin: str) -> bool:
@@ -228,6 +255,13 @@ def _messages_payload(result: PostResult) -> dict[str, Any]:
 
 
 APP_ID = OpenApiParameter("app_id", str, OpenApiParameter.QUERY, required=True, description="The workspace's app_id.")
+AGENT_ID = OpenApiParameter(
+    "agent",
+    int,
+    OpenApiParameter.QUERY,
+    required=False,
+    description="The id of one of the workspace's agents (default: its first agent). Unknown: 404 `unknown_agent`.",
+)
 CONVERSATION_ID = OpenApiParameter("conversation_id", int, OpenApiParameter.PATH)
 
 
@@ -235,9 +269,13 @@ class WidgetConfigView(WidgetView):
     @extend_schema(
         operation_id="widget_config",
         summary="Widget configuration",
-        description="The agent's name and greeting, and whether the 'Talk to a human' button is shown.",
+        description=(
+            "The agent's name and greeting, and whether the 'Talk to a human' button is shown. `agent` picks "
+            "one of the workspace's agents (default: its first); 404 `unknown_agent` if it is not one of them."
+        ),
         parameters=[
             APP_ID,
+            AGENT_ID,
             OpenApiParameter("user_id", str, OpenApiParameter.QUERY, required=False),
             OpenApiParameter("user_hash", str, OpenApiParameter.QUERY, required=False),
             OpenApiParameter("visitor_id", str, OpenApiParameter.QUERY, required=False),
@@ -248,9 +286,7 @@ class WidgetConfigView(WidgetView):
     )
     def get(self, request: Request) -> Response:
         workspace = self.workspace_for_app(request.query_params.get("app_id"))
-        agent = agent_default(workspace=workspace)
-        if agent is None:
-            raise ApiError("unknown_app", "This workspace has no AI agent.", status=404)
+        agent = self.agent_for_embed(workspace, request.query_params.get("agent"))
         user = widget_user(workspace, dict(request.query_params.items()))
         contact = widget_contact_lookup(workspace=workspace, user=user)
         return Response(
@@ -268,8 +304,11 @@ class WidgetConversationsView(WidgetView):
         operation_id="widget_conversation_start",
         summary="Start a conversation",
         description=(
-            "Sends the first message and returns the AI's reply, the conversation's status and ticket, and the "
-            "conversation token (shown once). Anonymous visitors get a `visitor_id` to send next time."
+            "Sends the first message and returns every message it created (the user's, the AI's reply, and the "
+            "handoff's system message if it handed off), the conversation's status and ticket, and the "
+            "conversation token (shown once). Anonymous visitors get a `visitor_id` to send next time. `agent` "
+            "picks one of the workspace's agents (default: its first), which keeps the conversation; 404 "
+            "`unknown_agent` if it is not one of them."
         ),
         request=WidgetStartSerializer,
         responses={201: WidgetConversationSerializer, **error_responses(400, 401, 404, 429)},
@@ -281,11 +320,10 @@ class WidgetConversationsView(WidgetView):
         workspace = self.workspace_for_app(data.get("app_id"))
         if isinstance(data.get("body"), str):
             _check_body_length(data["body"])
+        # Before the serializer: an agent id that is not an integer is as unknown as a wrong one (404).
+        agent = self.agent_for_embed(workspace, data.get("agent"))
         serializer = WidgetStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        agent = agent_default(workspace=workspace)
-        if agent is None:
-            raise ApiError("unknown_app", "This workspace has no AI agent.", status=404)
         user = widget_user(workspace, serializer.validated_data.get("user") or {})
         if user.user_id is None and user.visitor_id is None:
             user = WidgetUser(visitor_id=new_visitor_id())
@@ -334,8 +372,9 @@ class WidgetMessagesView(WidgetView):
     @extend_schema(
         operation_id="widget_message_post",
         summary="Send a message",
-        description="Stores the user's message and returns the new messages (the AI's reply, unless a human owns "
-        "the conversation), the conversation's status and its ticket.",
+        description="Stores the user's message and returns every message it created, in id order (the user's, "
+        "the AI's reply unless a human owns the conversation, and the handoff's system message if it handed off), "
+        "the conversation's status and its ticket.",
         parameters=[
             CONVERSATION_ID,
             OpenApiParameter("app_id", str, OpenApiParameter.QUERY, required=False, description="For CORS."),

@@ -224,6 +224,25 @@ def test_widget_start_with_another_workspaces_user_id_but_no_hash_is_not_their_c
     assert THEIRS_MARKER not in response.content.decode()
 
 
+def test_widget_embed_with_another_workspaces_agent_is_404_and_changes_nothing(ours: Tenant, theirs: Tenant) -> None:
+    """``agent`` on the widget's config and start: their agent id under our app_id is unknown, not theirs."""
+    before = snapshot(theirs)
+    widget = APIClient()
+    ours_app = ours.workspace.app_id
+    responses = [
+        widget.get("/api/widget/v1/config", {"app_id": ours_app, "agent": theirs.agent.pk}),
+        widget.post(
+            "/api/widget/v1/conversations",
+            {"app_id": ours_app, "agent": theirs.agent.pk, "body": "hello"},
+            format="json",
+        ),
+    ]
+    for response in responses:
+        assert (response.status_code, response.json()["code"]) == (404, "unknown_agent")
+        assert THEIRS_MARKER not in response.content.decode()
+    assert snapshot(theirs) == before
+
+
 def test_inbox_pages_and_actions_with_another_workspaces_ids_are_404(ours: Tenant, theirs: Tenant) -> None:
     before = snapshot(theirs)
     staff = ours.staff_client()

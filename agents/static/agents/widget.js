@@ -3,13 +3,17 @@
  *
  *   <script src="https://HALO/static/agents/widget.js" data-app-id="APP_ID" async></script>
  *
- * Optional attributes: data-user-id + data-user-hash (hex HMAC-SHA256 of the user id under the workspace's
- * identity secret, computed by YOUR server), data-email, data-name, data-open="true" (start open).
+ * Optional attributes: data-agent (the id of one of the workspace's agents, e.g. "Sales" on the pricing page
+ * and "Support" in the help center; default: the workspace's first agent), data-user-id + data-user-hash
+ * (hex HMAC-SHA256 of the user id under the workspace's identity secret, computed by YOUR server),
+ * data-email, data-name, data-open="true" (start open).
  *
  * The widget talks to Halo's widget API (/api/widget/v1/) on the script's own origin. An anonymous visitor
- * keeps a random visitor id, and the open conversation's id and token, in localStorage. Teammate and system
- * messages arrive live over /ws/widget/conversations/{id}/; after a reconnect the widget catches up with
- * GET .../messages?after=<last id>. Every text is inserted as text (never as HTML).
+ * keeps a random visitor id, and the open conversation's id and token (one per agent), in localStorage. A
+ * POST returns every message it created (the handoff's system message included); teammate and system
+ * messages also arrive live over /ws/widget/conversations/{id}/, and after a reconnect the widget catches up
+ * with GET .../messages?after=<last id>. A message is shown once, whichever way it came first (by id).
+ * Every text is inserted as text (never as HTML).
  */
 (function () {
   "use strict";
@@ -21,6 +25,7 @@
   }
   var base = new URL(script.src, window.location.href).origin;
   var appId = script.dataset.appId;
+  var agentId = script.dataset.agent || null; // checked by the server: not one of the workspace's agents → 404
   var identity = {
     user_id: script.dataset.userId || null,
     user_hash: script.dataset.userHash || null,
@@ -28,6 +33,8 @@
     name: script.dataset.name || null,
   };
   var storageKey = "halo:" + appId + (identity.user_id ? ":user:" + identity.user_id : "");
+  // The visitor id is shared by every agent of the workspace (one contact); each agent has its own conversation.
+  var conversationKey = agentId ? "conversation:agent:" + agentId : "conversation";
   var MAX_CHARS = 4000;
   var PAGE_SIZE = 200; // messages per ?after= page (agents.selectors.messages_after)
 
@@ -239,12 +246,14 @@
 
   function remember(conversation) {
     state.conversation = conversation;
-    save("conversation", conversation);
+    save(conversationKey, conversation);
   }
 
   function sendMessage(body) {
     if (!state.conversation) {
-      return api("POST", "conversations", { app_id: appId, user: userPayload(), body: body }).then(function (data) {
+      var start = { app_id: appId, user: userPayload(), body: body };
+      if (agentId) start.agent = /^[0-9]{1,15}$/.test(agentId) ? Number(agentId) : agentId;
+      return api("POST", "conversations", start).then(function (data) {
         if (data.visitor_id && !identity.user_id) save("visitor_id", data.visitor_id);
         remember({ id: data.id, token: data.token });
         connect();
@@ -266,7 +275,7 @@
         if (error.status === 404 || error.status === 401) {
           // The stored conversation is gone or its token no longer matches: start afresh next time.
           state.conversation = null;
-          save("conversation", null);
+          save(conversationKey, null);
         }
       });
   }
@@ -377,6 +386,7 @@
   var configQuery = identity.user_id
     ? { user_id: identity.user_id, user_hash: identity.user_hash }
     : { visitor_id: load("visitor_id") };
+  configQuery.agent = agentId;
   api("GET", "config", null, configQuery)
     .then(function (config) {
       state.config = config;
@@ -384,7 +394,7 @@
       if (config.greeting) list.appendChild(el("li", "halo-message halo-message--greeting", config.greeting));
       setStatus(state.status);
       root.setAttribute("data-ready", "true");
-      var stored = load("conversation");
+      var stored = load(conversationKey);
       if (stored && stored.id && stored.token) {
         state.conversation = stored;
         return catchUp().then(connect);

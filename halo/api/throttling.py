@@ -2,28 +2,52 @@
 
 ``CacheRateThrottle`` is the base of every throttle of the project: it keeps its counters in the cache
 (Redis in production) and **fails open** when the cache cannot be reached. A Redis outage then costs the
-rate limits for its duration, never the widget or the server API themselves (reliability bar R3); each
-request let through that way is logged as a warning.
+rate limits for its duration, never the widget or the server API themselves (reliability bar R3). A Redis
+that does not answer costs each cache call its socket timeout (1 s), so after one failure the process
+leaves the throttles' cache alone for ``CACHE_PAUSE_SECONDS`` (``halo.pause.FailurePause``, as the outbox
+and the channel layer do): the requests meanwhile are let through at once, and one warning is logged per
+pause, not one per request.
 """
 
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import DEFAULT_CACHE_ALIAS
 from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
 from halo.api.authentication import WorkspaceClient
+from halo.pause import FailurePause
 
 logger = logging.getLogger(__name__)
+
+# After a failed cache call, how long this process lets every request through without asking the cache.
+CACHE_PAUSE_SECONDS = 5.0
+_cache_pause = FailurePause()
+
+
+def _cache_location() -> str:
+    """What a pause is about: the throttles' cache (``SimpleRateThrottle.cache`` is the default cache), by
+    its location, so a pause ends when the settings point the cache elsewhere."""
+    return str(settings.CACHES[DEFAULT_CACHE_ALIAS].get("LOCATION", ""))
 
 
 class CacheRateThrottle(SimpleRateThrottle):
     def allow_request(self, request: Request, view: Any) -> bool:
+        location = _cache_location()
+        if _cache_pause.active(location):
+            return True
         try:
             return super().allow_request(request, view)
         except (RedisError, OSError):
-            logger.warning("rate limit %r not checked: the cache is unreachable", self.scope)
+            _cache_pause.start(location, CACHE_PAUSE_SECONDS)
+            logger.warning(
+                "rate limits not checked for %.0f s: the cache is unreachable (scope %r)",
+                CACHE_PAUSE_SECONDS,
+                self.scope,
+            )
             return True
 
 

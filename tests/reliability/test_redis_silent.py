@@ -8,6 +8,7 @@ the outbox sweep once Redis answers again.
 """
 
 import json
+import logging
 import socket
 import threading
 import time
@@ -18,12 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rest_framework.test import APIClient
 
 from escalation.services import SUMMARY_TASK, escalation_settings_ensure
 from halo import outbox
+from halo.api import throttling
 from halo.celery import app as celery_app
 from halo.models import OutboxMessage
 from halo.outbox import outbox_enqueue
+from halo.services import api_key_create
 from inbox.models import InboxEvent, Ticket
 from tests.agents.factories import AgentFactory
 from tests.halo.factories import WorkspaceFactory
@@ -201,3 +205,59 @@ def test_after_one_failed_broadcast_requests_leave_a_silent_channel_layer_alone(
     assert max(paused) < 0.05
     assert tried_while_paused == tried_first >= 1
     assert tried_after_pause > tried_first
+
+
+@pytest.mark.django_db
+def test_after_one_failed_rate_limit_check_requests_leave_a_silent_cache_alone_for_a_few_seconds(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In process, on any database: the throttles' cache (production's Redis cache, with its timeouts) is a
+    Redis that never answers. The first widget request pays the cache's socket timeout and is let through;
+    the widget and server API requests of the next seconds are let through at once, without a connection,
+    and only one warning is logged; after the pause the rate limit is tried again."""
+    monkeypatch.setattr(throttling, "CACHE_PAUSE_SECONDS", 3.0)
+    workspace = WorkspaceFactory(name="Acme")
+    AgentFactory(workspace=workspace, name="Ada")
+    api_key = api_key_create(workspace=workspace)[1]
+
+    def widget_config() -> float:
+        started = time.monotonic()
+        response = APIClient().get("/api/widget/v1/config", {"app_id": workspace.app_id})
+        assert response.status_code == 200, response.content
+        return time.monotonic() - started
+
+    def server_agents() -> float:
+        started = time.monotonic()
+        response = APIClient().get("/api/v1/agents", HTTP_AUTHORIZATION=f"Bearer {api_key}")
+        assert response.status_code == 200, response.content
+        return time.monotonic() - started
+
+    def warnings() -> int:
+        return sum(1 for r in caplog.records if r.name == throttling.__name__ and r.levelno == logging.WARNING)
+
+    caplog.set_level(logging.WARNING, logger=throttling.__name__)
+    with silent_server() as redis:
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis.url,
+                "OPTIONS": dict(settings.REDIS_TIMEOUTS),
+            }
+        }
+        first = widget_config()
+        paused_since = time.monotonic()
+        tried_first = redis.connections_settled()
+        paused = [widget_config(), server_agents(), widget_config(), server_agents()]
+        tried_while_paused = redis.connections_settled()
+        warnings_while_paused = warnings()
+        time.sleep(max(0.0, 3.1 - (time.monotonic() - paused_since)))
+        after_pause = widget_config()
+        tried_after_pause = redis.connections_settled()
+
+    assert 0.5 < first < REQUEST_BOUND_SECONDS  # the cache's socket timeout (1 s), then let through
+    assert max(paused) < 0.3  # well under the timeout: the cache is not asked
+    assert tried_while_paused == tried_first >= 1
+    assert warnings_while_paused == 1  # one warning for the pause, not one per request
+    assert after_pause > 0.5  # tried again: the cache's timeout once more
+    assert tried_after_pause > tried_first
+    assert warnings() == 2

@@ -1,4 +1,5 @@
-"""A real headless Chromium on the demo page: ask a question, see the AI's answer with its source link.
+"""A real headless Chromium on the demo page: ask a question, see the AI's answer with its source link; see
+the handoff message as soon as a message hands off (once, though the socket brings it too); pick an agent.
 
 Halo runs in a subprocess ASGI server (uvicorn, ``halo.asgi:application``) on a free loopback port, over a
 fresh SQLite data directory that is migrated and seeded with the demo first (whatever ``DATABASE_URL`` the
@@ -6,10 +7,13 @@ suite runs with: the server is a separate process and must not touch the test da
 ``tests/browser.py``.
 """
 
+import json
 import os
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,10 +23,38 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def halo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data_dir = tmp_path_factory.mktemp("halo-browser")
-    with halo_server_running(data_dir, command=uvicorn_command, start_timeout=30, stop_timeout=10) as url:
+def halo_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("halo-browser")
+
+
+@pytest.fixture(scope="module")
+def halo_server(halo_data_dir: Path) -> Iterator[str]:
+    with halo_server_running(halo_data_dir, command=uvicorn_command, start_timeout=30, stop_timeout=10) as url:
         yield url
+
+
+def manage_shell(data_dir: Path, code: str) -> str:
+    """Run ``code`` in ``manage.py shell`` over the server's data directory; its standard output."""
+    done = subprocess.run(
+        [*MANAGE, "shell", "-v0", "-c", code],
+        cwd=ROOT,
+        env=server_env(data_dir),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
+
+
+HANDOFF_TEXT = "passed this conversation to our team"
+# Replaces the browser's WebSocket with one that never connects: what the widget shows then came over HTTP.
+NO_SOCKET = """
+window.WebSocket = function () {
+  this.readyState = 0;
+  this.close = function () {};
+  this.send = function () {};
+};
+"""
 
 
 def test_visitor_asks_and_sees_an_answer_with_its_source_link(halo_server: str, browser: object) -> None:
@@ -112,3 +144,87 @@ def test_teammate_reply_from_another_process_arrives_live(
         assert reply is not None
         assert "Sam from the support team" in reply.inner_text()
         page.close()
+
+
+def test_handoff_message_shows_right_after_sending_without_waiting_for_the_socket(
+    halo_server: str, browser: object
+) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.add_init_script(NO_SOCKET)
+    widget_ask(page, halo_server, "How do I export my data?")
+
+    page.fill(".halo-input", "I was charged twice and want a refund")
+    page.click(".halo-send")
+    # From the POST's reply alone: no socket, and no catch-up (that runs only on a reconnect or a reload).
+    notice = page.wait_for_selector(".halo-message--system", timeout=5_000)
+
+    assert notice is not None
+    assert HANDOFF_TEXT in notice.inner_text()
+    assert "leave your email" in notice.inner_text()  # an anonymous visitor without an email
+    page.wait_for_selector("[data-halo-widget][data-status='handed_off']", timeout=5_000)
+    authors = page.eval_on_selector_all(
+        "[data-message-id]", "items => items.map(item => item.className.replace('halo-message halo-message--', ''))"
+    )
+    assert authors == ["user", "ai", "user", "ai", "system"]
+    page.close()
+
+
+def test_handoff_message_that_also_arrives_over_the_socket_is_shown_once(halo_server: str, browser: object) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    socket_messages: list[dict[str, Any]] = []
+
+    def watch(socket: Any) -> None:
+        def received(payload: str | bytes) -> None:
+            data = json.loads(payload)
+            if data.get("type") == "message":
+                socket_messages.append(data["message"])
+
+        socket.on("framereceived", received)
+
+    page.on("websocket", watch)
+    widget_ask(page, halo_server, "How do I export my data?")
+    time.sleep(0.5)  # let the socket join its group
+
+    page.fill(".halo-input", "I was charged twice and want a refund")
+    page.click(".halo-send")
+    page.wait_for_selector(".halo-message--system", timeout=15_000)
+    deadline = time.monotonic() + 10
+    while not any(message["author"] == "system" for message in socket_messages) and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+
+    [system] = [message for message in socket_messages if message["author"] == "system"]
+    assert page.locator(".halo-message--system").count() == 1
+    assert page.get_attribute(".halo-message--system", "data-message-id") == str(system["id"])
+    page.close()
+
+
+def test_embed_with_data_agent_talks_to_that_agent(halo_server: str, halo_data_dir: Path, browser: object) -> None:
+    agent_id = int(
+        manage_shell(
+            halo_data_dir,
+            "from agents.models import Agent; from halo.models import Workspace; "
+            "print(Agent.objects.create(workspace=Workspace.objects.get(slug='acme'), name='Sol from Sales', "
+            "greeting='Questions about our plans? Ask me.').pk)",
+        )
+    )
+    page = browser.new_page()  # type: ignore[attr-defined]
+
+    page.goto(f"{halo_server}/widget/demo/?open=1&agent={agent_id}")
+    page.wait_for_selector("[data-halo-widget][data-ready='true']")
+    assert page.inner_text(".halo-title") == "Sol from Sales"
+    assert page.inner_text(".halo-message--greeting") == "Questions about our plans? Ask me."
+    page.fill(".halo-input", "How do I reset my password?")
+    page.click(".halo-send")
+    page.wait_for_selector(".halo-message--ai", timeout=15_000)
+
+    stored = page.evaluate(
+        f"localStorage.getItem(Object.keys(localStorage).find(k => k.endsWith(':agent:{agent_id}')))"
+    )
+    conversation_id = int(json.loads(stored)["id"])
+    stored_agent = manage_shell(
+        halo_data_dir,
+        f"from agents.models import Conversation; print(Conversation.objects.get(pk={conversation_id}).agent_id)",
+    )
+    assert int(stored_agent) == agent_id
+    assert page.locator(".halo-message--ai .halo-author").first.inner_text() == "Sol from Sales"
+    page.close()

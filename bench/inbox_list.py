@@ -8,11 +8,12 @@ a user and an AI message, and one ticket per escalation. The mix: 80% closed, 10
 assigned to the teammate, a fifth in a custom inbox; one saved view (a segment rule) in the sidebar.
 
 At each size, in process through Django's test client (a logged-in teammate, the full middleware,
-session, template render): the number of queries of ``GET /inbox/open/`` and ``GET /inbox/closed/`` (it
-must not grow with the tickets; no ``OFFSET``, no ``COUNT`` that is not limited by status), and the
-median / p95 / p99 time of the page, interleaved with the baseline: one hand-written SQL query returning
-the same page's rows (ticket, contact, company, assignee, inbox, the customer's latest message). Also the
-median CPU time of this process per page (the Python side; steadier than wall time on a shared machine).
+session, template render): the number of queries of ``GET /inbox/open/``, ``GET /inbox/closed/`` and the
+saved view's ``GET /inbox/view-<id>/`` (it must not grow with the tickets; no ``OFFSET``, no ``COUNT``
+that is not limited by status), and the median / p95 / p99 time of each page, interleaved with the
+baseline: one hand-written SQL query returning the same page's rows (ticket, contact, company, assignee,
+inbox, the customer's latest message; for the saved view, with its rule's condition on the company). Also
+the median CPU time of this process per page (the Python side; steadier than wall time on a shared machine).
 The tables are vacuumed after they grow, as autovacuum does in production (it is off on the development
 servers; without a visibility map no count can be an index-only scan).
 
@@ -36,7 +37,9 @@ import harness
 DATABASE = "halo_bench_inbox"
 SLUG = "bench-inbox-{size}"
 TARGET_P95_MS = 50.0
-PAGES = {"open": ("open", "priority"), "closed": ("closed",)}
+# The lists measured: name -> (statuses, whether the saved view's rule applies). "view" is the sidebar's saved
+# view (``/inbox/view-<id>/``), its rule checked for each ticket.
+PAGES = {"open": (("open", "priority"), False), "closed": (("closed",), False), "view": (("open", "priority"), True)}
 
 # One page's rows, written by hand: what the list template shows for each ticket.
 BASELINE_SQL = """
@@ -51,6 +54,7 @@ SELECT t.id, t.status, t.reason, t.confidence, t.created_at, t.updated_at, t.esc
   LEFT JOIN auth_user u ON u.id = t.assignee_id
   LEFT JOIN inbox_custominbox i ON i.id = t.inbox_id
  WHERE t.workspace_id = %s AND t.status = ANY(%s)
+   AND (NOT %s OR c.company_id IN (SELECT id FROM halo_company WHERE workspace_id = %s AND lower(plan) = 'enterprise'))
  ORDER BY t.id DESC
  LIMIT 51
 """
@@ -191,26 +195,35 @@ def query_problems(queries: list[str]) -> list[str]:
     return problems
 
 
-def measure(client: Any, workspace_id: int, samples: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+def page_path(workspace: Any, name: str) -> str:
+    from inbox.models import SavedView
+
+    if name == "view":
+        return f"/inbox/view-{SavedView.objects.get(workspace=workspace).pk}/"
+    return f"/inbox/{name}/"
+
+
+def measure(client: Any, workspace: Any, samples: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Wall times of each page and of the baseline query, and the CPU time of this process per page (Python's
     share of a page, less noisy than wall time on a shared machine; PostgreSQL's work is not in it)."""
     from django.db import connection
 
     timings: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
+    paths = {name: page_path(workspace, name) for name in PAGES}
     for _ in range(10):  # warm-up: connection, templates, plans
-        for name in PAGES:
-            client.get(f"/inbox/{name}/")
+        for path in paths.values():
+            client.get(path)
     for _ in range(samples):
-        for name, statuses in PAGES.items():
+        for name, (statuses, with_rule) in PAGES.items():
             started, cpu_started = time.perf_counter(), time.process_time()
-            response = client.get(f"/inbox/{name}/")
-            timings.setdefault(f"page /inbox/{name}/", []).append((time.perf_counter() - started) * 1000)
-            cpu.setdefault(f"page /inbox/{name}/", []).append((time.process_time() - cpu_started) * 1000)
+            response = client.get(paths[name])
+            timings.setdefault(f"page {name}", []).append((time.perf_counter() - started) * 1000)
+            cpu.setdefault(f"page {name}", []).append((time.process_time() - cpu_started) * 1000)
             assert response.status_code == 200
             started = time.perf_counter()
             with connection.cursor() as cursor:
-                cursor.execute(BASELINE_SQL, [workspace_id, list(statuses)])
+                cursor.execute(BASELINE_SQL, [workspace.pk, list(statuses), with_rule, workspace.pk])
                 rows = cursor.fetchall()
             timings.setdefault(f"hand-written SQL, {name} rows", []).append((time.perf_counter() - started) * 1000)
             assert rows
@@ -243,17 +256,17 @@ def main() -> int:
         client = Client()
         client.force_login(user)
         for name in PAGES:
-            queries = page_queries(client, f"/inbox/{name}/")
+            queries = page_queries(client, page_path(workspace, name))
             query_counts.setdefault(name, set()).add(len(queries))
-            failures += [f"{size:,} /inbox/{name}/: {problem}" for problem in query_problems(queries)]
-        timings, cpu = measure(client, workspace.pk, options.samples)
+            failures += [f"{size:,} {name} page: {problem}" for problem in query_problems(queries)]
+        timings, cpu = measure(client, workspace, options.samples)
         page_median = {}
         for label, values in timings.items():
             median = harness.percentile(values, 50)
-            page = label.removeprefix("page /inbox/").rstrip("/")
             if label.startswith("page"):
+                page = label.removeprefix("page ")
                 page_median[page] = median
-                queries_text = str(len(page_queries(client, f"/inbox/{page}/")))
+                queries_text = str(len(page_queries(client, page_path(workspace, page))))
                 ratio = ""
             else:
                 page_name = label.split(", ")[1].removesuffix(" rows")
@@ -278,7 +291,7 @@ def main() -> int:
 
     for name, counts in query_counts.items():
         if len(counts) != 1:
-            failures.append(f"/inbox/{name}/ query count changes with the number of tickets: {sorted(counts)}")
+            failures.append(f"{name} page: query count changes with the number of tickets: {sorted(counts)}")
 
     print(f"\nB5 inbox list, first page (50 tickets), {options.samples} samples per row, PostgreSQL, test client")
     print(f"{harness.machine_load()}\n")

@@ -64,9 +64,22 @@ def ticket_list(
     """Tickets of a workspace, newest first. ``assignee``/``inbox`` take an id or ``"none"`` (unassigned)."""
     tickets = _tickets(workspace).filter(_list_filter(statuses=statuses, assignee=assignee, inbox=inbox))
     if segment is not None:
-        matching = contacts_matching(workspace=workspace, rule=segment, now=now or timezone.now())
-        tickets = tickets.filter(contact__in=matching.values("pk"))
+        tickets = _of_segment(tickets, workspace=workspace, segment=segment, now=now or timezone.now())
     return tickets.order_by("-id")
+
+
+def _of_segment(
+    tickets: QuerySet[Ticket], *, workspace: Workspace, segment: str | Node, now: datetime
+) -> QuerySet[Ticket]:
+    """The tickets whose contact matches a segment rule, checked ticket by ticket: a correlated subquery
+    (``LIMIT 1``, which PostgreSQL keeps as such) that a page or a capped count stops asking once it has its
+    rows. Written as ``contact IN (matching contacts)``, or as ``EXISTS`` (which the planner turns into the
+    same join), PostgreSQL hashed every matching contact of the workspace first and sorted every matching
+    ticket: a cost that grows with the contacts, not with the page (B5 at 100k tickets: a saved view's page
+    went from 46 to 25 ms median, its sidebar count from ~15 to ~8 ms)."""
+    matching = contacts_matching(workspace=workspace, rule=segment, now=now)
+    contact = Subquery(matching.filter(pk=OuterRef("contact_id")).values("pk")[:1])
+    return tickets.alias(segment_contact=contact).filter(segment_contact__isnull=False)
 
 
 def ticket_get(*, workspace: Workspace, ticket_id: int) -> Ticket | None:
@@ -168,20 +181,14 @@ def inbox_lists(*, workspace: Workspace, user_id: int, now: datetime | None = No
 
 
 def _counted_tickets(*, workspace: Workspace, inbox_list: InboxList, now: datetime) -> QuerySet[Ticket]:
-    """The tickets of a list, for its capped count. A saved view's rule is checked ticket by ticket in a
-    correlated subquery, which PostgreSQL keeps as such, so the count stops after ``COUNT_CAP + 1`` matches.
-    Written as ``contact IN (matching contacts)`` (``ticket_list``), the planner hashed every matching contact
-    of the workspace first: a cost that grows with the contacts, not with the backlog (B5: 25,000 contacts
-    at 100k tickets, ~15 ms of every inbox page)."""
+    """The tickets of a list, for its capped count (a saved view's rule checked ticket by ticket)."""
     tickets = Ticket.objects.filter(
         _list_filter(statuses=inbox_list.statuses, assignee=inbox_list.assignee, inbox=inbox_list.inbox),
         workspace=workspace,
     )
     if not inbox_list.segment:
         return tickets
-    matching = contacts_matching(workspace=workspace, rule=inbox_list.segment, now=now)
-    contact = Subquery(matching.filter(pk=OuterRef("contact_id")).values("pk")[:1])
-    return tickets.alias(segment_contact=contact).filter(segment_contact__isnull=False)
+    return _of_segment(tickets, workspace=workspace, segment=inbox_list.segment, now=now)
 
 
 def saved_view_list(*, view: SavedView, user_id: int) -> InboxList:

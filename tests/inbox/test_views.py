@@ -96,6 +96,19 @@ def test_list_page_query_count_does_not_grow_with_tickets(
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("tickets", [5, 50])
+def test_saved_view_page_query_count_does_not_grow_with_tickets(
+    staff: Client, workspace, tickets: int, django_assert_max_num_queries
+) -> None:
+    view = SavedView.objects.create(workspace=workspace, name="Enterprise", rule="company.plan = enterprise")
+    enterprise = CompanyFactory(workspace=workspace, plan="enterprise")
+    for _ in range(tickets):
+        TicketFactory(workspace=workspace, contact__company=enterprise)
+    with django_assert_max_num_queries(9):  # a built-in list's 8, and the saved view itself
+        response = staff.get(list_url(f"view-{view.pk}"))
+    assert len(re.findall(r'data-ticket-id="(\d+)"', response.content.decode())) == tickets
+
+
 def test_sidebar_counts_stop_at_the_cap(staff: Client, workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     """B5: a count reads at most COUNT_CAP + 1 tickets, so the page costs the same with a huge backlog."""
     monkeypatch.setattr("inbox.selectors.COUNT_CAP", 2)
@@ -122,6 +135,26 @@ def test_list_is_keyset_paginated(staff: Client, workspace) -> None:
     assert len(second_ids) == 10
     assert first_ids | second_ids == {t.pk for t in tickets}
     assert "?before=" not in second.split("rel=")[0] or 'rel="next"' not in second
+
+
+def test_saved_view_is_keyset_paginated_over_its_matching_tickets_only(staff: Client, workspace) -> None:
+    enterprise = CompanyFactory(workspace=workspace, plan="enterprise")
+    view = SavedView.objects.create(workspace=workspace, name="Enterprise", rule="company.plan = enterprise")
+    matching = set()
+    for n in range(120):  # matching and other tickets interleaved, so each page must skip the others
+        ticket = TicketFactory(workspace=workspace, contact__company=enterprise if n % 2 else None)
+        if n % 2:
+            matching.add(ticket.pk)
+
+    first = staff.get(list_url(f"view-{view.pk}")).content.decode()
+    before = re.search(r'href="\?before=(\d+)"', first)
+    assert before is not None
+    second = staff.get(list_url(f"view-{view.pk}"), {"before": before.group(1)}).content.decode()
+
+    first_ids = [int(pk) for pk in re.findall(r'data-ticket-id="(\d+)"', first)]
+    second_ids = [int(pk) for pk in re.findall(r'data-ticket-id="(\d+)"', second)]
+    assert first_ids == sorted(matching, reverse=True)[:50]
+    assert second_ids == sorted(matching, reverse=True)[50:]
 
 
 def test_ticket_page_shows_the_ai_conversation_context(staff: Client, escalate, workspace, agent) -> None:

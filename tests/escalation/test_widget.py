@@ -89,15 +89,15 @@ def test_a_handoff_phrase_in_the_first_message_hands_off_at_once(
 
     assert conversation["status"] == "handed_off"
     assert conversation["ticket"]["status"] == "open"
-    assert [message["author"] for message in conversation["messages"]] == ["user"]
+    # The handoff message is in the reply (SPEC §6: the new messages), not only live or on catch-up.
+    assert [message["author"] for message in conversation["messages"]] == ["user", "system"]
     assert Ticket.objects.get().reason == "manual"
-    # The handoff message reaches the widget live (socket) or on catch-up.
     after = conversation["messages"][-1]["id"]
     later = widget.get(
         f"/api/widget/v1/conversations/{conversation['id']}/messages?after={after}",
         HTTP_AUTHORIZATION=f"Bearer {conversation['token']}",
     ).json()
-    assert [message["author"] for message in later["messages"]] == ["system"]
+    assert later["messages"] == []
 
 
 def test_handoff_needs_the_conversations_token(widget: APIClient, workspace: Workspace, agent: Agent) -> None:
@@ -158,6 +158,6 @@ def test_an_ai_turn_that_escalates_returns_the_new_ticket_and_the_handed_off_sta
     assert conversation["status"] == "handed_off"
     assert conversation["ticket"]["id"] == ticket.pk
     assert conversation["ticket"]["status"] == "open"
-    assert [message["author"] for message in conversation["messages"]] == ["user", "ai"]
+    assert [message["author"] for message in conversation["messages"]] == ["user", "ai", "system"]
     assert Conversation.objects.get(pk=conversation["id"]).status == "handed_off"
     assert ticket.reason != "manual"

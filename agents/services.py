@@ -10,9 +10,6 @@ decision about humans; agents calls it directly (``escalation.services`` / ``esc
 
 import hmac
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
@@ -35,7 +32,7 @@ from agents.models import (
 )
 from agents.responders import ConversationContext, TurnResult, responder_for
 from escalation.selectors import conversation_ai_may_answer
-from escalation.services import ticket_widget_payload, turn_judge, user_message_handoff
+from escalation.services import Handoff, ticket_widget_payload, turn_judge, user_message_handoff
 from halo.models import Contact, Workspace
 
 MAX_MESSAGE_CHARS = 4000
@@ -210,6 +207,12 @@ class PostResult:
     token: str | None = None  # the raw token, only when the conversation was just started
     ticket: dict[str, Any] | None = field(default=None)
 
+    def add_handoff(self, handoff: Handoff) -> None:
+        """The ticket that now owns the conversation, and the handoff's system message if one was posted."""
+        self.ticket = ticket_widget_payload(ticket=handoff.ticket)
+        if handoff.message is not None:
+            self.messages.append(handoff.message)
+
 
 def _check_body(body: str) -> str:
     body = body.strip()
@@ -275,31 +278,7 @@ def _responder_is_local(agent: Agent) -> bool:
     return agent.responder == Agent.Responder.BUILTIN and not agent.web_search_enabled
 
 
-# The messages ``conversation_post_message`` stores while a widget post runs. The handoff's system message
-# is posted by escalation (``_handoff``) through that function, deep inside the post; collecting it here
-# lets the widget's 201 carry it without reading the conversation's messages back (no extra query).
-_posted_messages: ContextVar[list[Message] | None] = ContextVar("agents_posted_messages", default=None)
-
-
-@contextmanager
-def _posted_messages_collected() -> Iterator[list[Message]]:
-    collected: list[Message] = []
-    reset_token = _posted_messages.set(collected)
-    try:
-        yield collected
-    finally:
-        _posted_messages.reset(reset_token)
-
-
 def _post_user_message(*, conversation: Conversation, body: str) -> PostResult:
-    with _posted_messages_collected() as posted:
-        result = _post_user_message_and_answer(conversation=conversation, body=body)
-    result.messages += [message for message in posted if message.conversation_id == conversation.pk]
-    result.messages.sort(key=lambda message: message.pk)
-    return result
-
-
-def _post_user_message_and_answer(*, conversation: Conversation, body: str) -> PostResult:
     now = timezone.now()
     # savepoint=False: inside the caller's transaction these blocks add no SAVEPOINT round trips.
     with transaction.atomic(savepoint=False):
@@ -313,10 +292,10 @@ def _post_user_message_and_answer(*, conversation: Conversation, body: str) -> P
         for name, value in updates.items():
             setattr(conversation, name, value)
         _visitor_email_capture(contact=conversation.contact, body=body)
-        owner_ticket = user_message_handoff(message=user_message)
+        owner = user_message_handoff(message=user_message)
     result = PostResult(conversation=conversation, messages=[user_message])
-    if owner_ticket is not None:  # a human owns the conversation: no AI turn
-        result.ticket = ticket_widget_payload(ticket=owner_ticket)
+    if owner is not None:  # a human owns the conversation (the message may have just handed off): no AI turn
+        result.add_handoff(owner)
         return result
     # From here on the conversation is open, and an open conversation has no ticket that is not closed
     # (closing a ticket is what hands a conversation back): the widget's ``ticket`` stays None unless the
@@ -336,7 +315,7 @@ def _post_user_message_and_answer(*, conversation: Conversation, body: str) -> P
         result.messages.append(turn.message)
     result.turn = turn
     if judgement.handoff is not None:
-        result.ticket = ticket_widget_payload(ticket=judgement.handoff.ticket)
+        result.add_handoff(judgement.handoff)
     return result
 
 
@@ -396,7 +375,4 @@ def conversation_post_message(
         for name, value in updates.items():
             setattr(conversation, name, value)
         message_broadcast(message)
-    collector = _posted_messages.get()
-    if collector is not None:
-        collector.append(message)
     return message

@@ -71,11 +71,13 @@ class HandoffUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Handoff:
-    """The result of one escalation: the ticket, whether it was created, and the event recorded."""
+    """The result of one escalation: the ticket, whether it was created, the event recorded, and the system
+    message that told the customer (None when the conversation was already handed off)."""
 
     ticket: Ticket
     created: bool
     event: EscalationEvent | None
+    message: Message | None = None
 
 
 @dataclass(frozen=True)
@@ -258,8 +260,9 @@ def handoff_request(*, conversation: Conversation) -> Handoff:
 # --- What the agents runtime calls for every widget message -------------------------------------------
 
 
-def user_message_handoff(*, message: Message) -> Ticket | None:
-    """Who takes a new user message: returns the ticket when a human owns the conversation, else None.
+def user_message_handoff(*, message: Message) -> Handoff | None:
+    """Who takes a new user message: returns the handoff (its ticket, and its system message when the
+    message itself handed off) when a human owns the conversation, else None.
 
     A conversation already handed off keeps its ticket (the message goes to that ticket's open inbox
     pages live); a message with one of the agent's handoff phrases hands off at once (the AI does not
@@ -268,17 +271,17 @@ def user_message_handoff(*, message: Message) -> Ticket | None:
     conversation = message.conversation
     if conversation.status == Conversation.Status.HANDED_OFF:
         ticket = conversation_open_ticket(conversation=conversation)
-        if ticket is not None:
-            conversation_message_publish(message=message, ticket=ticket)
-        return ticket
+        if ticket is None:
+            return None
+        conversation_message_publish(message=message, ticket=ticket)
+        return Handoff(ticket=ticket, created=False, event=None)
     settings = agent_escalation_settings(agent=conversation.agent)
     if not message_requests_handoff(message=message, settings=settings):
         return None
     try:
-        handoff = handoff_request(conversation=conversation)
+        return handoff_request(conversation=conversation)
     except HandoffUnavailable:
         return None
-    return handoff.ticket
 
 
 def conversation_ticket(*, conversation: Conversation) -> dict[str, Any] | None:
@@ -433,6 +436,7 @@ def _handoff(
             settings_version=settings.version,
             created_at=now,
         )
+        message = None
         if conversation.status == Conversation.Status.HANDED_OFF:
             Conversation.objects.filter(pk=conversation.pk).update(
                 status=Conversation.Status.HANDED_OFF, updated_at=now
@@ -441,7 +445,7 @@ def _handoff(
             from agents.services import conversation_post_message
 
             # The customer's handoff message; the same UPDATE marks the conversation handed off.
-            conversation_post_message(
+            message = conversation_post_message(
                 conversation=conversation,
                 author=Message.Author.SYSTEM,
                 body=handoff_message_text(contact=contact, settings=settings),
@@ -449,7 +453,7 @@ def _handoff(
             )
         conversation.status = Conversation.Status.HANDED_OFF
         _after_commit_work(conversation=conversation, ticket=ticket, created=created, event=event)
-    return Handoff(ticket=ticket, created=created, event=event)
+    return Handoff(ticket=ticket, created=created, event=event, message=message)
 
 
 def _after_commit_work(*, conversation: Conversation, ticket: Ticket, created: bool, event: EscalationEvent) -> None:

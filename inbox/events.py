@@ -17,6 +17,7 @@ Payloads hold ids, statuses and display names only: the browser renders them wit
 fetches server-rendered (escaped) HTML for anything richer.
 """
 
+import hashlib
 import json
 import logging
 from datetime import timedelta
@@ -44,8 +45,9 @@ RETENTION = timedelta(days=2)
 # The channel layer's message type; the consumer's handler is ``inbox_event``. The message carries the
 # socket frame already encoded (``text``).
 CHANNEL_MESSAGE_TYPE = "inbox.event"
-# Sent to ``user_group`` when a user's membership is removed or the user deactivated; the consumer's
-# handler is ``inbox_access_changed`` (it re-checks and closes the socket).
+# Sent to ``user_group`` when a user's membership is removed, the user deactivated, their password changed
+# or one of their sessions logged out; the consumer's handler is ``inbox_access_changed`` (it re-checks and
+# closes the socket). A logout names the ended session (``ended_session``, a ``session_digest``).
 ACCESS_CHANGED_MESSAGE_TYPE = "inbox.access_changed"
 
 
@@ -108,14 +110,25 @@ def inbox_event_broadcast(event: InboxEvent) -> None:
         logger.warning("inbox broadcast of event %s/%s failed", event.workspace_id, event.seq, exc_info=True)
 
 
-def inbox_access_changed(*, user_id: int) -> None:
+def session_digest(session_key: str) -> str:
+    """How an announcement names a session: a digest, never the key itself (a credential)."""
+    return hashlib.sha256(session_key.encode()).hexdigest()
+
+
+def inbox_access_changed(*, user_id: int, ended_session_key: str | None = None) -> None:
     """After commit, tell the user's open inbox sockets to re-check their access (a membership removed,
-    the user deactivated): those that lost it close, so they receive nothing caused after the change.
-    Best-effort like every broadcast; the sockets also re-check on their own (``consumers.REVALIDATE_SECONDS``)."""
+    the user deactivated, the password changed): those that lost it close, so they receive nothing caused
+    after the change. ``ended_session_key``: a session that is logging out (Django announces a logout
+    before it deletes the session, so a re-check could still find it): the sockets opened with it close
+    without re-checking. Best-effort like every broadcast; the sockets also re-check on their own
+    (``consumers.REVALIDATE_SECONDS``)."""
+    message = {"type": ACCESS_CHANGED_MESSAGE_TYPE}
+    if ended_session_key:
+        message["ended_session"] = session_digest(ended_session_key)
 
     def send() -> None:
         try:
-            group_send_sync(user_group(user_id), {"type": ACCESS_CHANGED_MESSAGE_TYPE})
+            group_send_sync(user_group(user_id), message)
         except Exception:  # the layer is down: the sockets' periodic re-check closes them
             logger.warning("inbox access change of user %s not sent", user_id, exc_info=True)
 

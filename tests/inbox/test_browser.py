@@ -87,3 +87,46 @@ def test_escalation_appears_live_in_the_inbox_and_the_reply_appears_live_in_the_
     inbox.keyboard.press("j")
     assert inbox.locator(".ticket-row.selected").count() == 1
     assert errors == []
+
+
+def test_inbox_stays_live_through_an_own_password_change_and_says_so_when_signed_out(
+    halo_embedded: str, browser: Any
+) -> None:
+    """Changing one's password rotates the session (the open socket closes 4401): the page connects again
+    with the browser's new session and stays live. Signing out in another tab closes it for good, and the
+    page says so instead of showing a stale live list."""
+    errors: list[str] = []
+    context = browser.new_context()
+    inbox = context.new_page()
+    inbox.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(inbox, halo_embedded)
+    inbox.wait_for_selector("#inbox-live-state[data-state='live']", timeout=15_000)
+    other_tab = context.new_page()
+
+    def change_password(old: str, new: str) -> None:
+        other_tab.goto(f"{halo_embedded}/accounts/password_change/")
+        other_tab.fill("input[name=old_password]", old)
+        other_tab.fill("input[name=new_password1]", new)
+        other_tab.fill("input[name=new_password2]", new)
+        other_tab.click("[type=submit]")
+        other_tab.wait_for_url("**/password_change/done/")
+
+    new_password = "a brand new demo password 42"
+    change_password(STAFF_PASSWORD, new_password)
+    try:
+        inbox.wait_for_selector("#inbox-live-state[data-state='offline']", timeout=15_000)  # the old session
+        inbox.wait_for_selector("#inbox-live-state[data-state='live']", timeout=15_000)  # the new one
+    finally:
+        change_password(new_password, STAFF_PASSWORD)  # the module's other tests log in with the demo password
+    inbox.wait_for_selector("#inbox-live-state[data-state='live']", timeout=15_000)
+
+    # Signing out in the other tab (what its logout button posts; the cookies are the context's).
+    other_tab.goto(f"{halo_embedded}/inbox/open/")
+    csrf = next(cookie["value"] for cookie in context.cookies() if cookie["name"] == "csrftoken")
+    response = context.request.post(f"{halo_embedded}/accounts/logout/", headers={"X-CSRFToken": csrf})
+    assert response.ok
+    inbox.wait_for_function(
+        "document.getElementById('inbox-live-state').textContent.startsWith('Signed out')", timeout=15_000
+    )
+    assert inbox.get_attribute("#inbox-live-state", "data-state") == "offline"
+    assert errors == []

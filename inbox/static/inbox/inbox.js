@@ -18,6 +18,7 @@
   const pending = new Map();
   let socket = null;
   let attempts = 0;
+  let deniedWith = 0; // the code the last socket was closed with for lost access (4401 / 4403), else 0
   let refreshTimer = null;
   let resumeTimer = null;
   let refreshing = false;
@@ -43,8 +44,11 @@
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const url = `${scheme}//${location.host}${root.dataset.socket}?workspace=${encodeURIComponent(root.dataset.workspace)}`;
     socket = new WebSocket(url);
+    let opened = false;
     socket.onopen = () => {
+      opened = true;
       attempts = 0;
+      deniedWith = 0;
       setState("live", "Live");
       resume();
     };
@@ -60,8 +64,21 @@
       }
     };
     socket.onclose = (event) => {
-      if (event.code === 4401 || event.code === 4403) { setState("offline", "Offline"); return; }
+      // 4401 / 4403: the access this socket was opened with has ended. One new attempt: after the user
+      // changed their own password the browser holds a new session and carries on; signed out or removed,
+      // the new handshake is refused (the browser reports that as 1006) and the page says so.
+      const denied = event.code === 4401 || event.code === 4403;
+      if (deniedWith && (denied || !opened)) {
+        const code = denied ? event.code : deniedWith;
+        setState("offline", code === 4403 ? "No access: reload the page" : "Signed out: reload the page");
+        return;
+      }
       setState("offline", "Reconnecting…");
+      if (denied) {
+        deniedWith = event.code;
+        setTimeout(connect, 500);
+        return;
+      }
       setTimeout(connect, Math.min(10000, 500 * 2 ** attempts++));
     };
   }

@@ -69,6 +69,7 @@ class KnowledgeResult:
     lexical_top: int | None = None  # the article ranked first by words alone
     semantic_top: int | None = None  # the article ranked first by meaning alone
     runner_up: float = 0.0  # the score of the article ranked second (0 if none)
+    coverage: float = 0.0  # the share of the question's stems in the best hit's title and best passage
 
 
 _EMPTY = KnowledgeResult(hits=[], mode=SearchMode.LEXICAL)
@@ -175,6 +176,11 @@ def knowledge_lookup(*, workspace: Workspace, text: str, limit: int = 3) -> Know
             )
         )
     unknown = sum(1 for term_stem in stems if term_stem not in snapshot.document_frequency)
+    coverage = 0.0
+    if hits and stems:
+        best = _best_section(snapshot, hits[0].article_id, blended)
+        found = set(best.title_terms + best.heading_terms + best.body_terms) if best else set()
+        coverage = sum(1 for term_stem in stems if term_stem in found) / len(stems)
     return KnowledgeResult(
         hits=hits,
         mode=mode,
@@ -184,6 +190,7 @@ def knowledge_lookup(*, workspace: Workspace, text: str, limit: int = 3) -> Know
         lexical_top=max(best_lexical, key=lambda a: (best_lexical[a], -a)) if best_lexical else None,
         semantic_top=max(best_semantic, key=lambda a: (best_semantic[a], -a)) if best_semantic else None,
         runner_up=by_article[ranked[1]] if len(ranked) > 1 else 0.0,
+        coverage=coverage,
     )
 
 

@@ -53,9 +53,10 @@ def quote(passage: str, question_stems: Sequence[str], weight: Callable[[str], f
     wanted = set(question_stems)
     scores = [sum(weight(stem) for stem in set(stems(unit)) & wanted) for _block, unit in units]
     best_start, best_score, best_end = 0, -1.0, 1
+    any_match = any(scores)
     for start in range(len(units)):
-        if start and scores[start] == 0:
-            continue  # a quote starts at a sentence that matters (or at the passage's opening)
+        if any_match and scores[start] == 0:
+            continue  # a quote starts at a sentence that matters (the passage's opening if none does)
         length, total, end = 0, 0.0, start
         while end < len(units) and (end == start or length + len(units[end][1]) + 1 <= MAX_QUOTE_CHARS):
             length += len(units[end][1]) + 1

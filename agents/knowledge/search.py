@@ -119,9 +119,10 @@ def knowledge_lookup(*, workspace: Workspace, text: str, limit: int = 3) -> Know
         if row is not None:
             lexical[pk] = bm25f(snapshot, row, stems)
 
-    embedder = local_embedder()
+    # The model is loaded only for a workspace that has vectors.
+    embedder = local_embedder() if len(snapshot.vector_ids) else None
     semantic: dict[int, float] = {}
-    if embedder is not None and snapshot.vector_model == embedder.model_id and len(snapshot.vector_ids):
+    if embedder is not None and snapshot.vector_model == embedder.model_id:
         question = embedder.embed([text], query=True)[0]
         similarities = snapshot.vectors @ question
         semantic = dict(zip(snapshot.vector_ids.tolist(), similarities.tolist(), strict=True))

@@ -14,6 +14,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.db.models import Subquery
 
 from agents.knowledge.text import is_meaningful, words
 from agents.models import KnowledgeIndexState, KnowledgePassage
@@ -84,31 +85,39 @@ def _one_edit(a: str, b: str) -> bool:
 
 
 def _build(workspace_id: int) -> Snapshot:
-    # The version is read before the rows: rows newer than their version only cost one extra reload later,
-    # while the other order could keep stale rows under a current version.
-    version = (
-        KnowledgeIndexState.objects.filter(workspace_id=workspace_id).values_list("version", flat=True).first() or 0
+    # The version is read with the rows, in the same statement: rows and version of one moment. (Read
+    # apart, rows newer than their version would only cost a reload; the other way round would keep stale
+    # rows under a current version.)
+    version_now = KnowledgeIndexState.objects.filter(workspace_id=workspace_id).values("version")[:1]
+    rows = list(
+        KnowledgePassage.objects.filter(workspace_id=workspace_id)
+        .annotate(index_version=Subquery(version_now))
+        .values_list(
+            "pk",
+            "article_id",
+            "kind",
+            "heading",
+            "body",
+            "title_terms",
+            "heading_terms",
+            "body_terms",
+            "embedding",
+            "embedding_model",
+            "article__title",
+            "article__url",
+            "index_version",
+        )
     )
-    snapshot = Snapshot(workspace_id=workspace_id, version=version)
-    rows = KnowledgePassage.objects.filter(workspace_id=workspace_id).values_list(
-        "pk",
-        "article_id",
-        "kind",
-        "heading",
-        "body",
-        "title_terms",
-        "heading_terms",
-        "body_terms",
-        "embedding",
-        "embedding_model",
-        "article__title",
-        "article__url",
-    )
+    if rows:
+        version = rows[0][-1] or 0
+    else:
+        version = KnowledgeIndexState.objects.filter(workspace_id=workspace_id).values_list("version", flat=True).first()
+    snapshot = Snapshot(workspace_id=workspace_id, version=version or 0)
     vector_ids: dict[str, list[int]] = {}
     vectors: dict[str, list[bytes]] = {}
     lengths = [0, 0, 0]
     text_parts: list[str] = []
-    for pk, article_id, kind, heading, body, title_terms, heading_terms, body_terms, embedding, model, title, url in rows:
+    for pk, article_id, kind, heading, body, title_terms, heading_terms, body_terms, embedding, model, title, url, _v in rows:
         row = PassageRow(
             pk=pk,
             article_id=article_id,

@@ -9,7 +9,7 @@ result as a ``Message`` and an ``AgentTurn``.
 - ``BuiltinResponder`` (default, offline): searches the help center's passages for every message
   (``agents.knowledge``) and quotes the sentences of the best passage that answer the question, citing its
   article; when the first articles are about as likely, it offers up to three ("Did you mean…?"). Its
-  confidence is the calibrated probability × 100 that the reply answers the question from the help center
+  confidence is the calibrated probability times 100 that the reply answers the question from the help center
   (``agents.knowledge.calibration``). When nothing is likely enough it says so in neutral words and a low
   confidence — whether a human is brought in is escalation's decision, on that confidence, not on the
   reply's words. Requests on the agent's human-only topics (refunds, account changes, legal…) call the
@@ -128,12 +128,18 @@ class BuiltinResponder:
 
         choices = choices_probability(result)
         close = len(hits) >= 2 and hits[0].score - hits[1].score < CHOICES_MARGIN
-        if len(hits) >= 2 and (probability < REFUSE_BELOW or close) and probability < CHOICES_BELOW:
-            if choices >= REFUSE_BELOW and choices > probability:
-                offered = hits[:3]
-                reply = "\n".join([CHOICES_INTRO, *(f"• {hit.title}" for hit in offered)])
-                cited = [{"title": hit.title, "url": hit.url} for hit in offered]
-                return self._result(started, reply, round(100 * choices), tools, sources, cited=cited)
+        unsure = probability < REFUSE_BELOW or close
+        if (
+            len(hits) >= 2
+            and unsure
+            and probability < CHOICES_BELOW
+            and choices >= REFUSE_BELOW
+            and choices > probability
+        ):
+            offered = hits[:3]
+            reply = "\n".join([CHOICES_INTRO, *(f"• {hit.title}" for hit in offered)])
+            cited = [{"title": hit.title, "url": hit.url} for hit in offered]
+            return self._result(started, reply, round(100 * choices), tools, sources, cited=cited)
         if probability < REFUSE_BELOW or not hits:
             if agent.web_search_enabled:
                 results = web_search_provider_for(agent).search(query=text, limit=3)
@@ -183,9 +189,10 @@ class BuiltinResponder:
 
 OPENAI_SYSTEM_PROMPT = """You are {name}, the support assistant of {workspace}. Answer the user's latest
 message from the help center: call knowledge_search first, with a query that includes what the earlier
-messages say the user is talking about (a follow-up such as "and on mobile?" needs its topic). Call web_search only if the help center has nothing.
-Call escalate when the user needs a human (refunds, account changes, legal questions) or you cannot help.
-Never invent facts. Your final message must be a JSON object: {{"reply": "<your answer to the user>",
+messages say the user is talking about (a follow-up such as "and on mobile?" needs its topic). Call
+web_search only if the help center has nothing. Call escalate when the user needs a human (refunds,
+account changes, legal questions) or you cannot help. Never invent facts. Your final message must be a
+JSON object: {{"reply": "<your answer to the user>",
 "confidence": <0-100, how sure you are that the reply answers the question from the sources>}}."""
 
 

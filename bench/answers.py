@@ -191,7 +191,9 @@ def load_help_center(articles: list[dict[str, str]]) -> Context:
     from halo.models import OutboxMessage
 
     out = StringIO()
-    call_command("create_workspace", "Bench", "--admin-email", "bench@example.com", "--admin-password", "x" * 16, stdout=out)
+    call_command(
+        "create_workspace", "Bench", "--admin-email", "bench@example.com", "--admin-password", "x" * 16, stdout=out
+    )
     created = json.loads(out.getvalue())
     client = APIClient()
     headers = {"HTTP_AUTHORIZATION": f"Bearer {created['api_key']}"}
@@ -211,7 +213,9 @@ def load_help_center(articles: list[dict[str, str]]) -> Context:
         knowledge_embed_task(message_id)  # what a worker runs for each outbox message
     if jobs:
         print(f"embedding jobs: {len(jobs)} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    return Context(client=client, app_id=created["app_id"], api_key=created["api_key"], workspace_id=created["workspace_id"])
+    return Context(
+        client=client, app_id=created["app_id"], api_key=created["api_key"], workspace_id=created["workspace_id"]
+    )
 
 
 def ask(context: Context, question: str, expect: list[str], by_url: dict[str, str]) -> Outcome:
@@ -242,7 +246,8 @@ def handoff_figures(context: Context) -> list[tuple[str, str]]:
     if not HANDOFF_HOOK.exists():
         return [("handoff figures", f"not measured: {HANDOFF_HOOK.relative_to(ROOT)} is absent")]
     spec = importlib.util.spec_from_file_location("bench_conversations", HANDOFF_HOOK)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return list(module.handoff_figures(context))

@@ -31,7 +31,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 _spec = importlib.util.spec_from_file_location("bench_answers", ROOT / "bench" / "answers.py")
-assert _spec is not None and _spec.loader is not None
+assert _spec is not None
+assert _spec.loader is not None
 bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
 
@@ -50,7 +51,9 @@ def questions_of(path: Path) -> list[tuple[str, list[str]]]:
     return [(q["q"], list(q["expect"])) for q in data["questions"]] + [(q, []) for q in data.get("unanswerable", [])]
 
 
-def lookup_rows(workspace: Any, items: list[tuple[str, list[str]]], by_url: dict[str, str], semantic: bool) -> list[dict[str, Any]]:
+def lookup_rows(
+    workspace: Any, items: list[tuple[str, list[str]]], by_url: dict[str, str], semantic: bool
+) -> list[dict[str, Any]]:
     from agents.knowledge import calibration, search
 
     real = search.local_embedder
@@ -119,7 +122,9 @@ def evaluate(rows: list[dict[str, Any]], names: list[str], label: str) -> tuple[
     # Questions without any hit get probability 0 and are always wrong: they count in the figures.
     missing = len(rows) - len(kept)
     all_y = np.concatenate([y, np.zeros(missing)])
-    answerable = np.array([rows[i]["answerable"] for i in kept] + [rows[i]["answerable"] for i in range(len(rows)) if i not in kept])
+    answerable = np.array(
+        [rows[i]["answerable"] for i in kept] + [rows[i]["answerable"] for i in range(len(rows)) if i not in kept]
+    )
 
     def report(p: np.ndarray) -> dict[str, float]:
         p = np.concatenate([p, np.zeros(missing)])
@@ -131,7 +136,11 @@ def evaluate(rows: list[dict[str, Any]], names: list[str], label: str) -> tuple[
             "rate": float(all_y.mean()),
         }
 
-    return weights, intercept, {**{f"in_{k}": v for k, v in report(inside).items()}, **{f"cv_{k}": v for k, v in report(outside).items()}}
+    return (
+        weights,
+        intercept,
+        {**{f"in_{k}": v for k, v in report(inside).items()}, **{f"cv_{k}": v for k, v in report(outside).items()}},
+    )
 
 
 def load(zulip: Path, with_demo: bool) -> dict[str, tuple[Any, dict[str, str]]]:
@@ -158,7 +167,9 @@ def _second(articles: list[dict[str, str]]) -> Any:
     from halo.models import OutboxMessage
 
     out = StringIO()
-    call_command("create_workspace", "Demo", "--admin-email", "demo@example.com", "--admin-password", "x" * 16, stdout=out)
+    call_command(
+        "create_workspace", "Demo", "--admin-email", "demo@example.com", "--admin-password", "x" * 16, stdout=out
+    )
     created = json.loads(out.getvalue())
     client = APIClient()
     for article in articles:
@@ -168,9 +179,13 @@ def _second(articles: list[dict[str, str]]) -> Any:
             format="json",
             HTTP_AUTHORIZATION=f"Bearer {created['api_key']}",
         )
-    for message_id in OutboxMessage.objects.filter(state=OutboxMessage.State.PENDING, task="agents.tasks.knowledge_embed").values_list("pk", flat=True):
+    for message_id in OutboxMessage.objects.filter(
+        state=OutboxMessage.State.PENDING, task="agents.tasks.knowledge_embed"
+    ).values_list("pk", flat=True):
         knowledge_embed_task(message_id)
-    return bench.Context(client=client, app_id=created["app_id"], api_key=created["api_key"], workspace_id=created["workspace_id"])
+    return bench.Context(
+        client=client, app_id=created["app_id"], api_key=created["api_key"], workspace_id=created["workspace_id"]
+    )
 
 
 def main() -> int:
@@ -196,9 +211,11 @@ def main() -> int:
             for weight in (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2):
                 search.LEXICAL_WEIGHT = weight
                 rows = lookup_rows(workspace, items, by_url, semantic=True)
-                print(f"| blend | {weight} | {np.mean([r['top1'] for r in rows]):.3f} | {np.mean([r['top3'] for r in rows]):.3f} |")
+                top1, top3 = np.mean([r["top1"] for r in rows]), np.mean([r["top3"] for r in rows])
+                print(f"| blend | {weight} | {top1:.3f} | {top3:.3f} |")
             rows = lookup_rows(workspace, items, by_url, semantic=False)
-            print(f"| words only | – | {np.mean([r['top1'] for r in rows]):.3f} | {np.mean([r['top3'] for r in rows]):.3f} |")
+            top1, top3 = np.mean([r["top1"] for r in rows]), np.mean([r["top3"] for r in rows])
+            print(f"| words only | - | {top1:.3f} | {top3:.3f} |")
             return 0
         for mode, names in (("SEMANTIC", SEMANTIC_FEATURES), ("LEXICAL", LEXICAL_FEATURES)):
             rows = []

@@ -3,7 +3,7 @@
 A logistic model over features of the search (below), fitted by ``bench/answers_fit.py`` on a calibration
 set of questions written for it (answerable and not, over two help centers; kept apart from the questions
 retrieval was tuned on and from the held-out ones) and pasted here. A turn's confidence is this probability
-× 100, so an escalation threshold of 50 means "escalate when an answer is more likely wrong than right".
+times 100, so an escalation threshold of 50 means "escalate when an answer is more likely wrong than right".
 Searching by words only (no vectors) gives other evidence, so it has its own coefficients. ``choices``
 models the chance that the right article is among the three offered when the reply asks "Did you mean…?".
 

@@ -184,7 +184,8 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarr
     mean = x.mean(-1, keepdims=True)
     centered = x - mean
     variance = (centered * centered).mean(-1, keepdims=True)
-    return centered / np.sqrt(variance + _LAYER_NORM_EPS) * weight + bias
+    normalised: np.ndarray = centered / np.sqrt(variance + _LAYER_NORM_EPS) * weight + bias
+    return normalised
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -193,7 +194,8 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 def _gelu(x: np.ndarray) -> np.ndarray:
     # The tanh form of GELU: within 1e-3 of the erf form, which moves a 384-d vector by less than 1e-6 in
     # cosine (measured), and needs no special function numpy lacks.
-    return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
+    activated: np.ndarray = 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
+    return activated
 
 
 class MiniLM:
@@ -280,7 +282,8 @@ class MiniLM:
             hidden = _gelu(x @ layer["up_w"] + layer["up_b"])
             x = _layer_norm(hidden @ layer["down_w"] + layer["down_b"] + x, layer["norm2_w"], layer["norm2_b"])
         pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
-        return (pooled / np.linalg.norm(pooled, axis=1, keepdims=True)).astype(np.float32)
+        unit: np.ndarray = (pooled / np.linalg.norm(pooled, axis=1, keepdims=True)).astype(np.float32)
+        return unit
 
     def embed(self, texts: Sequence[str], *, query: bool = False, batch_size: int = 16) -> np.ndarray:
         """Unit-length float32 vectors, one row per text. Texts of similar length are batched together, so

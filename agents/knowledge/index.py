@@ -143,9 +143,7 @@ def knowledge_unindex(*, article_id: int) -> None:
                 "(SELECT id FROM agents_knowledgepassage WHERE article_id = %s)",
                 [article_id],
             )
-    workspace_id = (
-        KnowledgePassage.objects.filter(article_id=article_id).values_list("workspace_id", flat=True).first()
-    )
+    workspace_id = KnowledgePassage.objects.filter(article_id=article_id).values_list("workspace_id", flat=True).first()
     KnowledgePassage.objects.filter(article_id=article_id).delete()
     if workspace_id is not None:
         index_version_bump(workspace_id=workspace_id)

@@ -14,9 +14,13 @@ index changed since this process last looked, one to reload its snapshot; the qu
 few milliseconds of one core.
 """
 
+import heapq
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+import numpy as np
 
 from agents.knowledge.answers import quote
 from agents.knowledge.embeddings import local_embedder
@@ -90,15 +94,15 @@ def _question_stems(snapshot: Snapshot, words: list[str]) -> tuple[list[str], li
     return terms, result
 
 
-def _best_section(snapshot: Snapshot, article_id: int, scores: dict[int, float]) -> PassageRow | None:
+def _best_section(snapshot: Snapshot, article_id: int, score: Callable[[int], float]) -> PassageRow | None:
     sections = [
-        row
-        for pk, row in snapshot.passages.items()
-        if row.article_id == article_id and row.kind == KnowledgePassage.Kind.SECTION
+        snapshot.passages[pk]
+        for pk in snapshot.article_passages.get(article_id, ())
+        if snapshot.passages[pk].kind == KnowledgePassage.Kind.SECTION
     ]
     if not sections:
         return None
-    return max(sections, key=lambda row: (scores.get(row.pk, 0.0), -row.pk))
+    return max(sections, key=lambda row: (score(row.pk), -row.pk))
 
 
 def knowledge_lookup(*, workspace: Workspace, text: str, limit: int = 3) -> KnowledgeResult:
@@ -118,50 +122,60 @@ def knowledge_lookup(*, workspace: Workspace, text: str, limit: int = 3) -> Know
         row = snapshot.passages.get(pk)
         if row is not None:
             lexical[pk] = bm25f(snapshot, row, stems)
-
-    # The model is loaded only for a workspace that has vectors.
-    embedder = local_embedder() if len(snapshot.vector_ids) else None
-    semantic: dict[int, float] = {}
-    if embedder is not None and snapshot.vector_model == embedder.model_id:
-        question = embedder.embed([text], query=True)[0]
-        similarities = snapshot.vectors @ question
-        semantic = dict(zip(snapshot.vector_ids.tolist(), similarities.tolist(), strict=True))
-    mode = SearchMode.SEMANTIC if semantic else SearchMode.LEXICAL
-
-    blended: dict[int, float] = {}
-    if mode == SearchMode.SEMANTIC:
-        for pk, cosine in semantic.items():
-            blended[pk] = cosine + LEXICAL_WEIGHT * lexical.get(pk, 0.0)
-        for pk, score in lexical.items():
-            if pk not in semantic:
-                blended[pk] = (UNEMBEDDED_SCALE + LEXICAL_WEIGHT) * score
-    else:
-        blended = dict(lexical)
-
-    by_article: dict[int, float] = {}
     best_lexical: dict[int, float] = {}
-    best_semantic: dict[int, float] = {}
-    for pk, score in blended.items():
-        article_id = snapshot.passages[pk].article_id
-        by_article[article_id] = max(score, by_article.get(article_id, float("-inf")))
     for pk, score in lexical.items():
         article_id = snapshot.passages[pk].article_id
         best_lexical[article_id] = max(score, best_lexical.get(article_id, 0.0))
-    for pk, cosine in semantic.items():
-        article_id = snapshot.passages[pk].article_id
-        best_semantic[article_id] = max(cosine, best_semantic.get(article_id, -1.0))
-    ranked = sorted(
-        (
-            article_id
-            for article_id, score in by_article.items()
-            if best_lexical.get(article_id, 0.0) > 0 or best_semantic.get(article_id, -1.0) >= MIN_COSINE
-        ),
-        key=lambda article_id: (-by_article[article_id], article_id),
-    )
+
+    # The model is loaded only for a workspace that has vectors.
+    embedder = local_embedder() if len(snapshot.vector_ids) else None
+    by_article: dict[int, float]
+    best_semantic: dict[int, float] = {}
+    if embedder is not None and snapshot.vector_model == embedder.model_id:
+        mode = SearchMode.SEMANTIC
+        similarities = snapshot.vectors @ embedder.embed([text], query=True)[0]
+        blended_rows = similarities.copy()
+        unembedded: dict[int, float] = {}
+        for pk, score in lexical.items():
+            row_index = snapshot.vector_rows.get(pk)
+            if row_index is None:
+                unembedded[pk] = (UNEMBEDDED_SCALE + LEXICAL_WEIGHT) * score
+            else:
+                blended_rows[row_index] += LEXICAL_WEIGHT * score
+        article_ids = snapshot.vector_article_ids.tolist()
+        by_article = dict(
+            zip(article_ids, np.maximum.reduceat(blended_rows, snapshot.vector_starts).tolist(), strict=True)
+        )
+        best_semantic = dict(
+            zip(article_ids, np.maximum.reduceat(similarities, snapshot.vector_starts).tolist(), strict=True)
+        )
+        for pk, score in unembedded.items():
+            article_id = snapshot.passages[pk].article_id
+            by_article[article_id] = max(score, by_article.get(article_id, float("-inf")))
+
+        def passage_score(pk: int) -> float:
+            row_index = snapshot.vector_rows.get(pk)
+            return float(blended_rows[row_index]) if row_index is not None else unembedded.get(pk, 0.0)
+
+    else:
+        mode = SearchMode.LEXICAL
+        by_article = dict(best_lexical)
+
+        def passage_score(pk: int) -> float:
+            return lexical.get(pk, 0.0)
+
+    eligible = [
+        article_id
+        for article_id in by_article
+        if best_lexical.get(article_id, 0.0) > 0 or best_semantic.get(article_id, -1.0) >= MIN_COSINE
+    ]
+    ranked = heapq.nsmallest(max(limit, 2), eligible, key=lambda article_id: (-by_article[article_id], article_id))
     weight = lambda term_stem: idf(snapshot, term_stem)  # noqa: E731
     hits = []
+    best_rows: list[PassageRow | None] = []
     for article_id in ranked[:limit]:
-        row = _best_section(snapshot, article_id, blended)
+        row = _best_section(snapshot, article_id, passage_score)
+        best_rows.append(row)
         title, url = snapshot.articles[article_id]
         hits.append(
             KnowledgeHit(
@@ -178,9 +192,9 @@ def knowledge_lookup(*, workspace: Workspace, text: str, limit: int = 3) -> Know
         )
     unknown = sum(1 for term_stem in stems if term_stem not in snapshot.document_frequency)
     coverage = 0.0
-    if hits and stems:
-        best = _best_section(snapshot, hits[0].article_id, blended)
-        found = set(best.title_terms + best.heading_terms + best.body_terms) if best else set()
+    if hits and stems and best_rows[0] is not None:
+        best = best_rows[0]
+        found = set(best.title_terms + best.heading_terms + best.body_terms)
         coverage = sum(1 for term_stem in stems if term_stem in found) / len(stems)
     return KnowledgeResult(
         hits=hits,

@@ -47,8 +47,14 @@ class Snapshot:
     average_lengths: tuple[float, float, float] = (1.0, 1.0, 1.0)  # title, heading, body stems
     vocabulary: Counter[str] = field(default_factory=Counter)  # surface word -> occurrences
     deletions: dict[str, list[str]] = field(default_factory=dict)  # word minus one letter -> words
+    article_passages: dict[int, list[int]] = field(default_factory=dict)  # article id -> passage ids
+    # Vectors, one row per embedded passage, grouped by article: the rows of ``vector_article_ids[i]`` start
+    # at ``vector_starts[i]`` (what ``np.maximum.reduceat`` takes to find each article's best row).
     vector_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    vector_starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    vector_article_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    vector_rows: dict[int, int] = field(default_factory=dict)  # passage id -> row
     vector_model: str = ""
 
     def correction(self, word: str) -> str | None:
@@ -79,7 +85,9 @@ def _one_edit(a: str, b: str) -> bool:
         diffs = [index for index in range(len(a)) if a[index] != b[index]]
         if len(diffs) == 1:
             return True
-        return len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]]
+        return (
+            len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]]
+        )
     short, long = (a, b) if len(a) < len(b) else (b, a)
     return any(long[:index] + long[index + 1 :] == short for index in range(len(long)))
 
@@ -111,13 +119,29 @@ def _build(workspace_id: int) -> Snapshot:
     if rows:
         version = rows[0][-1] or 0
     else:
-        version = KnowledgeIndexState.objects.filter(workspace_id=workspace_id).values_list("version", flat=True).first()
+        version = (
+            KnowledgeIndexState.objects.filter(workspace_id=workspace_id).values_list("version", flat=True).first()
+        )
     snapshot = Snapshot(workspace_id=workspace_id, version=version or 0)
-    vector_ids: dict[str, list[int]] = {}
+    vector_ids: dict[str, list[tuple[int, int]]] = {}
     vectors: dict[str, list[bytes]] = {}
     lengths = [0, 0, 0]
     text_parts: list[str] = []
-    for pk, article_id, kind, heading, body, title_terms, heading_terms, body_terms, embedding, model, title, url, _v in rows:
+    for (
+        pk,
+        article_id,
+        kind,
+        heading,
+        body,
+        title_terms,
+        heading_terms,
+        body_terms,
+        embedding,
+        model,
+        title,
+        url,
+        _v,
+    ) in rows:
         row = PassageRow(
             pk=pk,
             article_id=article_id,
@@ -129,6 +153,7 @@ def _build(workspace_id: int) -> Snapshot:
             body_terms=tuple(body_terms.split()),
         )
         snapshot.passages[pk] = row
+        snapshot.article_passages.setdefault(article_id, []).append(pk)
         if article_id not in snapshot.articles:
             snapshot.articles[article_id] = (title, url)
             text_parts.append(title)
@@ -141,7 +166,7 @@ def _build(workspace_id: int) -> Snapshot:
             text_parts.append(heading)
             text_parts.append(body)
         if embedding is not None and model:
-            vector_ids.setdefault(model, []).append(pk)
+            vector_ids.setdefault(model, []).append((article_id, pk))
             vectors.setdefault(model, []).append(bytes(embedding))
     if snapshot.sections:
         snapshot.average_lengths = tuple(max(total / snapshot.sections, 1.0) for total in lengths)  # type: ignore[assignment]
@@ -153,9 +178,17 @@ def _build(workspace_id: int) -> Snapshot:
     if vectors:
         # One model's vectors at a time: the one most passages were embedded with.
         model = max(vectors, key=lambda name: len(vectors[name]))
+        order = sorted(range(len(vector_ids[model])), key=lambda index: vector_ids[model][index])
+        keys = [vector_ids[model][index] for index in order]
         snapshot.vector_model = model
-        snapshot.vector_ids = np.asarray(vector_ids[model], dtype=np.int64)
-        snapshot.vectors = np.frombuffer(b"".join(vectors[model]), dtype="<f4").reshape(len(vectors[model]), -1)
+        snapshot.vector_ids = np.asarray([pk for _article, pk in keys], dtype=np.int64)
+        snapshot.vectors = np.frombuffer(b"".join(vectors[model][index] for index in order), dtype="<f4").reshape(
+            len(order), -1
+        )
+        snapshot.vector_rows = {pk: row for row, (_article, pk) in enumerate(keys)}
+        starts = [row for row, (article, _pk) in enumerate(keys) if row == 0 or keys[row - 1][0] != article]
+        snapshot.vector_starts = np.asarray(starts, dtype=np.int64)
+        snapshot.vector_article_ids = np.asarray([keys[row][0] for row in starts], dtype=np.int64)
     return snapshot
 
 

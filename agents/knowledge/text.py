@@ -23,7 +23,7 @@ STOPWORDS = frozenset(
     what's whats someone something""".split()  # noqa: SIM905
 )
 # Letters and digits, with an inner apostrophe ("don't"); underscores and punctuation split words.
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*", re.UNICODE)
 MAX_QUERY_TERMS = 24
 
 _stemmer = Stemmer.Stemmer("english")
@@ -31,7 +31,7 @@ _stemmer = Stemmer.Stemmer("english")
 
 def words(text: str) -> list[str]:
     """The words of ``text``, lower-cased, curly apostrophes made straight, in order (repeats kept)."""
-    return [word.replace("’", "'") for word in _WORD.findall(text.lower())]
+    return [word.replace("\u2019", "'") for word in _WORD.findall(text.lower())]
 
 
 @lru_cache(maxsize=65536)

@@ -58,7 +58,7 @@ def test_other_model_files_are_refused(tmp_path: Path) -> None:
     (tmp_path / "model.safetensors").symlink_to(source / "model.safetensors")
     (tmp_path / "vocab.txt").write_text((source / "vocab.txt").read_text().replace("[UNK]", "[UNKNOWN]"))
 
-    with pytest.raises(ModelUnavailable, match="vocab.txt"):
+    with pytest.raises(ModelUnavailable, match=r"vocab\.txt"):
         MiniLM(tmp_path)
     with pytest.raises(ModelUnavailable, match="missing"):
         MiniLM(tmp_path / "nowhere")
@@ -110,7 +110,8 @@ def test_meaning_finds_what_no_word_matches(model: MiniLM, workspace: Workspace)
 
     assert result.mode == SearchMode.SEMANTIC
     assert result.hits[0].title == "Keyboard shortcuts"
-    assert result.hits[0].lexical == 0.0 and (result.hits[0].semantic or 0) > 0.3
+    assert result.hits[0].lexical == 0.0
+    assert (result.hits[0].semantic or 0) > 0.3
     assert knowledge_search(workspace=workspace, text="how do I change my avatar")[0].title == (
         "Change your profile picture"
     )

@@ -10,7 +10,7 @@ A quote is never cut inside a word: a single sentence too long to fit ends at a 
 import re
 from collections.abc import Callable, Sequence
 
-from agents.knowledge.text import reflow, sentences, stems
+from agents.knowledge.text import plain, reflow, sentences, stems
 
 MAX_QUOTE_CHARS = 420
 # Markdown that reads badly in a chat bubble: table separator rows, code fences.
@@ -25,15 +25,6 @@ def _units(passage: str) -> list[tuple[int, str]]:
             continue
         units.extend((number, sentence) for sentence in (sentences(block) if block.count("|") < 2 else [block]))
     return units
-
-
-_EMPHASIS = re.compile(r"(\*\*|__|`)(.+?)\1")
-_BULLET = re.compile(r"^\s*[*+-]\s+")
-
-
-def plain(text: str) -> str:
-    """Markdown emphasis and code marks dropped, bullets drawn as "•": a chat bubble shows no Markdown."""
-    return _BULLET.sub("• ", _EMPHASIS.sub(r"\2", text))
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -1,5 +1,6 @@
-"""An article cut into passages: its sections under their headings, long sections in pieces of about
-``PASSAGE_WORDS`` words, each piece ending at a line or sentence boundary.
+"""An article cut into passages: its sections under their headings, long sections in overlapping pieces of
+about ``PASSAGE_WORDS`` words, a new piece every ``PASSAGE_STRIDE`` words, each starting and ending at a
+sentence, paragraph or list item (so a question about a sentence near a cut still finds it in one piece).
 
 A passage is what search ranks and what an answer quotes, so it keeps the article's text as written
 (Markdown included); its heading is the nearest heading above it ("" for the text before the first one).
@@ -11,9 +12,10 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from agents.knowledge.text import reflow, sentences
+from agents.knowledge.text import plain, reflow, sentences
 
 PASSAGE_WORDS = 100
+PASSAGE_STRIDE = 50
 # A piece never grows past this many words unless a single sentence is longer.
 MAX_PASSAGE_WORDS = 150
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
@@ -25,9 +27,10 @@ class Passage:
     body: str
 
     def embedding_text(self, title: str) -> str:
-        """What the embedding model reads: the title and heading give a piece of an article its context."""
+        """What the embedding model reads: the title and heading give a piece of an article its context;
+        the text is plain words (no Markdown marks, one line)."""
         context = f"{title} — {self.heading}" if self.heading else title
-        return f"{context}\n{self.body}" if self.body else context
+        return f"{context}: {' '.join(plain(self.body).split())}" if self.body else context
 
     def digest(self, title: str) -> str:
         """Identifies what was embedded: a passage whose digest is unchanged keeps its vector."""
@@ -50,23 +53,25 @@ def _units(lines: list[str]) -> list[str]:
 
 
 def _pieces(lines: list[str]) -> list[str]:
+    units = _units(lines)
+    counts = [_word_count(unit) for unit in units]
     pieces: list[str] = []
-    current: list[str] = []
-    count = 0
-    for unit in _units(lines):
-        words = _word_count(unit)
-        if current and (count >= PASSAGE_WORDS or count + words > MAX_PASSAGE_WORDS):
-            pieces.append("\n".join(current).strip())
-            current, count = [], 0
-        current.append(unit)
-        count += words
-    if current:
-        # A short tail joins the piece before it rather than standing alone.
-        tail = "\n".join(current).strip()
-        if pieces and count < PASSAGE_WORDS // 4 and _word_count(pieces[-1]) + count <= MAX_PASSAGE_WORDS:
-            pieces[-1] = f"{pieces[-1]}\n{tail}"
-        elif tail:
-            pieces.append(tail)
+    start = 0
+    while start < len(units):
+        end, words = start, 0
+        while end < len(units) and words < PASSAGE_WORDS and (end == start or words + counts[end] <= MAX_PASSAGE_WORDS):
+            words += counts[end]
+            end += 1
+        pieces.append("\n".join(units[start:end]).strip())
+        if end >= len(units):
+            break
+        # The next piece starts ``PASSAGE_STRIDE`` words on, at a unit this piece holds (it overlaps), but
+        # always at least one unit on.
+        following, seen = start, 0
+        while following < end - 1 and seen < PASSAGE_STRIDE:
+            seen += counts[following]
+            following += 1
+        start = max(following, start + 1)
     return [piece for piece in pieces if piece]
 
 

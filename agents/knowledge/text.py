@@ -115,3 +115,12 @@ def reflow(lines: list[str]) -> list[str]:
             blocks.append(line)
         joinable = True
     return blocks
+
+
+_EMPHASIS = re.compile(r"(\*\*|__|`)(.+?)\1")
+_BULLET = re.compile(r"^\s*[*+-]\s+", re.MULTILINE)
+
+
+def plain(text: str) -> str:
+    """Markdown emphasis and code marks dropped, bullets drawn as "•": a chat bubble shows no Markdown."""
+    return _BULLET.sub("• ", _EMPHASIS.sub(r"\2", text))

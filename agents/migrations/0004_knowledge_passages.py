@@ -8,7 +8,6 @@ table rebuilds on SQLite never drop it. Existing articles are cut into passages 
 once; their vectors come from ``manage.py knowledge_reindex`` (which queues the embedding jobs).
 """
 
-import hashlib
 import secrets
 
 import django.contrib.postgres.search
@@ -16,7 +15,7 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-from agents.knowledge.passages import article_passages
+from agents.knowledge.passages import Passage, article_passages
 from agents.knowledge.text import stems
 
 OLD_FTS = "agents_knowledgearticle_fts"
@@ -52,12 +51,6 @@ def drop_structures(apps, schema_editor):
         )
 
 
-def _digest(title, heading, body):
-    context = f"{title} — {heading}" if heading else title
-    text = f"{context}\n{body}" if body else context
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def index_articles(apps, schema_editor):
     Article = apps.get_model("agents", "KnowledgeArticle")
     Passage = apps.get_model("agents", "KnowledgePassage")
@@ -67,13 +60,13 @@ def index_articles(apps, schema_editor):
     for article in Article.objects.filter(published=True).iterator():
         title_terms = " ".join(stems(article.title))
         rows = [Passage(workspace_id=article.workspace_id, article_id=article.pk, position=0, kind="title",
-                        digest=_digest(article.title, "", ""), title_terms=title_terms)]
+                        digest=Passage(heading="", body="").digest(article.title), title_terms=title_terms)]
         for position, passage in enumerate(article_passages(body=article.body), start=1):
             rows.append(Passage(
                 workspace_id=article.workspace_id, article_id=article.pk, position=position, kind="section",
                 heading=passage.heading, body=passage.body, title_terms=title_terms,
                 heading_terms=" ".join(stems(passage.heading)), body_terms=" ".join(stems(passage.body)),
-                digest=_digest(article.title, passage.heading, passage.body),
+                digest=passage.digest(article.title),
             ))
         created = [row for row in Passage.objects.bulk_create(rows) if row.kind == "section"]
         with connection.cursor() as cursor:

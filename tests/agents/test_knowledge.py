@@ -71,14 +71,25 @@ def test_an_article_is_cut_into_its_sections_under_their_headings() -> None:
 
 
 @given(st.lists(st.text(alphabet="abcdefgh .\n", min_size=1, max_size=60), min_size=1, max_size=80))
-def test_passages_never_grow_past_the_limit_unless_one_sentence_does(lines: list[str]) -> None:
+def test_passages_cover_the_text_and_never_grow_past_the_limit_unless_one_sentence_does(lines: list[str]) -> None:
     body = "\n".join(lines)
-    for passage in article_passages(body=body):
+    passages = article_passages(body=body)
+    for passage in passages:
         if len(passage.body.split()) > MAX_PASSAGE_WORDS:
             assert len(sentences(passage.body)) == 1
-    assert "".join("".join(p.body.split()) for p in article_passages(body=body)) == "".join(
-        "".join(line.split()) for line in lines if not line.lstrip().startswith("#")
-    )
+    covered = {word for passage in passages for word in passage.body.split()}
+    assert covered == {word for line in lines if not line.lstrip().startswith("#") for word in line.split()}
+
+
+def test_long_sections_are_cut_in_overlapping_pieces() -> None:
+    body = "## Steps\n" + "\n".join(f"Step number {n} does one more thing in this long section." for n in range(40))
+
+    passages = article_passages(body=body)
+
+    assert len(passages) > 3
+    assert all(p.heading == "Steps" for p in passages)
+    assert all(90 <= len(p.body.split()) <= MAX_PASSAGE_WORDS for p in passages[:-1])
+    assert passages[1].body.splitlines()[0] in passages[0].body  # the next piece starts inside this one
 
 
 @given(

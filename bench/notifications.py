@@ -59,7 +59,7 @@ def main() -> int:
     harness.redis_flush()
     from django.db.models import Count, Max, Min
 
-    from escalation.services import handoff_request
+    from escalation.flow import handoff_request
     from halo.models import OutboxMessage
     from inbox.notifications import SLACK_TASK
     from inbox.notifications.slack import SLACK_MIN_INTERVAL

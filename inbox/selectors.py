@@ -14,13 +14,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from agents.models import Conversation, Message
 from halo.models import Workspace
-from inbox.models import CustomInbox, SavedView, Ticket, TicketNote
+from inbox.models import CustomInbox, EscalationEvent, SavedView, Ticket, TicketNote
 from segments.lang import Node
 from segments.selectors import contacts_matching
 
@@ -292,18 +294,14 @@ def inbox_page(
 class TicketDetail:
     ticket: Ticket
     conversations: list[Conversation]  # each with ``messages`` prefetched, oldest first
-    escalations: list[Any]  # EscalationEvent rows, oldest first
+    escalations: list[EscalationEvent]  # oldest first
     notes: list[TicketNote]
-    teammates: list[Any]  # users of the workspace
+    teammates: list[User]  # users of the workspace
     inboxes: list[CustomInbox]
 
 
 def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDetail | None:
     """A ticket with everything its page shows, if it belongs to one of ``workspace_ids``; else None."""
-    from django.contrib.auth import get_user_model
-
-    from escalation.models import EscalationEvent
-
     ticket = (
         Ticket.objects.filter(workspace_id__in=workspace_ids, pk=ticket_id)
         .select_related("workspace", "contact__company", "assignee", "inbox", "agent", "verdict_by")
@@ -334,3 +332,9 @@ def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDeta
         teammates=teammates,
         inboxes=inboxes,
     )
+
+
+def ticket_open_of_conversation(*, conversation: Conversation) -> Ticket | None:
+    """The ticket that is not closed holding this conversation, if any (at most one: a conversation's
+    contact has at most one ticket that is not closed)."""
+    return Ticket.objects.filter(conversations=conversation).exclude(status=Ticket.Status.CLOSED).first()

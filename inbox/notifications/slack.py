@@ -37,9 +37,8 @@ from django.utils import timezone
 from agents.models import Message
 from halo.models import OutboxMessage, Workspace
 from halo.outbox import LEASE, PermanentFailure, RetryLater
-from inbox.models import CustomInbox, SlackThrottle, Ticket
+from inbox.models import CustomInbox, SlackThrottle, Ticket, reason_label
 from inbox.notifications import SLACK_TASK
-from inbox.services import REASON_LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ def _confidence_text(ticket: Ticket) -> str:
 def ticket_message(ticket: Ticket, *, last_user_message: str = "") -> dict[str, Any]:
     """The Slack payload announcing one new ticket."""
     company = ticket.contact.company
-    reason = REASON_LABELS.get(ticket.reason, ticket.reason)
+    reason = reason_label(ticket.reason)
     priority = ticket.status == Ticket.Status.PRIORITY
     lines = [
         f"*<{ticket_link(ticket.pk)}|Ticket #{ticket.pk}>*{'  :rotating_light: *Priority*' if priority else ''}",
@@ -113,7 +112,7 @@ def digest_message(tickets: list[Ticket]) -> dict[str, Any]:
         flag = " :rotating_light:" if ticket.status == Ticket.Status.PRIORITY else ""
         lines.append(
             f"• <{ticket_link(ticket.pk)}|#{ticket.pk}>{flag} {_contact_text(ticket)} — "
-            f"{mrkdwn_escape(REASON_LABELS.get(ticket.reason, ticket.reason))} "
+            f"{mrkdwn_escape(reason_label(ticket.reason))} "
             f"(AI confidence {_confidence_text(ticket)})"
         )
     return {

@@ -10,11 +10,12 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from escalation.models import EscalationEvent
-from escalation.services import escalation_settings_ensure, turn_judge
-from inbox.models import Ticket
+from agents.models import Conversation
+from agents.turns import ToolCall, ToolName
+from escalation.flow import ai_turn_submit
+from escalation.services import escalation_settings_ensure
+from inbox.models import EscalationEvent, Ticket
 from tests.agents.factories import AgentFactory, ConversationFactory
-from tests.escalation.factories import AgentTurnFactory
 from tests.halo.factories import ContactFactory, WorkspaceFactory
 
 CONCURRENT = 64
@@ -31,29 +32,28 @@ def test_concurrent_escalations_for_one_contact_make_one_ticket_and_every_event(
     agent = AgentFactory(workspace=workspace)
     escalation_settings_ensure(agent=agent)
     contact = ContactFactory(workspace=workspace)
-    turns = [
-        AgentTurnFactory(
-            conversation=ConversationFactory(workspace=workspace, agent=agent, contact=contact),
-            tools=[{"name": "escalate", "arguments": {}}],
-        )
-        for _ in range(CONCURRENT)
-    ]
+    conversations = [ConversationFactory(workspace=workspace, agent=agent, contact=contact) for _ in range(CONCURRENT)]
     start = threading.Barrier(CONCURRENT)
     errors: list[BaseException] = []
 
-    def escalate(turn_id: int) -> None:
+    def escalate(conversation_id: int) -> None:
         try:
-            from agents.models import AgentTurn
-
-            turn = AgentTurn.objects.get(pk=turn_id)  # this thread's own connection
+            # This thread's own connection, the conversation read as the server API reads it.
+            conversation = Conversation.objects.select_related("workspace", "agent", "contact").get(pk=conversation_id)
             start.wait(timeout=30)
-            turn_judge(turn=turn)
+            ai_turn_submit(
+                conversation=conversation,
+                reply="Let me get a teammate.",
+                confidence=None,
+                tools=[ToolCall(name=ToolName.ESCALATE)],
+                knowledge_sources=[],
+            )
         except BaseException as error:  # reported below; a thread cannot fail the test itself
             errors.append(error)
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=escalate, args=(turn.pk,)) for turn in turns]
+    threads = [threading.Thread(target=escalate, args=(conversation.pk,)) for conversation in conversations]
     for thread in threads:
         thread.start()
     for thread in threads:

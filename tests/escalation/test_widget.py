@@ -5,10 +5,9 @@ from typing import Any
 from rest_framework.test import APIClient
 
 from agents.models import Agent, Conversation
-from escalation.models import EscalationEvent
 from escalation.services import escalation_settings_ensure, escalation_settings_update
 from halo.models import Workspace
-from inbox.models import Ticket
+from inbox.models import EscalationEvent, Ticket
 from inbox.services import ticket_update
 
 

@@ -7,7 +7,6 @@ from django.test import Client
 from django.urls import reverse
 
 from agents.models import Message
-from escalation.selectors import conversation_ai_may_answer
 from halo.models import Membership, OutboxMessage
 from inbox.models import InboxEvent, SavedView, Ticket, TicketNote
 from inbox.notifications import EMAIL_TASK
@@ -170,7 +169,7 @@ def test_ticket_page_shows_the_ai_conversation_context(staff: Client, escalate, 
     )
     second = ConversationFactory(workspace=workspace, agent=agent, contact=ticket.contact)
     MessageFactory(conversation=second, author="user", body="Still waiting on the invoice")
-    from escalation.services import handoff_request
+    from escalation.flow import handoff_request
 
     handoff_request(conversation=second)
 
@@ -278,7 +277,7 @@ def test_reply_reaches_the_conversation_and_silences_the_ai(staff: Client, escal
     assert reply.body == "Hi, I'm Sam. Looking into it now."
     assert reply.teammate == teammate.user
     conversation.refresh_from_db()
-    assert not conversation_ai_may_answer(conversation=conversation)  # …a teammate's reply silences the AI
+    assert not conversation.ai_may_answer  # …a teammate's reply silences the AI
 
 
 def test_reply_records_a_live_message_event(staff: Client, escalate) -> None:

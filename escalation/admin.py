@@ -162,7 +162,7 @@ class EscalationSettingsAdmin(WorkspaceScopedAdmin):
     def save_model(self, request: HttpRequest, obj: EscalationSettings, form: Any, change: bool) -> None:
         data = {name: form.cleaned_data[name] for name in form.changed_data if name in SETTINGS_FIELDS}
         user = request.user if isinstance(request.user, User) else None
-        escalation_settings_update(settings=obj, data=data, changed_by=user, via="admin")
+        escalation_settings_update(escalation_settings=obj, data=data, changed_by=user, via="admin")
 
     def get_urls(self) -> list[URLPattern]:
         extra = [
@@ -179,5 +179,7 @@ class EscalationSettingsAdmin(WorkspaceScopedAdmin):
         agent = get_object_or_404(Agent.objects.select_related("workspace"), pk=agent_id)
         if not request.user.is_superuser and agent.workspace_id not in self._allowed(request):
             raise Http404("No such agent.")  # as for any object of another workspace
-        settings = escalation_settings_ensure(agent=agent)
-        return HttpResponseRedirect(reverse("admin:escalation_escalationsettings_change", args=[settings.pk]))
+        escalation_settings = escalation_settings_ensure(agent=agent)
+        return HttpResponseRedirect(
+            reverse("admin:escalation_escalationsettings_change", args=[escalation_settings.pk])
+        )

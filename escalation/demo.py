@@ -37,7 +37,9 @@ def seed(workspace: Workspace) -> None:
     if agent is None or Conversation.objects.filter(workspace=workspace).exists():
         return
     escalation_settings_update(
-        settings=escalation_settings_ensure(agent=agent), data={"priority_filter": PRIORITY_FILTER}, via="system"
+        escalation_settings=escalation_settings_ensure(agent=agent),
+        data={"priority_filter": PRIORITY_FILTER},
+        via="system",
     )
     for user_id, text in [*SAMPLE_CONVERSATIONS, *ESCALATING_CONVERSATIONS]:
         contact = Contact.objects.filter(workspace=workspace, user_id=user_id).first()

@@ -115,7 +115,7 @@ def message_receive(*, conversation: Conversation, body: str) -> PostResult:
 
 def _message_receive(*, conversation: Conversation, body: str) -> PostResult:
     now = timezone.now()
-    settings = agent_escalation_settings(agent=conversation.agent)
+    escalation_settings = agent_escalation_settings(agent=conversation.agent)
     with transaction.atomic(savepoint=False):
         message = message_post_user(conversation=conversation, body=body, now=now)
         contact_email_capture(contact=conversation.contact, text=body)
@@ -127,9 +127,11 @@ def _message_receive(*, conversation: Conversation, body: str) -> PostResult:
                 conversation_message_publish(message=message, ticket=result.ticket)
             return result
 
-        if message_requests_handoff(message=message, settings=settings):
+        if message_requests_handoff(message=message, escalation_settings=escalation_settings):
             try:
-                return result.handed_off(_manual_hand_off(conversation=conversation, settings=settings, now=now))
+                return result.handed_off(
+                    _manual_hand_off(conversation=conversation, escalation_settings=escalation_settings, now=now)
+                )
             except HandoffUnavailable:
                 pass  # outside the escalation filter: the AI answers as usual
 
@@ -141,7 +143,7 @@ def _message_receive(*, conversation: Conversation, body: str) -> PostResult:
     if outcome.reply is None:  # an external bot answers through the server API
         return result
 
-    judged = _ai_turn(conversation=conversation, outcome=outcome, settings=settings, now=now)
+    judged = _ai_turn(conversation=conversation, outcome=outcome, escalation_settings=escalation_settings, now=now)
     result.turn = judged.turn
     if judged.turn.message is not None:
         result.messages.append(judged.turn.message)
@@ -158,13 +160,13 @@ def handoff_request(*, conversation: Conversation) -> Handoff:
     the conversation's ticket is not closed returns that ticket and records nothing new.
     """
     now = timezone.now()
-    settings = agent_escalation_settings(agent=conversation.agent)
+    escalation_settings = agent_escalation_settings(agent=conversation.agent)
     with transaction.atomic():
         if conversation.status == Conversation.Status.HANDED_OFF:
             ticket = ticket_open_of_conversation(conversation=conversation)
             if ticket is not None:
                 return Handoff(ticket=ticket, created=False, event=None)
-        return _manual_hand_off(conversation=conversation, settings=settings, now=now)
+        return _manual_hand_off(conversation=conversation, escalation_settings=escalation_settings, now=now)
 
 
 def ai_turn_submit(
@@ -188,9 +190,9 @@ def ai_turn_submit(
         escalate_reason=str(escalate.arguments.get("reason") or "") if escalate is not None else "",
     )
     now = timezone.now()
-    settings = agent_escalation_settings(agent=conversation.agent)
+    escalation_settings = agent_escalation_settings(agent=conversation.agent)
     with transaction.atomic():
-        judged = _ai_turn(conversation=conversation, outcome=outcome, settings=settings, now=now)
+        judged = _ai_turn(conversation=conversation, outcome=outcome, escalation_settings=escalation_settings, now=now)
         conversation_touch(conversation=conversation, now=now)
         if judged.turn.message is not None:
             message_broadcast(judged.turn.message)
@@ -201,10 +203,12 @@ def ai_turn_submit(
 
 
 def _ai_turn(
-    *, conversation: Conversation, outcome: TurnResult, settings: EscalationSettings | None, now: datetime
+    *, conversation: Conversation, outcome: TurnResult, escalation_settings: EscalationSettings | None, now: datetime
 ) -> JudgedTurn:
     """Judge an AI turn, store it with its decision, and hand off if it escalates."""
-    context = turn_context_new(conversation=conversation, outcome=outcome, settings=settings, now=now)
+    context = turn_context_new(
+        conversation=conversation, outcome=outcome, escalation_settings=escalation_settings, now=now
+    )
     decision = decide(context.snapshot, context.policy)
     with transaction.atomic(savepoint=False):
         turn = turn_record(conversation=conversation, outcome=outcome, decision=decision_record(decision, at=now))
@@ -212,7 +216,7 @@ def _ai_turn(
         if decision.escalate and decision.reason is not None:
             handoff = _hand_off(
                 conversation=conversation,
-                settings=settings,
+                escalation_settings=escalation_settings,
                 reason=decision.reason,
                 confidence=outcome.confidence,
                 turn=turn,
@@ -223,14 +227,18 @@ def _ai_turn(
     return JudgedTurn(turn=turn, decision=decision, handoff=handoff)
 
 
-def _manual_hand_off(*, conversation: Conversation, settings: EscalationSettings | None, now: datetime) -> Handoff:
+def _manual_hand_off(
+    *, conversation: Conversation, escalation_settings: EscalationSettings | None, now: datetime
+) -> Handoff:
     """Hand off because the user asked, with the AI's latest turn as the ticket's context."""
-    if not contact_passes_escalation_filter(contact=conversation.contact, settings=settings, now=now):
+    if not contact_passes_escalation_filter(
+        contact=conversation.contact, escalation_settings=escalation_settings, now=now
+    ):
         raise HandoffUnavailable("Talking to a human is not available for this conversation.")
     latest = turn_latest(conversation=conversation)
     return _hand_off(
         conversation=conversation,
-        settings=settings,
+        escalation_settings=escalation_settings,
         reason=Reason.MANUAL,
         confidence=latest.confidence if latest is not None else None,
         turn=None,
@@ -245,7 +253,7 @@ def _manual_hand_off(*, conversation: Conversation, settings: EscalationSettings
 def _hand_off(
     *,
     conversation: Conversation,
-    settings: EscalationSettings | None,
+    escalation_settings: EscalationSettings | None,
     reason: Reason,
     confidence: int | None,
     turn: AgentTurn | None,
@@ -254,29 +262,31 @@ def _hand_off(
     now: datetime,
 ) -> Handoff:
     """Open or merge the contact's ticket and hand the conversation to the team, telling the customer."""
-    settings = settings or escalation_settings_ensure(agent=conversation.agent)
+    escalation_settings = escalation_settings or escalation_settings_ensure(agent=conversation.agent)
     contact = conversation.contact
-    to_inbox = settings.routing_type == EscalationSettings.RoutingType.INBOX
+    to_inbox = escalation_settings.routing_type == EscalationSettings.RoutingType.INBOX
     with transaction.atomic(savepoint=False):
         opened = ticket_open_or_merge(
             conversation=conversation,
             contact=contact,
             escalation=Escalation(
-                agent_id=settings.agent_id,
+                agent_id=escalation_settings.agent_id,
                 reason=reason.value,
                 confidence=confidence,
                 turn_id=turn.pk if turn is not None else None,
-                mode=settings.mode,
-                settings_version=settings.version,
-                priority=contact_matches_rule(contact=contact, rule=settings.priority_filter, now=now),
-                assignee_id=None if to_inbox else settings.default_assignee_id,
-                inbox_id=settings.default_inbox_id if to_inbox else None,
+                mode=escalation_settings.mode,
+                settings_version=escalation_settings.version,
+                priority=contact_matches_rule(contact=contact, rule=escalation_settings.priority_filter, now=now),
+                assignee_id=None if to_inbox else escalation_settings.default_assignee_id,
+                inbox_id=escalation_settings.default_inbox_id if to_inbox else None,
                 knowledge_sources=knowledge_sources,
                 tools_tried=tools_tried,
                 at=now,
             ),
         )
         message = conversation_hand_off(
-            conversation=conversation, notice=handoff_notice(contact=contact, settings=settings), now=now
+            conversation=conversation,
+            notice=handoff_notice(contact=contact, escalation_settings=escalation_settings),
+            now=now,
         )
     return Handoff(ticket=opened.ticket, created=opened.created, event=opened.event, message=message)

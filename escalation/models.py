@@ -1,6 +1,6 @@
 """Escalation settings (one per agent, versioned) and the record of every escalation.
 
-``EscalationSettings`` holds every setting of SPEC §2 with its range and default. Ranges and the
+``EscalationSettings`` holds every escalation setting of an agent with its range and default. Ranges and the
 "routing ``inbox`` needs a default inbox" rule are check constraints; the rules that look at other rows
 (the assignee is a member of the agent's workspace, the inbox belongs to it, *require web search* needs
 the web-search skill, filters parse) are in ``clean()``, which the admin form, the API and the services

@@ -1,4 +1,4 @@
-"""Reads of the escalation app: an agent's settings, and the engine's inputs, built with a fixed number of
+"""Reads of the escalation app: an agent's escalation settings, and the engine's inputs, built with a fixed number of
 queries.
 
 ``turn_context_new`` judges an AI turn that is about to be stored (the responder's ``TurnResult``) and
@@ -43,18 +43,18 @@ def agent_escalation_settings(*, agent: Agent) -> EscalationSettings | None:
     return EscalationSettings.objects.filter(agent_id=agent.pk).first()
 
 
-def policy_from_settings(settings: EscalationSettings | None) -> Policy:
+def policy_from_settings(escalation_settings: EscalationSettings | None) -> Policy:
     """The engine's view of the settings (the defaults when an agent has none yet)."""
-    if settings is None:
+    if escalation_settings is None:
         return Policy.build(escalation_phrases=default_escalation_phrases(), handoff_phrases=default_handoff_phrases())
     return Policy.build(
-        mode=Mode(settings.mode),
-        confidence_threshold=settings.confidence_threshold,
-        max_attempts=settings.max_attempts,
-        require_knowledge_search=settings.require_knowledge_search,
-        require_web_search=settings.require_web_search,
-        escalation_phrases=settings.escalation_phrases,
-        handoff_phrases=settings.handoff_phrases,
+        mode=Mode(escalation_settings.mode),
+        confidence_threshold=escalation_settings.confidence_threshold,
+        max_attempts=escalation_settings.max_attempts,
+        require_knowledge_search=escalation_settings.require_knowledge_search,
+        require_web_search=escalation_settings.require_web_search,
+        escalation_phrases=escalation_settings.escalation_phrases,
+        handoff_phrases=escalation_settings.handoff_phrases,
     )
 
 
@@ -65,11 +65,13 @@ def contact_matches_rule(*, contact: Contact, rule: str, now: datetime) -> bool:
     return bool(contact_matches(contact=contact, rule=rule, now=now))
 
 
-def contact_passes_escalation_filter(*, contact: Contact, settings: EscalationSettings | None, now: datetime) -> bool:
+def contact_passes_escalation_filter(
+    *, contact: Contact, escalation_settings: EscalationSettings | None, now: datetime
+) -> bool:
     """True when the agent has no escalation filter (everyone may be handed off) or the contact matches it."""
-    if settings is None or not settings.escalation_filter.strip():
+    if escalation_settings is None or not escalation_settings.escalation_filter.strip():
         return True
-    return contact_matches_rule(contact=contact, rule=settings.escalation_filter, now=now)
+    return contact_matches_rule(contact=contact, rule=escalation_settings.escalation_filter, now=now)
 
 
 def handoff_available(*, agent: Agent, contact: Contact | None, now: datetime) -> bool:
@@ -77,15 +79,15 @@ def handoff_available(*, agent: Agent, contact: Contact | None, now: datetime) -
 
     A visitor the widget has not met yet (``contact`` None) is judged as a contact with no data.
     """
-    settings = agent_escalation_settings(agent=agent)
+    escalation_settings = agent_escalation_settings(agent=agent)
     if contact is None:
         contact = Contact(workspace_id=agent.workspace_id)
-    return contact_passes_escalation_filter(contact=contact, settings=settings, now=now)
+    return contact_passes_escalation_filter(contact=contact, escalation_settings=escalation_settings, now=now)
 
 
-def message_requests_handoff(*, message: Message, settings: EscalationSettings | None) -> bool:
+def message_requests_handoff(*, message: Message, escalation_settings: EscalationSettings | None) -> bool:
     """Whether a user message contains one of the agent's handoff phrases."""
-    return contains_phrase(message.body, policy_from_settings(settings).handoff_phrases)
+    return contains_phrase(message.body, policy_from_settings(escalation_settings).handoff_phrases)
 
 
 # --- The engine's inputs ----------------------------------------------------------------------------
@@ -123,14 +125,14 @@ def _history(window: Q) -> list[_TurnRecord]:
 
 
 def turn_context_new(
-    *, conversation: Conversation, outcome: TurnResult, settings: EscalationSettings | None, now: datetime
+    *, conversation: Conversation, outcome: TurnResult, escalation_settings: EscalationSettings | None, now: datetime
 ) -> TurnContext:
     """The inputs for judging a new AI turn of ``conversation`` (agent, contact and workspace loaded).
 
     The earlier turns are read only when this one carries a signal: without one nothing happens whatever
     came before (the first row of the decision table), so the snapshot then counts this turn alone.
     """
-    policy = policy_from_settings(settings)
+    policy = policy_from_settings(escalation_settings)
     turn = _TurnRecord(
         reply=outcome.reply or "",
         confidence=outcome.confidence,
@@ -141,7 +143,12 @@ def turn_context_new(
     if detect_signals(_snapshot(turn, contact_passes_filter=True), policy):
         earlier = _history(_since_hand_back(conversation))
     return _context(
-        turn=turn, history=[*earlier, turn], conversation=conversation, settings=settings, policy=policy, now=now
+        turn=turn,
+        history=[*earlier, turn],
+        conversation=conversation,
+        escalation_settings=escalation_settings,
+        policy=policy,
+        now=now,
     )
 
 
@@ -155,7 +162,7 @@ def turn_context_stored(*, turn_id: int, now: datetime, policy: Policy | None = 
         "conversation__workspace",
     ).get(pk=turn_id)
     conversation = stored.conversation
-    settings = getattr(conversation.agent, "escalation_settings", None)  # read by the join above
+    escalation_settings = getattr(conversation.agent, "escalation_settings", None)  # read by the join above
     turn = _TurnRecord(
         reply=stored.message.body if stored.message is not None else "",
         confidence=stored.confidence,
@@ -167,8 +174,8 @@ def turn_context_stored(*, turn_id: int, now: datetime, policy: Policy | None = 
         turn=turn,
         history=[*earlier, turn],
         conversation=conversation,
-        settings=settings,
-        policy=policy or policy_from_settings(settings),
+        escalation_settings=escalation_settings,
+        policy=policy or policy_from_settings(escalation_settings),
         now=now,
     )
 
@@ -197,7 +204,7 @@ def _context(
     turn: _TurnRecord,
     history: list[_TurnRecord],
     conversation: Conversation,
-    settings: EscalationSettings | None,
+    escalation_settings: EscalationSettings | None,
     policy: Policy,
     now: datetime,
 ) -> TurnContext:
@@ -206,7 +213,7 @@ def _context(
     snapshot = _snapshot(
         turn,
         contact_passes_filter=contact_passes_escalation_filter(
-            contact=conversation.contact, settings=settings, now=now
+            contact=conversation.contact, escalation_settings=escalation_settings, now=now
         ),
         knowledge_searched=any(tool.is_tool(ToolName.KNOWLEDGE_SEARCH) for tool in tools) or bool(sources),
         web_searched=any(tool.is_tool(ToolName.WEB_SEARCH) for tool in tools),

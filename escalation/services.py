@@ -68,38 +68,38 @@ class Handoff:
 # --- Settings ----------------------------------------------------------------------------------------
 
 
-def _settings_values(settings: EscalationSettings) -> dict[str, Any]:
+def _settings_values(escalation_settings: EscalationSettings) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in SETTINGS_FIELDS:
-        values[name] = getattr(settings, SETTINGS_FOREIGN_KEYS.get(name, name))
+        values[name] = getattr(escalation_settings, SETTINGS_FOREIGN_KEYS.get(name, name))
     return values
 
 
 def escalation_settings_ensure(*, agent: Agent) -> EscalationSettings:
-    """The agent's settings, created with the defaults (version 1) the first time they are needed."""
+    """The agent's escalation settings, created with the defaults (version 1) the first time they are needed."""
     existing = agent_escalation_settings(agent=agent)
     if existing is not None:
         return existing
     try:
         with transaction.atomic():
             # By id: nothing is cached on the agent instance (see ``agent_escalation_settings``).
-            settings = EscalationSettings.objects.create(agent_id=agent.pk)
+            escalation_settings = EscalationSettings.objects.create(agent_id=agent.pk)
             EscalationSettingsVersion.objects.create(
-                escalation_settings=settings,
+                escalation_settings=escalation_settings,
                 version=1,
                 changed_via="system",
-                changes={name: [None, value] for name, value in _settings_values(settings).items()},
-                values=_settings_values(settings),
+                changes={name: [None, value] for name, value in _settings_values(escalation_settings).items()},
+                values=_settings_values(escalation_settings),
             )
     except IntegrityError:  # created concurrently (the one-to-one is unique): use that one
         return EscalationSettings.objects.get(agent=agent)
-    return settings
+    return escalation_settings
 
 
 def escalation_settings_update(
-    *, settings: EscalationSettings, data: dict[str, Any], changed_by: User | None = None, via: str = "api"
+    *, escalation_settings: EscalationSettings, data: dict[str, Any], changed_by: User | None = None, via: str = "api"
 ) -> EscalationSettings:
-    """Apply a change to an agent's settings, validated as everywhere (``full_clean``), as a new version.
+    """Apply a change to an agent's escalation settings, validated as everywhere (``full_clean``), as a new version.
 
     ``data`` maps setting names to values (model instances or ids for the assignee and the inbox).
     Nothing is written, and no version is made, when the values do not change. The caller's ``settings``
@@ -109,7 +109,7 @@ def escalation_settings_update(
     if unknown:
         raise ValidationError({name: "Unknown setting." for name in sorted(unknown)})
     with transaction.atomic():
-        locked = EscalationSettings.objects.select_for_update().select_related("agent").get(pk=settings.pk)
+        locked = EscalationSettings.objects.select_for_update().select_related("agent").get(pk=escalation_settings.pk)
         before = _settings_values(locked)
         for name, value in data.items():
             if name in SETTINGS_FOREIGN_KEYS and not (value is None or hasattr(value, "pk")):
@@ -134,7 +134,7 @@ def escalation_settings_update(
             values=after,
         )
     for field in EscalationSettings._meta.concrete_fields:
-        setattr(settings, field.attname, getattr(locked, field.attname))
+        setattr(escalation_settings, field.attname, getattr(locked, field.attname))
     return locked
 
 
@@ -152,11 +152,11 @@ def decision_record(decision: Decision, *, at: datetime) -> TurnDecision:
     )
 
 
-def handoff_notice(*, contact: Contact, settings: EscalationSettings) -> str:
+def handoff_notice(*, contact: Contact, escalation_settings: EscalationSettings) -> str:
     """What the customer reads when their conversation is handed to the team."""
     text = (
         "Thanks for your patience. I've passed this conversation to our team; "
-        f"they usually reply {settings.expected_reply_time}."
+        f"they usually reply {escalation_settings.expected_reply_time}."
     )
     if contact.is_anonymous and not contact.email:
         text += " Please leave your email address here so we can get back to you even if you close this page."

@@ -3,18 +3,16 @@
 Channels' ``InMemoryChannelLayer`` keeps one ``asyncio.Queue`` per channel. A send from a thread that runs
 its own event loop — the embedded Celery worker calling ``async_to_sync(group_send)`` — puts the message
 on the queue but cannot wake the server's loop that waits on it (asyncio is not thread-safe), so a live
-event could sit unseen until something else woke the loop (measured: until the next timeout, seconds
-later). This layer remembers which loop waits on each channel and hands such sends to that loop.
+event could sit unseen until something else woke the loop. This layer remembers which loop waits on each
+channel and hands such sends to that loop.
 Production uses channels_redis, which has no such issue.
 
 ``send_event_on_commit`` is how a service announces a change to a group of sockets: after the current
 transaction commits (at once outside one), so a socket never sees a change that was rolled back, and
 best-effort (a failed send is logged; every consumer has its own way to catch up). ``group_send_sync`` is
-the synchronous send underneath it.
-With channels_redis it runs the send on one long-lived event loop per process, so the layer's Redis
-connection is reused: ``async_to_sync`` starts a new loop per call, and channels_redis opens a new
-connection per loop (measured 2-3 ms per send and up to 11 ms, against 0.2 ms on a kept loop; each
-escalation sends two events, so this was most of the time between commit and broadcast in B2).
+the synchronous send underneath it. With channels_redis it runs the send on one long-lived event loop
+per process, so the layer's Redis connection is reused: ``async_to_sync`` starts a new loop per call, and
+channels_redis opens a new connection per loop.
 """
 
 import asyncio

@@ -192,7 +192,7 @@ def contact_upsert(*, workspace: Workspace, user_id: str, data: Mapping[str, Any
     """Create or update the contact the workspace knows as ``user_id``. Idempotent: the same call twice leaves
     one contact and one company in the same state.
 
-    ``data`` holds the public field names (SPEC §6); a field that is absent is left as it is, ``null`` or
+    ``data`` holds the public field names of the contacts API; a field that is absent is left as it is, ``null`` or
     ``""`` clears it. ``custom_fields`` are merged key by key. ``company`` upserts the company by its
     ``company_id`` and links it (``null`` unlinks); ``stripe`` sets the Stripe columns. Everything is
     written in one transaction, so invalid input changes nothing.

@@ -167,9 +167,8 @@ class InboxConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def dispatch(self, message: dict[str, Any]) -> None:
         # A live event is the hot path (every event x every socket) and its handler touches no database:
         # it skips Channels' per-message ``close_old_connections``, a hop through the one thread that all
-        # sockets of the process queue on (B2, 25 sockets per process: with the frame encoded once, the
-        # two server processes' CPU for a run fell from 3.4 s to 1.8 s). The handlers that read the
-        # database do it through ``database_sync_to_async``, which closes old connections itself.
+        # sockets of the process queue on. The handlers that read the database do it through
+        # ``database_sync_to_async``, which closes old connections itself.
         if message["type"] == CHANNEL_MESSAGE_TYPE:
             await self.inbox_event(message)
         else:

@@ -108,8 +108,8 @@ def _partial(request: HttpRequest) -> bool:
 
 class TicketRow(TypedDict):
     """One ticket of a list page with every value already formatted as its template filters would: the
-    template only places and escapes them. Fifty rows of variable lookups, ``{% url %}`` and date filters
-    were most of the page's time (B5); the same work in Python costs a fraction. A dict, because a template
+    template only places and escapes them: fifty rows of variable lookups, ``{% url %}`` and date filters
+    cost far more in the template engine than the same work in Python. A dict, because a template
     looks a name up in a dict first (an object costs a failed ``[]`` and a ``getattr``). ``None`` for a
     part the row does not show."""
 

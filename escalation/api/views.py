@@ -46,8 +46,8 @@ class EscalationSettingsView(APIView):
         tags=["escalation"],
     )
     def get(self, request: Request, agent_id: int) -> Response:
-        settings = escalation_settings_ensure(agent=self._agent(request, agent_id))
-        return Response(EscalationSettingsSerializer(settings).data)
+        escalation_settings = escalation_settings_ensure(agent=self._agent(request, agent_id))
+        return Response(EscalationSettingsSerializer(escalation_settings).data)
 
     @extend_schema(
         operation_id="escalation_settings_update",
@@ -69,11 +69,13 @@ class EscalationSettingsView(APIView):
         tags=["escalation"],
     )
     def patch(self, request: Request, agent_id: int) -> Response:
-        settings = escalation_settings_ensure(agent=self._agent(request, agent_id))
+        escalation_settings = escalation_settings_ensure(agent=self._agent(request, agent_id))
         data = EscalationSettingsPatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        settings = escalation_settings_update(settings=settings, data=dict(data.validated_data), via="api")
-        return Response(EscalationSettingsSerializer(settings).data)
+        escalation_settings = escalation_settings_update(
+            escalation_settings=escalation_settings, data=dict(data.validated_data), via="api"
+        )
+        return Response(EscalationSettingsSerializer(escalation_settings).data)
 
 
 class AiTurnView(APIView):

@@ -1,4 +1,4 @@
-"""Input and output shapes of the contacts API (SPEC §6 field names). Shapes and types only: the writes
+"""Input and output shapes of the contacts API (the public field names). Shapes and types only: the writes
 and their rules live in ``halo.services``.
 
 Inputs refuse unknown keys (a typo such as ``custom_field`` is a 400, not silently ignored). A field that

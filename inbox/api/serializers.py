@@ -1,4 +1,4 @@
-"""Input and output shapes of the tickets API (SPEC §6 field names); the rules live in ``inbox.services``."""
+"""Input and output shapes of the tickets API (the public field names); the rules live in ``inbox.services``."""
 
 from typing import Any
 

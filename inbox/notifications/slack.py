@@ -204,7 +204,7 @@ def slack_slot_reserve(*, key: str) -> float:
 def slack_slot_restart(*, key: str) -> None:
     """Right before the POST: the next slot opens ``SLACK_MIN_INTERVAL`` after *this* send, not after the
     reservation. Building a digest takes longer than a single message, so without this a quick sender that
-    reserved the next slot could reach Slack less than a second after a slow one (a 429, seen in B6)."""
+    reserved the next slot could reach Slack less than a second after a slow one (and get a 429)."""
     SlackThrottle.objects.filter(key=key).update(
         next_send_at=Greatest(F("next_send_at"), Value(timezone.now() + SLACK_MIN_INTERVAL))
     )

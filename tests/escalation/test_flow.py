@@ -71,7 +71,7 @@ def test_turn_without_signal_records_an_empty_decision(conversation: Conversatio
 def test_escalate_tool_creates_a_ticket_with_the_ai_context(
     conversation: Conversation, escalation_settings: EscalationSettings, teammate: Membership
 ) -> None:
-    escalation_settings_update(settings=escalation_settings, data={"default_assignee": teammate.user})
+    escalation_settings_update(escalation_settings=escalation_settings, data={"default_assignee": teammate.user})
     tools = [{"name": "escalate", "arguments": {"reason": "refund"}, "result": "ok"}]
     turn = judged(conversation, confidence=40, tools=tools)
 
@@ -118,7 +118,7 @@ def test_inbox_routing_places_the_ticket_in_the_default_inbox(
 ) -> None:
     billing = CustomInboxFactory(workspace=conversation.workspace, name="Billing")
     escalation_settings_update(
-        settings=escalation_settings,
+        escalation_settings=escalation_settings,
         data={"routing_type": "inbox", "default_inbox": billing.pk, "default_assignee": teammate.user.pk},
     )
     judged(conversation, tools=[{"name": "escalate", "arguments": {}}])
@@ -159,13 +159,13 @@ def test_conditional_mode_escalates_low_confidence_after_max_attempts(conversati
 
 
 def test_knowledge_gate_holds_until_the_ai_searched(conversation: Conversation, escalation_settings) -> None:
-    escalation_settings_update(settings=escalation_settings, data={"max_attempts": 1})
+    escalation_settings_update(escalation_settings=escalation_settings, data={"max_attempts": 1})
     turn = judged(conversation, confidence=10, searched=False)
     assert turn.suppressed_by == "gate_knowledge"
 
 
 def test_mode_off_never_escalates_a_turn(conversation: Conversation, escalation_settings) -> None:
-    escalation_settings_update(settings=escalation_settings, data={"mode": "off"})
+    escalation_settings_update(escalation_settings=escalation_settings, data={"mode": "off"})
     turn = judged(conversation, tools=[{"name": "escalate", "arguments": {}}], confidence=0)
     assert (turn.escalated, turn.suppressed_by) == (False, "mode_off")
     assert not Ticket.objects.exists()
@@ -226,7 +226,7 @@ def test_a_teammate_reply_before_the_hand_back_does_not_silence_the_ai(
 
 
 def test_manual_handoff_escalates_in_mode_off_bypassing_gates(conversation: Conversation, escalation_settings) -> None:
-    escalation_settings_update(settings=escalation_settings, data={"mode": "off", "max_attempts": 10})
+    escalation_settings_update(escalation_settings=escalation_settings, data={"mode": "off", "max_attempts": 10})
     handoff = handoff_request(conversation=conversation)
 
     assert handoff.created
@@ -343,7 +343,9 @@ def test_merge_never_lowers_the_status(conversation: Conversation, status: str) 
 
 
 def test_escalation_filter_suppresses_a_contact_outside_it(conversation: Conversation, escalation_settings) -> None:
-    escalation_settings_update(settings=escalation_settings, data={"escalation_filter": "user.plan = enterprise"})
+    escalation_settings_update(
+        escalation_settings=escalation_settings, data={"escalation_filter": "user.plan = enterprise"}
+    )
     turn = judged(conversation, tools=[{"name": "escalate", "arguments": {}}])
 
     assert (turn.escalated, turn.suppressed_by) == (False, "filter")
@@ -351,14 +353,16 @@ def test_escalation_filter_suppresses_a_contact_outside_it(conversation: Convers
 
 
 def test_escalation_filter_lets_a_matching_contact_through(conversation: Conversation, escalation_settings) -> None:
-    escalation_settings_update(settings=escalation_settings, data={"escalation_filter": "user.plan = PRO"})
+    escalation_settings_update(escalation_settings=escalation_settings, data={"escalation_filter": "user.plan = PRO"})
     assert judged(conversation, tools=[{"name": "escalate", "arguments": {}}]).escalated
 
 
 def test_manual_handoff_is_refused_outside_the_escalation_filter(
     conversation: Conversation, escalation_settings
 ) -> None:
-    escalation_settings_update(settings=escalation_settings, data={"escalation_filter": "user.plan = enterprise"})
+    escalation_settings_update(
+        escalation_settings=escalation_settings, data={"escalation_filter": "user.plan = enterprise"}
+    )
 
     with pytest.raises(HandoffUnavailable):
         handoff_request(conversation=conversation)
@@ -369,12 +373,14 @@ def test_manual_handoff_is_refused_outside_the_escalation_filter(
 
 def test_unknown_visitor_is_judged_as_a_contact_without_data(agent, escalation_settings) -> None:
     assert handoff_available(agent=agent, contact=None, now=timezone.now())
-    escalation_settings_update(settings=escalation_settings, data={"escalation_filter": "user.email has any value"})
+    escalation_settings_update(
+        escalation_settings=escalation_settings, data={"escalation_filter": "user.email has any value"}
+    )
     assert not handoff_available(agent=agent, contact=None, now=timezone.now())
 
 
 def test_priority_filter_starts_the_ticket_as_priority(conversation: Conversation, escalation_settings) -> None:
-    escalation_settings_update(settings=escalation_settings, data={"priority_filter": "user.plan = pro"})
+    escalation_settings_update(escalation_settings=escalation_settings, data={"priority_filter": "user.plan = pro"})
     handoff_request(conversation=conversation)
 
     ticket = Ticket.objects.get()
@@ -387,7 +393,7 @@ def test_merge_raises_open_to_priority_when_the_filter_now_matches(
 ) -> None:
     handoff_request(conversation=conversation)
     assert Ticket.objects.get().status == Ticket.Status.OPEN
-    escalation_settings_update(settings=escalation_settings, data={"priority_filter": "user.plan = pro"})
+    escalation_settings_update(escalation_settings=escalation_settings, data={"priority_filter": "user.plan = pro"})
     other = ConversationFactory(
         workspace=conversation.workspace, agent=conversation.agent, contact=conversation.contact
     )

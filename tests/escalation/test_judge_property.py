@@ -46,7 +46,7 @@ def test_in_memory_judgement_equals_the_full_history_replay(
     workspace: Any, agent: Any, escalation_settings: Any, turns: list[Any], mode: str, threshold: int, max_attempts: int
 ) -> None:
     escalation_settings_update(
-        settings=escalation_settings,
+        escalation_settings=escalation_settings,
         data={"mode": mode, "confidence_threshold": threshold, "max_attempts": max_attempts},
     )
     policy: Policy = policy_from_settings(escalation_settings)

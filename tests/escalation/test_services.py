@@ -10,7 +10,9 @@ from escalation.services import escalation_settings_update
 
 def test_settings_refuse_a_filter_that_does_not_parse(escalation_settings) -> None:
     with pytest.raises(ValidationError) as error:
-        escalation_settings_update(settings=escalation_settings, data={"priority_filter": "user.plann = pro"})
+        escalation_settings_update(
+            escalation_settings=escalation_settings, data={"priority_filter": "user.plann = pro"}
+        )
     assert "priority_filter" in error.value.message_dict
     escalation_settings.refresh_from_db()
     assert (escalation_settings.priority_filter, escalation_settings.version) == ("", 1)

@@ -20,7 +20,8 @@ def test_reading_any_json_gives_well_typed_values_or_nothing(raw: Any) -> None:
         assert isinstance(call.name, str)
         assert isinstance(call.arguments, dict)
     for source in KnowledgeSource.list_from_json(raw if isinstance(raw, list) else [raw]):
-        assert isinstance(source.title, str) and isinstance(source.url, str)
+        assert isinstance(source.title, str)
+        assert isinstance(source.url, str)
         assert source.title or source.url
         assert source.score is None or isinstance(source.score, float)
 

@@ -4,6 +4,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from halo.identity import ContactIdentity
@@ -18,9 +19,9 @@ def contact_get(*, workspace: Workspace, user_id: str) -> Contact | None:
     return contact_list(workspace=workspace).filter(user_id=user_id).first()
 
 
-def workspace_ids_administered(*, user: Any) -> set[int]:
+def workspace_ids_administered(*, user: User | AnonymousUser) -> set[int]:
     """Ids of the workspaces ``user`` is an admin of (empty for anonymous or inactive users)."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not user.is_authenticated or not user.is_active:
         return set()
     return set(Membership.objects.filter(user=user, role=Membership.Role.ADMIN).values_list("workspace_id", flat=True))
 

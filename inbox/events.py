@@ -19,7 +19,7 @@ fetches server-rendered (escaped) HTML for anything richer.
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -138,7 +138,7 @@ def inbox_events_since(*, workspace_id: int, after_seq: int) -> list[InboxEvent]
     return events
 
 
-def inbox_events_prune(*, now: Any = None) -> int:
+def inbox_events_prune(*, now: datetime | None = None) -> int:
     """Delete events older than ``RETENTION`` (the counter keeps numbering; old clients resync)."""
     cutoff = (now or timezone.now()) - RETENTION
     deleted, _ = InboxEvent.objects.filter(created_at__lt=cutoff).delete()

@@ -13,8 +13,6 @@ Where Slack messages go: the ticket's custom inbox's webhook if it has one, else
 set, nothing is recorded. The assignee is not emailed about a ticket they assigned to themselves.
 """
 
-from typing import Any
-
 from halo.outbox import outbox_enqueue
 from inbox.models import Ticket
 

@@ -22,7 +22,7 @@ no WebSocket): what Redis fan-out alone costs.
 
     .venv/bin/python bench/inbox_live.py [--sockets 50] [--escalations 300] [--rate 15]
 
-Exit status 1 if an event is lost or the socket p99 is above 50 ms (QUALITY.md B2).
+Exit status 1 if an event is lost or the socket p99 is above 50 ms (B2).
 """
 
 import argparse

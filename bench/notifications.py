@@ -15,7 +15,7 @@ the limiter keeps), and the outbox rows' final states.
     .venv/bin/python bench/notifications.py [--escalations 1000] [--concurrency 4] [--timeout 300]
 
 Exit status 1 if a ticket is lost or duplicated, a row fails, requests exceed 1.1 x messages or the
-timeout is reached (QUALITY.md B6).
+timeout is reached (B6).
 """
 
 import argparse

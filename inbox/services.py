@@ -186,12 +186,20 @@ def _validate(ticket: Ticket) -> None:
         raise ValidationError(errors)
 
 
-def ticket_update(*, ticket: Ticket, data: dict[str, Any], actor: User | None = None) -> Ticket:
+def ticket_update(
+    *, ticket: Ticket, data: dict[str, Any], actor: User | None = None, seen_escalation_count: int | None = None
+) -> Ticket:
     """Change a ticket's status, assignee, inbox or snooze time. ``assignee``/``inbox`` take an id or None.
 
     ``snoozed_until`` (a future time, or None for "until the customer writes") goes with the snoozed status;
     leaving that status clears it. ``actor`` (the teammate who made the change, if any) is not emailed about
     assigning themselves.
+
+    A close is refused when an escalation merged into the ticket since the caller looked at it (its
+    ``escalation_count`` moved on from ``seen_escalation_count``, by default the count of the ``ticket``
+    instance given): closing would hand that escalation's conversation back to the AI right after the
+    customer was told a teammate takes over. The ticket's row lock orders a close and a merge; this check
+    catches the merge that came between the teammate's look and the lock.
     """
     unknown = set(data) - set(TICKET_EDITABLE_FIELDS)
     if unknown:
@@ -217,6 +225,11 @@ def ticket_update(*, ticket: Ticket, data: dict[str, Any], actor: User | None = 
             locked.inbox_id = getattr(data["inbox"], "pk", data["inbox"])
         _validate(locked)
         closing = locked.status == Ticket.Status.CLOSED and not was_closed
+        seen = ticket.escalation_count if seen_escalation_count is None else seen_escalation_count
+        if closing and locked.escalation_count != seen:
+            raise ValidationError(
+                {"status": "The customer escalated again a moment ago: read their latest message before closing."}
+            )
         if closing:
             locked.closed_at = now
         elif was_closed and locked.status != Ticket.Status.CLOSED:

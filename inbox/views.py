@@ -302,7 +302,12 @@ def ticket_action(request: HttpRequest, ticket_id: int, action: str) -> HttpResp
         elif action == "status":
             form = StatusForm(request.POST)
             if form.is_valid():
-                ticket_update(ticket=ticket, data=form.changes(now=timezone.now()), actor=user)
+                ticket_update(
+                    ticket=ticket,
+                    data=form.changes(now=timezone.now()),
+                    actor=user,
+                    seen_escalation_count=form.cleaned_data["seen_escalations"],
+                )
                 messages.success(request, f"Status set to {dict(Ticket.Status.choices)[form.cleaned_data['status']]}.")
         elif action == "inbox":
             form = InboxMoveForm(request.POST, workspace_id=ticket.workspace_id)

@@ -254,6 +254,22 @@ def test_status_changes_and_closing_hands_back_to_the_ai(staff: Client, escalate
     assert conversation.status == "open"
 
 
+def test_closing_is_refused_when_the_customer_escalated_again_since_the_page_was_shown(staff: Client, escalate) -> None:
+    ticket = escalate()
+    shown = ticket.escalation_count
+    escalate(contact=ticket.contact, body="Still waiting, I need a person")  # merges into the same ticket
+
+    response = staff.post(action_url(ticket, "status"), {"status": "closed", "seen_escalations": shown}, follow=True)
+
+    ticket.refresh_from_db()
+    assert ticket.status == "open"
+    assert "escalated again a moment ago" in response.content.decode()
+    assert set(ticket.conversations.values_list("status", flat=True)) == {"handed_off"}
+    staff.post(action_url(ticket, "status"), {"status": "closed", "seen_escalations": ticket.escalation_count})
+    ticket.refresh_from_db()
+    assert ticket.status == "closed"
+
+
 def test_bad_status_is_refused_with_a_message(staff: Client, escalate) -> None:
     ticket = escalate()
     response = staff.post(action_url(ticket, "status"), {"status": "deleted"}, follow=True)

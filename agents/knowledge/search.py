@@ -18,7 +18,6 @@ import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 import numpy as np
 
@@ -28,6 +27,7 @@ from agents.knowledge.lexical import bm25f, idf, lexical_candidates
 from agents.knowledge.snapshot import PassageRow, Snapshot, snapshot_cached, snapshot_load
 from agents.knowledge.text import query_terms, stem
 from agents.models import KnowledgePassage
+from agents.turns import KnowledgeSource
 from halo.models import Workspace
 
 # The weight of the lexical score beside the cosine: the middle of the plateau of top-1 on the Zulip dev
@@ -58,8 +58,8 @@ class KnowledgeHit:
     lexical: float = 0.0  # the best BM25F score (0-1) among its passages
     semantic: float | None = None  # the best cosine among its passages (None: none embedded)
 
-    def as_source(self) -> dict[str, object]:
-        return {"title": self.title, "url": self.url, "score": round(self.score, 4)}
+    def as_source(self) -> KnowledgeSource:
+        return KnowledgeSource(title=self.title, url=self.url, score=round(self.score, 4))
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,3 @@ def knowledge_lookup(*, workspace: Workspace, text: str, limit: int = 3) -> Know
 def knowledge_search(*, workspace: Workspace, text: str, limit: int = 3) -> list[KnowledgeHit]:
     """The published articles of ``workspace`` that best answer ``text``, best first."""
     return knowledge_lookup(workspace=workspace, text=text, limit=limit).hits
-
-
-def hits_as_sources(hits: list[KnowledgeHit]) -> list[dict[str, Any]]:
-    return [hit.as_source() for hit in hits]

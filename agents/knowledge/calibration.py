@@ -30,11 +30,10 @@ class Model:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-# Fitted by `bench/answers_fit.py fit` on the 244 calibration questions (bench/data/zulip-calibration.json:
-# 151 answerable + 30 not, over Zulip's help center; bench/data/demo-calibration.json: 43 + 20, over the demo
-# one), L2-regularised logistic regressions on standardised features, folded back to raw features here. In
-# 5-fold cross-validation: semantic answer ECE 0.046 / AUC 0.94, choices ECE 0.060; lexical answer ECE 0.047
-# / AUC 0.80, choices ECE 0.044 (docs/answers.md). Refit after any change to retrieval.
+# Fitted by `bench/answers_fit.py fit` on the 244 calibration questions (bench/data/zulip-calibration.json,
+# over Zulip's help center, and bench/data/demo-calibration.json, over the demo one): L2-regularised logistic
+# regressions on standardised features, folded back to raw features here. Their cross-validated calibration
+# is in docs/answers.md. Refit after any change to retrieval: the features' scale moves with it.
 SEMANTIC_ANSWER = Model(
     intercept=-1.9437,
     weights={

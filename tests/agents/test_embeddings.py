@@ -143,3 +143,21 @@ def test_with_embeddings_off_nothing_is_queued_and_search_uses_words(workspace: 
     assert not OutboxMessage.objects.filter(task=EMBED_TASK).exists()
     result = knowledge_lookup(workspace=workspace, text="keyboard shortcut list")
     assert (result.mode, result.hits[0].title) == (SearchMode.LEXICAL, "Keyboard shortcuts")
+
+
+def test_without_the_model_package_search_uses_words(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from agents.knowledge import embeddings
+
+    monkeypatch.setattr(embeddings, "MODEL_PACKAGE", "no_such_model_package")
+    monkeypatch.setattr(embeddings, "_model", None)
+    monkeypatch.setattr(embeddings, "_failed", False)
+
+    assert embeddings.embeddings_enabled() is False
+    _articles(workspace)
+    assert not OutboxMessage.objects.filter(task=EMBED_TASK).exists()
+    assert embeddings.local_embedder() is None
+    assert "search is lexical only" in caplog.text
+    result = knowledge_lookup(workspace=workspace, text="keyboard shortcut list")
+    assert (result.mode, result.hits[0].title) == (SearchMode.LEXICAL, "Keyboard shortcuts")

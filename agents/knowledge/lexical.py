@@ -1,8 +1,10 @@
 """Lexical passage search: each database finds the passages holding the question's stems, Python scores them.
 
-SQLite matches in the FTS5 table ``agents_knowledgepassage_fts``, PostgreSQL in the GIN-indexed
-``search_vector``; both rank with their own function to pick ``CANDIDATES`` passages, and return the
-workspace's index version in the same query. The candidates are then scored here with BM25F (BM25 over the
+SQLite matches in the FTS5 table ``agents_knowledgepassage_fts`` and picks ``CANDIDATES`` passages by
+FTS5's ``bm25``; PostgreSQL matches in the GIN-indexed ``search_vector`` and, since ``ts_rank`` knows no
+inverse document frequency (a common word would crowd the rare one out of the candidates), picks them by
+the sum of the inverse document frequencies of the stems each passage holds, then ``ts_rank``. Both return
+the workspace's index version in the same query. The candidates are then scored here with BM25F (BM25 over the
 weighted title, heading and body fields) from the workspace's term statistics, so both databases give the
 same scores, and the confidence calibrated on them means the same on either. Stems are letters and digits
 only (``agents.knowledge.text``), so they go into either query language as plain words.
@@ -33,11 +35,12 @@ class Candidates:
     passage_ids: list[int]
 
 
-def lexical_candidates(*, workspace_id: int, stems: Sequence[str]) -> Candidates:
+def lexical_candidates(*, workspace_id: int, stems: Sequence[str], weights: Sequence[float]) -> Candidates:
     """The workspace's index version and the ids of up to ``CANDIDATES`` section passages holding any of
-    ``stems``, best first by the database's own rank. One query, also when ``stems`` is empty."""
+    ``stems`` (``weights``: their inverse document frequencies), best first. One query, also when ``stems``
+    is empty."""
     if connection.vendor == "postgresql":
-        return _postgresql(workspace_id, stems)
+        return _postgresql(workspace_id, stems, weights)
     return _sqlite(workspace_id, stems)
 
 
@@ -59,18 +62,20 @@ def _sqlite(workspace_id: int, stems: Sequence[str]) -> Candidates:
     return Candidates(version=rows[0][0], passage_ids=[pk for _version, pk in rows if pk is not None])
 
 
-def _postgresql(workspace_id: int, stems: Sequence[str]) -> Candidates:
+def _postgresql(workspace_id: int, stems: Sequence[str], weights: Sequence[float]) -> Candidates:
     query = " | ".join(stems) or "''"
+    held = " + ".join(["%s * (p.search_vector @@ to_tsquery('simple', %s))::int"] * len(stems)) or "0"
+    held_parameters = [value for stem, weight in zip(stems, weights, strict=True) for value in (weight, stem)]
     sql = (
-        "SELECT s.version, c.id FROM agents_knowledgeindexstate s LEFT JOIN LATERAL ("
-        "  SELECT p.id, ts_rank(p.search_vector, q, 1) AS rank"
+        "SELECT s.version, c.id FROM agents_knowledgeindexstate s LEFT JOIN LATERAL ("  # noqa: S608  # nosec B608
+        f"  SELECT p.id, {held} AS held, ts_rank(p.search_vector, q, 1) AS rank"
         "  FROM agents_knowledgepassage p, to_tsquery('simple', %s) q"
         "  WHERE p.workspace_id = s.workspace_id AND p.search_vector @@ q"
-        "  ORDER BY rank DESC, p.id LIMIT %s"
-        ") c ON true WHERE s.workspace_id = %s ORDER BY c.rank DESC NULLS LAST, c.id"
+        "  ORDER BY held DESC, rank DESC, p.id LIMIT %s"
+        ") c ON true WHERE s.workspace_id = %s ORDER BY c.held DESC NULLS LAST, c.rank DESC, c.id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [query, CANDIDATES if stems else 0, workspace_id])
+        cursor.execute(sql, [*held_parameters, query, CANDIDATES if stems else 0, workspace_id])
         rows = cursor.fetchall()
     if not rows:
         return Candidates(version=None, passage_ids=[])

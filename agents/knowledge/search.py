@@ -113,7 +113,9 @@ def knowledge_lookup(*, workspace: Workspace, text: str, limit: int = 3) -> Know
         return _EMPTY
     snapshot = snapshot_cached(workspace_id=workspace.pk) or snapshot_load(workspace_id=workspace.pk)
     terms, stems = _question_stems(snapshot, words)
-    candidates = lexical_candidates(workspace_id=workspace.pk, stems=stems)
+    candidates = lexical_candidates(
+        workspace_id=workspace.pk, stems=stems, weights=[idf(snapshot, term_stem) for term_stem in stems]
+    )
     if candidates.version is None:
         return _EMPTY
     if candidates.version != snapshot.version:

@@ -72,12 +72,12 @@ def index_articles(apps, schema_editor):
         with connection.cursor() as cursor:
             if connection.vendor == "sqlite":
                 cursor.executemany(
-                    f"INSERT INTO {FTS} (rowid, title, heading, body) VALUES (%s, %s, %s, %s)",
+                    f"INSERT INTO {FTS} (rowid, title, heading, body) VALUES (%s, %s, %s, %s)",  # nosec B608
                     [[row.pk, row.title_terms, row.heading_terms, row.body_terms] for row in created],
                 )
             elif connection.vendor == "postgresql" and created:
                 cursor.execute(
-                    f"UPDATE agents_knowledgepassage SET search_vector = {PG_VECTOR} WHERE id = ANY(%s)",
+                    f"UPDATE agents_knowledgepassage SET search_vector = {PG_VECTOR} WHERE id = ANY(%s)",  # nosec B608
                     [[row.pk for row in created]],
                 )
         workspaces.add(article.workspace_id)

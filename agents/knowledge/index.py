@@ -165,15 +165,13 @@ def knowledge_embed_article(*, article_id: int) -> int:
     The background job of ``knowledge_index``. Runs outside any transaction while the model computes; a
     passage replaced meanwhile (another save) is skipped, and that save's own job embeds its successor.
     """
-    embedder = local_embedder()
-    if embedder is None:
-        return 0
     rows = list(
         KnowledgePassage.objects.filter(article_id=article_id)
         .filter(Q(embedding__isnull=True) | ~Q(embedding_model=MODEL_ID))
         .values_list("pk", "workspace_id", "kind", "heading", "body", "digest", "article__title")
     )
-    if not rows:
+    embedder = local_embedder() if rows else None  # nothing to embed: the model is not even loaded
+    if embedder is None:
         return 0
     texts = [Passage(heading=heading, body=body).embedding_text(title) for *_, heading, body, _d, title in rows]
     vectors = embedder.embed(texts)

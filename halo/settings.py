@@ -56,6 +56,12 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Public base URL, used in links sent out of the app (Slack, email).
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 
+# Outbound requests (halo.outbound): the private, loopback or link-local hosts (names or addresses) Halo may
+# call anyway, e.g. an internal SearxNG; empty: only public addresses. Operators only, never per workspace.
+HALO_OUTBOUND_ALLOW_HOSTS = env.list("HALO_OUTBOUND_ALLOW_HOSTS", default=[])
+# The hosts a Slack webhook URL may name (https only), e.g. to add a Slack-compatible chat service.
+HALO_SLACK_WEBHOOK_HOSTS = env.list("HALO_SLACK_WEBHOOK_HOSTS", default=["hooks.slack.com"])
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",

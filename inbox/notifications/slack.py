@@ -15,8 +15,9 @@
    at once, visible to admins. Other errors retry with the outbox's backoff.
 
 Customer text (names, company, message) is escaped for Slack's mrkdwn (``&``, ``<``, ``>``), so it can
-neither form a link nor a ``<!channel>`` mention. The webhook URL is a secret: it is never logged (httpx's
-request log line shows it redacted) and errors recorded for admins carry the status, not the URL.
+neither form a link nor a ``<!channel>`` mention, and kept within its line (``slack_field``). The webhook URL
+is a secret: it is never logged (httpx's request log line shows it redacted) and errors recorded for admins
+carry the status, not the URL.
 """
 
 import hashlib
@@ -56,6 +57,13 @@ def mrkdwn_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def slack_field(text: str) -> str:
+    """Customer-controlled text for one line of a message: whitespace runs (newlines, tabs, Unicode line and
+    paragraph separators) collapsed to one space, so a name like ``"Eve\n*Priority:* yes"`` cannot forge a
+    line of its own, then escaped (``mrkdwn_escape``)."""
+    return mrkdwn_escape(" ".join(text.split()))
+
+
 def webhook_url_for(channel: str) -> str:
     """The webhook of ``inbox:<id>`` / ``workspace:<id>`` now (an inbox without one falls back)."""
     kind, _, raw_id = channel.partition(":")
@@ -80,7 +88,7 @@ def _contact_text(ticket: Ticket) -> str:
     name = contact.name or contact.email or contact.user_id or f"Visitor {contact.pk}"
     if contact.email and contact.name:
         name = f"{contact.name} ({contact.email})"
-    return mrkdwn_escape(name)
+    return slack_field(name)
 
 
 def _confidence_text(ticket: Ticket) -> str:
@@ -95,15 +103,15 @@ def ticket_message(ticket: Ticket, *, last_user_message: str = "") -> dict[str, 
     lines = [
         f"*<{ticket_link(ticket.pk)}|Ticket #{ticket.pk}>*{'  :rotating_light: *Priority*' if priority else ''}",
         f"*Contact:* {_contact_text(ticket)}",
-        f"*Company:* {mrkdwn_escape(str(company)) if company is not None else '—'}",
-        f"*Reason:* {mrkdwn_escape(reason)}",
+        f"*Company:* {slack_field(str(company)) if company is not None else '—'}",
+        f"*Reason:* {slack_field(reason)}",
         f"*AI confidence:* {_confidence_text(ticket)}",
         f"*Priority:* {'yes' if priority else 'no'}",
     ]
     if last_user_message:
         quote = " ".join(last_user_message.split())[:QUOTE_CHARS]
         lines.append(f"> {mrkdwn_escape(quote)}")
-    fallback = f"New ticket #{ticket.pk} from {_contact_text(ticket)}: {mrkdwn_escape(reason)}"
+    fallback = f"New ticket #{ticket.pk} from {_contact_text(ticket)}: {slack_field(reason)}"
     return {"text": fallback, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}]}
 
 
@@ -114,7 +122,7 @@ def digest_message(tickets: list[Ticket]) -> dict[str, Any]:
         flag = " :rotating_light:" if ticket.status == Ticket.Status.PRIORITY else ""
         lines.append(
             f"• <{ticket_link(ticket.pk)}|#{ticket.pk}>{flag} {_contact_text(ticket)} — "
-            f"{mrkdwn_escape(REASON_LABELS.get(ticket.reason, ticket.reason))} "
+            f"{slack_field(REASON_LABELS.get(ticket.reason, ticket.reason))} "
             f"(AI confidence {_confidence_text(ticket)})"
         )
     return {

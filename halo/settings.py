@@ -241,6 +241,14 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 
 # --- API ---------------------------------------------------------------------------------------------
 
+# How many reverse proxies in front of Halo append the address they received to X-Forwarded-For. 0 (no proxy):
+# the connecting address is the client and the header is ignored, since anyone can send it. With N, the N-th
+# address from the right is the client. Every rate limit and login lock-out keys on this address
+# (halo.api.throttling.client_address, through DRF's NUM_PROXIES).
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+if TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXIES is a count of proxies: 0 or more.")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["halo.api.authentication.WorkspaceKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["halo.api.permissions.IsWorkspace"],
@@ -255,6 +263,7 @@ REST_FRAMEWORK = {
     },
     "EXCEPTION_HANDLER": "halo.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "NUM_PROXIES": TRUSTED_PROXIES,
 }
 
 SPECTACULAR_SETTINGS = {

@@ -7,6 +7,9 @@ that does not answer costs each cache call its socket timeout (1 s), so after on
 leaves the throttles' cache alone for ``CACHE_PAUSE_SECONDS`` (``halo.pause.FailurePause``, as the outbox
 and the channel layer do): the requests meanwhile are let through at once, and one warning is logged per
 pause, not one per request.
+
+Throttles count per client address (``client_address``): behind proxies, ``TRUSTED_PROXIES`` says how many
+``X-Forwarded-For`` hops to trust, so a client cannot pick a new identity per request by sending the header.
 """
 
 import logging
@@ -14,9 +17,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS
+from django.http import HttpRequest
 from redis.exceptions import RedisError
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from halo.api.authentication import WorkspaceClient
 from halo.pause import FailurePause
@@ -32,6 +36,14 @@ def _cache_location() -> str:
     """What a pause is about: the throttles' cache (``SimpleRateThrottle.cache`` is the default cache), by
     its location, so a pause ends when the settings point the cache elsewhere."""
     return str(settings.CACHES[DEFAULT_CACHE_ALIAS].get("LOCATION", ""))
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address: the connecting one, or with ``TRUSTED_PROXIES`` = N (DRF's ``NUM_PROXIES``) the
+    N-th hop from the right of ``X-Forwarded-For``, the one the outermost trusted proxy saw. Never the whole
+    header, which a client writes as it likes. Every throttle (DRF's ``get_ident``) and the login lock-out
+    key on this."""
+    return str(BaseThrottle().get_ident(request))
 
 
 class CacheRateThrottle(SimpleRateThrottle):

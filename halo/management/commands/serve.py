@@ -45,7 +45,16 @@ class Command(BaseCommand):
         else:
             self.stdout.write("Background worker: not embedded (REDIS_URL is set; run the Procfile's worker and beat).")
         server = uvicorn.Server(
-            uvicorn.Config("halo.asgi:application", host=host, port=port, lifespan="off", log_level=log_level)
+            uvicorn.Config(
+                "halo.asgi:application",
+                host=host,
+                port=port,
+                lifespan="off",
+                log_level=log_level,
+                # The client address is Django's to judge (TRUSTED_PROXIES); uvicorn would otherwise take
+                # X-Forwarded-For from any local peer as the client, e.g. to escape the rate limits.
+                proxy_headers=False,
+            )
         )
         shown_host = f"[{host}]" if ":" in host else host
         self.stdout.write(self.style.SUCCESS(f"Halo is running at http://{shown_host}:{port}/"))

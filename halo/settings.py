@@ -12,6 +12,7 @@ broker and the cache to Redis, so web, socket and worker processes can run on ma
 HSTS and the SSL redirect, so that ``manage.py check --deploy`` is clean.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
     "halo",
     "segments",
     "agents",
@@ -90,6 +92,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "halo.urls"
@@ -216,6 +220,21 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/inbox/"
 
+# Brute force on /accounts/login/ and /admin/login/ (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords
+# an account is locked, and so is the client address that sent them (each on its own count), for
+# LOGIN_LOCKOUT_MINUTES. A successful login clears the account's count; an admin unlocks at once by deleting
+# the "Access attempts" rows in the admin. The address is halo.api.throttling.client_address (TRUSTED_PROXIES).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "halo.api.throttling.client_address"
+AXES_USERNAME_CALLABLE = "halo.forms.login_username"
+AXES_LOCKOUT_CALLABLE = "halo.views.login_locked_out"
+# Successful logins are not recorded (Django's last_login has them); failed ones are, as access attempts.
+AXES_DISABLE_ACCESS_LOG = True
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -260,6 +279,9 @@ REST_FRAMEWORK = {
         "workspace": env.str("THROTTLE_WORKSPACE", default="1200/min"),
         "widget": env.str("THROTTLE_WIDGET", default="120/min"),
         "anon": env.str("THROTTLE_ANON", default="60/min"),
+        # Password-reset mails (halo.views.PasswordResetView): per client address and per email asked for.
+        "password_reset_address": env.str("THROTTLE_PASSWORD_RESET_ADDRESS", default="10/hour"),
+        "password_reset_account": env.str("THROTTLE_PASSWORD_RESET_ACCOUNT", default="3/hour"),
     },
     "EXCEPTION_HANDLER": "halo.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,

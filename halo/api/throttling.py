@@ -12,6 +12,7 @@ Throttles count per client address (``client_address``): behind proxies, ``TRUST
 ``X-Forwarded-For`` hops to trust, so a client cannot pick a new identity per request by sending the header.
 """
 
+import hashlib
 import logging
 from typing import Any
 
@@ -38,12 +39,12 @@ def _cache_location() -> str:
     return str(settings.CACHES[DEFAULT_CACHE_ALIAS].get("LOCATION", ""))
 
 
-def client_address(request: HttpRequest) -> str:
+def client_address(request: HttpRequest | Request) -> str:
     """The client's address: the connecting one, or with ``TRUSTED_PROXIES`` = N (DRF's ``NUM_PROXIES``) the
     N-th hop from the right of ``X-Forwarded-For``, the one the outermost trusted proxy saw. Never the whole
     header, which a client writes as it likes. Every throttle (DRF's ``get_ident``) and the login lock-out
     key on this."""
-    return str(BaseThrottle().get_ident(request))
+    return str(BaseThrottle().get_ident(request if isinstance(request, Request) else Request(request)))
 
 
 class CacheRateThrottle(SimpleRateThrottle):
@@ -70,3 +71,25 @@ class WorkspaceRateThrottle(CacheRateThrottle):
         if isinstance(request.user, WorkspaceClient):
             return self.cache_format % {"scope": self.scope, "ident": request.user.workspace.pk}
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class PasswordResetAddressThrottle(CacheRateThrottle):
+    """Password-reset mails asked for from one client address (``halo.views.PasswordResetView``)."""
+
+    scope = "password_reset_address"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
+
+
+class PasswordResetAccountThrottle(CacheRateThrottle):
+    """Password-reset mails asked for one email (normalised by the caller), from anywhere."""
+
+    scope = "password_reset_account"
+
+    def __init__(self, *, email: str) -> None:
+        super().__init__()
+        self.email = email
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": hashlib.sha256(self.email.encode()).hexdigest()}

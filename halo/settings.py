@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -76,6 +77,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "axes",
+    "csp",
     "halo",
     "segments",
     "agents",
@@ -86,6 +88,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "halo.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -234,6 +237,7 @@ AXES_USERNAME_CALLABLE = "halo.forms.login_username"
 AXES_LOCKOUT_CALLABLE = "halo.views.login_locked_out"
 # Successful logins are not recorded (Django's last_login has them); failed ones are, as access attempts.
 AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # log the lock-out's own parameters (account, address), not every request attribute
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -319,6 +323,23 @@ if PRODUCTION:
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp, halo.csp): pages load everything from Halo's own origin and nothing
+# inline; responses that are not HTML (JSON of the APIs and the widget) get default-src 'none'.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],  # incl. the same origin's WebSockets (CSP level 3)
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,

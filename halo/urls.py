@@ -6,8 +6,9 @@ from django.contrib import admin
 from django.contrib.auth.views import LoginView
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from halo.api.docs import ApiDocsView
 from halo.forms import EmailAuthenticationForm
 from halo.views import PasswordResetView, healthz
 
@@ -28,8 +29,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/widget/v1/", include("agents.api.widget_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
     path("inbox/", include("inbox.urls")),
     path("", include("agents.urls")),
     path("", RedirectView.as_view(url="/inbox/", permanent=False)),

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 
 METHODS = ("get", "post", "put", "patch", "delete")
 # Path prefixes of routes that do not address tenant data (or are Django's own auth pages).
-NOT_TENANT_DATA = ("healthz", "accounts/", "api/schema/", "api/docs/", "api/redoc/", "widget/demo/")
+NOT_TENANT_DATA = ("healthz", "accounts/", "api/schema/", "api/docs/", "widget/demo/")
 
 
 def routes(patterns: list[Any] | None = None, prefix: str = "") -> Iterator[tuple[str, Any]]:

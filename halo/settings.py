@@ -344,7 +344,9 @@ CONTENT_SECURITY_POLICY = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # No credential in a log line (halo.logs): every logger ends in this handler.
+    "filters": {"redact_secrets": {"()": "halo.logs.RedactSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # The embedded worker and beat share the server's terminal: a line per routine job is noise there
     # (failures are still logged, and recorded on the outbox rows). Separate worker processes keep them.

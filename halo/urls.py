@@ -27,7 +27,7 @@ urlpatterns = [
     path("accounts/password_reset/", PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include(api_v1)),
-    path("api/widget/v1/", include("agents.api.widget_urls")),
+    path("api/widget/v1/", include("escalation.api.widget.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
     path("inbox/", include("inbox.urls")),

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from escalation.services import escalation_settings_ensure, handoff_request
+from escalation.flow import handoff_request
+from escalation.services import escalation_settings_ensure
 from halo.models import Workspace
 from inbox.models import Ticket
 from inbox.notifications.slack import digest_message, ticket_message

@@ -19,7 +19,8 @@ from rest_framework.test import APIClient
 from agents.models import Agent
 from agents.responders import UNAVAILABLE_REPLY, ConversationContext, OpenAIResponder
 from agents.websearch import SearxngWebSearch, web_search_provider_for
-from escalation.services import escalation_settings_ensure, handoff_request
+from escalation.flow import handoff_request
+from escalation.services import escalation_settings_ensure
 from halo.models import OutboxMessage, Workspace
 from halo.outbox import outbox_process
 from inbox.models import CustomInbox

@@ -183,12 +183,14 @@ def test_a_dns_name_that_turns_internal_after_saving_is_refused_when_used(
 ) -> None:
     """DNS rebinding through the API: the check at save time sees a public address, the later search loopback."""
     port = int(internal.url.rsplit(":", 1)[1])
-    answers = iter(["93.184.216.34", "127.0.0.1"])
+    lookups: list[str] = []
     real_getaddrinfo = socket.getaddrinfo
 
     def rebinding(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host == "searx.rebind.example":
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+        if host == "searx.rebind.example":  # public to the first lookup, loopback to every later one
+            lookups.append(host)
+            address = "93.184.216.34" if len(lookups) == 1 else "127.0.0.1"
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
         return real_getaddrinfo(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
@@ -204,8 +206,10 @@ def test_a_dns_name_that_turns_internal_after_saving_is_refused_when_used(
     )
     assert response.status_code == 200
     agent.refresh_from_db()
-    assert web_search_provider_for(agent).search(query="metadata") == []
+    for _ in range(2):
+        assert web_search_provider_for(agent).search(query="metadata") == []
     assert internal.requests == []
+    assert len(lookups) == 3  # once when saved, once per search
 
 
 # --- When saved ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ Throttles count per client address (``client_address``): behind proxies, ``TRUST
 """
 
 import hashlib
+import ipaddress
 import logging
 from typing import Any
 
@@ -39,15 +40,34 @@ def _cache_location() -> str:
     return str(settings.CACHES[DEFAULT_CACHE_ALIAS].get("LOCATION", ""))
 
 
-def client_address(request: HttpRequest | Request) -> str:
+def _address(text: object) -> str | None:
+    """``text`` as an IP address in its one spelling, or None. Accepts the forms proxies write: ``1.2.3.4``,
+    ``1.2.3.4:5678``, ``2001:db8::1``, ``[2001:db8::1]:5678``."""
+    value = str(text or "").strip()
+    if value.startswith("[") and "]" in value:
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def client_address(request: HttpRequest | Request) -> str | None:
     """The client's address: the connecting one, or with ``TRUSTED_PROXIES`` = N (DRF's ``NUM_PROXIES``) the
     N-th hop from the right of ``X-Forwarded-For``, the one the outermost trusted proxy saw. Never the whole
-    header, which a client writes as it likes. Every throttle (DRF's ``get_ident``) and the login lock-out
-    key on this."""
-    return str(BaseThrottle().get_ident(request if isinstance(request, Request) else Request(request)))
+    header, which a client writes as it likes. A hop that is not an address (a header longer than the proxies
+    that wrote it, a broken proxy) counts as the connecting address. None only when there is no address at
+    all (a request made in a test). Every throttle and the login lock-out key on this."""
+    drf_request = request if isinstance(request, Request) else Request(request)
+    return _address(BaseThrottle().get_ident(drf_request)) or _address(drf_request.META.get("REMOTE_ADDR"))
 
 
 class CacheRateThrottle(SimpleRateThrottle):
+    def get_ident(self, request: Request) -> str:
+        return client_address(request) or ""
+
     def allow_request(self, request: Request, view: Any) -> bool:
         location = _cache_location()
         if _cache_pause.active(location):
@@ -79,7 +99,7 @@ class PasswordResetAddressThrottle(CacheRateThrottle):
     scope = "password_reset_address"
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
-        return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 class PasswordResetAccountThrottle(CacheRateThrottle):

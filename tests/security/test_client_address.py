@@ -89,3 +89,30 @@ def _subclasses(cls: type) -> list[type]:
     for sub in cls.__subclasses__():
         found += [sub, *_subclasses(sub)]
     return [sub for sub in found if getattr(sub, "scope", None)]
+
+
+@pytest.mark.parametrize(
+    ("forwarded_for", "expected"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("10.0.0.1, 198.51.100.7:5678", "198.51.100.7"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("2001:0db8:0000::1", "2001:db8::1"),
+        ("not-an-address", "127.0.0.1"),  # a broken hop counts as the connecting address
+        ("", "127.0.0.1"),
+        ("1.2.3.4, <script>", "127.0.0.1"),
+    ],
+)
+def test_the_client_address_is_always_an_address(settings: Any, forwarded_for: str, expected: str) -> None:
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    request = RequestFactory().get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=forwarded_for)
+    assert client_address(request) == expected
+
+
+def test_a_login_with_a_broken_forwarded_hop_is_judged_not_a_500(settings: Any, client: Any) -> None:
+    """The lock-out stores the address in an ``inet`` column on PostgreSQL: only addresses may reach it."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    response = client.post(
+        "/accounts/login/", {"username": "x@acme.test", "password": "wrong"}, HTTP_X_FORWARDED_FOR="<not an ip>"
+    )
+    assert response.status_code == 200

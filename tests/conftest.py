@@ -37,15 +37,37 @@ def _is_loopback(address: Any) -> bool:
 
 @pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests may talk to servers on this machine only (PostgreSQL, Redis, local stand-ins)."""
+    """Tests may talk to servers on this machine only (PostgreSQL, Redis, local stand-ins), and never ask DNS:
+    a name other than ``localhost`` does not resolve (as on a machine without network), whatever this one has."""
     real_connect = socket.socket.connect
+    real_getaddrinfo = socket.getaddrinfo
 
     def guarded_connect(self: socket.socket, address: Any) -> Any:
         if not _is_loopback(address):
             raise OSError(f"tests may not reach the network: {address!r}")
         return real_connect(self, address)
 
+    def local_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and name.rstrip(".").lower() not in ("localhost", ""):
+            try:
+                ipaddress.ip_address(name.split("%", 1)[0])
+            except ValueError:
+                if not _numeric_ipv4(name):
+                    raise socket.gaierror(socket.EAI_NONAME, f"tests do not resolve names: {name!r}") from None
+        return real_getaddrinfo(host, *args, **kwargs)
+
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", local_getaddrinfo)
+
+
+def _numeric_ipv4(name: str) -> bool:
+    """The other spellings ``getaddrinfo`` takes for an IPv4 address without DNS (``127.1``, ``0x7f000001``)."""
+    try:
+        socket.inet_aton(name)
+    except OSError:
+        return False
+    return True
 
 
 @pytest.fixture(autouse=True)

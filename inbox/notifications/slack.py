@@ -15,8 +15,9 @@
    at once, visible to admins. Other errors retry with the outbox's backoff.
 
 Customer text (names, company, message) is escaped for Slack's mrkdwn (``&``, ``<``, ``>``), so it can
-neither form a link nor a ``<!channel>`` mention. The webhook URL is a secret: it is never logged (httpx's
-request log line shows it redacted) and errors recorded for admins carry the status, not the URL.
+neither form a link nor a ``<!channel>`` mention, and kept within its line (``slack_field``). The webhook URL
+is a secret: it is never logged (httpx's request log line shows it redacted) and errors recorded for admins
+carry the status, not the URL.
 """
 
 import hashlib
@@ -36,6 +37,7 @@ from django.utils import timezone
 
 from agents.models import Message
 from halo.models import OutboxMessage, Workspace
+from halo.outbound import OutboundRefused, outbound_client, slack_webhook_url_refusal
 from halo.outbox import LEASE, PermanentFailure, RetryLater
 from inbox.models import CustomInbox, SlackThrottle, Ticket, reason_label
 from inbox.notifications import SLACK_TASK
@@ -52,6 +54,13 @@ QUOTE_CHARS = 300
 def mrkdwn_escape(text: str) -> str:
     """Slack's three control characters, as its docs ask (https://api.slack.com/reference/surfaces/formatting)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_field(text: str) -> str:
+    """Customer-controlled text for one line of a message: whitespace runs (newlines, tabs, Unicode line and
+    paragraph separators) collapsed to one space, so a name like ``"Eve\n*Priority:* yes"`` cannot forge a
+    line of its own, then escaped (``mrkdwn_escape``)."""
+    return mrkdwn_escape(" ".join(text.split()))
 
 
 def webhook_url_for(channel: str) -> str:
@@ -78,7 +87,7 @@ def _contact_text(ticket: Ticket) -> str:
     name = contact.name or contact.email or contact.user_id or f"Visitor {contact.pk}"
     if contact.email and contact.name:
         name = f"{contact.name} ({contact.email})"
-    return mrkdwn_escape(name)
+    return slack_field(name)
 
 
 def _confidence_text(ticket: Ticket) -> str:
@@ -93,15 +102,15 @@ def ticket_message(ticket: Ticket, *, last_user_message: str = "") -> dict[str, 
     lines = [
         f"*<{ticket_link(ticket.pk)}|Ticket #{ticket.pk}>*{'  :rotating_light: *Priority*' if priority else ''}",
         f"*Contact:* {_contact_text(ticket)}",
-        f"*Company:* {mrkdwn_escape(str(company)) if company is not None else '—'}",
-        f"*Reason:* {mrkdwn_escape(reason)}",
+        f"*Company:* {slack_field(str(company)) if company is not None else '—'}",
+        f"*Reason:* {slack_field(reason)}",
         f"*AI confidence:* {_confidence_text(ticket)}",
         f"*Priority:* {'yes' if priority else 'no'}",
     ]
     if last_user_message:
         quote = " ".join(last_user_message.split())[:QUOTE_CHARS]
         lines.append(f"> {mrkdwn_escape(quote)}")
-    fallback = f"New ticket #{ticket.pk} from {_contact_text(ticket)}: {mrkdwn_escape(reason)}"
+    fallback = f"New ticket #{ticket.pk} from {_contact_text(ticket)}: {slack_field(reason)}"
     return {"text": fallback, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}]}
 
 
@@ -112,7 +121,7 @@ def digest_message(tickets: list[Ticket]) -> dict[str, Any]:
         flag = " :rotating_light:" if ticket.status == Ticket.Status.PRIORITY else ""
         lines.append(
             f"• <{ticket_link(ticket.pk)}|#{ticket.pk}>{flag} {_contact_text(ticket)} — "
-            f"{mrkdwn_escape(reason_label(ticket.reason))} "
+            f"{slack_field(reason_label(ticket.reason))} "
             f"(AI confidence {_confidence_text(ticket)})"
         )
     return {
@@ -154,31 +163,63 @@ def _retry_after(response: httpx.Response) -> float:
         return 30.0
 
 
-def slack_post(
-    *,
-    url: str,
-    payload: dict[str, Any],
-    transport: httpx.BaseTransport | None = None,
-    before_send: Callable[[], None] | None = None,
-) -> None:
+# Slack's documented webhook error codes: the only remote text an admin sees in an error (see slack_post).
+SLACK_ERROR_CODES = frozenset(
+    {
+        "invalid_payload",
+        "invalid_token",
+        "no_service",
+        "no_service_id",
+        "no_team",
+        "team_disabled",
+        "channel_not_found",
+        "channel_is_archived",
+        "action_prohibited",
+        "posting_to_general_channel_denied",
+        "too_many_attachments",
+        "user_not_found",
+        "invalid_blocks",
+        "invalid_blocks_format",
+    }
+)
+
+
+def _status_text(response: httpx.Response) -> str:
+    """``HTTP 404 no_service``: the status and, if the body is one of Slack's error codes, that code. Any other
+    body is logged for operators, never stored in the error admins read (it may be any server's answer)."""
+    body = response.text.strip()
+    if body in SLACK_ERROR_CODES:
+        return f"HTTP {response.status_code} {body}"
+    if body:
+        logger.warning("slack: HTTP %s with body %r", response.status_code, body[:200])
+    return f"HTTP {response.status_code}"
+
+
+def slack_post(*, url: str, payload: dict[str, Any], before_send: Callable[[], None] | None = None) -> None:
     """POST one message; raises ``RetryLater`` (429), ``PermanentFailure`` or ``SlackUnavailable``.
-    ``before_send`` runs once the client is ready, immediately before the request goes out. No error
-    message carries the URL (it is a secret; httpx's own messages would)."""
+    ``before_send`` runs once the client is ready, immediately before the request goes out. The request goes
+    through ``halo.outbound`` (a webhook URL Halo may not call fails for good). No error message carries the
+    URL (it is a secret; httpx's own messages would)."""
+    refusal = slack_webhook_url_refusal(url)
+    if refusal is not None:
+        raise PermanentFailure(f"The Slack webhook URL is not allowed: {refusal}")
     _WEBHOOK_URLS.add(url)
     try:
-        with httpx.Client(timeout=TIMEOUT_SECONDS, transport=transport) as client:
+        with outbound_client(timeout=TIMEOUT_SECONDS) as client:
             request = client.build_request("POST", url, json=payload)
             if before_send is not None:
                 before_send()
             response = client.send(request)
+    except OutboundRefused as refused:
+        raise PermanentFailure(f"The Slack webhook URL is not allowed: {refused.reason}.") from None
     except httpx.HTTPError as error:
         raise SlackUnavailable(f"Slack could not be reached: {type(error).__name__}") from None
     if response.status_code == 429:
         raise RetryLater("Slack asked to slow down (429)", delay=_retry_after(response))
     if response.status_code in PERMANENT_STATUSES:
-        raise PermanentFailure(f"Slack refused the message: HTTP {response.status_code} {response.text[:200]}")
+        raise PermanentFailure(f"Slack refused the message: {_status_text(response)}")
     if response.status_code >= 300:
-        raise SlackUnavailable(f"Slack answered HTTP {response.status_code} {response.text[:200]}")
+        raise SlackUnavailable(f"Slack answered {_status_text(response)}")
 
 
 # --- The shared limiter ------------------------------------------------------------------------------
@@ -258,7 +299,7 @@ def _not_an_attempt(message: OutboxMessage) -> None:
     message.attempts -= 1
 
 
-def slack_deliver(message: OutboxMessage, *, transport: httpx.BaseTransport | None = None) -> None:
+def slack_deliver(message: OutboxMessage) -> None:
     """Outbox handler: announce the row's ticket (and any backlog of the same webhook) in Slack."""
     channel = str(message.payload.get("channel", ""))
     url = webhook_url_for(channel)
@@ -287,7 +328,7 @@ def slack_deliver(message: OutboxMessage, *, transport: httpx.BaseTransport | No
     else:
         payload = digest_message(tickets)
     try:
-        slack_post(url=url, payload=payload, transport=transport, before_send=lambda: slack_slot_restart(key=key))
+        slack_post(url=url, payload=payload, before_send=lambda: slack_slot_restart(key=key))
     except RetryLater as retry:
         slack_slot_hold(key=key, seconds=retry.delay)
         _release(claimed, delay=retry.delay, error=str(retry))

@@ -124,7 +124,9 @@ def test_worker_killed_mid_delivery_delivers_exactly_once_after_restart(
 
     slack.hold.set()
     with redis_server(tmp_path) as redis:
-        env = process_env(redis_url=redis.url, data_dir=tmp_path, OUTBOX_SWEEP_INTERVAL="1")
+        env = process_env(
+            redis_url=redis.url, data_dir=tmp_path, OUTBOX_SWEEP_INTERVAL="1", HALO_OUTBOUND_ALLOW_HOSTS="127.0.0.1"
+        )
         with halo_process(celery_worker(tmp_path / "beat-1"), env=env, log=tmp_path / "worker-1.log") as worker:
             wait_until(lambda: len(slack.received) == 1, timeout=60, what="the first worker to call Slack")
             os.killpg(worker.pid, signal.SIGKILL)

@@ -10,10 +10,8 @@ it opens reports Content-Security-Policy violations, and a browser test that cau
 """
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +19,8 @@ from typing import IO, Any
 
 import httpx
 import pytest
+
+from tests.support.processes import ROOT, free_port, process_running, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -32,14 +32,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ROOT = Path(__file__).resolve().parents[1]
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def server_env(data_dir: Path, **extra_env: str) -> dict[str, str]:
@@ -74,23 +67,17 @@ def halo_server_running(
     subprocess.run([*MANAGE, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run([*MANAGE, "seed_demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     port = free_port()
-    server = subprocess.Popen(command(port), cwd=ROOT, env=env, stdout=stdout)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the Halo server did not start")
-            time.sleep(0.2)
+    with process_running(command(port), env=env, stdout=stdout, stop_timeout=stop_timeout) as server:
+        wait_until(lambda: _healthy(url), timeout=start_timeout, what="the Halo server", process=server)
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=stop_timeout)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def widget_ask(page: Any, base_url: str, text: str) -> None:

@@ -1,23 +1,32 @@
 """Suite-wide fixtures: the network is closed except loopback, and the fixtures the apps' tests share.
 
-Shared: ``workspace`` (Acme), ``api_key`` and ``api`` (a server-API client carrying a key of ``workspace``),
-``widget`` (a widget client), ``teammate`` (a member of ``workspace``) and ``admin_client_of`` (a logged-in
-workspace admin). An app's ``conftest.py`` overrides one where its tests need another shape (the agents'
-``workspace`` has an allowed origin, the inbox's and escalation's ``agent`` differ). The browser harness
+Shared: ``workspace`` (Acme), ``agent`` (its AI agent Ada, with escalation settings), ``api_key`` and
+``api`` (a server-API client carrying a key of ``workspace``), ``widget`` (a widget client), ``teammate`` (a
+member of ``workspace``), ``admin_client_of`` (a logged-in workspace admin) and ``clock`` (a manual
+``halo.clock`` for code that waits: the test moves it forward instead of sleeping). An app's
+``conftest.py`` overrides one where its tests need another shape (the agents' ``workspace`` has an allowed
+origin); a test that needs another ``agent`` parametrises it (``AgentShape``). The browser harness
 (``browser``) is the ``tests.browser`` plugin.
 """
 
 import ipaddress
 import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from agents.models import Agent
+from escalation.services import escalation_settings_ensure
+from halo.clock import clock_use
 from halo.models import Membership, Workspace
 from halo.services import api_key_create
+from tests.agents.factories import AgentFactory
 from tests.halo.factories import MembershipFactory, UserFactory, WorkspaceFactory
+from tests.support.clock import ManualClock
 
 pytest_plugins = ["tests.browser"]
 
@@ -82,6 +91,35 @@ def _empty_cache() -> None:
 @pytest.fixture
 def workspace(db: None) -> Workspace:
     return WorkspaceFactory(name="Acme", slug="acme")
+
+
+@dataclass(frozen=True)
+class AgentShape:
+    """What the ``agent`` fixture builds; a test parametrises it where it needs another shape."""
+
+    escalation_settings: bool = True  # False: settings not created yet (they are made on first use)
+
+
+WITHOUT_ESCALATION_SETTINGS = pytest.mark.parametrize(
+    "agent", [AgentShape(escalation_settings=False)], indirect=True, ids=["without-settings"]
+)
+
+
+@pytest.fixture
+def agent(workspace: Workspace, request: pytest.FixtureRequest) -> Agent:
+    """``workspace``'s AI agent Ada, with its escalation settings (``@WITHOUT_ESCALATION_SETTINGS``: none yet)."""
+    shape: AgentShape = getattr(request, "param", AgentShape())
+    agent = AgentFactory(workspace=workspace, name="Ada", greeting="Hi, I'm Ada!")
+    if shape.escalation_settings:
+        escalation_settings_ensure(agent=agent)
+    return agent
+
+
+@pytest.fixture
+def clock() -> Iterator[ManualClock]:
+    """``halo.clock`` for this test: real time plus what the test adds with ``clock.advance(seconds)``."""
+    with clock_use(ManualClock()) as manual:
+        yield manual
 
 
 @pytest.fixture

@@ -87,10 +87,10 @@ def layer_times(
     path = frame.file_path or ""
     owner = owner_of(path) or owner
     library = (library_of(path) if path else None) or library
-    if frame.self_time:
-        table[owner, library] += frame.self_time
+    table[owner, library] += frame.total_self_time  # with its synthetic "[self]" children's time
     for child in frame.children:
-        layer_times(child, owner, library, table)
+        if not child.is_synthetic:
+            layer_times(child, owner, library, table)
     return table
 
 
@@ -161,7 +161,7 @@ def main() -> int:
         redis.start()
         try:
             os.environ["DEBUG"] = "false"
-            os.environ["THROTTLE_WIDGET"] = "100000000/min"
+            os.environ["THROTTLE_WIDGET"] = "1000000/s"  # paid, never hit; a second's history (see agents_b1.py)
             database = os.environ.get("DATABASE_URL", "").rsplit("/", 1)[-1] or "halo_bench_profile"
             os.environ.pop("DATABASE_URL", None)
             harness.setup_django(database, redis=redis.url)

@@ -2,10 +2,10 @@
 loopback ports, a server subprocess that is waited for and always stopped, the Procfile's processes, the CPU
 time of processes read from ``/proc``, percentiles, the machine, and the Markdown table every benchmark prints.
 
-Each benchmark owns a database named ``halo_bench_*`` on the server ``BENCH_PG`` (default
-``postgres://postgres@127.0.0.1:5432``), created and migrated when missing, and Redis db 6 on
-``BENCH_REDIS`` (default ``redis://127.0.0.1:6379/6``), which it flushes before it starts. Only loopback
-addresses are ever used.
+Each benchmark owns a database named ``halo_bench_*`` (the peer comparison: ``halo_peer_bench*`` and
+``helpdesk_peer_bench*``) on the server ``BENCH_PG`` (default ``postgres://postgres@127.0.0.1:5432``), created
+and migrated when missing, and Redis db 6 on ``BENCH_REDIS`` (default ``redis://127.0.0.1:6379/6``), which it
+flushes before it starts, or a redis-server of its own. Only loopback addresses are ever used.
 """
 
 import os

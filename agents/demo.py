@@ -5,6 +5,7 @@ idempotent: the agent is created once, and articles are matched by title (their 
 date). The demo's conversations are started through the real widget flow by ``escalation.demo``.
 """
 
+from agents.knowledge import knowledge_embed_pending
 from agents.models import Agent, KnowledgeArticle
 from agents.services import agent_create, knowledge_article_create, knowledge_article_update
 from halo.models import Workspace
@@ -284,3 +285,6 @@ def seed(workspace: Workspace) -> None:
             knowledge_article_create(workspace=workspace, title=title, body=body, url=url)
         elif (article.body, article.url) != (body, url):
             knowledge_article_update(article=article, data={"body": body, "url": url})
+    # The demo answers by meaning from its first message: its 40 short articles are embedded here (a few
+    # seconds) rather than by the jobs the saves queued, which then find nothing left to do.
+    knowledge_embed_pending(workspace=workspace)

@@ -1,9 +1,11 @@
 """The AI agent and what it works with: its knowledge base, the conversations it holds, and one record per AI turn.
 
 An ``Agent`` belongs to a workspace and carries its skills (knowledge search, web search) and the responder
-backend that writes its replies. ``KnowledgeArticle`` is the help center it answers from; on PostgreSQL its
-``search_vector`` (a tsvector behind a GIN index, both created by migration ``0001``) is kept current by
-``agents.services.knowledge_article_*``; on SQLite a FTS5 table kept by triggers plays that part. A
+backend that writes its replies. ``KnowledgeArticle`` is the help center it answers from; a published
+article is searched as ``KnowledgePassage`` rows (its sections, each with its stems for lexical search and,
+once the background job has run, its embedding), which ``agents.knowledge`` keeps in step with every article
+write; ``KnowledgeIndexState`` counts the changes of a workspace's index, so processes that cache its
+statistics know when to reload them. A
 ``Conversation`` is one widget thread between a contact and an agent; its raw token is handed to the widget
 once and only its SHA-256 is stored. ``AgentTurn`` is the full record of one AI reply — confidence, tools,
 knowledge sources, latency — plus escalation's decision about it, stored with it.
@@ -108,8 +110,6 @@ class KnowledgeArticle(models.Model):
     body = models.TextField()
     url = models.URLField(max_length=1000, blank=True, default="")
     published = models.BooleanField(default=True)
-    # PostgreSQL only (NULL on SQLite, which searches through its FTS5 table instead).
-    search_vector = SearchVectorField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -119,6 +119,58 @@ class KnowledgeArticle(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class KnowledgePassage(models.Model):
+    """One searchable piece of a published article, written only by ``agents.knowledge`` (index and embed).
+
+    ``section``: a section of the body (or a part of a long one) under its heading, searched by words and by
+    meaning. ``title``: the article's title alone, searched by meaning only (a title says what the article is
+    for in a way no section does). ``*_terms`` are the Snowball stems the lexical search matches; PostgreSQL
+    keeps them in ``search_vector`` (GIN-indexed, migration ``0004``), SQLite in the FTS5 table
+    ``agents_knowledgepassage_fts`` (rowid = passage id). ``embedding``: the unit vector of ``digest``'s text
+    (float32, little-endian) from ``embedding_model``; null until the background job has embedded it.
+    """
+
+    class Kind(models.TextChoices):
+        TITLE = "title", "The article's title (searched by meaning only)"
+        SECTION = "section", "A section of the article"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    article = models.ForeignKey(KnowledgeArticle, on_delete=models.CASCADE, related_name="passages")
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SECTION)
+    heading = models.CharField(max_length=300, blank=True, default="")
+    body = models.TextField(blank=True, default="")
+    title_terms = models.TextField(blank=True, default="")
+    heading_terms = models.TextField(blank=True, default="")
+    body_terms = models.TextField(blank=True, default="")
+    digest = models.CharField(max_length=64)
+    # PostgreSQL only (NULL on SQLite, which matches through its FTS5 table instead).
+    search_vector = SearchVectorField(null=True, blank=True, editable=False)
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
+    embedding_model = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ["article_id", "position"]
+        indexes = [models.Index(fields=["workspace", "kind"], name="passage_workspace_kind")]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["title", "section"]), name="passage_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.article_id}#{self.position} {self.heading}"
+
+
+class KnowledgeIndexState(models.Model):
+    """Changes with every change of a workspace's passages (+1 each time, from a random start): a process
+    caching their statistics and vectors reloads them when it differs (read by every search, in its query)."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    version = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"knowledge index of workspace {self.workspace_id} v{self.version}"
 
 
 def new_conversation_token() -> str:

@@ -6,12 +6,16 @@ called with its arguments and result, the knowledge sources searched, the source
 tool's reason if it was called. Responders never write to the database; ``agents.services`` stores the
 result as a ``Message`` and an ``AgentTurn``.
 
-- ``BuiltinResponder`` (default, offline): searches the knowledge base for every message and answers from
-  the best article with its title and link. Confidence is calibrated from retrieval strength — the share of
-  the question's meaningful words found in the article (title matches count extra) — so a clear match is
-  high and a weak one low. When nothing fits it says so with an escalation phrase and a low confidence;
-  requests on the agent's human-only topics (refunds, account changes, legal…) call the ``escalate`` tool.
-- ``OpenAIResponder``: OpenAI-compatible chat completions with tool calling (``knowledge_search``,
+- ``BuiltinResponder`` (default, offline): searches the help center's passages for every message
+  (``agents.knowledge``) and quotes the sentences of the best passage that answer the question, citing its
+  article; when the first articles are about as likely, it offers up to three ("Did you mean…?"). Its
+  confidence is the calibrated probability times 100 that the reply answers the question from the help center
+  (``agents.knowledge.calibration``). When nothing is likely enough it says so in neutral words and a low
+  confidence — whether a human is brought in is escalation's decision, on that confidence, not on the
+  reply's words. Requests on the agent's human-only topics (refunds, account changes, legal…) call the
+  ``escalate`` tool.
+- ``OpenAIResponder``: OpenAI-compatible chat completions with the conversation's recent messages and tool
+  calling (``knowledge_search`` — the same passage search, returning the passages' quotes —,
   ``web_search``, ``escalate``); the model's final message is JSON ``{"reply", "confidence"}``.
 - ``ExternalResponder``: Halo does not answer; the workspace's own bot posts its turns to the server API.
 """
@@ -25,7 +29,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from agents.knowledge import KnowledgeHit, knowledge_search, query_coverage, query_terms
+from agents.knowledge import KnowledgeHit, KnowledgeResult, SearchMode, knowledge_lookup, query_terms
+from agents.knowledge.calibration import answer_probability, choices_probability
 from agents.models import Agent
 from agents.turns import KnowledgeSource, ToolCall, ToolName
 from agents.websearch import WebResult, web_search_provider_for
@@ -34,14 +39,22 @@ from halo.outbound import outbound_client
 
 logger = logging.getLogger(__name__)
 
-# Said when nothing in the knowledge base fits; contains the default escalation phrase on purpose.
-NO_ANSWER_REPLY = "I couldn't find an answer to that in our help center. I can get a teammate involved if you'd like."
+# Said when nothing in the help center is likely to answer. Neutral on purpose: what happens next (a
+# teammate or not) is escalation's decision, and a promise here could not be kept when it hands nothing off.
+NO_ANSWER_REPLY = "I couldn't find an answer to that in our help center."
+CHOICES_INTRO = "I found a few articles that may help. Did you mean one of these?"
 HUMAN_ONLY_REPLY = "That's something our team handles personally, so I'll get a teammate involved for you."
 SMALL_TALK_REPLY = "Happy to help! What would you like to know?"
 UNAVAILABLE_REPLY = "Sorry, I'm having trouble answering right now. I'll get a teammate involved."
 
-# Below this confidence the builtin responder does not pretend to know.
+# Below this confidence the builtin responder does not pretend to know (the OpenAI responder cites nothing).
 ANSWER_MIN_CONFIDENCE = 40
+# The builtin: below this probability that its best hit answers, it answers with the no-answer reply (or
+# choices, if one of the first three is likely enough); see docs/answers.md for how it was chosen.
+REFUSE_BELOW = 0.2
+# It offers choices when the first two articles' scores are this close and the first alone is not sure.
+CHOICES_MARGIN = 0.03
+CHOICES_BELOW = 0.6
 
 
 @dataclass(frozen=True)
@@ -93,12 +106,14 @@ class BuiltinResponder:
         started = time.perf_counter()
         agent, text = context.agent, context.user_message
         tools: list[ToolCall] = []
-        hits: list[KnowledgeHit] = []
+        result = KnowledgeResult(hits=[], mode=SearchMode.LEXICAL)
         terms = query_terms(text)
         if agent.knowledge_search_enabled and terms:
-            hits = knowledge_search(workspace=context.workspace, text=text, limit=3)
-            tools.append(_knowledge_tool(hits, text))
-        confidence = self._confidence(terms, hits[0]) if hits else 0
+            result = knowledge_lookup(workspace=context.workspace, text=text, limit=3)
+            tools.append(_knowledge_tool(result.hits, text))
+        hits = result.hits
+        probability = answer_probability(result)
+        confidence = round(100 * probability)
         sources = [hit.as_source() for hit in hits]
 
         topic = self._human_only_topic(agent, text)
@@ -109,37 +124,43 @@ class BuiltinResponder:
         if not terms:
             return self._result(started, SMALL_TALK_REPLY, None, tools, sources, cited=[])
 
-        if confidence < ANSWER_MIN_CONFIDENCE and agent.web_search_enabled:
-            results = web_search_provider_for(agent).search(query=text, limit=3)
-            tools.append(_web_tool(results, text))
-            if results:
-                web = results[0]
-                reply = f"I found this on the web, it may help: {web.title}. {web.snippet}".strip()
-                return self._result(
-                    started,
-                    reply,
-                    min(confidence, ANSWER_MIN_CONFIDENCE - 1),
-                    tools,
-                    sources,
-                    cited=[KnowledgeSource(title=web.title, url=web.url)],
-                )
-        if confidence < ANSWER_MIN_CONFIDENCE:
+        choices = choices_probability(result)
+        close = len(hits) >= 2 and hits[0].score - hits[1].score < CHOICES_MARGIN
+        unsure = probability < REFUSE_BELOW or close
+        if (
+            len(hits) >= 2
+            and unsure
+            and probability < CHOICES_BELOW
+            and choices >= REFUSE_BELOW
+            and choices > probability
+        ):
+            offered = hits[:3]
+            reply = "\n".join([CHOICES_INTRO, *(f"• {hit.title}" for hit in offered)])
+            cited = [KnowledgeSource(title=hit.title, url=hit.url) for hit in offered]
+            return self._result(started, reply, round(100 * choices), tools, sources, cited=cited)
+        if probability < REFUSE_BELOW or not hits:
+            if agent.web_search_enabled:
+                results = web_search_provider_for(agent).search(query=text, limit=3)
+                tools.append(_web_tool(results, text))
+                if results:
+                    web = results[0]
+                    reply = f"I found this on the web, it may help: {web.title}. {web.snippet}".strip()
+                    return self._result(
+                        started,
+                        reply,
+                        confidence,
+                        tools,
+                        sources,
+                        cited=[KnowledgeSource(title=web.title, url=web.url)],
+                    )
             return self._result(started, NO_ANSWER_REPLY, confidence, tools, sources, cited=[])
 
         best = hits[0]
-        cited = [KnowledgeSource(title=best.title, url=best.url)]
-        reply = f"{best.snippet}\n\nMore in “{best.title}”."
-        for other in hits[1:]:
-            if self._confidence(terms, other) >= 75:
-                cited.append(KnowledgeSource(title=other.title, url=other.url))
-        return self._result(started, reply, confidence, tools, sources, cited=cited)
-
-    @staticmethod
-    def _confidence(terms: list[str], hit: KnowledgeHit) -> int:
-        """0-100 from how much of the question the article covers: every word in the title scores 100."""
-        in_article = query_coverage(terms, f"{hit.title} {hit.body}")
-        in_title = query_coverage(terms, hit.title)
-        return round(100 * min(1.0, 0.75 * in_article + 0.25 * in_title + (0.1 if in_title == 1.0 else 0.0)))
+        excerpt = best.snippet or best.title
+        reply = f"{excerpt}\n\nMore in “{best.title}”."
+        return self._result(
+            started, reply, confidence, tools, sources, cited=[KnowledgeSource(title=best.title, url=best.url)]
+        )
 
     @staticmethod
     def _human_only_topic(agent: Agent, text: str) -> str | None:
@@ -171,10 +192,12 @@ class BuiltinResponder:
         )
 
 
-OPENAI_SYSTEM_PROMPT = """You are {name}, the support assistant of {workspace}. Answer the user's question
-from the help center: call knowledge_search first. Call web_search only if the help center has nothing.
-Call escalate when the user needs a human (refunds, account changes, legal questions) or you cannot help.
-Never invent facts. Your final message must be a JSON object: {{"reply": "<your answer to the user>",
+OPENAI_SYSTEM_PROMPT = """You are {name}, the support assistant of {workspace}. Answer the user's latest
+message from the help center: call knowledge_search first, with a query that includes what the earlier
+messages say the user is talking about (a follow-up such as "and on mobile?" needs its topic). Call
+web_search only if the help center has nothing. Call escalate when the user needs a human (refunds,
+account changes, legal questions) or you cannot help. Never invent facts. Your final message must be a
+JSON object: {{"reply": "<your answer to the user>",
 "confidence": <0-100, how sure you are that the reply answers the question from the sources>}}."""
 
 
@@ -277,13 +300,15 @@ class OpenAIResponder:
             arguments = {}
         query = str(arguments.get("query", ""))[:500]
         if name == ToolName.KNOWLEDGE_SEARCH and self.agent.knowledge_search_enabled:
-            hits = knowledge_search(workspace=context.workspace, text=query, limit=3)
+            hits = knowledge_lookup(workspace=context.workspace, text=query, limit=3).hits
             for hit in hits:
                 sources.setdefault(str(hit.article_id), hit.as_source())
+            # The model gets what the builtin quotes: the sentences of each article's best passage that
+            # answer the query, under the passage's heading.
             return ToolCall(
                 name=name,
                 arguments={"query": query},
-                result=[{**hit.as_source().to_json(), "snippet": hit.snippet} for hit in hits],
+                result=[{**hit.as_source().to_json(), "heading": hit.heading, "snippet": hit.snippet} for hit in hits],
             )
         if name == ToolName.WEB_SEARCH and self.agent.web_search_enabled:
             return _web_tool(web_search_provider_for(self.agent).search(query=query, limit=3), query)

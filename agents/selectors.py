@@ -24,7 +24,7 @@ def agent_get(*, workspace: Workspace, agent_id: int) -> Agent | None:
 
 
 def knowledge_article_list(*, workspace: Workspace) -> QuerySet[KnowledgeArticle]:
-    return KnowledgeArticle.objects.filter(workspace=workspace).defer("search_vector").order_by("id")
+    return KnowledgeArticle.objects.filter(workspace=workspace).order_by("id")
 
 
 def knowledge_article_get(*, workspace: Workspace, article_id: int) -> KnowledgeArticle | None:

@@ -128,9 +128,8 @@ def knowledge_article_update(*, article: KnowledgeArticle, data: dict[str, Any])
 
 @transaction.atomic
 def knowledge_article_delete(*, article: KnowledgeArticle) -> None:
-    article_id = article.pk
+    knowledge_unindex(article_id=article.pk)
     article.delete()
-    knowledge_unindex(article_id=article_id)
 
 
 # --- Conversations ----------------------------------------------------------------------------------

@@ -57,6 +57,9 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # Public base URL, used in links sent out of the app (Slack, email).
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+# Knowledge search by meaning: "local" runs the all-MiniLM-L6-v2 package when it is installed
+# (requirements-model.txt; search is lexical only without it), "off" never loads it.
+HALO_EMBEDDINGS = env.str("HALO_EMBEDDINGS", default="local")
 
 # Outbound requests (halo.outbound): the private, loopback or link-local hosts (names or addresses) Halo may
 # call anyway, e.g. an internal SearxNG; empty: only public addresses. Operators only, never per workspace.

@@ -5,6 +5,7 @@
 
 import pytest
 
+from agents.knowledge.snapshot import snapshot_forget_all
 from agents.models import KnowledgeArticle
 from halo.models import Workspace
 from tests.agents.factories import KnowledgeArticleFactory
@@ -45,3 +46,9 @@ def workspace(db: None) -> Workspace:
 @pytest.fixture
 def help_center(workspace: Workspace) -> list[KnowledgeArticle]:
     return [KnowledgeArticleFactory(workspace=workspace, title=t, body=b, url=u) for t, b, u in HELP_CENTER]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_knowledge_cache() -> None:
+    """Each test's search starts from the database, not from statistics an earlier test left in memory."""
+    snapshot_forget_all()

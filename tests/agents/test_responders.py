@@ -7,6 +7,7 @@ import pytest
 
 from agents.models import Agent, KnowledgeArticle
 from agents.responders import (
+    CHOICES_INTRO,
     HUMAN_ONLY_REPLY,
     NO_ANSWER_REPLY,
     UNAVAILABLE_REPLY,
@@ -17,6 +18,7 @@ from agents.responders import (
     TurnResult,
     responder_for,
 )
+from agents.services import knowledge_article_create
 from halo.models import Workspace
 from tests.agents.standins import chat_completion, stand_in_server, tool_call
 
@@ -72,16 +74,53 @@ class TestBuiltinResponder:
         assert weak.confidence < clear.confidence
         assert weak.confidence < 50
 
-    def test_nothing_fits_answers_with_an_escalation_phrase_and_low_confidence(
+    def test_nothing_fits_answers_in_neutral_words_with_low_confidence(
         self, agent: Agent, help_center: list[KnowledgeArticle]
     ) -> None:
         result = builtin(agent, "Which wine pairs with salmon?")
 
         assert result.reply == NO_ANSWER_REPLY
-        assert "get a teammate involved" in result.reply
+        # Whether a teammate comes is escalation's decision (on the confidence): the reply promises nothing.
+        assert "teammate" not in result.reply
         assert result.confidence == 0
         assert result.cited_sources == []
         assert tool_names(result) == ["knowledge_search"]
+
+    def test_the_reply_quotes_the_sentences_that_answer_and_cites_one_article(self, agent: Agent) -> None:
+        knowledge_article_create(
+            workspace=agent.workspace,
+            title="Channels",
+            body="## Create a channel\nClick **New channel** in the sidebar. Pick a name.\n\n## Archive a channel\n"
+            "Archiving hides a channel from the sidebar. Its messages stay searchable. Only admins can archive.",
+            url="https://help.example.com/channels",
+        )
+
+        result = builtin(agent, "who can archive a channel?")
+
+        assert result.reply is not None
+        assert result.reply.startswith("Archiving hides a channel from the sidebar.")
+        assert "Only admins can archive." in result.reply
+        assert "New channel" not in result.reply  # the other section is not quoted
+        assert result.reply.endswith("More in “Channels”.")
+        assert [source.citation() for source in result.cited_sources] == [
+            {"title": "Channels", "url": "https://help.example.com/channels"}
+        ]
+
+    def test_close_articles_are_offered_as_choices(self, agent: Agent) -> None:
+        for title, thing in (("Export reports", "rows"), ("Export projects", "tasks")):
+            knowledge_article_create(
+                workspace=agent.workspace, title=title, body=f"Open one and click Export to download its {thing}."
+            )
+
+        result = builtin(agent, "how do I export")
+
+        assert result.reply == f"{CHOICES_INTRO}\n• Export projects\n• Export reports" or result.reply == (
+            f"{CHOICES_INTRO}\n• Export reports\n• Export projects"
+        )
+        assert {source.title for source in result.cited_sources} == {"Export reports", "Export projects"}
+        # The confidence of a choice is the chance that one of the offered articles answers.
+        assert result.confidence is not None
+        assert 20 <= result.confidence < 100
 
     def test_human_only_topic_calls_the_escalate_tool(self, agent: Agent, help_center: list[KnowledgeArticle]) -> None:
         result = builtin(agent, "I want a REFUND for last month's   billing")
@@ -182,6 +221,42 @@ class TestOpenAIResponder:
         tool_message = second["json"]["messages"][-1]
         assert tool_message["tool_call_id"] == "call_1"
         assert json.loads(tool_message["content"])[0]["title"] == "How to reset your password"
+
+    def test_the_search_tool_returns_the_builtins_passage_quotes_and_sees_the_history(
+        self, workspace: Workspace
+    ) -> None:
+        knowledge_article_create(
+            workspace=workspace,
+            title="Notifications",
+            body="## Email\nWe email you about missed messages.\n\n## Mobile\nPush notifications reach your phone "
+            "when the app is installed. Turn them off under Settings > Mobile.",
+            url="https://help.example.com/notifications",
+        )
+
+        def reply(request: dict[str, Any]) -> tuple[int, Any]:
+            messages = request["json"]["messages"]
+            if messages[-1]["role"] == "user":
+                # What a model does with a follow-up: the topic comes from the earlier message.
+                query = f"{messages[-3]['content']} {messages[-1]['content']}"
+                call = tool_call("call_2", "knowledge_search", {"query": query})
+                return 200, chat_completion({"content": None, "tool_calls": [call]}, finish_reason="tool_calls")
+            return 200, chat_completion({"content": '{"reply": "Under Settings > Mobile.", "confidence": 80}'})
+
+        history = (("user", "how do I stop notifications"), ("ai", "On which device?"))
+        with stand_in_server(reply) as server:
+            agent = openai_agent(workspace, server.url)
+            result = OpenAIResponder(agent=agent).respond(context=context_for(agent, "on my phone", history=history))
+
+        assert [m["content"] for m in server.requests[0]["json"]["messages"][1:]] == [
+            "how do I stop notifications",
+            "On which device?",
+            "on my phone",
+        ]
+        found = result.tools[0].result[0]
+        assert (found["title"], found["heading"]) == ("Notifications", "Mobile")
+        assert found["snippet"].startswith("Push notifications reach your phone")
+        assert json.loads(server.requests[1]["json"]["messages"][-1]["content"])[0]["heading"] == "Mobile"
+        assert result.reply == "Under Settings > Mobile."
 
     def test_escalate_tool_reason_is_recorded(self, workspace: Workspace) -> None:
         def reply(request: dict[str, Any]) -> tuple[int, Any]:

@@ -1,0 +1,217 @@
+"""Knowledge search: the published articles that best answer a question, ranked from their best passage.
+
+Each passage gets a score from its words (``lexical``: BM25F over the question's stems, typos corrected
+against the help center's own vocabulary) and, once embedded, from its meaning (``semantic``: the cosine
+between the question's vector and the passage's). The two are blended linearly — the cosine plus
+``LEXICAL_WEIGHT`` times the lexical score — because people ask with other words than articles use
+("hotkeys" for keyboard shortcuts) and the meaning carries it, while a rare exact word (an integration's
+name) is best caught by the words. An article scores as its best passage (its title counts as a passage
+searched by meaning). Passages not embedded yet are scored by their words alone; a workspace with no
+vectors (the model not installed, or switched off) is searched by words only.
+
+Cost per question: one query (the lexical candidates with the workspace's index version) plus, when the
+index changed since this process last looked, one to reload its snapshot; the question's vector takes a
+few milliseconds of one core.
+"""
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from agents.knowledge.answers import quote
+from agents.knowledge.embeddings import local_embedder
+from agents.knowledge.lexical import bm25f, idf, lexical_candidates
+from agents.knowledge.snapshot import PassageRow, Snapshot, snapshot_cached, snapshot_load
+from agents.knowledge.text import query_terms, stem
+from agents.models import KnowledgePassage
+from agents.turns import KnowledgeSource
+from halo.models import Workspace
+
+# The weight of the lexical score beside the cosine: the middle of the plateau of top-1 on the Zulip dev
+# questions (0.1 to 0.3 gave the same; docs/answers.md has the sweep).
+LEXICAL_WEIGHT = 0.2
+# A passage with no vector yet is scored by its words alone, scaled to sit among cosines.
+UNEMBEDDED_SCALE = 0.8
+# Below these an article is not returned at all: no word in common, and a meaning this far away.
+MIN_COSINE = 0.15
+
+
+class SearchMode(StrEnum):
+    SEMANTIC = "semantic"  # words and meaning, blended
+    LEXICAL = "lexical"  # words only
+
+
+@dataclass(frozen=True)
+class KnowledgeHit:
+    """One article, with the passage that matched it best and the sentences of that passage to quote."""
+
+    article_id: int
+    title: str
+    url: str
+    score: float  # the blended score of its best passage (lexical alone in lexical mode)
+    snippet: str  # the sentences of the best passage that answer the question
+    heading: str = ""  # the best passage's heading ("" for an article's opening)
+    passage: str = ""  # the best passage's text
+    lexical: float = 0.0  # the best BM25F score (0-1) among its passages
+    semantic: float | None = None  # the best cosine among its passages (None: none embedded)
+
+    def as_source(self) -> KnowledgeSource:
+        return KnowledgeSource(title=self.title, url=self.url, score=round(self.score, 4))
+
+
+@dataclass(frozen=True)
+class KnowledgeResult:
+    """A search's hits and what the confidence is estimated from."""
+
+    hits: list[KnowledgeHit]
+    mode: SearchMode
+    terms: list[str] = field(default_factory=list)  # the question's meaningful words, typos corrected
+    stems: list[str] = field(default_factory=list)
+    unknown_share: float = 0.0  # the share of the question's stems the help center never uses
+    lexical_top: int | None = None  # the article ranked first by words alone
+    semantic_top: int | None = None  # the article ranked first by meaning alone
+    runner_up: float = 0.0  # the score of the article ranked second (0 if none)
+    coverage: float = 0.0  # the share of the question's stems in the best hit's title and best passage
+
+
+_EMPTY = KnowledgeResult(hits=[], mode=SearchMode.LEXICAL)
+
+
+def _question_stems(snapshot: Snapshot, words: list[str]) -> tuple[list[str], list[str]]:
+    """The question's words and stems, each unknown word followed by its correction when one exists."""
+    terms: list[str] = []
+    result: list[str] = []
+    for word in words:
+        for term in (word, snapshot.correction(word) if stem(word) not in snapshot.document_frequency else None):
+            if term is None or term in terms:
+                continue
+            terms.append(term)
+            term_stem = stem(term)
+            if term_stem and term_stem not in result:
+                result.append(term_stem)
+    return terms, result
+
+
+def _best_section(snapshot: Snapshot, article_id: int, score: Callable[[int], float]) -> PassageRow | None:
+    sections = [
+        snapshot.passages[pk]
+        for pk in snapshot.article_passages.get(article_id, ())
+        if snapshot.passages[pk].kind == KnowledgePassage.Kind.SECTION
+    ]
+    if not sections:
+        return None
+    return max(sections, key=lambda row: (score(row.pk), -row.pk))
+
+
+def knowledge_lookup(*, workspace: Workspace, text: str, limit: int = 3) -> KnowledgeResult:
+    """The ``limit`` best articles of ``workspace`` for ``text``, best first, with the search's evidence."""
+    words = query_terms(text)
+    if not words or limit <= 0:
+        return _EMPTY
+    snapshot = snapshot_cached(workspace_id=workspace.pk) or snapshot_load(workspace_id=workspace.pk)
+    terms, stems = _question_stems(snapshot, words)
+    candidates = lexical_candidates(
+        workspace_id=workspace.pk, stems=stems, weights=[idf(snapshot, term_stem) for term_stem in stems]
+    )
+    if candidates.version is None:
+        return _EMPTY
+    if candidates.version != snapshot.version:
+        snapshot = snapshot_load(workspace_id=workspace.pk, version=candidates.version)
+    lexical: dict[int, float] = {}
+    for pk in candidates.passage_ids:
+        row = snapshot.passages.get(pk)
+        if row is not None:
+            lexical[pk] = bm25f(snapshot, row, stems)
+    best_lexical: dict[int, float] = {}
+    for pk, score in lexical.items():
+        article_id = snapshot.passages[pk].article_id
+        best_lexical[article_id] = max(score, best_lexical.get(article_id, 0.0))
+
+    # The model is loaded only for a workspace that has vectors.
+    embedder = local_embedder() if len(snapshot.vector_ids) else None
+    by_article: dict[int, float]
+    best_semantic: dict[int, float] = {}
+    if embedder is not None and snapshot.vector_model == embedder.model_id:
+        mode = SearchMode.SEMANTIC
+        similarities = snapshot.vectors @ embedder.embed([text], query=True)[0]
+        blended_rows = similarities.copy()
+        unembedded: dict[int, float] = {}
+        for pk, score in lexical.items():
+            row_index = snapshot.vector_rows.get(pk)
+            if row_index is None:
+                unembedded[pk] = (UNEMBEDDED_SCALE + LEXICAL_WEIGHT) * score
+            else:
+                blended_rows[row_index] += LEXICAL_WEIGHT * score
+        article_ids = snapshot.vector_article_ids.tolist()
+        by_article = dict(
+            zip(article_ids, np.maximum.reduceat(blended_rows, snapshot.vector_starts).tolist(), strict=True)
+        )
+        best_semantic = dict(
+            zip(article_ids, np.maximum.reduceat(similarities, snapshot.vector_starts).tolist(), strict=True)
+        )
+        for pk, score in unembedded.items():
+            article_id = snapshot.passages[pk].article_id
+            by_article[article_id] = max(score, by_article.get(article_id, float("-inf")))
+
+        def passage_score(pk: int) -> float:
+            row_index = snapshot.vector_rows.get(pk)
+            return float(blended_rows[row_index]) if row_index is not None else unembedded.get(pk, 0.0)
+
+    else:
+        mode = SearchMode.LEXICAL
+        by_article = dict(best_lexical)
+
+        def passage_score(pk: int) -> float:
+            return lexical.get(pk, 0.0)
+
+    eligible = [
+        article_id
+        for article_id in by_article
+        if best_lexical.get(article_id, 0.0) > 0 or best_semantic.get(article_id, -1.0) >= MIN_COSINE
+    ]
+    ranked = heapq.nsmallest(max(limit, 2), eligible, key=lambda article_id: (-by_article[article_id], article_id))
+    weight = lambda term_stem: idf(snapshot, term_stem)  # noqa: E731
+    hits = []
+    best_rows: list[PassageRow | None] = []
+    for article_id in ranked[:limit]:
+        row = _best_section(snapshot, article_id, passage_score)
+        best_rows.append(row)
+        title, url = snapshot.articles[article_id]
+        hits.append(
+            KnowledgeHit(
+                article_id=article_id,
+                title=title,
+                url=url,
+                score=round(by_article[article_id], 4),
+                snippet=quote(row.body, stems, weight) if row else "",
+                heading=row.heading if row else "",
+                passage=row.body if row else "",
+                lexical=round(best_lexical.get(article_id, 0.0), 4),
+                semantic=round(best_semantic[article_id], 4) if article_id in best_semantic else None,
+            )
+        )
+    unknown = sum(1 for term_stem in stems if term_stem not in snapshot.document_frequency)
+    coverage = 0.0
+    if hits and stems and best_rows[0] is not None:
+        best = best_rows[0]
+        found = set(best.title_terms + best.heading_terms + best.body_terms)
+        coverage = sum(1 for term_stem in stems if term_stem in found) / len(stems)
+    return KnowledgeResult(
+        hits=hits,
+        mode=mode,
+        terms=terms,
+        stems=stems,
+        unknown_share=unknown / len(stems) if stems else 0.0,
+        lexical_top=max(best_lexical, key=lambda a: (best_lexical[a], -a)) if best_lexical else None,
+        semantic_top=max(best_semantic, key=lambda a: (best_semantic[a], -a)) if best_semantic else None,
+        runner_up=by_article[ranked[1]] if len(ranked) > 1 else 0.0,
+        coverage=coverage,
+    )
+
+
+def knowledge_search(*, workspace: Workspace, text: str, limit: int = 3) -> list[KnowledgeHit]:
+    """The published articles of ``workspace`` that best answer ``text``, best first."""
+    return knowledge_lookup(workspace=workspace, text=text, limit=limit).hits

@@ -196,7 +196,9 @@ def test_worker_killed_mid_digest_against_a_slow_slack_duplicates_at_most_one_me
 
     slack.latency = 1.5
     with redis_server(tmp_path) as redis:
-        env = process_env(redis_url=redis.url, data_dir=tmp_path, OUTBOX_SWEEP_INTERVAL="1")
+        env = process_env(
+            redis_url=redis.url, data_dir=tmp_path, OUTBOX_SWEEP_INTERVAL="1", HALO_OUTBOUND_ALLOW_HOSTS="127.0.0.1"
+        )
         with halo_process(celery_worker(tmp_path / "beat-1"), env=env, log=tmp_path / "worker-1.log") as worker:
             wait_until(lambda: len(slack.received) == 2, timeout=60, what="Slack to receive a second message")
             os.killpg(worker.pid, signal.SIGKILL)

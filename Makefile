@@ -9,6 +9,8 @@ VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# make test runs the suite on this many pytest-xdist workers ("auto": one per CPU; 0: in one process).
+TEST_WORKERS ?= auto
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 # Links printed by the app (login, Slack, email) point at this server unless SITE_URL says otherwise.
 export SITE_URL ?= http://$(HOST):$(PORT)
@@ -21,7 +23,7 @@ run: install migrate seed serve
 
 # pytest exits 5 when it collects no test (e.g. a PYTEST_ARGS filter that matches nothing): not a failure.
 test: install-dev
-	@status=0; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
+	@status=0; $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
 
 install: $(VENV)/.installed

@@ -162,8 +162,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            # channels_redis passes a host's other keys to redis-py's connection pool.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, **REDIS_TIMEOUTS}]},
+            # channels_redis passes a host's other keys to redis-py's connection pool. Pub/sub channels are
+            # global to a Redis server (not per database): the prefix keeps deployments that share one apart.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, **REDIS_TIMEOUTS}],
+                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi"),
+            },
         }
     }
     CACHES = {

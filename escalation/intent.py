@@ -846,3 +846,92 @@ def human_request(text: str, *, phrases: Sequence[str] = ()) -> HumanRequest | N
         if request is not None:
             return request
     return None
+
+
+# --- A reply to the AI's offer of a teammate ----------------------------------------------------------
+
+
+class OfferReply(StrEnum):
+    """How the customer answered "Would you like me to connect you with a teammate?"."""
+
+    YES = "yes"
+    NO = "no"
+
+
+# Phrases of consent and refusal as people type them; a reply is read as one of them only when nothing else is
+# said beside it ("yes they're enabled in the settings" answers another question).
+_YES = (
+    "yes please|yes pls|yes plz|yes|yeah|yea|yep|yup|ya|y|sure|sure thing|ok|okay|k|please|please do|do it|go ahead"
+    "|go for it|that would be great|that would be helpful|that would be nice|that'd be great|would be great"
+    "|sounds good|sounds great|i would like that|i'd like that|absolutely|definitely|of course|connect me"
+    "|si|claro|por favor|oui|d'accord|ja|gerne|bitte|sim|certo"
+)
+_NO = (
+    "no thanks|no thank you|no|nope|nah|not now|not yet|not right now|maybe later|i'm good|i'm fine|that's ok"
+    "|that's okay|that's fine|it's ok|it's fine|all good|no need|never mind|nevermind|let me try|i'll try"
+    "|i'll try myself|i'll figure it out|non merci|non|nein danke|nein|nao obrigado|nao"
+)
+# Weak consent: "ok" alone accepts, "ok thanks" closes the conversation.
+_WEAK_YES = frozenset({("ok",), ("okay",), ("k",)})
+_THANKS = frozenset({"thanks", "thank", "thx", "ty"})
+_FILLER_IN_REPLIES = _set("thanks thank you thx ty so much really just oh then myself")
+
+
+def _reply_words(text: str) -> list[list[str]]:
+    """The reply as clauses of plain words ("I'm good, thanks!" → [["i", "am", "good"], ["thanks"]])."""
+    clauses: list[list[str]] = [[]]
+    for token in _TOKEN.findall(_normalised(text)):
+        if token in _CLAUSE_BREAK:
+            if clauses[-1]:
+                clauses.append([])
+        else:
+            clauses[-1].extend(part for part in token.split("-") if part)
+    return [clause for clause in clauses if clause]
+
+
+def _phrases(alternatives: str) -> tuple[tuple[str, ...], ...]:
+    """Normalised like a reply, longest first (so "please do" is read before "please")."""
+    found = {tuple(word for clause in _reply_words(phrase) for word in clause) for phrase in alternatives.split("|")}
+    return tuple(sorted(found, key=lambda words: (-len(words), words)))
+
+
+_YES_PHRASES = _phrases(_YES)
+_NO_PHRASES = _phrases(_NO)
+
+
+def _phrases_in(words: list[str], phrases: tuple[tuple[str, ...], ...]) -> list[tuple[str, ...]] | None:
+    """The ``phrases`` that ``words`` consist of (beside polite filler), or None when anything else is said."""
+    found: list[tuple[str, ...]] = []
+    i = 0
+    while i < len(words):
+        for phrase in phrases:
+            if tuple(words[i : i + len(phrase)]) == phrase:
+                found.append(phrase)
+                i += len(phrase)
+                break
+        else:
+            if words[i] not in _FILLER_IN_REPLIES:
+                return None
+            i += 1
+    return found
+
+
+def offer_reply(text: str) -> OfferReply | None:
+    """Whether the customer accepted (YES) or declined (NO) the offer of a teammate, or said something else.
+
+    A refusal may open a new question ("no thanks. how do I rename a topic?"): it is still a NO, and the
+    question gets its answer. Consent must stand alone: "yes they're enabled in the settings" is not one.
+    """
+    clauses = _reply_words(text)
+    if not clauses:
+        return None
+    consent = [_phrases_in(clause, _YES_PHRASES) for clause in clauses]
+    if all(found is not None for found in consent):
+        used = {phrase for found in consent if found for phrase in found}
+        thanked = any(word in _THANKS for clause in clauses for word in clause)
+        if used and not (used <= _WEAK_YES and thanked):
+            return OfferReply.YES
+        return None
+    if _phrases_in(clauses[0], _NO_PHRASES):
+        return OfferReply.NO
+    return None

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from escalation.intent import HumanRequest, Rule, human_request, phrase_found, words_of
+from escalation.intent import HumanRequest, OfferReply, Rule, human_request, offer_reply, phrase_found, words_of
 from escalation.models import DEFAULT_HANDOFF_PHRASES
 
 DATA = Path(__file__).parent / "data"
@@ -252,3 +252,29 @@ def test_the_classifier_imports_without_django_or_the_project() -> None:
         [sys.executable, "-c", program], cwd=root, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [
+        ("yes please", OfferReply.YES),
+        ("Sure, that would be great!", OfferReply.YES),
+        ("ok", OfferReply.YES),
+        ("please do", OfferReply.YES),
+        ("yes that'd be great, thanks", OfferReply.YES),
+        ("sí, por favor", OfferReply.YES),
+        ("ja bitte", OfferReply.YES),
+        ("no thanks", OfferReply.NO),
+        ("I'm good, thanks!", OfferReply.NO),
+        ("nah I'll try myself", OfferReply.NO),
+        ("no that's ok. how do I rename a topic?", OfferReply.NO),  # declined, then a new question
+        ("yes they're enabled in the settings", None),  # answers something else
+        ("yes, but first how do I change my password?", None),
+        ("ok thanks", None),  # closes the conversation rather than accepting
+        ("thanks", None),
+        ("how do I rename a topic?", None),
+        ("", None),
+    ],
+)
+def test_a_reply_to_the_offer_of_a_teammate(text: str, reply: OfferReply | None) -> None:
+    assert offer_reply(text) == reply

@@ -70,26 +70,7 @@ _PHRASE_PATTERN = re.compile(r"\b(?:" + "|".join(re.escape(phrase) for phrase, _
 _KIND = dict(_PHRASES)
 # Words that may stand around small talk without making it a question: "ok so much thanks", "oh well".
 _FILLER = frozenset(
-    [
-        "so",
-        "very",
-        "really",
-        "much",
-        "a",
-        "lot",
-        "all",
-        "now",
-        "again",
-        "well",
-        "you",
-        "and",
-        "then",
-        "just",
-        "also",
-        "yes",
-        "yeah",
-        "that",
-    ]
+    re.findall(r"\w+", "so very really much a lot all now again well you and then just also yes yeah that")
 )
 
 

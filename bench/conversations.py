@@ -23,9 +23,14 @@ Targets: precision and recall >= 0.95, exact turn >= 0.85; the exit status is 1 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/halo_bench_conversations .venv/bin/python bench/conversations.py
     # --conversations PATH  --articles PATH (a help center in the zulip-help format)  --verbose (transcripts)
 
+It also sends every message of the labelled request-for-a-human sets (``tests/escalation/data/
+human_requests.txt`` and its held-out twin) as the first message of a conversation of its own and counts a
+manual handoff as "asked for a human": **handoff-intent precision and recall** through the widget API, with the
+default handoff phrases (targets 0.97 and 0.95).
+
 A fresh workspace gets the help center through the server API (``POST /api/v1/knowledge/articles``) and its
-first agent with the default settings. ``bench/answers.py`` imports ``conversations_load``,
-``conversations_play``, ``conversations_score`` and ``report_lines`` to print the same figures.
+first agent with the default settings. ``bench/answers.py`` calls ``handoff_figures(context)`` (its context
+carries an API client, the workspace's ``app_id`` and API key) to print the same figures beside its own.
 """
 
 from __future__ import annotations
@@ -48,9 +53,13 @@ if str(ROOT) not in sys.path:
 
 CONVERSATIONS = ROOT / "tests" / "escalation" / "data" / "conversations.json"
 ZULIP_ARTICLES = ROOT / "bench" / "data" / "zulip-help" / "articles.json"
+HUMAN_REQUESTS = ROOT / "tests" / "escalation" / "data" / "human_requests.txt"
+HUMAN_REQUESTS_HELD_OUT = ROOT / "tests" / "escalation" / "data" / "human_requests_heldout.txt"
 TARGET_PRECISION = 0.95
 TARGET_RECALL = 0.95
 TARGET_EXACT_TURN = 0.85
+TARGET_INTENT_PRECISION = 0.97
+TARGET_INTENT_RECALL = 0.95
 
 
 @dataclass(frozen=True)
@@ -192,19 +201,17 @@ def _ticket_reason(*, client: Any, api_key: str, conversation_id: Any) -> str | 
     return decided[-1] if decided else "manual"
 
 
+def _address(n: int) -> str:
+    """The n-th visitor's own address (the widget API is throttled per address, as for real visitors)."""
+    return f"10.{77 + n // 62500}.{n // 250 % 250}.{n % 250 + 1}"
+
+
 def conversations_play(
     *, client: Any, app_id: str, api_key: str, conversations: Sequence[LabelledConversation]
 ) -> list[PlayedConversation]:
-    """Plays every conversation, each as its own visitor from its own address (the widget API is throttled per
-    address, as it is for real visitors)."""
+    """Plays every conversation, each as its own visitor from its own address."""
     return [
-        conversation_play(
-            client=client,
-            app_id=app_id,
-            api_key=api_key,
-            conversation=conversation,
-            address=f"10.77.{n // 250}.{n % 250 + 1}",
-        )
+        conversation_play(client=client, app_id=app_id, api_key=api_key, conversation=conversation, address=_address(n))
         for n, conversation in enumerate(conversations)
     ]
 
@@ -267,6 +274,102 @@ def _transcript(played: PlayedConversation) -> list[str]:
     return lines
 
 
+# --- Requests for a human, one message each ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntentScore:
+    name: str
+    total: int
+    requests: int
+    handed_off: int
+    correct: int  # handed off, and the message asks for a human
+    misread: tuple[str, ...]
+
+    @property
+    def precision(self) -> float:
+        return self.correct / self.handed_off if self.handed_off else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.correct / self.requests if self.requests else 1.0
+
+    @property
+    def meets_targets(self) -> bool:
+        return self.precision >= TARGET_INTENT_PRECISION and self.recall >= TARGET_INTENT_RECALL
+
+
+def intent_examples_load(path: Path) -> list[tuple[str, bool]]:
+    """``+ text`` asks for a human, ``- text`` does not (the format of the labelled sets)."""
+    return [
+        (line[2:], line[0] == "+") for line in path.read_text(encoding="utf-8").splitlines() if line[:2] in ("+ ", "- ")
+    ]
+
+
+def intent_play(
+    *, client: Any, app_id: str, api_key: str, name: str, examples: Sequence[tuple[str, bool]], first_address: int
+) -> IntentScore:
+    """Each message starts a conversation of its own; a manual handoff (no AI turn decided it) means "asked"."""
+    handed_off = correct = 0
+    misread = []
+    for n, (text, asks) in enumerate(examples):
+        address = _address(first_address + n)
+        response = client.post(
+            "/api/widget/v1/conversations", {"app_id": app_id, "body": text}, format="json", REMOTE_ADDR=address
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"{text!r}: {response.status_code} {response.content[:300]!r}")
+        payload = response.json()
+        manual = payload["status"] == "handed_off" and (
+            _ticket_reason(client=client, api_key=api_key, conversation_id=payload["id"]) == "manual"
+        )
+        handed_off += manual
+        correct += manual and asks
+        if manual != asks:
+            misread.append(f"{'+' if asks else '-'} {text}")
+    requests = sum(asks for _text, asks in examples)
+    return IntentScore(name, len(examples), requests, handed_off, correct, tuple(misread))
+
+
+def intent_lines(scores: Sequence[IntentScore]) -> list[str]:
+    lines = ["| request-for-a-human set | messages | precision | recall |", "|---|---|---|---|"]
+    lines += [f"| {s.name} | {s.total} ({s.requests} requests) | {s.precision:.3f} | {s.recall:.3f} |" for s in scores]
+    for score in scores:
+        lines += [f"- misread in the {score.name}: {text}" for text in score.misread]
+    return lines
+
+
+def handoff_figures(context: Any) -> list[tuple[str, str]]:
+    """Rows for ``bench/answers.py``: handoff intent (both labelled sets) and whole conversations, played in
+    the workspace of ``context`` (``client``, ``app_id``, ``api_key``). The conversations are written over the
+    Zulip help center: played over another one, their figure says little."""
+    client, app_id, api_key = context.client, context.app_id, context.api_key
+    rows = []
+    first = 0
+    for name, path in (("labelled", HUMAN_REQUESTS), ("held-out", HUMAN_REQUESTS_HELD_OUT)):
+        examples = intent_examples_load(path)
+        score = intent_play(
+            client=client, app_id=app_id, api_key=api_key, name=name, examples=examples, first_address=first
+        )
+        first += len(examples)
+        rows.append(
+            (
+                f"handoff intent, {name} set ({score.total})",
+                f"precision {score.precision:.3f}, recall {score.recall:.3f}",
+            )
+        )
+    played = conversations_play(client=client, app_id=app_id, api_key=api_key, conversations=conversations_load())
+    conversation_score = conversations_score(played)
+    rows.append(
+        (
+            f"whole conversations ({conversation_score.total})",
+            f"precision {conversation_score.precision:.3f}, recall {conversation_score.recall:.3f}, "
+            f"exact turn {conversation_score.exact_turn:.3f}",
+        )
+    )
+    return rows
+
+
 # --- Standalone run -----------------------------------------------------------------------------------
 
 
@@ -326,11 +429,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         played_in = time.perf_counter() - started
         score = conversations_score(played)
         messages = sum(len(p.turns) for p in played)
+        intents = []
+        first = len(conversations)
+        for name, path in (("labelled set", HUMAN_REQUESTS), ("held-out set", HUMAN_REQUESTS_HELD_OUT)):
+            examples = intent_examples_load(path)
+            intents.append(
+                intent_play(
+                    client=client, app_id=app_id, api_key=api_key, name=name, examples=examples, first_address=first
+                )
+            )
+            first += len(examples)
         print(f"Help center: {loaded} articles from {options.articles.name} in {loaded_in:.1f} s ({connection.vendor})")
         print(f"Played {messages} messages in {played_in:.1f} s; load average {os.getloadavg()[0]:.2f}")
         print()
         print("\n".join(report_lines(score, played, verbose=options.verbose)))
-    return 0 if score.meets_targets else 1
+        print()
+        print("\n".join(intent_lines(intents)))
+    return 0 if score.meets_targets and all(intent.meets_targets for intent in intents) else 1
 
 
 if __name__ == "__main__":

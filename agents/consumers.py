@@ -13,9 +13,9 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from agents.api.widget import origin_allowed, origin_is_same_host
 from agents.events import conversation_group
 from agents.models import Conversation
+from halo.selectors import origin_is_same_host, workspace_origin_allowed
 
 CLOSE_BAD_TOKEN = 4401
 CLOSE_BAD_ORIGIN = 4403
@@ -48,7 +48,10 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         origin = _header(self.scope, b"origin")
         host = _header(self.scope, b"host") or ""
-        if origin and not (origin_allowed(conversation.workspace, origin) or origin_is_same_host(origin, host)):
+        if origin and not (
+            workspace_origin_allowed(workspace=conversation.workspace, origin=origin)
+            or origin_is_same_host(origin=origin, host=host)
+        ):
             await self.close(code=CLOSE_BAD_ORIGIN)
             return
         self.group = conversation_group(conversation_id)

@@ -1,20 +1,13 @@
-"""Demo data of the agents app: Acme's AI agent, a realistic help center, and a few conversations.
+"""Demo data of the agents app: Acme's AI agent and a realistic help center.
 
 ``seed(workspace)`` is called by ``manage.py seed_demo`` after the workspace and its contacts exist. It is
-idempotent: the agent is created once, articles are matched by title (their text is brought up to date),
-and the sample conversations are started only when the workspace has none.
+idempotent: the agent is created once, and articles are matched by title (their text is brought up to
+date). The demo's conversations are started through the real widget flow by ``escalation.demo``.
 """
 
-from agents.models import Agent, Conversation, KnowledgeArticle
-from agents.services import (
-    WidgetUser,
-    agent_create,
-    conversation_start,
-    knowledge_article_create,
-    knowledge_article_update,
-    widget_contact_resolve,
-)
-from halo.models import Contact, Workspace
+from agents.models import Agent, KnowledgeArticle
+from agents.services import agent_create, knowledge_article_create, knowledge_article_update
+from halo.models import Workspace
 
 HELP_CENTER_URL = "https://help.acme.test/articles/"
 
@@ -270,13 +263,6 @@ ARTICLES: list[tuple[str, str, str]] = [
     ),
 ]
 
-SAMPLE_CONVERSATIONS = [
-    ("demo-user-1", "How do I reset my password?"),
-    ("demo-user-2", "Can I connect Slack to get notifications?"),
-    ("demo-user-3", "I was charged twice and want a refund"),
-    ("demo-user-4", "Do you integrate with SAP Concur for travel expenses?"),
-]
-
 
 def _slug(title: str) -> str:
     return "-".join("".join(c if c.isalnum() else " " for c in title.lower()).split())
@@ -298,11 +284,3 @@ def seed(workspace: Workspace) -> None:
             knowledge_article_create(workspace=workspace, title=title, body=body, url=url)
         elif (article.body, article.url) != (body, url):
             knowledge_article_update(article=article, data={"body": body, "url": url})
-
-    if Conversation.objects.filter(workspace=workspace).exists():
-        return
-    for user_id, text in SAMPLE_CONVERSATIONS:
-        contact = Contact.objects.filter(workspace=workspace, user_id=user_id).first()
-        if contact is None:
-            contact = widget_contact_resolve(workspace=workspace, user=WidgetUser(user_id=user_id))
-        conversation_start(workspace=workspace, agent=agent, contact=contact, body=text)

@@ -8,15 +8,10 @@ the same message shape as the widget API. Sending is best-effort: a client that 
 up with ``GET …/messages?after=ID`` when it reconnects.
 """
 
-import logging
 from typing import Any
 
-from django.db import transaction
-
 from agents.models import Message
-from halo.layers import group_send_sync
-
-logger = logging.getLogger(__name__)
+from halo.layers import send_event_on_commit
 
 MESSAGE_NEW = "message.new"
 
@@ -26,7 +21,7 @@ def conversation_group(conversation_id: int) -> str:
 
 
 def message_payload(message: Message) -> dict[str, Any]:
-    """The public JSON of a message (the widget API's message shape)."""
+    """The public JSON of a message: the one shape of the widget API, the server API and the socket."""
     return {
         "id": message.pk,
         "author": message.author,
@@ -37,13 +32,8 @@ def message_payload(message: Message) -> dict[str, Any]:
 
 
 def message_broadcast(message: Message) -> None:
-    group = conversation_group(message.conversation_id)
-    event = {"type": MESSAGE_NEW, "message": message_payload(message)}
-
-    def send() -> None:
-        try:
-            group_send_sync(group, event)
-        except Exception:  # the channel layer is down: the widget catches up with ?after= on reconnect
-            logger.warning("widget broadcast to %s failed", group, exc_info=True)
-
-    transaction.on_commit(send)
+    """After commit, the message to its conversation's sockets (a widget that missed it catches up with
+    ``?after=`` on reconnect)."""
+    send_event_on_commit(
+        conversation_group(message.conversation_id), {"type": MESSAGE_NEW, "message": message_payload(message)}
+    )

@@ -20,6 +20,7 @@ from django.db import connection
 from django.db.models import F
 
 from agents.models import KnowledgeArticle
+from agents.turns import KnowledgeSource
 from halo.models import Workspace
 
 FTS_TABLE = "agents_knowledgearticle_fts"
@@ -47,8 +48,8 @@ class KnowledgeHit:
     snippet: str
     body: str
 
-    def as_source(self) -> dict[str, object]:
-        return {"title": self.title, "url": self.url, "score": round(self.score, 4)}
+    def as_source(self) -> KnowledgeSource:
+        return KnowledgeSource(title=self.title, url=self.url, score=round(self.score, 4))
 
 
 def query_terms(text: str) -> list[str]:

@@ -6,12 +6,15 @@ backend that writes its replies. ``KnowledgeArticle`` is the help center it answ
 ``agents.services.knowledge_article_*``; on SQLite a FTS5 table kept by triggers plays that part. A
 ``Conversation`` is one widget thread between a contact and an agent; its raw token is handed to the widget
 once and only its SHA-256 is stored. ``AgentTurn`` is the full record of one AI reply — confidence, tools,
-knowledge sources, latency — plus the decision record the escalation engine writes afterwards.
+knowledge sources, latency — plus escalation's decision about it, stored with it.
+
+``agents.services`` is the only writer of conversations, messages and turns: their status changes (handed
+off, handed back) and every message go through it.
 
 Conversation statuses:
 
 - ``open``: the AI answers the user's messages.
-- ``handed_off``: a human owns the conversation (set by escalation); the AI stays silent.
+- ``handed_off``: a human owns the conversation; the AI stays silent.
 - ``closed``: the conversation ended; a new user message re-opens it for the AI.
 """
 
@@ -25,6 +28,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from agents.turns import KnowledgeSource, ToolCall
 from halo.models import Contact, Workspace
 
 DEFAULT_HUMAN_ONLY_TOPICS = [
@@ -92,6 +96,11 @@ class Agent(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def answers_offline(self) -> bool:
+        """Whether its responder answers without calling the network (builtin, no web search)."""
+        return self.responder == self.Responder.BUILTIN and not self.web_search_enabled
+
 
 class KnowledgeArticle(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="knowledge_articles")
@@ -157,6 +166,15 @@ class Conversation(models.Model):
     def token_matches(self, token: str) -> bool:
         return secrets.compare_digest(self.token_hash, hash_conversation_token(token))
 
+    @property
+    def ai_may_answer(self) -> bool:
+        """The AI answers only an open conversation in which no teammate has spoken since the last
+        hand-back (both times are kept on the row: no query)."""
+        if self.status != self.Status.OPEN:
+            return False
+        spoke_at, handed_back_at = self.teammate_replied_at, self.handed_back_at
+        return spoke_at is None or (handed_back_at is not None and spoke_at <= handed_back_at)
+
 
 class Message(models.Model):
     class Author(models.TextChoices):
@@ -205,7 +223,7 @@ class AgentTurn(models.Model):
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
-    # The decision record, written by escalation (escalation.services) after the turn is created.
+    # The decision record: escalation's judgement of the turn (``agents.turns.TurnDecision``), stored with it.
     signals = models.JSONField(default=list, blank=True, help_text="Written by escalation.")
     escalated = models.BooleanField(default=False, help_text="Written by escalation.")
     reason = models.CharField(max_length=32, null=True, blank=True, help_text="Written by escalation.")
@@ -226,5 +244,9 @@ class AgentTurn(models.Model):
         return f"Turn #{self.pk} of conversation #{self.conversation_id}"
 
     @property
-    def called_tool_names(self) -> list[str]:
-        return [str(tool.get("name", "")) for tool in self.tools if isinstance(tool, dict)]
+    def tool_calls(self) -> list[ToolCall]:
+        return ToolCall.list_from_json(self.tools)
+
+    @property
+    def sources(self) -> list[KnowledgeSource]:
+        return KnowledgeSource.list_from_json(self.knowledge_sources)

@@ -27,6 +27,7 @@ import httpx
 
 from agents.knowledge import KnowledgeHit, knowledge_search, query_coverage, query_terms
 from agents.models import Agent
+from agents.turns import KnowledgeSource, ToolCall, ToolName
 from agents.websearch import WebResult, web_search_provider_for
 from halo.models import Workspace
 
@@ -54,22 +55,12 @@ class ConversationContext:
 
 
 @dataclass(frozen=True)
-class ToolCall:
-    name: str
-    arguments: dict[str, Any]
-    result: Any
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "arguments": self.arguments, "result": self.result}
-
-
-@dataclass(frozen=True)
 class TurnResult:
     reply: str | None
     confidence: int | None
     tools: list[ToolCall] = field(default_factory=list)
-    knowledge_sources: list[dict[str, Any]] = field(default_factory=list)  # {title, url, score}
-    cited_sources: list[dict[str, Any]] = field(default_factory=list)  # {title, url}, shown with the reply
+    knowledge_sources: list[KnowledgeSource] = field(default_factory=list)
+    cited_sources: list[KnowledgeSource] = field(default_factory=list)  # shown with the reply
     escalate_reason: str = ""
     latency_ms: int | None = None
 
@@ -83,11 +74,17 @@ def _normalise(text: str) -> str:
 
 
 def _knowledge_tool(hits: list[KnowledgeHit], query: str) -> ToolCall:
-    return ToolCall(name="knowledge_search", arguments={"query": query}, result=[hit.as_source() for hit in hits])
+    return ToolCall(
+        name=ToolName.KNOWLEDGE_SEARCH,
+        arguments={"query": query},
+        result=[hit.as_source().to_json() for hit in hits],
+    )
 
 
 def _web_tool(results: list[WebResult], query: str) -> ToolCall:
-    return ToolCall(name="web_search", arguments={"query": query}, result=[result.as_dict() for result in results])
+    return ToolCall(
+        name=ToolName.WEB_SEARCH, arguments={"query": query}, result=[result.as_dict() for result in results]
+    )
 
 
 class BuiltinResponder:
@@ -106,7 +103,7 @@ class BuiltinResponder:
         topic = self._human_only_topic(agent, text)
         if topic is not None:
             reason = f"The user asked about a human-only topic: {topic}."
-            tools.append(ToolCall(name="escalate", arguments={"reason": reason}, result="ok"))
+            tools.append(ToolCall(name=ToolName.ESCALATE, arguments={"reason": reason}, result="ok"))
             return self._result(started, HUMAN_ONLY_REPLY, confidence, tools, sources, cited=[], escalate_reason=reason)
         if not terms:
             return self._result(started, SMALL_TALK_REPLY, None, tools, sources, cited=[])
@@ -123,17 +120,17 @@ class BuiltinResponder:
                     min(confidence, ANSWER_MIN_CONFIDENCE - 1),
                     tools,
                     sources,
-                    cited=[{"title": web.title, "url": web.url}],
+                    cited=[KnowledgeSource(title=web.title, url=web.url)],
                 )
         if confidence < ANSWER_MIN_CONFIDENCE:
             return self._result(started, NO_ANSWER_REPLY, confidence, tools, sources, cited=[])
 
         best = hits[0]
-        cited = [{"title": best.title, "url": best.url}]
+        cited = [KnowledgeSource(title=best.title, url=best.url)]
         reply = f"{best.snippet}\n\nMore in “{best.title}”."
         for other in hits[1:]:
             if self._confidence(terms, other) >= 75:
-                cited.append({"title": other.title, "url": other.url})
+                cited.append(KnowledgeSource(title=other.title, url=other.url))
         return self._result(started, reply, confidence, tools, sources, cited=cited)
 
     @staticmethod
@@ -157,9 +154,9 @@ class BuiltinResponder:
         reply: str,
         confidence: int | None,
         tools: list[ToolCall],
-        sources: list[dict[str, Any]],
+        sources: list[KnowledgeSource],
         *,
-        cited: list[dict[str, Any]],
+        cited: list[KnowledgeSource],
         escalate_reason: str = "",
     ) -> TurnResult:
         return TurnResult(
@@ -207,10 +204,10 @@ class OpenAIResponder:
 
         tools = []
         if self.agent.knowledge_search_enabled:
-            tools.append(function("knowledge_search", "Search the help center.", "query", "What to look for."))
+            tools.append(function(ToolName.KNOWLEDGE_SEARCH, "Search the help center.", "query", "What to look for."))
         if self.agent.web_search_enabled:
-            tools.append(function("web_search", "Search the web.", "query", "What to look for."))
-        tools.append(function("escalate", "Hand the conversation to a human teammate.", "reason", "Why."))
+            tools.append(function(ToolName.WEB_SEARCH, "Search the web.", "query", "What to look for."))
+        tools.append(function(ToolName.ESCALATE, "Hand the conversation to a human teammate.", "reason", "Why."))
         return tools
 
     def respond(self, *, context: ConversationContext) -> TurnResult:
@@ -222,7 +219,7 @@ class OpenAIResponder:
         for author, body in context.history:
             messages.append({"role": "user" if author == "user" else "assistant", "content": body})
         tools: list[ToolCall] = []
-        sources: dict[str, dict[str, Any]] = {}
+        sources: dict[str, KnowledgeSource] = {}
         escalate_reason = ""
         headers = {"Authorization": f"Bearer {agent.openai_api_key}"} if agent.openai_api_key else {}
         try:
@@ -247,7 +244,7 @@ class OpenAIResponder:
                     for call in calls:
                         tool = self._run_tool(context, call, sources)
                         tools.append(tool)
-                        if tool.name == "escalate":
+                        if tool.is_tool(ToolName.ESCALATE):
                             escalate_reason = str(tool.arguments.get("reason") or "The AI asked for a human.")
                         messages.append(
                             {"role": "tool", "tool_call_id": call.get("id", ""), "content": json.dumps(tool.result)}
@@ -259,7 +256,7 @@ class OpenAIResponder:
             # reply, and confidence 0 lets escalation bring in a human.
             logger.warning("openai responder: %s for agent %s", type(error).__name__, agent.pk)
             reply, confidence = UNAVAILABLE_REPLY, 0
-        cited = [{"title": source["title"], "url": source["url"]} for source in sources.values()][:3]
+        cited = [KnowledgeSource(title=source.title, url=source.url) for source in sources.values()][:3]
         return TurnResult(
             reply=reply,
             confidence=confidence,
@@ -271,7 +268,7 @@ class OpenAIResponder:
         )
 
     def _run_tool(
-        self, context: ConversationContext, call: dict[str, Any], sources: dict[str, dict[str, Any]]
+        self, context: ConversationContext, call: dict[str, Any], sources: dict[str, KnowledgeSource]
     ) -> ToolCall:
         function = call.get("function") or {}
         name = str(function.get("name", ""))
@@ -282,18 +279,18 @@ class OpenAIResponder:
         if not isinstance(arguments, dict):
             arguments = {}
         query = str(arguments.get("query", ""))[:500]
-        if name == "knowledge_search" and self.agent.knowledge_search_enabled:
+        if name == ToolName.KNOWLEDGE_SEARCH and self.agent.knowledge_search_enabled:
             hits = knowledge_search(workspace=context.workspace, text=query, limit=3)
             for hit in hits:
                 sources.setdefault(str(hit.article_id), hit.as_source())
             return ToolCall(
                 name=name,
                 arguments={"query": query},
-                result=[{**hit.as_source(), "snippet": hit.snippet} for hit in hits],
+                result=[{**hit.as_source().to_json(), "snippet": hit.snippet} for hit in hits],
             )
-        if name == "web_search" and self.agent.web_search_enabled:
+        if name == ToolName.WEB_SEARCH and self.agent.web_search_enabled:
             return _web_tool(web_search_provider_for(self.agent).search(query=query, limit=3), query)
-        if name == "escalate":
+        if name == ToolName.ESCALATE:
             return ToolCall(name=name, arguments={"reason": str(arguments.get("reason", ""))[:1000]}, result="ok")
         return ToolCall(name=name, arguments=arguments, result={"error": "unknown tool"})
 

@@ -3,7 +3,11 @@
 from django.db.models import Prefetch, QuerySet
 
 from agents.models import Agent, AgentTurn, Conversation, KnowledgeArticle, Message
+from agents.responders import ConversationContext
 from halo.models import Workspace
+
+# How much of the conversation a responder sees (the newest messages).
+HISTORY_MESSAGES = 20
 
 
 def agent_default(*, workspace: Workspace) -> Agent | None:
@@ -52,3 +56,25 @@ def conversation_detail(*, workspace: Workspace, conversation_id: int) -> Conver
 
 def messages_after(*, conversation: Conversation, after_id: int = 0, limit: int = 200) -> list[Message]:
     return list(Message.objects.filter(conversation=conversation, pk__gt=after_id).order_by("id")[:limit])
+
+
+def responder_context_get(*, conversation: Conversation, user_message: Message) -> ConversationContext:
+    """What the conversation's responder may know to answer ``user_message``: the recent messages."""
+    if conversation.agent.responder == Agent.Responder.BUILTIN:
+        # The builtin responder reads only the new message: no history query on the hot path.
+        history: tuple[tuple[str, str], ...] = ((user_message.author, user_message.body),)
+    else:
+        recent = Message.objects.filter(conversation=conversation).order_by("-id")[:HISTORY_MESSAGES]
+        history = tuple((message.author, message.body) for message in reversed(list(recent)))
+    return ConversationContext(
+        workspace=conversation.workspace,
+        agent=conversation.agent,
+        conversation_id=conversation.pk,
+        history=history,
+        user_message=user_message.body,
+    )
+
+
+def turn_latest(*, conversation: Conversation) -> AgentTurn | None:
+    """The conversation's latest AI turn (what a manual handoff reports as the AI's context)."""
+    return AgentTurn.objects.filter(conversation=conversation).order_by("-id").first()

@@ -8,8 +8,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 
-from agents.api.widget import APP_ID_PATTERN
 from halo.models import Workspace
+from halo.selectors import APP_ID_PATTERN
 
 DEMO_WORKSPACE_SLUG = "acme"
 

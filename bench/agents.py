@@ -5,7 +5,7 @@ Measures, per widget message, in one process and one run:
 - ``SELECT 1`` — the baseline: one database round trip on the same connection;
 - ``knowledge_search`` — the ranked full-text query alone;
 - ``builtin respond`` — the builtin responder (search + calibration + reply), what the AI costs;
-- ``post message (service)`` — ``conversation_post_user_message``: user message, AI turn, escalation judge;
+- ``post message (service)`` — ``message_receive``: user message, AI turn, escalation judge;
 - ``POST widget message (DRF)`` — the same through the widget API in process (auth, token check, JSON).
 
 Each row is the median and p99 over ``--samples`` messages drawn from a fixed mix of questions (clear
@@ -153,7 +153,7 @@ def main() -> int:
     from agents.knowledge import knowledge_search
     from agents.models import Conversation, hash_conversation_token
     from agents.responders import BuiltinResponder, ConversationContext
-    from agents.services import conversation_post_user_message
+    from escalation.flow import message_receive
     from halo.models import Contact
 
     workspace, agent = build_help_center(options.articles)
@@ -191,7 +191,7 @@ def main() -> int:
         conversation = state["conversation"]
         assert isinstance(conversation, Conversation)
         conversation.status = Conversation.Status.OPEN
-        conversation_post_user_message(conversation=conversation, body=question)
+        message_receive(conversation=conversation, body=question)
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Bearer bench-token")
@@ -211,7 +211,7 @@ def main() -> int:
     from django.conf import settings
 
     settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["widget"] = "1000000/min"
-    from agents.api.widget import WidgetRateThrottle
+    from escalation.api.widget.auth import WidgetRateThrottle
 
     WidgetRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
 

@@ -32,7 +32,7 @@ create a ticket, ~45% messages on a handed-off conversation (the figures are pri
 Uses ``DATABASE_URL`` if set, else the PostgreSQL database ``halo_bench_agents`` (see ``bench/agents.py``).
 ``B1_TWO_TRANSACTIONS=1`` turns on the agent's web-search skill (provider none), which takes the
 network-responder path (two transactions per message) for comparison.
-Targets (QUALITY.md B1): throughput ≥ 25% of the baseline; p99 ≤ 100 ms (paced phase). Exit status 1 if one
+Targets (B1): throughput ≥ 25% of the baseline; p99 ≤ 100 ms (paced phase). Exit status 1 if one
 is missed or any request failed.
 """
 

@@ -20,7 +20,7 @@ servers; without a visibility map no count can be an index-only scan).
     .venv/bin/python bench/inbox_list.py [--sizes 1000,10000,100000] [--samples 200]
 
 Exit status 1 if the query count changes with the size, a page runs an unbounded ``COUNT`` or an
-``OFFSET``, or the p95 of a page at the largest size is above 50 ms (QUALITY.md B5).
+``OFFSET``, or the p95 of a page at the largest size is above 50 ms (B5).
 """
 
 import argparse

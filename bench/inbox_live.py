@@ -4,7 +4,7 @@ An ASGI server (uvicorn, 2 worker processes, ``halo.asgi``) serves ``/ws/inbox/`
 on the PostgreSQL database ``halo_bench_live`` and Redis db 6 (``bench/harness.py``). 50 teammates (each
 with a real session cookie and the allowed-hosts ``Origin``) connect and speak the inbox protocol
 (``hello``, ``resume``/``replayed``, ``event``). Another process escalates pre-made conversations through
-the handoff service (``escalation.services.handoff_request``: ticket, escalation event, inbox event,
+the handoff service (``escalation.flow.handoff_request``: ticket, escalation event, inbox event,
 outbox rows in one transaction; the ``group_send`` after commit), stamping the wall-clock time of each
 commit; a socket's latency is its receive time minus that stamp (same machine, same clock). The receive
 time is taken when a frame's bytes are parsed (``data_received``), not when this one asyncio process, busy
@@ -22,7 +22,7 @@ no WebSocket): what Redis fan-out alone costs.
 
     .venv/bin/python bench/inbox_live.py [--sockets 50] [--escalations 300] [--rate 15]
 
-Exit status 1 if an event is lost or the socket p99 is above 50 ms (QUALITY.md B2).
+Exit status 1 if an event is lost or the socket p99 is above 50 ms (B2).
 """
 
 import argparse
@@ -58,7 +58,7 @@ def escalate_all(count: int, rate: float) -> None:
     from django.db import transaction
 
     from agents.models import Conversation
-    from escalation.services import handoff_request
+    from escalation.flow import handoff_request
     from halo.models import Workspace
     from inbox.models import InboxEvent
 

@@ -15,7 +15,7 @@ the limiter keeps), and the outbox rows' final states.
     .venv/bin/python bench/notifications.py [--escalations 1000] [--concurrency 4] [--timeout 300]
 
 Exit status 1 if a ticket is lost or duplicated, a row fails, requests exceed 1.1 x messages or the
-timeout is reached (QUALITY.md B6).
+timeout is reached (B6).
 """
 
 import argparse
@@ -59,7 +59,7 @@ def main() -> int:
     harness.redis_flush()
     from django.db.models import Count, Max, Min
 
-    from escalation.services import handoff_request
+    from escalation.flow import handoff_request
     from halo.models import OutboxMessage
     from inbox.notifications import SLACK_TASK
     from inbox.notifications.slack import SLACK_MIN_INTERVAL

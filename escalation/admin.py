@@ -1,4 +1,4 @@
-"""The *AI Agents > [agent] > Actions > Ticket Escalation* page, and read-only escalation records.
+"""The *AI Agents > [agent] > Actions > Ticket Escalation* page.
 
 Every agent has one settings page: ``/admin/escalation/escalationsettings/agent/<agent id>/`` creates the
 agent's settings with the defaults on first visit and opens their change form (the agent's admin page
@@ -13,16 +13,16 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
 
 from agents.models import Agent
-from escalation.models import EscalationEvent, EscalationSettings, EscalationSettingsVersion
+from escalation.models import EscalationSettings, EscalationSettingsVersion
 from escalation.services import SETTINGS_FIELDS, escalation_settings_ensure, escalation_settings_update
-from halo.admin import WorkspaceScopedAdmin, WorkspaceScopedReadOnlyAdmin
+from halo.admin import WorkspaceScopedAdmin
 from halo.models import Membership
 from inbox.models import CustomInbox
 from segments.lang import RuleError
@@ -161,7 +161,8 @@ class EscalationSettingsAdmin(WorkspaceScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: EscalationSettings, form: Any, change: bool) -> None:
         data = {name: form.cleaned_data[name] for name in form.changed_data if name in SETTINGS_FIELDS}
-        escalation_settings_update(settings=obj, data=data, changed_by=request.user, via="admin")
+        user = request.user if isinstance(request.user, User) else None
+        escalation_settings_update(escalation_settings=obj, data=data, changed_by=user, via="admin")
 
     def get_urls(self) -> list[URLPattern]:
         extra = [
@@ -178,31 +179,7 @@ class EscalationSettingsAdmin(WorkspaceScopedAdmin):
         agent = get_object_or_404(Agent.objects.select_related("workspace"), pk=agent_id)
         if not request.user.is_superuser and agent.workspace_id not in self._allowed(request):
             raise Http404("No such agent.")  # as for any object of another workspace
-        settings = escalation_settings_ensure(agent=agent)
-        return HttpResponseRedirect(reverse("admin:escalation_escalationsettings_change", args=[settings.pk]))
-
-
-@admin.register(EscalationEvent)
-class EscalationEventAdmin(WorkspaceScopedReadOnlyAdmin):
-    """Every escalation, for watching how escalation performs (read-only)."""
-
-    list_display = [
-        "created_at",
-        "workspace",
-        "ticket_link",
-        "conversation",
-        "reason",
-        "confidence",
-        "mode",
-        "priority_matched",
-        "outcome",
-        "settings_version",
-    ]
-    list_filter = ["reason", "mode", "outcome", "priority_matched"]
-    list_select_related = ["workspace", "ticket", "conversation"]
-    date_hierarchy = "created_at"
-
-    @admin.display(description="Ticket")
-    def ticket_link(self, obj: EscalationEvent) -> str:
-        url = reverse("admin:inbox_ticket_change", args=[obj.ticket_id])
-        return format_html('<a href="{}">#{}</a>', url, obj.ticket_id)
+        escalation_settings = escalation_settings_ensure(agent=agent)
+        return HttpResponseRedirect(
+            reverse("admin:escalation_escalationsettings_change", args=[escalation_settings.pk])
+        )

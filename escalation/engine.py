@@ -1,8 +1,8 @@
 """The escalation decision engine: a pure function from one judged turn and a policy to a ``Decision``.
 
-``decide(snapshot, policy)`` implements SPEC §3 exactly. It reads three signals (the ``escalate`` tool,
-an escalation phrase in the AI's reply, a confidence strictly below the threshold), then walks the
-decision table top to bottom; the first row that applies decides. A manual handoff (the widget's
+``decide(snapshot, policy)`` implements the product's decision table exactly. It reads three signals (the
+``escalate`` tool, an escalation phrase in the AI's reply, a confidence strictly below the threshold), then
+walks the decision table top to bottom; the first row that applies decides. A manual handoff (the widget's
 "Talk to a human" button, or a user message with a handoff phrase) bypasses signals and gates: only the
 escalation filter can refuse it. The inputs are frozen dataclasses of plain values, built by
 ``escalation.selectors`` (which also evaluates the segment filters, so this module never sees a rule):
@@ -80,7 +80,7 @@ def contains_phrase(text: str, normalized_phrases: tuple[str, ...]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """The escalation settings that take part in a decision (SPEC §2), phrases already normalised.
+    """The escalation settings that take part in a decision, phrases already normalised.
 
     Build it with ``Policy.build`` so the phrases are normalised once, not on every turn.
     """
@@ -186,7 +186,7 @@ _MANUAL_REFUSED = Decision(False, (), Reason.MANUAL, SuppressedBy.FILTER)
 
 
 def detect_signals(snapshot: TurnSnapshot, policy: Policy) -> tuple[Signal, ...]:
-    """The signals a turn carries, strongest first (signals 1-3 of SPEC §3)."""
+    """The signals a turn carries, strongest first (the three signals)."""
     return _SIGNALS_BY_MASK[_signal_mask(snapshot, policy)]
 
 
@@ -201,7 +201,7 @@ def _signal_mask(snapshot: TurnSnapshot, policy: Policy) -> int:
 
 
 def decide(snapshot: TurnSnapshot, policy: Policy) -> Decision:
-    """Judge one turn with the SPEC §3 table; the first row that applies decides."""
+    """Judge one turn with the decision table; the first row that applies decides."""
     if snapshot.manual:
         # A user asking for a human bypasses signals, mode and gates; only the escalation filter applies.
         return _MANUAL_ESCALATE if snapshot.contact_passes_filter else _MANUAL_REFUSED

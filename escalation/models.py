@@ -1,13 +1,12 @@
 """Escalation settings (one per agent, versioned) and the record of every escalation.
 
-``EscalationSettings`` holds every setting of SPEC §2 with its range and default. Ranges and the
+``EscalationSettings`` holds every escalation setting of an agent with its range and default. Ranges and the
 "routing ``inbox`` needs a default inbox" rule are check constraints; the rules that look at other rows
 (the assignee is a member of the agent's workspace, the inbox belongs to it, *require web search* needs
 the web-search skill, filters parse) are in ``clean()``, which the admin form, the API and the services
 all run. Every change bumps ``version`` and writes an ``EscalationSettingsVersion`` (who, when, what
-changed); tickets record the version that created them.
-
-``EscalationEvent`` is one row per escalation, whether it created a ticket or merged into one.
+changed); tickets record the version that created them. The record of each escalation is the ticket's
+history (``inbox.models.EscalationEvent``).
 """
 
 from django.conf import settings
@@ -17,10 +16,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from agents.models import Agent, AgentTurn, Conversation
+from agents.models import Agent
 from escalation.engine import Mode
-from halo.models import Membership, Workspace
-from inbox.models import CustomInbox, Ticket
+from halo.models import Membership
+from inbox.models import CustomInbox
 from segments.fields import SegmentRuleField
 
 DEFAULT_ESCALATION_PHRASES = [
@@ -220,35 +219,3 @@ class EscalationSettingsVersion(models.Model):
 
     def __str__(self) -> str:
         return f"Version {self.version} of {self.escalation_settings}"
-
-
-class EscalationEvent(models.Model):
-    """One escalation: automatic (a judged turn) or manual (the user asked), merged into a ticket or not."""
-
-    class Outcome(models.TextChoices):
-        CREATED = "created", "Created a ticket"
-        MERGED = "merged", "Merged into the open ticket"
-
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="escalation_events")
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="escalation_events")
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="escalation_events")
-    turn = models.ForeignKey(
-        AgentTurn, on_delete=models.SET_NULL, null=True, blank=True, related_name="escalation_events"
-    )
-    reason = models.CharField(max_length=32)
-    confidence = models.PositiveSmallIntegerField(null=True, blank=True)
-    mode = models.CharField(max_length=16)
-    priority_matched = models.BooleanField(default=False)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices)
-    settings_version = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-id"]
-        indexes = [models.Index(fields=["workspace", "-created_at"], name="escalationevent_recent")]
-        constraints = [
-            models.CheckConstraint(condition=Q(outcome__in=["created", "merged"]), name="escalationevent_outcome"),
-        ]
-
-    def __str__(self) -> str:
-        return f"Escalation #{self.pk} ({self.reason}, {self.outcome})"

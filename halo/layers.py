@@ -3,24 +3,27 @@
 Channels' ``InMemoryChannelLayer`` keeps one ``asyncio.Queue`` per channel. A send from a thread that runs
 its own event loop — the embedded Celery worker calling ``async_to_sync(group_send)`` — puts the message
 on the queue but cannot wake the server's loop that waits on it (asyncio is not thread-safe), so a live
-event could sit unseen until something else woke the loop (measured: until the next timeout, seconds
-later). This layer remembers which loop waits on each channel and hands such sends to that loop.
+event could sit unseen until something else woke the loop. This layer remembers which loop waits on each
+channel and hands such sends to that loop.
 Production uses channels_redis, which has no such issue.
 
-``group_send_sync`` is how synchronous code (services' on-commit hooks, Celery tasks) sends to a group.
-With channels_redis it runs the send on one long-lived event loop per process, so the layer's Redis
-connection is reused: ``async_to_sync`` starts a new loop per call, and channels_redis opens a new
-connection per loop (measured 2-3 ms per send and up to 11 ms, against 0.2 ms on a kept loop; each
-escalation sends two events, so this was most of the time between commit and broadcast in B2).
+``send_event_on_commit`` is how a service announces a change to a group of sockets: after the current
+transaction commits (at once outside one), so a socket never sees a change that was rolled back, and
+best-effort (a failed send is logged; every consumer has its own way to catch up). ``group_send_sync`` is
+the synchronous send underneath it. With channels_redis it runs the send on one long-lived event loop
+per process, so the layer's Redis connection is reused: ``async_to_sync`` starts a new loop per call, and
+channels_redis opens a new connection per loop.
 """
 
 import asyncio
+import logging
 import os
 import threading
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import transaction
 
 from halo.pause import FailurePause
 
@@ -31,6 +34,8 @@ SEND_TIMEOUT_SECONDS = 2.0
 # anyway: inbox sockets replay gaps from the event log, the widget catches up with ``?after=``.
 SEND_PAUSE_SECONDS = 5.0
 _send_pause = FailurePause()
+
+logger = logging.getLogger(__name__)
 
 _sender_lock = threading.Lock()
 _sender: tuple[int, asyncio.AbstractEventLoop] | None = None
@@ -65,6 +70,19 @@ def group_send_sync(group: str, message: dict[str, Any]) -> None:
         future.cancel()
         _send_pause.start(layer, SEND_PAUSE_SECONDS)
         raise
+
+
+def send_event_on_commit(group: str, message: dict[str, Any]) -> None:
+    """Send ``message`` to ``group`` once the current transaction commits; a failure is logged, not raised
+    (the caller's change is committed already, and each socket catches up on its own)."""
+
+    def send() -> None:
+        try:
+            group_send_sync(group, message)
+        except Exception:  # the layer is down or paused
+            logger.warning("channel layer: send to %s failed", group, exc_info=True)
+
+    transaction.on_commit(send)
 
 
 class EmbeddedChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]

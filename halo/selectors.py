@@ -1,9 +1,13 @@
 """Reads on tenancy and people, always scoped to one workspace."""
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
+from halo.identity import ContactIdentity
 from halo.models import Contact, Membership, Workspace
 
 
@@ -15,15 +19,39 @@ def contact_get(*, workspace: Workspace, user_id: str) -> Contact | None:
     return contact_list(workspace=workspace).filter(user_id=user_id).first()
 
 
-def workspace_ids_administered(*, user: Any) -> set[int]:
+def workspace_ids_administered(*, user: User | AnonymousUser) -> set[int]:
     """Ids of the workspaces ``user`` is an admin of (empty for anonymous or inactive users)."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not user.is_authenticated or not user.is_active:
         return set()
     return set(Membership.objects.filter(user=user, role=Membership.Role.ADMIN).values_list("workspace_id", flat=True))
 
 
-def workspaces_of_user(*, user: Any) -> QuerySet[Workspace]:
-    """The workspaces ``user`` is a member of, in any role."""
-    if not getattr(user, "is_authenticated", False):
-        return Workspace.objects.none()
-    return Workspace.objects.filter(memberships__user=user)
+# What an ``app_id`` may look like (``halo.models.new_app_id`` makes them); anything else finds nothing.
+APP_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+def workspace_by_app_id(app_id: Any) -> Workspace | None:
+    """The workspace of a well-formed ``app_id`` (anything else, e.g. a NUL byte, finds nothing)."""
+    if not isinstance(app_id, str) or not APP_ID_PATTERN.fullmatch(app_id):
+        return None
+    return Workspace.objects.filter(app_id=app_id).first()
+
+
+def contact_of_identity(*, workspace: Workspace, identity: ContactIdentity) -> Contact | None:
+    """The contact of a verified widget caller if it exists already (never creates one)."""
+    if identity.user_id is not None:
+        return Contact.objects.filter(workspace=workspace, user_id=identity.user_id).first()
+    if identity.visitor_id is not None:
+        return Contact.objects.filter(workspace=workspace, visitor_id=identity.visitor_id).first()
+    return None
+
+
+def workspace_origin_allowed(*, workspace: Workspace, origin: str) -> bool:
+    """Whether a browser on ``origin`` may call the workspace's widget (its ``allowed_origins``; ``*``: any)."""
+    allowed = {str(value).rstrip("/").lower() for value in workspace.allowed_origins or []}
+    return origin.rstrip("/").lower() in allowed or "*" in allowed
+
+
+def origin_is_same_host(*, origin: str, host: str) -> bool:
+    """Whether ``origin`` is Halo's own host (the widget demo page)."""
+    return urlsplit(origin).netloc.lower() == host.lower()

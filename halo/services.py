@@ -6,6 +6,7 @@ text arrives as ``""`` or ``None`` and is stored as NULL. Upserts are idempotent
 requests: the database's unique constraints decide which writer creates a row, the others update it.
 """
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,10 +16,12 @@ from typing import Any, TypeVar
 from django.contrib.auth import password_validation
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from halo.identity import ContactIdentity
 from halo.models import ApiKey, Company, Contact, Membership, PageView, Workspace
 
 CONTACT_TEXT_FIELDS = ("email", "name", "role", "plan")
@@ -189,7 +192,7 @@ def contact_upsert(*, workspace: Workspace, user_id: str, data: Mapping[str, Any
     """Create or update the contact the workspace knows as ``user_id``. Idempotent: the same call twice leaves
     one contact and one company in the same state.
 
-    ``data`` holds the public field names (SPEC §6); a field that is absent is left as it is, ``null`` or
+    ``data`` holds the public field names of the contacts API; a field that is absent is left as it is, ``null`` or
     ``""`` clears it. ``custom_fields`` are merged key by key. ``company`` upserts the company by its
     ``company_id`` and links it (``null`` unlinks); ``stripe`` sets the Stripe columns. Everything is
     written in one transaction, so invalid input changes nothing.
@@ -246,3 +249,61 @@ def page_views_record(*, contact: Contact, views: list[tuple[str, datetime]]) ->
         ).update(last_active_at=latest)
     contact.refresh_from_db(fields=["last_active_at"])
     return created
+
+
+# --- Widget callers ---------------------------------------------------------------------------------
+
+
+def contact_of_identity_resolve(*, workspace: Workspace, identity: ContactIdentity) -> Contact:
+    """The contact of a verified widget caller, created on first sight.
+
+    An identified user's email and name are upserted lightly (only values that are given and differ);
+    the server API stays the source of truth for everything else. Creation is race-free: the database's
+    unique constraints decide, and the loser of a race reads the winner's row.
+    """
+    if identity.user_id is not None:
+        lookup: dict[str, Any] = {"workspace": workspace, "user_id": identity.user_id}
+    elif identity.visitor_id is not None:
+        lookup = {"workspace": workspace, "visitor_id": identity.visitor_id}
+    else:
+        raise ValueError("A widget caller needs a user_id or a visitor_id.")
+    traits = {
+        name: value
+        for name, value in (("email", identity.email), ("name", identity.name))
+        if value and identity.user_id
+    }
+    contact = Contact.objects.filter(**lookup).first()
+    if contact is None:
+        try:
+            with transaction.atomic():
+                contact = Contact.objects.create(**lookup, **traits)
+        except IntegrityError:
+            contact = Contact.objects.get(**lookup)
+        return contact
+    changed = [name for name, value in traits.items() if getattr(contact, name) != value]
+    if changed:
+        for name in changed:
+            setattr(contact, name, traits[name])
+        contact.save(update_fields=changed)
+    return contact
+
+
+_EMAIL_IN_TEXT = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[A-Za-z]{2,}")
+
+
+def contact_email_capture(*, contact: Contact, text: str) -> None:
+    """An anonymous visitor without an email who writes one in the chat (the handoff message asks for it)
+    gets it stored, so the team can reach them. Identified users' emails come from the workspace, never
+    from chat text."""
+    if not contact.is_anonymous or contact.email:
+        return
+    match = _EMAIL_IN_TEXT.search(text)
+    if match is None:
+        return
+    email = match.group(0).rstrip(".").lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        return
+    contact.email = email
+    Contact.objects.filter(pk=contact.pk, email__isnull=True).update(email=email)

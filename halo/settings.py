@@ -141,7 +141,7 @@ REDIS_TIMEOUTS = {"socket_connect_timeout": 1, "socket_timeout": 1}
 
 if REDIS_URL:
     # Pub/sub: a group_send is one PUBLISH that each process fans out locally, not one list push and pop per
-    # socket (B2, 50 sockets: p50 24-29 ms -> 15-22 ms). At-most-once, like every broadcast here: inbox
+    # socket. At-most-once, like every broadcast here: inbox
     # sockets replay gaps from the inbox event log, the widget catches up with ?after=.
     CHANNEL_LAYERS = {
         "default": {

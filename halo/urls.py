@@ -25,7 +25,7 @@ urlpatterns = [
     path("accounts/login/", LoginView.as_view(authentication_form=EmailAuthenticationForm), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include(api_v1)),
-    path("api/widget/v1/", include("agents.api.widget_urls")),
+    path("api/widget/v1/", include("escalation.api.widget.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

@@ -3,8 +3,9 @@ admins: set up inboxes, look a ticket up, fix its status, assignee or inbox). Ti
 ``inbox.services.ticket_update``, so closing from the admin hands the conversation back to the AI as
 everywhere else. A workspace admin sees only their workspaces' rows (``WorkspaceScopedAdmin``).
 
-Also: saved inbox views, internal notes and live inbox events (read-only), and each custom inbox's
-write-only Slack webhook. Teammates' verdicts on tickets are listed and filterable for tuning.
+Also: every escalation (read-only, for watching how escalation performs), saved inbox views, internal notes
+and live inbox events (read-only), and each custom inbox's write-only Slack webhook. Teammates' verdicts on
+tickets are listed and filterable for tuning.
 """
 
 from typing import Any
@@ -12,10 +13,12 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from halo.admin import WorkspaceScopedAdmin, WorkspaceScopedReadOnlyAdmin
 from halo.models import Membership
-from inbox.models import CustomInbox, InboxEvent, SavedView, Ticket, TicketNote
+from inbox.models import CustomInbox, EscalationEvent, InboxEvent, SavedView, Ticket, TicketNote
 from inbox.services import TICKET_EDITABLE_FIELDS, ticket_update
 
 
@@ -174,3 +177,29 @@ class TicketAdmin(WorkspaceScopedAdmin):
         data = {name: form.cleaned_data[name] for name in form.changed_data if name in TICKET_EDITABLE_FIELDS}
         if data:
             ticket_update(ticket=obj, data=data)
+
+
+@admin.register(EscalationEvent)
+class EscalationEventAdmin(WorkspaceScopedReadOnlyAdmin):
+    """Every escalation, for watching how escalation performs (read-only)."""
+
+    list_display = [
+        "created_at",
+        "workspace",
+        "ticket_link",
+        "conversation",
+        "reason",
+        "confidence",
+        "mode",
+        "priority_matched",
+        "outcome",
+        "settings_version",
+    ]
+    list_filter = ["reason", "mode", "outcome", "priority_matched"]
+    list_select_related = ["workspace", "ticket", "conversation"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="Ticket")
+    def ticket_link(self, obj: EscalationEvent) -> str:
+        url = reverse("admin:inbox_ticket_change", args=[obj.ticket_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.ticket_id)

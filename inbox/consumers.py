@@ -27,6 +27,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils.crypto import constant_time_compare
 
 from halo.models import Membership
+from halo.params import parse_id
+from inbox.error_codes import InboxErrorCode
 from inbox.events import (
     CHANNEL_MESSAGE_TYPE,
     event_message,
@@ -110,11 +112,11 @@ class InboxConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         self.session_key, self.session_name = session_key, session_digest(session_key)
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        raw = (query.get("workspace") or [""])[0]
-        if not raw.isdigit():
+        workspace_id = parse_id((query.get("workspace") or [""])[0])
+        if workspace_id is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        self.user_id, self.workspace_id = int(user.pk), int(raw)
+        self.user_id, self.workspace_id = int(user.pk), workspace_id
         # The user's group is joined before access is checked: a removal committed after the check is
         # announced to a socket that already listens.
         await self._join(user_group(self.user_id))
@@ -144,7 +146,11 @@ class InboxConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         last_seq = frame.get("last_seq") if isinstance(frame, dict) and frame.get("type") == "resume" else None
         if isinstance(last_seq, bool) or not isinstance(last_seq, int) or last_seq < 0:
             await self._send(
-                {"type": "error", "code": "invalid_frame", "message": 'Send {"type": "resume", "last_seq": N}.'}
+                {
+                    "type": "error",
+                    "code": InboxErrorCode.INVALID_FRAME.value,
+                    "message": 'Send {"type": "resume", "last_seq": N}.',
+                }
             )
             return
         assert self.workspace_id is not None
@@ -161,16 +167,15 @@ class InboxConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def dispatch(self, message: dict[str, Any]) -> None:
         # A live event is the hot path (every event x every socket) and its handler touches no database:
         # it skips Channels' per-message ``close_old_connections``, a hop through the one thread that all
-        # sockets of the process queue on (B2, 25 sockets per process: with the frame encoded once, the
-        # two server processes' CPU for a run fell from 3.4 s to 1.8 s). The handlers that read the
-        # database do it through ``database_sync_to_async``, which closes old connections itself.
+        # sockets of the process queue on. The handlers that read the database do it through
+        # ``database_sync_to_async``, which closes old connections itself.
         if message["type"] == CHANNEL_MESSAGE_TYPE:
             await self.inbox_event(message)
         else:
             await super().dispatch(message)
 
     async def inbox_event(self, event: dict[str, Any]) -> None:
-        # The sender encoded the frame once for every socket (``inbox.events.inbox_event_broadcast``).
+        # The sender encoded the frame once for every socket (``inbox.events.inbox_event_record``).
         if self.closed_with is None:
             await self.send(text_data=event["text"])
 

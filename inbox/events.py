@@ -19,17 +19,14 @@ fetches server-rendered (escaped) HTML for anything richer.
 
 import hashlib
 import json
-import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from halo.layers import group_send_sync
+from halo.layers import send_event_on_commit
 from inbox.models import InboxCounter, InboxEvent
-
-logger = logging.getLogger(__name__)
 
 TICKET_CREATED = "ticket.created"
 TICKET_MERGED = "ticket.merged"
@@ -85,7 +82,10 @@ def inbox_event_record(
         event = InboxEvent.objects.create(
             workspace_id=workspace_id, seq=seq, type=type, ticket_id=ticket_id, payload=data or {}
         )
-    transaction.on_commit(lambda: inbox_event_broadcast(event))
+    # Encoded once here, not once per socket: every socket of the workspace sends these exact bytes.
+    send_event_on_commit(
+        workspace_group(workspace_id), {"type": CHANNEL_MESSAGE_TYPE, "text": json.dumps(event_message(event))}
+    )
     return event
 
 
@@ -99,15 +99,6 @@ def event_message(event: InboxEvent) -> dict[str, Any]:
         "data": event.payload,
         "at": event.created_at.isoformat().replace("+00:00", "Z"),
     }
-
-
-def inbox_event_broadcast(event: InboxEvent) -> None:
-    # Encoded once here, not once per socket: every socket of the workspace sends these exact bytes (B2).
-    text = json.dumps(event_message(event))
-    try:
-        group_send_sync(workspace_group(event.workspace_id), {"type": CHANNEL_MESSAGE_TYPE, "text": text})
-    except Exception:  # the layer is down: sockets catch up from the table (gap or reconnect)
-        logger.warning("inbox broadcast of event %s/%s failed", event.workspace_id, event.seq, exc_info=True)
 
 
 def session_digest(session_key: str) -> str:
@@ -125,14 +116,7 @@ def inbox_access_changed(*, user_id: int, ended_session_key: str | None = None) 
     message = {"type": ACCESS_CHANGED_MESSAGE_TYPE}
     if ended_session_key:
         message["ended_session"] = session_digest(ended_session_key)
-
-    def send() -> None:
-        try:
-            group_send_sync(user_group(user_id), message)
-        except Exception:  # the layer is down: the sockets' periodic re-check closes them
-            logger.warning("inbox access change of user %s not sent", user_id, exc_info=True)
-
-    transaction.on_commit(send)
+    send_event_on_commit(user_group(user_id), message)
 
 
 def inbox_last_seq(*, workspace_id: int) -> int:
@@ -154,7 +138,7 @@ def inbox_events_since(*, workspace_id: int, after_seq: int) -> list[InboxEvent]
     return events
 
 
-def inbox_events_prune(*, now: Any = None) -> int:
+def inbox_events_prune(*, now: datetime | None = None) -> int:
     """Delete events older than ``RETENTION`` (the counter keeps numbering; old clients resync)."""
     cutoff = (now or timezone.now()) - RETENTION
     deleted, _ = InboxEvent.objects.filter(created_at__lt=cutoff).delete()

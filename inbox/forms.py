@@ -38,6 +38,8 @@ class StatusForm(forms.Form):
 
     status = forms.ChoiceField(choices=Ticket.Status.choices)
     snooze_for = forms.ChoiceField(choices=SNOOZE_CHOICES, required=False)
+    # How many escalations the page showed: a close is refused if the customer escalated again since.
+    seen_escalations = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
 
     def changes(self, *, now: datetime) -> dict[str, Any]:
         """What ``ticket_update`` is given: the status and, for Snoozed, the wake-up time."""

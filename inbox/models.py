@@ -1,6 +1,7 @@
 """Tickets and custom inboxes: where an escalated conversation lands and a teammate takes over.
 
-A ``Ticket`` is created by an escalation (``escalation.services``) for one contact and carries the AI's
+``inbox.services`` is the only writer of tickets and their history. A ``Ticket`` is created by an escalation
+(``inbox.services.ticket_open_or_merge``, called by escalation) for one contact and carries the AI's
 context at the time: reason, confidence, knowledge sources searched, tools tried, the version of the
 escalation settings that created it, and an AI summary filled in after commit (``summary_state`` is
 ``pending`` until then). Its conversations are attached live (many-to-many: a conversation handed back to
@@ -15,6 +16,7 @@ to the AI).
 
 The staff inbox adds: ``InboxEvent`` (the per-workspace, gap-free sequence of live events, numbered from
 ``InboxCounter`` in the transaction of the change they describe, replayed to sockets that reconnect),
+``EscalationEvent`` (the ticket's history: one row per escalation that created it or merged into it),
 ``TicketNote`` (internal notes, never shown to the customer), ``SavedView`` (a named list: a segment rule
 plus ticket filters), the teammate's ``verdict`` on a ticket (for tuning escalation) and the Slack limiter
 state (``SlackThrottle``, one row per webhook, shared by every worker).
@@ -26,9 +28,21 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from agents.models import Agent, Conversation
+from agents.models import Agent, AgentTurn, Conversation
 from halo.models import Contact, Workspace
 from segments.fields import SegmentRuleField
+
+# How the inbox, Slack and emails say why the AI handed off (``Ticket.reason``, ``EscalationEvent.reason``).
+REASON_LABELS = {
+    "escalate_tool": "the AI called its escalate tool",
+    "phrase": "the AI said it needed a teammate",
+    "low_confidence": "the AI was not confident in its answer",
+    "manual": "the customer asked for a human",
+}
+
+
+def reason_label(reason: str) -> str:
+    return REASON_LABELS.get(reason, reason)
 
 
 class CustomInbox(models.Model):
@@ -136,6 +150,38 @@ class Ticket(models.Model):
 
     def __str__(self) -> str:
         return f"Ticket #{self.pk} ({self.status})"
+
+
+class EscalationEvent(models.Model):
+    """One escalation: automatic (a judged turn) or manual (the user asked), merged into a ticket or not."""
+
+    class Outcome(models.TextChoices):
+        CREATED = "created", "Created a ticket"
+        MERGED = "merged", "Merged into the open ticket"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="escalation_events")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="escalation_events")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="escalation_events")
+    turn = models.ForeignKey(
+        AgentTurn, on_delete=models.SET_NULL, null=True, blank=True, related_name="escalation_events"
+    )
+    reason = models.CharField(max_length=32)
+    confidence = models.PositiveSmallIntegerField(null=True, blank=True)
+    mode = models.CharField(max_length=16)
+    priority_matched = models.BooleanField(default=False)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    settings_version = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="escalationevent_recent")]
+        constraints = [
+            models.CheckConstraint(condition=Q(outcome__in=["created", "merged"]), name="escalationevent_outcome"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Escalation #{self.pk} ({self.reason}, {self.outcome})"
 
 
 class TicketNote(models.Model):

@@ -14,13 +14,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from agents.models import Conversation, Message
 from halo.models import Workspace
-from inbox.models import CustomInbox, SavedView, Ticket, TicketNote
+from inbox.models import CustomInbox, EscalationEvent, SavedView, Ticket, TicketNote
 from segments.lang import Node
 from segments.selectors import contacts_matching
 
@@ -74,9 +76,8 @@ def _of_segment(
     """The tickets whose contact matches a segment rule, checked ticket by ticket: a correlated subquery
     (``LIMIT 1``, which PostgreSQL keeps as such) that a page or a capped count stops asking once it has its
     rows. Written as ``contact IN (matching contacts)``, or as ``EXISTS`` (which the planner turns into the
-    same join), PostgreSQL hashed every matching contact of the workspace first and sorted every matching
-    ticket: a cost that grows with the contacts, not with the page (B5 at 100k tickets: a saved view's page
-    went from 46 to 25 ms median, its sidebar count from ~15 to ~8 ms)."""
+    same join), PostgreSQL hashes every matching contact of the workspace first and sorts every matching
+    ticket: a cost that grows with the contacts, not with the page."""
     matching = contacts_matching(workspace=workspace, rule=segment, now=now)
     contact = Subquery(matching.filter(pk=OuterRef("contact_id")).values("pk")[:1])
     return tickets.alias(segment_contact=contact).filter(segment_contact__isnull=False)
@@ -91,7 +92,7 @@ def ticket_get(*, workspace: Workspace, ticket_id: int) -> Ticket | None:
 NOT_CLOSED: list[str] = [Ticket.Status.OPEN, Ticket.Status.PRIORITY, Ticket.Status.SNOOZED]
 WAITING: list[str] = [Ticket.Status.OPEN, Ticket.Status.PRIORITY]
 INBOX_PAGE_SIZE = 50
-# A sidebar count stops here and reads "999+": an exact count of a large backlog would grow with it (B5).
+# A sidebar count stops here and reads "999+": an exact count of a large backlog would grow with it.
 COUNT_CAP = 999
 
 # The built-in lists: key -> (label, statuses, assignee filter: None | "none" | "me").
@@ -292,18 +293,14 @@ def inbox_page(
 class TicketDetail:
     ticket: Ticket
     conversations: list[Conversation]  # each with ``messages`` prefetched, oldest first
-    escalations: list[Any]  # EscalationEvent rows, oldest first
+    escalations: list[EscalationEvent]  # oldest first
     notes: list[TicketNote]
-    teammates: list[Any]  # users of the workspace
+    teammates: list[User]  # users of the workspace
     inboxes: list[CustomInbox]
 
 
 def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDetail | None:
     """A ticket with everything its page shows, if it belongs to one of ``workspace_ids``; else None."""
-    from django.contrib.auth import get_user_model
-
-    from escalation.models import EscalationEvent
-
     ticket = (
         Ticket.objects.filter(workspace_id__in=workspace_ids, pk=ticket_id)
         .select_related("workspace", "contact__company", "assignee", "inbox", "agent", "verdict_by")
@@ -334,3 +331,9 @@ def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDeta
         teammates=teammates,
         inboxes=inboxes,
     )
+
+
+def ticket_open_of_conversation(*, conversation: Conversation) -> Ticket | None:
+    """The ticket that is not closed holding this conversation, if any (at most one: a conversation's
+    contact has at most one ticket that is not closed)."""
+    return Ticket.objects.filter(conversations=conversation).exclude(status=Ticket.Status.CLOSED).first()

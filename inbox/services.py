@@ -1,72 +1,171 @@
-"""Writes of the inbox app: changing a ticket (status, assignee, inbox) and building its AI summary.
+"""Writes of the inbox app, the only writer of tickets and their history.
 
-``ticket_update`` validates like the rest of the product (an assignee must be a member of the ticket's
-workspace, an inbox must belong to it) and owns the status transitions: closing a ticket hands its
-conversations back to the AI (the conversation's gates start afresh, see ``escalation.selectors``), and
-re-opening a closed ticket is refused while the contact has another ticket that is not closed (the
-database's partial unique constraint decides).
+``ticket_open_or_merge`` is how an escalation lands: it creates the contact's ticket or merges into the one
+that is not closed, records the ``EscalationEvent``, raises ``open`` to ``priority`` (never lowers it), and
+records the after-commit work (the AI summary, the live event, Slack and the assignee's email) in the same
+transaction. The partial unique constraint ``ticket_one_open_per_contact`` is the arbiter under
+concurrency: an escalation that loses the race to create merges into the winner's ticket.
 
-``ticket_summarize`` is the built-in, offline summary: it quotes what the user asked (first and latest
-messages) and why the AI handed off. Customer text is data here, never an instruction: nothing in it can
-change a ticket's routing, status or assignee.
+``ticket_update`` owns the other transitions — status, assignee, inbox, snooze — and validates like the
+rest of the product (an assignee must be a member of the ticket's workspace, an inbox must belong to it).
+Closing a ticket hands its conversations back to the AI; re-opening a closed one hands them off again and
+is refused while the contact has another ticket that is not closed. Both paths lock the ticket row, so a
+close and a merge into the same ticket happen one after the other, never interleaved.
 
 The staff inbox's writes live here too (``ticket_reply``, ``ticket_note_add``, ``ticket_verdict_set``,
 ``saved_view_create``/``saved_view_delete``), and every write that an open inbox page should show records
 its live event (``inbox.events``) in its own transaction; an assignment records the assignee's email
-(``inbox.notifications``). ``ticket_escalated_publish`` and ``conversation_message_publish`` are the
-inbox's hooks for escalation (a ticket created or merged; a customer message on a handed-off
-conversation), called inside escalation's transactions.
+(``inbox.notifications``). ``conversation_message_publish`` shows a customer's message on a handed-off
+conversation in its ticket's open pages.
 """
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.models import Conversation, Message
-from halo.models import Membership, Workspace
+from agents.services import conversations_hand_back, conversations_hand_off, message_post
+from agents.turns import KnowledgeSource, ToolCall, sources_dedupe
+from halo.models import Contact, Membership, Workspace
+from halo.outbox import outbox_enqueue
 from inbox.events import MESSAGE_NEW, NOTE_NEW, TICKET_CREATED, TICKET_MERGED, TICKET_UPDATED, inbox_event_record
-from inbox.models import CustomInbox, SavedView, Ticket, TicketNote
+from inbox.models import CustomInbox, EscalationEvent, SavedView, Ticket, TicketNote
+from inbox.notifications import notification_assignment, notifications_ticket_created
+from inbox.summaries import ticket_summary_refresh
 
-REASON_LABELS = {
-    "escalate_tool": "the AI called its escalate tool",
-    "phrase": "the AI said it needed a teammate",
-    "low_confidence": "the AI was not confident in its answer",
-    "manual": "the customer asked for a human",
-}
-SUMMARY_QUOTE_CHARS = 280
+SUMMARY_TASK = "inbox.tasks.ticket_summarize"
 TICKET_EDITABLE_FIELDS = ("status", "assignee", "inbox", "snoozed_until")
 # How many due snoozed tickets one run of the wake-up job opens (the next run takes the rest).
 WAKE_BATCH = 500
+# How many tools a ticket remembers (the newest).
+TOOLS_TRIED_KEPT = 100
 
 
-def _quote(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= SUMMARY_QUOTE_CHARS else text[: SUMMARY_QUOTE_CHARS - 1] + "…"
+# --- Escalations land here ---------------------------------------------------------------------------
 
 
-def ticket_summary_build(*, ticket: Ticket, user_messages: list[str]) -> str:
-    """A short, factual summary of what the user wanted, from their own words."""
-    if not user_messages:
-        first = "The customer has not written anything yet."
-    else:
-        first = f'The customer asked: "{_quote(user_messages[0])}"'
-    parts = [first]
-    if len(user_messages) > 1:
-        parts.append(f'Latest message: "{_quote(user_messages[-1])}"')
-    reason = REASON_LABELS.get(ticket.reason, ticket.reason)
-    parts.append(f"Handed off because {reason}.")
-    if ticket.escalation_count > 1:
-        parts.append(f"Escalated {ticket.escalation_count} times.")
-    return " ".join(parts)
+@dataclass(frozen=True)
+class Escalation:
+    """One escalation as the inbox records it: why, with what AI context, under which settings, and where
+    a new ticket goes (``assignee_id`` or ``inbox_id``)."""
+
+    agent_id: int
+    reason: str
+    confidence: int | None
+    turn_id: int | None
+    mode: str
+    settings_version: int | None
+    priority: bool
+    assignee_id: int | None
+    inbox_id: int | None
+    knowledge_sources: tuple[KnowledgeSource, ...]
+    tools_tried: tuple[ToolCall, ...]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TicketOpened:
+    """What an escalation did: the ticket it created or merged into, and its history row."""
+
+    ticket: Ticket
+    created: bool
+    event: EscalationEvent
+
+
+def ticket_open_or_merge(*, conversation: Conversation, contact: Contact, escalation: Escalation) -> TicketOpened:
+    """Create the contact's ticket or merge into the one that is not closed, and record the escalation.
+
+    Call inside the escalation's transaction (the conversation's hand-off commits with it). Race-free: the
+    contact's open ticket is locked while it is merged into, and a losing insert merges into the winner's.
+    """
+    at = escalation.at
+    with transaction.atomic(savepoint=False):
+        ticket = _contact_open_ticket_locked(contact)
+        created = False
+        if ticket is None:
+            try:
+                with transaction.atomic():  # a savepoint: losing the race must not poison the transaction
+                    ticket = Ticket.objects.create(
+                        workspace_id=conversation.workspace_id,
+                        contact=contact,
+                        agent_id=escalation.agent_id,
+                        status=Ticket.Status.PRIORITY if escalation.priority else Ticket.Status.OPEN,
+                        assignee_id=escalation.assignee_id,
+                        inbox_id=escalation.inbox_id,
+                        reason=escalation.reason,
+                        confidence=escalation.confidence,
+                        knowledge_sources=[source.to_json() for source in escalation.knowledge_sources],
+                        tools_tried=[tool.to_json(with_result=False) for tool in escalation.tools_tried],
+                        settings_version=escalation.settings_version,
+                        created_at=at,
+                        updated_at=at,
+                    )
+                created = True
+            except IntegrityError:  # another escalation created the contact's open ticket first
+                ticket = _contact_open_ticket_locked(contact)
+                if ticket is None:  # it was closed meanwhile: nothing left to merge into
+                    raise
+        if not created:
+            _ticket_merge(ticket=ticket, escalation=escalation)
+        ticket.conversations.add(conversation)
+        event = EscalationEvent.objects.create(
+            workspace_id=conversation.workspace_id,
+            ticket=ticket,
+            conversation=conversation,
+            turn_id=escalation.turn_id,
+            reason=escalation.reason,
+            confidence=escalation.confidence,
+            mode=escalation.mode,
+            priority_matched=escalation.priority,
+            outcome=EscalationEvent.Outcome.CREATED if created else EscalationEvent.Outcome.MERGED,
+            settings_version=escalation.settings_version,
+            created_at=at,
+        )
+        if not Ticket.workspace.is_cached(ticket) and Conversation.workspace.is_cached(conversation):
+            ticket.workspace = conversation.workspace
+        outbox_enqueue(workspace=ticket.workspace, task=SUMMARY_TASK, payload={"ticket_id": ticket.pk})
+        if created:
+            notifications_ticket_created(ticket=ticket)
+        # Last: the event takes the workspace's counter row, locked until commit (concurrent escalations
+        # into one workspace wait on it as briefly as possible).
+        _ticket_event(ticket=ticket, type=TICKET_CREATED if created else TICKET_MERGED, conversation_id=conversation.pk)
+    return TicketOpened(ticket=ticket, created=created, event=event)
+
+
+def _contact_open_ticket_locked(contact: Contact) -> Ticket | None:
+    return Ticket.objects.select_for_update().filter(contact=contact).exclude(status=Ticket.Status.CLOSED).first()
+
+
+def _ticket_merge(*, ticket: Ticket, escalation: Escalation) -> None:
+    ticket.escalation_count += 1
+    if escalation.priority and ticket.status == Ticket.Status.OPEN:
+        ticket.status = Ticket.Status.PRIORITY  # raised, never lowered
+    ticket.knowledge_sources = [
+        source.to_json()
+        for source in sources_dedupe(
+            [*KnowledgeSource.list_from_json(ticket.knowledge_sources), *escalation.knowledge_sources]
+        )
+    ]
+    tools = [*ticket.tools_tried, *(tool.to_json(with_result=False) for tool in escalation.tools_tried)]
+    ticket.tools_tried = tools[-TOOLS_TRIED_KEPT:]
+    ticket.summary_state = Ticket.SummaryState.PENDING
+    ticket.updated_at = escalation.at
+    ticket.save(
+        update_fields=["escalation_count", "status", "knowledge_sources", "tools_tried", "summary_state", "updated_at"]
+    )
 
 
 def ticket_summarize(*, ticket_id: int) -> Ticket:
     """Fill in the ticket's AI summary and tell open inbox pages (``inbox.summaries``; idempotent)."""
-    from inbox.summaries import ticket_summary_refresh
-
     return ticket_summary_refresh(ticket_id=ticket_id)
+
+
+# --- Changing a ticket -------------------------------------------------------------------------------
 
 
 def _validate(ticket: Ticket) -> None:
@@ -87,12 +186,20 @@ def _validate(ticket: Ticket) -> None:
         raise ValidationError(errors)
 
 
-def ticket_update(*, ticket: Ticket, data: dict[str, Any], actor: Any = None) -> Ticket:
+def ticket_update(
+    *, ticket: Ticket, data: dict[str, Any], actor: User | None = None, seen_escalation_count: int | None = None
+) -> Ticket:
     """Change a ticket's status, assignee, inbox or snooze time. ``assignee``/``inbox`` take an id or None.
 
     ``snoozed_until`` (a future time, or None for "until the customer writes") goes with the snoozed status;
     leaving that status clears it. ``actor`` (the teammate who made the change, if any) is not emailed about
     assigning themselves.
+
+    A close is refused when an escalation merged into the ticket since the caller looked at it (its
+    ``escalation_count`` moved on from ``seen_escalation_count``, by default the count of the ``ticket``
+    instance given): closing would hand that escalation's conversation back to the AI right after the
+    customer was told a teammate takes over. The ticket's row lock orders a close and a merge; this check
+    catches the merge that came between the teammate's look and the lock.
     """
     unknown = set(data) - set(TICKET_EDITABLE_FIELDS)
     if unknown:
@@ -118,6 +225,11 @@ def ticket_update(*, ticket: Ticket, data: dict[str, Any], actor: Any = None) ->
             locked.inbox_id = getattr(data["inbox"], "pk", data["inbox"])
         _validate(locked)
         closing = locked.status == Ticket.Status.CLOSED and not was_closed
+        seen = ticket.escalation_count if seen_escalation_count is None else seen_escalation_count
+        if closing and locked.escalation_count != seen:
+            raise ValidationError(
+                {"status": "The customer escalated again a moment ago: read their latest message before closing."}
+            )
         if closing:
             locked.closed_at = now
         elif was_closed and locked.status != Ticket.Status.CLOSED:
@@ -133,7 +245,7 @@ def ticket_update(*, ticket: Ticket, data: dict[str, Any], actor: Any = None) ->
         if closing:
             _conversations_hand_back(ticket=locked, now=now)
         elif was_closed and locked.status != Ticket.Status.CLOSED:
-            locked.conversations.update(status=Conversation.Status.HANDED_OFF, updated_at=now)
+            conversations_hand_off(conversation_ids=list(locked.conversations.values_list("pk", flat=True)), now=now)
         changed = [
             name
             for name, old, new in zip(
@@ -147,22 +259,18 @@ def ticket_update(*, ticket: Ticket, data: dict[str, Any], actor: Any = None) ->
         if changed:
             _ticket_event(ticket=locked, type=TICKET_UPDATED, changed=changed)
         if "assignee" in changed and locked.assignee_id is not None:
-            from inbox.notifications import notification_assignment
-
-            notification_assignment(ticket=locked, actor_id=getattr(actor, "pk", None))
+            notification_assignment(ticket=locked, actor_id=actor.pk if actor is not None else None)
     return locked
 
 
-def _conversations_hand_back(*, ticket: Ticket, now: Any) -> None:
+def _conversations_hand_back(*, ticket: Ticket, now: datetime) -> None:
     """Closing a ticket gives its conversations back to the AI, unless another open ticket holds them."""
     conversation_ids = list(
         ticket.conversations.filter(status=Conversation.Status.HANDED_OFF)
         .exclude(tickets__in=Ticket.objects.exclude(pk=ticket.pk).exclude(status=Ticket.Status.CLOSED))
         .values_list("pk", flat=True)
     )
-    Conversation.objects.filter(pk__in=conversation_ids).update(
-        status=Conversation.Status.OPEN, updated_at=now, handed_back_at=now
-    )
+    conversations_hand_back(conversation_ids=conversation_ids, now=now)
 
 
 # --- Live events and the staff inbox's actions ---------------------------------------------------------
@@ -185,19 +293,6 @@ def _ticket_event(*, ticket: Ticket, type: str, **extra: Any) -> None:
     )
 
 
-def ticket_escalated_publish(*, ticket: Ticket, created: bool, conversation: Conversation) -> None:
-    """Escalation's hook (inside the handoff's transaction): the live event and, for a new ticket, its
-    notifications (Slack, the assignee's email)."""
-    if not Ticket.workspace.is_cached(ticket) and Conversation.workspace.is_cached(conversation):
-        ticket.workspace = conversation.workspace
-    if created:
-        from inbox.notifications import notifications_ticket_created
-
-        notifications_ticket_created(ticket=ticket)
-    # Last: the event takes the workspace's counter row, locked until commit (concurrent handoffs wait on it).
-    _ticket_event(ticket=ticket, type=TICKET_CREATED if created else TICKET_MERGED, conversation_id=conversation.pk)
-
-
 def conversation_message_publish(*, message: Message, ticket: Ticket) -> None:
     """A new message on a conversation that ``ticket`` holds: open inbox pages of that ticket show it, and a
     customer's message wakes the ticket if it is snoozed (back to open, in the team's Open list)."""
@@ -211,7 +306,7 @@ def conversation_message_publish(*, message: Message, ticket: Ticket) -> None:
     )
 
 
-def tickets_wake_due(*, now: Any = None) -> int:
+def tickets_wake_due(*, now: datetime | None = None) -> int:
     """Open the snoozed tickets whose wake-up time has come (at most ``WAKE_BATCH``); returns how many.
 
     Each in its own short transaction, locked with SKIP LOCKED: several workers may run it at once, and a
@@ -228,7 +323,7 @@ def tickets_wake_due(*, now: Any = None) -> int:
     return woken
 
 
-def _ticket_wake(*, ticket: Ticket, now: Any) -> None:
+def _ticket_wake(*, ticket: Ticket, now: datetime) -> None:
     """A snoozed ticket back to open, with its live event. Call inside a transaction."""
     updated = Ticket.objects.filter(pk=ticket.pk, status=Ticket.Status.SNOOZED).update(
         status=Ticket.Status.OPEN, snoozed_until=None, updated_at=now
@@ -238,7 +333,7 @@ def _ticket_wake(*, ticket: Ticket, now: Any) -> None:
         _ticket_event(ticket=ticket, type=TICKET_UPDATED, changed=["status"])
 
 
-def ticket_reply(*, ticket: Ticket, teammate: Any, body: str, conversation_id: int | None = None) -> Message:
+def ticket_reply(*, ticket: Ticket, teammate: User, body: str, conversation_id: int | None = None) -> Message:
     """A teammate's reply to the customer: posted to the ticket's (latest, or chosen) conversation, sent
     live to the widget (``agents``), and from then on the AI stays silent in that conversation."""
     conversations = ticket.conversations.order_by("-updated_at", "-id")
@@ -247,12 +342,8 @@ def ticket_reply(*, ticket: Ticket, teammate: Any, body: str, conversation_id: i
     conversation = conversations.first()
     if conversation is None:
         raise ValidationError({"body": "This ticket has no conversation to reply to."})
-    from agents.services import conversation_post_message
-
     with transaction.atomic():
-        message = conversation_post_message(
-            conversation=conversation, author=Message.Author.TEAMMATE, body=body, teammate=teammate
-        )
+        message = message_post(conversation=conversation, author=Message.Author.TEAMMATE, body=body, teammate=teammate)
         conversation_message_publish(message=message, ticket=ticket)
     return message
 
@@ -260,7 +351,7 @@ def ticket_reply(*, ticket: Ticket, teammate: Any, body: str, conversation_id: i
 NOTE_MAX_CHARS = 10_000
 
 
-def ticket_note_add(*, ticket: Ticket, author: Any, body: str) -> TicketNote:
+def ticket_note_add(*, ticket: Ticket, author: User, body: str) -> TicketNote:
     body = body.strip()
     if not body:
         raise ValidationError({"body": "A note cannot be empty."})
@@ -274,7 +365,7 @@ def ticket_note_add(*, ticket: Ticket, author: Any, body: str) -> TicketNote:
     return note
 
 
-def ticket_verdict_set(*, ticket: Ticket, user: Any, verdict: str) -> Ticket:
+def ticket_verdict_set(*, ticket: Ticket, user: User, verdict: str) -> Ticket:
     """A teammate's verdict on the escalation ("AI could have answered" / "right to escalate"); "" clears it."""
     if verdict and verdict not in Ticket.Verdict.values:
         raise ValidationError({"verdict": f"Choose one of: {', '.join(Ticket.Verdict.values)}."})
@@ -300,7 +391,7 @@ def saved_view_create(
     statuses: list[str] | None = None,
     assignee: str = SavedView.Assignee.ANY,
     inbox: CustomInbox | None = None,
-    created_by: Any = None,
+    created_by: User | None = None,
 ) -> SavedView:
     view = SavedView(
         workspace=workspace,

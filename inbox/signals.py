@@ -12,6 +12,7 @@ The receivers only hand the user id (and, at logout, the ending session) to
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.http import HttpRequest
@@ -48,7 +49,7 @@ def user_saved(sender: Any, instance: Any, update_fields: frozenset[str] | None 
         inbox_access_changed(user_id=instance.pk)
 
 
-def user_logged_out_announce(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+def user_logged_out_announce(sender: Any, request: HttpRequest, user: User | None, **kwargs: Any) -> None:
     if user is None:
         return
     session = getattr(request, "session", None)

@@ -27,8 +27,7 @@ from django.db import transaction
 
 from agents.models import Agent, Message
 from inbox.events import SUMMARY_READY, inbox_event_record
-from inbox.models import Ticket
-from inbox.services import REASON_LABELS
+from inbox.models import Ticket, reason_label
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ class BuiltinSummarizer:
         if ai_replies:
             tried.append(f"replied {ai_replies} time{'s' if ai_replies != 1 else ''}")
         parts.append(f"The AI {', '.join(tried)}." if tried else "The AI did not try anything before handing off.")
-        reason = REASON_LABELS.get(facts.reason, facts.reason)
+        reason = reason_label(facts.reason)
         confidence = f" (confidence {facts.confidence}%)" if facts.confidence is not None else ""
         parts.append(f"Handed off because {reason}{confidence}.")
         if facts.escalation_count > 1:
@@ -99,7 +98,7 @@ class LLMSummarizer:
             "transcript": [{"author": author, "text": body} for author, body in facts.transcript],
             "ai_searches": list(facts.searches),
             "sources_found": list(facts.source_titles),
-            "handoff_reason": REASON_LABELS.get(facts.reason, facts.reason),
+            "handoff_reason": reason_label(facts.reason),
             "ai_confidence": facts.confidence,
         }
         headers = {"Authorization": f"Bearer {self.agent.openai_api_key}"} if self.agent.openai_api_key else {}

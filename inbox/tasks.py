@@ -2,19 +2,35 @@
 
 from celery import shared_task
 
-from halo.outbox import outbox_process
+from halo.models import OutboxMessage
+from halo.outbox import PermanentFailure, outbox_process
 from inbox.events import inbox_events_prune
+from inbox.models import Ticket
+from inbox.notifications import EMAIL_TASK, SLACK_TASK
 from inbox.notifications.emails import assignment_email_deliver
 from inbox.notifications.slack import slack_deliver
-from inbox.services import tickets_wake_due
+from inbox.services import SUMMARY_TASK, tickets_wake_due
+from inbox.services import ticket_summarize as ticket_summarize_service
 
 
-@shared_task(name="inbox.tasks.slack_notify")
+def _summarize(message: OutboxMessage) -> None:
+    try:
+        ticket_summarize_service(ticket_id=int(message.payload["ticket_id"]))
+    except Ticket.DoesNotExist:
+        raise PermanentFailure("The ticket no longer exists.") from None
+
+
+@shared_task(name=SUMMARY_TASK)
+def ticket_summarize(message_id: int) -> None:
+    outbox_process(message_id=message_id, handler=_summarize)
+
+
+@shared_task(name=SLACK_TASK)
 def slack_notify(message_id: int) -> None:
     outbox_process(message_id=message_id, handler=slack_deliver)
 
 
-@shared_task(name="inbox.tasks.assignment_email")
+@shared_task(name=EMAIL_TASK)
 def assignment_email(message_id: int) -> None:
     outbox_process(message_id=message_id, handler=assignment_email_deliver)
 

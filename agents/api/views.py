@@ -18,7 +18,6 @@ from agents.api.serializers import (
     KnowledgeArticlePageSerializer,
     KnowledgeArticleSerializer,
 )
-from agents.api.widget import message_id_param
 from agents.models import Agent, KnowledgeArticle
 from agents.selectors import agent_get, agent_list, conversation_detail, knowledge_article_get, knowledge_article_list
 from agents.services import (
@@ -28,14 +27,16 @@ from agents.services import (
     knowledge_article_update,
 )
 from halo.api.authentication import request_workspace
+from halo.api.error_codes import ErrorCode
 from halo.api.errors import ApiError
 from halo.api.schema import error_responses
+from halo.params import after_id_param
 
 PAGE_SIZE = 100
 
 
 def _not_found(what: str) -> ApiError:
-    return ApiError("not_found", f"No {what} with this id in this workspace.", status=404)
+    return ApiError(ErrorCode.NOT_FOUND, f"No {what} with this id in this workspace.", status=404)
 
 
 class AgentListView(APIView):
@@ -91,7 +92,7 @@ class KnowledgeArticleListView(APIView):
         tags=["knowledge"],
     )
     def get(self, request: Request) -> Response:
-        after_id = message_id_param(request.query_params.get("after"))
+        after_id = after_id_param(request.query_params.get("after"))
         articles = list(
             knowledge_article_list(workspace=request_workspace(request)).filter(pk__gt=after_id)[: PAGE_SIZE + 1]
         )

@@ -1,4 +1,4 @@
-"""Input and output shapes of the escalation APIs (SPEC §6 field names). Shapes only: the rules live in
+"""Input and output shapes of the escalation server API. Shapes only: the rules live in
 ``EscalationSettings.clean`` and ``escalation.services``, so the API refuses exactly what the admin form does.
 """
 
@@ -6,11 +6,10 @@ from typing import Any
 
 from rest_framework import serializers
 
-from agents.api.serializers import StrictBooleanField
 from escalation.engine import Mode, Reason, Signal, SuppressedBy
 from escalation.models import MAX_PHRASE_LENGTH, MAX_PHRASES, EscalationSettings
 from escalation.services import SETTINGS_FIELDS
-from halo.api.serializers import StrictSerializer, TextField, WholeNumberField
+from halo.api.serializers import StrictBooleanField, StrictSerializer, TextField, WholeNumberField
 from inbox.api.serializers import TicketSerializer
 from segments.fields import SegmentRuleSerializerField
 
@@ -96,12 +95,3 @@ class DecisionSerializer(serializers.Serializer[Any]):
     suppressed_by = serializers.ChoiceField(choices=[rule.value for rule in SuppressedBy], allow_null=True)
     signals = serializers.ListField(child=serializers.ChoiceField(choices=[signal.value for signal in Signal]))
     ticket = TicketSerializer(allow_null=True)
-
-
-class HandoffSerializer(serializers.Serializer[Any]):
-    """The widget's answer to "Talk to a human": the conversation's status and its ticket."""
-
-    status = serializers.CharField()
-    created = serializers.BooleanField(help_text="False when the contact's open ticket was reused.")
-    ticket = serializers.DictField(help_text="`id`, `status`, `created_at` of the conversation's ticket.")
-    messages = serializers.ListField(child=serializers.DictField(), help_text="The handoff message, if one was posted.")

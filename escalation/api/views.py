@@ -14,19 +14,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent, Conversation
+from agents.turns import KnowledgeSource, ToolCall
 from escalation.api.serializers import (
     AiTurnInputSerializer,
     DecisionSerializer,
     EscalationSettingsPatchSerializer,
     EscalationSettingsSerializer,
 )
-from escalation.services import (
-    ConversationHandedOff,
-    ai_turn_submit,
-    escalation_settings_ensure,
-    escalation_settings_update,
-)
+from escalation.error_codes import EscalationErrorCode
+from escalation.flow import ai_turn_submit
+from escalation.services import ConversationHandedOff, escalation_settings_ensure, escalation_settings_update
 from halo.api.authentication import request_workspace
+from halo.api.error_codes import ErrorCode
 from halo.api.errors import ApiError
 from halo.api.schema import error_responses
 from inbox.api.serializers import TicketSerializer
@@ -37,7 +36,7 @@ class EscalationSettingsView(APIView):
     def _agent(self, request: Request, agent_id: int) -> Agent:
         agent = Agent.objects.filter(workspace=request_workspace(request), pk=agent_id).first()
         if agent is None:
-            raise ApiError("not_found", "Not found.", status=404)
+            raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
         return agent
 
     @extend_schema(
@@ -47,8 +46,8 @@ class EscalationSettingsView(APIView):
         tags=["escalation"],
     )
     def get(self, request: Request, agent_id: int) -> Response:
-        settings = escalation_settings_ensure(agent=self._agent(request, agent_id))
-        return Response(EscalationSettingsSerializer(settings).data)
+        escalation_settings = escalation_settings_ensure(agent=self._agent(request, agent_id))
+        return Response(EscalationSettingsSerializer(escalation_settings).data)
 
     @extend_schema(
         operation_id="escalation_settings_update",
@@ -70,11 +69,13 @@ class EscalationSettingsView(APIView):
         tags=["escalation"],
     )
     def patch(self, request: Request, agent_id: int) -> Response:
-        settings = escalation_settings_ensure(agent=self._agent(request, agent_id))
+        escalation_settings = escalation_settings_ensure(agent=self._agent(request, agent_id))
         data = EscalationSettingsPatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        settings = escalation_settings_update(settings=settings, data=dict(data.validated_data), via="api")
-        return Response(EscalationSettingsSerializer(settings).data)
+        escalation_settings = escalation_settings_update(
+            escalation_settings=escalation_settings, data=dict(data.validated_data), via="api"
+        )
+        return Response(EscalationSettingsSerializer(escalation_settings).data)
 
 
 class AiTurnView(APIView):
@@ -112,27 +113,32 @@ class AiTurnView(APIView):
             .first()
         )
         if conversation is None:
-            raise ApiError("not_found", "Not found.", status=404)
+            raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
         data = AiTurnInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values: dict[str, Any] = dict(data.validated_data)
+        tools = [
+            ToolCall(name=tool["name"], arguments={key: value for key, value in tool.items() if key != "name"})
+            for tool in values["tools"]
+        ]
+        sources = [KnowledgeSource(**source) for source in values["knowledge_sources"]]
         try:
-            turn, judgement = ai_turn_submit(
+            judged = ai_turn_submit(
                 conversation=conversation,
                 reply=values["reply"],
                 confidence=values["confidence"],
-                tools=[dict(tool) for tool in values["tools"]],
-                knowledge_sources=[dict(source) for source in values["knowledge_sources"]],
+                tools=tools,
+                knowledge_sources=sources,
             )
         except ConversationHandedOff as error:
-            raise ApiError("conversation_handed_off", str(error), status=409) from None
+            raise ApiError(EscalationErrorCode.CONVERSATION_HANDED_OFF, str(error), status=409) from None
         ticket = None
-        if judgement.handoff is not None:
-            ticket = TicketSerializer(ticket_get(workspace=workspace, ticket_id=judgement.handoff.ticket.pk)).data
+        if judged.handoff is not None:
+            ticket = TicketSerializer(ticket_get(workspace=workspace, ticket_id=judged.handoff.ticket.pk)).data
         body = {
-            "turn": turn.pk,
-            "message": turn.message_id,
-            **judgement.decision.as_dict(),
+            "turn": judged.turn.pk,
+            "message": judged.turn.message_id,
+            **judged.decision.as_dict(),
             "ticket": ticket,
         }
         return Response(body, status=status.HTTP_201_CREATED)

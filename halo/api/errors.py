@@ -1,10 +1,14 @@
 """One error shape for every API: ``{"code": "...", "message": "...", ...}`` with a stable, machine-readable code.
 
+Codes are enums, one per app (``halo.api.error_codes``, ``escalation.error_codes``, ...): an ``ApiError``
+takes a member, never a string typed at the call site.
+
 Validation errors add ``fields`` (field name → messages); domain errors may add keys of their own (a
 segment rule error adds its ``position`` and ``hint``). Django's own ``ValidationError`` raised by a model
 or service becomes a 400 too, so bad input never surfaces as a 500.
 """
 
+from enum import StrEnum
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -13,14 +17,16 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from halo.api.error_codes import ErrorCode
+
 
 class ApiError(exceptions.APIException):
-    """A domain error with its own code, e.g. ``ApiError("handoff_unavailable", "…", status=403)``."""
+    """A domain error with its own code, e.g. ``ApiError(WidgetErrorCode.HANDOFF_UNAVAILABLE, "…", status=403)``."""
 
-    def __init__(self, code: str, message: str, *, status: int = 400, **extra: Any) -> None:
-        super().__init__(detail=message, code=code)
+    def __init__(self, code: StrEnum, message: str, *, status: int = 400, **extra: Any) -> None:
+        super().__init__(detail=message, code=code.value)
         self.status_code = status
-        self.code = code
+        self.code = code.value
         self.extra = extra
 
 
@@ -36,7 +42,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         response.data = {"code": exc.code, "message": str(exc.detail), **exc.extra}
     elif isinstance(exc, exceptions.ValidationError):
         fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = {"code": "invalid", "message": _first_message(fields), "fields": fields}
+        response.data = {"code": ErrorCode.INVALID.value, "message": _first_message(fields), "fields": fields}
     elif isinstance(exc, exceptions.APIException):
         code = exc.get_codes()
         response.data = {"code": code if isinstance(code, str) else exc.default_code, "message": str(exc.detail)}
@@ -44,7 +50,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if wait is not None:
             response.data["retry_after"] = int(wait)
     elif isinstance(exc, Http404):
-        response.data = {"code": "not_found", "message": "Not found."}
+        response.data = {"code": ErrorCode.NOT_FOUND.value, "message": "Not found."}
     return response
 
 
@@ -60,11 +66,11 @@ def _first_message(fields: Any) -> str:
 
 
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse({"code": "not_found", "message": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    return JsonResponse({"code": ErrorCode.NOT_FOUND.value, "message": "Not found."}, status=status.HTTP_404_NOT_FOUND)
 
 
 def json_server_error(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
-        {"code": "server_error", "message": "Something went wrong on our side."},
+        {"code": ErrorCode.SERVER_ERROR.value, "message": "Something went wrong on our side."},
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )

@@ -1,4 +1,4 @@
-"""Input and output shapes of the contacts API (SPEC §6 field names). Shapes and types only: the writes
+"""Input and output shapes of the contacts API (the public field names). Shapes and types only: the writes
 and their rules live in ``halo.services``.
 
 Inputs refuse unknown keys (a typo such as ``custom_field`` is a 400, not silently ignored). A field that
@@ -47,6 +47,15 @@ class TextField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON ``true`` or ``false`` only (DRF's own field also takes 0/1 and "yes"/"no")."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class WholeNumberField(serializers.IntegerField):
     """An integer that must arrive as a JSON integer (not ``"12"`` or ``12.5``)."""
 
@@ -54,6 +63,15 @@ class WholeNumberField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class ContactSummarySerializer(serializers.Serializer[Any]):
+    """A contact as a ticket or a conversation names it."""
+
+    id = serializers.IntegerField()
+    user_id = serializers.CharField(allow_null=True)
+    email = serializers.CharField(allow_null=True)
+    name = serializers.CharField(allow_null=True)
 
 
 class AmountField(serializers.DecimalField):

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from halo.api.authentication import request_workspace
+from halo.api.error_codes import ErrorCode
 from halo.api.errors import ApiError
 from halo.api.schema import error_responses
 from halo.api.serializers import (
@@ -58,7 +59,7 @@ class ContactView(APIView):
     def get(self, request: Request, user_id: str) -> Response:
         contact = contact_get(workspace=request_workspace(request), user_id=_user_id(user_id))
         if contact is None:
-            raise ApiError("not_found", "No contact with this user_id.", status=404)
+            raise ApiError(ErrorCode.NOT_FOUND, "No contact with this user_id.", status=404)
         return Response(ContactSerializer(contact).data)
 
     @extend_schema(
@@ -118,7 +119,9 @@ class ContactEventsView(APIView):
     def post(self, request: Request, user_id: str) -> Response:
         contact = contact_get(workspace=request_workspace(request), user_id=_user_id(user_id))
         if contact is None:
-            raise ApiError("contact_not_found", "No contact with this user_id: PUT the contact first.", status=404)
+            raise ApiError(
+                ErrorCode.CONTACT_NOT_FOUND, "No contact with this user_id: PUT the contact first.", status=404
+            )
         events = _events(request.data)
         now = timezone.now()
         page_views_record(contact=contact, views=[(event["url"], event.get("occurred_at") or now) for event in events])

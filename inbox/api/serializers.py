@@ -1,18 +1,11 @@
-"""Input and output shapes of the tickets API (SPEC §6 field names); the rules live in ``inbox.services``."""
+"""Input and output shapes of the tickets API (the public field names); the rules live in ``inbox.services``."""
 
 from typing import Any
 
 from rest_framework import serializers
 
-from halo.api.serializers import StrictSerializer
+from halo.api.serializers import ContactSummarySerializer, StrictSerializer
 from inbox.models import Ticket
-
-
-class TicketContactSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    user_id = serializers.CharField(allow_null=True)
-    email = serializers.CharField(allow_null=True)
-    name = serializers.CharField(allow_null=True)
 
 
 class TicketKnowledgeSourceSerializer(serializers.Serializer[Any]):
@@ -22,7 +15,7 @@ class TicketKnowledgeSourceSerializer(serializers.Serializer[Any]):
 
 
 class TicketSerializer(serializers.ModelSerializer[Ticket]):
-    contact = TicketContactSerializer(read_only=True)
+    contact = ContactSummarySerializer(read_only=True)
     assignee = serializers.IntegerField(source="assignee_id", allow_null=True, help_text="User id, or null.")
     inbox = serializers.IntegerField(source="inbox_id", allow_null=True, help_text="Custom inbox id, or null.")
     summary = serializers.SerializerMethodField(help_text="The AI summary; null while it is pending.")

@@ -15,8 +15,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from halo.api.authentication import request_workspace
+from halo.api.error_codes import ErrorCode
 from halo.api.errors import ApiError
 from halo.api.schema import error_responses
+from halo.params import parse_id, parse_int
 from inbox.api.serializers import TicketPatchSerializer, TicketSerializer
 from inbox.models import Ticket
 from inbox.selectors import UNSET, ticket_get, ticket_list
@@ -37,14 +39,15 @@ class TicketCursorPagination(CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= self.max_page_size:
+        limit = parse_int(raw, minimum=1, maximum=self.max_page_size)
+        if limit is None:
             raise ApiError(
-                "invalid",
+                ErrorCode.INVALID,
                 f"limit: an integer from 1 to {self.max_page_size}.",
                 status=400,
                 fields={"limit": [f"An integer from 1 to {self.max_page_size}."]},
             )
-        return int(raw)
+        return limit
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)
@@ -60,9 +63,12 @@ def _id_or_none(request: Request, name: str) -> int | str | None:
         return None
     if value == UNSET:
         return UNSET
-    if not value.isdigit():
-        raise ApiError("invalid", f"{name}: a numeric id or `none`.", status=400, fields={name: ["Invalid id."]})
-    return int(value)
+    parsed = parse_id(value)
+    if parsed is None:
+        raise ApiError(
+            ErrorCode.INVALID, f"{name}: a numeric id or `none`.", status=400, fields={name: ["Invalid id."]}
+        )
+    return parsed
 
 
 TICKET_FILTERS = [
@@ -91,7 +97,7 @@ class TicketListView(ListAPIView[Ticket]):
         unknown = set(statuses) - set(Ticket.Status.values)
         if unknown:
             raise ApiError(
-                "invalid",
+                ErrorCode.INVALID,
                 f"status: choose from {', '.join(Ticket.Status.values)}.",
                 status=400,
                 fields={"status": [f"Unknown status: {', '.join(sorted(unknown))}."]},
@@ -120,7 +126,7 @@ class TicketView(APIView):
     def _ticket(self, request: Request, ticket_id: int) -> Ticket:
         ticket = ticket_get(workspace=request_workspace(request), ticket_id=ticket_id)
         if ticket is None:
-            raise ApiError("not_found", "Not found.", status=404)
+            raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
         return ticket
 
     @extend_schema(

@@ -13,8 +13,6 @@ Where Slack messages go: the ticket's custom inbox's webhook if it has one, else
 set, nothing is recorded. The assignee is not emailed about a ticket they assigned to themselves.
 """
 
-from typing import Any
-
 from halo.outbox import outbox_enqueue
 from inbox.models import Ticket
 
@@ -42,7 +40,7 @@ def notifications_ticket_created(*, ticket: Ticket, actor_id: int | None = None)
         notification_assignment(ticket=ticket, actor_id=actor_id)
 
 
-def notification_assignment(*, ticket: Ticket, actor_id: Any = None) -> None:
+def notification_assignment(*, ticket: Ticket, actor_id: int | None = None) -> None:
     """Record the email to a ticket's (new) assignee, unless they assigned it to themselves."""
     if ticket.assignee_id is None or ticket.assignee_id == actor_id:
         return

@@ -15,9 +15,8 @@ from django.template.loader import render_to_string
 
 from halo.models import OutboxMessage
 from halo.outbox import PermanentFailure
-from inbox.models import Ticket
+from inbox.models import Ticket, reason_label
 from inbox.notifications.slack import ticket_link
-from inbox.services import REASON_LABELS
 
 SUBJECT_CHARS = 150
 
@@ -32,7 +31,7 @@ def assignment_email_build(*, ticket: Ticket, message_id: str) -> EmailMultiAlte
         "ticket": ticket,
         "contact_name": contact.name or contact.email or contact.user_id or f"Visitor {contact.pk}",
         "company": contact.company,
-        "reason": REASON_LABELS.get(ticket.reason, ticket.reason),
+        "reason": reason_label(ticket.reason),
         "link": ticket_link(ticket.pk),
         "assignee": ticket.assignee,
     }

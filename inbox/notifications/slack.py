@@ -37,9 +37,8 @@ from django.utils import timezone
 from agents.models import Message
 from halo.models import OutboxMessage, Workspace
 from halo.outbox import LEASE, PermanentFailure, RetryLater
-from inbox.models import CustomInbox, SlackThrottle, Ticket
+from inbox.models import CustomInbox, SlackThrottle, Ticket, reason_label
 from inbox.notifications import SLACK_TASK
-from inbox.services import REASON_LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ def _confidence_text(ticket: Ticket) -> str:
 def ticket_message(ticket: Ticket, *, last_user_message: str = "") -> dict[str, Any]:
     """The Slack payload announcing one new ticket."""
     company = ticket.contact.company
-    reason = REASON_LABELS.get(ticket.reason, ticket.reason)
+    reason = reason_label(ticket.reason)
     priority = ticket.status == Ticket.Status.PRIORITY
     lines = [
         f"*<{ticket_link(ticket.pk)}|Ticket #{ticket.pk}>*{'  :rotating_light: *Priority*' if priority else ''}",
@@ -113,7 +112,7 @@ def digest_message(tickets: list[Ticket]) -> dict[str, Any]:
         flag = " :rotating_light:" if ticket.status == Ticket.Status.PRIORITY else ""
         lines.append(
             f"• <{ticket_link(ticket.pk)}|#{ticket.pk}>{flag} {_contact_text(ticket)} — "
-            f"{mrkdwn_escape(REASON_LABELS.get(ticket.reason, ticket.reason))} "
+            f"{mrkdwn_escape(reason_label(ticket.reason))} "
             f"(AI confidence {_confidence_text(ticket)})"
         )
     return {
@@ -205,7 +204,7 @@ def slack_slot_reserve(*, key: str) -> float:
 def slack_slot_restart(*, key: str) -> None:
     """Right before the POST: the next slot opens ``SLACK_MIN_INTERVAL`` after *this* send, not after the
     reservation. Building a digest takes longer than a single message, so without this a quick sender that
-    reserved the next slot could reach Slack less than a second after a slow one (a 429, seen in B6)."""
+    reserved the next slot could reach Slack less than a second after a slow one (and get a 429)."""
     SlackThrottle.objects.filter(key=key).update(
         next_send_at=Greatest(F("next_send_at"), Value(timezone.now() + SLACK_MIN_INTERVAL))
     )

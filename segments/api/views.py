@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from halo.api.authentication import request_workspace
+from halo.api.error_codes import ErrorCode
 from halo.api.errors import ApiError
 from halo.api.schema import error_responses
 from segments.api.serializers import (
@@ -25,6 +26,7 @@ from segments.api.serializers import (
     SegmentPreviewSerializer,
     SegmentSerializer,
 )
+from segments.error_codes import SegmentErrorCode
 from segments.lang import Node, RuleError, print_rule
 from segments.models import Segment
 from segments.rules import rule_parse
@@ -42,7 +44,7 @@ def checked_rule(text: str) -> Node:
     except RuleError as error:
         position = error.position
         raise ApiError(
-            "invalid_rule",
+            SegmentErrorCode.INVALID_RULE,
             error.describe(),
             status=400,
             error=error.code,
@@ -55,7 +57,7 @@ def _segment(request: Request, segment_id: int) -> Segment:
     try:
         return segment_get(workspace=request_workspace(request), segment_id=segment_id)
     except Segment.DoesNotExist:
-        raise ApiError("not_found", "No segment with this id.", status=404) from None
+        raise ApiError(ErrorCode.NOT_FOUND, "No segment with this id.", status=404) from None
 
 
 class SegmentPreviewView(APIView):
@@ -75,7 +77,7 @@ class SegmentPreviewView(APIView):
                 response_only=True,
                 status_codes=["400"],
                 value={
-                    "code": "invalid_rule",
+                    "code": SegmentErrorCode.INVALID_RULE.value,
                     "message": "line 1, column 1: unknown field `compnay.plan` (did you mean `company.plan`?)",
                     "error": "unknown_field",
                     "position": {"line": 1, "column": 1, "offset": 0},

@@ -1,7 +1,7 @@
 """The field catalog: which fields a rule may name, their types, and the operators each type allows.
 
 The catalog is data. The checker, the evaluator and the Django compiler read it; nothing in the language
-hard-codes a field. ``CONTACT_CATALOG`` is Halo's catalog (SPEC §5). A *JSON* field is a prefix such as
+hard-codes a field. ``CONTACT_CATALOG`` is Halo's catalog of contact fields. A *JSON* field is a prefix such as
 ``user.custom_fields``: ``user.custom_fields.<key>`` reads one top-level key, whose JSON type is only
 known per contact, so the literal decides the comparison (text, number or boolean) and a value of another
 JSON type is unknown.

@@ -5,7 +5,7 @@ negated operator is the exact ``NOT`` of a positive one), whether to negate it, 
 coerced to the comparison they take part in — folded text, ``Decimal`` numbers, booleans, or a day. Both
 back ends read only the plan, so they cannot drift apart on aliases, coercions or case.
 
-Semantics (SPEC §5): a positive operator is false on an unknown value — missing, null, empty text, the
+Semantics: a positive operator is false on an unknown value — missing, null, empty text, the
 wrong JSON type for the comparison, or an absent company. Dates are whole UTC days: ``= 2024-01-31`` is
 that day, ``< 2024-01-31`` is before it, ``> 2024-01-31`` after it; ``N days ago`` is the UTC day N days
 before "now", ``more than N days ago`` means ``< N days ago``, ``less than`` means ``>`` and ``exactly``

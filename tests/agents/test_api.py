@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from agents.knowledge import knowledge_search
 from agents.models import Agent, AgentTurn, KnowledgeArticle
-from agents.services import conversation_post_user_message
+from escalation.flow import message_receive
 from halo.models import Workspace
 from tests.agents.factories import AgentFactory, ConversationFactory, KnowledgeArticleFactory
 from tests.halo.factories import WorkspaceFactory
@@ -169,7 +169,7 @@ class TestConversations:
         self, api: APIClient, agent: Agent, help_center: list[KnowledgeArticle]
     ) -> None:
         conversation = ConversationFactory(workspace=agent.workspace, agent=agent)
-        conversation_post_user_message(conversation=conversation, body="How do I reset my password?")
+        message_receive(conversation=conversation, body="How do I reset my password?")
         AgentTurn.objects.update(signals=["low_confidence"], suppressed_by="gate_attempts")
 
         response = api.get(f"/api/v1/conversations/{conversation.pk}")
@@ -201,7 +201,7 @@ def test_conversation_detail_queries_do_not_grow_with_turns(
 ) -> None:
     conversation = ConversationFactory(workspace=agent.workspace, agent=agent)
     for text in ("reset password", "billing details", "slack", "export csv", "hello there"):
-        conversation_post_user_message(conversation=conversation, body=text)
+        message_receive(conversation=conversation, body=text)
     api.get(f"/api/v1/conversations/{conversation.pk}")  # warm up (API key last_used_at)
 
     with django_assert_max_num_queries(5):  # type: ignore[operator]

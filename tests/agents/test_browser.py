@@ -134,8 +134,8 @@ def test_teammate_reply_from_another_process_arrives_live(
 
         env = server_env(data_dir, REDIS_URL=redis_url)
         post = (
-            "from agents.models import Conversation; from agents.services import conversation_post_message; "
-            f"conversation_post_message(conversation=Conversation.objects.get(pk={int(conversation_id)}), "
+            "from agents.models import Conversation; from agents.services import message_post; "
+            f"message_post(conversation=Conversation.objects.get(pk={int(conversation_id)}), "
             "author='teammate', body='Hi, this is Sam from the support team.')"
         )
         subprocess.run([*MANAGE, "shell", "-c", post], cwd=ROOT, env=env, check=True)

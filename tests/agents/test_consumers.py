@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from agents.models import Conversation
-from agents.services import conversation_post_message
+from agents.services import message_post
 from halo.asgi import application
 from tests.agents.factories import TEST_TOKEN, ConversationFactory
 from tests.halo.factories import WorkspaceFactory
@@ -34,7 +34,7 @@ async def test_teammate_message_arrives_live(conversation: Conversation) -> None
     connected, _ = await socket.connect()
     assert connected
 
-    message = await sync_to_async(conversation_post_message)(
+    message = await sync_to_async(message_post)(
         conversation=conversation, author="teammate", body="Hi, this is Sam from support."
     )
 
@@ -52,7 +52,7 @@ async def test_other_conversations_messages_do_not_arrive(conversation: Conversa
     socket = communicator(conversation.pk, TEST_TOKEN)
     assert (await socket.connect())[0]
 
-    await sync_to_async(conversation_post_message)(conversation=other, author="system", body="elsewhere")
+    await sync_to_async(message_post)(conversation=other, author="system", body="elsewhere")
 
     assert await socket.receive_nothing(timeout=0.2)
     await socket.disconnect()

@@ -49,7 +49,7 @@ class TestBuiltinResponder:
 
         assert "Forgot password" in (result.reply or "")
         assert "How to reset your password" in (result.reply or "")
-        assert result.cited_sources[0] == {
+        assert result.cited_sources[0].citation() == {
             "title": "How to reset your password",
             "url": "https://help.example.com/reset-password",
         }
@@ -57,7 +57,7 @@ class TestBuiltinResponder:
         assert result.confidence >= 80
         assert tool_names(result) == ["knowledge_search"]
         assert result.tools[0].arguments == {"query": "How do I reset my password?"}
-        assert result.knowledge_sources[0]["title"] == "How to reset your password"
+        assert result.knowledge_sources[0].title == "How to reset your password"
         assert result.escalate_reason == ""
         assert result.latency_ms is not None
 
@@ -124,7 +124,9 @@ class TestBuiltinResponder:
         assert result.tools[1].result == [
             {"title": "Salmon wine", "url": "https://wine.example/salmon", "snippet": "Pinot."}
         ]
-        assert result.cited_sources == [{"title": "Salmon wine", "url": "https://wine.example/salmon"}]
+        assert [source.citation() for source in result.cited_sources] == [
+            {"title": "Salmon wine", "url": "https://wine.example/salmon"}
+        ]
         assert result.confidence is not None
         assert result.confidence < 40
 
@@ -164,8 +166,8 @@ class TestOpenAIResponder:
         assert result.confidence == 87
         assert [tool.name for tool in result.tools] == ["knowledge_search"]
         assert result.tools[0].result[0]["title"] == "How to reset your password"
-        assert result.knowledge_sources[0]["url"] == "https://help.example.com/reset-password"
-        assert result.cited_sources == [
+        assert result.knowledge_sources[0].url == "https://help.example.com/reset-password"
+        assert [source.citation() for source in result.cited_sources] == [
             {"title": "How to reset your password", "url": "https://help.example.com/reset-password"}
         ]
 
@@ -193,7 +195,7 @@ class TestOpenAIResponder:
             result = OpenAIResponder(agent=agent).respond(context=context_for(agent, "refund please"))
 
         assert result.escalate_reason == "Refund request"
-        assert result.tools[0].as_dict() == {
+        assert result.tools[0].to_json() == {
             "name": "escalate",
             "arguments": {"reason": "Refund request"},
             "result": "ok",

@@ -3,7 +3,8 @@
 import pytest
 
 from agents.models import Conversation, Message
-from agents.services import conversation_post_message, conversation_post_user_message
+from agents.services import message_post
+from escalation.flow import message_receive
 from halo.models import Contact
 from tests.agents.factories import ConversationFactory
 from tests.halo.factories import ContactFactory
@@ -19,7 +20,7 @@ def anonymous_conversation() -> Conversation:
 def test_anonymous_visitor_who_writes_an_email_gets_it_stored() -> None:
     conversation = anonymous_conversation()
 
-    conversation_post_user_message(conversation=conversation, body="Sure, it's Ada.L@Example.com. Thanks!")
+    message_receive(conversation=conversation, body="Sure, it's Ada.L@Example.com. Thanks!")
 
     assert Contact.objects.get(pk=conversation.contact_id).email == "ada.l@example.com"
 
@@ -28,7 +29,7 @@ def test_anonymous_visitor_who_writes_an_email_gets_it_stored() -> None:
 def test_text_without_a_valid_email_changes_nothing(body: str) -> None:
     conversation = anonymous_conversation()
 
-    conversation_post_user_message(conversation=conversation, body=body)
+    message_receive(conversation=conversation, body=body)
 
     assert Contact.objects.get(pk=conversation.contact_id).email is None
 
@@ -37,7 +38,7 @@ def test_identified_users_email_is_never_taken_from_chat() -> None:
     conversation = ConversationFactory(contact=ContactFactory(email="real@example.com"))
     conversation = Conversation.objects.select_related("workspace", "agent", "contact").get(pk=conversation.pk)
 
-    conversation_post_user_message(conversation=conversation, body="mail me at other@example.com")
+    message_receive(conversation=conversation, body="mail me at other@example.com")
 
     assert Contact.objects.get(pk=conversation.contact_id).email == "real@example.com"
 
@@ -47,7 +48,7 @@ def test_closed_conversation_reopens_on_a_new_message() -> None:
     Conversation.objects.filter(pk=conversation.pk).update(status="closed")
     conversation.status = "closed"
 
-    result = conversation_post_user_message(conversation=conversation, body="How do I export csv?")
+    result = message_receive(conversation=conversation, body="How do I export csv?")
 
     assert result.conversation.status == "open"
     assert [message.author for message in result.messages] == ["user", "ai"]
@@ -57,8 +58,8 @@ def test_only_teammate_and_system_messages_are_posted_directly() -> None:
     conversation = anonymous_conversation()
 
     with pytest.raises(ValueError, match="teammate and system"):
-        conversation_post_message(conversation=conversation, author="ai", body="hi")
-    message = conversation_post_message(conversation=conversation, author="system", body="  Ticket opened.  ")
+        message_post(conversation=conversation, author="ai", body="hi")
+    message = message_post(conversation=conversation, author="system", body="  Ticket opened.  ")
 
     assert (message.author, message.body) == ("system", "Ticket opened.")
     assert Message.objects.filter(conversation=conversation).count() == 1

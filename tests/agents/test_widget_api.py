@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from agents.api.widget import WidgetRateThrottle
 from agents.models import Agent, Conversation, KnowledgeArticle, Message
-from agents.services import conversation_post_message
+from agents.services import message_post
+from escalation.api.widget.auth import WidgetRateThrottle
 from escalation.services import escalation_settings_ensure
 from halo.models import Contact, Workspace
 from tests.agents.factories import TEST_TOKEN, AgentFactory, ConversationFactory
@@ -185,7 +185,7 @@ class TestConversationMessages:
     def test_after_returns_only_newer_messages(self, widget: APIClient, agent: Agent) -> None:
         conversation = ConversationFactory(workspace=agent.workspace, agent=agent)
         first = Message.objects.create(conversation=conversation, author="user", body="one")
-        conversation_post_message(conversation=conversation, author="teammate", body="Hi, I'm Sam.")
+        message_post(conversation=conversation, author="teammate", body="Hi, I'm Sam.")
 
         response = widget.get(
             f"/api/widget/v1/conversations/{conversation.pk}/messages?after={first.pk}", **bearer(TEST_TOKEN)

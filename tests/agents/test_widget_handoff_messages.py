@@ -1,6 +1,6 @@
 """Widget API: a message that hands off returns the handoff's system message in its 201, with the others.
 
-SPEC §6: ``POST conversations`` and ``POST conversations/{id}/messages`` return the messages the request
+``POST conversations`` and ``POST conversations/{id}/messages`` return the messages the request
 created — the user's, the AI's reply if any, and the system message that tells the customer a teammate will
 reply (asking an anonymous visitor without an email for one) — in id order, so the widget shows it at once
 instead of waiting for the socket or the next ``?after=`` poll.

@@ -156,7 +156,7 @@ def test_each_filter_shows_how_many_contacts_it_matches_now(admin_client_of, sup
     ContactFactory(plan="enterprise")  # another workspace's
     client = admin_client_of(superuser)
     settings, url = open_settings(client, agent)
-    escalation_settings_update(settings=settings, data={"priority_filter": "user.plan = enterprise"})
+    escalation_settings_update(escalation_settings=settings, data={"priority_filter": "user.plan = enterprise"})
 
     page = client.get(url).content.decode()
 

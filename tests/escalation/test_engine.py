@@ -1,4 +1,4 @@
-"""The decision engine against SPEC §3: every table row, every mode x signal x gate combination, and properties.
+"""The decision engine against its decision table: every row, every mode x signal x gate combination, and properties.
 
 No database: the engine is a pure function over plain values.
 """
@@ -133,7 +133,7 @@ def test_attempts_count_this_turn() -> None:
 
 
 def reference(snapshot: TurnSnapshot, policy: Policy, signals: tuple[Signal, ...]) -> tuple[bool, str | None]:
-    """SPEC §3 transcribed as (condition, outcome) rows, evaluated top to bottom."""
+    """The decision table transcribed as (condition, outcome) rows, evaluated top to bottom."""
     conditional = policy.mode == Mode.CONDITIONAL
     rows = [
         (not signals, (False, None)),

@@ -9,10 +9,11 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agents.models import AgentTurn, Message
+from agents.turns import ToolCall
 from escalation.engine import Policy
+from escalation.flow import ai_turn_submit
 from escalation.selectors import policy_from_settings, turn_decision_replay
-from escalation.services import escalation_settings_update, turn_judge
+from escalation.services import escalation_settings_update
 from tests.agents.factories import ConversationFactory
 from tests.halo.factories import ContactFactory
 
@@ -45,7 +46,7 @@ def test_in_memory_judgement_equals_the_full_history_replay(
     workspace: Any, agent: Any, escalation_settings: Any, turns: list[Any], mode: str, threshold: int, max_attempts: int
 ) -> None:
     escalation_settings_update(
-        settings=escalation_settings,
+        escalation_settings=escalation_settings,
         data={"mode": mode, "confidence_threshold": threshold, "max_attempts": max_attempts},
     )
     policy: Policy = policy_from_settings(escalation_settings)
@@ -53,8 +54,12 @@ def test_in_memory_judgement_equals_the_full_history_replay(
     for reply, confidence, tools in turns:
         if conversation.status != "open":
             break  # a human owns it now: the AI takes no more turns
-        message = Message.objects.create(conversation=conversation, author=Message.Author.AI, body=reply)
-        turn = AgentTurn(conversation=conversation, message=message, confidence=confidence, tools=TOOLS[tools])
-        decision = turn_judge(turn=turn).decision
+        judged = ai_turn_submit(
+            conversation=conversation,
+            reply=reply,
+            confidence=confidence,
+            tools=ToolCall.list_from_json(TOOLS[tools]),
+            knowledge_sources=[],
+        )
 
-        assert decision == turn_decision_replay(turn_id=turn.pk, policy=policy, now=timezone.now())
+        assert judged.decision == turn_decision_replay(turn_id=judged.turn.pk, policy=policy, now=timezone.now())

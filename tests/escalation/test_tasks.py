@@ -1,15 +1,15 @@
 """The summary job: the outbox row written by the handoff is delivered once and fills in the ticket's summary."""
 
 from agents.models import Conversation
-from escalation.services import handoff_request
-from escalation.tasks import ticket_summarize_task
+from escalation.flow import handoff_request
 from halo.models import OutboxMessage
 from inbox.models import Ticket
+from inbox.tasks import ticket_summarize as ticket_summarize_task
 from tests.agents.factories import MessageFactory
 
 
 def summary_job() -> OutboxMessage:
-    return OutboxMessage.objects.get(task="escalation.tasks.ticket_summarize")
+    return OutboxMessage.objects.get(task="inbox.tasks.ticket_summarize")
 
 
 def test_summary_job_fills_in_the_pending_summary(conversation: Conversation) -> None:

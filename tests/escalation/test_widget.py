@@ -5,10 +5,9 @@ from typing import Any
 from rest_framework.test import APIClient
 
 from agents.models import Agent, Conversation
-from escalation.models import EscalationEvent
 from escalation.services import escalation_settings_ensure, escalation_settings_update
 from halo.models import Workspace
-from inbox.models import Ticket
+from inbox.models import EscalationEvent, Ticket
 from inbox.services import ticket_update
 
 
@@ -89,7 +88,7 @@ def test_a_handoff_phrase_in_the_first_message_hands_off_at_once(
 
     assert conversation["status"] == "handed_off"
     assert conversation["ticket"]["status"] == "open"
-    # The handoff message is in the reply (SPEC §6: the new messages), not only live or on catch-up.
+    # The handoff message is in the reply (the new messages), not only live or on catch-up.
     assert [message["author"] for message in conversation["messages"]] == ["user", "system"]
     assert Ticket.objects.get().reason == "manual"
     after = conversation["messages"][-1]["id"]
@@ -115,7 +114,7 @@ def test_contact_outside_the_escalation_filter_gets_no_button_and_a_403(
     widget: APIClient, workspace: Workspace, agent: Agent
 ) -> None:
     settings = escalation_settings_ensure(agent=agent)
-    escalation_settings_update(settings=settings, data={"escalation_filter": "company.plan = enterprise"})
+    escalation_settings_update(escalation_settings=settings, data={"escalation_filter": "company.plan = enterprise"})
     conversation = start(widget, workspace)
 
     config = widget.get(f"/api/widget/v1/config?app_id={workspace.app_id}").json()

@@ -8,7 +8,6 @@ from django.core.management import CommandError, call_command
 
 from halo.api.authentication import api_key_authenticate
 from halo.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
-from halo.management.commands.seed_demo import SEEDERS
 from halo.models import Company, Contact, Membership, PageView, Workspace
 
 
@@ -37,10 +36,6 @@ def test_create_workspace_refuses_an_invalid_email_and_creates_nothing():
         run("create_workspace", "Globex", "--admin-email", "not an email", "--admin-password", "pw-globex-123")
 
     assert not Workspace.objects.exists()
-
-
-def test_seed_demo_runs_the_halo_seeder_first():
-    assert SEEDERS[0] == "halo.demo.seed"
 
 
 @pytest.mark.django_db

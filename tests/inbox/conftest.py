@@ -13,7 +13,8 @@ import pytest
 from django.test import Client
 
 from agents.models import Agent, Conversation
-from escalation.services import escalation_settings_ensure, handoff_request
+from escalation.flow import handoff_request
+from escalation.services import escalation_settings_ensure
 from halo.models import Contact, Membership, Workspace
 from inbox.models import Ticket
 from tests.agents.factories import AgentFactory, ConversationFactory, MessageFactory

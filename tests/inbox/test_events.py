@@ -84,11 +84,11 @@ def test_ticket_changes_and_summary_record_events(workspace, escalate, teammate)
 
 @pytest.mark.django_db
 def test_a_customer_message_on_a_handed_off_conversation_is_an_event(workspace, escalate) -> None:
-    from agents.services import conversation_post_user_message
+    from escalation.flow import message_receive
 
     ticket = escalate()
     conversation = ticket.conversations.select_related("agent", "workspace").get()
-    conversation_post_user_message(conversation=conversation, body="Any news?")
+    message_receive(conversation=conversation, body="Any news?")
 
     event = InboxEvent.objects.get(type="message.new")
     assert event.ticket_id == ticket.pk

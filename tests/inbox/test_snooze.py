@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from agents.services import conversation_post_user_message
+from escalation.flow import message_receive
 from inbox.events import TICKET_UPDATED
 from inbox.models import InboxEvent, Ticket
 from inbox.services import ticket_update, tickets_wake_due
@@ -29,13 +29,13 @@ def test_a_customer_message_wakes_a_snoozed_ticket(escalate: Callable[..., Ticke
     ticket_update(ticket=ticket, data={"status": "snoozed"})
     conversation = ticket.conversations.get()
 
-    result = conversation_post_user_message(conversation=conversation, body="Any news on this?")
+    result = message_receive(conversation=conversation, body="Any news on this?")
 
     ticket.refresh_from_db()
     assert (ticket.status, ticket.snoozed_until) == ("open", None)
     assert status_events(ticket) == ["snoozed", "open"]  # open inbox pages move it back to the Open list
     assert result.ticket is not None
-    assert result.ticket["status"] == "open"
+    assert result.ticket.status == "open"
     assert [message.author for message in result.messages] == ["user"]  # the human still owns it: no AI turn
 
 

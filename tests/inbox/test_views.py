@@ -7,7 +7,6 @@ from django.test import Client
 from django.urls import reverse
 
 from agents.models import Message
-from escalation.selectors import conversation_ai_may_answer
 from halo.models import Membership, OutboxMessage
 from inbox.models import InboxEvent, SavedView, Ticket, TicketNote
 from inbox.notifications import EMAIL_TASK
@@ -170,7 +169,7 @@ def test_ticket_page_shows_the_ai_conversation_context(staff: Client, escalate, 
     )
     second = ConversationFactory(workspace=workspace, agent=agent, contact=ticket.contact)
     MessageFactory(conversation=second, author="user", body="Still waiting on the invoice")
-    from escalation.services import handoff_request
+    from escalation.flow import handoff_request
 
     handoff_request(conversation=second)
 
@@ -255,6 +254,22 @@ def test_status_changes_and_closing_hands_back_to_the_ai(staff: Client, escalate
     assert conversation.status == "open"
 
 
+def test_closing_is_refused_when_the_customer_escalated_again_since_the_page_was_shown(staff: Client, escalate) -> None:
+    ticket = escalate()
+    shown = ticket.escalation_count
+    escalate(contact=ticket.contact, body="Still waiting, I need a person")  # merges into the same ticket
+
+    response = staff.post(action_url(ticket, "status"), {"status": "closed", "seen_escalations": shown}, follow=True)
+
+    ticket.refresh_from_db()
+    assert ticket.status == "open"
+    assert "escalated again a moment ago" in response.content.decode()
+    assert set(ticket.conversations.values_list("status", flat=True)) == {"handed_off"}
+    staff.post(action_url(ticket, "status"), {"status": "closed", "seen_escalations": ticket.escalation_count})
+    ticket.refresh_from_db()
+    assert ticket.status == "closed"
+
+
 def test_bad_status_is_refused_with_a_message(staff: Client, escalate) -> None:
     ticket = escalate()
     response = staff.post(action_url(ticket, "status"), {"status": "deleted"}, follow=True)
@@ -278,7 +293,7 @@ def test_reply_reaches_the_conversation_and_silences_the_ai(staff: Client, escal
     assert reply.body == "Hi, I'm Sam. Looking into it now."
     assert reply.teammate == teammate.user
     conversation.refresh_from_db()
-    assert not conversation_ai_may_answer(conversation=conversation)  # …a teammate's reply silences the AI
+    assert not conversation.ai_may_answer  # …a teammate's reply silences the AI
 
 
 def test_reply_records_a_live_message_event(staff: Client, escalate) -> None:

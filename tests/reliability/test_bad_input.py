@@ -222,4 +222,4 @@ def test_message_and_article_pages_refuse_a_bad_after(ours: Tenant, after: str) 
     server = ours.api.get("/api/v1/knowledge/articles", {"after": after})
 
     assert (widget.status_code, server.status_code) == (400, 400)
-    assert widget.json()["fields"] == server.json()["fields"] == {"after": ["A message id (a non-negative integer)."]}
+    assert widget.json()["fields"] == server.json()["fields"] == {"after": ["An id (a non-negative integer)."]}

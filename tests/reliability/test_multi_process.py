@@ -17,10 +17,11 @@ import pytest
 from django.test import Client
 from websockets.sync.client import ClientConnection, connect
 
-from escalation.services import SUMMARY_TASK, escalation_settings_ensure
+from escalation.services import escalation_settings_ensure
 from halo.models import Membership, OutboxMessage
 from halo.services import membership_set
 from inbox.models import InboxEvent
+from inbox.services import SUMMARY_TASK
 from tests.agents.factories import AgentFactory
 from tests.halo.factories import UserFactory, WorkspaceFactory
 from tests.reliability.processes import (

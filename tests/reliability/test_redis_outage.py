@@ -15,12 +15,13 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from escalation.services import SUMMARY_TASK, escalation_settings_ensure
+from escalation.services import escalation_settings_ensure
 from halo.celery import app as celery_app
 from halo.models import OutboxMessage, Workspace
 from halo.outbox import _send as outbox_send
 from halo.services import api_key_create
 from inbox.models import InboxEvent, Ticket
+from inbox.services import SUMMARY_TASK
 from tests.agents.factories import AgentFactory
 from tests.halo.factories import WorkspaceFactory
 from tests.reliability.processes import (

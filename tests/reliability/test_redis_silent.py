@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from escalation.services import SUMMARY_TASK, escalation_settings_ensure
+from escalation.services import escalation_settings_ensure
 from halo import outbox
 from halo.api import throttling
 from halo.celery import app as celery_app
@@ -29,6 +29,7 @@ from halo.models import OutboxMessage
 from halo.outbox import outbox_enqueue
 from halo.services import api_key_create
 from inbox.models import InboxEvent, Ticket
+from inbox.services import SUMMARY_TASK
 from tests.agents.factories import AgentFactory
 from tests.halo.factories import WorkspaceFactory
 from tests.reliability.processes import free_port, gunicorn, halo_process, http_json, process_env, require_postgresql

@@ -21,7 +21,8 @@ import pytest
 from django.utils import timezone
 
 import halo.outbox
-from escalation.services import escalation_settings_ensure, handoff_request
+from escalation.flow import handoff_request
+from escalation.services import escalation_settings_ensure
 from halo.models import OutboxMessage
 from inbox.notifications import SLACK_TASK
 from tests.agents.factories import AgentFactory, ConversationFactory, MessageFactory

@@ -3,24 +3,26 @@
 The JSON holds what the workspace's developers need once: ``workspace_id``, ``app_id`` (the widget's
 public id), ``api_key`` (shown only here: only its hash is stored) and ``identity_secret`` (signs
 ``user_hash``). Apps that provision something for every new workspace add it to ``PROVISIONERS``; the ids
-they return are added to the JSON (the agents app returns ``agent_id``).
+they return are added to the JSON (the agents app returns ``agent_id``). This command is a composition
+root: it may import every app.
 """
 
 import json
 import sys
 from argparse import ArgumentParser
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.utils.module_loading import import_string
 
+from agents.services import agent_provision
 from halo.services import workspace_create
 
-# Each entry: the dotted path of ``provision(*, workspace: Workspace) -> dict[str, object]``, run in the
-# same transaction as the workspace; the agents app adds its default agent here (returns {"agent_id": ...}).
-PROVISIONERS: list[str] = ["agents.services.agent_provision"]
+# Each provisioner runs in the same transaction as the workspace and returns ids for the JSON; the agents
+# app adds the workspace's default agent (``{"agent_id": ...}``).
+PROVISIONERS: list[Callable[..., dict[str, object]]] = [agent_provision]
 
 
 class Command(BaseCommand):
@@ -52,8 +54,8 @@ class Command(BaseCommand):
                     timezone_name=options["timezone"],
                 )
                 extra: dict[str, object] = {}
-                for path in PROVISIONERS:
-                    extra.update(import_string(path)(workspace=created.workspace))
+                for provision in PROVISIONERS:
+                    extra.update(provision(workspace=created.workspace))
         except ValidationError as error:
             if hasattr(error, "error_dict"):
                 messages = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in error.message_dict.items())

@@ -1,25 +1,31 @@
 """``manage.py seed_demo``: load the demo workspace "Acme" and print how to log in.
 
-The workspace is created once; then each app's seeder runs. An app adds its demo data by appending
-``"<app>.demo.seed"`` to ``SEEDERS`` (a function ``seed(workspace)`` that is idempotent: running it again
-changes nothing that is already there). ``--if-empty`` skips the seeders when the demo already exists,
-which is what ``make run`` uses so a restart never touches data changed by hand.
+The workspace is created once; then each app's seeder runs, lower layers first. An app adds its demo
+data with a function ``seed(workspace)`` in its ``demo`` module, listed in ``SEEDERS`` (idempotent: running
+it again changes nothing that is already there). ``--if-empty`` skips the seeders when the demo already
+exists, which is what ``make run`` uses so a restart never touches data changed by hand. This command is
+a composition root: it may import every app.
 """
 
 from argparse import ArgumentParser
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.utils.module_loading import import_string
 
+from agents import demo as agents_demo
+from escalation import demo as escalation_demo
+from halo import demo as halo_demo
 from halo.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD, DEMO_TEAMMATES, demo_workspace_get_or_create
+from halo.models import Workspace
+from inbox import demo as inbox_demo
 
-# Each entry: the dotted path of ``seed(workspace: Workspace) -> None``, called in this order.
-SEEDERS = [
-    "halo.demo.seed",
-    "agents.demo.seed",
-    "inbox.demo.seed",
+SEEDERS: list[tuple[str, Callable[[Workspace], None]]] = [
+    ("people", halo_demo.seed),
+    ("agent and help center", agents_demo.seed),
+    ("team inboxes", inbox_demo.seed),
+    ("conversations and tickets", escalation_demo.seed),
 ]
 
 
@@ -36,9 +42,9 @@ class Command(BaseCommand):
         if raw_api_key is None and if_empty:
             self.stdout.write("Demo workspace Acme already exists; not re-seeding (--if-empty).")
         else:
-            for path in SEEDERS:
-                self.stdout.write(f"Seeding {path} ...")
-                import_string(path)(workspace)
+            for what, seed in SEEDERS:
+                self.stdout.write(f"Seeding {what} ...")
+                seed(workspace)
         self.stdout.write(self.style.SUCCESS(f"Demo workspace: {workspace.name} (app_id {workspace.app_id})"))
         self.stdout.write(f"Log in at {settings.SITE_URL}/accounts/login/ as {DEMO_ADMIN_EMAIL} / {DEMO_PASSWORD}")
         teammates = ", ".join(email for email, _ in DEMO_TEAMMATES)

@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from halo.celery import app as celery_app
+from halo.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
 from halo.embedded import EmbeddedRuntime
 
 
@@ -63,7 +64,5 @@ class Command(BaseCommand):
         sys.stdout.flush()
 
     def _print_demo_login(self) -> None:
-        from halo.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
-
         if get_user_model().objects.filter(username=DEMO_ADMIN_EMAIL).exists():
             self.stdout.write(f"Demo login: {DEMO_ADMIN_EMAIL} / {DEMO_PASSWORD} (local demo data only)")

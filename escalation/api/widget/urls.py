@@ -2,8 +2,12 @@
 
 from django.urls import path
 
-from agents.api.widget import WidgetConfigView, WidgetConversationsView, WidgetMessagesView
-from escalation.api.widget import WidgetHandoffView
+from escalation.api.widget.views import (
+    WidgetConfigView,
+    WidgetConversationsView,
+    WidgetHandoffView,
+    WidgetMessagesView,
+)
 
 urlpatterns = [
     path("config", WidgetConfigView.as_view(), name="widget-config"),

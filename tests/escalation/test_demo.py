@@ -1,10 +1,12 @@
-"""The inbox's demo data: team inboxes, a priority filter, and tickets in every list a teammate opens first."""
+"""The demo's conversations and tickets (``escalation.demo``): made through the real widget flow, in every
+inbox list a teammate opens first, once."""
 
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 
+from agents.models import Conversation
 from halo.models import Workspace
 from inbox.models import CustomInbox, Ticket
 
@@ -21,6 +23,7 @@ def test_seed_demo_fills_the_inbox_with_open_priority_manual_and_closed_tickets_
         "Billing",
         "Technical",
     ]
+    assert Conversation.objects.filter(workspace=workspace).count() == 7
     assert tickets.count() == 4
     assert tickets.filter(status=Ticket.Status.PRIORITY, contact__company__plan="enterprise").exists()
     assert tickets.filter(status=Ticket.Status.OPEN, reason="manual").exists()

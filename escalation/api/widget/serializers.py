@@ -1,0 +1,82 @@
+"""Input and output shapes of the widget API. Shapes only: the flow lives in ``escalation.flow``."""
+
+from typing import Any
+
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+from agents.api.serializers import MessageSerializer
+from agents.models import Conversation
+from agents.services import MAX_MESSAGE_CHARS
+from halo.api.serializers import StrictSerializer, TextField
+from inbox.models import Ticket
+
+
+class WidgetUserSerializer(StrictSerializer):
+    user_id = TextField(max_length=255, required=False, help_text="Your id for a signed-in user.")
+    user_hash = TextField(
+        max_length=128, required=False, help_text="Hex HMAC-SHA256 of `user_id` under the identity secret."
+    )
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    name = TextField(max_length=255, required=False, allow_blank=True)
+    visitor_id = TextField(
+        validators=[RegexValidator(r"^[A-Za-z0-9_-]{8,64}$", "8 to 64 letters, digits, - or _.")],
+        required=False,
+        help_text="The widget's random id for an anonymous visitor (kept in the browser), 8-64 of [A-Za-z0-9_-].",
+    )
+
+
+class WidgetConfigSerializer(serializers.Serializer[Any]):
+    app_id = serializers.CharField()
+    name = serializers.CharField(help_text="The agent's name.")
+    greeting = serializers.CharField()
+    human_handoff_available = serializers.BooleanField()
+
+
+class WidgetStartSerializer(StrictSerializer):
+    app_id = TextField(max_length=32)
+    agent = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="The id of one of the workspace's agents (default: its first); the conversation keeps it.",
+    )
+    user = WidgetUserSerializer(required=False)
+    body = TextField(help_text=f"The first message (at most {MAX_MESSAGE_CHARS} characters).")
+
+
+class WidgetMessageInputSerializer(StrictSerializer):
+    body = TextField(help_text=f"At most {MAX_MESSAGE_CHARS} characters.")
+
+
+class TicketRefSerializer(serializers.ModelSerializer[Ticket]):
+    """The ticket that owns a conversation, as the widget sees it."""
+
+    class Meta:
+        model = Ticket
+        fields = ["id", "status", "created_at"]
+        read_only_fields = fields
+
+
+class WidgetConversationSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    token = serializers.CharField(help_text="Authorises this conversation only. Shown once: keep it.")
+    visitor_id = serializers.CharField(allow_null=True, help_text="For an anonymous visitor: keep and send back.")
+    status = serializers.ChoiceField(choices=Conversation.Status.choices)
+    messages = MessageSerializer(many=True)
+    ticket = TicketRefSerializer(allow_null=True)
+
+
+class WidgetMessagesSerializer(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=Conversation.Status.choices)
+    messages = MessageSerializer(many=True)
+    ticket = TicketRefSerializer(allow_null=True)
+
+
+class HandoffSerializer(serializers.Serializer[Any]):
+    """The widget's answer to "Talk to a human": the conversation's status and its ticket."""
+
+    status = serializers.ChoiceField(choices=Conversation.Status.choices)
+    created = serializers.BooleanField(help_text="False when the contact's open ticket was reused.")
+    ticket = TicketRefSerializer()
+    messages = MessageSerializer(many=True, help_text="The handoff message, if one was posted.")

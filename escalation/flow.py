@@ -1,0 +1,292 @@
+"""The conversation flow: what happens to a widget message, a "Talk to a human" click and an external bot's
+turn. Each is one function that reads top to bottom and composes the services of the layers below:
+``agents`` stores messages and turns and moves a conversation's status, ``inbox`` opens or merges the
+ticket, and this app decides (``escalation.engine``) and composes.
+
+A widget message (``message_receive``):
+
+1. store the user's message; if a human owns the conversation, its ticket's open inbox pages get it and
+   nothing else happens;
+2. if the message asks for a human in words (one of the agent's handoff phrases), hand off at once
+   (reason ``manual``) unless the contact is outside the escalation filter;
+3. unless a teammate has spoken since the last hand-back, the agent's responder answers;
+4. the AI's turn is judged by the pure engine and stored with its decision; if it escalates, hand off.
+
+A hand-off (``_hand_off``) opens or merges the contact's ticket and hands the conversation to the team,
+telling the customer, in the caller's transaction; everything that must happen after commit (the live
+inbox event, Slack, emails, the AI summary) is recorded in that same transaction by the services.
+
+With a responder that answers offline (builtin, no web search) a whole message is one transaction; a
+responder that calls the network runs between two, so no lock is held while it waits.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents.events import message_broadcast
+from agents.models import Agent, AgentTurn, Conversation, Message
+from agents.responders import TurnResult, responder_for
+from agents.selectors import responder_context_get, turn_latest
+from agents.services import (
+    conversation_hand_off,
+    conversation_open,
+    conversation_touch,
+    message_body_check,
+    message_post_user,
+    turn_record,
+)
+from agents.turns import KnowledgeSource, ToolCall, ToolName
+from escalation.engine import Decision, Reason, decide
+from escalation.models import EscalationSettings
+from escalation.selectors import (
+    agent_escalation_settings,
+    contact_matches_rule,
+    contact_passes_escalation_filter,
+    message_requests_handoff,
+    turn_context_new,
+)
+from escalation.services import (
+    ConversationHandedOff,
+    Handoff,
+    HandoffUnavailable,
+    decision_record,
+    escalation_settings_ensure,
+    handoff_notice,
+)
+from halo.models import Contact, Workspace
+from halo.services import contact_email_capture
+from inbox.models import Ticket
+from inbox.selectors import ticket_open_of_conversation
+from inbox.services import Escalation, conversation_message_publish, ticket_open_or_merge
+
+
+@dataclass
+class PostResult:
+    """What a widget message produced: every message it created, in id order (the user's, the AI's if it
+    answered, and the handoff's system message if it handed off), and the ticket that owns the
+    conversation now (None while the AI does)."""
+
+    conversation: Conversation
+    messages: list[Message]
+    turn: AgentTurn | None = None
+    ticket: Ticket | None = None
+    token: str | None = field(default=None, repr=False)  # the raw token, only when the conversation is new
+
+    def handed_off(self, handoff: Handoff) -> "PostResult":
+        self.ticket = handoff.ticket
+        if handoff.message is not None:
+            self.messages.append(handoff.message)
+        return self
+
+
+@dataclass(frozen=True)
+class JudgedTurn:
+    """An AI turn as stored, the engine's decision about it, and the handoff it caused (if any)."""
+
+    turn: AgentTurn
+    decision: Decision
+    handoff: Handoff | None
+
+
+def conversation_start(*, workspace: Workspace, agent: Agent, contact: Contact, body: str) -> PostResult:
+    """Open a conversation with the user's first message and the AI's reply; the raw token is returned once."""
+    body = message_body_check(body)
+    conversation, token = conversation_open(workspace=workspace, agent=agent, contact=contact)
+    result = message_receive(conversation=conversation, body=body)
+    result.token = token
+    return result
+
+
+def message_receive(*, conversation: Conversation, body: str) -> PostResult:
+    """A user's widget message, from storing it to the AI's answer or the handoff (see the module's steps).
+
+    Expects ``conversation`` with its agent (and the agent's escalation settings), contact and workspace
+    loaded, as ``agents.selectors.conversation_for_widget`` reads it.
+    """
+    body = message_body_check(body)
+    if conversation.agent.answers_offline:
+        with transaction.atomic():
+            return _message_receive(conversation=conversation, body=body)
+    return _message_receive(conversation=conversation, body=body)
+
+
+def _message_receive(*, conversation: Conversation, body: str) -> PostResult:
+    now = timezone.now()
+    escalation_settings = agent_escalation_settings(agent=conversation.agent)
+    with transaction.atomic(savepoint=False):
+        message = message_post_user(conversation=conversation, body=body, now=now)
+        contact_email_capture(contact=conversation.contact, text=body)
+        result = PostResult(conversation=conversation, messages=[message])
+
+        if conversation.status == Conversation.Status.HANDED_OFF:
+            result.ticket = ticket_open_of_conversation(conversation=conversation)
+            if result.ticket is not None:
+                conversation_message_publish(message=message, ticket=result.ticket)
+            return result
+
+        if message_requests_handoff(message=message, escalation_settings=escalation_settings):
+            try:
+                return result.handed_off(
+                    _manual_hand_off(conversation=conversation, escalation_settings=escalation_settings, now=now)
+                )
+            except HandoffUnavailable:
+                pass  # outside the escalation filter: the AI answers as usual
+
+    if not conversation.ai_may_answer:
+        return result
+    outcome = responder_for(conversation.agent).respond(
+        context=responder_context_get(conversation=conversation, user_message=message)
+    )
+    if outcome.reply is None:  # an external bot answers through the server API
+        return result
+
+    judged = _ai_turn(conversation=conversation, outcome=outcome, escalation_settings=escalation_settings, now=now)
+    result.turn = judged.turn
+    if judged.turn.message is not None:
+        result.messages.append(judged.turn.message)
+    if judged.handoff is not None:
+        result.handed_off(judged.handoff)
+    return result
+
+
+def handoff_request(*, conversation: Conversation) -> Handoff:
+    """The user asked for a human (the widget's button): escalate in every mode, bypassing signals and
+    gates (reason ``manual``).
+
+    Raises ``HandoffUnavailable`` when the contact does not match the escalation filter. Asking again while
+    the conversation's ticket is not closed returns that ticket and records nothing new.
+    """
+    now = timezone.now()
+    escalation_settings = agent_escalation_settings(agent=conversation.agent)
+    with transaction.atomic():
+        if conversation.status == Conversation.Status.HANDED_OFF:
+            ticket = ticket_open_of_conversation(conversation=conversation)
+            if ticket is not None:
+                return Handoff(ticket=ticket, created=False, event=None)
+        return _manual_hand_off(conversation=conversation, escalation_settings=escalation_settings, now=now)
+
+
+def ai_turn_submit(
+    *,
+    conversation: Conversation,
+    reply: str,
+    confidence: int | None,
+    tools: list[ToolCall],
+    knowledge_sources: list[KnowledgeSource],
+) -> JudgedTurn:
+    """A turn posted by the workspace's own bot: judged by the same engine, stored, and its reply sent to
+    the widget. Raises ``ConversationHandedOff`` while a human owns the conversation."""
+    if not conversation.ai_may_answer:
+        raise ConversationHandedOff("A human owns this conversation; the AI stays silent.")
+    escalate = next((tool for tool in tools if tool.is_tool(ToolName.ESCALATE)), None)
+    outcome = TurnResult(
+        reply=reply or None,
+        confidence=confidence,
+        tools=tools,
+        knowledge_sources=knowledge_sources,
+        escalate_reason=str(escalate.arguments.get("reason") or "") if escalate is not None else "",
+    )
+    now = timezone.now()
+    escalation_settings = agent_escalation_settings(agent=conversation.agent)
+    with transaction.atomic():
+        judged = _ai_turn(conversation=conversation, outcome=outcome, escalation_settings=escalation_settings, now=now)
+        conversation_touch(conversation=conversation, now=now)
+        if judged.turn.message is not None:
+            message_broadcast(judged.turn.message)
+    return judged
+
+
+# --- The steps ---------------------------------------------------------------------------------------
+
+
+def _ai_turn(
+    *, conversation: Conversation, outcome: TurnResult, escalation_settings: EscalationSettings | None, now: datetime
+) -> JudgedTurn:
+    """Judge an AI turn, store it with its decision, and hand off if it escalates."""
+    context = turn_context_new(
+        conversation=conversation, outcome=outcome, escalation_settings=escalation_settings, now=now
+    )
+    decision = decide(context.snapshot, context.policy)
+    with transaction.atomic(savepoint=False):
+        turn = turn_record(conversation=conversation, outcome=outcome, decision=decision_record(decision, at=now))
+        handoff = None
+        if decision.escalate and decision.reason is not None:
+            handoff = _hand_off(
+                conversation=conversation,
+                escalation_settings=escalation_settings,
+                reason=decision.reason,
+                confidence=outcome.confidence,
+                turn=turn,
+                knowledge_sources=context.knowledge_sources,
+                tools_tried=context.tools_tried,
+                now=now,
+            )
+    return JudgedTurn(turn=turn, decision=decision, handoff=handoff)
+
+
+def _manual_hand_off(
+    *, conversation: Conversation, escalation_settings: EscalationSettings | None, now: datetime
+) -> Handoff:
+    """Hand off because the user asked, with the AI's latest turn as the ticket's context."""
+    if not contact_passes_escalation_filter(
+        contact=conversation.contact, escalation_settings=escalation_settings, now=now
+    ):
+        raise HandoffUnavailable("Talking to a human is not available for this conversation.")
+    latest = turn_latest(conversation=conversation)
+    return _hand_off(
+        conversation=conversation,
+        escalation_settings=escalation_settings,
+        reason=Reason.MANUAL,
+        confidence=latest.confidence if latest is not None else None,
+        turn=None,
+        knowledge_sources=tuple(latest.sources) if latest is not None else (),
+        tools_tried=tuple(ToolCall(name=tool.name, arguments=tool.arguments) for tool in latest.tool_calls)
+        if latest is not None
+        else (),
+        now=now,
+    )
+
+
+def _hand_off(
+    *,
+    conversation: Conversation,
+    escalation_settings: EscalationSettings | None,
+    reason: Reason,
+    confidence: int | None,
+    turn: AgentTurn | None,
+    knowledge_sources: tuple[KnowledgeSource, ...],
+    tools_tried: tuple[ToolCall, ...],
+    now: datetime,
+) -> Handoff:
+    """Open or merge the contact's ticket and hand the conversation to the team, telling the customer."""
+    escalation_settings = escalation_settings or escalation_settings_ensure(agent=conversation.agent)
+    contact = conversation.contact
+    to_inbox = escalation_settings.routing_type == EscalationSettings.RoutingType.INBOX
+    with transaction.atomic(savepoint=False):
+        opened = ticket_open_or_merge(
+            conversation=conversation,
+            contact=contact,
+            escalation=Escalation(
+                agent_id=escalation_settings.agent_id,
+                reason=reason.value,
+                confidence=confidence,
+                turn_id=turn.pk if turn is not None else None,
+                mode=escalation_settings.mode,
+                settings_version=escalation_settings.version,
+                priority=contact_matches_rule(contact=contact, rule=escalation_settings.priority_filter, now=now),
+                assignee_id=None if to_inbox else escalation_settings.default_assignee_id,
+                inbox_id=escalation_settings.default_inbox_id if to_inbox else None,
+                knowledge_sources=knowledge_sources,
+                tools_tried=tools_tried,
+                at=now,
+            ),
+        )
+        message = conversation_hand_off(
+            conversation=conversation,
+            notice=handoff_notice(contact=contact, escalation_settings=escalation_settings),
+            now=now,
+        )
+    return Handoff(ticket=opened.ticket, created=opened.created, event=opened.event, message=message)

@@ -1,12 +1,13 @@
 """How the built-in responder reads a conversation rather than one message: small talk, and follow-ups.
 
-- ``small_talk(text)`` — greetings, thanks, "that worked", goodbyes and pleasantries ("how are you?", "tell
-  me a joke"): nothing to look up, so the reply carries no confidence and no escalation signal. A message
-  that says anything more ("thanks, but how do I …") is not small talk.
-- ``search_query(message, earlier)`` — what to search for: the message itself, or, for a follow-up ("and on
-  mobile?", "what about annual plans?", "how do I turn that off?"), the message with the question it
-  follows (the latest earlier user message that was neither small talk nor a follow-up itself, so "and on
-  desktop?" after "and on mobile?" still carries the first question).
+- ``small_talk(text)`` — greetings, thanks, "that worked", goodbyes, a "no thanks" and pleasantries ("how are
+  you?", "tell me a joke"): nothing to look up, so the reply carries no confidence and no escalation signal.
+  A message that says anything more ("thanks, but how do I …") is not small talk.
+- ``search_query(message, earlier)`` — what to search for: the message without its small talk ("no that's
+  ok. how do I rename a topic?" searches "how do I rename a topic?"), and, for a follow-up ("and on
+  mobile?", "what about annual plans?", "how do I turn that off?"), with the question it follows (the
+  latest earlier user message that stood on its own, so "and on desktop?" after "and on mobile?" still
+  carries the first question).
 
 Pure: imports nothing of Django or of the project, no I/O.
 """
@@ -23,6 +24,8 @@ class SmallTalk(StrEnum):
     GREETING = "greeting"
     THANKS = "thanks"  # includes "that worked", "got it"
     GOODBYE = "goodbye"
+    DECLINE = "decline"  # "no thanks", "I'm good": e.g. to the offer of a teammate
+    ACKNOWLEDGE = "acknowledge"  # "yes", "sure", "alright" with nothing to look up
     CHITCHAT = "chitchat"  # "how are you?", "what's your name?", "tell me a joke", "lol"
 
 
@@ -60,6 +63,12 @@ _PHRASES = sorted(
         "|tschuss|tchau",
     )
     + _alternatives(
+        SmallTalk.DECLINE,
+        "no|no thanks|no thank you|nope|nah|not now|not right now|maybe later|i'm good|i'm fine|that's ok"
+        "|that's okay|that's fine|it's ok|it's fine|never mind|nevermind|no need|non merci|nein danke|no gracias",
+    )
+    + _alternatives(SmallTalk.ACKNOWLEDGE, "yes|yeah|yep|yup|sure|alright|right|si|oui|ja|sim")
+    + _alternatives(
         SmallTalk.CHITCHAT,
         "how are you|how are you doing|how's it going|what's up|sup|what's your name|who are you"
         "|nice to meet you|tell me a joke|you're funny|lol|haha|hahaha|lmao|wow|oh|ah|hmm|um|ha",
@@ -88,8 +97,8 @@ def small_talk(text: str) -> SmallTalk | None:
     rest = _PHRASE_PATTERN.sub(remember, normalised).split()
     if not kinds or any(word not in _FILLER for word in rest):
         return None
-    # "thanks, bye" is a goodbye; "hi, how are you" chit-chat; otherwise the first kind said.
-    for kind in (SmallTalk.GOODBYE, SmallTalk.CHITCHAT, SmallTalk.THANKS):
+    # "thanks, bye" is a goodbye; "no thanks" a decline; "hi, how are you" chit-chat; else the first kind said.
+    for kind in (SmallTalk.GOODBYE, SmallTalk.DECLINE, SmallTalk.CHITCHAT, SmallTalk.THANKS, SmallTalk.ACKNOWLEDGE):
         if kind in kinds and (kind != SmallTalk.THANKS or SmallTalk.GREETING not in kinds):
             return kind
     return kinds[0]
@@ -118,16 +127,29 @@ def is_follow_up(text: str) -> bool:
     return bool(_OPENERS.search(normalised) or _BACK_REFERENCE.search(normalised))
 
 
+_CLAUSE = re.compile(r"[.!?;,\n]+")
+
+
+def substance(text: str) -> str:
+    """``text`` without its small-talk clauses ("no that's ok. how do I rename a topic?" → "how do I rename a
+    topic?"); all of it when every clause is small talk."""
+    clauses = [clause.strip() for clause in _CLAUSE.split(text) if clause.strip()]
+    kept = [clause for clause in clauses if small_talk(clause) is None]
+    return " ".join(kept) if kept and len(kept) < len(clauses) else text
+
+
 def search_query(message: str, earlier: Sequence[str]) -> str:
-    """What to search the help center for: ``message``, with the question it follows when it is a follow-up.
+    """What to search the help center for: ``message`` without its small talk, with the question it follows
+    when it is a follow-up.
 
     ``earlier`` are the user's previous messages in the conversation, oldest first. The question a follow-up
     follows is the latest one that stood on its own (a first question stands on its own whatever it says).
     """
     base: str | None = None
     for previous in earlier:
-        if small_talk(previous) is None and (base is None or not is_follow_up(previous)):
-            base = previous
-    if base is None or not is_follow_up(message):
-        return message
-    return f"{base} {message}"
+        if small_talk(previous) is None and (base is None or not is_follow_up(substance(previous))):
+            base = substance(previous)
+    query = substance(message)
+    if base is None or not is_follow_up(query):
+        return query
+    return f"{base} {query}"

@@ -6,11 +6,16 @@ called with its arguments and result, the knowledge sources searched, the source
 tool's reason if it was called. Responders never write to the database; ``agents.services`` stores the
 result as a ``Message`` and an ``AgentTurn``.
 
-- ``BuiltinResponder`` (default, offline): searches the knowledge base for every message and answers from
-  the best article with its title and link. Confidence is calibrated from retrieval strength — the share of
-  the question's meaningful words found in the article (title matches count extra) — so a clear match is
-  high and a weak one low. When nothing fits it says so with an escalation phrase and a low confidence;
-  requests on the agent's human-only topics (refunds, account changes, legal…) call the ``escalate`` tool.
+- ``BuiltinResponder`` (default, offline): reads the conversation, not only the new message. Small talk
+  (greetings, thanks, "that worked", a "no thanks") gets a short reply with no confidence, so no escalation
+  signal (``agents.dialogue``). Otherwise it searches the knowledge base — a follow-up ("and on mobile?")
+  with the question it follows — and answers from the best article with its title and link. Confidence is
+  calibrated from retrieval strength — the share of the question's meaningful words found in the article
+  (title matches count extra) — so a clear match is high and a weak one low. When nothing fits it says so
+  in neutral words with a low confidence: whether a teammate is offered or brought in is escalation's
+  decision, made on that confidence, and the customer reads it with the reply. A message on one of the
+  agent's ``human_only_topics`` (account security, billing disputes, legal or privacy requests, outages
+  or bugs that persist, and the admin's own phrases: ``agents.topics``) calls the ``escalate`` tool.
 - ``OpenAIResponder``: OpenAI-compatible chat completions with tool calling (``knowledge_search``,
   ``web_search``, ``escalate``); the model's final message is JSON ``{"reply", "confidence"}``.
 - ``ExternalResponder``: Halo does not answer; the workspace's own bot posts its turns to the server API.
@@ -18,26 +23,36 @@ result as a ``Message`` and an ``AgentTurn``.
 
 import json
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 
+from agents.dialogue import SmallTalk, search_query, small_talk
 from agents.knowledge import KnowledgeHit, knowledge_search, query_coverage, query_terms
 from agents.models import Agent
+from agents.topics import human_only_topic
 from agents.turns import KnowledgeSource, ToolCall, ToolName
 from agents.websearch import WebResult, web_search_provider_for
 from halo.models import Workspace
 
 logger = logging.getLogger(__name__)
 
-# Said when nothing in the knowledge base fits; contains the default escalation phrase on purpose.
-NO_ANSWER_REPLY = "I couldn't find an answer to that in our help center. I can get a teammate involved if you'd like."
-HUMAN_ONLY_REPLY = "That's something our team handles personally, so I'll get a teammate involved for you."
+# Neutral on purpose: whether a teammate is offered or brought in is escalation's decision, and the customer
+# reads it with the reply (escalation.flow); a promise here could not be kept when nothing is handed off.
+NO_ANSWER_REPLY = "I couldn't find an answer to that in our help center."
+HUMAN_ONLY_REPLY = "That's something our team handles personally."
+UNAVAILABLE_REPLY = "Sorry, I'm having trouble answering right now."
 SMALL_TALK_REPLY = "Happy to help! What would you like to know?"
-UNAVAILABLE_REPLY = "Sorry, I'm having trouble answering right now. I'll get a teammate involved."
+SMALL_TALK_REPLIES = {
+    SmallTalk.GREETING: "Hi! What can I help you with?",
+    SmallTalk.THANKS: "Glad I could help! Anything else?",
+    SmallTalk.GOODBYE: "Bye for now, and come back any time!",
+    SmallTalk.DECLINE: "Alright. What else can I help you with?",
+    SmallTalk.ACKNOWLEDGE: "Alright. What else can I help you with?",
+    SmallTalk.CHITCHAT: "I'm {name}, and I answer questions from our help center. What would you like to know?",
+}
 
 # Below this confidence the builtin responder does not pretend to know.
 ANSWER_MIN_CONFIDENCE = 40
@@ -53,6 +68,11 @@ class ConversationContext:
     history: tuple[tuple[str, str], ...]  # (author, body)
     user_message: str
 
+    @property
+    def earlier_user_messages(self) -> list[str]:
+        """What the user wrote before the new message, oldest first."""
+        return [body for author, body in self.history[:-1] if author == "user"]
+
 
 @dataclass(frozen=True)
 class TurnResult:
@@ -67,10 +87,6 @@ class TurnResult:
 
 class Responder(Protocol):
     def respond(self, *, context: ConversationContext) -> TurnResult: ...
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 def _knowledge_tool(hits: list[KnowledgeHit], query: str) -> ToolCall:
@@ -91,18 +107,24 @@ class BuiltinResponder:
     def respond(self, *, context: ConversationContext) -> TurnResult:
         started = time.perf_counter()
         agent, text = context.agent, context.user_message
+        earlier = context.earlier_user_messages
         tools: list[ToolCall] = []
+        topic = human_only_topic(text, agent.human_only_topics or [], earlier=earlier)
+        chat = small_talk(text) if topic is None else None
+        if chat is not None:
+            return self._result(started, SMALL_TALK_REPLIES[chat].format(name=agent.name), None, tools, [], cited=[])
+
         hits: list[KnowledgeHit] = []
-        terms = query_terms(text)
+        query = search_query(text, earlier)
+        terms = query_terms(query)
         if agent.knowledge_search_enabled and terms:
-            hits = knowledge_search(workspace=context.workspace, text=text, limit=3)
-            tools.append(_knowledge_tool(hits, text))
+            hits = knowledge_search(workspace=context.workspace, text=query, limit=3)
+            tools.append(_knowledge_tool(hits, query))
         confidence = self._confidence(terms, hits[0]) if hits else 0
         sources = [hit.as_source() for hit in hits]
 
-        topic = self._human_only_topic(agent, text)
         if topic is not None:
-            reason = f"The user asked about a human-only topic: {topic}."
+            reason = f"The user's message is on a human-only topic: {topic.topic} ({topic.words})."
             tools.append(ToolCall(name=ToolName.ESCALATE, arguments={"reason": reason}, result="ok"))
             return self._result(started, HUMAN_ONLY_REPLY, confidence, tools, sources, cited=[], escalate_reason=reason)
         if not terms:
@@ -139,14 +161,6 @@ class BuiltinResponder:
         in_article = query_coverage(terms, f"{hit.title} {hit.body}")
         in_title = query_coverage(terms, hit.title)
         return round(100 * min(1.0, 0.75 * in_article + 0.25 * in_title + (0.1 if in_title == 1.0 else 0.0)))
-
-    @staticmethod
-    def _human_only_topic(agent: Agent, text: str) -> str | None:
-        normalised = _normalise(text)
-        for topic in agent.human_only_topics or []:
-            if isinstance(topic, str) and topic.strip() and re.search(rf"\b{re.escape(_normalise(topic))}", normalised):
-                return topic.strip()
-        return None
 
     @staticmethod
     def _result(

@@ -15,8 +15,9 @@ Categories (their names are the entries that switch them on, and the new agent's
   they do not recognise, a chargeback, a refund they ask for. Questions about prices, invoices or the
   refund policy are not.
 - ``legal or privacy request`` — lawyers, subpoenas, court orders, copyright takedowns, and requests to
-  erase or hand over personal data (GDPR, CCPA, "delete all my data", "please delete my account").
-  "Is Zulip GDPR compliant?" and "how do I delete my account?" are questions the help center answers.
+  erase or hand over personal data (GDPR, CCPA, "delete all my data"), and asking us to close an account
+  ("please delete my account", "can you cancel our account?"). "Is Zulip GDPR compliant?" and "how do I
+  delete my account?" are questions the help center answers.
 - ``outage or bug that persists`` — the product fails and it persists: the failure is still there after
   the user tried something ("I reinstalled it and it's still blank"), for a long time ("since this
   morning") or for everyone ("our whole org can't load it"). A persistence word may come after a failure
@@ -140,7 +141,8 @@ _LEGAL = _any(
     r"\bapagar (?:todos )?(?:os )?meus dados\b",
 )
 _ACCOUNT_DELETION = re.compile(
-    r"\b(?:delete|close|erase|remove|terminate)\b (?:my|our) (?:account|organization|organisation|org|workspace)\b"
+    r"\b(?:delete|close|cancel|erase|remove|terminate)\b (?:my|our) "
+    r"(?:account|organization|organisation|org|workspace)\b"
 )
 _ASKED_OF_US = _any(
     r"\b(?:please|pls|plz|kindly)\b",

@@ -56,6 +56,7 @@ class Rule(StrEnum):
     PERSON_HELPS = "person_helps"  # "can someone look at this", "have an agent call me"
     PERSON_ALONE = "person_alone"  # "agent please", "human!!", "is a human available?"
     NOT_A_BOT = "not_a_bot"  # "not a bot", "I don't want to talk to a robot"
+    OFFER_ACCEPTED = "offer_accepted"  # "yes please" to the AI's offer of a teammate (see ``offer_reply``)
 
 
 @dataclass(frozen=True, slots=True)

@@ -141,7 +141,11 @@ class EscalationSettings(models.Model):
         default=default_handoff_phrases,
         blank=True,
         validators=[validate_phrases],
-        help_text="A user message containing one of these asks for a human (case and spacing ignored).",
+        help_text=(
+            "A user message containing one of these, as whole words, asks for a human (case and spacing "
+            'ignored; not when negated, as in "I don\'t want to talk to a human"). Requests in other words '
+            "are recognised too."
+        ),
     )
     expected_reply_time = models.CharField(
         max_length=100,

@@ -453,8 +453,9 @@ _CLAUSE_BREAK = frozenset(".!?;,:()\n")
 
 
 def _normalised(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(char for char in folded if not unicodedata.combining(char))
+    plain = text.casefold()
+    if not plain.isascii():
+        plain = "".join(char for char in unicodedata.normalize("NFKD", plain) if not unicodedata.combining(char))
     plain = plain.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'").replace("\u00b4", "'")
     plain = re.sub(r"\b1\s*:\s*1\b", " 1 1 ", plain)
     for pattern, replacement in _CONTRACTIONS:
@@ -462,14 +463,15 @@ def _normalised(text: str) -> str:
     return plain
 
 
+@lru_cache(maxsize=64)
+def _tokens(text: str) -> tuple[str, ...]:
+    """The normalised words and clause breaks of ``text`` (a message is read by several rules: once)."""
+    return tuple(_TOKEN.findall(_normalised(text)))
+
+
 def words_of(text: str) -> list[str]:
     """The words of ``text`` as they are compared with phrases: folded, without accents or punctuation."""
-    return [
-        part
-        for token in _TOKEN.findall(_normalised(text))
-        for part in token.split("-")
-        if part and part not in _CLAUSE_BREAK
-    ]
+    return [part for token in _tokens(text) for part in token.split("-") if part and part not in _CLAUSE_BREAK]
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,7 +498,7 @@ _EXPRESSION_TABLE = _expression_table()
 def _clauses(text: str) -> list[list[_Word]]:
     """The message as clauses of classified words, expressions joined, typos corrected."""
     clauses: list[list[str]] = [[]]
-    for token in _TOKEN.findall(_normalised(text)):
+    for token in _tokens(text):
         if token in _CLAUSE_BREAK or token in _BUT:
             if clauses[-1]:
                 clauses.append([])
@@ -810,7 +812,7 @@ def _phrase_found(text: str, phrases: tuple[str, ...]) -> str | None:
     words: list[str] = []
     clause_starts: list[int] = []  # for each word, where its clause starts
     start = 0
-    for token in _TOKEN.findall(_normalised(text)):
+    for token in _tokens(text):
         if token in _CLAUSE_BREAK:
             start = len(words)
             continue
@@ -881,7 +883,7 @@ _FILLER_IN_REPLIES = _set("thanks thank you thx ty so much really just oh then m
 def _reply_words(text: str) -> list[list[str]]:
     """The reply as clauses of plain words ("I'm good, thanks!" → [["i", "am", "good"], ["thanks"]])."""
     clauses: list[list[str]] = [[]]
-    for token in _TOKEN.findall(_normalised(text)):
+    for token in _tokens(text):
         if token in _CLAUSE_BREAK:
             if clauses[-1]:
                 clauses.append([])

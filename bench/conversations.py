@@ -139,7 +139,8 @@ def conversations_load(path: Path = CONVERSATIONS) -> list[LabelledConversation]
 
 
 def help_center_load(*, client: Any, api_key: str, articles: Iterable[dict[str, Any]]) -> int:
-    """Posts every article (``title``, ``body``, ``url``) through the server API; returns how many."""
+    """Posts every article (``title``, ``body``, ``url``) through the server API and runs the jobs the saves
+    queued (what a worker does after them, e.g. indexing); returns how many articles."""
     count = 0
     for article in articles:
         response = client.post(
@@ -151,7 +152,20 @@ def help_center_load(*, client: Any, api_key: str, articles: Iterable[dict[str, 
         if response.status_code != 201:
             raise RuntimeError(f"loading {article['title']!r}: {response.status_code} {response.content[:200]!r}")
         count += 1
+    outbox_deliver_pending()
     return count
+
+
+def outbox_deliver_pending() -> int:
+    """Runs every pending outbox job in this process, as a Celery worker would; returns how many ran."""
+    from halo.celery import app as celery_app
+    from halo.models import OutboxMessage
+
+    celery_app.loader.import_default_modules()  # the apps' tasks modules, as a worker loads them at start
+    pending = list(OutboxMessage.objects.filter(state=OutboxMessage.State.PENDING).values_list("pk", "task"))
+    for message_id, task in pending:
+        celery_app.tasks[task](message_id=message_id)
+    return len(pending)
 
 
 def conversation_play(

@@ -41,7 +41,6 @@ import asyncio
 import importlib.util
 import logging
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,8 +52,9 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.processes import ROOT, free_port, process_running, wait_until
 
 # bench/agents.py, loaded under another name: "agents" is the Django app.
 _spec = importlib.util.spec_from_file_location("bench_agents", ROOT / "bench" / "agents.py")
@@ -76,10 +76,11 @@ QUESTIONS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def hello_served(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/bench/hello", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def prepare(conversations: int) -> tuple[str, list[tuple[int, str]]]:
@@ -242,42 +243,29 @@ def main() -> int:
         "LOG_LEVEL": "WARNING",
     }
     env.pop("REDIS_URL", None)  # B1 measures the web path; the embedded broker is not started by gunicorn
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "halo.wsgi:application",
-            "--pythonpath",
-            f"{ROOT / 'bench' / 'agents_http'},{ROOT}",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--worker-class",
-            "gthread",
-            "--workers",
-            str(options.workers),
-            "--threads",
-            str(options.threads),
-            "--log-level",
-            "warning",
-            "--access-logfile",
-            str(Path(tempfile.gettempdir()) / "halo_bench_b1_access.log"),
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    gunicorn = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "halo.wsgi:application",
+        "--pythonpath",
+        f"{ROOT / 'bench' / 'agents_http'},{ROOT}",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(options.workers),
+        "--threads",
+        str(options.threads),
+        "--log-level",
+        "warning",
+        "--access-logfile",
+        str(Path(tempfile.gettempdir()) / "halo_bench_b1_access.log"),
+    ]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/bench/hello", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("gunicorn did not start")
-            time.sleep(0.2)
+    with process_running(gunicorn, env=env, stop_timeout=10) as server:
+        wait_until(lambda: hello_served(url), timeout=30, what="gunicorn", process=server, interval=0.2)
 
         asyncio.run(drive(url, options.clients, 2, Hello()))  # warm up every worker
         from django.db import connection
@@ -315,9 +303,6 @@ def main() -> int:
             )
             if mix is not None and interval is None:
                 widget_mix = mix
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
     print(
         f"\n{options.clients} clients, {options.seconds:.0f} s per phase, gunicorn {options.workers} workers x "

@@ -1,6 +1,8 @@
 """Shared plumbing of the B2, B5 and B6 benchmarks: a PostgreSQL database of their own, the Redis db they
-may flush, free loopback ports, a server subprocess that is waited for and always stopped, percentiles
-and the Markdown table every benchmark prints.
+may flush, percentiles and the Markdown table every benchmark prints. Free loopback ports, waiting for a
+server and a subprocess that is always stopped are the test suite's (``tests.support.processes``), which
+this module puts on the path and hands on as ``harness.free_port``, ``port_open``, ``process_running`` and
+``wait_until``.
 
 Each benchmark owns a database named ``halo_bench_*`` on the server ``BENCH_PG`` (default
 ``postgres://postgres@127.0.0.1:5432``), created and migrated when missing, and Redis db 6 on
@@ -9,19 +11,18 @@ addresses are ever used.
 """
 
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+if str(Path(__file__).resolve().parent.parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.processes import ROOT, free_port, port_open, process_running, wait_until
+
+__all__ = ["ROOT", "free_port", "port_open", "process_running", "wait_until"]
 
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/6")
@@ -90,46 +91,6 @@ def redis_flush() -> None:
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until(
-    ready: Callable[[], bool], *, timeout: float, what: str, process: subprocess.Popen[bytes] | None = None
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{what}: the process exited with status {process.returncode}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what}: not ready after {timeout:.0f} s")
-        time.sleep(0.1)
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.2)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-@contextmanager
-def subprocess_running(command: Sequence[str], *, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``command`` (output to ``log``) for the duration of the block; terminated, then killed, after."""
-    with log.open("wb") as output:
-        process = subprocess.Popen(list(command), cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-        try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

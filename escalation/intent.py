@@ -137,7 +137,7 @@ _LEXICON: dict[str, Kind] = {
         "quiero quisiera necesito prefiero veux voudrais voulais besoin prefere mochte brauche quero "
         "queria preciso gostaria vorrei voglio bisogno",
     ),
-    **_words(Kind.GET, "get give bring have loop"),
+    **_words(Kind.GET, "get give bring have"),
     **_words(
         Kind.HELP,
         "help look check review handle assist fix sort respond reply answer ayudar ayude ayudarme aider "
@@ -715,7 +715,8 @@ def _in_request_frame(words: list[_Word], i: int) -> bool:
 
 
 def _negation_reaches(words: list[_Word], span: tuple[int, int]) -> bool:
-    """Whether a negation before the request negates it ("I do not want a human", "no agent needed")."""
+    """Whether a negation before the request reaches it through verbs and linking words ("I do not want a
+    human", "no agent needed", "ich will nicht mit einem Menschen sprechen")."""
     first, last = span
     for i in range(first):
         if words[i].kind != Kind.NEGATION or _not_a_negation(words, i):
@@ -725,7 +726,6 @@ def _negation_reaches(words: list[_Word], span: tuple[int, int]) -> bool:
                 return True
             if words[j].text not in _NEGATION_SKIP and words[j].kind not in (Kind.NEGATION, Kind.MODAL):
                 break
-    # "no human needed", "kein Mitarbeiter nötig": the negation stands right before the person.
     return False
 
 

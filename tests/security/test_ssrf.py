@@ -22,7 +22,6 @@ from agents.websearch import SearxngWebSearch, web_search_provider_for
 from escalation.flow import handoff_request
 from escalation.services import escalation_settings_ensure
 from halo.models import OutboxMessage, Workspace
-from halo.outbox import outbox_process
 from inbox.models import CustomInbox
 from inbox.notifications import SLACK_TASK
 from inbox.notifications.slack import slack_deliver
@@ -156,7 +155,7 @@ def test_slack_never_posts_to_an_internal_address_and_admins_see_no_remote_body(
     rows = list(OutboxMessage.objects.filter(task=SLACK_TASK))
     assert len(rows) == 6
     for row in rows:
-        outbox_process(message_id=row.pk, handler=slack_deliver)
+        slack_deliver(message_id=row.pk)
         row.refresh_from_db()
         assert row.state == "failed"  # permanent: retrying cannot make the URL acceptable
         assert row.last_error.startswith("The Slack webhook URL is not allowed")
@@ -172,7 +171,7 @@ def test_slack_error_bodies_stay_out_of_the_error_admins_read(
         workspace.save(update_fields=["slack_webhook_url"])
         escalate_one()
         [row] = OutboxMessage.objects.filter(task=SLACK_TASK)
-        outbox_process(message_id=row.pk, handler=slack_deliver)
+        slack_deliver(message_id=row.pk)
     row.refresh_from_db()
     assert (row.state, row.last_error) == ("failed", "Slack refused the message: HTTP 404")
     assert SECRET in caplog.text  # for operators, in the process log

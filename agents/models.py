@@ -30,21 +30,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from agents.topics import DEFAULT_HUMAN_ONLY_TOPICS
 from agents.turns import KnowledgeSource, ToolCall
 from halo.models import Contact, Workspace
-
-DEFAULT_HUMAN_ONLY_TOPICS = [
-    "refund",
-    "chargeback",
-    "cancel my account",
-    "delete my account",
-    "close my account",
-    "change the account owner",
-    "legal",
-    "lawyer",
-    "gdpr request",
-    "data deletion request",
-]
 
 
 def default_human_only_topics() -> list[str]:
@@ -79,7 +67,11 @@ class Agent(models.Model):
     human_only_topics = models.JSONField(
         default=default_human_only_topics,
         blank=True,
-        help_text="Requests the built-in responder hands to a human at once (it calls the escalate tool).",
+        help_text=(
+            "Messages the built-in responder hands to a human at once (it calls the escalate tool), one entry "
+            "per line: a built-in category, recognised in any phrasing (account security, billing dispute, "
+            "legal or privacy request, outage or bug that persists), or any phrase, matched as whole words."
+        ),
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -266,6 +258,12 @@ class AgentTurn(models.Model):
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
     message = models.OneToOneField(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="turn")
+    reply = models.TextField(
+        blank=True,
+        default="",
+        help_text="The AI's own reply, as escalation judged it; the message is what the customer read with the "
+        "decision (a held-back handoff offers a teammate instead of promising one).",
+    )
     confidence = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(100)]
     )

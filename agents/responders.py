@@ -6,14 +6,17 @@ called with its arguments and result, the knowledge sources searched, the source
 tool's reason if it was called. Responders never write to the database; ``agents.services`` stores the
 result as a ``Message`` and an ``AgentTurn``.
 
-- ``BuiltinResponder`` (default, offline): searches the help center's passages for every message
-  (``agents.knowledge``) and quotes the sentences of the best passage that answer the question, citing its
-  article; when the first articles are about as likely, it offers up to three ("Did you mean…?"). Its
-  confidence is the calibrated probability times 100 that the reply answers the question from the help center
-  (``agents.knowledge.calibration``). When nothing is likely enough it says so in neutral words and a low
-  confidence — whether a human is brought in is escalation's decision, on that confidence, not on the
-  reply's words. Requests on the agent's human-only topics (refunds, account changes, legal…) call the
-  ``escalate`` tool.
+- ``BuiltinResponder`` (default, offline): reads the conversation, not only the new message. Small talk
+  (greetings, thanks, "that worked", a "no thanks") gets a short reply with no confidence, so no escalation
+  signal (``agents.dialogue``). Otherwise it searches the help center's passages (``agents.knowledge``) — a
+  follow-up ("and on mobile?") with the question it follows — and quotes the sentences of the best passage
+  that answer the question, citing its article; when the first articles are about as likely, it offers up
+  to three ("Did you mean…?"). Its confidence is the calibrated probability times 100 that the reply answers
+  the question from the help center (``agents.knowledge.calibration``). When nothing is likely enough it
+  says so in neutral words with a low confidence: whether a teammate is offered or brought in is
+  escalation's decision, made on that confidence, and the customer reads it with the reply. A message on
+  one of the agent's ``human_only_topics`` (account security, billing disputes, legal or privacy requests,
+  outages or bugs that persist, and the admin's own phrases: ``agents.topics``) calls the ``escalate`` tool.
 - ``OpenAIResponder``: OpenAI-compatible chat completions with the conversation's recent messages and tool
   calling (``knowledge_search`` — the same passage search, returning the passages' quotes —,
   ``web_search``, ``escalate``); the model's final message is JSON ``{"reply", "confidence"}``.
@@ -22,16 +25,17 @@ result as a ``Message`` and an ``AgentTurn``.
 
 import json
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 
+from agents.dialogue import SmallTalk, search_query, small_talk
 from agents.knowledge import KnowledgeHit, KnowledgeResult, SearchMode, knowledge_lookup, query_terms
 from agents.knowledge.calibration import answer_probability, choices_probability
 from agents.models import Agent
+from agents.topics import human_only_topic
 from agents.turns import KnowledgeSource, ToolCall, ToolName
 from agents.websearch import WebResult, web_search_provider_for
 from halo.models import Workspace
@@ -39,13 +43,21 @@ from halo.outbound import outbound_client
 
 logger = logging.getLogger(__name__)
 
-# Said when nothing in the help center is likely to answer. Neutral on purpose: what happens next (a
-# teammate or not) is escalation's decision, and a promise here could not be kept when it hands nothing off.
+# Neutral on purpose: whether a teammate is offered or brought in is escalation's decision, and the customer
+# reads it with the reply (escalation.flow); a promise here could not be kept when nothing is handed off.
 NO_ANSWER_REPLY = "I couldn't find an answer to that in our help center."
 CHOICES_INTRO = "I found a few articles that may help. Did you mean one of these?"
-HUMAN_ONLY_REPLY = "That's something our team handles personally, so I'll get a teammate involved for you."
+HUMAN_ONLY_REPLY = "That's something our team handles personally."
+UNAVAILABLE_REPLY = "Sorry, I'm having trouble answering right now."
 SMALL_TALK_REPLY = "Happy to help! What would you like to know?"
-UNAVAILABLE_REPLY = "Sorry, I'm having trouble answering right now. I'll get a teammate involved."
+SMALL_TALK_REPLIES = {
+    SmallTalk.GREETING: "Hi! What can I help you with?",
+    SmallTalk.THANKS: "Glad I could help! Anything else?",
+    SmallTalk.GOODBYE: "Bye for now, and come back any time!",
+    SmallTalk.DECLINE: "Alright. What else can I help you with?",
+    SmallTalk.ACKNOWLEDGE: "Alright. What else can I help you with?",
+    SmallTalk.CHITCHAT: "I'm {name}, and I answer questions from our help center. What would you like to know?",
+}
 
 # Below this confidence the builtin responder does not pretend to know (the OpenAI responder cites nothing).
 ANSWER_MIN_CONFIDENCE = 40
@@ -67,6 +79,11 @@ class ConversationContext:
     history: tuple[tuple[str, str], ...]  # (author, body)
     user_message: str
 
+    @property
+    def earlier_user_messages(self) -> list[str]:
+        """What the user wrote before the new message, oldest first."""
+        return [body for author, body in self.history[:-1] if author == "user"]
+
 
 @dataclass(frozen=True)
 class TurnResult:
@@ -81,10 +98,6 @@ class TurnResult:
 
 class Responder(Protocol):
     def respond(self, *, context: ConversationContext) -> TurnResult: ...
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 def _knowledge_tool(hits: list[KnowledgeHit], query: str) -> ToolCall:
@@ -105,20 +118,26 @@ class BuiltinResponder:
     def respond(self, *, context: ConversationContext) -> TurnResult:
         started = time.perf_counter()
         agent, text = context.agent, context.user_message
+        earlier = context.earlier_user_messages
         tools: list[ToolCall] = []
+        topic = human_only_topic(text, agent.human_only_topics or [], earlier=earlier)
+        chat = small_talk(text) if topic is None else None
+        if chat is not None:
+            return self._result(started, SMALL_TALK_REPLIES[chat].format(name=agent.name), None, tools, [], cited=[])
+
         result = KnowledgeResult(hits=[], mode=SearchMode.LEXICAL)
-        terms = query_terms(text)
+        query = search_query(text, earlier)
+        terms = query_terms(query)
         if agent.knowledge_search_enabled and terms:
-            result = knowledge_lookup(workspace=context.workspace, text=text, limit=3)
-            tools.append(_knowledge_tool(result.hits, text))
+            result = knowledge_lookup(workspace=context.workspace, text=query, limit=3)
+            tools.append(_knowledge_tool(result.hits, query))
         hits = result.hits
         probability = answer_probability(result)
         confidence = round(100 * probability)
         sources = [hit.as_source() for hit in hits]
 
-        topic = self._human_only_topic(agent, text)
         if topic is not None:
-            reason = f"The user asked about a human-only topic: {topic}."
+            reason = f"The user's message is on a human-only topic: {topic.topic} ({topic.words})."
             tools.append(ToolCall(name=ToolName.ESCALATE, arguments={"reason": reason}, result="ok"))
             return self._result(started, HUMAN_ONLY_REPLY, confidence, tools, sources, cited=[], escalate_reason=reason)
         if not terms:
@@ -161,14 +180,6 @@ class BuiltinResponder:
         return self._result(
             started, reply, confidence, tools, sources, cited=[KnowledgeSource(title=best.title, url=best.url)]
         )
-
-    @staticmethod
-    def _human_only_topic(agent: Agent, text: str) -> str | None:
-        normalised = _normalise(text)
-        for topic in agent.human_only_topics or []:
-            if isinstance(topic, str) and topic.strip() and re.search(rf"\b{re.escape(_normalise(topic))}", normalised):
-                return topic.strip()
-        return None
 
     @staticmethod
     def _result(

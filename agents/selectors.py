@@ -1,5 +1,7 @@
 """Reads of the agents app, always scoped to a workspace (another workspace's id reads as "not found")."""
 
+from collections.abc import Sequence
+
 from django.db.models import Prefetch, QuerySet
 
 from agents.models import Agent, AgentTurn, Conversation, KnowledgeArticle, Message
@@ -58,14 +60,23 @@ def messages_after(*, conversation: Conversation, after_id: int = 0, limit: int 
     return list(Message.objects.filter(conversation=conversation, pk__gt=after_id).order_by("id")[:limit])
 
 
-def responder_context_get(*, conversation: Conversation, user_message: Message) -> ConversationContext:
-    """What the conversation's responder may know to answer ``user_message``: the recent messages."""
-    if conversation.agent.responder == Agent.Responder.BUILTIN:
-        # The builtin responder reads only the new message: no history query on the hot path.
-        history: tuple[tuple[str, str], ...] = ((user_message.author, user_message.body),)
-    else:
-        recent = Message.objects.filter(conversation=conversation).order_by("-id")[:HISTORY_MESSAGES]
-        history = tuple((message.author, message.body) for message in reversed(list(recent)))
+def messages_recent(*, conversation: Conversation, before_id: int) -> list[Message]:
+    """The conversation's newest messages before ``before_id``, oldest first, each AI message with its turn
+    (the turn's decision says whether that reply offered a teammate): one query."""
+    recent = (
+        Message.objects.filter(conversation=conversation, pk__lt=before_id)
+        .select_related("turn")
+        .order_by("-id")[:HISTORY_MESSAGES]
+    )
+    return list(reversed(list(recent)))
+
+
+def responder_context_get(
+    *, conversation: Conversation, user_message: Message, recent: Sequence[Message]
+) -> ConversationContext:
+    """What the conversation's responder may know to answer ``user_message``: the ``recent`` messages before
+    it (``messages_recent``) and the message itself."""
+    history = tuple((message.author, message.body) for message in [*recent, user_message])
     return ConversationContext(
         workspace=conversation.workspace,
         agent=conversation.agent,

@@ -172,21 +172,26 @@ def message_post_user(*, conversation: Conversation, body: str, now: datetime) -
     return message
 
 
-def turn_record(*, conversation: Conversation, outcome: TurnResult, decision: TurnDecision) -> AgentTurn:
+def turn_record(
+    *, conversation: Conversation, outcome: TurnResult, decision: TurnDecision, shown: str | None = None
+) -> AgentTurn:
     """Store one AI turn with escalation's decision about it: its message (if the AI said something) and the
-    turn itself, in one INSERT each. The turn's ``message`` is set on the returned instance."""
+    turn itself, in one INSERT each. The turn keeps the AI's own reply; the message shows ``shown``, what the
+    customer reads with the decision (default: the reply). The turn's ``message`` is set on the returned
+    instance."""
     with transaction.atomic(savepoint=False):
         message = None
         if outcome.reply is not None:
             message = Message.objects.create(
                 conversation=conversation,
                 author=Message.Author.AI,
-                body=outcome.reply,
+                body=outcome.reply if shown is None else shown,
                 sources=[source.citation() for source in outcome.cited_sources],
             )
         return AgentTurn.objects.create(
             conversation=conversation,
             message=message,
+            reply=outcome.reply or "",
             confidence=outcome.confidence,
             tools=[tool.to_json() for tool in outcome.tools],
             knowledge_sources=[source.to_json() for source in outcome.knowledge_sources],

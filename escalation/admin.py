@@ -58,7 +58,11 @@ class EscalationSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
     )
     handoff_phrases = PhraseListField(
         required=False,
-        help_text="One per line. A user message containing one of these asks for a human.",
+        help_text=(
+            "One per line. A user message containing one of these, as whole words, asks for a human (not when "
+            'negated). Requests in other words ("agent please", "can I speak to someone?") are recognised '
+            "without a phrase."
+        ),
     )
 
     class Meta:

@@ -7,10 +7,16 @@ A widget message (``message_receive``):
 
 1. store the user's message; if a human owns the conversation, its ticket's open inbox pages get it and
    nothing else happens;
-2. if the message asks for a human in words (one of the agent's handoff phrases), hand off at once
-   (reason ``manual``) unless the contact is outside the escalation filter;
-3. unless a teammate has spoken since the last hand-back, the agent's responder answers;
-4. the AI's turn is judged by the pure engine and stored with its decision; if it escalates, hand off.
+2. read the conversation's recent messages (the responder reads them too, and the latest AI reply's
+   decision says whether it offered a teammate);
+3. if the message asks for a human — in any words or with one of the agent's handoff phrases
+   (``escalation.intent``), or by a yes to the teammate the AI just offered — hand off at once (reason
+   ``manual``); a contact outside the escalation filter is told that no teammate is available here instead;
+4. unless a teammate has spoken since the last hand-back, the agent's responder answers;
+5. the AI's turn is judged by the pure engine; what the customer reads is decided with it
+   (``customer_reply``): a handoff is announced by its notice, a held-back wish to hand off offers a teammate
+   where one is available and never promises one where none is; the turn is stored with its decision and,
+   if it escalates, the conversation is handed off.
 
 A hand-off (``_hand_off``) opens or merges the contact's ticket and hands the conversation to the team,
 telling the customer, in the caller's transaction; everything that must happen after commit (the live
@@ -20,6 +26,8 @@ With a responder that answers offline (builtin, no web search) a whole message i
 responder that calls the network runs between two, so no lock is held while it waits.
 """
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,7 +37,7 @@ from django.utils import timezone
 from agents.events import message_broadcast
 from agents.models import Agent, AgentTurn, Conversation, Message
 from agents.responders import TurnResult, responder_for
-from agents.selectors import responder_context_get, turn_latest
+from agents.selectors import messages_recent, responder_context_get, turn_latest
 from agents.services import (
     conversation_hand_off,
     conversation_open,
@@ -39,13 +47,13 @@ from agents.services import (
     turn_record,
 )
 from agents.turns import KnowledgeSource, ToolCall, ToolName
-from escalation.engine import Decision, Reason, decide
+from escalation.engine import Decision, Policy, Reason, SuppressedBy, contains_phrase, decide
 from escalation.models import EscalationSettings
 from escalation.selectors import (
     agent_escalation_settings,
     contact_matches_rule,
     contact_passes_escalation_filter,
-    message_requests_handoff,
+    human_request_of,
     turn_context_new,
 )
 from escalation.services import (
@@ -95,7 +103,7 @@ def conversation_start(*, workspace: Workspace, agent: Agent, contact: Contact, 
     """Open a conversation with the user's first message and the AI's reply; the raw token is returned once."""
     body = message_body_check(body)
     conversation, token = conversation_open(workspace=workspace, agent=agent, contact=contact)
-    result = message_receive(conversation=conversation, body=body)
+    result = _message_receive_in_transaction(conversation=conversation, body=body, first=True)
     result.token = token
     return result
 
@@ -107,13 +115,17 @@ def message_receive(*, conversation: Conversation, body: str) -> PostResult:
     loaded, as ``agents.selectors.conversation_for_widget`` reads it.
     """
     body = message_body_check(body)
+    return _message_receive_in_transaction(conversation=conversation, body=body, first=False)
+
+
+def _message_receive_in_transaction(*, conversation: Conversation, body: str, first: bool) -> PostResult:
     if conversation.agent.answers_offline:
         with transaction.atomic():
-            return _message_receive(conversation=conversation, body=body)
-    return _message_receive(conversation=conversation, body=body)
+            return _message_receive(conversation=conversation, body=body, first=first)
+    return _message_receive(conversation=conversation, body=body, first=first)
 
 
-def _message_receive(*, conversation: Conversation, body: str) -> PostResult:
+def _message_receive(*, conversation: Conversation, body: str, first: bool) -> PostResult:
     now = timezone.now()
     escalation_settings = agent_escalation_settings(agent=conversation.agent)
     with transaction.atomic(savepoint=False):
@@ -127,19 +139,27 @@ def _message_receive(*, conversation: Conversation, body: str) -> PostResult:
                 conversation_message_publish(message=message, ticket=result.ticket)
             return result
 
-        if message_requests_handoff(message=message, escalation_settings=escalation_settings):
+        recent = [] if first else messages_recent(conversation=conversation, before_id=message.pk)
+        request = human_request_of(
+            body=body, escalation_settings=escalation_settings, offer_pending=_offered_a_teammate(recent)
+        )
+        refused = False
+        if request is not None:
             try:
                 return result.handed_off(
                     _manual_hand_off(conversation=conversation, escalation_settings=escalation_settings, now=now)
                 )
             except HandoffUnavailable:
-                pass  # outside the escalation filter: the AI answers as usual
+                refused = True  # outside the escalation filter: the AI says so instead
 
     if not conversation.ai_may_answer:
         return result
-    outcome = responder_for(conversation.agent).respond(
-        context=responder_context_get(conversation=conversation, user_message=message)
-    )
+    if refused:
+        outcome = TurnResult(reply=NO_TEAMMATE_HERE_REPLY, confidence=None)
+    else:
+        outcome = responder_for(conversation.agent).respond(
+            context=responder_context_get(conversation=conversation, user_message=message, recent=recent)
+        )
     if outcome.reply is None:  # an external bot answers through the server API
         return result
 
@@ -210,8 +230,21 @@ def _ai_turn(
         conversation=conversation, outcome=outcome, escalation_settings=escalation_settings, now=now
     )
     decision = decide(context.snapshot, context.policy)
+    shown = None
+    if outcome.reply:
+        # A teammate can be offered where the contact may be handed off: a gate held the handoff back (the
+        # filter, a row above the gates, passed), or mode off did and the contact matches the filter.
+        available = decision.suppressed_by in _GATES or (
+            decision.suppressed_by == SuppressedBy.MODE_OFF
+            and contact_passes_escalation_filter(
+                contact=conversation.contact, escalation_settings=escalation_settings, now=now
+            )
+        )
+        shown = customer_reply(outcome.reply, decision, teammate_available=available, policy=context.policy)
     with transaction.atomic(savepoint=False):
-        turn = turn_record(conversation=conversation, outcome=outcome, decision=decision_record(decision, at=now))
+        turn = turn_record(
+            conversation=conversation, outcome=outcome, decision=decision_record(decision, at=now), shown=shown
+        )
         handoff = None
         if decision.escalate and decision.reason is not None:
             handoff = _hand_off(
@@ -290,3 +323,54 @@ def _hand_off(
             now=now,
         )
     return Handoff(ticket=opened.ticket, created=opened.created, event=opened.event, message=message)
+
+
+# --- What the customer reads ------------------------------------------------------------------------
+
+# None of these holds a default escalation phrase: the AI's own words are never what hands off.
+OFFER = "Would you like me to bring in a teammate?"
+NO_TEAMMATE_HERE = "A teammate isn't available from this chat."
+ASK_AGAIN = "You could try asking in other words."
+NO_TEAMMATE_HERE_REPLY = (
+    "I'm sorry, a teammate isn't available from this chat, but I can help with anything our help center "
+    "covers. What would you like to know?"
+)
+_GATES = frozenset({SuppressedBy.GATE_KNOWLEDGE, SuppressedBy.GATE_WEB, SuppressedBy.GATE_ATTEMPTS})
+# Held-back decisions whose reply offered a teammate (where one was available; a yes to a reply that could
+# not offer one is refused like any request from outside the filter).
+_OFFERING = frozenset({SuppressedBy.MODE_OFF, *_GATES})
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def customer_reply(reply: str, decision: Decision, *, teammate_available: bool, policy: Policy) -> str:
+    """The AI's reply as the customer reads it, decided with the turn's decision.
+
+    - It hands off: the reply as it is (the handoff's notice follows it and says so).
+    - It wanted to but was held back (mode off, the filter, a gate): sentences that promise a teammate (they
+      hold an escalation phrase) are dropped, then a teammate is offered where one is available ("Would you
+      like me to connect you with a teammate?", a yes hands off), else the reply says what the AI can do.
+    - Nothing to act on: the reply as it is.
+    """
+    if decision.escalate or decision.suppressed_by is None:
+        return reply
+    kept = [
+        sentence
+        for sentence in _SENTENCE_END.split(reply.strip())
+        if sentence and not contains_phrase(sentence, policy.escalation_phrases)
+    ]
+    if teammate_available:
+        ending = OFFER
+    elif decision.reason == Reason.LOW_CONFIDENCE:
+        ending = ASK_AGAIN
+    else:
+        ending = NO_TEAMMATE_HERE
+    return " ".join([*kept, ending])
+
+
+def _offered_a_teammate(recent: Sequence[Message]) -> bool:
+    """Whether the AI's latest reply offered a teammate: its turn wanted to hand off and was held back."""
+    for message in reversed(recent):
+        if message.author == Message.Author.AI:
+            turn = getattr(message, "turn", None)  # None for a reply without a turn
+            return bool(turn is not None and turn.signals and turn.suppressed_by in _OFFERING)
+    return False

@@ -30,14 +30,16 @@ DEFAULT_ESCALATION_PHRASES = [
     "hand this over to our team",
     "a human will follow up",
 ]
+# Matched as whole words beside the built-in recognition of requests for a human (escalation/intent.py),
+# which already reads "can I talk to someone?" or "a real person please" in context. So the defaults are
+# only phrases that ask for a person wherever they appear: "talk to someone" would fire on "how do I talk
+# to someone privately?", "talk to a person" on "how do I talk to a person in another org?", "real person"
+# on "are you a real person?", "human agent" on "how many human agents can we add?".
 DEFAULT_HANDOFF_PHRASES = [
     "talk to a human",
     "speak to a human",
-    "speak to an agent",
     "talk to an agent",
-    "talk to someone",
-    "real person",
-    "human agent",
+    "speak to an agent",
     "customer service representative",
 ]
 MAX_PHRASES = 50
@@ -139,7 +141,11 @@ class EscalationSettings(models.Model):
         default=default_handoff_phrases,
         blank=True,
         validators=[validate_phrases],
-        help_text="A user message containing one of these asks for a human (case and spacing ignored).",
+        help_text=(
+            "A user message containing one of these, as whole words, asks for a human (case and spacing "
+            'ignored; not when negated, as in "I don\'t want to talk to a human"). Requests in other words '
+            "are recognised too."
+        ),
     )
     expected_reply_time = models.CharField(
         max_length=100,

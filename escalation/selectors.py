@@ -15,10 +15,11 @@ from datetime import datetime
 
 from django.db.models import Q
 
-from agents.models import Agent, AgentTurn, Conversation, Message
+from agents.models import Agent, AgentTurn, Conversation
 from agents.responders import TurnResult
 from agents.turns import KnowledgeSource, ToolCall, ToolName, sources_dedupe
-from escalation.engine import Decision, Mode, Policy, TurnSnapshot, contains_phrase, decide, detect_signals
+from escalation.engine import Decision, Mode, Policy, TurnSnapshot, decide, detect_signals
+from escalation.intent import HumanRequest, OfferReply, Rule, human_request, offer_reply, words_of
 from escalation.models import EscalationSettings, default_escalation_phrases, default_handoff_phrases
 from halo.models import Contact
 from segments.selectors import contact_matches
@@ -85,9 +86,15 @@ def handoff_available(*, agent: Agent, contact: Contact | None, now: datetime) -
     return contact_passes_escalation_filter(contact=contact, escalation_settings=escalation_settings, now=now)
 
 
-def message_requests_handoff(*, message: Message, escalation_settings: EscalationSettings | None) -> bool:
-    """Whether a user message contains one of the agent's handoff phrases."""
-    return contains_phrase(message.body, policy_from_settings(escalation_settings).handoff_phrases)
+def human_request_of(
+    *, body: str, escalation_settings: EscalationSettings | None, offer_pending: bool
+) -> HumanRequest | None:
+    """Whether a user message asks for a human: in any words or with one of the agent's handoff phrases
+    (``escalation.intent``), or by accepting the teammate the AI's latest reply offered (``offer_pending``)."""
+    request = human_request(body, phrases=policy_from_settings(escalation_settings).handoff_phrases)
+    if request is None and offer_pending and offer_reply(body) == OfferReply.YES:
+        return HumanRequest(Rule.OFFER_ACCEPTED, " ".join(words_of(body)))
+    return request
 
 
 # --- The engine's inputs ----------------------------------------------------------------------------
@@ -156,7 +163,6 @@ def turn_context_stored(*, turn_id: int, now: datetime, policy: Policy | None = 
     """The inputs for judging a stored turn again (a replay), under ``policy`` (default: the agent's
     settings as they are now), with every earlier turn since the hand-back."""
     stored = AgentTurn.objects.select_related(
-        "message",
         "conversation__agent__escalation_settings",
         "conversation__contact__company",
         "conversation__workspace",
@@ -164,7 +170,7 @@ def turn_context_stored(*, turn_id: int, now: datetime, policy: Policy | None = 
     conversation = stored.conversation
     escalation_settings = getattr(conversation.agent, "escalation_settings", None)  # read by the join above
     turn = _TurnRecord(
-        reply=stored.message.body if stored.message is not None else "",
+        reply=stored.reply,  # the AI's own words, as they were judged
         confidence=stored.confidence,
         tools=stored.tool_calls,
         sources=stored.sources,

@@ -130,6 +130,7 @@ class AgentTurnSerializer(serializers.ModelSerializer[AgentTurn]):
         fields = [
             "id",
             "message_id",
+            "reply",
             "confidence",
             "tools",
             "knowledge_sources",

@@ -74,13 +74,13 @@ class TestBuiltinResponder:
         assert weak.confidence < clear.confidence
         assert weak.confidence < 50
 
-    def test_nothing_fits_answers_in_neutral_words_with_low_confidence(
+    def test_nothing_fits_answers_in_neutral_words_with_a_low_confidence(
         self, agent: Agent, help_center: list[KnowledgeArticle]
     ) -> None:
         result = builtin(agent, "Which wine pairs with salmon?")
 
+        # Whether a teammate comes is escalation's decision on the confidence: the reply promises nothing.
         assert result.reply == NO_ANSWER_REPLY
-        # Whether a teammate comes is escalation's decision (on the confidence): the reply promises nothing.
         assert "teammate" not in result.reply
         assert result.confidence == 0
         assert result.cited_sources == []
@@ -127,7 +127,7 @@ class TestBuiltinResponder:
 
         assert result.reply == HUMAN_ONLY_REPLY
         assert tool_names(result) == ["knowledge_search", "escalate"]
-        assert result.escalate_reason == "The user asked about a human-only topic: refund."
+        assert result.escalate_reason == "The user's message is on a human-only topic: billing dispute (want a refund)."
         assert result.tools[1].arguments == {"reason": result.escalate_reason}
 
     def test_human_only_topics_are_configurable(self, agent: Agent) -> None:

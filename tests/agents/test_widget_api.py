@@ -316,13 +316,15 @@ class TestConversationMessages:
 
 # Queries per widget message (B1; in tests the message's transaction is a SAVEPOINT/RELEASE pair):
 # the conversation with its workspace, contact, agent and escalation settings (1); SAVEPOINT (1); the user's
-# message and the conversation's touch (2); then, when the AI answers: knowledge search, AI message, AI turn
-# stored with its decision (3) — no history read without a signal; RELEASE (1).
-QUERIES_AI_ANSWER = 8
+# message and the conversation's touch (2); the conversation's recent messages with their turns, which the
+# responder reads and which say whether the AI just offered a teammate (1; none for a first message); then,
+# when the AI answers: knowledge search, AI message, AI turn stored with its decision (3) — no turn history
+# read without a signal; RELEASE (1).
+QUERIES_AI_ANSWER = 9
 # An AI turn that hands off adds: the turn history (1); the contact's open ticket, locked (1); SAVEPOINT,
 # ticket INSERT, RELEASE (3); the conversation link and the escalation event (2); the handoff message and the
 # conversation's status (2); the summary's outbox row (1); the inbox counter and event (2).
-QUERIES_ESCALATING_TURN = 20
+QUERIES_ESCALATING_TURN = 21
 # A message on a handed-off conversation: conversation, SAVEPOINT, message, touch; the ticket; the inbox
 # counter and event; RELEASE.
 QUERIES_HANDED_OFF = 8

@@ -50,7 +50,8 @@ def test_escalation_appears_live_in_the_inbox_and_the_reply_appears_live_in_the_
 
     widget = browser.new_context().new_page()
     widget.on("pageerror", lambda error: errors.append(str(error)))
-    widget_ask(widget, halo_embedded, "I was charged twice for <b>March</b>")
+    # A question the AI answers (a billing dispute would go to a human at once): the visitor presses the button.
+    widget_ask(widget, halo_embedded, "Where is my invoice for <b>March</b>?")
     widget.click(".halo-handoff")
     widget.wait_for_selector("[data-halo-widget][data-status='handed_off']", timeout=15_000)
 
@@ -59,7 +60,7 @@ def test_escalation_appears_live_in_the_inbox_and_the_reply_appears_live_in_the_
         "(before) => document.querySelectorAll('.ticket-row').length > before", arg=rows_before, timeout=15_000
     )
     row = inbox.locator(".ticket-row").first
-    assert "I was charged twice for <b>March</b>" in row.inner_text()  # shown as text, not HTML
+    assert "Where is my invoice for <b>March</b>?" in row.inner_text()  # shown as text, not HTML
     assert inbox.locator(".ticket-row b").count() == 0
     assert int(inbox.inner_text("[data-count='open']")) == open_before + 1
     assert "New ticket" in inbox.inner_text("#inbox-toasts")
@@ -68,7 +69,7 @@ def test_escalation_appears_live_in_the_inbox_and_the_reply_appears_live_in_the_
     row.click()
     inbox.wait_for_selector("text=AI Conversation Context")
     inbox.wait_for_selector("#ticket-summary[data-state='ready']", timeout=20_000)
-    assert "I was charged twice" in inbox.inner_text("#ticket-summary")
+    assert "Where is my invoice" in inbox.inner_text("#ticket-summary")
     inbox.wait_for_selector("#inbox-live-state[data-state='live']", timeout=15_000)
 
     # The teammate's reply appears live in the widget.

@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from agents.models import Agent
 from agents.responders import UNAVAILABLE_REPLY, ConversationContext, OpenAIResponder
 from agents.websearch import SearxngWebSearch, web_search_provider_for
-from escalation.flow import handoff_request
+from escalation.flow import OFFER, handoff_request
 from escalation.services import escalation_settings_ensure
 from halo.models import OutboxMessage, Workspace
 from inbox.models import CustomInbox
@@ -128,7 +128,8 @@ def test_widget_user_sees_nothing_of_an_internal_model_url(
     )
     assert response.status_code == 201
     assert SECRET not in response.content.decode()
-    assert [m["body"] for m in response.json()["messages"] if m["author"] == "ai"] == [UNAVAILABLE_REPLY]
+    # The unavailable model's reply (confidence 0, held back by the gates), with the offer of a teammate.
+    assert [m["body"] for m in response.json()["messages"] if m["author"] == "ai"] == [f"{UNAVAILABLE_REPLY} {OFFER}"]
     assert internal.requests == []
 
 

@@ -1,0 +1,242 @@
+"""Problems only a human can solve: ``human_only_topic(text, topics, earlier=…) -> TopicMatch | None``.
+
+The agent's ``human_only_topics`` setting is a list the admin edits. An entry that names one of the built-in
+**categories** is recognised by that category's patterns, in any phrasing; any other entry is a phrase,
+found as whole words (case, accents and spacing ignored). The built-in responder calls the ``escalate``
+tool when a message matches, so the conversation goes to a human at once.
+
+Categories (their names are the entries that switch them on, and the new agent's defaults):
+
+- ``account security`` — the account is in someone else's hands: hacked, hijacked, compromised, someone
+  else logged in or changed the password or email, messages the user did not send, unauthorised or
+  suspicious logins. Questions on protecting an account ("how do I keep my account from being hacked?")
+  are not.
+- ``billing dispute`` — money the customer disputes: charged twice, charged after cancelling, a charge
+  they do not recognise, a chargeback, a refund they ask for. Questions about prices, invoices or the
+  refund policy are not.
+- ``legal or privacy request`` — lawyers, subpoenas, court orders, copyright takedowns, and requests to
+  erase or hand over personal data (GDPR, CCPA, "delete all my data"), and asking us to close an account
+  ("please delete my account", "can you cancel our account?"). "Is Zulip GDPR compliant?" and "how do I
+  delete my account?" are questions the help center answers.
+- ``outage or bug that persists`` — the product fails and it persists: the failure is still there after
+  the user tried something ("I reinstalled it and it's still blank"), for a long time ("since this
+  morning") or for everyone ("our whole org can't load it"). A persistence word may come after a failure
+  told in one of the user's earlier messages. A first report of a failure is not: the help center may
+  know the fix.
+
+Pure: imports nothing of Django or of the project, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    ACCOUNT_SECURITY = "account security"
+    BILLING_DISPUTE = "billing dispute"
+    LEGAL_OR_PRIVACY = "legal or privacy request"
+    PERSISTENT_PROBLEM = "outage or bug that persists"
+
+
+DEFAULT_HUMAN_ONLY_TOPICS: tuple[str, ...] = tuple(category.value for category in Category)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMatch:
+    """The admin's entry that matched (a category name or a phrase) and the words that matched it."""
+
+    topic: str
+    words: str
+
+
+def _normalised(text: str) -> str:
+    """Case folded, accents dropped, apostrophes straightened, runs of whitespace made one space."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(char for char in folded if not unicodedata.combining(char))
+    plain = plain.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
+    return " ".join(plain.split())
+
+
+def _any(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+
+
+_NOT = r"(?:not|n't|n'?t|never)"
+_MY = r"(?:my|our|the|this)"
+
+# --- account security ---------------------------------------------------------------------------------
+
+_SECURITY = _any(
+    r"\b(?:hacked|hacker|hackers|hijack\w*|compromised|pwned|taken over|takeover|breached)\b",
+    r"\b(?:been|got|get|was|were|is|has been) hack(?:ed)?\b",
+    r"\b(?:someone|somebody)(?: else)? (?:has |had |got |gained |is )?(?:access(?:ed)?|logged|log(?:ged)? ?in"
+    r"|signed ?in|using|used|changed|reset|took|stole|is posting|posted|sent)\b.{0,30}\b(?:my|our)\b",
+    r"\b(?:someone|somebody)(?: else)? (?:has|had|got|have) (?:access|my password|our password|into my|into our)\b",
+    r"\b(?:unauthori[sz]ed|suspicious|unknown|unrecogni[sz]ed|strange) (?:log ?-?ins?|sign ?-?ins?|access|activity"
+    r"|devices?|sessions?)\b",
+    r"\blog ?-?in from (?:a|an) (?:device|location|country|computer|phone)s? (?:i|we) (?:do|did)(?:n'?t| not)\b",
+    r"\b(?:wasn'?t|was not|not) me\b",
+    r"\b(?:messages?|posts?)\b.{0,40}\b(?:i|we) (?:did|do)(?:n'?t| not) (?:send|write|post)\b",
+    r"\b(?:i|we) (?:did|do)(?:n'?t| not) (?:send|write|post)\b.{0,40}\bfrom my account\b",
+    r"\b(?:hackeado|hackeada|hackearon|pirate|piratee|gehackt|invadida|invadiram|hackerato)\b",
+)
+_SECURITY_HYPOTHETICAL = _any(
+    r"\b(?:protect|prevent|secure|avoid|safe from)\b",
+    r"\b(?:what (?:if|happens if|should i do if|do i do if)|in case|if (?:i|we|my|our|someone|somebody))\b",
+    r"\bcan (?:someone|somebody|anyone|anybody|people|others)\b",
+)
+
+# --- billing dispute ----------------------------------------------------------------------------------
+
+_BILLING = _any(
+    r"\b(?:charged|billed|charging|debited|invoiced)\b(?: (?:me|us|my card|our card|my account|our account))?"
+    r" (?:twice|double|two times|2 times|again|wrong(?:ly)?|incorrectly|too much|more than|after|even though"
+    r"|despite|without|for (?:a|an) (?:plan|seat|seats|subscription) (?:i|we) (?:did|do)(?:n'?t| not))\b",
+    r"\b(?:still|keep|keeps|kept) (?:being )?(?:charg|bill)\w*",
+    r"\b(?:double|duplicate|extra|wrong|incorrect|unauthori[sz]ed|unexpected|fraudulent|unrecogni[sz]ed|unknown"
+    r"|mystery) (?:charges?|payments?|transactions?|debits?)\b",
+    r"\bover-?charged\b|\bdouble[- ](?:charged|billed)\b|\bcharged? (?:i|we) (?:don'?t|do not) recogni[sz]e\b",
+    r"\bcharge ?backs?\b",
+    r"\b(?:charges?|payments?|transactions?|debits?)\b.{0,40}\b(?:don'?t|do not|didn'?t|did not|never) (?:recogni[sz]e"
+    r"|authori[sz]e|approve|agree to)\b",
+    r"\bdisput\w* (?:the |a |this |that |my |our )?(?:charges?|payments?|invoices?|transactions?|bills?)\b",
+    r"\b(?:want|need|get|getting|request|requesting|demand|like|expect|give me|give us|issue|process|send)"
+    r" (?:a |my |our |the |an? (?:full|partial) )?(?:full |partial )?refund\b",
+    r"\brefund (?:me|us|my|our|the|this|that|it)\b",
+    r"\b(?:my|our) money back\b",
+    r"\b(?:cobrado|cobrada|cobraron|cobro) (?:dos veces|doble|duplicado|duas vezes)\b|\bdebite deux fois\b"
+    r"|\bdoppelt (?:abgebucht|berechnet)\b|\b(?:quiero|necesito) (?:un |el )?reembolso\b"
+    r"|\bje (?:veux|voudrais) (?:un |etre )?rembours\w*\b",
+)
+_BILLING_QUESTION = _any(
+    r"\brefund policy\b",
+    r"\b(?:do|does) (?:you|zulip|it) (?:offer|give|provide|do) refunds\b",
+    r"\bhow do refunds work\b",
+    r"\b(?:are|is) (?:\w+ )?(?:plans?|subscriptions?) refundable\b",
+)
+
+# --- legal or privacy request -------------------------------------------------------------------------
+
+_LEGAL = _any(
+    r"\b(?:lawyers?|attorneys?|solicitors?|legal counsel|lawsuits?|litigation|subpoena\w*|court order|warrant"
+    r"|law enforcement|cease and desist|dmca|takedown notice|copyright infringement|legal action"
+    r"|legal department|legal team)\b",
+    r"\b(?:sue|suing)\b (?:you|zulip|your company|them)\b",
+    r"\b(?:gdpr|ccpa|dsar|data subject|data protection)\b.{0,60}\b(?:request|requesting|erase|erasure|delete"
+    r"|deletion|access|copy|right|demand|article)\b",
+    r"\bright (?:to be forgotten|to erasure|of access|to access)\b",
+    r"\b(?:delete|erase|remove|wipe|purge|destroy)\b(?: all)?(?: of)? (?:my|our|the) personal (?:data|information"
+    r"|info|details)\b",
+    r"\b(?:delete|erase|remove|wipe|purge|destroy)\b (?:all )?(?:of )?(?:my|our) (?:data|information|info|records)"
+    r"\b",
+    r"\b(?:delete|erase|remove|wipe)\b.{0,30}\b(?:data|information)\b.{0,20}\b(?:about me|about us|you (?:hold|have"
+    r"|store|keep))\b",
+    r"\b(?:abogado|avocat|anwalt|advogado|avvocato)\b|\b(?:borrar|eliminar) (?:todos )?mis datos\b",
+    r"\bsupprimer (?:toutes )?mes donnees\b|\bmeine daten (?:loschen|entfernen)\b",
+    r"\bapagar (?:todos )?(?:os )?meus dados\b",
+)
+_ACCOUNT_DELETION = re.compile(
+    r"\b(?:delete|close|cancel|erase|remove|terminate)\b (?:my|our) "
+    r"(?:account|organization|organisation|org|workspace)\b"
+)
+_ASKED_OF_US = _any(
+    r"\b(?:please|pls|plz|kindly)\b",
+    r"\b(?:i|we) (?:want|need|demand|request|would like|'d like) (?:you to |zulip to )?",
+    r"\b(?:can|could|would|will) you\b",
+    r"\bi'?m requesting\b",
+)
+_HOW_TO = re.compile(r"\b(?:how (?:do|can|to|should|would)|where (?:do|can|is)|is there a way)\b")
+
+# --- outage or bug that persists ----------------------------------------------------------------------
+
+_ACTIONS = (
+    r"(?:work|load|open|send|sync|connect|start|launch|log ?in|sign ?in|upload|download|receive|show|display"
+    r"|deliver|arrive|come(?: through)?|update|refresh|play|save)"
+)
+_FAILURE = _any(
+    rf"\b{_NOT}\s?(?:be )?{_ACTIONS}(?:ing|s|ed)?\b",
+    rf"\b(?:won'?t|wont|doesn'?t|don'?t|isn'?t|aren'?t|can'?t|cannot|can not|unable to|fails? to|failed to"
+    rf"|stopped) {_ACTIONS}(?:ing)?\b",
+    r"\b(?:broken|crash\w*|freez\w*|frozen|hangs?|stuck|blank|error|errors|500|502|503|504|down|outage|bug|buggy"
+    r"|glitch\w*|not responding|unresponsive|times? out|timing out|fails|failing|failed)\b",
+    r"\b(?:nobody|no one|none of us)\b.{0,40}\b(?:can|could|is able to|are able to) \w+",
+    r"\bnothing (?:works|worked|helps|helped|loads|happens)\b",
+    r"\b(?:no funciona|ne (?:fonctionne|marche) (?:pas|plus)|funktioniert nicht|nao funciona|non funziona)\b",
+)
+_PERSISTENCE = _any(
+    r"\b(?:still|again|persists?|even after|no luck|not just me|same (?:error|problem|issue|thing|result))\b",
+    r"\btried (?:that|this|it|everything|again|all|restarting|reinstalling|refreshing|clearing|logging|another"
+    r"|a different|both|several)\b",
+    r"\bdid(?:n'?t| not) (?:help|work|fix)\b|\bdoes(?:n'?t| not) help\b|\bnothing (?:works|worked|helps|helped)\b",
+    r"\b(?:that|this) (?:does|did)(?:n'?t| not) (?:work|help|fix)\b",
+    r"\b(?:reinstall\w*|restart\w*|rebooted|cleared? (?:the |my )?cache|logged out and (?:back )?in)\b",
+    r"\bsince (?:yesterday|this morning|last|monday|tuesday|wednesday|thursday|friday|saturday|sunday|\d)",
+    r"\bfor (?:hours|days|weeks|a week|a day|\d+ (?:hours|days|weeks))\b",
+    r"\b(?:whole|entire) (?:team|org|organization|organisation|company|office|school)\b",
+    r"\b(?:everyone|everybody|nobody|no one|all of us|all our users|all my users)\b",
+    r"\b(?:todavia|sigue|toujours|encore|immer noch|ainda|ancora)\b",
+)
+
+
+# --- Matching -----------------------------------------------------------------------------------------
+
+
+def _category_match(category: Category, text: str, earlier: Sequence[str]) -> str | None:
+    if category == Category.ACCOUNT_SECURITY:
+        found = _SECURITY.search(text)
+        return found.group(0) if found and not _SECURITY_HYPOTHETICAL.search(text) else None
+    if category == Category.BILLING_DISPUTE:
+        found = _BILLING.search(text)
+        return found.group(0) if found and not _BILLING_QUESTION.search(text) else None
+    if category == Category.LEGAL_OR_PRIVACY:
+        found = _LEGAL.search(text)
+        if found:
+            return found.group(0)
+        deletion = _ACCOUNT_DELETION.search(text)
+        # "please delete my account" asks us to act; "how do I delete my account?" is a help-center question.
+        if deletion and _ASKED_OF_US.search(text) and not _HOW_TO.search(text):
+            return deletion.group(0)
+        return None
+    persistence = _PERSISTENCE.search(text)
+    if persistence is None:
+        return None
+    failure = _FAILURE.search(text)
+    if failure is None and not any(_FAILURE.search(message) for message in earlier):
+        return None
+    return f"{failure.group(0)} … {persistence.group(0)}" if failure else persistence.group(0)
+
+
+_CATEGORY_BY_NAME = {_normalised(category.value): category for category in Category}
+
+
+def _phrase_pattern(phrase: str) -> re.Pattern[str] | None:
+    words = re.findall(r"\w+", _normalised(phrase))
+    return re.compile(r"\b" + r"\W+".join(re.escape(word) for word in words) + r"\b") if words else None
+
+
+def human_only_topic(text: str, topics: Iterable[object], *, earlier: Sequence[str] = ()) -> TopicMatch | None:
+    """The first of ``topics`` (the agent's setting, in order) that the user's message is about.
+
+    ``earlier`` holds the user's previous messages in the conversation, most recent last: a persisting
+    failure may have been described there. Entries that are not non-blank strings are ignored.
+    """
+    normalised = _normalised(text)
+    earlier_normalised = [_normalised(message) for message in earlier[-3:]]
+    for topic in topics:
+        if not isinstance(topic, str) or not topic.strip():
+            continue
+        category = _CATEGORY_BY_NAME.get(_normalised(topic))
+        if category is not None:
+            words = _category_match(category, normalised, earlier_normalised)
+        else:
+            pattern = _phrase_pattern(topic)
+            found = pattern.search(normalised) if pattern else None
+            words = found.group(0) if found else None
+        if words is not None:
+            return TopicMatch(topic=topic.strip(), words=words)
+    return None

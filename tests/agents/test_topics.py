@@ -1,0 +1,138 @@
+"""Problems only a human can solve (``agents/topics.py``): each built-in category in many phrasings, the
+questions the help center answers instead, the admin's own phrases, and that it imports nothing of Django."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from agents.topics import DEFAULT_HUMAN_ONLY_TOPICS, Category, TopicMatch, human_only_topic
+
+CATEGORIZED = [
+    (Category.ACCOUNT_SECURITY, "my account got hacked last night"),
+    (Category.ACCOUNT_SECURITY, "I think my account has been compromised"),
+    (Category.ACCOUNT_SECURITY, "someone logged into my account from another country"),
+    (Category.ACCOUNT_SECURITY, "somebody changed my password and now I'm locked out"),
+    (Category.ACCOUNT_SECURITY, "there's a suspicious login on my account"),
+    (Category.ACCOUNT_SECURITY, "I'm seeing unauthorized access to our organization"),
+    (Category.ACCOUNT_SECURITY, "a message was posted from my account and it wasn't me"),
+    (Category.ACCOUNT_SECURITY, "mi cuenta fue hackeada"),
+    (Category.ACCOUNT_SECURITY, "mein Konto wurde gehackt"),
+    (Category.BILLING_DISPUTE, "you charged us twice this month"),
+    (Category.BILLING_DISPUTE, "I was billed again after cancelling"),
+    (Category.BILLING_DISPUTE, "there's a charge on my card I don't recognize"),
+    (Category.BILLING_DISPUTE, "we were overcharged for 50 seats"),
+    (Category.BILLING_DISPUTE, "I want a refund"),
+    (Category.BILLING_DISPUTE, "can I get my money back?"),
+    (Category.BILLING_DISPUTE, "I'm disputing this invoice with my bank"),
+    (Category.BILLING_DISPUTE, "quiero un reembolso"),
+    (Category.LEGAL_OR_PRIVACY, "my attorney will contact you"),
+    (Category.LEGAL_OR_PRIVACY, "we received a subpoena regarding a user"),
+    (Category.LEGAL_OR_PRIVACY, "under the GDPR, I'd like a copy of all data you hold about me"),
+    (Category.LEGAL_OR_PRIVACY, "please delete all my data"),
+    (Category.LEGAL_OR_PRIVACY, "I want you to erase my personal information"),
+    (Category.LEGAL_OR_PRIVACY, "please delete my account and everything in it"),
+    (Category.LEGAL_OR_PRIVACY, "can you delete our organization for us?"),
+    (Category.LEGAL_OR_PRIVACY, "Please cancel my account at the end of this month."),
+    (Category.LEGAL_OR_PRIVACY, "this is a DMCA notice"),
+    (Category.PERSISTENT_PROBLEM, "zulip has been down for everyone in our company for 2 hours"),
+    (Category.PERSISTENT_PROBLEM, "I tried reinstalling and it still crashes on launch"),
+    (Category.PERSISTENT_PROBLEM, "still getting error 500 after clearing the cache"),
+    (Category.PERSISTENT_PROBLEM, "notifications don't work, and restarting didn't help"),
+    (Category.PERSISTENT_PROBLEM, "the mobile app keeps crashing and reinstalling didn't fix it"),
+]
+
+ANSWERED_BY_THE_HELP_CENTER = [
+    "how do I protect my account from being hacked?",
+    "what should I do if my account is compromised?",
+    "how do I see which devices are logged in",
+    "can someone else log in to my account if I share my API key?",
+    "what's your refund policy?",
+    "do you offer refunds on annual plans?",
+    "how do I download an invoice?",
+    "how am I billed when I add users?",
+    "can I pay by bank transfer?",
+    "is zulip gdpr compliant?",
+    "how do I delete my account?",
+    "how do I cancel my account?",
+    "how do I delete a message?",
+    "how do I export my data?",
+    "what's the legal name of the company on invoices?",
+    "how do I handle GDPR requests from my users?",
+    "notifications don't work on my phone",  # a first report: the help center may know the fix
+    "the app crashed once",
+    "I get an error when uploading",
+    "is zulip down?",
+    "it keeps logging me out",
+    "thanks, that worked!",
+    "I still can't find the dark mode setting",
+    "how do I reinstall the desktop app?",
+]
+
+
+@pytest.mark.parametrize(("category", "text"), CATEGORIZED)
+def test_each_category_is_recognised_in_many_phrasings(category: Category, text: str) -> None:
+    match = human_only_topic(text, DEFAULT_HUMAN_ONLY_TOPICS)
+    assert match is not None
+    assert match.topic == category.value
+
+
+@pytest.mark.parametrize("text", ANSWERED_BY_THE_HELP_CENTER)
+def test_questions_the_help_center_answers_are_not_human_only(text: str) -> None:
+    assert human_only_topic(text, DEFAULT_HUMAN_ONLY_TOPICS) is None
+
+
+def test_a_failure_told_earlier_persists_in_a_later_message() -> None:
+    earlier = ["zulip keeps crashing when I open the compose box", "on android, version 30"]
+    assert human_only_topic("it happens even after restarting my phone", DEFAULT_HUMAN_ONLY_TOPICS) is None
+    match = human_only_topic("it happens even after restarting my phone", DEFAULT_HUMAN_ONLY_TOPICS, earlier=earlier)
+    assert match is not None
+    assert match.topic == Category.PERSISTENT_PROBLEM.value
+
+
+def test_the_admin_switches_categories_off_and_adds_phrases() -> None:
+    assert human_only_topic("I was charged twice", ["account security"]) is None
+    assert human_only_topic("I was charged twice", ["Billing  Dispute"]) == TopicMatch(
+        "Billing  Dispute", "charged twice"
+    )
+    topics = ["enterprise contract", "", 3, "  "]
+    assert human_only_topic("question about our Enterprise\ncontract renewal", topics) == TopicMatch(
+        "enterprise contract", "enterprise contract"
+    )
+    assert human_only_topic("our enterprise contracts", topics) is None  # whole words only
+
+
+def test_topics_are_tried_in_the_admins_order() -> None:
+    text = "someone hacked my account and charged my card twice"
+    match = human_only_topic(text, ["billing dispute", "account security"])
+    assert match is not None
+    assert match.topic == "billing dispute"
+
+
+def test_the_module_imports_without_django_or_the_project() -> None:
+    root = Path(__file__).resolve().parents[2]
+    program = textwrap.dedent(
+        """
+        import sys
+
+        OTHERS = {"django", "escalation", "inbox", "segments", "halo"}
+
+        class BlockOthers:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in OTHERS or name.startswith("agents.") and name != "agents.topics":
+                    raise ImportError(name + " is blocked in this test")
+                return None
+
+        sys.meta_path.insert(0, BlockOthers())
+        from agents.topics import DEFAULT_HUMAN_ONLY_TOPICS, human_only_topic
+        assert human_only_topic("I was charged twice", DEFAULT_HUMAN_ONLY_TOPICS) is not None
+        assert not [name for name in sys.modules if name.split(".")[0] in OTHERS]
+        print("ok")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=root, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.stdout.strip() == "ok", result.stderr

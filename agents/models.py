@@ -205,6 +205,27 @@ class Message(models.Model):
         return f"{self.author}: {self.body[:60]}"
 
 
+class MessageSearch(models.Model):
+    """A message's full-text search document (PostgreSQL): written only by the database trigger of migration
+    ``0004_message_search`` on every insert or body change of a message, never by Python. On SQLite the
+    FTS5 table ``agents_message_fts`` plays this part and this table stays empty. ``workspace_id`` is copied
+    from the conversation so a search reads one table; ``agents.search`` queries it."""
+
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, primary_key=True, related_name="+", db_constraint=False
+    )
+    workspace_id = models.BigIntegerField()
+    conversation_id = models.BigIntegerField()
+    document = SearchVectorField()
+
+    class Meta:
+        db_table = "agents_message_search"
+        indexes = [models.Index(fields=["workspace_id", "-message"], name="agents_message_search_recent")]
+
+    def __str__(self) -> str:
+        return f"Search document of message #{self.message_id}"
+
+
 class AgentTurn(models.Model):
     """One AI reply and everything behind it; the escalation engine adds its decision to the same row.
 

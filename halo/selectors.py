@@ -5,10 +5,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet
 
 from halo.identity import ContactIdentity
 from halo.models import Contact, Membership, Workspace
+from halo.search import term_is_prefix, term_stem, terms_found
 
 
 def contact_list(*, workspace: Workspace) -> QuerySet[Contact]:
@@ -55,3 +57,48 @@ def workspace_origin_allowed(*, workspace: Workspace, origin: str) -> bool:
 def origin_is_same_host(*, origin: str, host: str) -> bool:
     """Whether ``origin`` is Halo's own host (the widget demo page)."""
     return urlsplit(origin).netloc.lower() == host.lower()
+
+
+# --- Finding contacts by text (the inbox's search) --------------------------------------------------
+
+# Equal, character for character, to the expressions indexed by migration 0005_contact_text_search.
+CONTACT_DOCUMENT = (
+    "to_tsvector('simple'::regconfig, coalesce(name, '') || ' ' || translate(coalesce(email, ''), '@.+_-', '     '))"
+)
+COMPANY_DOCUMENT = "to_tsvector('simple'::regconfig, coalesce(name, ''))"
+
+
+def _tsquery_any(terms: list[str]) -> str:
+    """``to_tsquery`` text matching any term (a prefix query from ``PREFIX_MIN_CHARS`` characters on). Terms
+    are letters and digits only (``halo.search.search_terms``): no query syntax can come from a user."""
+    return " | ".join(f"{term_stem(term)}:*" if term_is_prefix(term) else term for term in terms)
+
+
+def contacts_matching_text(*, workspace_id: int, terms: list[str], limit: int) -> dict[int, int]:
+    """Contacts of a workspace whose name, email or company name has a word matching one of ``terms``, as
+    {contact id: bit mask of the terms matched} (at most ``limit`` contacts). One query."""
+    if not terms:
+        return {}
+    contacts = Contact.objects.filter(workspace_id=workspace_id)
+    if connection.vendor == "postgresql":
+        query = _tsquery_any(terms)
+        contacts = contacts.extra(  # noqa: S610 (expressions of ours; the query text is a bound parameter)
+            where=[
+                f"({CONTACT_DOCUMENT} @@ to_tsquery('simple', %s) OR halo_contact.company_id IN "
+                f"(SELECT id FROM halo_company WHERE workspace_id = %s AND {COMPANY_DOCUMENT} @@ to_tsquery('simple', %s)))"
+            ],
+            params=[query, workspace_id, query],
+        )
+    else:
+        condition = Q()
+        for term in terms:
+            needle = term_stem(term) if term_is_prefix(term) else term
+            condition |= Q(name__icontains=needle) | Q(email__icontains=needle) | Q(company__name__icontains=needle)
+        contacts = contacts.filter(condition)
+    rows = contacts.values_list("pk", "name", "email", "company__name")[:limit]
+    found: dict[int, int] = {}
+    for pk, name, email, company in rows:
+        mask = terms_found(" ".join(part for part in (name, email, company) if part), terms)
+        if mask:
+            found[pk] = mask
+    return found

@@ -84,6 +84,7 @@ class Agent(models.Model):
 
     class Meta:
         ordering = ["id"]
+        verbose_name = "AI agent"
         constraints = [
             models.CheckConstraint(
                 condition=Q(responder__in=["builtin", "openai", "external"]), name="agent_responder_valid"

@@ -9,7 +9,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from halo.forms import EmailAuthenticationForm
-from halo.views import healthz
+from halo.views import favicon, healthz
 
 api_v1: list[Any] = [
     path("", include("halo.api.urls")),
@@ -21,6 +21,7 @@ api_v1: list[Any] = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("accounts/login/", LoginView.as_view(authentication_form=EmailAuthenticationForm), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -1,7 +1,8 @@
 """Project-level views: the load balancer's health check and the error pages (JSON under ``/api/``)."""
 
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 
@@ -16,6 +17,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except Exception:  # the database is down: tell the load balancer, do not raise
         return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``, which browsers ask for on pages that name no icon (JSON, error pages): Halo's SVG icon."""
+    return HttpResponsePermanentRedirect(static("halo/favicon.svg"))
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

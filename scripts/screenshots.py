@@ -102,7 +102,7 @@ def shoot_admin(browser: Any, url: str, out: Path) -> None:
     log_in(page, url, "/admin/")
     page.screenshot(path=out / "admin-home.png", full_page=True)
     page.goto(f"{url}/admin/agents/agent/")
-    page.locator("#result_list a").first.click()
+    page.locator("#result_list tbody a").first.click()
     page.wait_for_selector(".halo-agent-actions")
     page.screenshot(path=out / "admin-agent.png")
     page.click(".halo-agent-actions a")

@@ -59,7 +59,7 @@ def _matches_postgresql(*, workspace_id: int, terms: list[str], limit: int) -> l
         "WHERE s.workspace_id = %s AND s.document @@ q.query "
         "ORDER BY s.message_id DESC LIMIT %s"
     )
-    params: list[object] = []
+    params: list[str | int] = []
     for term in terms:
         params += [_pg_term(term), _pg_term(term)]
     params += [" | ".join(_pg_term(term) for term in terms), workspace_id, limit]

@@ -56,7 +56,9 @@ def conversation_detail(*, workspace: Workspace, conversation_id: int) -> Conver
 
 def messages_after(*, conversation: Conversation, after_id: int = 0, limit: int = 200) -> list[Message]:
     return list(
-        Message.objects.filter(conversation=conversation, pk__gt=after_id).select_related("teammate").order_by("id")[:limit]
+        Message.objects.filter(conversation=conversation, pk__gt=after_id)
+        .select_related("teammate")
+        .order_by("id")[:limit]
     )
 
 

@@ -176,11 +176,17 @@ class EscalationSettingsAdmin(WorkspaceScopedAdmin):
         return self._matches(obj, obj.priority_filter, "No filter: no ticket starts as priority.", "priority_filter")
 
     def render_change_form(
-        self, request: HttpRequest, context: dict[str, Any], add: bool = False, change: bool = False, form_url: str = "",
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
         obj: Any = None,
     ) -> Any:
         # A count computed from the saved rule must not stand beside a rule the form just refused.
-        form = context.get("adminform").form if context.get("adminform") is not None else None
+        adminform = context.get("adminform")
+        form = adminform.form if adminform is not None else None
         if obj is not None and form is not None and form.errors:
             obj._halo_invalid_fields = set(form.errors)
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
@@ -227,7 +233,9 @@ class EscalationSettingsAdmin(WorkspaceScopedAdmin):
     def rule_preview_view(self, request: HttpRequest, settings_id: int) -> JsonResponse:
         """How many of the agent's workspace's contacts a rule typed in the form matches now (the form's live
         preview, as ``POST /api/v1/segments/preview`` answers it with an API key), or why the rule is invalid."""
-        escalation_settings = get_object_or_404(EscalationSettings.objects.select_related("agent__workspace"), pk=settings_id)
+        escalation_settings = get_object_or_404(
+            EscalationSettings.objects.select_related("agent__workspace"), pk=settings_id
+        )
         if not self.has_view_permission(request, escalation_settings):
             raise Http404("No such settings.")
         rule = request.GET.get("rule", "")[:RULE_PREVIEW_MAX_CHARS].strip()

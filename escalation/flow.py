@@ -5,8 +5,8 @@ ticket, and this app decides (``escalation.engine``) and composes.
 
 A widget message (``message_receive``):
 
-1. store the user's message (the contact was active now); if a human owns the conversation, its ticket's open inbox pages get it and
-   nothing else happens;
+1. store the user's message (the contact was active now); if a human owns the conversation, its ticket's
+   open inbox pages get it and nothing else happens;
 2. if the message asks for a human in words (one of the agent's handoff phrases), hand off at once
    (reason ``manual``) unless the contact is outside the escalation filter;
 3. unless a teammate has spoken since the last hand-back, the agent's responder answers;

@@ -84,8 +84,9 @@ def contacts_matching_text(*, workspace_id: int, terms: list[str], limit: int) -
         query = _tsquery_any(terms)
         contacts = contacts.extra(  # noqa: S610 (expressions of ours; the query text is a bound parameter)
             where=[
-                f"({CONTACT_DOCUMENT} @@ to_tsquery('simple', %s) OR halo_contact.company_id IN "
-                f"(SELECT id FROM halo_company WHERE workspace_id = %s AND {COMPANY_DOCUMENT} @@ to_tsquery('simple', %s)))"
+                f"({CONTACT_DOCUMENT} @@ to_tsquery('simple', %s) OR halo_contact.company_id IN "  # noqa: S608  # nosec B608
+                "(SELECT id FROM halo_company WHERE workspace_id = %s "
+                f"AND {COMPANY_DOCUMENT} @@ to_tsquery('simple', %s)))"
             ],
             params=[query, workspace_id, query],
         )

@@ -481,7 +481,9 @@ def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDeta
         .prefetch_related(Prefetch("messages", queryset=Message.objects.select_related("teammate").order_by("id")))
     )
     escalations = list(
-        EscalationEvent.objects.filter(ticket=ticket).select_related("conversation", "turn").order_by("created_at", "id")
+        EscalationEvent.objects.filter(ticket=ticket)
+        .select_related("conversation", "turn")
+        .order_by("created_at", "id")
     )
     notes = list(TicketNote.objects.filter(ticket=ticket).select_related("author").order_by("id"))
     teammates = list(
@@ -520,7 +522,9 @@ def customer_context_get(*, ticket: Ticket) -> CustomerContext:
     contact = ticket.contact
     page_views = list(PageView.objects.filter(contact=contact).order_by("-occurred_at", "-id")[:CUSTOMER_RECENT])
     past_tickets = list(
-        Ticket.objects.filter(contact=contact).exclude(pk=ticket.pk).only("status", "reason", "created_at", "contact_id")
+        Ticket.objects.filter(contact=contact)
+        .exclude(pk=ticket.pk)
+        .only("status", "reason", "created_at", "contact_id")
         .order_by("-id")[:CUSTOMER_RECENT]
     )
     other_conversations = list(
@@ -549,7 +553,9 @@ def escalation_focus_get(*, detail: "TicketDetail") -> EscalationFocus:
     if not detail.escalations:
         return EscalationFocus(needed=None, sources=[])
     latest = detail.escalations[-1]
-    messages = next((c.messages.all() for c in detail.conversations if c.pk == latest.conversation_id), [])
+    messages: list[Message] = next(
+        (list(c.messages.all()) for c in detail.conversations if c.pk == latest.conversation_id), []
+    )
     turn = latest.turn
     if turn is None:
         turn = (

@@ -15,9 +15,9 @@ close and a merge into the same ticket happen one after the other, never interle
 The staff inbox's writes live here too (``ticket_reply``, ``ticket_note_add``, ``ticket_verdict_set``,
 ``saved_view_create``/``saved_view_delete``, ``macro_create``/``macro_update``/``macro_delete``;
 ``tickets_bulk_update`` applies one change to several tickets, each through ``ticket_update``), and every
-write that an open inbox page should show records its live event (``inbox.events``) in its own transaction; an assignment records the assignee's email
-(``inbox.notifications``). ``conversation_message_publish`` shows a customer's message on a handed-off
-conversation in its ticket's open pages.
+write that an open inbox page should show records its live event (``inbox.events``) in its own transaction;
+an assignment records the assignee's email (``inbox.notifications``). ``conversation_message_publish`` shows a
+customer's message on a handed-off conversation in its ticket's open pages.
 """
 
 from dataclasses import dataclass

@@ -133,9 +133,7 @@ def _partial(request: HttpRequest) -> bool:
 def _list_filters(request: HttpRequest) -> ListFilters:
     """The filters and sort of a list page from its query string; a value that does not parse is ignored
     (the list shows unfiltered), never an error page."""
-    statuses = tuple(
-        status for status in request.GET.getlist("status") if status in Ticket.Status.values
-    )
+    statuses = tuple(status for status in request.GET.getlist("status") if status in Ticket.Status.values)
     assignee: int | str | None = None
     raw_assignee = request.GET.get("assignee", "")
     if raw_assignee == "me":

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, halo_server_running, serve_command  # noqa: E402
 
 STAFF_EMAIL = "admin@acme.test"
-STAFF_PASSWORD = "halo-demo-password"  # the seeded demo login (halo.demo)
+STAFF_PASSWORD = "halo-demo-password"  # noqa: S105 (the seeded demo login, printed by make run)
 DESKTOP = {"width": 1280, "height": 720}
 PHONE = {"width": 390, "height": 844}
 
@@ -122,9 +122,13 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory(prefix="halo-shots-") as data_dir, halo_server_running(
-        Path(data_dir), command=serve_command, start_timeout=60, stop_timeout=20, stdout=subprocess.DEVNULL
-    ) as url, sync_playwright() as playwright:
+    with (
+        tempfile.TemporaryDirectory(prefix="halo-shots-") as data_dir,
+        halo_server_running(
+            Path(data_dir), command=serve_command, start_timeout=60, stop_timeout=20, stdout=subprocess.DEVNULL
+        ) as url,
+        sync_playwright() as playwright,
+    ):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for name in args.only or SURFACES:
             SURFACES[name](browser, url, args.out)

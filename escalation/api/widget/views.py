@@ -33,6 +33,7 @@ from escalation.services import HandoffUnavailable
 from halo.api.errors import ApiError
 from halo.api.schema import error_responses
 from halo.identity import ContactIdentity
+from halo.models import Contact
 from halo.params import after_id_param
 from halo.selectors import contact_of_identity
 from halo.services import contact_of_identity_resolve, page_view_record
@@ -236,7 +237,7 @@ class WidgetPageViewsView(WidgetView):
         operation_id="widget_page_view",
         summary="Record the host page",
         description=(
-            "The widget reports the page it is shown on (unless the embed says `data-track-pages=\"false\"`), "
+            'The widget reports the page it is shown on (unless the embed says `data-track-pages="false"`), '
             "so segment rules on `activity.pages_visited` and `activity.last_active` work without the server "
             "API. Recorded for an identified user (verified `user_hash`; the contact is created on first sight) "
             "and for an anonymous visitor Halo already knows (one who chatted); other visitors are not stored "
@@ -253,10 +254,11 @@ class WidgetPageViewsView(WidgetView):
         serializer = WidgetPageViewSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         identity = widget_identity(workspace=workspace, data=serializer.validated_data.get("user") or {})
-        if identity.user_id is not None:
-            contact = contact_of_identity_resolve(workspace=workspace, identity=identity)
-        else:
-            contact = contact_of_identity(workspace=workspace, identity=identity)
+        contact: Contact | None = (
+            contact_of_identity_resolve(workspace=workspace, identity=identity)
+            if identity.user_id is not None
+            else contact_of_identity(workspace=workspace, identity=identity)
+        )
         if contact is None:
             return Response({"recorded": False}, status=status.HTTP_201_CREATED)
         page_view_record(contact=contact, url=serializer.validated_data["url"][:2048])

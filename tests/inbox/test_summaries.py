@@ -85,7 +85,7 @@ def test_llm_failure_falls_back_to_the_builtin_summary(escalate, agent: Agent) -
         summarizer = LLMSummarizer(agent=Agent(openai_base_url=llm.url, openai_model="m", responder="openai"))
         ticket = escalate(body="Where is my parcel?")
         ticket = ticket_summary_refresh(ticket_id=ticket.pk, summarizer=summarizer)
-    assert ticket.summary.startswith('The customer asked: "Where is my parcel?"')
+    assert ticket.summary.startswith('The customer needed: "Where is my parcel?"')
 
 
 def test_builtin_is_used_unless_the_agent_has_an_llm_configured(agent: Agent) -> None:

@@ -61,9 +61,11 @@ def origin_is_same_host(*, origin: str, host: str) -> bool:
 
 # --- Finding contacts by text (the inbox's search) --------------------------------------------------
 
-# Equal, character for character, to the expressions indexed by migration 0005_contact_text_search.
+# The expressions indexed by migration 0005_contact_text_search (the contact's columns qualified: the query
+# joins the company, which has a ``name`` too; PostgreSQL matches the index on the resolved columns).
 CONTACT_DOCUMENT = (
-    "to_tsvector('simple'::regconfig, coalesce(name, '') || ' ' || translate(coalesce(email, ''), '@.+_-', '     '))"
+    "to_tsvector('simple'::regconfig, coalesce(halo_contact.name, '') || ' ' || "
+    "translate(coalesce(halo_contact.email, ''), '@.+_-', '     '))"
 )
 COMPANY_DOCUMENT = "to_tsvector('simple'::regconfig, coalesce(name, ''))"
 

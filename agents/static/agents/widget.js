@@ -183,7 +183,7 @@
   var list = el("ol", "halo-messages");
   list.setAttribute("aria-live", "polite");
   list.setAttribute("aria-label", "Messages");
-  var typing = el("li", "halo-message halo-message--ai halo-typing");
+  var typing = el("li", "halo-message halo-typing");
   typing.setAttribute("aria-label", "The assistant is typing");
   typing.appendChild(el("span", "halo-dot"));
   typing.appendChild(el("span", "halo-dot"));
@@ -488,6 +488,7 @@
       .then(function (data) {
         renderAll(data && data.messages);
         setStatus((data && data.status) || "handed_off");
+        input.focus();
         return catchUp();
       })
       .catch(function (error) {
@@ -518,8 +519,11 @@
   launcher.addEventListener("click", open);
   preview.addEventListener("click", open);
   close.addEventListener("click", shut);
-  panel.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") {
+  // Esc closes the open panel while focus is in it (or nowhere, e.g. after a button in it was hidden).
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || panel.hidden) return;
+    var target = event.target;
+    if (root.contains(target) || target === document.body || target === document.documentElement) {
       event.preventDefault();
       shut();
     }

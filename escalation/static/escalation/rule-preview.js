@@ -3,6 +3,13 @@
  * rule-preview endpoint (session-authenticated, scoped to the agent's workspace); text only, never HTML. */
 (function () {
   "use strict";
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+
+  function start() {
   var match = window.location.pathname.match(/\/escalationsettings\/(\d+)\/change\/$/);
   if (!match) return;
   var endpoint = window.location.pathname.replace(/change\/$/, "rule-preview");
@@ -37,4 +44,5 @@
     }
     input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(ask, 300); });
   });
+  }
 })();

@@ -210,14 +210,16 @@
     const data = new FormData(form, submitter || undefined);
     if (submitter && submitter.hasAttribute("data-and-next")) data.set("and_next", "1");
     form.classList.add("sending");
+    // Attributes, not form.action / form.method: a control named "action" would shadow the property.
+    const action = new URL(form.getAttribute("action") || location.href, location.href);
     try {
-      if ((form.method || "get").toLowerCase() === "get") {
-        const url = new URL(form.action || location.href);
+      if ((form.getAttribute("method") || "get").toLowerCase() === "get") {
+        const url = action;
         url.search = new URLSearchParams([...data].filter(([, value]) => value !== "")).toString();
         await load(url, {}, true);
         return;
       }
-      const ok = await load(form.action, { method: "POST", body: data }, false);
+      const ok = await load(action, { method: "POST", body: data }, false);
       if (ok && form.isConnected && form.hasAttribute("data-reset-on-success")) form.reset();
     } catch (error) {
       toast("Could not reach Halo: check your connection and try again.", "error");
@@ -241,7 +243,7 @@
 
   document.addEventListener("submit", (event) => {
     const form = event.target;
-    if (!form.closest("#inbox-root") || form.method === "dialog") return;
+    if (!form.closest("#inbox-root") || (form.getAttribute("method") || "").toLowerCase() === "dialog") return;
     event.preventDefault();
     const submitter = event.submitter;
     if (form.hasAttribute("data-confirm")) {

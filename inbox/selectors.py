@@ -392,9 +392,9 @@ def ticket_search(
     A ticket matches when each term is found somewhere in it: in the contact (name, email, company name) or
     in one of its messages (PostgreSQL full text with a GIN index, SQLite FTS5; see ``agents.search``).
     Best first: terms found in the contact weigh ``CONTACT_WEIGHT`` each, plus the best message's relevance;
-    ties go to the newest ticket. Five queries whatever the workspace's size: matching messages, matching
-    contacts, the tickets holding them (with the list's conditions and filters), the page's rows, and the
-    best messages' text for the snippets.
+    ties go to the newest ticket. Seven queries whatever the workspace's size: matching messages, matching
+    contacts, the tickets holding those conversations, the tickets of those contacts, which of them the list's
+    conditions and filters keep, the page's rows, and the best messages' text for the snippets.
     """
     terms = search_terms(text)
     empty = SearchPage(terms=terms, tickets=[], hits={}, messages={}, next_offset=None)
@@ -409,18 +409,19 @@ def ticket_search(
     if inbox_list is None:
         inbox_list = InboxList(key="all", label="All tickets", count=None, statuses=[], assignee=None)
     tickets = _list_tickets(workspace=workspace, inbox_list=inbox_list, filters=filters or ListFilters(), now=now)
-    through = Ticket.conversations.through
-    candidates = tickets.filter(
-        Q(pk__in=through.objects.filter(conversation_id__in=list(by_conversation)).values("ticket_id"))
-        | Q(contact_id__in=list(contacts))
-    )
-    links: dict[int, tuple[int, list[int]]] = {}
-    for ticket_id, contact_id, conversation_id in candidates.values_list("pk", "contact_id", "conversations"):
-        entry = links.setdefault(ticket_id, (contact_id, []))
-        if conversation_id is not None:
-            entry[1].append(conversation_id)
+    # Each step reads through an index: the tickets holding the matching conversations, the tickets of the
+    # matching contacts, then those of them the list and its filters keep (an OR of the first two in one
+    # query would scan every ticket of the workspace).
+    conversations_of: dict[int, list[int]] = {}
+    through = Ticket.conversations.through.objects.filter(conversation_id__in=list(by_conversation))
+    for ticket_id, conversation_id in through.values_list("ticket_id", "conversation_id"):
+        conversations_of.setdefault(ticket_id, []).append(conversation_id)
+    of_contacts = Ticket.objects.filter(workspace=workspace, contact_id__in=list(contacts)).values_list("pk", flat=True)
+    candidate_ids = set(conversations_of) | set(of_contacts)
+    kept = tickets.filter(pk__in=list(candidate_ids)).order_by().values_list("pk", "contact_id")
     hits: list[SearchHit] = []
-    for ticket_id, (contact_id, conversation_ids) in links.items():
+    for ticket_id, contact_id in kept:
+        conversation_ids = conversations_of.get(ticket_id, [])
         contact_mask = contacts.get(contact_id, 0)
         mask, best = contact_mask, None
         for conversation_id in conversation_ids:

@@ -73,7 +73,8 @@ def test_search_bulk_close_customer_panel_and_macro(halo_url: str, browser: Any)
     page.wait_for_selector("#customer-panel")
     for selector in ("#assignee", "#status-form [data-status='closed']", "#close-next"):
         box = page.locator(selector).bounding_box()
-        assert box is not None and box["y"] + box["height"] <= DESKTOP["height"], selector
+        assert box is not None, selector
+        assert box["y"] + box["height"] <= DESKTOP["height"], selector
     panel = page.inner_text("#customer-panel")
     for expected in ("Last active", "Custom fields", "Company", "Stripe", "Recent pages", "Past tickets"):
         assert expected.upper() in panel.upper(), expected
@@ -84,7 +85,9 @@ def test_search_bulk_close_customer_panel_and_macro(halo_url: str, browser: Any)
     page.keyboard.type("reset link")
     page.keyboard.press("Enter")
     reply = page.input_value("#reply-body")
-    assert reply.startswith("Hi ") and "password reset link to" in reply and "{{" not in reply
+    assert reply.startswith("Hi ")
+    assert "password reset link to" in reply
+    assert "{{" not in reply
     assert errors == []
 
 
@@ -115,8 +118,11 @@ def test_saved_view_deletion_asks_first(halo_url: str, browser: Any) -> None:
     assert page.locator(".inbox-list-link", has_text="Enterprise customers").count() == 1
     page.click("text=Delete view")
     page.click("#confirm-ok")
-    page.wait_for_function("!document.body.innerText.includes('Enterprise customers') || "
-                           "document.querySelectorAll('.inbox-list-link').length === 0", timeout=15_000)
+    page.wait_for_function(
+        "!document.body.innerText.includes('Enterprise customers') || "
+        "document.querySelectorAll('.inbox-list-link').length === 0",
+        timeout=15_000,
+    )
 
 
 def test_widget_unread_badge_phone_layout_and_accessibility(halo_url: str, browser: Any) -> None:
@@ -154,7 +160,8 @@ def test_widget_unread_badge_phone_layout_and_accessibility(halo_url: str, brows
     phone.goto(f"{halo_url}/widget/demo/?open=1")
     phone.wait_for_selector("[data-halo-widget][data-ready='true']")
     box = phone.locator(".halo-panel").bounding_box()
-    assert box is not None and (box["width"], box["height"]) == (PHONE["width"], PHONE["height"])
+    assert box is not None
+    assert (box["width"], box["height"]) == (PHONE["width"], PHONE["height"])
     assert phone.evaluate("() => getComputedStyle(document.querySelector('.halo-input')).fontSize") == "16px"
     assert page_overflow(phone) == 0
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/inbox_search.py [--tickets 100000] [--messages-per-ticket 10] [--samples 60]
 
-Generates (once; a re-run reuses it) one workspace ``bench-search`` in the database ``halo_ws_bench_search``:
+Generates (once; a re-run reuses it) one workspace ``bench-search`` in the database ``halo_bench_search``:
 ``--tickets`` contacts (names from 400 first and 600 last names, emails, one of 2,000 companies for half of
 them), one conversation and one ticket per contact (80% closed), and ``--messages-per-ticket`` messages per
 conversation, each 8-20 words drawn from a 5,000-word vocabulary with a Zipf-like skew (a few words are in a
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness
 
-DATABASE = "halo_ws_bench_search"  # BENCH_SEARCH_DATABASE overrides it
+DATABASE = "halo_bench_search"  # BENCH_SEARCH_DATABASE overrides it
 SLUG = "bench-search"
 TARGET_P95_MS = 100.0
 VOCABULARY = 5000

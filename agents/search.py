@@ -53,16 +53,18 @@ def _matches_postgresql(*, workspace_id: int, terms: list[str], limit: int) -> l
         f"THEN {1 << index} ELSE 0 END)"
         for index in range(len(terms))
     )
+    # The rank and the mask are computed for the kept rows only (outside the LIMIT), not for every match.
     sql = (
-        f"SELECT s.message_id, s.conversation_id, ts_rank(s.document, q.query), {mask} "  # noqa: S608  # nosec B608
-        f"FROM {PG_TABLE} s, to_tsquery('english', %s) AS q(query) "
-        "WHERE s.workspace_id = %s AND s.document @@ q.query "
-        "ORDER BY s.message_id DESC LIMIT %s"
+        f"SELECT s.message_id, s.conversation_id, ts_rank(s.document, to_tsquery('english', %s)), {mask} "  # noqa: S608  # nosec B608
+        f"FROM (SELECT message_id, conversation_id, document FROM {PG_TABLE} "
+        "WHERE workspace_id = %s AND document @@ to_tsquery('english', %s) "
+        "ORDER BY message_id DESC LIMIT %s) AS s ORDER BY s.message_id DESC"
     )
-    params: list[str | int] = []
+    query = " | ".join(_pg_term(term) for term in terms)
+    params: list[str | int] = [query]
     for term in terms:
         params += [_pg_term(term), _pg_term(term)]
-    params += [" | ".join(_pg_term(term) for term in terms), workspace_id, limit]
+    params += [workspace_id, query, limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

@@ -70,43 +70,57 @@ CONTACT_DOCUMENT = (
 COMPANY_DOCUMENT = "to_tsvector('simple'::regconfig, coalesce(name, ''))"
 
 
-def _tsquery_any(terms: list[str]) -> str:
-    """``to_tsquery`` text matching any term (a prefix query from ``PREFIX_MIN_CHARS`` characters on). Terms
-    are letters and digits only (``halo.search.search_terms``): no query syntax can come from a user."""
-    return " | ".join(f"{term_stem(term)}:*" if term_is_prefix(term) else term for term in terms)
+def _tsquery_term(term: str) -> str:
+    """A term in ``to_tsquery`` syntax (a prefix query from ``PREFIX_MIN_CHARS`` characters on). Terms are
+    letters and digits only (``halo.search.search_terms``): no query syntax can come from a user."""
+    return f"{term_stem(term)}:*" if term_is_prefix(term) else term
 
 
 def contacts_matching_text(*, workspace_id: int, terms: list[str], limit: int) -> dict[int, int]:
-    """Contacts of a workspace whose name, email or company name has a word matching one of ``terms``, as
-    {contact id: bit mask of the terms matched} (at most ``limit`` contacts). One query."""
+    """Contacts of a workspace whose name, email or company name has words matching ``terms``, as {contact id:
+    bit mask of the terms matched}: first those matching every term, then (with several terms, for a query that
+    mixes a name and a message's words) those matching any, up to ``limit`` each. One query per term count:
+    two with several terms, one with one."""
     if not terms:
         return {}
+    found: dict[int, int] = {}
+    for every in (True, False) if len(terms) > 1 else (False,):  # one word: "any" looks in companies too
+        for pk, name, email, company in _contacts_with_terms(
+            workspace_id=workspace_id, terms=terms, every=every, limit=limit
+        ):
+            mask = terms_found(" ".join(part for part in (name, email, company) if part), terms)
+            if mask:
+                found[pk] = mask
+    return found
+
+
+def _contacts_with_terms(*, workspace_id: int, terms: list[str], every: bool, limit: int) -> list[tuple[Any, ...]]:
     contacts = Contact.objects.filter(workspace_id=workspace_id)
     if connection.vendor == "postgresql":
-        query = _tsquery_any(terms)
-        # A UNION, not an OR: each side is answered by its own GIN index (an OR with a subquery is a scan
-        # of every contact of the workspace, computing each one's document).
-        contacts = contacts.extra(  # noqa: S610 (expressions of ours; the query text is a bound parameter)
-            where=[
-                "halo_contact.id IN ("  # noqa: S608  # nosec B608
-                "SELECT id FROM halo_contact WHERE workspace_id = %s "
-                f"AND {CONTACT_DOCUMENT} @@ to_tsquery('simple', %s) "
-                "UNION SELECT id FROM halo_contact WHERE workspace_id = %s AND company_id IN "
-                "(SELECT id FROM halo_company WHERE workspace_id = %s "
-                f"AND {COMPANY_DOCUMENT} @@ to_tsquery('simple', %s)))"
-            ],
-            params=[workspace_id, query, workspace_id, workspace_id, query],
-        )
+        query = (" & " if every else " | ").join(_tsquery_term(term) for term in terms)
+        # "Every" looks in the contact's own document (one GIN lookup: the usual search, a name or an email);
+        # a query mixing the contact's words and its company's is found by "any", a UNION of both lookups.
+        if every:
+            contacts = contacts.extra(  # noqa: S610 (expressions of ours; the query text is a bound parameter)
+                where=[f"{CONTACT_DOCUMENT} @@ to_tsquery('simple', %s)"], params=[query]
+            )
+        else:
+            contacts = contacts.extra(  # noqa: S610
+                where=[
+                    "halo_contact.id IN ("  # noqa: S608  # nosec B608
+                    "SELECT id FROM halo_contact WHERE workspace_id = %s "
+                    f"AND {CONTACT_DOCUMENT} @@ to_tsquery('simple', %s) "
+                    "UNION SELECT id FROM halo_contact WHERE workspace_id = %s AND company_id IN "
+                    "(SELECT id FROM halo_company WHERE workspace_id = %s "
+                    f"AND {COMPANY_DOCUMENT} @@ to_tsquery('simple', %s)))"
+                ],
+                params=[workspace_id, query, workspace_id, workspace_id, query],
+            )
     else:
-        condition = Q()
+        condition = Q() if every else Q(pk__in=[])
         for term in terms:
             needle = term_stem(term) if term_is_prefix(term) else term
-            condition |= Q(name__icontains=needle) | Q(email__icontains=needle) | Q(company__name__icontains=needle)
+            one = Q(name__icontains=needle) | Q(email__icontains=needle) | Q(company__name__icontains=needle)
+            condition = condition & one if every else condition | one
         contacts = contacts.filter(condition)
-    rows = contacts.values_list("pk", "name", "email", "company__name")[:limit]
-    found: dict[int, int] = {}
-    for pk, name, email, company in rows:
-        mask = terms_found(" ".join(part for part in (name, email, company) if part), terms)
-        if mask:
-            found[pk] = mask
-    return found
+    return list(contacts.values_list("pk", "name", "email", "company__name")[:limit])

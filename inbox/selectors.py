@@ -350,7 +350,7 @@ def inbox_page(
 
 # How many of the newest matching messages, and of the matching contacts, a search ranks. A word found in
 # more messages than this is looked for in its newest ones (see ``agents.search``).
-SEARCH_MESSAGE_CANDIDATES = 2000
+SEARCH_MESSAGE_CANDIDATES = 1000
 SEARCH_CONTACT_CANDIDATES = 1000
 SEARCH_PAGE_SIZE = 50
 # A term found in the contact's name, email or company counts this much more than one found in a message.
@@ -392,8 +392,8 @@ def ticket_search(
     A ticket matches when each term is found somewhere in it: in the contact (name, email, company name) or
     in one of its messages (PostgreSQL full text with a GIN index, SQLite FTS5; see ``agents.search``).
     Best first: terms found in the contact weigh ``CONTACT_WEIGHT`` each, plus the best message's relevance;
-    ties go to the newest ticket. Seven queries whatever the workspace's size: matching messages, matching
-    contacts, the tickets holding those conversations, the tickets of those contacts, which of them the list's
+    ties go to the newest ticket. At most eight queries whatever the workspace's size: matching messages,
+    matching contacts (all the words, then any of them), the tickets holding those conversations, the tickets of those contacts, which of them the list's
     conditions and filters keep, the page's rows, and the best messages' text for the snippets.
     """
     terms = search_terms(text)

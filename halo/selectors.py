@@ -78,13 +78,16 @@ def _tsquery_term(term: str) -> str:
 
 def contacts_matching_text(*, workspace_id: int, terms: list[str], limit: int) -> dict[int, int]:
     """Contacts of a workspace whose name, email or company name has words matching ``terms``, as {contact id:
-    bit mask of the terms matched}: first those matching every term, then (with several terms, for a query that
-    mixes a name and a message's words) those matching any, up to ``limit`` each. One query per term count:
-    two with several terms, one with one."""
+    bit mask of the terms matched}, at most ``limit``: those whose own name and email hold every term; when
+    there are none (a query that mixes a contact's words with a message's or a company's), those matching any
+    term. One query, or two. (Asking for "any" always would make an email's common words — its domain — match
+    every contact.)"""
     if not terms:
         return {}
     found: dict[int, int] = {}
     for every in (True, False) if len(terms) > 1 else (False,):  # one word: "any" looks in companies too
+        if found:
+            break
         for pk, name, email, company in _contacts_with_terms(
             workspace_id=workspace_id, terms=terms, every=every, limit=limit
         ):

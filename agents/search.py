@@ -35,7 +35,8 @@ def _pg_term(term: str) -> str:
 
 
 def message_matches(*, workspace_id: int, terms: list[str], limit: int) -> list[MessageMatch]:
-    """The newest messages of a workspace containing any of ``terms`` (at most ``limit``). One query.
+    """The newest messages of a workspace containing any of ``terms`` (at most ``limit``). One query (two on
+    PostgreSQL: a bounded count first chooses the plan).
 
     ``terms`` come from ``halo.search.search_terms``: letters and digits only, so they are safe inside both
     query languages."""
@@ -47,6 +48,23 @@ def message_matches(*, workspace_id: int, terms: list[str], limit: int) -> list[
 
 
 def _matches_postgresql(*, workspace_id: int, terms: list[str], limit: int) -> list[MessageMatch]:
+    query = " | ".join(_pg_term(term) for term in terms)
+    # How many messages match, counted up to limit + 1 (a rare word through the GIN index; a common one stops
+    # after limit + 1 rows). PostgreSQL cannot estimate a prefix query's frequency: left to itself it walks
+    # the newest messages backwards for a word found in none of them, reading the whole workspace.
+    probe = (
+        f"SELECT count(*) FROM (SELECT 1 FROM {PG_TABLE} WHERE workspace_id = %s "  # noqa: S608  # nosec B608
+        "AND document @@ to_tsquery('english', %s) LIMIT %s) AS probe"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(probe, [workspace_id, query, limit + 1])
+        row = cursor.fetchone()
+    found = int(row[0]) if row is not None else 0
+    if found == 0:
+        return []
+    # Few matches: all of them through the GIN index, then the newest (``message_id + 0`` keeps the planner off
+    # the backward walk). Many: the backward walk of the (workspace, message id) index, which stops at ``limit``.
+    order = "message_id DESC" if found > limit else "message_id + 0 DESC"
     # A term that English drops as a stop word ("the") has an empty query: it counts as found everywhere.
     mask = " + ".join(
         f"(CASE WHEN numnode(to_tsquery('english', %s)) = 0 OR s.document @@ to_tsquery('english', %s) "
@@ -58,9 +76,8 @@ def _matches_postgresql(*, workspace_id: int, terms: list[str], limit: int) -> l
         f"SELECT s.message_id, s.conversation_id, ts_rank(s.document, to_tsquery('english', %s)), {mask} "  # noqa: S608  # nosec B608
         f"FROM (SELECT message_id, conversation_id, document FROM {PG_TABLE} "
         "WHERE workspace_id = %s AND document @@ to_tsquery('english', %s) "
-        "ORDER BY message_id DESC LIMIT %s) AS s ORDER BY s.message_id DESC"
+        f"ORDER BY {order} LIMIT %s) AS s ORDER BY s.message_id DESC"
     )
-    query = " | ".join(_pg_term(term) for term in terms)
     params: list[str | int] = [query]
     for term in terms:
         params += [_pg_term(term), _pg_term(term)]

@@ -97,7 +97,7 @@ def test_the_index_follows_message_edits_and_deletes(workspace) -> None:
 def test_search_runs_a_fixed_number_of_queries(workspace, django_assert_max_num_queries) -> None:
     for n in range(30):
         ticket_with(workspace, f"refund number {n}", name=f"Customer {n}")
-    with django_assert_max_num_queries(8):  # two for contacts with several words
+    with django_assert_max_num_queries(9):  # PostgreSQL counts the matching messages first; SQLite does not
         page = ticket_search(workspace=workspace, text="refund customer")
     assert len(page.tickets) == 30
 

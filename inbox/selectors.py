@@ -393,9 +393,9 @@ def ticket_search(
     in one of its messages (PostgreSQL full text with a GIN index, SQLite FTS5; see ``agents.search``).
     Best first: terms found in the contact weigh ``CONTACT_WEIGHT`` each, plus the best message's relevance;
     ties go to the newest ticket. At most nine queries whatever the workspace's size: matching messages (two
-    on PostgreSQL), matching contacts (all the words, else any of them), the tickets holding those conversations, the tickets
-    of those contacts, which of them the list's conditions and filters keep, the page's rows, and the best
-    messages' text for the snippets.
+    on PostgreSQL), matching contacts (all the words, else any of them), the tickets holding those
+    conversations, the tickets of those contacts, which of them the list's conditions and filters keep, the
+    page's rows, and the best messages' text for the snippets.
     """
     terms = search_terms(text)
     empty = SearchPage(terms=terms, tickets=[], hits={}, messages={}, next_offset=None)

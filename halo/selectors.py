@@ -104,11 +104,11 @@ def _contacts_with_terms(*, workspace_id: int, terms: list[str], every: bool, li
         # "Every" looks in the contact's own document (one GIN lookup: the usual search, a name or an email);
         # a query mixing the contact's words and its company's is found by "any", a UNION of both lookups.
         if every:
-            contacts = contacts.extra(  # noqa: S610 (expressions of ours; the query text is a bound parameter)
+            contacts = contacts.extra(  # noqa: S610  # nosec B610 (expressions of ours; the query text is bound)
                 where=[f"{CONTACT_DOCUMENT} @@ to_tsquery('simple', %s)"], params=[query]
             )
         else:
-            contacts = contacts.extra(  # noqa: S610
+            contacts = contacts.extra(  # noqa: S610  # nosec B610
                 where=[
                     "halo_contact.id IN ("  # noqa: S608  # nosec B608
                     "SELECT id FROM halo_contact WHERE workspace_id = %s "

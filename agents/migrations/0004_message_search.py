@@ -17,14 +17,12 @@ import django.contrib.postgres.search
 import django.db.models.deletion
 from django.db import migrations, models
 
-PG_TABLE = "agents_message_search"
-FTS_TABLE = "agents_message_fts"
 
 PG_CREATE = [
-    f"CREATE INDEX IF NOT EXISTS agents_message_search_gin ON {PG_TABLE} USING gin (document)",
-    f"""CREATE OR REPLACE FUNCTION agents_message_search_sync() RETURNS trigger AS $$
+    "CREATE INDEX IF NOT EXISTS agents_message_search_gin ON agents_message_search USING gin (document)",
+    """CREATE OR REPLACE FUNCTION agents_message_search_sync() RETURNS trigger AS $$
     BEGIN
-        INSERT INTO {PG_TABLE} (message_id, workspace_id, conversation_id, document)
+        INSERT INTO agents_message_search (message_id, workspace_id, conversation_id, document)
         SELECT NEW.id, c.workspace_id, NEW.conversation_id, to_tsvector('english', NEW.body)
         FROM agents_conversation c WHERE c.id = NEW.conversation_id
         ON CONFLICT (message_id) DO UPDATE SET document = EXCLUDED.document;
@@ -34,7 +32,7 @@ PG_CREATE = [
     "DROP TRIGGER IF EXISTS agents_message_search_sync ON agents_message",
     """CREATE TRIGGER agents_message_search_sync AFTER INSERT OR UPDATE OF body ON agents_message
     FOR EACH ROW EXECUTE FUNCTION agents_message_search_sync()""",
-    f"""INSERT INTO {PG_TABLE} (message_id, workspace_id, conversation_id, document)
+    """INSERT INTO agents_message_search (message_id, workspace_id, conversation_id, document)
     SELECT m.id, c.workspace_id, m.conversation_id, to_tsvector('english', m.body)
     FROM agents_message m JOIN agents_conversation c ON c.id = m.conversation_id
     ON CONFLICT (message_id) DO NOTHING""",
@@ -46,26 +44,26 @@ PG_DROP = [
 ]
 
 SQLITE_CREATE = [
-    f"""CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(
+    """CREATE VIRTUAL TABLE IF NOT EXISTS agents_message_fts USING fts5(
         body, content='agents_message', content_rowid='id', tokenize='porter unicode61'
     )""",
-    f"""CREATE TRIGGER IF NOT EXISTS agents_message_fts_insert AFTER INSERT ON agents_message BEGIN
-        INSERT INTO {FTS_TABLE} (rowid, body) VALUES (new.id, new.body);
+    """CREATE TRIGGER IF NOT EXISTS agents_message_fts_insert AFTER INSERT ON agents_message BEGIN
+        INSERT INTO agents_message_fts (rowid, body) VALUES (new.id, new.body);
     END""",
-    f"""CREATE TRIGGER IF NOT EXISTS agents_message_fts_delete AFTER DELETE ON agents_message BEGIN
-        INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, body) VALUES ('delete', old.id, old.body);
+    """CREATE TRIGGER IF NOT EXISTS agents_message_fts_delete AFTER DELETE ON agents_message BEGIN
+        INSERT INTO agents_message_fts (agents_message_fts, rowid, body) VALUES ('delete', old.id, old.body);
     END""",
-    f"""CREATE TRIGGER IF NOT EXISTS agents_message_fts_update AFTER UPDATE OF body ON agents_message BEGIN
-        INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, body) VALUES ('delete', old.id, old.body);
-        INSERT INTO {FTS_TABLE} (rowid, body) VALUES (new.id, new.body);
+    """CREATE TRIGGER IF NOT EXISTS agents_message_fts_update AFTER UPDATE OF body ON agents_message BEGIN
+        INSERT INTO agents_message_fts (agents_message_fts, rowid, body) VALUES ('delete', old.id, old.body);
+        INSERT INTO agents_message_fts (rowid, body) VALUES (new.id, new.body);
     END""",
-    f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('rebuild')",
+    "INSERT INTO agents_message_fts (agents_message_fts) VALUES ('rebuild')",
 ]
 SQLITE_DROP = [
     "DROP TRIGGER IF EXISTS agents_message_fts_insert",
     "DROP TRIGGER IF EXISTS agents_message_fts_delete",
     "DROP TRIGGER IF EXISTS agents_message_fts_update",
-    f"DROP TABLE IF EXISTS {FTS_TABLE}",
+    "DROP TABLE IF EXISTS agents_message_fts",
 ]
 
 

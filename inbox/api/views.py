@@ -139,14 +139,13 @@ class TicketListView(ListAPIView[Ticket]):
         tags=["tickets"],
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        offset = self._offset(request)  # checked with or without q: a bad value is a 400 either way
         text = request.query_params.get("q", "").strip()
         if text:
-            return self._search(request, text)
+            return self._search(request, text, offset)
         return super().get(request, *args, **kwargs)
 
-    def _search(self, request: Request, text: str) -> Response:
-        if len(text) > SEARCH_MAX_CHARS:
-            raise ApiError(ErrorCode.INVALID, f"q: at most {SEARCH_MAX_CHARS} characters.", status=400)
+    def _offset(self, request: Request) -> int:
         raw_offset = request.query_params.get("offset")
         offset = 0 if raw_offset is None else parse_int(raw_offset, maximum=SEARCH_MAX_OFFSET)
         if offset is None:
@@ -156,6 +155,11 @@ class TicketListView(ListAPIView[Ticket]):
                 status=400,
                 fields={"offset": ["Invalid offset."]},
             )
+        return offset
+
+    def _search(self, request: Request, text: str, offset: int) -> Response:
+        if len(text) > SEARCH_MAX_CHARS:
+            raise ApiError(ErrorCode.INVALID, f"q: at most {SEARCH_MAX_CHARS} characters.", status=400)
         limit = TicketCursorPagination().get_page_size(request)
         workspace = request_workspace(request)
         segment = request.query_params.get("segment", "").strip()

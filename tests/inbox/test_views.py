@@ -194,7 +194,9 @@ def test_ticket_page_shows_the_ai_conversation_context(staff: Client, escalate, 
     ticket_summarize(ticket_id=ticket.pk)
     html = staff.get(ticket_url(ticket)).content.decode()
     assert "Summary pending" not in html
-    assert "The customer needed: &quot;My invoice is wrong&quot;" in html
+    # It leads with what the customer needed at the latest escalation, then how the conversation began.
+    assert "The customer needed: &quot;Still waiting on the invoice&quot;" in html
+    assert "The conversation began with: &quot;My invoice is wrong&quot;" in html
 
 
 def test_customer_text_is_escaped_everywhere_on_the_pages(staff: Client, escalate) -> None:

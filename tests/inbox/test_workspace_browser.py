@@ -92,10 +92,14 @@ def test_search_bulk_close_customer_panel_and_macro(halo_url: str, browser: Any)
 
 
 def test_close_and_next_opens_the_next_ticket_without_a_reload(halo_url: str, browser: Any) -> None:
-    page = staff_page(browser, halo_url)
+    page = staff_page(browser, halo_url, path="/inbox/closed/")
+    if page.locator(".ticket-row").count():  # re-open what the bulk close closed, by keyboard and in bulk
+        page.keyboard.press("*")
+        page.click("#bulk-form button[value=reopen]")
+        page.wait_for_selector("text=Re-opened")
+    page.goto(f"{halo_url}/inbox/open/")
     page.wait_for_selector(".ticket-row")
-    if page.locator(".ticket-row").count() < 2:
-        pytest.skip("the demo's open list holds fewer than two tickets after the other test")
+    assert page.locator(".ticket-row").count() >= 2
     first = page.locator(".ticket-row").first.get_attribute("data-ticket-id")
     page.locator(".ticket-row").first.click()
     page.wait_for_selector("#close-next")

@@ -16,12 +16,14 @@ from django.http import HttpRequest
 from agents.models import Agent, AgentTurn, Conversation, KnowledgeArticle, Message
 from agents.services import (
     AGENT_EDITABLE_FIELDS,
+    AGENT_OUTBOUND_URL_FIELDS,
     knowledge_article_create,
     knowledge_article_delete,
     knowledge_article_update,
 )
 from halo.admin import WorkspaceScopedAdmin
 from halo.forms import PhraseListField
+from halo.outbound import outbound_url_validator
 
 
 class AgentForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -39,6 +41,11 @@ class AgentForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = Agent
         fields = ["workspace", *AGENT_EDITABLE_FIELDS]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in AGENT_OUTBOUND_URL_FIELDS:  # a field error, as the API's 400 names the field
+            self.fields[name].validators.append(outbound_url_validator)
 
     def clean_openai_api_key(self) -> str:
         value: str = self.cleaned_data.get("openai_api_key") or ""

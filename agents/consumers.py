@@ -1,12 +1,20 @@
-"""The widget's WebSocket: ``/ws/widget/conversations/{id}/?token=…`` delivers new messages of one conversation.
+"""The widget's WebSocket: ``/ws/widget/conversations/{id}/`` delivers new messages of one conversation.
 
-It authenticates with the conversation token (never the session) and accepts a browser only from the
-workspace's ``allowed_origins`` or from Halo's own host (the demo page); a client without an ``Origin``
-header (not a browser) is judged by the token alone. A refused socket is closed with code 4401 (bad
-token) or 4403 (origin). Events come from ``agents.events.message_broadcast``; the client catches up on
-reconnect with ``GET …/messages?after=ID``. The socket is one-way: frames sent by the client are ignored.
+It authenticates with the conversation token (never the session), carried in the socket's first frame,
+``{"type": "auth", "token": "…"}``, so it never appears in a URL (URLs are written to access logs). Older
+widgets put it in the URL (``?token=…``): that still works (the access logs redact it, ``halo.logs``). The
+consumer accepts a browser only from the workspace's ``allowed_origins`` or from Halo's own host (the demo
+page); a client without an ``Origin`` header (not a browser) is judged by the token alone.
+
+With the token in the first frame, the socket is accepted once the origin passes and receives nothing until
+a valid auth frame arrives (then ``{"type": "ready"}``); a wrong token, any other first frame or none within
+``AUTH_TIMEOUT_SECONDS`` closes it with 4401, as a wrong ``?token=`` is refused with 4401 and a foreign origin
+with 4403. Events come from ``agents.events.message_broadcast``; the client catches up on reconnect with
+``GET …/messages?after=ID``. After authentication the socket is one-way: further frames are ignored.
 """
 
+import asyncio
+import json
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -36,14 +44,19 @@ _conversation = database_sync_to_async(_conversation_sync)
 
 
 class WidgetConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    # How long an accepted socket may take to send its auth frame.
+    AUTH_TIMEOUT_SECONDS = 10.0
+
     group: str | None = None
+    conversation: Conversation | None = None
+    auth_timeout: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        token = (query.get("token") or [""])[0]
+        url_token = (query.get("token") or [""])[0]
         conversation = await _conversation(conversation_id)
-        if conversation is None or not token or not conversation.token_matches(token):
+        if conversation is None or (url_token and not conversation.token_matches(url_token)):
             await self.close(code=CLOSE_BAD_TOKEN)
             return
         origin = _header(self.scope, b"origin")
@@ -54,16 +67,46 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         ):
             await self.close(code=CLOSE_BAD_ORIGIN)
             return
-        self.group = conversation_group(conversation_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.conversation = conversation
+        if url_token:
+            await self._join()
+            await self.accept()
+            return
         await self.accept()
+        self.auth_timeout = asyncio.get_running_loop().create_task(self._close_unless_authenticated())
 
-    async def disconnect(self, code: int) -> None:
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+    async def _join(self) -> None:
+        assert self.conversation is not None
+        self.group = conversation_group(self.conversation.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+
+    async def _close_unless_authenticated(self) -> None:
+        await asyncio.sleep(self.AUTH_TIMEOUT_SECONDS)
+        if self.group is None:
+            await self.close(code=CLOSE_BAD_TOKEN)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
-        return None  # one-way socket: messages are sent through the HTTP API; frames (even non-JSON) are ignored
+        if self.group is not None:
+            return None  # one-way once live: messages are sent through the HTTP API; frames are ignored
+        try:
+            frame = json.loads(text_data or "")
+        except ValueError:
+            frame = None
+        token = frame.get("token") if isinstance(frame, dict) and frame.get("type") == "auth" else None
+        if self.auth_timeout is not None:
+            self.auth_timeout.cancel()
+        if not isinstance(token, str) or self.conversation is None or not self.conversation.token_matches(token):
+            await self.close(code=CLOSE_BAD_TOKEN)
+            return None
+        await self._join()
+        await self.send_json({"type": "ready"})
+        return None
+
+    async def disconnect(self, code: int) -> None:
+        if self.auth_timeout is not None:
+            self.auth_timeout.cancel()
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def message_new(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "message", "message": event["message"]})

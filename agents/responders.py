@@ -30,6 +30,7 @@ from agents.models import Agent
 from agents.turns import KnowledgeSource, ToolCall, ToolName
 from agents.websearch import WebResult, web_search_provider_for
 from halo.models import Workspace
+from halo.outbound import outbound_client
 
 logger = logging.getLogger(__name__)
 
@@ -183,9 +184,8 @@ class OpenAIResponder:
     MAX_ROUNDS = 4
     TIMEOUT_SECONDS = 30.0
 
-    def __init__(self, *, agent: Agent, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, *, agent: Agent) -> None:
         self.agent = agent
-        self.transport = transport
 
     def _tool_definitions(self) -> list[dict[str, Any]]:
         def function(name: str, description: str, argument: str, argument_description: str) -> dict[str, Any]:
@@ -223,11 +223,8 @@ class OpenAIResponder:
         escalate_reason = ""
         headers = {"Authorization": f"Bearer {agent.openai_api_key}"} if agent.openai_api_key else {}
         try:
-            with httpx.Client(
-                base_url=agent.openai_base_url.rstrip("/"),
-                headers=headers,
-                timeout=self.TIMEOUT_SECONDS,
-                transport=self.transport,
+            with outbound_client(
+                base_url=agent.openai_base_url.rstrip("/"), headers=headers, timeout=self.TIMEOUT_SECONDS
             ) as client:
                 for _round in range(self.MAX_ROUNDS):
                     response = client.post(

@@ -30,6 +30,7 @@ from agents.models import (
 from agents.responders import TurnResult
 from agents.turns import TurnDecision
 from halo.models import Contact, Workspace
+from halo.outbound import outbound_url_refusal
 
 MAX_MESSAGE_CHARS = 4000
 
@@ -50,9 +51,17 @@ AGENT_EDITABLE_FIELDS = (
 )
 
 
+# URLs Halo itself calls (``halo.outbound``): refused when saved if they point at a non-public address.
+AGENT_OUTBOUND_URL_FIELDS = ("openai_base_url", "web_search_url")
+
+
 def _agent_validate(agent: Agent) -> None:
     agent.full_clean(exclude=["workspace"])
     errors: dict[str, str] = {}
+    for name in AGENT_OUTBOUND_URL_FIELDS:
+        refusal = outbound_url_refusal(getattr(agent, name)) if getattr(agent, name) else None
+        if refusal is not None:
+            errors[name] = refusal
     if agent.responder == Agent.Responder.OPENAI and not (agent.openai_base_url and agent.openai_model):
         errors["responder"] = "The openai responder needs openai_base_url and openai_model."
     if agent.web_search_provider == Agent.WebSearchProvider.SEARXNG and not agent.web_search_url:

@@ -4,6 +4,7 @@
 of ``WebResult`` (title, url, snippet). A provider that is down or answers garbage yields an empty list and
 a logged warning: a web search is a nice-to-have for one AI turn, never a reason to fail the user's request.
 SearxNG's API is ``GET {base}/search?q=…&format=json`` → ``{"results": [{"title", "url", "content"}, …]}``.
+The request goes through ``halo.outbound`` (an address that is not public is refused: no results).
 """
 
 import logging
@@ -13,6 +14,7 @@ from typing import Protocol
 import httpx
 
 from agents.models import Agent
+from halo.outbound import outbound_client
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +53,10 @@ class SearxngWebSearch:
 
     def search(self, *, query: str, limit: int = 5) -> list[WebResult]:
         try:
-            response = httpx.get(f"{self.base_url}/search", params={"q": query, "format": "json"}, timeout=self.timeout)
-            response.raise_for_status()
-            payload = response.json()
+            with outbound_client(timeout=self.timeout) as client:
+                response = client.get(f"{self.base_url}/search", params={"q": query, "format": "json"})
+                response.raise_for_status()
+                payload = response.json()
         except (httpx.HTTPError, ValueError) as error:
             logger.warning("web search: %s failed: %s", self.base_url, type(error).__name__)
             return []

@@ -1,27 +1,30 @@
-"""Shared plumbing of the B2, B5 and B6 benchmarks: a PostgreSQL database of their own, the Redis db they
-may flush, free loopback ports, a server subprocess that is waited for and always stopped, percentiles
-and the Markdown table every benchmark prints.
+"""Shared plumbing of the benchmarks: a PostgreSQL database of their own, the Redis db they may flush, the
+Procfile's processes, the CPU time of processes read from ``/proc``, percentiles, the machine, and the
+Markdown table every benchmark prints. Free loopback ports, waiting for a server and a subprocess that is
+always stopped (with its children) are the test suite's (``tests.support.processes``), which this module
+puts on the path and hands on as ``harness.free_port``, ``port_open``, ``process_running`` and
+``wait_until``.
 
-Each benchmark owns a database named ``halo_bench_*`` on the server ``BENCH_PG`` (default
-``postgres://postgres@127.0.0.1:5432``), created and migrated when missing, and Redis db 6 on
-``BENCH_REDIS`` (default ``redis://127.0.0.1:6379/6``), which it flushes before it starts. Only loopback
-addresses are ever used.
+Each benchmark owns a database named ``halo_bench_*`` (the peer comparison: ``halo_peer_bench*`` and
+``helpdesk_peer_bench*``) on the server ``BENCH_PG`` (default ``postgres://postgres@127.0.0.1:5432``), created
+and migrated when missing, and Redis db 6 on ``BENCH_REDIS`` (default ``redis://127.0.0.1:6379/6``), which it
+flushes before it starts, or a redis-server of its own. Only loopback addresses are ever used.
 """
 
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from tests.support.processes import free_port, port_open, process_running, wait_until  # noqa: E402
+
+__all__ = ["free_port", "port_open", "process_running", "wait_until"]
 
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/6")
@@ -31,9 +34,10 @@ def database_url(name: str) -> str:
     return f"{PG_SERVER}/{name}"
 
 
-def setup_django(database: str, *, redis: bool = False, migrate: bool = True) -> dict[str, str]:
-    """Point this process at ``database`` (created if missing), optionally at the bench Redis db, set
-    Django up and migrate. Returns the environment a server or worker subprocess should get."""
+def setup_django(database: str, *, redis: bool | str = False, migrate: bool = True) -> dict[str, str]:
+    """Point this process at ``database`` (created if missing), optionally at a Redis (``True``: the bench
+    Redis db; a string: that URL), set Django up and migrate. Returns the environment a server or worker
+    subprocess should get."""
     import psycopg
 
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
@@ -43,7 +47,7 @@ def setup_django(database: str, *, redis: bool = False, migrate: bool = True) ->
     os.environ["DJANGO_SETTINGS_MODULE"] = os.environ.get("BENCH_SETTINGS", "halo.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     if redis:
-        os.environ["REDIS_URL"] = REDIS_URL
+        os.environ["REDIS_URL"] = redis if isinstance(redis, str) else REDIS_URL
     else:
         os.environ.pop("REDIS_URL", None)
     import django
@@ -92,44 +96,84 @@ def redis_flush() -> None:
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def procfile_command(name: str) -> str:
+    """The command of the Procfile's process ``name`` (``web``, ``worker``...), as a shell line: a benchmark
+    starts what production starts, with the same options."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        key, _, command = line.partition(":")
+        if key.strip() == name:
+            return command.strip()
+    raise KeyError(f"no process {name!r} in the Procfile")
 
 
-def wait_until(
-    ready: Callable[[], bool], *, timeout: float, what: str, process: subprocess.Popen[bytes] | None = None
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{what}: the process exited with status {process.returncode}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what}: not ready after {timeout:.0f} s")
-        time.sleep(0.1)
+def procfile_argv(command: str) -> list[str]:
+    """Run a Procfile line through the shell (it expands ``${PORT:-8000}``), replaced by its program (exec), so
+    the process a benchmark stops is the server itself."""
+    return ["sh", "-c", f"exec {command}"]
 
 
-def port_open(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.2)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+def venv_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with this interpreter's ``bin`` first on ``PATH``, where the Procfile's programs live."""
+    return {**env, "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])}
 
 
-@contextmanager
-def subprocess_running(command: Sequence[str], *, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``command`` (output to ``log``) for the duration of the block; terminated, then killed, after."""
-    with log.open("wb") as output:
-        process = subprocess.Popen(list(command), cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (``/proc/<pid>/stat``; 0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (a gunicorn master and its workers, a Celery worker and its pool)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
         try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def database_backends(database: str, *, exclude: Sequence[int] = ()) -> list[int]:
+    """The PostgreSQL backends serving ``database`` (their process title names it; other databases' work on
+    the shared server is not counted), minus ``exclude`` (e.g. the benchmark's own connection)."""
+    backends = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in exclude:
+            continue
+        try:
+            if f" {database} " in (entry / "cmdline").read_text():
+                backends.append(int(entry.name))
+        except OSError:
+            continue
+    return backends
+
+
+def cpu_reading(pids: Sequence[int]) -> dict[int, float]:
+    return {pid: cpu_seconds(pid) for pid in pids}
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two readings; a process started in between counts whole."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def cpu_model() -> str:
+    """The CPU's model name and the number of cores (``lscpu``'s "Model name", ``/proc/cpuinfo``)."""
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{model}, {os.cpu_count()} cores"
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -142,7 +186,7 @@ def percentile(values: Sequence[float], pct: float) -> float:
 def machine_load() -> str:
     """The load average beside the core count: a shared machine's figures are read against it."""
     one, five, _ = os.getloadavg()
-    return f"machine: {os.cpu_count()} cores, load average {one:.1f} (1 min), {five:.1f} (5 min)"
+    return f"machine: {cpu_model()}, load average {one:.1f} (1 min), {five:.1f} (5 min)"
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

@@ -306,7 +306,7 @@ def main() -> int:
         "--no-access-log",
     ]  # fmt: skip
     log = LOG_DIR / "halo_bench_live_uvicorn.log"
-    with harness.subprocess_running(command, env=env, log=log) as server:
+    with harness.process_running(command, env=env, log=log) as server:
         harness.wait_until(lambda: harness.port_open(port), timeout=30, what="uvicorn", process=server)
         baseline = asyncio.run(baseline_phase(options.sockets, options.escalations, options.rate, env))
         url = f"ws://127.0.0.1:{port}/ws/inbox/?workspace={workspace_id}"

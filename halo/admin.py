@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from halo.models import ApiKey, Company, Contact, Membership, OutboxMessage, PageView, Workspace, new_identity_secret
+from halo.outbound import slack_webhook_url_validator
 from halo.outbox import outbox_retry
 from halo.selectors import workspace_ids_administered
 from halo.services import api_key_create, api_key_revoke
@@ -183,6 +184,7 @@ class WorkspaceForm(forms.ModelForm):  # type: ignore[type-arg]
         label="Slack webhook URL",
         required=False,
         assume_scheme="https",
+        validators=[slack_webhook_url_validator],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="Write-only: leave blank to keep the current URL.",
     )

@@ -1,16 +1,33 @@
-"""Forms of the staff pages: the login form takes an email, matched without regard to case."""
+"""Forms of the staff pages: the login form takes an email, matched without regard to case.
+
+``login_username`` is the same normalisation for django-axes (``AXES_USERNAME_CALLABLE``), so failed logins
+of one account count together however its email is typed (``Maya@ACME.test``, `` maya@acme.test``), on the
+staff login page and on the admin's.
+"""
 
 from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest
+
+
+def normalise_email(value: object) -> str:
+    return str(value or "").strip().lower()
+
+
+def login_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str:
+    """The account a login attempt is for (django-axes): the email as typed, normalised."""
+    if credentials and credentials.get("username"):
+        return normalise_email(credentials["username"])
+    return normalise_email(request.POST.get("username", "")) if request is not None else ""
 
 
 class EmailAuthenticationForm(AuthenticationForm):
     """Staff log in with their email, which is their username, stored in lower case."""
 
     def clean_username(self) -> str:
-        return str(self.cleaned_data.get("username") or "").strip().lower()
+        return normalise_email(self.cleaned_data.get("username"))
 
 
 class PhraseListField(forms.CharField):

@@ -1,23 +1,35 @@
 """The transactional outbox: record side effects with the change, deliver them later, exactly once.
 
 ``outbox_enqueue`` is called inside the transaction that makes the change; the message is handed to
-Celery only after commit, and the row stays the source of truth. ``outbox_process`` is what a delivering
-task calls: it claims the row under a lease (so two workers never deliver one message, and a worker that
-dies mid-delivery gives it back when the lease ends), runs the handler outside any transaction (a slow
-webhook never holds a database lock), then records success, a retry with backoff, or a failure visible
-to admins. ``outbox_sweep`` (a beat task; a timer in the embedded default) re-sends what is due, and
-``outbox_purge`` (a beat task) deletes delivered messages once they are older than ``OUTBOX_RETENTION_DAYS``.
+Celery only after commit, and the row stays the source of truth. The outbox keeps every row's delivery
+bookkeeping — claims, attempts, leases, retries, failures — so a delivering task only does the delivery:
+
+- ``outbox_process`` delivers one message with a handler: it claims the row under a lease (so two workers
+  never deliver one message, and a worker that dies mid-delivery gives it back when the lease ends), runs
+  the handler outside any transaction (a slow webhook never holds a database lock), then finishes it.
+- ``outbox_claim_batch`` and ``outbox_finish`` are the same two steps for a delivery that sends several
+  messages as one (the Slack digest): it claims the messages of one destination together and finishes
+  them together, in one statement, once the destination answered.
+- ``outbox_finish`` is the one place an attempt ends: done, retried (after the delay a ``RetryLater``
+  asks for, else with backoff), or failed (``PermanentFailure``, or the last attempt), visible to admins.
+- ``outbox_defer`` puts a message back to wait for its turn (a rate limit held by another delivery)
+  without counting an attempt.
+
+``outbox_sweep`` (a beat task; a timer in the embedded default) re-sends what is due, and ``outbox_purge``
+(a beat task) deletes delivered messages once they are older than ``OUTBOX_RETENTION_DAYS``. Every time
+the outbox writes or compares comes from ``halo.clock``.
 """
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
+from typing import Protocol
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
-from django.utils import timezone
+from django.db.models import Case, F, IntegerField, Q, Value, When
 
+from halo import clock
 from halo.celery import app as celery_app
 from halo.models import OutboxMessage, Workspace
 from halo.pause import FailurePause
@@ -42,8 +54,17 @@ class PermanentFailure(Exception):
     """A handler reports an error that another attempt cannot fix (e.g. a revoked webhook)."""
 
 
-def outbox_enqueue(*, workspace: Workspace, task: str, payload: dict[str, object]) -> OutboxMessage:
-    message = OutboxMessage.objects.create(workspace=workspace, task=task, payload=payload)
+class NamedTask(Protocol):
+    """A Celery task (``@shared_task(name=...)``): the outbox stores its registered name."""
+
+    name: str
+
+
+def outbox_enqueue(*, workspace: Workspace, task: NamedTask | str, payload: dict[str, object]) -> OutboxMessage:
+    """Record a message for ``task`` in the caller's transaction; it is queued once that commits. Pass the
+    task itself; its name, where the task's module imports the caller's (importing it would be a cycle)."""
+    name = task if isinstance(task, str) else task.name
+    message = OutboxMessage.objects.create(workspace=workspace, task=name, payload=payload, next_attempt_at=clock.now())
     transaction.on_commit(lambda: _send(message))
     return message
 
@@ -72,13 +93,22 @@ def _send(message: OutboxMessage, *, countdown: float = 0) -> None:
         logger.warning("outbox: could not queue %s #%s; the sweep will retry", message.task, message.pk)
 
 
-def _claim(message_id: int) -> OutboxMessage | None:
-    now = timezone.now()
-    claimable = Q(state=OutboxMessage.State.PENDING, next_attempt_at__lte=now) | Q(
+def _claimable() -> Q:
+    """Rows a delivery may take now: pending and due, or running under a lease that ended (a dead worker)."""
+    now = clock.now()
+    return Q(state=OutboxMessage.State.PENDING, next_attempt_at__lte=now) | Q(
         state=OutboxMessage.State.RUNNING, lease_expires_at__lt=now
     )
-    claimed = OutboxMessage.objects.filter(claimable, pk=message_id).update(
-        state=OutboxMessage.State.RUNNING, lease_expires_at=now + LEASE, attempts=F("attempts") + 1
+
+
+def outbox_due(*, message_id: int) -> OutboxMessage | None:
+    """The message if a delivery may claim it now, else None (delivered, failed, in flight or not due)."""
+    return OutboxMessage.objects.filter(_claimable(), pk=message_id).first()
+
+
+def _claim(message_id: int) -> OutboxMessage | None:
+    claimed = OutboxMessage.objects.filter(_claimable(), pk=message_id).update(
+        state=OutboxMessage.State.RUNNING, lease_expires_at=clock.now() + LEASE, attempts=F("attempts") + 1
     )
     return OutboxMessage.objects.get(pk=message_id) if claimed else None
 
@@ -90,45 +120,123 @@ def outbox_process(*, message_id: int, handler: Callable[[OutboxMessage], None])
         return None
     try:
         handler(message)
-    except RetryLater as retry:
-        _fail(message, error=str(retry), delay=retry.delay)
-    except PermanentFailure as failure:
-        _fail(message, error=str(failure), delay=None)
-    except Exception as error:  # recorded on the row for admins, then retried with backoff
-        logger.exception("outbox: %s #%s failed", message.task, message.pk)
-        _fail(message, error=f"{type(error).__name__}: {error}", delay=_backoff(message.attempts))
+    except Exception as error:  # recorded on the row for admins by outbox_finish
+        outbox_finish(messages=[message], error=error)
     else:
-        message.state = OutboxMessage.State.DONE
-        message.done_at = timezone.now()
-        message.lease_expires_at = None
-        message.save(update_fields=["state", "done_at", "lease_expires_at"])
+        outbox_finish(messages=[message])
     return message
 
 
-def _backoff(attempts: int) -> float | None:
-    if attempts >= MAX_ATTEMPTS:
+def outbox_claim_batch(
+    *, task: str, workspace_id: int, payload_match: Mapping[str, object], limit: int
+) -> list[OutboxMessage]:
+    """Claim, under one lease, up to ``limit`` messages going to one destination: those of ``task`` in the
+    workspace whose payload holds ``payload_match``. The caller has the destination's turn now, so every
+    pending one is taken, due or still waiting (for a rate limit or a backoff), oldest first; messages a
+    dead worker had claimed (lease ended) come before them, so the batch it had in flight goes out again
+    as one. Each claimed message counts an attempt."""
+    now = clock.now()
+    with transaction.atomic():
+        candidates = (
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(state=OutboxMessage.State.PENDING) | Q(state=OutboxMessage.State.RUNNING, lease_expires_at__lt=now),
+                task=task,
+                workspace_id=workspace_id,
+                **{f"payload__{key}": value for key, value in payload_match.items()},
+            )
+            .annotate(
+                dead=Case(
+                    When(state=OutboxMessage.State.RUNNING, then=Value(0)),
+                    default=Value(1),
+                    output_field=IntegerField(),
+                )
+            )
+            .order_by("dead", "id")
+        )
+        ids = list(candidates.values_list("pk", flat=True)[:limit])
+        OutboxMessage.objects.filter(pk__in=ids).update(
+            state=OutboxMessage.State.RUNNING, lease_expires_at=now + LEASE, attempts=F("attempts") + 1
+        )
+    return list(OutboxMessage.objects.filter(pk__in=ids).order_by("id"))
+
+
+def outbox_finish(*, messages: Sequence[OutboxMessage], error: BaseException | None = None) -> None:
+    """End the attempt of claimed ``messages``, together: done without ``error``; a ``RetryLater`` retries
+    them after its delay; a ``PermanentFailure`` fails them; any other error retries each with backoff (it is
+    logged) and fails those at their last attempt. The error is kept on the rows for admins."""
+    if not messages:
+        return
+    now = clock.now()
+    ids = [message.pk for message in messages]
+    if error is None:
+        OutboxMessage.objects.filter(pk__in=ids).update(
+            state=OutboxMessage.State.DONE, done_at=now, lease_expires_at=None
+        )
+        for message in messages:
+            message.state, message.done_at, message.lease_expires_at = OutboxMessage.State.DONE, now, None
+        return
+    if isinstance(error, RetryLater | PermanentFailure):
+        text = str(error)
+    else:
+        logger.error("outbox: %s %s failed", messages[0].task, ids, exc_info=error)
+        text = f"{type(error).__name__}: {error}"
+    retries: dict[float, list[OutboxMessage]] = {}
+    failed: list[OutboxMessage] = []
+    for message in messages:
+        delay = _delay(error, attempts=message.attempts)
+        if delay is None:
+            failed.append(message)
+        else:
+            retries.setdefault(delay, []).append(message)
+    text = text[:2000]
+    with transaction.atomic():
+        if failed:
+            OutboxMessage.objects.filter(pk__in=[m.pk for m in failed]).update(
+                state=OutboxMessage.State.FAILED, last_error=text, lease_expires_at=None
+            )
+        for delay, retried in retries.items():
+            OutboxMessage.objects.filter(pk__in=[m.pk for m in retried]).update(
+                state=OutboxMessage.State.PENDING,
+                last_error=text,
+                lease_expires_at=None,
+                next_attempt_at=now + timedelta(seconds=delay),
+            )
+    for message in failed:
+        message.state, message.last_error, message.lease_expires_at = OutboxMessage.State.FAILED, text, None
+    for delay, retried in retries.items():
+        for message in retried:
+            message.state, message.last_error, message.lease_expires_at = OutboxMessage.State.PENDING, text, None
+            message.next_attempt_at = now + timedelta(seconds=delay)
+            _send(message, countdown=delay)
+
+
+def _delay(error: BaseException, *, attempts: int) -> float | None:
+    """Seconds until the next attempt after ``error``, or None: no more attempts."""
+    if isinstance(error, PermanentFailure) or attempts >= MAX_ATTEMPTS:
         return None
+    if isinstance(error, RetryLater):
+        return error.delay
     return BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
 
 
-def _fail(message: OutboxMessage, *, error: str, delay: float | None) -> None:
-    message.last_error = error[:2000]
-    message.lease_expires_at = None
-    if delay is None or message.attempts >= MAX_ATTEMPTS:
-        message.state = OutboxMessage.State.FAILED
-        message.save(update_fields=["state", "last_error", "lease_expires_at"])
-        return
-    message.state = OutboxMessage.State.PENDING
-    message.next_attempt_at = timezone.now() + timedelta(seconds=delay)
-    message.save(update_fields=["state", "last_error", "lease_expires_at", "next_attempt_at"])
-    _send(message, countdown=delay)
+def outbox_defer(*, message: OutboxMessage, delay: float) -> None:
+    """Not an attempt: a claimable message waits ``delay`` seconds for its turn (another delivery holds the
+    destination's rate limit), then its task runs again. Does nothing if a delivery took it meanwhile."""
+    waiting = OutboxMessage.objects.filter(_claimable(), pk=message.pk).update(
+        state=OutboxMessage.State.PENDING,
+        lease_expires_at=None,
+        next_attempt_at=clock.now() + timedelta(seconds=delay),
+    )
+    if waiting:
+        _send(message, countdown=delay)
 
 
 def outbox_sweep(*, stale_after: timedelta | None = None) -> int:
     """Send again every message that is due and has waited longer than a sweep interval, or whose lease
     ran out (its worker died). Sending twice is harmless: only one delivery can claim the row."""
     stale_after = stale_after if stale_after is not None else timedelta(seconds=settings.OUTBOX_SWEEP_INTERVAL)
-    now = timezone.now()
+    now = clock.now()
     due = OutboxMessage.objects.filter(
         Q(state=OutboxMessage.State.PENDING, next_attempt_at__lte=now - stale_after)
         | Q(state=OutboxMessage.State.RUNNING, lease_expires_at__lt=now)
@@ -146,7 +254,7 @@ def outbox_retry(*, messages: Iterable[OutboxMessage]) -> int:
     for message in messages:
         updated = OutboxMessage.objects.filter(
             pk=message.pk, state__in=[OutboxMessage.State.PENDING, OutboxMessage.State.FAILED]
-        ).update(state=OutboxMessage.State.PENDING, next_attempt_at=timezone.now(), attempts=0)
+        ).update(state=OutboxMessage.State.PENDING, next_attempt_at=clock.now(), attempts=0)
         if updated:
             _send(message)
             count += 1
@@ -165,7 +273,7 @@ def outbox_purge(*, older_than: timedelta | None = None, batch_size: int = PURGE
     to do; failed rows are kept for admins to see and retry."""
     if older_than is None:
         older_than = timedelta(days=settings.OUTBOX_RETENTION_DAYS)
-    cutoff = timezone.now() - older_than
+    cutoff = clock.now() - older_than
     expired = OutboxMessage.objects.filter(state=OutboxMessage.State.DONE, done_at__lt=cutoff)
     deleted = 0
     while True:

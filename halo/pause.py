@@ -3,10 +3,11 @@
 A Redis that is down or does not answer costs every attempt its timeout. The outbox's broker publish and
 the channel layer's broadcasts each have their own recovery (the sweep; event replay and ``?after=``), so a
 process that has just seen one fail skips the next attempts for a moment instead of making every request
-that follows wait for the same timeout.
+that follows wait for the same timeout. The pause is measured on ``halo.clock`` (monotonic seconds), so a
+test moves past it without waiting.
 """
 
-import time
+from halo import clock
 
 
 class FailurePause:
@@ -18,7 +19,7 @@ class FailurePause:
 
     def active(self, target: object) -> bool:
         until = self._until
-        return until is not None and until[0] == target and time.monotonic() < until[1]
+        return until is not None and until[0] == target and clock.monotonic() < until[1]
 
     def start(self, target: object, seconds: float) -> None:
-        self._until = (target, time.monotonic() + seconds)
+        self._until = (target, clock.monotonic() + seconds)

@@ -12,9 +12,11 @@ broker and the cache to Redis, so web, socket and worker processes can run on ma
 HSTS and the SSL redirect, so that ``manage.py check --deploy`` is clean.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -56,6 +58,12 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Public base URL, used in links sent out of the app (Slack, email).
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 
+# Outbound requests (halo.outbound): the private, loopback or link-local hosts (names or addresses) Halo may
+# call anyway, e.g. an internal SearxNG; empty: only public addresses. Operators only, never per workspace.
+HALO_OUTBOUND_ALLOW_HOSTS = env.list("HALO_OUTBOUND_ALLOW_HOSTS", default=[])
+# The hosts a Slack webhook URL may name (https only), e.g. to add a Slack-compatible chat service.
+HALO_SLACK_WEBHOOK_HOSTS = env.list("HALO_SLACK_WEBHOOK_HOSTS", default=["hooks.slack.com"])
+
 INSTALLED_APPS = [
     "daphne",
     "halo.admin_site.HaloAdminConfig",  # Django's admin, with Halo's sections (halo/admin_site.py)
@@ -68,6 +76,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
+    "csp",
     "halo",
     "segments",
     "agents",
@@ -78,12 +88,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "halo.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "halo.urls"
@@ -210,6 +223,22 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/inbox/"
 
+# Brute force on /accounts/login/ and /admin/login/ (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords
+# an account is locked, and so is the client address that sent them (each on its own count), for
+# LOGIN_LOCKOUT_MINUTES. A successful login clears the account's count; an admin unlocks at once by deleting
+# the "Access attempts" rows in the admin. The address is halo.api.throttling.client_address (TRUSTED_PROXIES).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "halo.api.throttling.client_address"
+AXES_USERNAME_CALLABLE = "halo.forms.login_username"
+AXES_LOCKOUT_CALLABLE = "halo.views.login_locked_out"
+# Successful logins are not recorded (Django's last_login has them); failed ones are, as access attempts.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # log the lock-out's own parameters (account, address), not every request attribute
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -235,6 +264,14 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 
 # --- API ---------------------------------------------------------------------------------------------
 
+# How many reverse proxies in front of Halo append the address they received to X-Forwarded-For. 0 (no proxy):
+# the connecting address is the client and the header is ignored, since anyone can send it. With N, the N-th
+# address from the right is the client. Every rate limit and login lock-out keys on this address
+# (halo.api.throttling.client_address, through DRF's NUM_PROXIES).
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+if TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXIES is a count of proxies: 0 or more.")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["halo.api.authentication.WorkspaceKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["halo.api.permissions.IsWorkspace"],
@@ -246,9 +283,13 @@ REST_FRAMEWORK = {
         "workspace": env.str("THROTTLE_WORKSPACE", default="1200/min"),
         "widget": env.str("THROTTLE_WIDGET", default="120/min"),
         "anon": env.str("THROTTLE_ANON", default="60/min"),
+        # Password-reset mails (halo.views.PasswordResetView): per client address and per email asked for.
+        "password_reset_address": env.str("THROTTLE_PASSWORD_RESET_ADDRESS", default="10/hour"),
+        "password_reset_account": env.str("THROTTLE_PASSWORD_RESET_ACCOUNT", default="3/hour"),
     },
     "EXCEPTION_HANDLER": "halo.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "NUM_PROXIES": TRUSTED_PROXIES,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -283,10 +324,29 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
+# Content-Security-Policy (django-csp, halo.csp): pages load everything from Halo's own origin and nothing
+# inline; responses that are not HTML (JSON of the APIs and the widget) get default-src 'none'.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],  # incl. the same origin's WebSockets (CSP level 3)
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # No credential in a log line (halo.logs): every logger ends in this handler.
+    "filters": {"redact_secrets": {"()": "halo.logs.RedactSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # The embedded worker and beat share the server's terminal: a line per routine job is noise there
     # (failures are still logged, and recorded on the outbox rows). Separate worker processes keep them.

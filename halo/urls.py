@@ -6,10 +6,11 @@ from django.contrib import admin
 from django.contrib.auth.views import LoginView
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from halo.api.docs import ApiDocsView
 from halo.forms import EmailAuthenticationForm
-from halo.views import favicon, healthz
+from halo.views import PasswordResetView, favicon, healthz
 
 api_v1: list[Any] = [
     path("", include("halo.api.urls")),
@@ -24,12 +25,12 @@ urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("accounts/login/", LoginView.as_view(authentication_form=EmailAuthenticationForm), name="login"),
+    path("accounts/password_reset/", PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include(api_v1)),
     path("api/widget/v1/", include("escalation.api.widget.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
     path("inbox/", include("inbox.urls")),
     path("", include("agents.urls")),
     path("", RedirectView.as_view(url="/inbox/", permanent=False)),

@@ -19,6 +19,7 @@ from django.utils.html import format_html
 
 from halo.admin import WorkspaceScopedAdmin, WorkspaceScopedReadOnlyAdmin
 from halo.models import Membership
+from halo.outbound import slack_webhook_url_validator
 from inbox.macros import PLACEHOLDERS, macro_unknown_placeholders
 from inbox.models import CustomInbox, EscalationEvent, InboxEvent, Macro, SavedView, Ticket, TicketNote
 from inbox.services import TICKET_EDITABLE_FIELDS, macro_create, macro_delete, macro_update, ticket_update
@@ -31,6 +32,7 @@ class CustomInboxForm(forms.ModelForm):  # type: ignore[type-arg]
         label="Slack webhook URL",
         required=False,
         assume_scheme="https",
+        validators=[slack_webhook_url_validator],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="Write-only: new tickets of this inbox are announced here instead of the workspace's webhook. "
         "Leave blank to keep the current URL.",

@@ -261,7 +261,8 @@ class InboxEvent(models.Model):
 
 
 class SlackThrottle(models.Model):
-    """When a Slack webhook may next be called (1 message/s, longer after a 429); shared by all workers.
+    """When a Slack webhook may next be called: held while a message is in flight, then 1.1 s after the
+    send (longer after a 429); shared by all workers.
 
     ``key`` is a SHA-256 of the webhook URL, so the secret URL is not stored twice.
     """

@@ -11,7 +11,7 @@ Summarizers:
   searches and tools the AI used, and states the reason and confidence.
 - ``LLMSummarizer`` asks the agent's OpenAI-compatible chat-completions backend (the agent's
   ``openai_base_url`` / ``openai_model`` / ``openai_api_key``, the same one its ``openai`` responder uses)
-  and falls back to the builtin summary when it fails.
+  and falls back to the builtin summary when it fails (also when ``halo.outbound`` refuses its address).
 
 Customer text is untrusted: it is passed to the model as quoted JSON data under a system prompt that
 says so, and whatever comes back is only ever stored as display text (escaped when shown). Nothing a
@@ -27,6 +27,7 @@ import httpx
 from django.db import transaction
 
 from agents.models import Agent, Message
+from halo.outbound import outbound_client
 from inbox.events import SUMMARY_READY, inbox_event_record
 from inbox.models import EscalationEvent, Ticket, reason_label
 
@@ -93,9 +94,8 @@ class BuiltinSummarizer:
 class LLMSummarizer:
     """An OpenAI-compatible ``POST {base}/chat/completions`` summary, with the builtin as fallback."""
 
-    def __init__(self, *, agent: Agent, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, *, agent: Agent) -> None:
         self.agent = agent
-        self.transport = transport
 
     def summarize(self, facts: SummaryFacts) -> str:
         data = {
@@ -108,11 +108,8 @@ class LLMSummarizer:
         }
         headers = {"Authorization": f"Bearer {self.agent.openai_api_key}"} if self.agent.openai_api_key else {}
         try:
-            with httpx.Client(
-                base_url=self.agent.openai_base_url.rstrip("/"),
-                headers=headers,
-                timeout=LLM_TIMEOUT_SECONDS,
-                transport=self.transport,
+            with outbound_client(
+                base_url=self.agent.openai_base_url.rstrip("/"), headers=headers, timeout=LLM_TIMEOUT_SECONDS
             ) as client:
                 response = client.post(
                     "/chat/completions",

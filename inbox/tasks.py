@@ -1,4 +1,4 @@
-"""Celery adapters of the inbox's outbox work: each loads its outbox row and calls one handler, idempotently."""
+"""Celery adapters of the inbox's outbox work: each hands its outbox row's id to one delivery, idempotently."""
 
 from celery import shared_task
 
@@ -27,7 +27,7 @@ def ticket_summarize(message_id: int) -> None:
 
 @shared_task(name=SLACK_TASK)
 def slack_notify(message_id: int) -> None:
-    outbox_process(message_id=message_id, handler=slack_deliver)
+    slack_deliver(message_id=message_id)
 
 
 @shared_task(name=EMAIL_TASK)

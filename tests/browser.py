@@ -5,14 +5,13 @@
 the test database), starts the server command on a free loopback port, waits for ``/healthz`` and yields
 the base URL. ``widget_ask`` sends a visitor's message from the widget demo page. The ``browser`` fixture
 (registered for the whole suite in ``tests/conftest.py``) launches the system Chromium through Playwright,
-or skips the test where Chromium is not installed (fails instead under CI, which installs it).
+or skips the test where Chromium is not installed (fails instead under CI, which installs it); every page
+it opens reports Content-Security-Policy violations, and a browser test that caused one fails.
 """
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,8 @@ from typing import IO, Any
 
 import httpx
 import pytest
+
+from tests.support.processes import ROOT, free_port, process_running, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -31,14 +32,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ROOT = Path(__file__).resolve().parents[1]
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def server_env(data_dir: Path, **extra_env: str) -> dict[str, str]:
@@ -73,23 +67,17 @@ def halo_server_running(
     subprocess.run([*MANAGE, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run([*MANAGE, "seed_demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     port = free_port()
-    server = subprocess.Popen(command(port), cwd=ROOT, env=env, stdout=stdout)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the Halo server did not start")
-            time.sleep(0.2)
+    with process_running(command(port), env=env, stdout=stdout, stop_timeout=stop_timeout) as server:
+        wait_until(lambda: _healthy(url), timeout=start_timeout, what="the Halo server", process=server)
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=stop_timeout)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def widget_ask(page: Any, base_url: str, text: str) -> None:
@@ -101,8 +89,50 @@ def widget_ask(page: Any, base_url: str, text: str) -> None:
     page.wait_for_selector(".halo-message--ai", timeout=15_000)
 
 
+# Runs before any script of every page: each Content-Security-Policy violation becomes a console error.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.effectiveDirective} blocked ${event.blockedURI || "inline"} `
+    + `(${event.sourceFile || "page"}:${event.lineNumber})`);
+});
+"""
+
+
+class CheckedBrowser:
+    """Chromium whose pages report every Content-Security-Policy violation (the page's own
+    ``securitypolicyviolation`` events and Chromium's console errors about the policy) into ``violations``;
+    ``_no_csp_violations`` fails the test that caused one. Everything else is Playwright's ``Browser``."""
+
+    def __init__(self, chromium: Any) -> None:
+        self._chromium = chromium
+        self.violations: list[str] = []
+
+    def _watch(self, page: Any) -> None:
+        def on_console(message: Any) -> None:
+            text = message.text
+            if message.type == "error" and ("Content Security Policy" in text or text.startswith("CSP violation")):
+                self.violations.append(f"{page.url}: {text}")
+
+        page.on("console", on_console)
+
+    def new_page(self, **options: Any) -> Any:
+        page = self._chromium.new_page(**options)
+        page.add_init_script(CSP_LISTENER)
+        self._watch(page)
+        return page
+
+    def new_context(self, **options: Any) -> Any:
+        context = self._chromium.new_context(**options)
+        context.add_init_script(CSP_LISTENER)
+        context.on("page", self._watch)
+        return context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._chromium, name)
+
+
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser() -> Iterator[CheckedBrowser]:
     if not Path(CHROMIUM).exists():
         missing = f"{CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium"
         if os.environ.get("CI"):  # CI installs Chromium (.ci/run): a missing browser there is a failure
@@ -112,5 +142,18 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
+        yield CheckedBrowser(chromium)
         chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_csp_violations(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every browser test runs under Halo's Content-Security-Policy: a blocked script, style, connection or
+    frame fails it, with what was blocked and where."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    checked: CheckedBrowser = request.getfixturevalue("browser")
+    checked.violations.clear()
+    yield
+    assert checked.violations == [], "Content-Security-Policy violations:\n" + "\n".join(checked.violations)

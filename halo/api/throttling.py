@@ -7,16 +7,22 @@ that does not answer costs each cache call its socket timeout (1 s), so after on
 leaves the throttles' cache alone for ``CACHE_PAUSE_SECONDS`` (``halo.pause.FailurePause``, as the outbox
 and the channel layer do): the requests meanwhile are let through at once, and one warning is logged per
 pause, not one per request.
+
+Throttles count per client address (``client_address``): behind proxies, ``TRUSTED_PROXIES`` says how many
+``X-Forwarded-For`` hops to trust, so a client cannot pick a new identity per request by sending the header.
 """
 
+import hashlib
+import ipaddress
 import logging
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS
+from django.http import HttpRequest
 from redis.exceptions import RedisError
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from halo.api.authentication import WorkspaceClient
 from halo.pause import FailurePause
@@ -34,7 +40,34 @@ def _cache_location() -> str:
     return str(settings.CACHES[DEFAULT_CACHE_ALIAS].get("LOCATION", ""))
 
 
+def _address(text: object) -> str | None:
+    """``text`` as an IP address in its one spelling, or None. Accepts the forms proxies write: ``1.2.3.4``,
+    ``1.2.3.4:5678``, ``2001:db8::1``, ``[2001:db8::1]:5678``."""
+    value = str(text or "").strip()
+    if value.startswith("[") and "]" in value:
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def client_address(request: HttpRequest | Request) -> str | None:
+    """The client's address: the connecting one, or with ``TRUSTED_PROXIES`` = N (DRF's ``NUM_PROXIES``) the
+    N-th hop from the right of ``X-Forwarded-For``, the one the outermost trusted proxy saw. Never the whole
+    header, which a client writes as it likes. A hop that is not an address (a header longer than the proxies
+    that wrote it, a broken proxy) counts as the connecting address. None only when there is no address at
+    all (a request made in a test). Every throttle and the login lock-out key on this."""
+    drf_request = request if isinstance(request, Request) else Request(request)
+    return _address(BaseThrottle().get_ident(drf_request)) or _address(drf_request.META.get("REMOTE_ADDR"))
+
+
 class CacheRateThrottle(SimpleRateThrottle):
+    def get_ident(self, request: Request) -> str:
+        return client_address(request) or ""
+
     def allow_request(self, request: Request, view: Any) -> bool:
         location = _cache_location()
         if _cache_pause.active(location):
@@ -58,3 +91,25 @@ class WorkspaceRateThrottle(CacheRateThrottle):
         if isinstance(request.user, WorkspaceClient):
             return self.cache_format % {"scope": self.scope, "ident": request.user.workspace.pk}
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class PasswordResetAddressThrottle(CacheRateThrottle):
+    """Password-reset mails asked for from one client address (``halo.views.PasswordResetView``)."""
+
+    scope = "password_reset_address"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class PasswordResetAccountThrottle(CacheRateThrottle):
+    """Password-reset mails asked for one email (normalised by the caller), from anywhere."""
+
+    scope = "password_reset_account"
+
+    def __init__(self, *, email: str) -> None:
+        super().__init__()
+        self.email = email
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": hashlib.sha256(self.email.encode()).hexdigest()}

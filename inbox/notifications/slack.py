@@ -1,48 +1,53 @@
 """Slack incoming-webhook delivery: the message, the per-webhook rate limit, 429 handling and the digest.
 
-``slack_deliver`` is the outbox handler of one "new ticket" row (``inbox.tasks.slack_notify``):
+``slack_deliver`` delivers the row of one "new ticket" (``inbox.tasks.slack_notify``); the outbox keeps the
+rows' bookkeeping (claims, attempts, retries, failures), this module builds and posts the message:
 
-1. It reserves the webhook's next send slot in ``SlackThrottle`` (a row per webhook, locked while it is
-   read and moved on, so every worker and process shares it): at most one message per
-   ``SLACK_MIN_INTERVAL`` (1.1 s, a margin under Slack's 1 message/s), counted from the moment each
-   message is actually sent (the slot is pushed back again right before the POST). No slot free: the row is retried
-   when the slot opens; that wait is not counted as a failed attempt.
-2. With a slot, it also claims the backlog: every other pending row of the same webhook (up to
-   ``DIGEST_MAX``). One ticket is a full message; several are rolled into one digest message. Claimed
-   rows are marked done with the send, so each ticket is announced exactly once.
-3. A 429 moves the webhook's slot to ``Retry-After`` for every worker, gives the backlog back and retries
-   then. A 400/403/404/410 (bad payload, revoked webhook, archived channel) is permanent: the rows fail
-   at once, visible to admins. Other errors retry with the outbox's backoff.
+1. It takes the webhook's turn in ``SlackThrottle`` (a row per webhook, locked while it is read and moved
+   on, so every worker and process shares it). The turn is held while the message is in flight and opens
+   again ``SLACK_MIN_INTERVAL`` (1.1 s, a margin under Slack's 1 message/s) after the POST went out, or
+   when Slack answers if that is later: one message per webhook is in flight at a time. No turn free: the
+   row waits until it opens (``outbox_defer``: not counted as a failed attempt).
+2. With the turn, it claims the webhook's backlog with the outbox (``outbox_claim_batch``): every row
+   waiting for the same webhook, up to ``DIGEST_MAX``. One ticket is a full message; several are rolled
+   into one digest message. The rows are finished together once Slack answered (``outbox_finish``), so
+   each ticket is announced once. A worker killed mid-send leaves its rows claimed; when their lease ends
+   they are claimed first and go out again as one message: a kill duplicates at most that one message.
+3. A 429 moves the webhook's turn to ``Retry-After`` for every worker and retries the rows then. A
+   400/403/404/410 (bad payload, revoked webhook, archived channel) is permanent: the rows fail at once,
+   visible to admins. Other errors retry with the outbox's backoff.
 
 Customer text (names, company, message) is escaped for Slack's mrkdwn (``&``, ``<``, ``>``), so it can
-neither form a link nor a ``<!channel>`` mention. The webhook URL is a secret: it is never logged (httpx's
-request log line shows it redacted) and errors recorded for admins carry the status, not the URL.
+neither form a link nor a ``<!channel>`` mention, and kept within its line (``slack_field``). The webhook URL
+is a secret: it is never logged (httpx's request log line shows it redacted) and errors recorded for admins
+carry the status, not the URL.
 """
 
 import hashlib
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Value
-from django.db.models.functions import Greatest
 from django.urls import reverse
-from django.utils import timezone
 
 from agents.models import Message
+from halo import clock
 from halo.models import OutboxMessage, Workspace
-from halo.outbox import LEASE, PermanentFailure, RetryLater
+from halo.outbound import OutboundRefused, outbound_client, slack_webhook_url_refusal
+from halo.outbox import PermanentFailure, RetryLater, outbox_claim_batch, outbox_defer, outbox_due, outbox_finish
 from inbox.models import CustomInbox, SlackThrottle, Ticket, reason_label
-from inbox.notifications import SLACK_TASK
 
 logger = logging.getLogger(__name__)
 
 SLACK_MIN_INTERVAL = timedelta(seconds=1.1)
+# How long a send holds the webhook's turn at most (the client's timeouts end it sooner): a worker killed
+# mid-send blocks its webhook this long, then the turn opens again.
+SEND_HOLD = timedelta(seconds=30)
 DIGEST_MAX = 25
 TIMEOUT_SECONDS = 10.0
 PERMANENT_STATUSES = {400, 403, 404, 410}
@@ -52,6 +57,13 @@ QUOTE_CHARS = 300
 def mrkdwn_escape(text: str) -> str:
     """Slack's three control characters, as its docs ask (https://api.slack.com/reference/surfaces/formatting)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_field(text: str) -> str:
+    """Customer-controlled text for one line of a message: whitespace runs (newlines, tabs, Unicode line and
+    paragraph separators) collapsed to one space, so a name like ``"Eve\n*Priority:* yes"`` cannot forge a
+    line of its own, then escaped (``mrkdwn_escape``)."""
+    return mrkdwn_escape(" ".join(text.split()))
 
 
 def webhook_url_for(channel: str) -> str:
@@ -78,7 +90,7 @@ def _contact_text(ticket: Ticket) -> str:
     name = contact.name or contact.email or contact.user_id or f"Visitor {contact.pk}"
     if contact.email and contact.name:
         name = f"{contact.name} ({contact.email})"
-    return mrkdwn_escape(name)
+    return slack_field(name)
 
 
 def _confidence_text(ticket: Ticket) -> str:
@@ -93,15 +105,15 @@ def ticket_message(ticket: Ticket, *, last_user_message: str = "") -> dict[str, 
     lines = [
         f"*<{ticket_link(ticket.pk)}|Ticket #{ticket.pk}>*{'  :rotating_light: *Priority*' if priority else ''}",
         f"*Contact:* {_contact_text(ticket)}",
-        f"*Company:* {mrkdwn_escape(str(company)) if company is not None else '—'}",
-        f"*Reason:* {mrkdwn_escape(reason)}",
+        f"*Company:* {slack_field(str(company)) if company is not None else '—'}",
+        f"*Reason:* {slack_field(reason)}",
         f"*AI confidence:* {_confidence_text(ticket)}",
         f"*Priority:* {'yes' if priority else 'no'}",
     ]
     if last_user_message:
         quote = " ".join(last_user_message.split())[:QUOTE_CHARS]
         lines.append(f"> {mrkdwn_escape(quote)}")
-    fallback = f"New ticket #{ticket.pk} from {_contact_text(ticket)}: {mrkdwn_escape(reason)}"
+    fallback = f"New ticket #{ticket.pk} from {_contact_text(ticket)}: {slack_field(reason)}"
     return {"text": fallback, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}]}
 
 
@@ -112,7 +124,7 @@ def digest_message(tickets: list[Ticket]) -> dict[str, Any]:
         flag = " :rotating_light:" if ticket.status == Ticket.Status.PRIORITY else ""
         lines.append(
             f"• <{ticket_link(ticket.pk)}|#{ticket.pk}>{flag} {_contact_text(ticket)} — "
-            f"{mrkdwn_escape(reason_label(ticket.reason))} "
+            f"{slack_field(reason_label(ticket.reason))} "
             f"(AI confidence {_confidence_text(ticket)})"
         )
     return {
@@ -154,31 +166,63 @@ def _retry_after(response: httpx.Response) -> float:
         return 30.0
 
 
-def slack_post(
-    *,
-    url: str,
-    payload: dict[str, Any],
-    transport: httpx.BaseTransport | None = None,
-    before_send: Callable[[], None] | None = None,
-) -> None:
+# Slack's documented webhook error codes: the only remote text an admin sees in an error (see slack_post).
+SLACK_ERROR_CODES = frozenset(
+    {
+        "invalid_payload",
+        "invalid_token",
+        "no_service",
+        "no_service_id",
+        "no_team",
+        "team_disabled",
+        "channel_not_found",
+        "channel_is_archived",
+        "action_prohibited",
+        "posting_to_general_channel_denied",
+        "too_many_attachments",
+        "user_not_found",
+        "invalid_blocks",
+        "invalid_blocks_format",
+    }
+)
+
+
+def _status_text(response: httpx.Response) -> str:
+    """``HTTP 404 no_service``: the status and, if the body is one of Slack's error codes, that code. Any other
+    body is logged for operators, never stored in the error admins read (it may be any server's answer)."""
+    body = response.text.strip()
+    if body in SLACK_ERROR_CODES:
+        return f"HTTP {response.status_code} {body}"
+    if body:
+        logger.warning("slack: HTTP %s with body %r", response.status_code, body[:200])
+    return f"HTTP {response.status_code}"
+
+
+def slack_post(*, url: str, payload: dict[str, Any], before_send: Callable[[], None] | None = None) -> None:
     """POST one message; raises ``RetryLater`` (429), ``PermanentFailure`` or ``SlackUnavailable``.
-    ``before_send`` runs once the client is ready, immediately before the request goes out. No error
-    message carries the URL (it is a secret; httpx's own messages would)."""
+    ``before_send`` runs once the client is ready, immediately before the request goes out. The request goes
+    through ``halo.outbound`` (a webhook URL Halo may not call fails for good). No error message carries the
+    URL (it is a secret; httpx's own messages would)."""
+    refusal = slack_webhook_url_refusal(url)
+    if refusal is not None:
+        raise PermanentFailure(f"The Slack webhook URL is not allowed: {refusal}")
     _WEBHOOK_URLS.add(url)
     try:
-        with httpx.Client(timeout=TIMEOUT_SECONDS, transport=transport) as client:
+        with outbound_client(timeout=TIMEOUT_SECONDS) as client:
             request = client.build_request("POST", url, json=payload)
             if before_send is not None:
                 before_send()
             response = client.send(request)
+    except OutboundRefused as refused:
+        raise PermanentFailure(f"The Slack webhook URL is not allowed: {refused.reason}.") from None
     except httpx.HTTPError as error:
         raise SlackUnavailable(f"Slack could not be reached: {type(error).__name__}") from None
     if response.status_code == 429:
         raise RetryLater("Slack asked to slow down (429)", delay=_retry_after(response))
     if response.status_code in PERMANENT_STATUSES:
-        raise PermanentFailure(f"Slack refused the message: HTTP {response.status_code} {response.text[:200]}")
+        raise PermanentFailure(f"Slack refused the message: {_status_text(response)}")
     if response.status_code >= 300:
-        raise SlackUnavailable(f"Slack answered HTTP {response.status_code} {response.text[:200]}")
+        raise SlackUnavailable(f"Slack answered {_status_text(response)}")
 
 
 # --- The shared limiter ------------------------------------------------------------------------------
@@ -189,113 +233,91 @@ def webhook_key(url: str) -> str:
 
 
 def slack_slot_reserve(*, key: str) -> float:
-    """Take the webhook's send slot: 0 when taken now, else the seconds until it opens."""
+    """Take the webhook's turn: 0 when taken now, else the seconds until it is free. The turn is held for
+    ``SEND_HOLD`` (a send's longest run), so no other worker calls the webhook while this send is in flight;
+    ``slack_slot_release`` gives it back as soon as Slack answers."""
     with transaction.atomic():
         SlackThrottle.objects.get_or_create(key=key)
         throttle = SlackThrottle.objects.select_for_update().get(key=key)
-        now = timezone.now()
+        now = clock.now()
         if throttle.next_send_at > now:
             return (throttle.next_send_at - now).total_seconds()
-        throttle.next_send_at = now + SLACK_MIN_INTERVAL
+        throttle.next_send_at = now + SEND_HOLD
         throttle.save(update_fields=["next_send_at"])
     return 0.0
 
 
-def slack_slot_restart(*, key: str) -> None:
-    """Right before the POST: the next slot opens ``SLACK_MIN_INTERVAL`` after *this* send, not after the
-    reservation. Building a digest takes longer than a single message, so without this a quick sender that
-    reserved the next slot could reach Slack less than a second after a slow one (and get a 429)."""
-    SlackThrottle.objects.filter(key=key).update(
-        next_send_at=Greatest(F("next_send_at"), Value(timezone.now() + SLACK_MIN_INTERVAL))
-    )
+def slack_slot_release(*, key: str, sent_at: datetime | None) -> None:
+    """After Slack answered (or the send failed before reaching it): the next turn opens
+    ``SLACK_MIN_INTERVAL`` after the moment the POST went out, and never before now."""
+    opens = clock.now()
+    if sent_at is not None:
+        opens = max(opens, sent_at + SLACK_MIN_INTERVAL)
+    SlackThrottle.objects.filter(key=key).update(next_send_at=opens)
 
 
 def slack_slot_hold(*, key: str, seconds: float) -> None:
     """After a 429: nobody calls this webhook again before ``Retry-After``."""
-    SlackThrottle.objects.filter(key=key).update(next_send_at=timezone.now() + timedelta(seconds=seconds))
+    SlackThrottle.objects.filter(key=key).update(next_send_at=clock.now() + timedelta(seconds=seconds))
 
 
-# --- The backlog -------------------------------------------------------------------------------------
+# --- Delivery ----------------------------------------------------------------------------------------
 
 
-def _claim_backlog(message: OutboxMessage, channel: str) -> list[OutboxMessage]:
-    now = timezone.now()
-    with transaction.atomic():
-        pending = (
-            OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(task=SLACK_TASK, state=OutboxMessage.State.PENDING, payload__channel=channel)
-            .exclude(pk=message.pk)
-            .order_by("id")
-        )
-        ids = list(pending.values_list("pk", flat=True)[: DIGEST_MAX - 1])
-        OutboxMessage.objects.filter(pk__in=ids, state=OutboxMessage.State.PENDING).update(
-            state=OutboxMessage.State.RUNNING, lease_expires_at=now + LEASE, attempts=F("attempts") + 1
-        )
-    return list(OutboxMessage.objects.filter(pk__in=ids, state=OutboxMessage.State.RUNNING).order_by("id"))
-
-
-def _release(claimed: list[OutboxMessage], *, delay: float, error: str) -> None:
-    OutboxMessage.objects.filter(pk__in=[m.pk for m in claimed]).update(
-        state=OutboxMessage.State.PENDING,
-        lease_expires_at=None,
-        next_attempt_at=timezone.now() + timedelta(seconds=delay),
-        attempts=F("attempts") - 1,
-        last_error=error[:2000],
+def _slack_payload(tickets: list[Ticket]) -> dict[str, Any]:
+    if len(tickets) > 1:
+        return digest_message(tickets)
+    last = (
+        Message.objects.filter(conversation__tickets=tickets[0], author=Message.Author.USER)
+        .order_by("-id")
+        .values_list("body", flat=True)
+        .first()
     )
+    return ticket_message(tickets[0], last_user_message=last or "")
 
 
-def _finish(claimed: list[OutboxMessage], *, error: str = "") -> None:
-    now = timezone.now()
-    rows = OutboxMessage.objects.filter(pk__in=[m.pk for m in claimed])
-    if error:
-        rows.update(state=OutboxMessage.State.FAILED, lease_expires_at=None, last_error=error[:2000])
-    else:
-        rows.update(state=OutboxMessage.State.DONE, lease_expires_at=None, done_at=now)
-
-
-def _not_an_attempt(message: OutboxMessage) -> None:
-    OutboxMessage.objects.filter(pk=message.pk).update(attempts=F("attempts") - 1)
-    message.attempts -= 1
-
-
-def slack_deliver(message: OutboxMessage, *, transport: httpx.BaseTransport | None = None) -> None:
-    """Outbox handler: announce the row's ticket (and any backlog of the same webhook) in Slack."""
+def slack_deliver(*, message_id: int) -> None:
+    """Announce the ticket of outbox row ``message_id`` in Slack, with every other row waiting for the same
+    webhook (one message, or a digest of up to ``DIGEST_MAX``). The outbox keeps the rows' bookkeeping."""
+    message = outbox_due(message_id=message_id)
+    if message is None:  # announced in another delivery's digest, failed, in flight or not due yet
+        return
     channel = str(message.payload.get("channel", ""))
     url = webhook_url_for(channel)
+
+    def claim() -> list[OutboxMessage]:
+        return outbox_claim_batch(
+            task=message.task, workspace_id=message.workspace_id, payload_match={"channel": channel}, limit=DIGEST_MAX
+        )
+
     if not url:
         logger.info("slack: no webhook for %s any more; nothing sent for outbox #%s", channel, message.pk)
+        outbox_finish(messages=claim())
         return
     key = webhook_key(url)
     wait = slack_slot_reserve(key=key)
     if wait > 0:
-        _not_an_attempt(message)
-        raise RetryLater("Waiting for the webhook's rate limit (1 message/s).", delay=wait + 0.05)
-    claimed = _claim_backlog(message, channel)
-    ticket_ids = [int(row.payload["ticket_id"]) for row in [message, *claimed]]
-    tickets = list(Ticket.objects.filter(pk__in=ticket_ids).select_related("contact__company").order_by("id"))
-    if not tickets:
-        _finish(claimed)
+        # While a send is in flight its turn ends when Slack answers, sooner than the hold says: look again
+        # after one send interval at most.
+        outbox_defer(message=message, delay=min(wait, SLACK_MIN_INTERVAL.total_seconds()) + 0.05)
         return
-    if len(tickets) == 1:
-        last = (
-            Message.objects.filter(conversation__tickets=tickets[0], author=Message.Author.USER)
-            .order_by("-id")
-            .values_list("body", flat=True)
-            .first()
-        )
-        payload = ticket_message(tickets[0], last_user_message=last or "")
-    else:
-        payload = digest_message(tickets)
+    batch = claim()
+    sent_at: list[datetime] = []
     try:
-        slack_post(url=url, payload=payload, transport=transport, before_send=lambda: slack_slot_restart(key=key))
+        ticket_ids = [int(row.payload["ticket_id"]) for row in batch]
+        tickets = list(Ticket.objects.filter(pk__in=ticket_ids).select_related("contact__company").order_by("id"))
+        if tickets:
+            payload = _slack_payload(tickets)
+            slack_post(url=url, payload=payload, before_send=lambda: sent_at.append(clock.now()))
     except RetryLater as retry:
         slack_slot_hold(key=key, seconds=retry.delay)
-        _release(claimed, delay=retry.delay, error=str(retry))
-        raise
-    except PermanentFailure as failure:
-        _finish(claimed, error=str(failure))
-        raise
+        outbox_finish(messages=batch, error=retry)
+        return
     except Exception as error:
-        _release(claimed, delay=5, error=f"{type(error).__name__}: {error}")
-        raise
-    _finish(claimed)
+        outbox_finish(messages=batch, error=error)
+        slack_slot_release(key=key, sent_at=sent_at[0] if sent_at else None)
+        return
+    # Done before the turn is given back: a worker that dies between Slack's answer and this line is the one
+    # window in which a message is sent twice (Slack takes no idempotency key), and it holds one message.
+    outbox_finish(messages=batch)
+    slack_slot_release(key=key, sent_at=sent_at[0] if sent_at else None)

@@ -5,9 +5,9 @@
 
 import pytest
 
-from agents.models import Agent, KnowledgeArticle
+from agents.models import KnowledgeArticle
 from halo.models import Workspace
-from tests.agents.factories import AgentFactory, KnowledgeArticleFactory
+from tests.agents.factories import KnowledgeArticleFactory
 from tests.halo.factories import WorkspaceFactory
 
 HELP_CENTER = [
@@ -40,11 +40,6 @@ HELP_CENTER = [
 @pytest.fixture
 def workspace(db: None) -> Workspace:
     return WorkspaceFactory(name="Acme", allowed_origins=["https://shop.example.com"])
-
-
-@pytest.fixture
-def agent(workspace: Workspace) -> Agent:
-    return AgentFactory(workspace=workspace, name="Ada", greeting="Hi, I'm Ada!")
 
 
 @pytest.fixture

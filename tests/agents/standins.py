@@ -1,12 +1,20 @@
-"""Local stand-in HTTP servers that speak real wire formats (OpenAI chat completions, SearxNG JSON)."""
+"""Local stand-in HTTP servers that speak real wire formats (OpenAI chat completions, SearxNG JSON).
+
+Halo's outbound client refuses loopback addresses unless ``HALO_OUTBOUND_ALLOW_HOSTS`` names them, as an
+operator would name an internal service: a stand-in adds its address to it while it runs.
+"""
 
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from django.conf import settings
+from django.test import override_settings
 
 # (method, path, query, headers, json body) -> (status, json body) or (status, json body, extra headers)
 Reply = Callable[[dict[str, Any]], tuple[int, Any] | tuple[int, Any, dict[str, str]]]
@@ -20,7 +28,9 @@ class StandIn:
 
 
 @contextmanager
-def stand_in_server(reply: Reply) -> Iterator[StandIn]:
+def stand_in_server(reply: Reply, *, host: str = "127.0.0.1", allow: bool = True) -> Iterator[StandIn]:
+    """Serve ``reply`` on a free port of ``host`` (``::1`` for IPv6). ``allow=False`` leaves it out of
+    ``HALO_OUTBOUND_ALLOW_HOSTS``, as an internal server an attacker points Halo at."""
     stand_in = StandIn(reply)
 
     class Handler(BaseHTTPRequestHandler):
@@ -52,12 +62,19 @@ def stand_in_server(reply: Reply) -> Iterator[StandIn]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    stand_in.url = f"http://127.0.0.1:{server.server_address[1]}"
+    server_class = (
+        type("Server", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
+        if ":" in host
+        else ThreadingHTTPServer
+    )
+    server = server_class((host, 0), Handler)
+    stand_in.url = f"http://{f'[{host}]' if ':' in host else host}:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield stand_in
+        allowed = [*settings.HALO_OUTBOUND_ALLOW_HOSTS, *([host] if allow else [])]
+        with override_settings(HALO_OUTBOUND_ALLOW_HOSTS=allowed):
+            yield stand_in
     finally:
         server.shutdown()
         server.server_close()

@@ -48,6 +48,24 @@ def manage_shell(data_dir: Path, code: str) -> str:
 
 HANDOFF_TEXT = "passed this conversation to our team"
 # Replaces the browser's WebSocket with one that never connects: what the widget shows then came over HTTP.
+# Counts the page's sockets that opened. The widget socket's consumer joins its group before it accepts, so
+# an open socket is one that live messages reach.
+SOCKETS_OPENED = """
+const NativeWebSocket = window.WebSocket;
+window.haloSocketsOpened = 0;
+window.WebSocket = function (url, protocols) {
+  const socket = new NativeWebSocket(url, protocols);
+  socket.addEventListener("open", () => { window.haloSocketsOpened += 1; });
+  return socket;
+};
+window.WebSocket.prototype = NativeWebSocket.prototype;
+"""
+
+
+def wait_for_live_socket(page: Any) -> None:
+    page.wait_for_function("window.haloSocketsOpened >= 1", timeout=10_000)
+
+
 NO_SOCKET = """
 window.WebSocket = function () {
   this.readyState = 0;
@@ -126,11 +144,12 @@ def test_teammate_reply_from_another_process_arrives_live(
         data_dir, command=uvicorn_command, start_timeout=30, stop_timeout=10, REDIS_URL=redis_url
     ) as url:
         page = browser.new_page()  # type: ignore[attr-defined]
+        page.add_init_script(SOCKETS_OPENED)
         widget_ask(page, url, "How do I export my data?")
         conversation_id = page.evaluate(
             "JSON.parse(Object.entries(localStorage).find(([k]) => k.endsWith(':conversation'))[1]).id"
         )
-        time.sleep(0.5)  # let the socket join its group
+        wait_for_live_socket(page)
 
         env = server_env(data_dir, REDIS_URL=redis_url)
         post = (
@@ -182,8 +201,9 @@ def test_handoff_message_that_also_arrives_over_the_socket_is_shown_once(halo_se
         socket.on("framereceived", received)
 
     page.on("websocket", watch)
+    page.add_init_script(SOCKETS_OPENED)
     widget_ask(page, halo_server, "How do I export my data?")
-    time.sleep(0.5)  # let the socket join its group
+    wait_for_live_socket(page)
 
     page.fill(".halo-input", "I was charged twice and want a refund")
     page.click(".halo-send")

@@ -9,13 +9,8 @@ from agents.models import Agent, Conversation
 from escalation.models import EscalationSettings
 from escalation.services import escalation_settings_ensure
 from halo.models import Contact, Workspace
-from tests.agents.factories import AgentFactory, ConversationFactory
+from tests.agents.factories import ConversationFactory
 from tests.halo.factories import ContactFactory
-
-
-@pytest.fixture
-def agent(workspace: Workspace) -> Agent:
-    return AgentFactory(workspace=workspace, name="Ada")
 
 
 @pytest.fixture

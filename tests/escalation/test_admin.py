@@ -12,6 +12,7 @@ from escalation.models import EscalationSettings, EscalationSettingsVersion
 from escalation.services import escalation_settings_ensure, escalation_settings_update
 from halo.models import Membership, Workspace
 from tests.agents.factories import AgentFactory
+from tests.conftest import WITHOUT_ESCALATION_SETTINGS
 from tests.halo.factories import ContactFactory, MembershipFactory, UserFactory, WorkspaceFactory
 from tests.inbox.factories import CustomInboxFactory
 
@@ -60,6 +61,7 @@ def open_settings(client: Client, agent: Agent) -> tuple[EscalationSettings, str
     return EscalationSettings.objects.get(agent=agent), response["Location"]
 
 
+@WITHOUT_ESCALATION_SETTINGS
 def test_agent_link_opens_the_grouped_settings_form(admin_client_of, superuser, agent: Agent) -> None:
     client = admin_client_of(superuser)
     _, url = open_settings(client, agent)

@@ -7,6 +7,7 @@ from escalation.models import EscalationSettings, EscalationSettingsVersion
 from halo.models import Membership
 from inbox.models import Ticket
 from tests.agents.factories import AgentFactory, ConversationFactory
+from tests.conftest import WITHOUT_ESCALATION_SETTINGS
 from tests.halo.factories import MembershipFactory, WorkspaceFactory
 from tests.inbox.factories import CustomInboxFactory
 
@@ -15,6 +16,7 @@ def settings_url(agent: Agent) -> str:
     return f"/api/v1/agents/{agent.pk}/escalation-settings"
 
 
+@WITHOUT_ESCALATION_SETTINGS
 def test_reads_the_spec_defaults(api: APIClient, agent: Agent) -> None:
     response = api.get(settings_url(agent))
 

@@ -10,7 +10,10 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer
 
+from halo import layers
 from halo.layers import EmbeddedChannelLayer, group_send_sync
+from tests.support.clock import ManualClock
+from tests.support.processes import wait_until
 
 
 async def test_group_send_from_a_worker_thread_reaches_a_waiting_receiver_promptly():
@@ -19,7 +22,8 @@ async def test_group_send_from_a_worker_thread_reaches_a_waiting_receiver_prompt
     await layer.group_add("inbox.1", channel)
 
     def worker_thread() -> None:
-        time.sleep(0.2)  # the receiver is already waiting
+        # Sends once the receiver waits on its own loop: the case where only a hand-over wakes it.
+        wait_until(lambda: channel in layer._receiving_loops, timeout=5, what="the receiver", interval=0.01)
         async_to_sync(layer.group_send)("inbox.1", {"type": "ticket.created", "id": 7})
 
     threading.Thread(target=worker_thread).start()
@@ -75,9 +79,10 @@ def test_a_failing_sync_send_raises_for_the_caller_to_log(monkeypatch: pytest.Mo
         group_send_sync("inbox.workspace.1", {"type": "inbox.event"})
 
 
-def test_after_a_failed_send_the_layer_is_left_alone_for_a_few_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_after_a_failed_send_the_layer_is_left_alone_for_a_few_seconds(
+    monkeypatch: pytest.MonkeyPatch, clock: ManualClock
+) -> None:
     """A Redis that is down or silent costs one request its timeout, not every request of the next seconds."""
-    monkeypatch.setattr("halo.layers.SEND_PAUSE_SECONDS", 0.5)
     layer = RecordingLayer(error=ConnectionError("down"))
     monkeypatch.setattr("halo.layers.get_channel_layer", lambda: layer)
 
@@ -88,7 +93,7 @@ def test_after_a_failed_send_the_layer_is_left_alone_for_a_few_seconds(monkeypat
         group_send_sync("inbox.workspace.1", {"type": "inbox.event", "n": 1})
     assert layer.attempts == 1  # the paused send did not even try
 
-    time.sleep(0.6)
+    clock.advance(layers.SEND_PAUSE_SECONDS)
     group_send_sync("inbox.workspace.1", {"type": "inbox.event", "n": 2})
     assert [message["n"] for _, message in layer.sent] == [2]
 

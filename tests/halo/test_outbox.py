@@ -1,7 +1,7 @@
-"""The transactional outbox: enqueue on commit, claim under a lease, retry with backoff, sweep after a crash,
-and delivery by a real Celery worker thread (the embedded runtime)."""
+"""The transactional outbox: enqueue on commit, claim under a lease (one message or a destination's batch),
+finish (done, retried with backoff or after a delay, failed), sweep after a crash, and delivery by a real
+Celery worker thread (the embedded runtime). Time is the test's ``clock``."""
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -12,8 +12,20 @@ from django.utils import timezone
 from halo import outbox
 from halo.embedded import EmbeddedRuntime
 from halo.models import OutboxMessage
-from halo.outbox import PermanentFailure, RetryLater, outbox_enqueue, outbox_process, outbox_retry, outbox_sweep
+from halo.outbox import (
+    PermanentFailure,
+    RetryLater,
+    outbox_claim_batch,
+    outbox_defer,
+    outbox_enqueue,
+    outbox_finish,
+    outbox_process,
+    outbox_retry,
+    outbox_sweep,
+)
 from tests.halo.factories import WorkspaceFactory
+from tests.support.clock import ManualClock
+from tests.support.processes import wait_until
 
 
 class SentTasks(list):
@@ -219,6 +231,153 @@ def test_admin_retry_makes_a_failed_message_due_again(sent):
     assert sent == [("tests.deliver", message.pk, 0)]
 
 
+@pytest.mark.django_db
+def test_enqueue_takes_the_celery_task_itself(sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        message = outbox_enqueue(workspace=WorkspaceFactory(), task=deliver_probe, payload={})
+
+    assert message.task == "tests.halo.deliver_probe"
+    assert sent == [("tests.halo.deliver_probe", message.pk, 0)]
+
+
+# --- A destination's batch --------------------------------------------------------------------------------
+
+
+def enqueue_for(workspace, channel: str, **payload) -> OutboxMessage:
+    return outbox_enqueue(workspace=workspace, task="tests.deliver", payload={"channel": channel, **payload})
+
+
+def claim(workspace, channel: str = "a", limit: int = 10) -> list[OutboxMessage]:
+    return outbox_claim_batch(
+        task="tests.deliver", workspace_id=workspace.pk, payload_match={"channel": channel}, limit=limit
+    )
+
+
+@pytest.mark.django_db
+def test_a_batch_is_the_destinations_pending_messages_oldest_first_under_one_lease(sent, clock: ManualClock):
+    workspace = WorkspaceFactory()
+    first, second, third = (enqueue_for(workspace, "a", n=n) for n in range(3))
+    OutboxMessage.objects.filter(pk=second.pk).update(next_attempt_at=clock.now() + timedelta(minutes=5))
+    enqueue_for(workspace, "b")  # another destination
+    enqueue_for(WorkspaceFactory(), "a")  # another workspace
+    outbox_enqueue(workspace=workspace, task="tests.other", payload={"channel": "a"})  # another task
+    done = enqueue_for(workspace, "a")
+    OutboxMessage.objects.filter(pk=done.pk).update(state=OutboxMessage.State.DONE)
+
+    batch = claim(workspace, limit=2)
+
+    assert [m.pk for m in batch] == [first.pk, second.pk]  # waiting for a backoff or a turn counts as pending
+    assert {(m.state, m.attempts) for m in batch} == {(OutboxMessage.State.RUNNING, 1)}
+    assert {m.lease_expires_at for m in batch} == {batch[0].lease_expires_at}
+    assert batch[0].lease_expires_at >= clock.now() + outbox.LEASE - timedelta(seconds=1)
+    assert [m.pk for m in claim(workspace)] == [third.pk]
+    assert claim(workspace) == []  # all claimed: nothing twice
+    assert outbox_process(message_id=first.pk, handler=lambda _: pytest.fail("claimed twice")) is None
+
+
+@pytest.mark.django_db
+def test_the_batch_a_dead_worker_had_in_flight_is_claimed_again_first_and_whole(sent, clock: ManualClock):
+    workspace = WorkspaceFactory()
+    oldest = enqueue_for(workspace, "a")  # busy elsewhere when the batch was claimed, pending again since
+    OutboxMessage.objects.filter(pk=oldest.pk).update(
+        state=OutboxMessage.State.RUNNING, lease_expires_at=clock.now() + timedelta(days=1)
+    )
+    for _ in range(3):
+        enqueue_for(workspace, "a")
+    in_flight = claim(workspace, limit=3)
+    OutboxMessage.objects.filter(pk=oldest.pk).update(state=OutboxMessage.State.PENDING, lease_expires_at=None)
+    newer = enqueue_for(workspace, "a")
+
+    clock.advance(outbox.LEASE.total_seconds() + 1)  # the worker died: its lease runs out
+    again = claim(workspace, limit=3)
+
+    assert [m.pk for m in again] == [m.pk for m in in_flight]
+    assert {m.attempts for m in again} == {2}
+    assert [m.pk for m in claim(workspace)] == [oldest.pk, newer.pk]
+
+
+@pytest.mark.django_db
+def test_finishing_a_batch_marks_every_message_at_once(sent, clock: ManualClock):
+    workspace = WorkspaceFactory()
+    for _ in range(3):
+        enqueue_for(workspace, "a")
+    batch = claim(workspace)
+
+    outbox_finish(messages=batch)
+
+    assert set(OutboxMessage.objects.values_list("state", "done_at", "lease_expires_at")) == {
+        (OutboxMessage.State.DONE, batch[0].done_at, None)
+    }
+    assert batch[0].state == OutboxMessage.State.DONE
+
+
+@pytest.mark.django_db
+def test_a_batch_retried_later_waits_the_delay_asked_for(sent, clock: ManualClock):
+    workspace = WorkspaceFactory()
+    for _ in range(2):
+        enqueue_for(workspace, "a")
+    batch = claim(workspace)
+
+    outbox_finish(messages=batch, error=RetryLater("429", delay=7))
+
+    rows = list(OutboxMessage.objects.order_by("id"))
+    assert {(m.state, m.last_error, m.lease_expires_at) for m in rows} == {(OutboxMessage.State.PENDING, "429", None)}
+    assert {m.next_attempt_at for m in rows} == {batch[0].next_attempt_at}
+    assert batch[0].next_attempt_at >= clock.now() + timedelta(seconds=6.9)
+    assert sent == [("tests.deliver", m.pk, 7) for m in rows]
+
+
+@pytest.mark.django_db
+def test_a_failed_batch_backs_off_per_message_and_fails_those_at_their_last_attempt(sent, clock: ManualClock):
+    workspace = WorkspaceFactory()
+    fresh, tired = enqueue_for(workspace, "a"), enqueue_for(workspace, "a")
+    OutboxMessage.objects.filter(pk=tired.pk).update(attempts=outbox.MAX_ATTEMPTS - 1)
+    batch = claim(workspace)
+
+    outbox_finish(messages=batch, error=ConnectionError("slack is down"))
+
+    fresh.refresh_from_db()
+    tired.refresh_from_db()
+    assert (fresh.state, fresh.last_error) == (OutboxMessage.State.PENDING, "ConnectionError: slack is down")
+    assert fresh.next_attempt_at >= clock.now() + timedelta(seconds=outbox.BACKOFF_SECONDS[0] - 0.1)
+    assert (tired.state, tired.attempts) == (OutboxMessage.State.FAILED, outbox.MAX_ATTEMPTS)
+    assert sent == [("tests.deliver", fresh.pk, outbox.BACKOFF_SECONDS[0])]
+
+
+@pytest.mark.django_db
+def test_a_permanent_failure_fails_the_whole_batch(sent):
+    workspace = WorkspaceFactory()
+    for _ in range(2):
+        enqueue_for(workspace, "a")
+
+    outbox_finish(messages=claim(workspace), error=PermanentFailure("webhook revoked (404)"))
+
+    assert set(OutboxMessage.objects.values_list("state", "last_error")) == {
+        (OutboxMessage.State.FAILED, "webhook revoked (404)")
+    }
+    assert sent == []
+
+
+@pytest.mark.django_db
+def test_a_deferred_message_waits_its_turn_without_counting_an_attempt(sent, clock: ManualClock):
+    workspace = WorkspaceFactory()
+    waiting, taken = enqueue_for(workspace, "a"), enqueue_for(workspace, "a")
+    outbox.OutboxMessage.objects.filter(pk=taken.pk).update(
+        state=OutboxMessage.State.RUNNING, lease_expires_at=clock.now() + outbox.LEASE
+    )
+
+    outbox_defer(message=waiting, delay=1.2)
+    outbox_defer(message=taken, delay=1.2)  # another delivery has it: nothing to do
+
+    waiting.refresh_from_db()
+    assert (waiting.state, waiting.attempts) == (OutboxMessage.State.PENDING, 0)
+    assert waiting.next_attempt_at >= clock.now() + timedelta(seconds=1.1)
+    assert sent == [("tests.deliver", waiting.pk, 1.2)]
+    assert outbox_process(message_id=waiting.pk, handler=lambda _: pytest.fail("not its turn yet")) is None
+    clock.advance(1.2)
+    assert outbox_process(message_id=waiting.pk, handler=lambda _: None) is not None
+
+
 # --- A real worker --------------------------------------------------------------------------------------
 
 worker_app = Celery("halo-outbox-test", broker="memory://", set_as_current=False)
@@ -243,13 +402,10 @@ def test_a_real_worker_thread_delivers_an_outbox_message_after_commit(monkeypatc
         with transaction.atomic():
             message = outbox_enqueue(workspace=workspace, task="tests.halo.deliver_probe", payload={"text": "hi"})
 
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and OutboxMessage.objects.get(pk=message.pk).state != "done":
-            time.sleep(0.05)
+        wait_until(lambda: OutboxMessage.objects.get(pk=message.pk).state == "done", timeout=15, what="delivery")
     finally:
         runtime.stop()
 
-    assert OutboxMessage.objects.get(pk=message.pk).state == OutboxMessage.State.DONE
     assert DELIVERED == ["hi"]
 
 
@@ -266,21 +422,19 @@ def test_embedded_runtime_resends_at_start_what_was_queued_before_a_restart(monk
     runtime = EmbeddedRuntime(app=worker_app, concurrency=1)
     runtime.start()
     try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and OutboxMessage.objects.get(pk=message.pk).state != "done":
-            time.sleep(0.05)
+        wait_until(lambda: OutboxMessage.objects.get(pk=message.pk).state == "done", timeout=15, what="delivery")
     finally:
         runtime.stop()
 
     assert DELIVERED == ["survived"]
 
 
-BEAT_RUNS: list[float] = []
+BEAT_RUNS: list[str] = []
 
 
 @worker_app.task(name="tests.halo.beat_probe")
 def beat_probe() -> None:
-    BEAT_RUNS.append(time.monotonic())
+    BEAT_RUNS.append("ran")
 
 
 @pytest.mark.slow
@@ -293,10 +447,6 @@ def test_embedded_runtime_runs_the_periodic_jobs_of_beat(monkeypatch, tmp_path):
     runtime = EmbeddedRuntime(app=worker_app, beat_schedule_file=tmp_path / "beat-schedule", concurrency=1)
     runtime.start()
     try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and len(BEAT_RUNS) < 2:
-            time.sleep(0.05)
+        wait_until(lambda: len(BEAT_RUNS) >= 2, timeout=15, what="two runs of the periodic job")
     finally:
         runtime.stop()
-
-    assert len(BEAT_RUNS) >= 2

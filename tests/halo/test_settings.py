@@ -10,7 +10,18 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-HALO_VARIABLES = ("DATABASE_URL", "REDIS_URL", "HALO_ENV", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "EMAIL_URL")
+HALO_VARIABLES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "HALO_ENV",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DEBUG",
+    "EMAIL_URL",
+    "TRUSTED_PROXIES",
+    "HALO_OUTBOUND_ALLOW_HOSTS",
+    "HALO_SLACK_WEBHOOK_HOSTS",
+)
 
 PROBE = """
 import json, django
@@ -132,3 +143,40 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+OPERATOR_PROBE = """
+import json, django
+from django.conf import settings
+django.setup()
+print(json.dumps({
+    "trusted_proxies": settings.TRUSTED_PROXIES,
+    "num_proxies": settings.REST_FRAMEWORK["NUM_PROXIES"],
+    "outbound_allow_hosts": settings.HALO_OUTBOUND_ALLOW_HOSTS,
+    "slack_webhook_hosts": settings.HALO_SLACK_WEBHOOK_HOSTS,
+}))
+"""
+
+
+@pytest.mark.slow
+def test_operator_settings_come_from_the_environment_with_safe_defaults(tmp_path):
+    def read(**env: str) -> dict:
+        result = run_python(["-c", OPERATOR_PROBE], env=env, tmp_path=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert read() == {
+        "trusted_proxies": 0,
+        "num_proxies": 0,
+        "outbound_allow_hosts": [],
+        "slack_webhook_hosts": ["hooks.slack.com"],
+    }
+    assert read(TRUSTED_PROXIES="2", HALO_OUTBOUND_ALLOW_HOSTS="searx.internal,10.0.0.5") == {
+        "trusted_proxies": 2,
+        "num_proxies": 2,
+        "outbound_allow_hosts": ["searx.internal", "10.0.0.5"],
+        "slack_webhook_hosts": ["hooks.slack.com"],
+    }
+    refused = run_python(["-c", OPERATOR_PROBE], env={"TRUSTED_PROXIES": "-1"}, tmp_path=tmp_path)
+    assert refused.returncode != 0
+    assert "TRUSTED_PROXIES is a count of proxies" in refused.stderr

@@ -14,18 +14,10 @@ from django.test import Client
 
 from agents.models import Agent, Conversation
 from escalation.flow import handoff_request
-from escalation.services import escalation_settings_ensure
 from halo.models import Contact, Membership, Workspace
 from inbox.models import Ticket
-from tests.agents.factories import AgentFactory, ConversationFactory, MessageFactory
+from tests.agents.factories import ConversationFactory, MessageFactory
 from tests.halo.factories import ContactFactory, MembershipFactory, WorkspaceFactory
-
-
-@pytest.fixture
-def agent(workspace: Workspace) -> Agent:
-    agent = AgentFactory(workspace=workspace, name="Ada")
-    escalation_settings_ensure(agent=agent)
-    return agent
 
 
 @pytest.fixture

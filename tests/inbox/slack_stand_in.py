@@ -3,16 +3,17 @@
 It accepts at most one message per ``interval`` seconds and answers anything faster with 429 and
 ``Retry-After: 1``, as Slack does; ``forced`` responses are given first (to script a 404 or a 500). It
 counts every request and keeps every accepted payload, so a caller can tell what was lost, duplicated or
-retried. ``slack_stand_in_running`` serves it (``tests.agents.standins``) on a free loopback port.
+retried. It measures time on ``halo.clock``, as Halo's limiter does, so a test's manual clock moves both.
+``slack_stand_in_running`` serves it (``tests.agents.standins``) on a free loopback port.
 """
 
 import re
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from halo import clock
 from tests.agents.standins import stand_in_server
 
 # A ticket named in a message: "<link|Ticket #12>" (one ticket) or "<link|#12>" (a digest line).
@@ -36,7 +37,7 @@ class SlackStandIn:
     def answer(self, body: dict[str, Any]) -> tuple[int, str, dict[str, str]]:
         with self.lock:
             self.requests += 1
-            now = time.monotonic()
+            now = clock.monotonic()
             if self.forced:
                 status, headers, text = self.forced.pop(0)
             elif now - self.last_accepted_at < self.interval:

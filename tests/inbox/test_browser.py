@@ -55,7 +55,9 @@ def test_escalation_appears_live_in_the_inbox_and_the_reply_appears_live_in_the_
     widget.wait_for_selector("[data-halo-widget][data-status='handed_off']", timeout=15_000)
 
     # The ticket appears in the open inbox page without a reload, counts included.
-    inbox.wait_for_function(f"document.querySelectorAll('.ticket-row').length > {rows_before}", timeout=15_000)
+    inbox.wait_for_function(
+        "(before) => document.querySelectorAll('.ticket-row').length > before", arg=rows_before, timeout=15_000
+    )
     row = inbox.locator(".ticket-row").first
     assert "I was charged twice for <b>March</b>" in row.inner_text()  # shown as text, not HTML
     assert inbox.locator(".ticket-row b").count() == 0
@@ -126,7 +128,7 @@ def test_inbox_stays_live_through_an_own_password_change_and_says_so_when_signed
     response = context.request.post(f"{halo_embedded}/accounts/logout/", headers={"X-CSRFToken": csrf})
     assert response.ok
     inbox.wait_for_function(
-        "document.getElementById('inbox-live-state').textContent.startsWith('Signed out')", timeout=15_000
+        "() => document.getElementById('inbox-live-state').textContent.startsWith('Signed out')", timeout=15_000
     )
     assert inbox.get_attribute("#inbox-live-state", "data-state") == "offline"
     assert errors == []

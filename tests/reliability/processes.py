@@ -1,15 +1,15 @@
-"""Real processes for the fault tests: a throwaway Redis server, web servers and a Celery worker that share
-the test run's PostgreSQL database, each started, stopped or killed on its own."""
+"""Halo's own processes for the fault tests: a throwaway Redis server, web servers and a Celery worker that
+share the test run's PostgreSQL database, each started, stopped or killed on its own. Ports, waiting and
+the process lifecycle are ``tests.support.processes`` (shared with the benchmarks)."""
 
+import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
+import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,28 +17,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import free_port, port_open, process_running, wait_until
+
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def require_postgresql() -> None:
@@ -105,25 +86,15 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @contextmanager
-def halo_process(command: list[str], *, env: dict[str, str], log: Path, port: int | None = None) -> Iterator[Any]:
-    """Start a Halo process (in its own process group, so it and its children stop together)."""
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
+def halo_process(
+    command: list[str], *, env: dict[str, str], log: Path, port: int | None = None
+) -> Iterator["subprocess.Popen[bytes]"]:
+    """Run a Halo process for the block (it and its children stop together); with ``port``, once it listens."""
+    with process_running(command, env=env, log=log) as process:
         if port is not None:
             wait_until(lambda: port_open(port) or process.poll() is not None, timeout=30, what=" ".join(command[:3]))
             assert process.poll() is None, log.read_text()[-3000:]
         yield process
-    finally:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def gunicorn(port: int) -> list[str]:
@@ -167,8 +138,6 @@ def celery_worker(schedule: Path) -> list[str]:
 def http_json(
     method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
 ) -> tuple[int, Any]:
-    import json
-
     request = urllib.request.Request(
         url, data=body, method=method, headers={"Content-Type": "application/json", **(headers or {})}
     )

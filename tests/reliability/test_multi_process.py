@@ -26,15 +26,14 @@ from tests.agents.factories import AgentFactory
 from tests.halo.factories import UserFactory, WorkspaceFactory
 from tests.reliability.processes import (
     celery_worker,
-    free_port,
     halo_process,
     http_json,
     process_env,
     redis_server,
     require_postgresql,
     uvicorn,
-    wait_until,
 )
+from tests.support.processes import free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

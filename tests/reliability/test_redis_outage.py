@@ -26,15 +26,14 @@ from tests.agents.factories import AgentFactory
 from tests.halo.factories import WorkspaceFactory
 from tests.reliability.processes import (
     celery_worker,
-    free_port,
     gunicorn,
     halo_process,
     http_json,
     process_env,
     redis_server,
     require_postgresql,
-    wait_until,
 )
+from tests.support.processes import free_port, wait_until
 
 
 @pytest.mark.django_db

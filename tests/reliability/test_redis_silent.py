@@ -5,12 +5,14 @@ with ``REDIS_URL`` pointing at such a server: the widget requests still succeed,
 Redis clients' timeouts cost (cache, channel layer and Celery broker all give up), and the ticket, its inbox
 events and its outbox rows are written; the live events are recovered by sequence replay, the queued work by
 the outbox sweep once Redis answers again.
+
+The pauses after a failure (``halo.pause``) run on the test's ``clock``: a test steps over one instead of
+waiting it out. What the silent server costs (the clients' socket timeouts) is real time.
 """
 
 import json
 import logging
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +34,9 @@ from inbox.models import InboxEvent, Ticket
 from inbox.services import SUMMARY_TASK
 from tests.agents.factories import AgentFactory
 from tests.halo.factories import WorkspaceFactory
-from tests.reliability.processes import free_port, gunicorn, halo_process, http_json, process_env, require_postgresql
+from tests.reliability.processes import gunicorn, halo_process, http_json, process_env, require_postgresql
+from tests.support.clock import ManualClock
+from tests.support.processes import free_port
 
 # Far below "forever" (what a widget request waited before the timeouts), far above what the timeouts cost
 # (about 1 s per Redis call that gives up), so a loaded machine does not make the test flaky.
@@ -41,44 +45,39 @@ REQUEST_BOUND_SECONDS = 20
 
 @dataclass
 class SilentServer:
-    port: int
-    connections: list[socket.socket] = field(default_factory=list)
+    """Connections complete in the kernel (the listening socket's backlog), so a client connects and sends,
+    and nothing ever reads or answers. ``connections()`` takes what the backlog holds and counts it."""
+
+    listener: socket.socket
+    accepted: list[socket.socket] = field(default_factory=list)
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
 
-    def connections_settled(self) -> int:
-        """How many connections were made, once the accepting thread has caught up with the kernel's queue."""
-        time.sleep(0.3)
-        return len(self.connections)
+    def connections(self) -> int:
+        """How many connections were made so far. A client's connect returns once the kernel has queued the
+        connection, so after the client's call this count is exact: no waiting."""
+        while True:
+            try:
+                self.accepted.append(self.listener.accept()[0])
+            except BlockingIOError:
+                return len(self.accepted)
 
 
 @contextmanager
 def silent_server() -> Iterator[SilentServer]:
-    """A TCP server that accepts every connection and never reads or answers."""
+    """A TCP server that takes every connection and never reads or answers."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    listener.settimeout(0.1)
-    server = SilentServer(port=int(listener.getsockname()[1]))
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                server.connections.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
+    listener.listen(1024)
+    listener.setblocking(False)
+    server = SilentServer(listener)
     try:
         yield server
     finally:
-        stop.set()
-        thread.join()
-        for connection in server.connections:
+        server.connections()
+        for connection in server.accepted:
             connection.close()
         listener.close()
 
@@ -133,13 +132,12 @@ def test_widget_handoff_succeeds_quickly_when_redis_accepts_connections_but_neve
 
 @pytest.mark.django_db
 def test_after_one_failed_publish_requests_leave_a_silent_broker_alone_for_a_few_seconds(
-    settings: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+    settings: Any, django_capture_on_commit_callbacks: Any, clock: ManualClock
 ) -> None:
     """In process, on any database: the Celery broker (with production's timeouts) is a Redis that never
     answers. The first message queued costs its request the publish timeouts; the messages queued during
     the next seconds are left to the sweep without trying the broker (no connection, no wait); after the
     pause the broker is tried again. Every row stays pending for the sweep."""
-    monkeypatch.setattr(outbox, "PUBLISH_PAUSE_SECONDS", 3.0)
     workspace = WorkspaceFactory()
 
     def enqueue_one(n: int) -> OutboxMessage:
@@ -153,14 +151,14 @@ def test_after_one_failed_publish_requests_leave_a_silent_broker_alone_for_a_few
         celery_app._pool = celery_app.amqp._producer_pool = None  # built again, lazily, on the silent server
         try:
             enqueue_one(1)
-            tried_first = redis.connections_settled()
-            started = time.monotonic()
+            tried_first = redis.connections()
+            clock.advance(outbox.PUBLISH_PAUSE_SECONDS - 0.5)
             enqueue_one(2)
             enqueue_one(3)
-            tried_while_paused = redis.connections_settled()
-            time.sleep(max(0.0, 3.1 - (time.monotonic() - started)))
+            tried_while_paused = redis.connections()
+            clock.advance(0.5)
             enqueue_one(4)
-            tried_after_pause = redis.connections_settled()
+            tried_after_pause = redis.connections()
         finally:
             if celery_app._pool is not None:
                 celery_app._pool.force_close_all()
@@ -174,7 +172,7 @@ def test_after_one_failed_publish_requests_leave_a_silent_broker_alone_for_a_few
 
 
 def test_after_one_failed_broadcast_requests_leave_a_silent_channel_layer_alone(
-    settings: Any, monkeypatch: pytest.MonkeyPatch
+    settings: Any, monkeypatch: pytest.MonkeyPatch, clock: ManualClock
 ) -> None:
     """The production channel layer (pub/sub, with production's timeouts) on a Redis that never answers:
     the first broadcast costs its caller the socket timeout and raises (the caller logs it); the next ones
@@ -183,7 +181,6 @@ def test_after_one_failed_broadcast_requests_leave_a_silent_channel_layer_alone(
 
     from halo import layers
 
-    monkeypatch.setattr(layers, "SEND_PAUSE_SECONDS", 3.0)
     with silent_server() as redis:
         layer = RedisPubSubChannelLayer(hosts=[{"address": redis.url, **settings.REDIS_TIMEOUTS}])
         monkeypatch.setattr(layers, "get_channel_layer", lambda: layer)
@@ -195,28 +192,28 @@ def test_after_one_failed_broadcast_requests_leave_a_silent_channel_layer_alone(
             return time.monotonic() - started
 
         first = broadcast()
-        tried_first = redis.connections_settled()
+        tried_first = redis.connections()
+        clock.advance(layers.SEND_PAUSE_SECONDS - 0.5)
         paused = [broadcast() for _ in range(3)]
-        tried_while_paused = redis.connections_settled()
-        time.sleep(3.1)
+        tried_while_paused = redis.connections()
+        clock.advance(0.5)
         broadcast()
-        tried_after_pause = redis.connections_settled()
+        tried_after_pause = redis.connections()
 
     assert 0.5 < first < 3  # the socket timeout (1 s), not SEND_TIMEOUT_SECONDS nor forever
-    assert max(paused) < 0.05
+    assert max(paused) < 0.5  # under the socket timeout even on a loaded machine; the count shows no connection
     assert tried_while_paused == tried_first >= 1
     assert tried_after_pause > tried_first
 
 
 @pytest.mark.django_db
 def test_after_one_failed_rate_limit_check_requests_leave_a_silent_cache_alone_for_a_few_seconds(
-    settings: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    settings: Any, caplog: pytest.LogCaptureFixture, clock: ManualClock
 ) -> None:
     """In process, on any database: the throttles' cache (production's Redis cache, with its timeouts) is a
     Redis that never answers. The first widget request pays the cache's socket timeout and is let through;
     the widget and server API requests of the next seconds are let through at once, without a connection,
     and only one warning is logged; after the pause the rate limit is tried again."""
-    monkeypatch.setattr(throttling, "CACHE_PAUSE_SECONDS", 3.0)
     workspace = WorkspaceFactory(name="Acme")
     AgentFactory(workspace=workspace, name="Ada")
     api_key = api_key_create(workspace=workspace)[1]
@@ -246,17 +243,17 @@ def test_after_one_failed_rate_limit_check_requests_leave_a_silent_cache_alone_f
             }
         }
         first = widget_config()
-        paused_since = time.monotonic()
-        tried_first = redis.connections_settled()
+        tried_first = redis.connections()
+        clock.advance(throttling.CACHE_PAUSE_SECONDS - 0.5)
         paused = [widget_config(), server_agents(), widget_config(), server_agents()]
-        tried_while_paused = redis.connections_settled()
+        tried_while_paused = redis.connections()
         warnings_while_paused = warnings()
-        time.sleep(max(0.0, 3.1 - (time.monotonic() - paused_since)))
+        clock.advance(0.5)
         after_pause = widget_config()
-        tried_after_pause = redis.connections_settled()
+        tried_after_pause = redis.connections()
 
     assert 0.5 < first < REQUEST_BOUND_SECONDS  # the cache's socket timeout (1 s), then let through
-    assert max(paused) < 0.3  # well under the timeout: the cache is not asked
+    assert max(paused) < 1.0  # under the cache's 1 s socket timeout; the count shows the cache was not asked
     assert tried_while_paused == tried_first >= 1
     assert warnings_while_paused == 1  # one warning for the pause, not one per request
     assert after_pause > 0.5  # tried again: the cache's timeout once more

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 
 METHODS = ("get", "post", "put", "patch", "delete")
 # Path prefixes of routes that do not address tenant data (or are Django's own auth pages).
-NOT_TENANT_DATA = ("healthz", "favicon.ico", "accounts/", "api/schema/", "api/docs/", "api/redoc/", "widget/demo/")
+NOT_TENANT_DATA = ("healthz", "favicon.ico", "accounts/", "api/schema/", "api/docs/", "widget/demo/")
 
 
 def routes(patterns: list[Any] | None = None, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -408,7 +408,7 @@ async def test_every_socket_refuses_another_workspaces_objects(ours: Tenant, the
     assert (connected, code) == (False, 4403)
 
     origin = f"https://{ours.workspace.slug}.example.com".encode()
-    for token in (ours.conversation_token, "", "x" * 64):
+    for token in (ours.conversation_token, "x" * 64):  # in the URL, as older widgets send it
         communicator = WebsocketCommunicator(
             SOCKETS,
             f"/ws/widget/conversations/{theirs.conversation.pk}/?token={token}",
@@ -416,6 +416,21 @@ async def test_every_socket_refuses_another_workspaces_objects(ours: Tenant, the
         )
         connected, code = await communicator.connect(timeout=5)
         assert (connected, code) == (False, 4401), token
+    # In the first frame: from our site's origin their socket is refused before any frame; without an origin
+    # (not a browser) it waits for the frame and refuses our token.
+    communicator = WebsocketCommunicator(
+        SOCKETS,
+        f"/ws/widget/conversations/{theirs.conversation.pk}/",
+        headers=[(b"host", b"testserver"), (b"origin", origin)],
+    )
+    assert await communicator.connect(timeout=5) == (False, 4403)
+    for token in (ours.conversation_token, "", "x" * 64):
+        communicator = WebsocketCommunicator(
+            SOCKETS, f"/ws/widget/conversations/{theirs.conversation.pk}/", headers=[(b"host", b"testserver")]
+        )
+        assert (await communicator.connect(timeout=5))[0]
+        await communicator.send_json_to({"type": "auth", "token": token})
+        assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}, token
 
     # Our own sockets do connect, so the refusals above are about the workspace, not the set-up.
     communicator = WebsocketCommunicator(SOCKETS, f"/ws/inbox/?workspace={ours.workspace.pk}", headers=inbox_headers)

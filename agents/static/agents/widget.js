@@ -380,20 +380,22 @@
   function connect() {
     if (!state.conversation || state.socket) return;
     var wsBase = base.replace(/^http/, "ws");
-    var socket = new WebSocket(
-      wsBase + "/ws/widget/conversations/" + state.conversation.id + "/?token=" +
-        encodeURIComponent(state.conversation.token)
-    );
+    // The token goes in the first frame, not the URL: URLs end up in access logs.
+    var socket = new WebSocket(wsBase + "/ws/widget/conversations/" + state.conversation.id + "/");
+    var token = state.conversation.token;
     state.socket = socket;
     socket.onopen = function () {
-      var reconnected = state.retry > 0;
-      state.retry = 0;
-      if (reconnected) catchUp();
+      socket.send(JSON.stringify({ type: "auth", token: token }));
     };
     socket.onmessage = function (event) {
       var data;
       try { data = JSON.parse(event.data); } catch (error) { return; }
-      if (data.type === "message" && data.message) {
+      if (data.type === "ready") {
+        // Live from here on: after a reconnect, fetch what was missed meanwhile.
+        var reconnected = state.retry > 0;
+        state.retry = 0;
+        if (reconnected) catchUp();
+      } else if (data.type === "message" && data.message) {
         render(data.message);
         if (data.message.author === "teammate") setStatus("handed_off");
       }

@@ -9,6 +9,7 @@ the ``memory://`` broker. With ``REDIS_URL`` set the worker and beat are separat
 import signal
 import sys
 from argparse import ArgumentParser
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -20,6 +21,9 @@ from django.core.management.base import BaseCommand
 from halo.celery import app as celery_app
 from halo.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
 from halo.embedded import EmbeddedRuntime
+
+# uvicorn's log configuration with Halo's credential filter (halo.logs), shared with the Procfile's ws process.
+UVICORN_LOG_CONFIG = Path(__file__).resolve().parents[2] / "uvicorn_logging.json"
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -46,7 +50,17 @@ class Command(BaseCommand):
         else:
             self.stdout.write("Background worker: not embedded (REDIS_URL is set; run the Procfile's worker and beat).")
         server = uvicorn.Server(
-            uvicorn.Config("halo.asgi:application", host=host, port=port, lifespan="off", log_level=log_level)
+            uvicorn.Config(
+                "halo.asgi:application",
+                host=host,
+                port=port,
+                lifespan="off",
+                log_level=log_level,
+                log_config=str(UVICORN_LOG_CONFIG),  # as the Procfile's ws process: credentials redacted
+                # The client address is Django's to judge (TRUSTED_PROXIES); uvicorn would otherwise take
+                # X-Forwarded-For from any local peer as the client, e.g. to escape the rate limits.
+                proxy_headers=False,
+            )
         )
         shown_host = f"[{host}]" if ":" in host else host
         self.stdout.write(self.style.SUCCESS(f"Halo is running at http://{shown_host}:{port}/"))

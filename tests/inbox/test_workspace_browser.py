@@ -44,7 +44,7 @@ def test_search_bulk_close_customer_panel_and_macro(halo_url: str, browser: Any)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.wait_for_selector("#inbox-live-state[data-state='live']", timeout=15_000)
-    assert axe_violations(page) == []
+    assert axe_violations(page, browser) == []
 
     # Search from the keyboard: "/" focuses the box; matches come back highlighted, without a reload.
     page.evaluate("() => { window.__sameDocument = true; }")
@@ -65,7 +65,9 @@ def test_search_bulk_close_customer_panel_and_macro(halo_url: str, browser: Any)
     page.locator(".ticket-select").nth(1).check()
     assert page.inner_text("#bulk-count") == "2 selected"
     page.click("#bulk-close")
-    page.wait_for_function(f"document.querySelectorAll('.ticket-row').length === {rows_before - 2}", timeout=15_000)
+    page.wait_for_function(
+        "(left) => document.querySelectorAll('.ticket-row').length === left", arg=rows_before - 2, timeout=15_000
+    )
     assert "Closed 2 tickets." in page.inner_text("#inbox-toasts")
 
     # The ticket page: assign and status in the header without scrolling, the customer panel, a macro.
@@ -78,7 +80,7 @@ def test_search_bulk_close_customer_panel_and_macro(halo_url: str, browser: Any)
     panel = page.inner_text("#customer-panel")
     for expected in ("Last active", "Custom fields", "Company", "Stripe", "Recent pages", "Past tickets"):
         assert expected.upper() in panel.upper(), expected
-    assert axe_violations(page) == []
+    assert axe_violations(page, browser) == []
     page.click("#reply-body")
     page.keyboard.press("Control+/")
     page.wait_for_selector("#macro-picker[open]")
@@ -105,7 +107,7 @@ def test_close_and_next_opens_the_next_ticket_without_a_reload(halo_url: str, br
     page.wait_for_selector("#close-next")
     page.evaluate("() => { window.__sameDocument = true; }")
     page.keyboard.press("Shift+C")
-    page.wait_for_function(f"!location.pathname.includes('/tickets/{first}/')", timeout=15_000)
+    page.wait_for_function("(path) => !location.pathname.includes(path)", arg=f"/tickets/{first}/", timeout=15_000)
     assert "/inbox/tickets/" in page.url
     assert page.evaluate("() => window.__sameDocument") is True
 
@@ -123,8 +125,8 @@ def test_saved_view_deletion_asks_first(halo_url: str, browser: Any) -> None:
     page.click("text=Delete view")
     page.click("#confirm-ok")
     page.wait_for_function(
-        "!document.body.innerText.includes('Enterprise customers') || "
-        "document.querySelectorAll('.inbox-list-link').length === 0",
+        "(name) => ![...document.querySelectorAll('.inbox-list-link')].some((link) => link.innerText.includes(name))",
+        arg="Enterprise customers",
         timeout=15_000,
     )
 
@@ -133,14 +135,14 @@ def test_widget_unread_badge_phone_layout_and_accessibility(halo_url: str, brows
     widget = browser.new_context(viewport=DESKTOP).new_page()
     widget.goto(f"{halo_url}/widget/demo/")
     widget.wait_for_selector("[data-halo-widget][data-ready='true']")
-    assert axe_violations(widget, "[data-halo-widget]") == []  # closed
+    assert axe_violations(widget, browser, "[data-halo-widget]") == []  # closed
     widget.click(".halo-launcher")
     widget.fill(".halo-input", "How do I reset my password?")
     widget.press(".halo-input", "Enter")
     assert widget.locator(".halo-message--user").count() >= 1  # shown at once, before the server answers
     widget.wait_for_selector(".halo-message--ai", timeout=15_000)
     assert widget.locator(".halo-time").count() >= 2
-    assert axe_violations(widget, "[data-halo-widget]") == []  # open
+    assert axe_violations(widget, browser, "[data-halo-widget]") == []  # open
     if widget.locator(".halo-handoff:not([hidden])").count():
         widget.click(".halo-handoff")
     widget.wait_for_selector("[data-halo-widget][data-status='handed_off']", timeout=15_000)
@@ -183,7 +185,7 @@ def test_pages_fit_a_phone_and_the_escalation_form_is_accessible(halo_url: str, 
     desktop.locator("#result_list tbody a").first.click()
     desktop.click(".halo-agent-actions a")
     desktop.wait_for_selector("#escalationsettings_form")
-    assert axe_violations(desktop, "#content") == []
+    assert axe_violations(desktop, browser, "#content") == []
     desktop.fill("#id_priority_filter", "company.plan = ")
     desktop.wait_for_selector(".halo-rule-preview[data-state='error']", timeout=10_000)
     assert "contacts match" not in desktop.inner_text(".field-priority_filter_matches")

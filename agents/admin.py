@@ -12,8 +12,6 @@ from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
-from django.utils.html import format_html
 
 from agents.models import Agent, AgentTurn, Conversation, KnowledgeArticle, Message
 from agents.services import (
@@ -24,10 +22,16 @@ from agents.services import (
     knowledge_article_update,
 )
 from halo.admin import WorkspaceScopedAdmin
+from halo.forms import PhraseListField
 from halo.outbound import outbound_url_validator
 
 
 class AgentForm(forms.ModelForm):  # type: ignore[type-arg]
+    human_only_topics = PhraseListField(
+        required=False,
+        help_text="One per line. A request on one of these topics goes to a human at once (the AI calls its "
+        "escalate tool), e.g. refund, delete my account.",
+    )
     openai_api_key = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),
@@ -53,24 +57,14 @@ class AgentAdmin(WorkspaceScopedAdmin):
     form = AgentForm
     list_display = ["name", "workspace", "responder", "knowledge_search_enabled", "web_search_enabled"]
     list_filter = ["responder"]
-    readonly_fields = ["actions_links"]
+    # The agent's *Actions > Ticket Escalation* stand at the top of its page (templates/admin/agents/agent/).
+    change_form_template = "admin/agents/agent/change_form.html"
     fieldsets = [
         (None, {"fields": ["workspace", "name", "greeting"]}),
         ("Skills", {"fields": ["knowledge_search_enabled", "web_search_enabled", "human_only_topics"]}),
         ("Responder", {"fields": ["responder", "openai_base_url", "openai_model", "openai_api_key"]}),
         ("Web search", {"fields": ["web_search_provider", "web_search_url"]}),
-        ("Actions", {"fields": ["actions_links"]}),
     ]
-
-    @admin.display(description="Actions")
-    def actions_links(self, agent: Agent) -> str:
-        if agent.pk is None:
-            return "Save the agent first."
-        try:
-            url = reverse("admin:escalation_escalationsettings_for_agent", args=[agent.pk])
-        except NoReverseMatch:
-            return "-"
-        return format_html('<a href="{}">Ticket Escalation</a>', url)
 
     def save_model(self, request: HttpRequest, obj: Agent, form: Any, change: bool) -> None:
         obj.full_clean()

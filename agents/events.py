@@ -20,11 +20,24 @@ def conversation_group(conversation_id: int) -> str:
     return f"widget.conversation.{conversation_id}"
 
 
+def author_name(message: Message) -> str | None:
+    """How the customer sees a teammate: their first name (or full name, or login) — never their email
+    address. None for the customer's own, the AI's and system messages (the widget names the AI itself)."""
+    if message.author != Message.Author.TEAMMATE:
+        return None
+    teammate = message.teammate if message.teammate_id is not None else None
+    if teammate is None:
+        return "Support team"
+    name = teammate.first_name or teammate.get_full_name() or teammate.get_username().split("@")[0]
+    return name[:60]
+
+
 def message_payload(message: Message) -> dict[str, Any]:
     """The public JSON of a message: the one shape of the widget API, the server API and the socket."""
     return {
         "id": message.pk,
         "author": message.author,
+        "author_name": author_name(message),
         "body": message.body,
         "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
         "sources": message.sources or [],

@@ -78,6 +78,7 @@ class Agent(models.Model):
 
     class Meta:
         ordering = ["id"]
+        verbose_name = "AI agent"
         constraints = [
             models.CheckConstraint(
                 condition=Q(responder__in=["builtin", "openai", "external"]), name="agent_responder_valid"
@@ -247,6 +248,27 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.author}: {self.body[:60]}"
+
+
+class MessageSearch(models.Model):
+    """A message's full-text search document (PostgreSQL): written only by the database trigger of migration
+    ``0007_message_search`` on every insert or body change of a message, never by Python. On SQLite the
+    FTS5 table ``agents_message_fts`` plays this part and this table stays empty. ``workspace_id`` is copied
+    from the conversation so a search reads one table; ``agents.search`` queries it."""
+
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, primary_key=True, related_name="+", db_constraint=False
+    )
+    workspace_id = models.BigIntegerField()
+    conversation_id = models.BigIntegerField()
+    document = SearchVectorField()
+
+    class Meta:
+        db_table = "agents_message_search"
+        indexes = [models.Index(fields=["workspace_id", "-message"], name="agents_message_search_recent")]
+
+    def __str__(self) -> str:
+        return f"Search document of message #{self.message_id}"
 
 
 class AgentTurn(models.Model):

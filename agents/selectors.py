@@ -49,7 +49,7 @@ def conversation_detail(*, workspace: Workspace, conversation_id: int) -> Conver
         Conversation.objects.filter(workspace=workspace, pk=conversation_id)
         .select_related("contact", "agent")
         .prefetch_related(
-            Prefetch("messages", queryset=Message.objects.order_by("id")),
+            Prefetch("messages", queryset=Message.objects.select_related("teammate").order_by("id")),
             Prefetch("turns", queryset=AgentTurn.objects.order_by("id")),
         )
         .first()
@@ -57,7 +57,11 @@ def conversation_detail(*, workspace: Workspace, conversation_id: int) -> Conver
 
 
 def messages_after(*, conversation: Conversation, after_id: int = 0, limit: int = 200) -> list[Message]:
-    return list(Message.objects.filter(conversation=conversation, pk__gt=after_id).order_by("id")[:limit])
+    return list(
+        Message.objects.filter(conversation=conversation, pk__gt=after_id)
+        .select_related("teammate")
+        .order_by("id")[:limit]
+    )
 
 
 def messages_recent(*, conversation: Conversation, before_id: int) -> list[Message]:

@@ -14,15 +14,17 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.models import User
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from agents.models import Agent
 from escalation.models import EscalationSettings, EscalationSettingsVersion
 from escalation.services import SETTINGS_FIELDS, escalation_settings_ensure, escalation_settings_update
-from halo.admin import WorkspaceScopedAdmin
+from halo.admin import WorkspaceScopedAdmin, WorkspaceScopedTabularInline
+from halo.forms import PhraseListField
 from halo.models import Membership
 from inbox.models import CustomInbox
 from segments.lang import RuleError
@@ -32,23 +34,6 @@ from segments.selectors import contact_count_matching
 def ticket_escalation_url(agent: Agent) -> str:
     """Where the agent's *Actions > Ticket Escalation* link points."""
     return reverse("admin:escalation_escalationsettings_for_agent", args=[agent.pk])
-
-
-class PhraseListField(forms.CharField):
-    """A list of phrases edited as text, one phrase per line (blank lines are ignored)."""
-
-    widget = forms.Textarea(attrs={"rows": 6, "cols": 60})
-
-    def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return "\n".join(str(item) for item in value)
-        return value
-
-    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
-        if isinstance(value, list):
-            return [str(item).strip() for item in value if str(item).strip()]
-        text = super().to_python(value) or ""
-        return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 class EscalationSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -81,20 +66,53 @@ class EscalationSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
             inbox.queryset = CustomInbox.objects.filter(workspace_id=workspace_id)
 
 
-class EscalationSettingsVersionInline(admin.TabularInline):  # type: ignore[type-arg]
+class EscalationSettingsVersionInline(WorkspaceScopedTabularInline):
+    """The settings' version history, newest first, each change as old → new: shown to the workspace's admins
+    (the page itself is scoped), never editable."""
+
     model = EscalationSettingsVersion
-    fields = ("version", "changed_at", "changed_by", "changed_via", "changes")
-    readonly_fields = ("version", "changed_at", "changed_by", "changed_via", "changes")
+    fields = ("version", "changed_at", "changed_by", "changed_via", "changes_display")
+    readonly_fields = fields
     extra = 0
     can_delete = False
-    verbose_name = "change"
-    verbose_name_plural = "Change history"
+    verbose_name = "version"
+    verbose_name_plural = "Version history"
+
+    @admin.display(description="Changes (old → new)")
+    def changes_display(self, version: EscalationSettingsVersion) -> str:
+        changes = version.changes if isinstance(version.changes, dict) else {}
+        items = []
+        for name, pair in changes.items():
+            old, new = pair if isinstance(pair, list) and len(pair) == 2 else (None, pair)
+            items.append(
+                format_html(
+                    "<li><strong>{}</strong>: <del>{}</del> → <ins>{}</ins></li>",
+                    name.replace("_", " "),
+                    _shown(old),
+                    _shown(new),
+                )
+            )
+        if not items:
+            return "—"
+        return format_html('<ul class="halo-changes">{}</ul>', format_html_join("", "{}", ((item,) for item in items)))
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _shown(value: Any) -> str:
+    """A setting's value in words, for the version history."""
+    if value is None or value == "" or value == []:
+        return "(none)"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)[:300]
+    return str(value)[:300]
 
 
 @admin.register(EscalationSettings)
@@ -140,7 +158,9 @@ class EscalationSettingsAdmin(WorkspaceScopedAdmin):
     def workspace(self, obj: EscalationSettings) -> str:
         return str(obj.agent.workspace)
 
-    def _matches(self, obj: EscalationSettings, rule: str, blank: str) -> str:
+    def _matches(self, obj: EscalationSettings, rule: str, blank: str, field: str) -> str:
+        if field in getattr(obj, "_halo_invalid_fields", ()):
+            return "Fix the rule above to see how many contacts it matches."
         if not rule.strip():
             return blank
         try:
@@ -151,11 +171,32 @@ class EscalationSettingsAdmin(WorkspaceScopedAdmin):
 
     @admin.display(description="Contacts matching the escalation filter")
     def escalation_filter_matches(self, obj: EscalationSettings) -> str:
-        return self._matches(obj, obj.escalation_filter, "No filter: every contact may be handed off.")
+        return self._matches(
+            obj, obj.escalation_filter, "No filter: every contact may be handed off.", "escalation_filter"
+        )
 
     @admin.display(description="Contacts matching the priority filter")
     def priority_filter_matches(self, obj: EscalationSettings) -> str:
-        return self._matches(obj, obj.priority_filter, "No filter: no ticket starts as priority.")
+        return self._matches(obj, obj.priority_filter, "No filter: no ticket starts as priority.", "priority_filter")
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        # A count computed from the saved rule must not stand beside a rule the form just refused.
+        adminform = context.get("adminform")
+        form = adminform.form if adminform is not None else None
+        if obj is not None and form is not None and form.errors:
+            obj._halo_invalid_fields = set(form.errors)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    class Media:
+        js = ["escalation/rule-preview.js"]
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False  # one per agent, created from the agent's page
@@ -174,7 +215,12 @@ class EscalationSettingsAdmin(WorkspaceScopedAdmin):
                 "agent/<int:agent_id>/",
                 self.admin_site.admin_view(self.for_agent_view),
                 name="escalation_escalationsettings_for_agent",
-            )
+            ),
+            path(
+                "<int:settings_id>/rule-preview",
+                self.admin_site.admin_view(self.rule_preview_view),
+                name="escalation_escalationsettings_rule_preview",
+            ),
         ]
         return extra + super().get_urls()
 
@@ -187,3 +233,23 @@ class EscalationSettingsAdmin(WorkspaceScopedAdmin):
         return HttpResponseRedirect(
             reverse("admin:escalation_escalationsettings_change", args=[escalation_settings.pk])
         )
+
+    def rule_preview_view(self, request: HttpRequest, settings_id: int) -> JsonResponse:
+        """How many of the agent's workspace's contacts a rule typed in the form matches now (the form's live
+        preview, as ``POST /api/v1/segments/preview`` answers it with an API key), or why the rule is invalid."""
+        escalation_settings = get_object_or_404(
+            EscalationSettings.objects.select_related("agent__workspace"), pk=settings_id
+        )
+        if not self.has_view_permission(request, escalation_settings):
+            raise Http404("No such settings.")
+        rule = request.GET.get("rule", "")[:RULE_PREVIEW_MAX_CHARS].strip()
+        if not rule:
+            return JsonResponse({"valid": True, "count": None})
+        try:
+            count = contact_count_matching(workspace=escalation_settings.agent.workspace, rule=rule, now=timezone.now())
+        except RuleError as error:
+            return JsonResponse({"valid": False, "message": str(error)})
+        return JsonResponse({"valid": True, "count": count})
+
+
+RULE_PREVIEW_MAX_CHARS = 4096

@@ -5,8 +5,8 @@ ticket, and this app decides (``escalation.engine``) and composes.
 
 A widget message (``message_receive``):
 
-1. store the user's message; if a human owns the conversation, its ticket's open inbox pages get it and
-   nothing else happens;
+1. store the user's message (the contact was active now); if a human owns the conversation, its ticket's
+   open inbox pages get it and nothing else happens;
 2. read the conversation's recent messages (the responder reads them too, and the latest AI reply's
    decision says whether it offered a teammate);
 3. if the message asks for a human — in any words or with one of the agent's handoff phrases
@@ -65,7 +65,7 @@ from escalation.services import (
     handoff_notice,
 )
 from halo.models import Contact, Workspace
-from halo.services import contact_email_capture
+from halo.services import contact_email_capture, contact_touch
 from inbox.models import Ticket
 from inbox.selectors import ticket_open_of_conversation
 from inbox.services import Escalation, conversation_message_publish, ticket_open_or_merge
@@ -131,6 +131,7 @@ def _message_receive(*, conversation: Conversation, body: str, first: bool) -> P
     with transaction.atomic(savepoint=False):
         message = message_post_user(conversation=conversation, body=body, now=now)
         contact_email_capture(contact=conversation.contact, text=body)
+        contact_touch(contact=conversation.contact, at=now)
         result = PostResult(conversation=conversation, messages=[message])
 
         if conversation.status == Conversation.Status.HANDED_OFF:

@@ -150,7 +150,8 @@ class EscalationSettings(models.Model):
     expected_reply_time = models.CharField(
         max_length=100,
         default="within a few hours",
-        help_text='Shown to the customer after a handoff: "Our team will reply <expected reply time>."',
+        help_text='Ends the message the customer sees after a handoff: "Our team will reply [this text]." For '
+        'example "within a few hours" or "by the next business day".',
     )
     version = models.PositiveIntegerField(default=1, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -7,6 +7,7 @@ staff login page and on the admin's.
 
 from typing import Any
 
+from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest
 
@@ -27,3 +28,21 @@ class EmailAuthenticationForm(AuthenticationForm):
 
     def clean_username(self) -> str:
         return normalise_email(self.cleaned_data.get("username"))
+
+
+class PhraseListField(forms.CharField):
+    """A list of phrases edited as text, one phrase per line (blank lines are ignored): how the admin edits
+    escalation and handoff phrases and an agent's human-only topics."""
+
+    widget = forms.Textarea(attrs={"rows": 6, "cols": 60})
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return "\n".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        if isinstance(value, list):
+            return [str(item).strip() for item in value if str(item).strip()]
+        text = super().to_python(value) or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]

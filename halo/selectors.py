@@ -5,10 +5,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet
 
 from halo.identity import ContactIdentity
 from halo.models import Contact, Membership, Workspace
+from halo.search import term_is_prefix, term_stem, terms_found
 
 
 def contact_list(*, workspace: Workspace) -> QuerySet[Contact]:
@@ -55,3 +57,73 @@ def workspace_origin_allowed(*, workspace: Workspace, origin: str) -> bool:
 def origin_is_same_host(*, origin: str, host: str) -> bool:
     """Whether ``origin`` is Halo's own host (the widget demo page)."""
     return urlsplit(origin).netloc.lower() == host.lower()
+
+
+# --- Finding contacts by text (the inbox's search) --------------------------------------------------
+
+# The expressions indexed by migration 0005_contact_text_search (the contact's columns qualified: the query
+# joins the company, which has a ``name`` too; PostgreSQL matches the index on the resolved columns).
+CONTACT_DOCUMENT = (
+    "to_tsvector('simple'::regconfig, coalesce(halo_contact.name, '') || ' ' || "
+    "translate(coalesce(halo_contact.email, ''), '@.+_-', '     '))"
+)
+COMPANY_DOCUMENT = "to_tsvector('simple'::regconfig, coalesce(name, ''))"
+
+
+def _tsquery_term(term: str) -> str:
+    """A term in ``to_tsquery`` syntax (a prefix query from ``PREFIX_MIN_CHARS`` characters on). Terms are
+    letters and digits only (``halo.search.search_terms``): no query syntax can come from a user."""
+    return f"{term_stem(term)}:*" if term_is_prefix(term) else term
+
+
+def contacts_matching_text(*, workspace_id: int, terms: list[str], limit: int) -> dict[int, int]:
+    """Contacts of a workspace whose name, email or company name has words matching ``terms``, as {contact id:
+    bit mask of the terms matched}, at most ``limit``: those whose own name and email hold every term; when
+    there are none (a query that mixes a contact's words with a message's or a company's), those matching any
+    term. One query, or two. (Asking for "any" always would make an email's common words — its domain — match
+    every contact.)"""
+    if not terms:
+        return {}
+    found: dict[int, int] = {}
+    for every in (True, False) if len(terms) > 1 else (False,):  # one word: "any" looks in companies too
+        if found:
+            break
+        for pk, name, email, company in _contacts_with_terms(
+            workspace_id=workspace_id, terms=terms, every=every, limit=limit
+        ):
+            mask = terms_found(" ".join(part for part in (name, email, company) if part), terms)
+            if mask:
+                found[pk] = mask
+    return found
+
+
+def _contacts_with_terms(*, workspace_id: int, terms: list[str], every: bool, limit: int) -> list[tuple[Any, ...]]:
+    contacts = Contact.objects.filter(workspace_id=workspace_id)
+    if connection.vendor == "postgresql":
+        query = (" & " if every else " | ").join(_tsquery_term(term) for term in terms)
+        # "Every" looks in the contact's own document (one GIN lookup: the usual search, a name or an email);
+        # a query mixing the contact's words and its company's is found by "any", a UNION of both lookups.
+        if every:
+            contacts = contacts.extra(  # noqa: S610  # nosec B610 (expressions of ours; the query text is bound)
+                where=[f"{CONTACT_DOCUMENT} @@ to_tsquery('simple', %s)"], params=[query]
+            )
+        else:
+            contacts = contacts.extra(  # noqa: S610  # nosec B610
+                where=[
+                    "halo_contact.id IN ("  # noqa: S608  # nosec B608
+                    "SELECT id FROM halo_contact WHERE workspace_id = %s "
+                    f"AND {CONTACT_DOCUMENT} @@ to_tsquery('simple', %s) "
+                    "UNION SELECT id FROM halo_contact WHERE workspace_id = %s AND company_id IN "
+                    "(SELECT id FROM halo_company WHERE workspace_id = %s "
+                    f"AND {COMPANY_DOCUMENT} @@ to_tsquery('simple', %s)))"
+                ],
+                params=[workspace_id, query, workspace_id, workspace_id, query],
+            )
+    else:
+        condition = Q() if every else Q(pk__in=[])
+        for term in terms:
+            needle = term_stem(term) if term_is_prefix(term) else term
+            one = Q(name__icontains=needle) | Q(email__icontains=needle) | Q(company__name__icontains=needle)
+            condition = condition & one if every else condition | one
+        contacts = contacts.filter(condition)
+    return list(contacts.values_list("pk", "name", "email", "company__name")[:limit])

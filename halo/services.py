@@ -10,7 +10,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.contrib.auth import password_validation
@@ -249,6 +249,22 @@ def page_views_record(*, contact: Contact, views: list[tuple[str, datetime]]) ->
         ).update(last_active_at=latest)
     contact.refresh_from_db(fields=["last_active_at"])
     return created
+
+
+# How fresh ``last_active_at`` must be for chatting not to write it again: one UPDATE per minute of chat at
+# most, not one per message.
+ACTIVE_GRANULARITY = timedelta(minutes=1)
+
+
+def contact_touch(*, contact: Contact, at: datetime) -> None:
+    """The contact was active at ``at`` (they chatted): ``last_active_at`` moves forward to it, never back,
+    and is not written again within ``ACTIVE_GRANULARITY`` (read from the instance: no query then)."""
+    if contact.last_active_at is not None and contact.last_active_at >= at - ACTIVE_GRANULARITY:
+        return
+    Contact.objects.filter(pk=contact.pk).filter(
+        models.Q(last_active_at__isnull=True) | models.Q(last_active_at__lt=at)
+    ).update(last_active_at=at)
+    contact.last_active_at = at
 
 
 # --- Widget callers ---------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ HALO_SLACK_WEBHOOK_HOSTS = env.list("HALO_SLACK_WEBHOOK_HOSTS", default=["hooks.
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "halo.admin_site.HaloAdminConfig",  # Django's admin, with Halo's sections (halo/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

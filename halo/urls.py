@@ -10,7 +10,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from halo.api.docs import ApiDocsView
 from halo.forms import EmailAuthenticationForm
-from halo.views import PasswordResetView, healthz
+from halo.views import PasswordResetView, favicon, healthz
 
 api_v1: list[Any] = [
     path("", include("halo.api.urls")),
@@ -22,6 +22,7 @@ api_v1: list[Any] = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("accounts/login/", LoginView.as_view(authentication_form=EmailAuthenticationForm), name="login"),
     path("accounts/password_reset/", PasswordResetView.as_view(), name="password_reset"),

@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -19,8 +20,9 @@ from django.utils.html import format_html
 from halo.admin import WorkspaceScopedAdmin, WorkspaceScopedReadOnlyAdmin
 from halo.models import Membership
 from halo.outbound import slack_webhook_url_validator
-from inbox.models import CustomInbox, EscalationEvent, InboxEvent, SavedView, Ticket, TicketNote
-from inbox.services import TICKET_EDITABLE_FIELDS, ticket_update
+from inbox.macros import PLACEHOLDERS, macro_unknown_placeholders
+from inbox.models import CustomInbox, EscalationEvent, InboxEvent, Macro, SavedView, Ticket, TicketNote
+from inbox.services import TICKET_EDITABLE_FIELDS, macro_create, macro_delete, macro_update, ticket_update
 
 
 class CustomInboxForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -205,3 +207,40 @@ class EscalationEventAdmin(WorkspaceScopedReadOnlyAdmin):
     def ticket_link(self, obj: EscalationEvent) -> str:
         url = reverse("admin:inbox_ticket_change", args=[obj.ticket_id])
         return format_html('<a href="{}">#{}</a>', url, obj.ticket_id)
+
+
+class MacroForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Macro
+        fields = ["workspace", "name", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 6, "cols": 80})}
+
+    def clean_body(self) -> str:
+        body: str = self.cleaned_data.get("body") or ""
+        unknown = macro_unknown_placeholders(body)
+        if unknown:
+            raise forms.ValidationError(
+                f"Unknown placeholder: {', '.join(unknown)}. Use one of: {', '.join(PLACEHOLDERS)}."
+            )
+        return body
+
+
+@admin.register(Macro)
+class MacroAdmin(WorkspaceScopedAdmin):
+    """Saved replies of the inbox; saved through ``inbox.services`` (placeholders checked)."""
+
+    form = MacroForm
+    list_display = ["name", "workspace", "updated_at"]
+    search_fields = ["name", "body"]
+    list_select_related = ["workspace"]
+
+    def save_model(self, request: HttpRequest, obj: Macro, form: Any, change: bool) -> None:
+        if change:
+            macro_update(macro=obj, name=obj.name, body=obj.body)
+        else:
+            user = request.user if isinstance(request.user, User) else None
+            saved = macro_create(workspace=obj.workspace, name=obj.name, body=obj.body, created_by=user)
+            obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: Macro) -> None:
+        macro_delete(macro=obj)

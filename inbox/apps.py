@@ -6,6 +6,7 @@ from django.apps import AppConfig
 class InboxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "inbox"
+    verbose_name = "Inbox"
 
     def ready(self) -> None:
         from inbox import signals

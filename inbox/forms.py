@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 
 from agents.services import MAX_MESSAGE_CHARS
+from halo.params import parse_id
 from inbox.models import CustomInbox, SavedView, Ticket
 from inbox.services import NOTE_MAX_CHARS
 from segments.fields import SegmentRuleFormField
@@ -88,3 +89,74 @@ class SavedViewForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["inbox"].queryset = CustomInbox.objects.filter(workspace_id=workspace_id)  # type: ignore[attr-defined]
         self.fields["rule"].widget.attrs.update({"rows": 2, "placeholder": "company.plan = enterprise"})
+
+
+class TicketIdsField(forms.Field):
+    """Several ticket ids (``ticket=1&ticket=2``). Any id parses: ``tickets_bulk_update`` refuses one that is
+    not the workspace's."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[int]:
+        ids = [parse_id(item) for item in value or []]
+        if any(ticket_id is None for ticket_id in ids):
+            raise forms.ValidationError("Not a ticket id.")
+        return [ticket_id for ticket_id in ids if ticket_id is not None]
+
+
+class BulkForm(forms.Form):
+    """A change for several tickets: ``ticket`` (their ids), ``action`` and the action's value (``assignee``:
+    a teammate's id, ``me`` or empty; ``inbox``: an id or empty; ``snooze_for``). Choices are limited to the
+    current workspace."""
+
+    ACTIONS = {
+        "assign": "Assigned",
+        "move": "Moved",
+        "snooze": "Snoozed",
+        "close": "Closed",
+        "reopen": "Re-opened",
+    }
+    MAX_TICKETS = 200
+
+    ticket = TicketIdsField(error_messages={"required": "Select at least one ticket."})
+    action = forms.ChoiceField(choices=[(key, key) for key in ACTIONS])
+    assignee = forms.CharField(required=False)
+    inbox = forms.ModelChoiceField(queryset=CustomInbox.objects.none(), required=False)
+    snooze_for = forms.ChoiceField(choices=StatusForm.SNOOZE_CHOICES, required=False)
+
+    def __init__(self, *args: Any, workspace_id: int, user_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.workspace_id, self.user_id = workspace_id, user_id
+        self.fields["inbox"].queryset = CustomInbox.objects.filter(workspace_id=workspace_id)  # type: ignore[attr-defined]
+
+    def clean_ticket(self) -> list[int]:
+        tickets: list[int] = self.cleaned_data["ticket"]
+        if len(tickets) > self.MAX_TICKETS:
+            raise forms.ValidationError(f"At most {self.MAX_TICKETS} tickets at once.")
+        return tickets
+
+    def clean_assignee(self) -> int | None:
+        raw = (self.cleaned_data.get("assignee") or "").strip()
+        if raw == "me":
+            return self.user_id
+        if not raw:
+            return None
+        if not raw.isdigit():
+            raise forms.ValidationError("Choose a teammate.")
+        return int(raw)
+
+    def changes(self, *, now: datetime) -> dict[str, Any]:
+        action = self.cleaned_data["action"]
+        if action == "assign":
+            return {"assignee": self.cleaned_data["assignee"]}
+        if action == "move":
+            return {"inbox": self.cleaned_data["inbox"]}
+        if action == "snooze":
+            period = StatusForm.SNOOZE_PERIODS.get(self.cleaned_data.get("snooze_for") or "")
+            return {"status": Ticket.Status.SNOOZED, "snoozed_until": now + period[1] if period else None}
+        if action == "close":
+            return {"status": Ticket.Status.CLOSED}
+        return {"status": Ticket.Status.OPEN}
+
+    def done_label(self) -> str:
+        return self.ACTIONS[self.cleaned_data["action"]]

@@ -272,3 +272,32 @@ class SlackThrottle(models.Model):
 
     def __str__(self) -> str:
         return self.key[:12]
+
+
+class Macro(models.Model):
+    """A saved reply of a workspace, inserted into the composer by name. Its body may hold placeholders such as
+    ``{{ customer.first_name }}``, filled in by ``inbox.macros.macro_render`` (plain substitution of known
+    names, never a template engine over the text)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="macros")
+    name = models.CharField(max_length=100)
+    body = models.TextField(
+        help_text="The reply's text. Placeholders: {{ customer.first_name }}, {{ customer.name }}, "
+        "{{ customer.email }}, {{ company.name }}, {{ teammate.first_name }}, {{ teammate.name }}, {{ ticket.id }}."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="macro_unique_name"),
+            models.CheckConstraint(condition=~Q(name=""), name="macro_name_not_empty"),
+            models.CheckConstraint(condition=~Q(body=""), name="macro_body_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

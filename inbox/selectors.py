@@ -12,6 +12,7 @@ views with their counts), ``inbox_list_get`` / ``inbox_page`` (one keyset page o
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -20,9 +21,14 @@ from django.db import connection
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from agents.models import Conversation, Message
-from halo.models import Workspace
-from inbox.models import CustomInbox, EscalationEvent, SavedView, Ticket, TicketNote
+from agents.knowledge import knowledge_search
+from agents.models import AgentTurn, Conversation, Message
+from agents.search import MessageMatch, message_matches
+from agents.turns import KnowledgeSource, sources_dedupe
+from halo.models import Contact, PageView, Workspace
+from halo.search import search_terms
+from halo.selectors import contacts_matching_text
+from inbox.models import CustomInbox, EscalationEvent, Macro, SavedView, Ticket, TicketNote
 from segments.lang import Node
 from segments.selectors import contacts_matching
 
@@ -103,7 +109,10 @@ BUILTIN_LISTS: dict[str, tuple[str, list[str], str | None]] = {
     "mine": ("Mine", NOT_CLOSED, "me"),
     "snoozed": ("Snoozed", [str(Ticket.Status.SNOOZED)], None),
     "closed": ("Closed", [str(Ticket.Status.CLOSED)], None),
+    "all": ("All tickets", [], None),  # what a search looks through by default: open and closed alike
 }
+# Lists whose size only grows (closed tickets): never counted.
+UNCOUNTED_LISTS = ("closed", "all")
 
 
 @dataclass(frozen=True)
@@ -175,7 +184,7 @@ def inbox_lists(*, workspace: Workspace, user_id: int, now: datetime | None = No
     counted = {
         item.key: _counted_tickets(workspace=workspace, inbox_list=item, now=now or timezone.now())
         for item in lists
-        if item.key != "closed"  # closed tickets only grow: never counted
+        if item.key not in UNCOUNTED_LISTS
     }
     counts = _capped_counts(counted)
     return [replace(item, count=counts[item.key]) if item.key in counts else item for item in lists]
@@ -256,15 +265,35 @@ PAGE_FIELDS = (
 )
 
 
-def inbox_page(
-    *, workspace: Workspace, inbox_list: InboxList, before: int | None = None, now: datetime | None = None
-) -> tuple[list[Ticket], int | None]:
-    """One page of a list, newest first, keyset-paginated on the id (no ``COUNT``, no ``OFFSET``).
+class Sort(StrEnum):
+    """How a list is ordered. Both are keyset-paginated on the id (``before`` is the last id shown)."""
 
-    Returns the tickets and the ``before`` id of the next page (None on the last page). Two queries
-    whatever the list's size: the rows (contact, company, assignee and inbox joined; the customer's latest
-    message as a subquery) and nothing else.
-    """
+    NEWEST = "newest"
+    OLDEST = "oldest"  # waiting longest first
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """What a teammate narrows a list down to, on top of the list's own conditions (both must hold):
+    statuses (any of them), an assignee (a user id or ``UNSET``), a team inbox (an id or ``UNSET``)."""
+
+    statuses: tuple[str, ...] = ()
+    assignee: int | str | None = None
+    inbox: int | str | None = None
+    sort: Sort = Sort.NEWEST
+
+    @property
+    def active(self) -> bool:
+        return bool(self.statuses or self.assignee is not None or self.inbox is not None)
+
+
+def _narrowed(tickets: QuerySet[Ticket], filters: ListFilters) -> QuerySet[Ticket]:
+    return tickets.filter(_list_filter(statuses=list(filters.statuses), assignee=filters.assignee, inbox=filters.inbox))
+
+
+def _list_tickets(
+    *, workspace: Workspace, inbox_list: InboxList, filters: ListFilters, now: datetime | None
+) -> QuerySet[Ticket]:
     tickets = ticket_list(
         workspace=workspace,
         statuses=inbox_list.statuses,
@@ -273,20 +302,160 @@ def inbox_page(
         segment=inbox_list.segment or None,
         now=now,
     ).prefetch_related(None)
-    if before is not None:
-        tickets = tickets.filter(pk__lt=before)
+    return _narrowed(tickets, filters)
+
+
+def _page_rows(tickets: QuerySet[Ticket], limit: int) -> list[Ticket]:
+    """The rows of a page (contact, company, assignee and inbox joined; the customer's latest message as a
+    subquery): one query."""
     latest_user_message = (
         Message.objects.filter(conversation__tickets=OuterRef("pk"), author=Message.Author.USER)
         .order_by("-id")
         .values("body")[:1]
     )
-    rows: list[Ticket] = list(
+    return list(
         tickets.select_related("contact__company", "assignee", "inbox")
         .only(*PAGE_FIELDS)
-        .annotate(preview=Subquery(latest_user_message))[: INBOX_PAGE_SIZE + 1]
+        .annotate(preview=Subquery(latest_user_message))[:limit]
     )
+
+
+def inbox_page(
+    *,
+    workspace: Workspace,
+    inbox_list: InboxList,
+    before: int | None = None,
+    filters: ListFilters | None = None,
+    now: datetime | None = None,
+) -> tuple[list[Ticket], int | None]:
+    """One page of a list, newest (or oldest) first, keyset-paginated on the id (no ``COUNT``, no ``OFFSET``).
+
+    Returns the tickets and the ``before`` id of the next page (None on the last page): one query whatever
+    the list's size.
+    """
+    filters = filters or ListFilters()
+    tickets = _list_tickets(workspace=workspace, inbox_list=inbox_list, filters=filters, now=now)
+    if filters.sort == Sort.OLDEST:
+        tickets = tickets.order_by("id")
+        if before is not None:
+            tickets = tickets.filter(pk__gt=before)
+    elif before is not None:
+        tickets = tickets.filter(pk__lt=before)
+    rows = _page_rows(tickets, INBOX_PAGE_SIZE + 1)
     next_before = rows[INBOX_PAGE_SIZE - 1].pk if len(rows) > INBOX_PAGE_SIZE else None
     return rows[:INBOX_PAGE_SIZE], next_before
+
+
+# --- Search ------------------------------------------------------------------------------------------
+
+# How many of the newest matching messages, and of the matching contacts, a search ranks. A word found in
+# more messages than this is looked for in its newest ones (see ``agents.search``).
+SEARCH_MESSAGE_CANDIDATES = 1000
+SEARCH_CONTACT_CANDIDATES = 1000
+SEARCH_PAGE_SIZE = 50
+# A term found in the contact's name, email or company counts this much more than one found in a message.
+CONTACT_WEIGHT = 2.0
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """Why a ticket matched: the terms found in its contact, and its best matching message (if any)."""
+
+    ticket_id: int
+    score: float
+    contact_mask: int
+    message_id: int | None
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    terms: list[str]
+    tickets: list[Ticket]
+    hits: dict[int, SearchHit]  # by ticket id
+    messages: dict[int, str]  # the best matching message's text, by message id
+    next_offset: int | None
+
+
+def ticket_search(
+    *,
+    workspace: Workspace,
+    text: str,
+    inbox_list: InboxList | None = None,
+    filters: ListFilters | None = None,
+    offset: int = 0,
+    limit: int = SEARCH_PAGE_SIZE,
+    now: datetime | None = None,
+) -> SearchPage:
+    """Tickets (open and closed alike, unless the list or filters say otherwise) whose contact's name, email
+    or company, or whose conversations' messages, contain every word of ``text``, best first.
+
+    A ticket matches when each term is found somewhere in it: in the contact (name, email, company name) or
+    in one of its messages (PostgreSQL full text with a GIN index, SQLite FTS5; see ``agents.search``).
+    Best first: terms found in the contact weigh ``CONTACT_WEIGHT`` each, plus the best message's relevance;
+    ties go to the newest ticket. At most nine queries whatever the workspace's size: matching messages (two
+    on PostgreSQL), matching contacts (all the words, else any of them), the tickets holding those
+    conversations, the tickets of those contacts, which of them the list's conditions and filters keep, the
+    page's rows, and the best messages' text for the snippets.
+    """
+    terms = search_terms(text)
+    empty = SearchPage(terms=terms, tickets=[], hits={}, messages={}, next_offset=None)
+    if not terms:
+        return empty
+    full = (1 << len(terms)) - 1
+    messages = message_matches(workspace_id=workspace.pk, terms=terms, limit=SEARCH_MESSAGE_CANDIDATES)
+    contacts = contacts_matching_text(workspace_id=workspace.pk, terms=terms, limit=SEARCH_CONTACT_CANDIDATES)
+    by_conversation: dict[int, list[MessageMatch]] = {}
+    for match in messages:
+        by_conversation.setdefault(match.conversation_id, []).append(match)
+    if inbox_list is None:
+        inbox_list = InboxList(key="all", label="All tickets", count=None, statuses=[], assignee=None)
+    tickets = _list_tickets(workspace=workspace, inbox_list=inbox_list, filters=filters or ListFilters(), now=now)
+    # Each step reads through an index: the tickets holding the matching conversations, the tickets of the
+    # matching contacts, then those of them the list and its filters keep (an OR of the first two in one
+    # query would scan every ticket of the workspace).
+    conversations_of: dict[int, list[int]] = {}
+    through = Ticket.conversations.through.objects.filter(conversation_id__in=list(by_conversation))
+    for ticket_id, conversation_id in through.values_list("ticket_id", "conversation_id"):
+        conversations_of.setdefault(ticket_id, []).append(conversation_id)
+    of_contacts = Ticket.objects.filter(workspace=workspace, contact_id__in=list(contacts)).values_list("pk", flat=True)
+    candidate_ids = set(conversations_of) | set(of_contacts)
+    kept = tickets.filter(pk__in=list(candidate_ids)).order_by().values_list("pk", "contact_id")
+    hits: list[SearchHit] = []
+    for ticket_id, contact_id in kept:
+        conversation_ids = conversations_of.get(ticket_id, [])
+        contact_mask = contacts.get(contact_id, 0)
+        mask, best = contact_mask, None
+        for conversation_id in conversation_ids:
+            for match in by_conversation.get(conversation_id, ()):
+                mask |= match.terms_mask
+                if best is None or match.score > best.score:
+                    best = match
+        if mask != full:
+            continue
+        score = CONTACT_WEIGHT * bin(contact_mask).count("1") + (best.score if best is not None else 0.0)
+        hits.append(
+            SearchHit(
+                ticket_id=ticket_id,
+                score=score,
+                contact_mask=contact_mask,
+                message_id=best.message_id if best is not None else None,
+            )
+        )
+    hits.sort(key=lambda hit: (-hit.score, -hit.ticket_id))
+    page = hits[offset : offset + limit]
+    if not page:
+        return empty
+    page_ids = [hit.ticket_id for hit in page]
+    rows = {ticket.pk: ticket for ticket in _page_rows(Ticket.objects.filter(pk__in=page_ids), limit)}
+    message_ids = [hit.message_id for hit in page if hit.message_id is not None]
+    bodies = dict(Message.objects.filter(pk__in=message_ids).values_list("pk", "body")) if message_ids else {}
+    return SearchPage(
+        terms=terms,
+        tickets=[rows[hit.ticket_id] for hit in page if hit.ticket_id in rows],
+        hits={hit.ticket_id: hit for hit in page},
+        messages=bodies,
+        next_offset=offset + limit if len(hits) > offset + limit else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -314,7 +483,9 @@ def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDeta
         .prefetch_related(Prefetch("messages", queryset=Message.objects.select_related("teammate").order_by("id")))
     )
     escalations = list(
-        EscalationEvent.objects.filter(ticket=ticket).select_related("conversation").order_by("created_at", "id")
+        EscalationEvent.objects.filter(ticket=ticket)
+        .select_related("conversation", "turn")
+        .order_by("created_at", "id")
     )
     notes = list(TicketNote.objects.filter(ticket=ticket).select_related("author").order_by("id"))
     teammates = list(
@@ -331,6 +502,117 @@ def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDeta
         teammates=teammates,
         inboxes=inboxes,
     )
+
+
+@dataclass(frozen=True)
+class CustomerContext:
+    """What the team knows of a ticket's customer: the contact (with its company), the pages they visited
+    lately, their other tickets and their conversations that are not on this ticket (newest first)."""
+
+    contact: Contact
+    page_views: list[PageView]
+    past_tickets: list[Ticket]
+    other_conversations: list[Conversation]
+
+
+CUSTOMER_RECENT = 5
+
+
+def customer_context_get(*, ticket: Ticket) -> CustomerContext:
+    """Three queries: page views, other tickets, other conversations (the contact and company come with
+    the ticket)."""
+    contact = ticket.contact
+    page_views = list(PageView.objects.filter(contact=contact).order_by("-occurred_at", "-id")[:CUSTOMER_RECENT])
+    past_tickets = list(
+        Ticket.objects.filter(contact=contact)
+        .exclude(pk=ticket.pk)
+        .only("status", "reason", "created_at", "contact_id")
+        .order_by("-id")[:CUSTOMER_RECENT]
+    )
+    other_conversations = list(
+        Conversation.objects.filter(contact=contact)
+        .exclude(tickets=ticket)
+        .select_related("agent")
+        .order_by("-updated_at", "-id")[:CUSTOMER_RECENT]
+    )
+    return CustomerContext(
+        contact=contact, page_views=page_views, past_tickets=past_tickets, other_conversations=other_conversations
+    )
+
+
+@dataclass(frozen=True)
+class EscalationFocus:
+    """The latest escalation of a ticket as the teammate needs it: what the customer asked right before it,
+    and the knowledge sources of the AI turn that escalated (or, for a "talk to a human", of the AI's last turn
+    before it)."""
+
+    needed: str | None
+    sources: list[KnowledgeSource]
+
+
+def escalation_focus_get(*, detail: "TicketDetail") -> EscalationFocus:
+    """From what ``ticket_detail_get`` loaded, plus one query when the escalation was a manual one."""
+    if not detail.escalations:
+        return EscalationFocus(needed=None, sources=[])
+    latest = detail.escalations[-1]
+    messages: list[Message] = next(
+        (list(c.messages.all()) for c in detail.conversations if c.pk == latest.conversation_id), []
+    )
+    turn = latest.turn
+    if turn is None:
+        turn = (
+            AgentTurn.objects.filter(conversation_id=latest.conversation_id, created_at__lte=latest.created_at)
+            .order_by("-id")
+            .first()
+        )
+    cutoff = turn.message_id if turn is not None and turn.message_id is not None else None
+    needed = None
+    for message in messages:
+        if cutoff is not None and message.pk > cutoff:
+            break
+        if cutoff is None and message.created_at > latest.created_at:
+            break
+        if message.author == Message.Author.USER:
+            needed = message.body
+    return EscalationFocus(needed=needed, sources=sources_dedupe(turn.sources) if turn is not None else [])
+
+
+def inbox_next_ticket_id(
+    *, workspace: Workspace, inbox_list: InboxList, after_id: int, now: datetime | None = None
+) -> int | None:
+    """The ticket to open after ``after_id`` in a list ("Close and next"): the next one down (older), else the
+    newest; None when the list holds nothing else. One or two queries."""
+    tickets = _list_tickets(workspace=workspace, inbox_list=inbox_list, filters=ListFilters(), now=now).exclude(
+        pk=after_id
+    )
+    below: int | None = tickets.filter(pk__lt=after_id).values_list("pk", flat=True).first()
+    return below if below is not None else tickets.values_list("pk", flat=True).first()
+
+
+SUGGESTION_TEMPLATE = (
+    "Hi {{{{ customer.first_name }}}}, thanks for your patience.\n\n{passage}\n\n{more}"
+    "Let me know if that answers it, or if anything is still unclear."
+)
+
+
+def ticket_reply_suggestion(*, workspace: Workspace, focus: EscalationFocus) -> str | None:
+    """A draft reply for the teammate to edit, built from the knowledge passages behind the escalating turn:
+    the passage of the help-center article that best matches what the customer needed, preferring the
+    articles the AI had found, with a link to it. None when nothing in the help center matches. Placeholders
+    are left for ``inbox.macros.macro_render``. One query (the knowledge search)."""
+    if not focus.needed:
+        return None
+    hits = knowledge_search(workspace=workspace, text=focus.needed, limit=5)
+    if not hits:
+        return None
+    tried = {source.title for source in focus.sources} | {source.url for source in focus.sources if source.url}
+    best = next((hit for hit in hits if hit.title in tried or (hit.url and hit.url in tried)), hits[0])
+    more = f"More in our help center: {best.title}" + (f" ({best.url})" if best.url else "") + ".\n\n"
+    return SUGGESTION_TEMPLATE.format(passage=best.snippet.strip("…").strip(), more=more)
+
+
+def macro_list(*, workspace_id: int) -> list[Macro]:
+    return list(Macro.objects.filter(workspace_id=workspace_id).order_by("name", "id"))
 
 
 def ticket_open_of_conversation(*, conversation: Conversation) -> Ticket | None:

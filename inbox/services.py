@@ -13,10 +13,11 @@ is refused while the contact has another ticket that is not closed. Both paths l
 close and a merge into the same ticket happen one after the other, never interleaved.
 
 The staff inbox's writes live here too (``ticket_reply``, ``ticket_note_add``, ``ticket_verdict_set``,
-``saved_view_create``/``saved_view_delete``), and every write that an open inbox page should show records
-its live event (``inbox.events``) in its own transaction; an assignment records the assignee's email
-(``inbox.notifications``). ``conversation_message_publish`` shows a customer's message on a handed-off
-conversation in its ticket's open pages.
+``saved_view_create``/``saved_view_delete``, ``macro_create``/``macro_update``/``macro_delete``;
+``tickets_bulk_update`` applies one change to several tickets, each through ``ticket_update``), and every
+write that an open inbox page should show records its live event (``inbox.events``) in its own transaction;
+an assignment records the assignee's email (``inbox.notifications``). ``conversation_message_publish`` shows a
+customer's message on a handed-off conversation in its ticket's open pages.
 """
 
 from dataclasses import dataclass
@@ -34,7 +35,8 @@ from agents.turns import KnowledgeSource, ToolCall, sources_dedupe
 from halo.models import Contact, Membership, Workspace
 from halo.outbox import outbox_enqueue
 from inbox.events import MESSAGE_NEW, NOTE_NEW, TICKET_CREATED, TICKET_MERGED, TICKET_UPDATED, inbox_event_record
-from inbox.models import CustomInbox, EscalationEvent, SavedView, Ticket, TicketNote
+from inbox.macros import PLACEHOLDERS, macro_unknown_placeholders
+from inbox.models import CustomInbox, EscalationEvent, Macro, SavedView, Ticket, TicketNote
 from inbox.notifications import notification_assignment, notifications_ticket_created
 from inbox.summaries import ticket_summary_refresh
 
@@ -417,3 +419,78 @@ def saved_view_create(
 
 def saved_view_delete(*, view: SavedView) -> None:
     view.delete()
+
+
+# --- Several tickets at once -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What a bulk change did: the tickets changed, and why each of the others was refused."""
+
+    changed: list[int]
+    refused: dict[int, str]
+
+
+def tickets_bulk_update(
+    *,
+    workspace: Workspace,
+    ticket_ids: list[int],
+    data: dict[str, Any],
+    actor: User | None = None,
+    seen_escalation_counts: dict[int, int] | None = None,
+) -> BulkOutcome:
+    """Apply one change (the fields of ``ticket_update``) to several tickets of ``workspace``, each validated
+    and written as one: its own transaction and row lock, the same rules as a single change (a close refused
+    when the customer escalated again since the teammate looked: ``seen_escalation_counts`` by ticket id). A
+    ticket refused does not stop the others; an id that is not one of the workspace's tickets is refused as
+    not found."""
+    tickets = {ticket.pk: ticket for ticket in Ticket.objects.filter(workspace=workspace, pk__in=ticket_ids)}
+    seen = seen_escalation_counts or {}
+    changed: list[int] = []
+    refused: dict[int, str] = {}
+    for ticket_id in dict.fromkeys(ticket_ids):
+        ticket = tickets.get(ticket_id)
+        if ticket is None:
+            refused[ticket_id] = "No such ticket."
+            continue
+        try:
+            ticket_update(ticket=ticket, data=data, actor=actor, seen_escalation_count=seen.get(ticket_id))
+        except ValidationError as error:
+            refused[ticket_id] = " ".join(error.messages)
+        else:
+            changed.append(ticket_id)
+    return BulkOutcome(changed=changed, refused=refused)
+
+
+# --- Macros ------------------------------------------------------------------------------------------
+
+
+def _macro_save(macro: Macro) -> Macro:
+    macro.name, macro.body = macro.name.strip(), macro.body.strip()
+    macro.full_clean(exclude=["workspace", "created_by"], validate_constraints=False)
+    unknown = macro_unknown_placeholders(macro.body)
+    if unknown:
+        raise ValidationError(
+            {"body": f"Unknown placeholder: {', '.join(unknown)}. Use one of: {', '.join(PLACEHOLDERS)}."}
+        )
+    macro.updated_at = timezone.now()
+    try:
+        with transaction.atomic():
+            macro.save()
+    except IntegrityError:
+        raise ValidationError({"name": "A macro with this name already exists."}) from None
+    return macro
+
+
+def macro_create(*, workspace: Workspace, name: str, body: str, created_by: User | None = None) -> Macro:
+    return _macro_save(Macro(workspace=workspace, name=name, body=body, created_by=created_by))
+
+
+def macro_update(*, macro: Macro, name: str, body: str) -> Macro:
+    macro.name, macro.body = name, body
+    return _macro_save(macro)
+
+
+def macro_delete(*, macro: Macro) -> None:
+    macro.delete()

@@ -33,15 +33,38 @@ from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET, require_POST
 
 from halo.models import Membership, Workspace
+from halo.params import parse_id, parse_int
+from halo.search import highlight
 from inbox.events import inbox_last_seq
-from inbox.forms import AssignForm, InboxMoveForm, NoteForm, ReplyForm, SavedViewForm, StatusForm, VerdictForm
+from inbox.forms import (
+    AssignForm,
+    BulkForm,
+    InboxMoveForm,
+    NoteForm,
+    ReplyForm,
+    SavedViewForm,
+    StatusForm,
+    VerdictForm,
+)
+from inbox.macros import MacroContext, macro_render
 from inbox.models import SavedView, Ticket, reason_label
 from inbox.selectors import (
+    UNSET,
+    InboxList,
+    ListFilters,
+    SearchPage,
+    Sort,
     TicketDetail,
+    customer_context_get,
+    escalation_focus_get,
     inbox_list_get,
     inbox_lists,
+    inbox_next_ticket_id,
     inbox_page,
+    macro_list,
     ticket_detail_get,
+    ticket_reply_suggestion,
+    ticket_search,
 )
 from inbox.services import (
     saved_view_create,
@@ -50,6 +73,7 @@ from inbox.services import (
     ticket_reply,
     ticket_update,
     ticket_verdict_set,
+    tickets_bulk_update,
 )
 
 SESSION_WORKSPACE = "inbox_workspace_id"
@@ -106,6 +130,38 @@ def _partial(request: HttpRequest) -> bool:
     return request.GET.get("partial") == "1"
 
 
+def _list_filters(request: HttpRequest) -> ListFilters:
+    """The filters and sort of a list page from its query string; a value that does not parse is ignored
+    (the list shows unfiltered), never an error page."""
+    statuses = tuple(status for status in request.GET.getlist("status") if status in Ticket.Status.values)
+    assignee: int | str | None = None
+    raw_assignee = request.GET.get("assignee", "")
+    if raw_assignee == "me":
+        assignee = _user_id(request)
+    elif raw_assignee == UNSET:
+        assignee = UNSET
+    elif raw_assignee:
+        assignee = parse_id(raw_assignee)
+    raw_inbox = request.GET.get("inbox", "")
+    inbox: int | str | None = UNSET if raw_inbox == UNSET else parse_id(raw_inbox) if raw_inbox else None
+    sort = Sort(request.GET["sort"]) if request.GET.get("sort") in Sort._value2member_map_ else Sort.NEWEST
+    return ListFilters(statuses=statuses, assignee=assignee, inbox=inbox, sort=sort)
+
+
+def _filter_query(request: HttpRequest, **changes: str | None) -> str:
+    """The page's query string with ``changes`` applied (None drops a key), without pagination."""
+    query = request.GET.copy()
+    for key in ("before", "offset", "partial"):
+        query.pop(key, None)
+    for key, value in changes.items():
+        if value is None:
+            query.pop(key, None)
+        else:
+            query[key] = value
+    encoded = query.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
 class TicketRow(TypedDict):
     """One ticket of a list page with every value already formatted as its template filters would: the
     template only places and escapes them: fifty rows of variable lookups, ``{% url %}`` and date filters
@@ -126,8 +182,11 @@ class TicketRow(TypedDict):
     reason: str
     confidence: str | None
     escalations: str | None  # shown from the second escalation on
+    escalation_count: str  # what the row showed, sent back by a bulk close
     assignee: str
     inbox: str | None
+    contact_html: str | None  # with the search's matches highlighted (escaped), on a search page
+    match_html: str | None  # the best matching message, highlighted
 
 
 PREVIEW_CHARS = 140
@@ -141,7 +200,7 @@ def _preview(text: str | None) -> str:
     return text if len(text) <= PREVIEW_CHARS else Truncator(text).chars(PREVIEW_CHARS)
 
 
-def _ticket_rows(tickets: list[Ticket], *, list_key: str) -> list[TicketRow]:
+def _ticket_rows(tickets: list[Ticket], *, list_key: str, search: SearchPage | None = None) -> list[TicketRow]:
     """The rows of a list page; the ticket links carry the list (``?list=``) so the ticket page highlights it."""
     # One reverse() per page: the URL around the id is the same for every row.
     url_start, _, url_end = reverse("inbox:ticket", args=[URL_ID_MARKER]).rpartition(URL_ID_MARKER)
@@ -153,6 +212,15 @@ def _ticket_rows(tickets: list[Ticket], *, list_key: str) -> list[TicketRow]:
         company, custom_inbox = contact.company, ticket.inbox
         updated = localtime(ticket.updated_at)  # as templates show datetimes (USE_TZ)
         assignee_name = (assignee.get_full_name() or assignee.get_username()) if assignee is not None else "Unassigned"
+        contact_html = match_html = None
+        if search is not None:
+            hit = search.hits[ticket.pk]
+            contact_html = highlight(
+                " · ".join(part for part in (str(contact), contact.email, str(company) if company else None) if part),
+                search.terms,
+            )
+            body = search.messages.get(hit.message_id) if hit.message_id is not None else None
+            match_html = highlight(" ".join(body.split()), search.terms, max_chars=PREVIEW_CHARS) if body else None
         rows.append(
             TicketRow(
                 id=str(ticket.pk),
@@ -168,8 +236,11 @@ def _ticket_rows(tickets: list[Ticket], *, list_key: str) -> list[TicketRow]:
                 reason=capfirst(reason_label(ticket.reason)),
                 confidence=str(ticket.confidence) if ticket.confidence is not None else None,
                 escalations=str(ticket.escalation_count) if ticket.escalation_count > 1 else None,
+                escalation_count=str(ticket.escalation_count),
                 assignee=assignee_name,
                 inbox=custom_inbox.name if custom_inbox is not None else None,
+                contact_html=contact_html,
+                match_html=match_html,
             )
         )
     return rows
@@ -189,27 +260,102 @@ def list_view(request: HttpRequest, key: str) -> HttpResponse:
     inbox_list = inbox_list_get(workspace=workspace, user_id=_user_id(request), key=key)
     if inbox_list is None:
         raise Http404("No such list.")
-    raw_before = request.GET.get("before", "")
-    before = int(raw_before) if raw_before.isdigit() else None
+    before = parse_id(request.GET.get("before", ""))
+    filters = _list_filters(request)
+    text = request.GET.get("q", "").strip()[:200]
     context = _base_context(request, memberships, workspace, key)
-    tickets, next_before = inbox_page(workspace=workspace, inbox_list=inbox_list, before=before)
-    rows = _ticket_rows(tickets, list_key=key)
-    context.update({"list": inbox_list, "rows": rows, "next_before": next_before, "before": before})
+    search: SearchPage | None = None
+    next_offset: int | None = None
+    if text:
+        offset = parse_int(request.GET.get("offset", "0"), minimum=0, maximum=10_000) or 0
+        search = ticket_search(workspace=workspace, text=text, inbox_list=inbox_list, filters=filters, offset=offset)
+        tickets, next_before, next_offset = search.tickets, None, search.next_offset
+    else:
+        tickets, next_before = inbox_page(workspace=workspace, inbox_list=inbox_list, before=before, filters=filters)
+    rows = _ticket_rows(tickets, list_key=key, search=search)
+    context.update(
+        {
+            "list": inbox_list,
+            "rows": rows,
+            "next_before": next_before,
+            "next_offset": next_offset,
+            "before": before,
+            "q": text,
+            "filters": filters,
+            "filter_options": _filter_options(
+                request, workspace=workspace, inbox_list=inbox_list, filters=filters, lists=context["lists"]
+            ),
+            "next_query": _filter_query(request),
+            "older_url": _filter_query(request, before=str(next_before)) if next_before else None,
+            "more_url": _filter_query(request, offset=str(next_offset)) if next_offset else None,
+            "snooze_choices": StatusForm.SNOOZE_CHOICES,
+        }
+    )
     template = "inbox/_list_live.html" if _partial(request) else "inbox/list.html"
     return render(request, template, context)
 
 
-def _ticket_context(detail: TicketDetail) -> dict[str, Any]:
-    ticket = detail.ticket
-    sources = [
+def _filter_options(
+    request: HttpRequest, *, workspace: Workspace, inbox_list: InboxList, filters: ListFilters, lists: list[InboxList]
+) -> dict[str, Any]:
+    """The choices of the list's filter bar and bulk actions: teammates (one query) and team inboxes (from the
+    sidebar's lists)."""
+    teammates = list(
+        User.objects.filter(memberships__workspace=workspace, is_active=True)
+        .order_by("first_name", "username")
+        .only("first_name", "last_name", "username")
+    )
+    inboxes = [(item.inbox, item.label) for item in lists if item.kind == "inbox"]
+    return {
+        "statuses": [
+            (value, label, value in filters.statuses)
+            for value, label in Ticket.Status.choices
+            if not inbox_list.statuses or value in inbox_list.statuses
+        ],
+        "assignee": "me" if filters.assignee == _user_id(request) else str(filters.assignee or ""),
+        "inbox": str(filters.inbox or ""),
+        "sort": filters.sort.value,
+        "teammates": [(user.pk, user.get_full_name() or user.get_username()) for user in teammates],
+        "inboxes": inboxes,
+        "active": filters.active,
+        "clear_url": _filter_query(request, status=None, assignee=None, inbox=None),
+    }
+
+
+def _source_rows(sources: list[Any]) -> list[dict[str, Any]]:
+    return [
         {
             "title": str(source.get("title") or source.get("url") or "Untitled"),
             "url": _safe_url(source.get("url")),
             "score": source.get("score"),
         }
-        for source in ticket.knowledge_sources
+        for source in sources
         if isinstance(source, dict)
     ]
+
+
+def _ticket_context(detail: TicketDetail, *, teammate: User) -> dict[str, Any]:
+    ticket = detail.ticket
+    focus = escalation_focus_get(detail=detail)
+    escalating = _source_rows([source.to_json() for source in focus.sources])
+    escalating_keys = {(row["title"], row["url"]) for row in escalating}
+    other_sources = [
+        row for row in _source_rows(ticket.knowledge_sources) if (row["title"], row["url"]) not in escalating_keys
+    ]
+    contact, company = ticket.contact, ticket.contact.company
+    macro_context = MacroContext(
+        customer_name=contact.name or "",
+        customer_email=contact.email or "",
+        company_name=(company.name or "") if company is not None else "",
+        teammate_name=teammate.get_full_name() or teammate.get_username(),
+        teammate_first_name=teammate.first_name,
+        ticket_id=str(ticket.pk),
+    )
+    macros = [
+        {"id": macro.pk, "name": macro.name, "text": macro_render(macro.body, macro_context)}
+        for macro in macro_list(workspace_id=ticket.workspace_id)
+    ]
+    suggestion = ticket_reply_suggestion(workspace=ticket.workspace, focus=focus)
     tools = []
     for tool in ticket.tools_tried:
         if isinstance(tool, dict):
@@ -234,7 +380,12 @@ def _ticket_context(detail: TicketDetail) -> dict[str, Any]:
         "ticket": ticket,
         "detail": detail,
         "reason_label": reason_label(ticket.reason),
-        "sources": sources,
+        "needed": focus.needed,
+        "sources": escalating or other_sources[:1],
+        "other_sources": other_sources if escalating else other_sources[1:],
+        "customer": customer_context_get(ticket=ticket),
+        "macros": macros,
+        "suggestion": macro_render(suggestion, macro_context) if suggestion else None,
         "tools": tools,
         "history": history,
         "statuses": Ticket.Status.choices,
@@ -255,7 +406,7 @@ def ticket_view(request: HttpRequest, ticket_id: int) -> HttpResponse:
     workspace = detail.ticket.workspace
     list_key = request.GET.get("list", "")
     context = _base_context(request, memberships, workspace, list_key if LIST_KEY.fullmatch(list_key) else "")
-    context.update(_ticket_context(detail))
+    context.update(_ticket_context(detail, teammate=_teammate(request)))
     template = "inbox/_ticket_live.html" if _partial(request) else "inbox/ticket.html"
     return render(request, template, context)
 
@@ -265,6 +416,21 @@ def _redirect_back(request: HttpRequest, ticket: Ticket) -> HttpResponse:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return redirect(target)
     return redirect("inbox:ticket", ticket_id=ticket.pk)
+
+
+def _redirect_next(request: HttpRequest, ticket: Ticket) -> HttpResponse:
+    """After "Close and next": the next ticket of the list the teammate came from, else that list."""
+    key = request.POST.get("list", "")
+    key = key if LIST_KEY.fullmatch(key) else "open"
+    inbox_list = inbox_list_get(workspace=ticket.workspace, user_id=_user_id(request), key=key)
+    if inbox_list is None:
+        key, inbox_list = "open", inbox_list_get(workspace=ticket.workspace, user_id=_user_id(request), key="open")
+    assert inbox_list is not None  # "open" always exists
+    next_id = inbox_next_ticket_id(workspace=ticket.workspace, inbox_list=inbox_list, after_id=ticket.pk)
+    if next_id is None:
+        messages.info(request, "That was the last ticket of this list.")
+        return redirect("inbox:list", key=key)
+    return redirect(f"{reverse('inbox:ticket', args=[next_id])}?list={quote(key)}")
 
 
 def _form_errors(form: Any) -> str:
@@ -309,6 +475,8 @@ def ticket_action(request: HttpRequest, ticket_id: int, action: str) -> HttpResp
                     seen_escalation_count=form.cleaned_data["seen_escalations"],
                 )
                 messages.success(request, f"Status set to {dict(Ticket.Status.choices)[form.cleaned_data['status']]}.")
+                if request.POST.get("and_next") == "1":
+                    return _redirect_next(request, ticket)
         elif action == "inbox":
             form = InboxMoveForm(request.POST, workspace_id=ticket.workspace_id)
             if form.is_valid():
@@ -389,3 +557,36 @@ def saved_view_remove(request: HttpRequest, view_id: int) -> HttpResponse:
     saved_view_delete(view=view)
     messages.success(request, f"View “{view.name}” deleted.")
     return redirect(reverse("inbox:home"))
+
+
+@login_required
+@require_POST
+def bulk_action(request: HttpRequest) -> HttpResponse:
+    """One change for the selected tickets (assign, move, snooze, close, re-open), each validated and written
+    as one by ``inbox.services.tickets_bulk_update``; the message says how many changed and why others did not."""
+    memberships = _memberships(request)
+    workspace = _current(request, memberships)
+    form = BulkForm(request.POST, workspace_id=workspace.pk, user_id=_user_id(request))
+    target = request.POST.get("next", "")
+    back = target if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) else None
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(back or "inbox:home")
+    seen = {
+        ticket_id: count
+        for ticket_id in form.cleaned_data["ticket"]
+        if (count := parse_int(request.POST.get(f"seen_{ticket_id}", ""), minimum=1)) is not None
+    }
+    outcome = tickets_bulk_update(
+        workspace=workspace,
+        ticket_ids=form.cleaned_data["ticket"],
+        data=form.changes(now=timezone.now()),
+        actor=_teammate(request),
+        seen_escalation_counts=seen,
+    )
+    if outcome.changed:
+        count = len(outcome.changed)
+        messages.success(request, f"{form.done_label()} {count} ticket{'s' if count != 1 else ''}.")
+    for ticket_id, why in outcome.refused.items():
+        messages.error(request, f"#{ticket_id}: {why}")
+    return redirect(back or "inbox:home")

@@ -37,10 +37,13 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
     ``agents.events.message_payload``, the one shape; the fields here describe it for the schema."""
 
     sources = SourceSerializer(many=True, read_only=True, help_text="For AI answers: the articles it came from.")
+    author_name = serializers.CharField(
+        read_only=True, allow_null=True, help_text="A teammate's first name as the customer sees it; null otherwise."
+    )
 
     class Meta:
         model = Message
-        fields = ["id", "author", "body", "created_at", "sources"]
+        fields = ["id", "author", "author_name", "body", "created_at", "sources"]
         read_only_fields = fields
 
     def to_representation(self, instance: Message) -> dict[str, Any]:

@@ -21,9 +21,11 @@ from halo.api.schema import error_responses
 from halo.params import parse_id, parse_int
 from inbox.api.serializers import TicketPatchSerializer, TicketSerializer
 from inbox.models import Ticket
-from inbox.selectors import UNSET, ticket_get, ticket_list
+from inbox.selectors import UNSET, InboxList, ListFilters, ticket_get, ticket_list, ticket_search
 from inbox.services import ticket_update
 from segments.api.views import checked_rule
+
+SEARCH_MAX_CHARS = 200
 
 
 class TicketCursorPagination(CursorPagination):
@@ -87,11 +89,24 @@ TICKET_FILTERS = [
 ]
 
 
+SEARCH_PARAMETERS = [
+    OpenApiParameter(
+        "q",
+        str,
+        OpenApiParameter.QUERY,
+        description="Search: tickets whose contact's name, email or company, or whose messages, contain every word; "
+        "best first (then `offset` pages through the results, `next` links to the following page).",
+    ),
+    OpenApiParameter("offset", int, OpenApiParameter.QUERY, description="With `q`: results to skip."),
+]
+SEARCH_MAX_OFFSET = 10_000
+
+
 class TicketListView(ListAPIView[Ticket]):
     serializer_class = TicketSerializer
     pagination_class = TicketCursorPagination
 
-    def get_queryset(self) -> QuerySet[Ticket]:
+    def _statuses(self) -> list[str]:
         request = self.request
         statuses = [s for s in request.query_params.get("status", "").split(",") if s]
         unknown = set(statuses) - set(Ticket.Status.values)
@@ -102,9 +117,13 @@ class TicketListView(ListAPIView[Ticket]):
                 status=400,
                 fields={"status": [f"Unknown status: {', '.join(sorted(unknown))}."]},
             )
+        return statuses
+
+    def get_queryset(self) -> QuerySet[Ticket]:
+        request = self.request
         return ticket_list(
             workspace=request_workspace(request),
-            statuses=statuses,
+            statuses=self._statuses(),
             assignee=_id_or_none(request, "assignee"),
             inbox=_id_or_none(request, "inbox"),
             segment=checked_rule(segment) if (segment := request.query_params.get("segment", "").strip()) else None,
@@ -112,14 +131,58 @@ class TicketListView(ListAPIView[Ticket]):
 
     @extend_schema(
         operation_id="ticket_list",
-        summary="List tickets",
-        description="Newest first, keyset-paginated (`next`/`previous` cursors; no total count).",
-        parameters=TICKET_FILTERS,
+        summary="List or search tickets",
+        description="Newest first, keyset-paginated (`next`/`previous` cursors; no total count). With `q`: the "
+        "matching tickets, open and closed (unless `status` says otherwise), best first.",
+        parameters=[*TICKET_FILTERS, *SEARCH_PARAMETERS],
         responses={200: TicketSerializer(many=True), **error_responses(400, 401, 429)},
         tags=["tickets"],
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        offset = self._offset(request)  # checked with or without q: a bad value is a 400 either way
+        text = request.query_params.get("q", "").strip()
+        if text:
+            return self._search(request, text, offset)
         return super().get(request, *args, **kwargs)
+
+    def _offset(self, request: Request) -> int:
+        raw_offset = request.query_params.get("offset")
+        offset = 0 if raw_offset is None else parse_int(raw_offset, maximum=SEARCH_MAX_OFFSET)
+        if offset is None:
+            raise ApiError(
+                ErrorCode.INVALID,
+                f"offset: an integer from 0 to {SEARCH_MAX_OFFSET}.",
+                status=400,
+                fields={"offset": ["Invalid offset."]},
+            )
+        return offset
+
+    def _search(self, request: Request, text: str, offset: int) -> Response:
+        if len(text) > SEARCH_MAX_CHARS:
+            raise ApiError(ErrorCode.INVALID, f"q: at most {SEARCH_MAX_CHARS} characters.", status=400)
+        limit = TicketCursorPagination().get_page_size(request)
+        workspace = request_workspace(request)
+        segment = request.query_params.get("segment", "").strip()
+        if segment:
+            checked_rule(segment)  # a 400 that says where the rule is wrong
+        scope = InboxList(key="api", label="API", count=None, statuses=[], assignee=None, segment=segment)
+        filters = ListFilters(
+            statuses=tuple(self._statuses()),
+            assignee=_id_or_none(request, "assignee"),
+            inbox=_id_or_none(request, "inbox"),
+        )
+        found = ticket_search(
+            workspace=workspace, text=text, inbox_list=scope, filters=filters, offset=offset, limit=limit
+        )
+        ids = [ticket.pk for ticket in found.tickets]
+        by_id = {ticket.pk: ticket for ticket in ticket_list(workspace=workspace).filter(pk__in=ids)}
+        results = TicketSerializer([by_id[pk] for pk in ids if pk in by_id], many=True).data
+        next_url = None
+        if found.next_offset is not None:
+            query = request.query_params.copy()
+            query["offset"] = str(found.next_offset)
+            next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        return Response({"next": next_url, "previous": None, "results": results})
 
 
 class TicketView(APIView):

@@ -246,5 +246,5 @@ def test_embed_with_data_agent_talks_to_that_agent(halo_server: str, halo_data_d
         f"from agents.models import Conversation; print(Conversation.objects.get(pk={conversation_id}).agent_id)",
     )
     assert int(stored_agent) == agent_id
-    assert page.locator(".halo-message--ai .halo-author").first.inner_text() == "Sol from Sales"
+    assert page.locator(".halo-message--ai .halo-author-name").first.inner_text() == "Sol from Sales"
     page.close()

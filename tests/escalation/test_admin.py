@@ -71,7 +71,7 @@ def test_agent_link_opens_the_grouped_settings_form(admin_client_of, superuser, 
         assert group in page
     assert "a higher threshold escalates more" in page.lower()
     assert "No filter: every contact may be handed off." in page
-    assert "Change history" in page
+    assert "Version history" in page
 
 
 def test_saving_records_who_changed_what(admin_client_of, superuser, agent: Agent, teammate: Membership) -> None:

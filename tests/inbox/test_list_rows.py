@@ -71,7 +71,7 @@ def test_row_shows_every_part_of_a_fully_described_ticket(staff: Client, workspa
     assert "<span>0% confident</span>" in row  # zero is a confidence, not a missing one
     assert "<span>3 escalations</span>" in row
     assert '<span class="ticket-assignee">Kim Lee</span>' in row
-    assert "<span>Billing</span>" in row
+    assert '<span class="ticket-inbox">Billing</span>' in row
 
 
 def test_row_leaves_out_what_a_ticket_does_not_have(staff: Client, workspace) -> None:

@@ -34,7 +34,7 @@ def test_sidebar_shows_built_in_lists_team_inboxes_and_views_in_their_sections(s
 
     nav = sidebar(staff)
 
-    assert section(nav, "Inbox") == ["open", "priority", "unassigned", "mine", "snoozed", "closed"]
+    assert section(nav, "Inbox") == ["open", "priority", "unassigned", "mine", "snoozed", "closed", "all"]
     assert section(nav, "Team inboxes") == [f"inbox-{billing.pk}"]
     assert section(nav, "Views") == [f"view-{vip.pk}"]
     assert re.search(r'href="/inbox/open/" class="inbox-list-link active" data-list="open" aria-current="page"', nav)

@@ -37,7 +37,7 @@ def test_builtin_summary_says_what_was_wanted_tried_and_why(escalate) -> None:
     ticket = ticket_summarize(ticket_id=ticket.pk)
 
     assert ticket.summary_state == "ready"
-    assert ticket.summary.startswith('The customer asked: "My invoice is wrong"')
+    assert ticket.summary.startswith('The customer needed: "My invoice is wrong"')
     assert 'The AI searched the help center for "invoice wrong", found "Invoices explained"' in ticket.summary
     assert "Handed off because the customer asked for a human (confidence 31%)." in ticket.summary
     assert InboxEvent.objects.filter(type="summary.ready", ticket=ticket).exists()
@@ -51,7 +51,9 @@ def test_summary_is_refreshed_on_merge(escalate) -> None:
     assert ticket.summary_state == "pending"  # the merge asks for a fresh summary
 
     ticket = ticket_summarize(ticket_id=ticket.pk)
-    assert 'Latest message: "Second question"' in ticket.summary
+    # It leads with what the customer needed at the latest escalation, not with their first question.
+    assert ticket.summary.startswith('The customer needed: "Second question"')
+    assert 'The conversation began with: "First question"' in ticket.summary
     assert "Escalated 2 times." in ticket.summary
 
 
@@ -83,7 +85,7 @@ def test_llm_failure_falls_back_to_the_builtin_summary(escalate, agent: Agent) -
         summarizer = LLMSummarizer(agent=Agent(openai_base_url=llm.url, openai_model="m", responder="openai"))
         ticket = escalate(body="Where is my parcel?")
         ticket = ticket_summary_refresh(ticket_id=ticket.pk, summarizer=summarizer)
-    assert ticket.summary.startswith('The customer asked: "Where is my parcel?"')
+    assert ticket.summary.startswith('The customer needed: "Where is my parcel?"')
 
 
 def test_builtin_is_used_unless_the_agent_has_an_llm_configured(agent: Agent) -> None:

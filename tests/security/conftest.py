@@ -20,7 +20,7 @@ from escalation.services import escalation_settings_ensure
 from halo.models import Contact, Membership, Workspace
 from halo.services import api_key_create, contact_upsert, membership_set, page_view_record
 from inbox.models import CustomInbox, SavedView, Ticket
-from inbox.services import saved_view_create, ticket_note_add
+from inbox.services import macro_create, saved_view_create, ticket_note_add
 from segments.models import Segment
 from tests.agents.factories import AgentFactory
 from tests.halo.factories import UserFactory, WorkspaceFactory
@@ -90,6 +90,7 @@ def tenant_build(*, name: str, marker: str) -> Tenant:
     page_view_record(contact=contact, url=f"https://{slug}.example.com/{marker}")
     custom_inbox = CustomInbox.objects.create(workspace=workspace, name=f"Inbox {marker}")
     saved_view = saved_view_create(workspace=workspace, name=f"View {marker}", created_by=teammate)
+    macro_create(workspace=workspace, name=f"Macro {marker}", body=f"Hi {{{{ customer.first_name }}}} {marker}")
 
     # A real widget conversation of an anonymous visitor, handed off to a human.
     widget = APIClient()

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 
 METHODS = ("get", "post", "put", "patch", "delete")
 # Path prefixes of routes that do not address tenant data (or are Django's own auth pages).
-NOT_TENANT_DATA = ("healthz", "accounts/", "api/schema/", "api/docs/", "widget/demo/")
+NOT_TENANT_DATA = ("healthz", "favicon.ico", "accounts/", "api/schema/", "api/docs/", "widget/demo/")
 
 
 def routes(patterns: list[Any] | None = None, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -263,10 +263,52 @@ def test_inbox_pages_and_actions_with_another_workspaces_ids_are_404(ours: Tenan
     assert snapshot(theirs) == before
 
 
+def test_bulk_actions_on_another_workspaces_tickets_change_nothing(ours: Tenant, theirs: Tenant) -> None:
+    before = snapshot(theirs)
+    staff = ours.staff_client()
+    for action in ("close", "snooze", "assign", "move", "reopen"):
+        data = {"action": action, "ticket": [theirs.ticket.pk], "assignee": "me", "next": "/inbox/open/"}
+        response = staff.post("/inbox/bulk", data, follow=True)
+        assert response.status_code == 200
+        assert THEIRS_MARKER not in response.content.decode()
+    assert snapshot(theirs) == before
+
+
+def test_inbox_search_finds_nothing_of_another_workspace(ours: Tenant, theirs: Tenant) -> None:
+    staff = ours.staff_client()
+    for text in (THEIRS_MARKER, theirs.contact.name or "", theirs.contact.email or ""):
+        html = staff.get("/inbox/all/", {"q": text}).content.decode()
+        assert f'data-ticket-id="{theirs.ticket.pk}"' not in html
+        assert "No ticket matches" in html
+        api_rows = ours.api.get("/api/v1/tickets", {"q": text}).json()["results"]
+        assert theirs.ticket.pk not in [row["id"] for row in api_rows]
+
+
+def test_admin_rule_preview_of_another_workspaces_settings_is_404(ours: Tenant, theirs: Tenant) -> None:
+    from escalation.services import escalation_settings_ensure
+
+    settings = escalation_settings_ensure(agent=theirs.agent)
+    response = ours.admin_client().get(
+        f"/admin/escalation/escalationsettings/{settings.pk}/rule-preview", {"rule": "user.plan = pro"}
+    )
+    assert response.status_code == 404
+
+
+def test_widget_page_view_cannot_reach_another_workspaces_contact(ours: Tenant, theirs: Tenant) -> None:
+    before = snapshot(theirs)
+    widget = APIClient()
+    visitor = theirs.contact.visitor_id or "their-visitor-123"
+    for user in ({"user_id": theirs.contact.user_id or "u"}, {"visitor_id": visitor}):
+        widget.post(
+            "/api/widget/v1/page-views", {"app_id": ours.workspace.app_id, "user": user, "url": "/x"}, format="json"
+        )
+    assert snapshot(theirs) == before
+
+
 def test_staff_of_one_workspace_see_nothing_of_another_in_the_inbox(ours: Tenant, theirs: Tenant) -> None:
     staff = ours.staff_client()
     pages = ["/inbox/", "/inbox/views/new"]
-    pages += [f"/inbox/{key}/" for key in ("open", "priority", "unassigned", "mine", "closed")]
+    pages += [f"/inbox/{key}/" for key in ("open", "priority", "unassigned", "mine", "closed", "all")]
     pages += [f"/inbox/inbox-{ours.custom_inbox.pk}/", f"/inbox/view-{ours.saved_view.pk}/"]
     pages += [f"/inbox/tickets/{ours.ticket.pk}/"]
     for page in pages:

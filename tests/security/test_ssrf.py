@@ -142,7 +142,7 @@ def test_llm_summarizer_never_reaches_an_internal_address(internal: StandIn) -> 
         agent = Agent(responder="openai", openai_model="m", openai_base_url=url)
         summary = LLMSummarizer(agent=agent).summarize(facts)
         assert SECRET not in summary
-        assert summary.startswith('The customer asked: "hi"')  # the builtin fallback
+        assert summary.startswith('The customer needed: "hi"')  # the builtin fallback
     assert internal.requests == []
 
 

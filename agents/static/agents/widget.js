@@ -6,7 +6,8 @@
  * Optional attributes: data-agent (the id of one of the workspace's agents, e.g. "Sales" on the pricing page
  * and "Support" in the help center; default: the workspace's first agent), data-user-id + data-user-hash
  * (hex HMAC-SHA256 of the user id under the workspace's identity secret, computed by YOUR server),
- * data-email, data-name, data-open="true" (start open).
+ * data-email, data-name, data-open="true" (start open), data-track-pages="false" (do not record the host
+ * page as a page view).
  *
  * The widget talks to Halo's widget API (/api/widget/v1/) on the script's own origin. An anonymous visitor
  * keeps a random visitor id, and the open conversation's id and token (one per agent), in localStorage. A
@@ -14,6 +15,12 @@
  * messages also arrive live over /ws/widget/conversations/{id}/, and after a reconnect the widget catches up
  * with GET .../messages?after=<last id>. A message is shown once, whichever way it came first (by id).
  * Every text is inserted as text (never as HTML).
+ *
+ * Feel: the customer's message shows at once (pending, then confirmed by the server's copy), a typing
+ * indicator stands in for the AI while it answers, a failed send offers a retry in plain words, each message
+ * has its time and its author (a teammate by first name, with initials), a reply that arrives while the panel
+ * is closed puts an unread badge and a preview on the launcher, Esc closes the panel and gives focus back to
+ * the launcher, and on a phone the panel takes the whole screen.
  */
 (function () {
   "use strict";
@@ -35,6 +42,7 @@
   var storageKey = "halo:" + appId + (identity.user_id ? ":user:" + identity.user_id : "");
   // The visitor id is shared by every agent of the workspace (one contact); each agent has its own conversation.
   var conversationKey = agentId ? "conversation:agent:" + agentId : "conversation";
+  var trackPages = script.dataset.trackPages !== "false";
   var MAX_CHARS = 4000;
   var PAGE_SIZE = 200; // messages per ?after= page (agents.selectors.messages_after)
 
@@ -47,6 +55,7 @@
     retry: 0,
     status: "open",
     busy: false,
+    unread: 0,
   };
 
   // --- storage --------------------------------------------------------------------------------------
@@ -105,12 +114,20 @@
       headers: headers,
       body: body ? JSON.stringify(body) : undefined,
       credentials: "omit",
+    }).catch(function () {
+      var offline = new Error("We couldn't reach the chat. Check your connection and try again.");
+      offline.status = 0;
+      offline.code = "network";
+      throw offline;
     }).then(function (response) {
       return response.text().then(function (text) {
         var data = null;
         try { data = text ? JSON.parse(text) : null; } catch (error) { data = null; }
         if (!response.ok) {
-          var failure = new Error((data && data.message) || "Request failed (" + response.status + ")");
+          var fallback = response.status === 429 ? "You're sending messages quickly. Wait a moment and try again."
+            : response.status >= 500 ? "Something went wrong on our side. Try again in a moment."
+            : "That didn't work. Try again.";
+          var failure = new Error((data && data.message) || fallback);
           failure.status = response.status;
           failure.code = data && data.code;
           throw failure;
@@ -136,11 +153,25 @@
 
   var root = el("div", "halo-widget");
   root.setAttribute("data-halo-widget", "");
-  var launcher = el("button", "halo-launcher", "Chat");
+  var launcher = el("button", "halo-launcher");
   launcher.type = "button";
   launcher.setAttribute("aria-label", "Open chat");
+  launcher.appendChild(el("span", "halo-launcher-icon"));
+  launcher.appendChild(el("span", "halo-launcher-label", "Chat"));
+  var badge = el("span", "halo-unread");
+  badge.hidden = true;
+  badge.setAttribute("aria-hidden", "true");
+  launcher.appendChild(badge);
+  var preview = el("button", "halo-preview");
+  preview.type = "button";
+  preview.hidden = true;
+  var previewAuthor = el("span", "halo-preview-author");
+  var previewText = el("span", "halo-preview-text");
+  preview.appendChild(previewAuthor);
+  preview.appendChild(previewText);
   var panel = el("section", "halo-panel");
   panel.setAttribute("aria-label", "Chat");
+  panel.setAttribute("role", "dialog");
   panel.hidden = true;
   var header = el("header", "halo-header");
   var title = el("span", "halo-title", "Chat");
@@ -151,7 +182,14 @@
   header.appendChild(close);
   var list = el("ol", "halo-messages");
   list.setAttribute("aria-live", "polite");
+  list.setAttribute("aria-label", "Messages");
+  var typing = el("li", "halo-message halo-typing");
+  typing.setAttribute("aria-label", "The assistant is typing");
+  typing.appendChild(el("span", "halo-dot"));
+  typing.appendChild(el("span", "halo-dot"));
+  typing.appendChild(el("span", "halo-dot"));
   var notice = el("p", "halo-notice");
+  notice.setAttribute("role", "alert");
   notice.hidden = true;
   var handoff = el("button", "halo-handoff", "Talk to a human");
   handoff.type = "button";
@@ -173,6 +211,7 @@
   panel.appendChild(handoff);
   panel.appendChild(form);
   root.appendChild(panel);
+  root.appendChild(preview);
   root.appendChild(launcher);
 
   function mount() { document.body.appendChild(root); }
@@ -187,23 +226,61 @@
     }
   }
 
-  function authorLabel(author) {
-    if (author === "user") return "You";
-    if (author === "ai") return (state.config && state.config.name) || "AI";
-    if (author === "teammate") return "Support team";
+  function authorLabel(message) {
+    if (message.author === "user") return "You";
+    if (message.author === "ai") return (state.config && state.config.name) || "AI";
+    if (message.author === "teammate") return message.author_name || "Support team";
     return "";
+  }
+
+  function initials(name) {
+    var parts = String(name || "").trim().split(/\s+/).filter(Boolean);
+    return ((parts[0] || "?").charAt(0) + (parts.length > 1 ? parts[parts.length - 1].charAt(0) : "")).toUpperCase();
+  }
+
+  function timeLabel(iso) {
+    var date = iso ? new Date(iso) : new Date();
+    if (isNaN(date.getTime())) return "";
+    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function messageItem(message) {
+    var item = el("li", "halo-message halo-message--" + message.author);
+    var label = authorLabel(message);
+    if (label) {
+      var meta = el("span", "halo-author");
+      if (message.author === "teammate" || message.author === "ai") {
+        var avatar = el("span", "halo-avatar", initials(label));
+        avatar.setAttribute("aria-hidden", "true");
+        meta.appendChild(avatar);
+      }
+      meta.appendChild(el("span", "halo-author-name", label));
+      var time = el("time", "halo-time", timeLabel(message.created_at));
+      if (message.created_at) time.setAttribute("datetime", message.created_at);
+      meta.appendChild(time);
+      item.appendChild(meta);
+    }
+    item.appendChild(el("p", "halo-body", message.body));
+    return item;
+  }
+
+  function uniqueSources(sources) {
+    var seen = {};
+    return (sources || []).filter(function (source) {
+      var url = safeUrl(source.url);
+      if (!url || seen[url]) return false;
+      seen[url] = true;
+      return true;
+    });
   }
 
   function render(message) {
     if (state.seen[message.id]) return;
     state.seen[message.id] = true;
     state.lastId = Math.max(state.lastId, message.id);
-    var item = el("li", "halo-message halo-message--" + message.author);
+    var item = messageItem(message);
     item.setAttribute("data-message-id", String(message.id));
-    var label = authorLabel(message.author);
-    if (label) item.appendChild(el("span", "halo-author", label));
-    item.appendChild(el("p", "halo-body", message.body));
-    var sources = (message.sources || []).filter(function (source) { return safeUrl(source.url); });
+    var sources = uniqueSources(message.sources);
     if (sources.length) {
       var links = el("ul", "halo-sources");
       sources.forEach(function (source) {
@@ -223,7 +300,27 @@
       return false;
     });
     list.insertBefore(item, later); // kept in id order even when the socket is faster than the HTTP reply
+    if (typing.parentNode) list.appendChild(typing);
     list.scrollTop = list.scrollHeight;
+    if (message.author !== "user" && !state.quiet) notifyUnread(message);
+  }
+
+  function notifyUnread(message) {
+    if (!panel.hidden) return;
+    state.unread += 1;
+    badge.textContent = state.unread > 9 ? "9+" : String(state.unread);
+    badge.hidden = false;
+    launcher.setAttribute("aria-label", "Open chat, " + state.unread + " unread message" + (state.unread > 1 ? "s" : ""));
+    previewAuthor.textContent = authorLabel(message) || (state.config && state.config.name) || "";
+    previewText.textContent = message.body.length > 120 ? message.body.slice(0, 119) + "…" : message.body;
+    preview.hidden = false;
+  }
+
+  function clearUnread() {
+    state.unread = 0;
+    badge.hidden = true;
+    preview.hidden = true;
+    launcher.setAttribute("aria-label", "Open chat");
   }
 
   function renderAll(messages) {
@@ -319,6 +416,46 @@
     root.setAttribute("data-busy", busy ? "true" : "false");
   }
 
+  function showTyping(show) {
+    if (show && state.status !== "handed_off") {
+      list.appendChild(typing);
+      list.scrollTop = list.scrollHeight;
+    } else if (typing.parentNode) {
+      typing.parentNode.removeChild(typing);
+    }
+  }
+
+  /* The customer's message shows at once as pending; the server's copy replaces it when the POST answers.
+     A failed send stays in place with a retry button (its text is kept). */
+  function deliver(body, pendingItem) {
+    setBusy(true);
+    showNotice("");
+    pendingItem.className = "halo-message halo-message--user halo-message--pending";
+    var failed = pendingItem.querySelector(".halo-failed");
+    if (failed) pendingItem.removeChild(failed);
+    showTyping(true);
+    sendMessage(body)
+      .then(function (data) {
+        if (pendingItem.parentNode) pendingItem.parentNode.removeChild(pendingItem);
+        showTyping(false);
+        renderAll(data.messages);
+        setStatus(data.status);
+      })
+      .catch(function (error) {
+        showTyping(false);
+        pendingItem.className = "halo-message halo-message--user halo-message--failed";
+        var row = el("span", "halo-failed");
+        row.appendChild(el("span", "halo-failed-text", error.code === "network" ? "Not sent." : error.message));
+        var retry = el("button", "halo-retry", "Retry");
+        retry.type = "button";
+        retry.addEventListener("click", function () { if (!state.busy) deliver(body, pendingItem); });
+        row.appendChild(retry);
+        pendingItem.appendChild(row);
+        if (error.code === "network") showNotice(error.message);
+      })
+      .then(function () { setBusy(false); });
+  }
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var body = input.value.trim();
@@ -327,16 +464,11 @@
       showNotice("Messages are at most " + MAX_CHARS + " characters.");
       return;
     }
-    setBusy(true);
-    showNotice("");
-    sendMessage(body)
-      .then(function (data) {
-        input.value = "";
-        renderAll(data.messages);
-        setStatus(data.status);
-      })
-      .catch(function (error) { showNotice(error.message); })
-      .then(function () { setBusy(false); });
+    input.value = "";
+    var pendingItem = messageItem({ author: "user", body: body, created_at: new Date().toISOString() });
+    list.appendChild(pendingItem);
+    list.scrollTop = list.scrollHeight;
+    deliver(body, pendingItem);
   });
 
   input.addEventListener("keydown", function (event) {
@@ -358,6 +490,7 @@
       .then(function (data) {
         renderAll(data && data.messages);
         setStatus((data && data.status) || "handed_off");
+        input.focus();
         return catchUp();
       })
       .catch(function (error) {
@@ -372,16 +505,38 @@
   function open() {
     panel.hidden = false;
     launcher.hidden = true;
+    clearUnread();
     root.setAttribute("data-open", "true");
+    list.scrollTop = list.scrollHeight;
     input.focus();
   }
 
-  launcher.addEventListener("click", open);
-  close.addEventListener("click", function () {
+  function shut() {
     panel.hidden = true;
     launcher.hidden = false;
     root.setAttribute("data-open", "false");
+    launcher.focus();
+  }
+
+  launcher.addEventListener("click", open);
+  preview.addEventListener("click", open);
+  close.addEventListener("click", shut);
+  // Esc closes the open panel while focus is in it (or nowhere, e.g. after a button in it was hidden).
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || panel.hidden) return;
+    var target = event.target;
+    if (root.contains(target) || target === document.body || target === document.documentElement) {
+      event.preventDefault();
+      shut();
+    }
   });
+
+  function recordPageView() {
+    if (!trackPages) return;
+    if (!identity.user_id && !load("visitor_id")) return; // a visitor Halo has never met: nothing to record
+    var payload = { app_id: appId, user: userPayload(), url: (window.location.pathname + window.location.search).slice(0, 2048) };
+    api("POST", "page-views", payload).catch(function () { /* best effort: never bother the visitor */ });
+  }
 
   // --- start ----------------------------------------------------------------------------------------
 
@@ -396,10 +551,12 @@
       if (config.greeting) list.appendChild(el("li", "halo-message halo-message--greeting", config.greeting));
       setStatus(state.status);
       root.setAttribute("data-ready", "true");
+      recordPageView();
       var stored = load(conversationKey);
       if (stored && stored.id && stored.token) {
         state.conversation = stored;
-        return catchUp().then(connect);
+        state.quiet = true; // what the catch-up brings was seen before: no unread badge for it
+        return catchUp().then(function () { state.quiet = false; connect(); });
       }
     })
     .catch(function (error) {

@@ -80,3 +80,17 @@ class HandoffSerializer(serializers.Serializer[Any]):
     created = serializers.BooleanField(help_text="False when the contact's open ticket was reused.")
     ticket = TicketRefSerializer()
     messages = MessageSerializer(many=True, help_text="The handoff message, if one was posted.")
+
+
+class WidgetPageViewSerializer(StrictSerializer):
+    """The host page the widget was loaded on."""
+
+    app_id = TextField(max_length=32)
+    user = WidgetUserSerializer(required=False)
+    url = TextField(max_length=2048, help_text="The page's path and query, e.g. /pricing?plan=pro.")
+
+
+class WidgetPageViewResultSerializer(serializers.Serializer[Any]):
+    recorded = serializers.BooleanField(
+        help_text="False for an anonymous visitor Halo does not know yet (nothing is stored for them)."
+    )

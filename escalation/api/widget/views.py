@@ -22,6 +22,8 @@ from escalation.api.widget.serializers import (
     WidgetConversationSerializer,
     WidgetMessageInputSerializer,
     WidgetMessagesSerializer,
+    WidgetPageViewResultSerializer,
+    WidgetPageViewSerializer,
     WidgetStartSerializer,
 )
 from escalation.error_codes import WidgetErrorCode
@@ -31,9 +33,10 @@ from escalation.services import HandoffUnavailable
 from halo.api.errors import ApiError
 from halo.api.schema import error_responses
 from halo.identity import ContactIdentity
+from halo.models import Contact
 from halo.params import after_id_param
 from halo.selectors import contact_of_identity
-from halo.services import contact_of_identity_resolve
+from halo.services import contact_of_identity_resolve, page_view_record
 from inbox.models import Ticket
 from inbox.selectors import ticket_open_of_conversation
 
@@ -227,3 +230,36 @@ class WidgetHandoffView(WidgetView):
             },
             status=status.HTTP_201_CREATED,
         )
+
+
+class WidgetPageViewsView(WidgetView):
+    @extend_schema(
+        operation_id="widget_page_view",
+        summary="Record the host page",
+        description=(
+            'The widget reports the page it is shown on (unless the embed says `data-track-pages="false"`), '
+            "so segment rules on `activity.pages_visited` and `activity.last_active` work without the server "
+            "API. Recorded for an identified user (verified `user_hash`; the contact is created on first sight) "
+            "and for an anonymous visitor Halo already knows (one who chatted); other visitors are not stored "
+            "(`recorded: false`)."
+        ),
+        request=WidgetPageViewSerializer,
+        responses={201: WidgetPageViewResultSerializer, **error_responses(400, 401, 404, 429)},
+        auth=[],
+        tags=["widget"],
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        workspace = self.workspace_for_app(data.get("app_id"))
+        serializer = WidgetPageViewSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        identity = widget_identity(workspace=workspace, data=serializer.validated_data.get("user") or {})
+        contact: Contact | None = (
+            contact_of_identity_resolve(workspace=workspace, identity=identity)
+            if identity.user_id is not None
+            else contact_of_identity(workspace=workspace, identity=identity)
+        )
+        if contact is None:
+            return Response({"recorded": False}, status=status.HTTP_201_CREATED)
+        page_view_record(contact=contact, url=serializer.validated_data["url"][:2048])
+        return Response({"recorded": True}, status=status.HTTP_201_CREATED)

@@ -1,0 +1,171 @@
+"""Search: the inbox's search box and ``GET /api/v1/tickets?q=``, on whichever database the suite runs on
+(SQLite FTS5 by default, PostgreSQL full text with ``DATABASE_URL``): names, emails, companies and message text,
+open and closed tickets, best first, matches highlighted and escaped, another workspace never found."""
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from agents.models import Message
+from agents.search import message_matches
+from halo.models import Workspace
+from halo.search import highlight, search_terms
+from inbox.models import Ticket
+from inbox.selectors import ticket_search
+from tests.agents.factories import ConversationFactory, MessageFactory
+from tests.halo.factories import CompanyFactory, ContactFactory
+from tests.inbox.factories import TicketFactory
+
+
+def ticket_with(workspace: Workspace, *bodies: str, status: str = "open", **contact_fields: object) -> Ticket:
+    ticket = TicketFactory(
+        workspace=workspace, status=status, contact=ContactFactory(workspace=workspace, **contact_fields)
+    )
+    conversation = ConversationFactory(workspace=workspace, contact=ticket.contact)
+    for body in bodies:
+        MessageFactory(conversation=conversation, author="user", body=body)
+    ticket.conversations.add(conversation)
+    return ticket
+
+
+def found(workspace: Workspace, text: str) -> list[int]:
+    return [ticket.pk for ticket in ticket_search(workspace=workspace, text=text).tickets]
+
+
+def test_finds_message_text_open_and_closed_with_stemming(workspace) -> None:
+    refunds = ticket_with(workspace, "I was refunded twice for March", status="closed")
+    other = ticket_with(workspace, "My password reset email never arrived")
+
+    assert found(workspace, "refund") == [refunds.pk]
+    assert found(workspace, "password emails") == [other.pk]
+    assert found(workspace, "pizza") == []
+
+
+def test_finds_name_email_and_company_words(workspace) -> None:
+    company = CompanyFactory(workspace=workspace, name="Initech Labs")
+    ada = ticket_with(workspace, "Hello", name="Ada Lovelace", email="ada.l@analytical.example", company=company)
+
+    for text in ("lovelace", "Ada", "analytical", "ada.l@analytical.example", "initech", "Lovel"):
+        assert found(workspace, text) == [ada.pk], text
+
+
+def test_every_word_must_be_found_in_the_contact_or_a_message(workspace) -> None:
+    both = ticket_with(workspace, "The export to CSV fails", name="Grace Hopper")
+    ticket_with(workspace, "The export to CSV fails", name="Alan Turing")
+    ticket_with(workspace, "Hi", name="Grace Kelly")
+
+    assert found(workspace, "grace export") == [both.pk]
+
+
+def test_a_match_in_the_contact_ranks_above_one_in_a_message(workspace) -> None:
+    named = ticket_with(workspace, "Hello there", name="Grace Hopper")  # older: it would lose a tie
+    mentioned = ticket_with(workspace, "Please forward this to Hopper in accounting", name="Sam Smith")
+
+    assert found(workspace, "hopper") == [named.pk, mentioned.pk]
+
+
+def test_another_workspace_is_never_found(workspace, other_workspace) -> None:
+    ticket_with(other_workspace, "Secret refund request", name="Eve Other")
+    mine = ticket_with(workspace, "refund please", name="Bob Mine")
+
+    assert found(workspace, "refund") == [mine.pk]
+    assert found(workspace, "eve") == []
+
+
+def test_query_syntax_is_only_words(workspace) -> None:
+    ticket = ticket_with(workspace, "It says error 42 & then crashes")
+    assert search_terms("error & | ! :* ( 42 ' \"") == ["error", "42"]
+    assert found(workspace, "error & | ! :* ( 42") == [ticket.pk]
+    assert found(workspace, "& | !") == []
+
+
+def test_highlight_escapes_and_marks_only_matches() -> None:
+    html = highlight("<script>alert(1)</script> refunds & more", ["refund", "script"])
+    assert html == "&lt;<mark>script</mark>&gt;alert(1)&lt;/<mark>script</mark>&gt; <mark>refunds</mark> &amp; more"
+
+
+def test_the_index_follows_message_edits_and_deletes(workspace) -> None:
+    ticket = ticket_with(workspace, "original words")
+    message = Message.objects.get(conversation__tickets=ticket)
+    Message.objects.filter(pk=message.pk).update(body="replacement text")
+    assert found(workspace, "original") == []
+    assert found(workspace, "replacement") == [ticket.pk]
+    message.delete()
+    assert message_matches(workspace_id=workspace.pk, terms=["replacement"], limit=10) == []
+
+
+def test_search_runs_a_fixed_number_of_queries(workspace, django_assert_max_num_queries) -> None:
+    for n in range(30):
+        ticket_with(workspace, f"refund number {n}", name=f"Customer {n}")
+    with django_assert_max_num_queries(9):  # PostgreSQL counts the matching messages first; SQLite does not
+        page = ticket_search(workspace=workspace, text="refund customer")
+    assert len(page.tickets) == 30
+
+
+def test_inbox_search_page_highlights_matches_escaped(staff: Client, workspace) -> None:
+    ticket_with(workspace, "I got <b>charged</b> twice", name="Ada <i>Lovelace</i>")
+
+    html = staff.get("/inbox/all/", {"q": "charged ada"}).content.decode()
+
+    assert "I got &lt;b&gt;<mark>charged</mark>&lt;/b&gt; twice" in html
+    assert "<mark>Ada</mark> &lt;i&gt;Lovelace&lt;/i&gt;" in html
+    assert "<b>charged" not in html
+
+
+def test_inbox_search_within_a_list_keeps_its_conditions(staff: Client, workspace) -> None:
+    closed = ticket_with(workspace, "refund", status="closed")
+    open_ = ticket_with(workspace, "refund")
+
+    html = staff.get("/inbox/open/", {"q": "refund"}).content.decode()
+    assert f'data-ticket-id="{open_.pk}"' in html
+    assert f'data-ticket-id="{closed.pk}"' not in html
+    assert f'data-ticket-id="{closed.pk}"' in staff.get("/inbox/all/", {"q": "refund"}).content.decode()
+
+
+def test_api_search_is_best_first_with_filters(api, workspace) -> None:
+    named = ticket_with(workspace, "hello", name="Grace Hopper", status="closed")
+    mentioned = ticket_with(workspace, "ask Hopper about it")
+
+    response = api.get("/api/v1/tickets", {"q": "hopper"})
+    assert response.status_code == 200
+    assert [row["id"] for row in response.json()["results"]] == [named.pk, mentioned.pk]
+    only_open = api.get("/api/v1/tickets", {"q": "hopper", "status": "open"}).json()["results"]
+    assert [row["id"] for row in only_open] == [mentioned.pk]
+
+
+def test_api_search_pages_with_offset(api, workspace) -> None:
+    ids = {ticket_with(workspace, "refund please").pk for _ in range(3)}
+    first = api.get("/api/v1/tickets", {"q": "refund", "limit": 2}).json()
+    assert len(first["results"]) == 2
+    assert first["next"]
+    second = api.get(first["next"]).json()
+    assert {row["id"] for row in first["results"] + second["results"]} == ids
+    assert second["next"] is None
+
+
+@pytest.mark.parametrize("params", [{"q": "x" * 201}, {"q": "a", "offset": "-1"}, {"q": "a", "offset": "x"}])
+def test_api_search_refuses_bad_input(api, params) -> None:
+    response = api.get("/api/v1/tickets", params)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+
+
+@pytest.mark.postgres
+def test_postgresql_search_uses_the_indexes(workspace) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute(
+            "EXPLAIN SELECT 1 FROM agents_message_search WHERE workspace_id = 1 AND "
+            "document @@ to_tsquery('english', 'refund:*')"
+        )
+        plan = " ".join(row[0] for row in cursor.fetchall())
+        cursor.execute(
+            "EXPLAIN SELECT 1 FROM halo_contact WHERE to_tsvector('simple'::regconfig, coalesce(name, '') || ' ' || "
+            "translate(coalesce(email, ''), '@.+_-', '     ')) @@ to_tsquery('simple', 'ada:*')"
+        )
+        contact_plan = " ".join(row[0] for row in cursor.fetchall())
+        cursor.execute("RESET enable_seqscan")
+    assert "agents_message_search_gin" in plan or "agents_message_search_recent" in plan
+    assert "contact_text_search" in contact_plan

@@ -153,7 +153,7 @@ def test_every_kind_of_page_works_under_the_policy(halo_embedded: str, browser: 
     visit(page, f"{base}/admin/agents/agent/", "#result_list", tmp_path, "admin-agents")
     page.click("#result_list tbody tr a")
     page.wait_for_selector("form#agent_form", timeout=15_000)
-    page.click(".field-actions_links a")  # the agent's Actions > Ticket Escalation form
+    page.click(".halo-agent-actions a")  # the agent's Actions > Ticket Escalation form
     page.wait_for_selector("#content form", timeout=15_000)
     page.screenshot(path=str(tmp_path / "admin-escalation.png"))
     visit(page, f"{base}/admin/inbox/ticket/?status__exact=open", "#result_list", tmp_path, "admin-tickets")

@@ -80,6 +80,16 @@ def _numeric_ipv4(name: str) -> bool:
 
 
 @pytest.fixture(autouse=True)
+def _celery_joins_allowed() -> None:
+    """Each test may read an eager task's result. Celery keeps "a task is running, joins would block" in one
+    process-wide flag that ``Task.apply`` sets and restores; two threads applying tasks at once (the
+    concurrency tests) can restore it in the wrong order and leave it set for whatever test runs next."""
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache() -> None:
     """Each test starts with an empty cache: rate-limit counters (all tests come from 127.0.0.1) must not
     carry over from earlier tests, which they would on the shared Redis cache of a PostgreSQL/Redis run."""

@@ -199,7 +199,11 @@ class Contact(models.Model):
     visitor_id = models.CharField(
         max_length=64, null=True, blank=True, editable=False, help_text="The widget's id for an anonymous visitor."
     )
+    # ``email`` is known to be the contact's: set by the workspace's server API or a signed widget identity.
+    # An address a visitor types in chat is theirs by claim only: it is kept apart, shown to staff as
+    # unverified, never matched by segment rules and never written to.
     email = models.EmailField(max_length=254, null=True, blank=True)
+    unverified_email = models.EmailField(max_length=254, null=True, blank=True)
     name = models.CharField(max_length=255, null=True, blank=True)
     role = models.CharField(max_length=255, null=True, blank=True)
     plan = models.CharField(max_length=255, null=True, blank=True)

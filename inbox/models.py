@@ -119,6 +119,16 @@ class Ticket(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     verdict_at = models.DateTimeField(null=True, blank=True)
+    # The first-reply promise: when a teammate's first reply is due (counted in business hours) and when the
+    # first one was sent.
+    first_reply_due_at = models.DateTimeField(null=True, blank=True)
+    first_replied_at = models.DateTimeField(null=True, blank=True)
+    # The customer's satisfaction rating, given once after the ticket closes.
+    rating_score = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    rating_comment = models.TextField(blank=True, default="")
+    rated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -146,6 +156,10 @@ class Ticket(models.Model):
                 name="ticket_confidence_range",
             ),
             models.CheckConstraint(condition=Q(escalation_count__gte=1), name="ticket_escalation_count_positive"),
+            models.CheckConstraint(
+                condition=Q(rating_score__isnull=True) | Q(rating_score__gte=1, rating_score__lte=5),
+                name="ticket_rating_score_range",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -52,7 +52,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     auth_timeout: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
-        conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
+        # The ``<id:>`` converter matched and range-checked it (``halo.params.IdConverter``).
+        conversation_id: int = self.scope["url_route"]["kwargs"]["conversation_id"]
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         url_token = (query.get("token") or [""])[0]
         conversation = await _conversation(conversation_id)

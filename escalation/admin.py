@@ -212,12 +212,12 @@ class EscalationSettingsAdmin(WorkspaceScopedAdmin):
     def get_urls(self) -> list[URLPattern]:
         extra = [
             path(
-                "agent/<int:agent_id>/",
+                "agent/<id:agent_id>/",
                 self.admin_site.admin_view(self.for_agent_view),
                 name="escalation_escalationsettings_for_agent",
             ),
             path(
-                "<int:settings_id>/rule-preview",
+                "<id:settings_id>/rule-preview",
                 self.admin_site.admin_view(self.rule_preview_view),
                 name="escalation_escalationsettings_rule_preview",
             ),

@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from halo.forms import SurrogateFreeForm, SurrogateFreeJSONField
 from halo.models import ApiKey, Company, Contact, Membership, OutboxMessage, PageView, Workspace, new_identity_secret
 from halo.outbound import slack_webhook_url_validator
 from halo.outbox import outbox_retry
@@ -75,6 +76,13 @@ class WorkspaceScopedAdmin(_ScopedFormFields, admin.ModelAdmin):  # type: ignore
     """
 
     workspace_path = "workspace"
+    formfield_overrides = {models.JSONField: {"form_class": SurrogateFreeJSONField}}
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if issubclass(form, SurrogateFreeForm):
+            return form
+        return type(form.__name__, (SurrogateFreeForm, form), {})
 
     def workspace_lookup(self) -> str:
         return f"{self.workspace_path}__in" if self.workspace_path else "pk__in"

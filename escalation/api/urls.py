@@ -5,6 +5,6 @@ from django.urls import path
 from escalation.api.views import AiTurnView, EscalationSettingsView
 
 urlpatterns = [
-    path("agents/<int:agent_id>/escalation-settings", EscalationSettingsView.as_view(), name="escalation-settings"),
-    path("conversations/<int:conversation_id>/ai-turns", AiTurnView.as_view(), name="ai-turns"),
+    path("agents/<id:agent_id>/escalation-settings", EscalationSettingsView.as_view(), name="escalation-settings"),
+    path("conversations/<id:conversation_id>/ai-turns", AiTurnView.as_view(), name="ai-turns"),
 ]

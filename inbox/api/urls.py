@@ -6,5 +6,5 @@ from inbox.api.views import TicketListView, TicketView
 
 urlpatterns = [
     path("tickets", TicketListView.as_view(), name="ticket-list"),
-    path("tickets/<int:ticket_id>", TicketView.as_view(), name="ticket"),
+    path("tickets/<id:ticket_id>", TicketView.as_view(), name="ticket"),
 ]

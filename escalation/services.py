@@ -158,6 +158,6 @@ def handoff_notice(*, contact: Contact, escalation_settings: EscalationSettings)
         "Thanks for your patience. I've passed this conversation to our team; "
         f"they usually reply {escalation_settings.expected_reply_time}."
     )
-    if contact.is_anonymous and not contact.email:
+    if contact.is_anonymous and not contact.email and not contact.unverified_email:
         text += " Please leave your email address here so we can get back to you even if you close this page."
     return text

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from halo.identity import ContactIdentity
-from halo.models import ApiKey, Company, Contact, Membership, PageView, Workspace
+from halo.models import ApiKey, Company, Contact, Membership, PageView, Workspace, validate_custom_fields
 
 CONTACT_TEXT_FIELDS = ("email", "name", "role", "plan")
 COMPANY_TEXT_FIELDS = ("name", "plan", "industry")
@@ -273,8 +273,9 @@ def contact_touch(*, contact: Contact, at: datetime) -> None:
 def contact_of_identity_resolve(*, workspace: Workspace, identity: ContactIdentity) -> Contact:
     """The contact of a verified widget caller, created on first sight.
 
-    An identified user's email and name are upserted lightly (only values that are given and differ);
-    the server API stays the source of truth for everything else. Creation is race-free: the database's
+    An identified user's email, name and traits (custom fields) are upserted lightly from a signed identity
+    (``user_jwt``; only values that are given and differ; traits merged key by key); the server API stays
+    the source of truth for everything else. The identity is already verified (``halo.identity``). Creation is race-free: the database's
     unique constraints decide, and the loser of a race reads the winner's row.
     """
     if identity.user_id is not None:
@@ -283,23 +284,29 @@ def contact_of_identity_resolve(*, workspace: Workspace, identity: ContactIdenti
         lookup = {"workspace": workspace, "visitor_id": identity.visitor_id}
     else:
         raise ValueError("A widget caller needs a user_id or a visitor_id.")
-    traits = {
+    signed: dict[str, Any] = {
         name: value
         for name, value in (("email", identity.email), ("name", identity.name))
         if value and identity.user_id
     }
     contact = Contact.objects.filter(**lookup).first()
     if contact is None:
+        custom = dict(identity.traits) if identity.user_id else {}
         try:
             with transaction.atomic():
-                contact = Contact.objects.create(**lookup, **traits)
+                contact = Contact.objects.create(**lookup, **signed, custom_fields=custom)
         except IntegrityError:
             contact = Contact.objects.get(**lookup)
         return contact
-    changed = [name for name, value in traits.items() if getattr(contact, name) != value]
+    if identity.user_id and identity.traits:
+        merged = {**contact.custom_fields, **identity.traits}
+        if merged != contact.custom_fields:
+            validate_custom_fields(merged)  # the merge may pass the count limit
+            signed["custom_fields"] = merged
+    changed = [name for name, value in signed.items() if getattr(contact, name) != value]
     if changed:
         for name in changed:
-            setattr(contact, name, traits[name])
+            setattr(contact, name, signed[name])
         contact.save(update_fields=changed)
     return contact
 
@@ -308,10 +315,11 @@ _EMAIL_IN_TEXT = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[A-Za
 
 
 def contact_email_capture(*, contact: Contact, text: str) -> None:
-    """An anonymous visitor without an email who writes one in the chat (the handoff message asks for it)
-    gets it stored, so the team can reach them. Identified users' emails come from the workspace, never
-    from chat text."""
-    if not contact.is_anonymous or contact.email:
+    """An address written in the chat (the handoff message asks an anonymous visitor for one) is kept as the
+    contact's ``unverified_email``, so the team can reach them: shown to staff as unverified, never matched
+    by segment rules, never written to ``email`` (which the workspace's server API or a signed identity
+    sets), never used to merge contacts. The first address written is kept."""
+    if contact.email or contact.unverified_email:
         return
     match = _EMAIL_IN_TEXT.search(text)
     if match is None:
@@ -321,5 +329,5 @@ def contact_email_capture(*, contact: Contact, text: str) -> None:
         validate_email(email)
     except ValidationError:
         return
-    contact.email = email
-    Contact.objects.filter(pk=contact.pk, email__isnull=True).update(email=email)
+    contact.unverified_email = email
+    Contact.objects.filter(pk=contact.pk, unverified_email__isnull=True).update(unverified_email=email)

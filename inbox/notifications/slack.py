@@ -92,6 +92,9 @@ def _contact_text(ticket: Ticket) -> str:
     name = contact.name or contact.email or contact.user_id or f"Visitor {contact.pk}"
     if contact.email and contact.name:
         name = f"{contact.name} ({contact.email})"
+    elif not contact.email and contact.unverified_email:
+        # Written in the chat by the visitor: anyone can type a VIP's address.
+        name = f"{name} ({contact.unverified_email}, unverified)"
     return slack_field(name)
 
 

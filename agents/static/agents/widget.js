@@ -4,10 +4,12 @@
  *   <script src="https://HALO/static/agents/widget.js" data-app-id="APP_ID" async></script>
  *
  * Optional attributes: data-agent (the id of one of the workspace's agents, e.g. "Sales" on the pricing page
- * and "Support" in the help center; default: the workspace's first agent), data-user-id + data-user-hash
- * (hex HMAC-SHA256 of the user id under the workspace's identity secret, computed by YOUR server),
- * data-email, data-name, data-open="true" (start open), data-track-pages="false" (do not record the host
- * page as a page view).
+ * and "Support" in the help center; default: the workspace's first agent), data-user-jwt (an HS256 JWT
+ * signed by YOUR server with the workspace's identity secret, claims user_id and optionally email, name,
+ * traits: the only way to give Halo a signed-in user's email, name or traits) or data-user-id +
+ * data-user-hash (hex HMAC-SHA256 of the user id under the identity secret: the user id alone),
+ * data-open="true" (start open), data-track-pages="false" (do not record the host page as a page view).
+ * data-email and data-name are not sent: unsigned, anyone could claim any address.
  *
  * The widget talks to Halo's widget API (/api/widget/v1/) on the script's own origin. An anonymous visitor
  * keeps a random visitor id, and the open conversation's id and token (one per agent), in localStorage. A
@@ -33,11 +35,20 @@
   var base = new URL(script.src, window.location.href).origin;
   var appId = script.dataset.appId;
   var agentId = script.dataset.agent || null; // checked by the server: not one of the workspace's agents → 404
+  // The user id a signed token names (its payload is readable; only the server checks the signature).
+  function jwtUserId(token) {
+    try {
+      var payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      var claims = JSON.parse(window.atob(payload + "===".slice((payload.length + 3) % 4)));
+      return typeof claims.user_id === "string" ? claims.user_id : null;
+    } catch (error) {
+      return null;
+    }
+  }
   var identity = {
-    user_id: script.dataset.userId || null,
+    user_jwt: script.dataset.userJwt || null,
+    user_id: script.dataset.userId || (script.dataset.userJwt ? jwtUserId(script.dataset.userJwt) : null),
     user_hash: script.dataset.userHash || null,
-    email: script.dataset.email || null,
-    name: script.dataset.name || null,
   };
   var storageKey = "halo:" + appId + (identity.user_id ? ":user:" + identity.user_id : "");
   // The visitor id is shared by every agent of the workspace (one contact); each agent has its own conversation.
@@ -88,12 +99,8 @@
   }
 
   function userPayload() {
-    if (identity.user_id) {
-      var user = { user_id: identity.user_id, user_hash: identity.user_hash || "" };
-      if (identity.email) user.email = identity.email;
-      if (identity.name) user.name = identity.name;
-      return user;
-    }
+    if (identity.user_jwt) return { user_jwt: identity.user_jwt };
+    if (identity.user_id) return { user_id: identity.user_id, user_hash: identity.user_hash || "" };
     return { visitor_id: visitorId() };
   }
 
@@ -540,9 +547,11 @@
 
   // --- start ----------------------------------------------------------------------------------------
 
-  var configQuery = identity.user_id
-    ? { user_id: identity.user_id, user_hash: identity.user_hash }
-    : { visitor_id: load("visitor_id") };
+  var configQuery = identity.user_jwt
+    ? { user_jwt: identity.user_jwt }
+    : identity.user_id
+      ? { user_id: identity.user_id, user_hash: identity.user_hash }
+      : { visitor_id: load("visitor_id") };
   configQuery.agent = agentId;
   api("GET", "config", null, configQuery)
     .then(function (config) {

@@ -330,10 +330,26 @@ class ContactAdmin(WorkspaceScopedAdmin):
     list_filter = ["plan", "subscription_status", "company"]
     search_fields = ["user_id", "email", "name", "company__name"]
     list_select_related = ["company", "workspace"]
-    readonly_fields = ["visitor_id", "last_active_at", "created_at"]
+    # ``unverified_email`` is what a visitor wrote in the chat: shown, never edited into ``email`` here.
+    readonly_fields = ["visitor_id", "unverified_email", "last_active_at", "created_at"]
     inlines = [PageViewInline]
     fieldsets = [
-        (None, {"fields": ["workspace", "user_id", "visitor_id", "email", "name", "role", "plan", "company"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "workspace",
+                    "user_id",
+                    "visitor_id",
+                    "email",
+                    "unverified_email",
+                    "name",
+                    "role",
+                    "plan",
+                    "company",
+                ]
+            },
+        ),
         ("Custom fields", {"fields": ["custom_fields"]}),
         ("Stripe", {"fields": ["subscription_status", "stripe_mrr", "lifetime_value"]}),
         ("Activity", {"fields": ["last_active_at", "created_at"]}),

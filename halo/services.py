@@ -275,8 +275,9 @@ def contact_of_identity_resolve(*, workspace: Workspace, identity: ContactIdenti
 
     An identified user's email, name and traits (custom fields) are upserted lightly from a signed identity
     (``user_jwt``; only values that are given and differ; traits merged key by key); the server API stays
-    the source of truth for everything else. The identity is already verified (``halo.identity``). Creation is race-free: the database's
-    unique constraints decide, and the loser of a race reads the winner's row.
+    the source of truth for everything else. The identity is already verified (``halo.identity``).
+    Creation is race-free: the database's unique constraints decide, and the loser of a race reads the
+    winner's row.
     """
     if identity.user_id is not None:
         lookup: dict[str, Any] = {"workspace": workspace, "user_id": identity.user_id}

@@ -55,7 +55,9 @@ def _claims_identity(claims: dict[str, Any]) -> ContactIdentity:
     except ValidationError as error:
         raise refuse(f"The user_jwt's traits claim: {' '.join(error.messages)}") from None
     return ContactIdentity(
-        user_id=user_id, email=email.strip().lower() if email else None, name=name.strip() or None if name else None,
+        user_id=user_id,
+        email=email.strip().lower() if email else None,
+        name=name.strip() or None if name else None,
         traits=dict(traits),
     )
 

@@ -14,8 +14,11 @@
  * The widget talks to Halo's widget API (/api/widget/v1/) on the script's own origin. An anonymous visitor
  * keeps a random visitor id, and the open conversation's id and token (one per agent), in localStorage. A
  * POST returns every message it created (the handoff's system message included); teammate and system
- * messages also arrive live over /ws/widget/conversations/{id}/, and after a reconnect the widget catches up
- * with GET .../messages?after=<last id>. A message is shown once, whichever way it came first (by id).
+ * messages also arrive live over /ws/widget/conversations/{id}/. Live delivery is at most once (a Redis
+ * restart can drop a broadcast), so the widget catches up with GET .../messages?after=<last id> when its
+ * socket reconnects, when a live message's id skips past the last one it has (something may be missing
+ * between), and every 10 s while a teammate owns the conversation. A message is shown once, whichever way
+ * it came first (by id).
  * Every text is inserted as text (never as HTML).
  *
  * Feel: the customer's message shows at once (pending, then confirmed by the server's copy), a typing
@@ -56,6 +59,9 @@
   var trackPages = script.dataset.trackPages !== "false";
   var MAX_CHARS = 4000;
   var PAGE_SIZE = 200; // messages per ?after= page (agents.selectors.messages_after)
+  // While a teammate owns the conversation, a catch-up this often: a reply whose broadcast was lost (Redis
+  // restarted while the socket stayed open) shows within this time without any other message to reveal it.
+  var HANDOFF_POLL_MS = 10000;
 
   var state = {
     config: null,
@@ -403,8 +409,12 @@
         state.retry = 0;
         if (reconnected) catchUp();
       } else if (data.type === "message" && data.message) {
+        // Ids are global (other conversations take ids too), so a skip only says a message of ours may be
+        // missing: one catch-up settles it (and brings nothing when none was).
+        var skipped = state.lastId > 0 && data.message.id > state.lastId + 1;
         render(data.message);
         if (data.message.author === "teammate") setStatus("handed_off");
+        if (skipped) catchUp();
       }
     };
     socket.onclose = function (event) {
@@ -415,6 +425,10 @@
       window.setTimeout(connect, delay);
     };
   }
+
+  window.setInterval(function () {
+    if (state.conversation && state.status === "handed_off" && !state.busy) catchUp();
+  }, HANDOFF_POLL_MS);
 
   function setBusy(busy) {
     state.busy = busy;

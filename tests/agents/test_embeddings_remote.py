@@ -134,7 +134,8 @@ def test_switching_models_never_compares_vectors_of_two_models(workspace: Worksp
 
     assert before.mode == SearchMode.LEXICAL
     second_model = set(KnowledgePassage.objects.values_list("embedding_model", flat=True))
-    assert len(first_model) == len(second_model) == 1 and first_model != second_model
+    assert len(first_model) == len(second_model) == 1
+    assert first_model != second_model
     assert after.mode == SearchMode.SEMANTIC
     assert endpoint.requests[-1]["json"]["model"] == "toy-embed-2"
 
@@ -157,9 +158,8 @@ def test_turning_embeddings_off_searches_by_words_at_once(workspace: Workspace) 
 
 
 def test_an_internal_endpoint_is_refused_unless_the_operator_allows_it(workspace: Workspace) -> None:
-    with stand_in_server(embeddings_reply, allow=False) as internal:
-        with pytest.raises(ValidationError) as refused:
-            _use_endpoint(workspace, internal.url)
+    with stand_in_server(embeddings_reply, allow=False) as internal, pytest.raises(ValidationError) as refused:
+        _use_endpoint(workspace, internal.url)
 
     assert "embeddings_base_url" in refused.value.message_dict
     assert not KnowledgeSettings.objects.filter(workspace=workspace).exists()

@@ -14,7 +14,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
 
-from agents.models import Agent, Conversation, KnowledgeArticle
+from agents.knowledge import knowledge_settings_save
+from agents.models import Agent, Conversation, KnowledgeArticle, KnowledgeSettings
 from agents.services import knowledge_article_create
 from escalation.services import escalation_settings_ensure
 from halo.models import Contact, Membership, Workspace
@@ -76,6 +77,9 @@ def tenant_build(*, name: str, marker: str) -> Tenant:
     escalation_settings_ensure(agent=agent)
     article = knowledge_article_create(
         workspace=workspace, title=f"Article {marker}", body=f"How {marker} passwords are reset.", url=""
+    )
+    knowledge_settings_save(
+        settings=KnowledgeSettings(workspace=workspace, embeddings=KnowledgeSettings.Embeddings.OFF)
     )
     segment = Segment.objects.create(workspace=workspace, name=f"Segment {marker}", rule="company.plan = enterprise")
     contact = contact_upsert(

@@ -50,7 +50,7 @@ def conversation_event_data(conversation: Conversation) -> dict[str, Any]:
     return {
         "id": conversation.pk,
         "status": conversation.status,
-        "agent": conversation.agent_id,
+        "agent_id": conversation.agent_id,
         "contact": {"id": contact.pk, "user_id": contact.user_id, "email": contact.email, "name": contact.name},
         "created_at": conversation.created_at,
         "updated_at": conversation.updated_at,

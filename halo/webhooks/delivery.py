@@ -35,12 +35,12 @@ from halo import clock
 from halo.models import OutboxMessage, WebhookEndpoint, Workspace
 from halo.outbound import OutboundRefused, outbound_client
 from halo.outbox import MAX_ATTEMPTS, PermanentFailure, RetryLater, outbox_backoff
+from halo.selectors import webhook_paused_recipients
 from halo.webhooks.services import (
     webhook_delivery_failed,
     webhook_delivery_refused,
     webhook_delivery_start,
     webhook_delivery_succeeded,
-    webhook_paused_recipients,
 )
 
 logger = logging.getLogger(__name__)

@@ -223,16 +223,3 @@ def webhook_redeliver(*, deliveries: Iterable[WebhookDelivery]) -> int:
             )
             count += 1
     return count
-
-
-def webhook_paused_recipients(*, workspace_id: int) -> list[str]:
-    """The email addresses of the workspace's admins (told when one of its endpoints is paused)."""
-    return sorted(
-        {
-            email
-            for email in Membership.objects.filter(workspace_id=workspace_id, role=Membership.Role.ADMIN)
-            .select_related("user")
-            .values_list("user__email", flat=True)
-            if email
-        }
-    )

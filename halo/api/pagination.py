@@ -1,10 +1,12 @@
 """Cursor (keyset) pagination of the server API's lists: constant cost per page, no ``COUNT(*)``, opaque
 ``next``/``previous`` links. ``limit`` picks the page size and is validated like any parameter (DRF would
-silently fall back to the default on a bad value)."""
+silently fall back to the default on a bad value); a ``cursor`` that is not one of ours is a 400, like any
+bad parameter (DRF answers 404)."""
 
 from typing import Any
 
-from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
 from halo.api.error_codes import ErrorCode
@@ -31,6 +33,17 @@ class KeysetPagination(CursorPagination):
                 fields={"limit": [f"An integer from 1 to {self.max_page_size}."]},
             )
         return limit
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ApiError(
+                ErrorCode.INVALID,
+                "cursor: not a cursor of this list; follow the `next` link.",
+                status=400,
+                fields={"cursor": ["Invalid cursor."]},
+            ) from None
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)

@@ -253,6 +253,13 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
     def slack_configured(self, obj: Workspace) -> bool:
         return bool(obj.slack_webhook_url)
 
+    def save_model(self, request: HttpRequest, obj: Workspace, form: Any, change: bool) -> None:
+        if not change:
+            obj.save()
+            return
+        # Only what the form edits: the webhook routes are rebuilt by halo.webhooks while the form is open.
+        obj.save(update_fields=[*WorkspaceForm.Meta.fields, "slack_webhook_url", "identity_secret"])
+
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return request.user.is_superuser  # new workspaces come from create_workspace (admin + API key)
 

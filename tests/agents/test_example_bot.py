@@ -76,3 +76,8 @@ def test_changing_any_byte_of_a_signed_body_is_rejected(body: bytes, flip: int) 
 def test_the_bot_escalates_a_refund_and_answers_anything_else() -> None:
     assert bot.answer("I want a REFUND")["tools"] == [{"name": "escalate", "reason": "refund"}]
     assert bot.answer("Hi there") == {"reply": "Hello from the bot! You wrote: Hi there", "confidence": 90, "tools": []}
+
+
+def test_the_agents_readme_shows_the_bot_verbatim() -> None:
+    readme = (BOT_PATH.parents[2] / "agents" / "README.md").read_text()
+    assert f"```python\n{BOT_PATH.read_text()}```" in readme

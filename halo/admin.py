@@ -436,11 +436,11 @@ class WebhookEndpointAddForm(forms.ModelForm):  # type: ignore[type-arg]
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(WorkspaceScopedAdmin):
-    list_display = ["url", "workspace", "subscribed", "paused", "last_response", "failing_since", "created_at"]
+    list_display = ["url", "workspace", "subscribed", "status", "last_response", "failing_since", "created_at"]
     list_select_related = ["workspace"]
     search_fields = ["url"]
-    readonly_fields = ["workspace", "url", "subscribed", "paused", "failing_since", "created_at", "delivery_log"]
-    fields = ["workspace", "url", "subscribed", "paused", "failing_since", "created_at", "delivery_log"]
+    readonly_fields = ["workspace", "url", "subscribed", "status", "failing_since", "created_at", "delivery_log"]
+    fields = ["workspace", "url", "subscribed", "status", "failing_since", "created_at", "delivery_log"]
     actions = ["resume"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:
@@ -464,9 +464,11 @@ class WebhookEndpointAdmin(WorkspaceScopedAdmin):
     def subscribed(self, obj: WebhookEndpoint) -> str:
         return ", ".join(obj.events)
 
-    @admin.display(boolean=True, description="Paused")
-    def paused(self, obj: WebhookEndpoint) -> bool:
-        return obj.paused
+    @admin.display(description="Status")
+    def status(self, obj: WebhookEndpoint) -> str:
+        if obj.paused_at is not None:
+            return f"Paused since {obj.paused_at:%Y-%m-%d %H:%M} UTC"
+        return "Active"
 
     @admin.display(description="Last response")
     def last_response(self, obj: WebhookEndpoint) -> str:
@@ -513,7 +515,7 @@ class WebhookDeliveryAdmin(WorkspaceScopedReadOnlyAdmin):
     """The delivery log: one row per event and endpoint, with its last response code; "Redeliver" sends the
     same event (same id, same body) again."""
 
-    list_display = ["event_type", "event_id", "endpoint", "state", "last_status_code", "attempts", "last_attempt_at"]
+    list_display = ["event_type", "state", "last_response", "attempts", "last_attempt_at", "event_id", "endpoint"]
     list_filter = ["state", "event_type", "endpoint"]
     search_fields = ["event_id"]
     list_select_related = ["endpoint"]
@@ -531,6 +533,10 @@ class WebhookDeliveryAdmin(WorkspaceScopedReadOnlyAdmin):
         "event",
     ]
     actions = ["redeliver"]
+
+    @admin.display(description="Last response", ordering="last_status_code")
+    def last_response(self, obj: WebhookDelivery) -> str:
+        return str(obj.last_status_code) if obj.last_status_code is not None else "—"
 
     @admin.action(description="Redeliver the selected events")
     def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:

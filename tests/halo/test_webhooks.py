@@ -112,6 +112,10 @@ class TestApi:
             ({"url": "https://169.254.169.254/latest", "events": ["ticket.created"]}, "url", "non-public"),
             ({"url": "ftp://bot.example.com", "events": ["ticket.created"]}, "url", "valid"),
             ({"url": HTTPS_URL, "events": "message.created"}, "events", ""),
+            ({"url": HTTPS_URL, "events": [7]}, "events", ""),
+            ({"url": HTTPS_URL, "events": ["ticket.created"] * 8}, "events", ""),
+            ({"url": 17, "events": ["ticket.created"]}, "url", ""),
+            ({"url": "https://" + "a" * 600 + ".com", "events": ["ticket.created"]}, "url", ""),
             ({"url": HTTPS_URL, "events": ["message.created"], "secret": "mine"}, "secret", "Unknown field"),
         ],
     )

@@ -21,7 +21,8 @@ BODY = b'{"id":"evt_1","type":"message.created","created_at":"2026-12-05T18:00:0
 
 def load_bot() -> ModuleType:
     spec = importlib.util.spec_from_file_location("example_bot", BOT_PATH)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

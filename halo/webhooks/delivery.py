@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import json
 import logging
-import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -92,7 +91,7 @@ def webhook_deliver(message: OutboxMessage) -> None:
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "Halo-Webhooks/1",
-        SIGNATURE_HEADER: signature_header(secret=endpoint.secret, body=body, timestamp=int(time.time())),
+        SIGNATURE_HEADER: signature_header(secret=endpoint.secret, body=body, timestamp=int(now.timestamp())),
     }
     status_code: int | None = None
     retry_after: float | None = None

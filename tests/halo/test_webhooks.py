@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.test import override_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -543,3 +544,39 @@ def test_the_body_keeps_the_documented_key_order_whatever_the_database_returns()
 )
 def test_retry_after_is_read_as_seconds_or_a_date_and_bounded(header: str | None, seconds: float) -> None:
     assert retry_after_seconds(header) == seconds
+
+
+# --- Cost on the hot paths ---------------------------------------------------------------------------
+
+
+def queries_of_a_widget_message(workspace: Workspace, agent: Agent) -> int:
+    conversation = refreshed(
+        ConversationFactory(workspace=workspace, agent=agent, contact=ContactFactory(workspace=workspace))
+    )
+    with CaptureQueriesContext(connection) as captured:
+        message_receive(conversation=conversation, body="How do I reset my password?")
+    return len(captured)
+
+
+def queries_of_a_handoff(workspace: Workspace, agent: Agent) -> int:
+    conversation = refreshed(
+        ConversationFactory(workspace=workspace, agent=agent, contact=ContactFactory(workspace=workspace))
+    )
+    with CaptureQueriesContext(connection) as captured:
+        handoff_request(conversation=conversation)
+    return len(captured)
+
+
+def test_a_subscribed_event_costs_one_insert_and_no_endpoint_lookup(workspace: Workspace, agent: Agent) -> None:
+    queries_of_a_widget_message(workspace, agent)  # warm the process's knowledge snapshot
+    message_before, handoff_before = (
+        queries_of_a_widget_message(workspace, agent),
+        queries_of_a_handoff(workspace, agent),
+    )
+    endpoint_for(workspace, HTTPS_URL, WebhookEvent.MESSAGE_CREATED)
+    endpoint_for(workspace, "https://second.example.com/h", *WebhookEvent)
+
+    # Two events (the user's message, the AI's), each one INSERT for both endpoints.
+    assert queries_of_a_widget_message(workspace, agent) == message_before + 2
+    # ticket.created, conversation.handed_off and the notice's message.created.
+    assert queries_of_a_handoff(workspace, agent) == handoff_before + 3

@@ -113,9 +113,10 @@ class Workspace(models.Model):
     slack_webhook_url = models.URLField(max_length=500, blank=True, default="", help_text="Write-only.")
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     # [{"id": endpoint id, "events": [names]}] of the workspace's active (not paused) webhook endpoints,
-    # rebuilt by ``halo.webhooks`` in the transaction of every endpoint change. It rides on the workspace row
+    # rebuilt by ``halo.webhooks`` in the transaction of every endpoint change (db_default: rows written outside
+    # the ORM, and migrations run back past this field, get an empty list). It rides on the workspace row
     # that every request already reads, so an event no endpoint wants costs no query at all.
-    webhook_routes = models.JSONField(default=list, blank=True, editable=False)
+    webhook_routes = models.JSONField(default=list, db_default=[], blank=True, editable=False)
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
 
     class Meta:

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from agents.models import Agent, Conversation
-from escalation.flow import ai_turn_submit, handoff_request, message_receive
+from escalation.flow import ai_turn_submit, conversation_start, handoff_request, message_receive
 from halo.models import Membership, OutboxMessage, WebhookDelivery, WebhookEndpoint, Workspace
 from halo.outbox import MAX_ATTEMPTS, outbox_process
 from halo.tasks import webhook_paused_email
@@ -28,6 +28,7 @@ from halo.webhooks.services import (
     PAUSED_EMAIL_TASK,
     webhook_endpoint_create,
     webhook_endpoint_delete,
+    webhook_endpoint_pause,
     webhook_endpoint_resume,
     webhook_redeliver,
 )
@@ -190,9 +191,6 @@ def test_routes_always_list_the_active_endpoints_and_their_events(operations: li
                 if operation == "delete":
                     webhook_endpoint_delete(endpoint=endpoint)
                 elif operation == "pause":
-                    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(paused_at=None)
-                    from halo.webhooks.services import webhook_endpoint_pause
-
                     webhook_endpoint_pause(endpoint=endpoint, now=endpoint.created_at)
                 else:
                     webhook_endpoint_resume(endpoint=endpoint)
@@ -316,8 +314,6 @@ class TestEvents:
         assert (event["data"]["message"]["author"], event["data"]["message"]["body"]) == ("ai", "From the bot")
 
     def test_a_new_conversation_is_recorded_with_its_first_message(self, workspace: Workspace, agent: Agent) -> None:
-        from escalation.flow import conversation_start
-
         endpoint_for(workspace, HTTPS_URL, WebhookEvent.CONVERSATION_CREATED, WebhookEvent.MESSAGE_CREATED)
         started = conversation_start(
             workspace=workspace, agent=agent, contact=ContactFactory(workspace=workspace), body="Hi"

@@ -13,6 +13,7 @@ forms (a lone surrogate as the bytes ``surrogatepass`` gives, which are not UTF-
 escapes in bodies and socket frames. Run on PostgreSQL too: a lone surrogate only fails a write there.
 """
 
+import base64
 import json
 import os
 from typing import Any
@@ -83,6 +84,7 @@ def own_values(tenant: Tenant) -> dict[str, str]:
         "conversation_id": str(tenant.conversation.pk),
         "ticket_id": str(tenant.ticket.pk),
         "view_id": str(tenant.saved_view.pk),
+        "endpoint_id": str(tenant.webhook_endpoint.pk),
         "action": "assign",
         "key": f"inbox-{tenant.custom_inbox.pk}",
         "uidb64": "MQ",
@@ -298,3 +300,16 @@ async def test_sockets_refuse_unicode_digits_and_huge_ids_with_a_close_code(ours
         await communicator.send_json_to({"type": "resume", "last_seq": last_seq})
         assert (await communicator.receive_json_from(timeout=5))["type"] == "error", last_seq
     await communicator.disconnect()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["o=0&p=abc", "o=0&p=" + "9" * 23, "o=0&p=-1", "o=x"])
+@pytest.mark.parametrize("path", ["/api/v1/tickets", "/api/v1/conversations"])
+def test_a_forged_cursor_is_a_400(ours: Tenant, query: str, path: str) -> None:
+    """The cursor is base64 anyone can write: its position reaches the database only in its column's type."""
+    cursor = base64.b64encode(query.encode()).decode()
+
+    response = ours.api.get(path, {"cursor": cursor})
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid"

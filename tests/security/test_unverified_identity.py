@@ -115,12 +115,18 @@ def test_an_identified_user_cannot_set_email_or_name_beside_a_user_hash(ours: Te
     conversation = widget_start(
         ours,
         "my address is boss@vip.example",
-        user={"user_id": known.user_id, "user_hash": user_hash, "email": "boss@vip.example", "name": "The Boss"},
+        user={
+            "user_id": known.user_id,
+            "user_hash": user_hash,
+            "email": "boss@vip.example",
+            "name": "The Boss",
+            "traits": {"vip": True},
+        },
     )
 
     known.refresh_from_db()
     assert Conversation.objects.get(pk=conversation["id"]).contact_id == known.pk
-    assert (known.email, known.name) == ("customer@ours.test", "Customer Ourselves")
+    assert (known.email, known.name, known.custom_fields) == ("customer@ours.test", "Customer Ourselves", {})
     # An address typed by an identified user with a verified one is not even kept as a claim.
     assert known.unverified_email is None
 

@@ -27,6 +27,7 @@ class WidgetUserSerializer(StrictSerializer):
         max_length=254, required=False, allow_blank=True, help_text="Ignored: send it inside `user_jwt`."
     )
     name = TextField(max_length=255, required=False, allow_blank=True, help_text="Ignored: send it inside `user_jwt`.")
+    traits = serializers.DictField(required=False, help_text="Ignored: send them inside `user_jwt`.")
     visitor_id = TextField(
         validators=[RegexValidator(r"^[A-Za-z0-9_-]{8,64}$", "8 to 64 letters, digits, - or _.")],
         required=False,

@@ -373,9 +373,11 @@
     return api("POST", "conversations/" + state.conversation.id + "/messages", { body: body });
   }
 
-  function catchUp() {
+  // The messages after ``afterId`` (default: the last one shown).
+  function catchUp(afterId) {
     if (!state.conversation) return Promise.resolve();
-    return api("GET", "conversations/" + state.conversation.id + "/messages", null, { after: state.lastId })
+    var after = typeof afterId === "number" ? afterId : state.lastId;
+    return api("GET", "conversations/" + state.conversation.id + "/messages", null, { after: after })
       .then(function (data) {
         renderAll(data.messages);
         setStatus(data.status);
@@ -411,10 +413,10 @@
       } else if (data.type === "message" && data.message) {
         // Ids are global (other conversations take ids too), so a skip only says a message of ours may be
         // missing: one catch-up settles it (and brings nothing when none was).
-        var skipped = state.lastId > 0 && data.message.id > state.lastId + 1;
+        var before = state.lastId;
         render(data.message);
         if (data.message.author === "teammate") setStatus("handed_off");
-        if (skipped) catchUp();
+        if (before > 0 && data.message.id > before + 1) catchUp(before); // from before the skip
       }
     };
     socket.onclose = function (event) {

@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents.events import message_broadcast
@@ -274,3 +275,30 @@ def _conversation_update(conversation: Conversation, **values: Any) -> None:
     Conversation.objects.filter(pk=conversation.pk).update(**values)
     for name, value in values.items():
         setattr(conversation, name, value)
+
+
+# --- The customer's side of a teammate's reply -------------------------------------------------------
+
+
+def conversation_seen(*, conversation: Conversation, message_id: int) -> int | None:
+    """The widget showed the customer the conversation up to ``message_id`` (panel open, page visible).
+
+    Only a message of this conversation counts, so a client cannot mark replies that do not exist yet as
+    seen (which would silence their emails); a ``ValidationError`` otherwise. The mark only moves forward
+    (one conditional UPDATE: concurrent receipts keep the highest). Returns the conversation's seen mark."""
+    if not Message.objects.filter(conversation=conversation, pk=message_id).exists():
+        raise ValidationError({"message_id": "This is not a message of this conversation."})
+    Conversation.objects.filter(pk=conversation.pk).filter(
+        Q(customer_seen_message_id__isnull=True) | Q(customer_seen_message_id__lt=message_id)
+    ).update(customer_seen_message_id=message_id)
+    seen = Conversation.objects.filter(pk=conversation.pk).values_list("customer_seen_message_id", flat=True).get()
+    conversation.customer_seen_message_id = seen
+    return seen
+
+
+def conversation_replies_emailed(*, conversation: Conversation, through_id: int) -> None:
+    """Teammate replies up to ``through_id`` were emailed to the customer (never moves back)."""
+    Conversation.objects.filter(pk=conversation.pk).filter(
+        Q(replies_emailed_through_id__isnull=True) | Q(replies_emailed_through_id__lt=through_id)
+    ).update(replies_emailed_through_id=through_id)
+    conversation.replies_emailed_through_id = max(conversation.replies_emailed_through_id or 0, through_id)

@@ -60,13 +60,30 @@ class NamedTask(Protocol):
     name: str
 
 
-def outbox_enqueue(*, workspace: Workspace, task: NamedTask | str, payload: dict[str, object]) -> OutboxMessage:
+def outbox_enqueue(
+    *, workspace: Workspace, task: NamedTask | str, payload: dict[str, object], delay: timedelta | None = None
+) -> OutboxMessage:
     """Record a message for ``task`` in the caller's transaction; it is queued once that commits. Pass the
-    task itself; its name, where the task's module imports the caller's (importing it would be a cycle)."""
+    task itself; its name, where the task's module imports the caller's (importing it would be a cycle).
+    With ``delay``, the message is not due before then (a debounced email): no delivery claims it sooner,
+    whoever sends the task."""
     name = task if isinstance(task, str) else task.name
-    message = OutboxMessage.objects.create(workspace=workspace, task=name, payload=payload, next_attempt_at=clock.now())
-    transaction.on_commit(lambda: _send(message))
+    due = clock.now() + (delay or timedelta(0))
+    message = OutboxMessage.objects.create(workspace=workspace, task=name, payload=payload, next_attempt_at=due)
+    countdown = delay.total_seconds() if delay else 0
+    transaction.on_commit(lambda: _send(message, countdown=countdown))
     return message
+
+
+def outbox_pending_exists(*, task: str, workspace_id: int, payload_match: Mapping[str, object]) -> bool:
+    """Whether a message of ``task`` in the workspace whose payload holds ``payload_match`` still waits to be
+    delivered (pending, not claimed yet): a later change may join it instead of recording another."""
+    return OutboxMessage.objects.filter(
+        state=OutboxMessage.State.PENDING,
+        task=task,
+        workspace_id=workspace_id,
+        **{f"payload__{key}": value for key, value in payload_match.items()},
+    ).exists()
 
 
 # Publishing to the broker: one quick retry for a blip, then give up. The row stays and the sweep sends it

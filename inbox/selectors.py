@@ -253,6 +253,7 @@ PAGE_FIELDS = (
     "confidence",
     "escalation_count",
     "updated_at",
+    "rating_score",
     "contact__name",
     "contact__email",
     "contact__user_id",  # these three: Contact.__str__

@@ -85,7 +85,9 @@ async def test_a_signed_link_token_authenticates_its_conversation_only(conversat
 
 async def test_the_status_event_reaches_the_socket(conversation: Conversation) -> None:
     socket = await live(conversation.pk)
-    await sync_to_async(conversation_status_broadcast)(conversation_id=conversation.pk, status="open", rating_ticket_id=7)
+    await sync_to_async(conversation_status_broadcast)(
+        conversation_id=conversation.pk, status="open", rating_ticket_id=7
+    )
 
     assert await socket.receive_json_from(timeout=2) == {
         "type": "status",

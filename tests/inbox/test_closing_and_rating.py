@@ -58,7 +58,9 @@ def test_the_ai_answers_again_after_the_close(
 ) -> None:
     _, conversation = closed_ticket(escalate, teammate)
 
-    sent = token_widget.post(f"{WIDGET}/{conversation.pk}/messages", {"body": "How do I reset my password?"}, format="json")
+    sent = token_widget.post(
+        f"{WIDGET}/{conversation.pk}/messages", {"body": "How do I reset my password?"}, format="json"
+    )
 
     assert sent.status_code == 201
     assert [message["author"] for message in sent.json()["messages"]] == ["user", "ai"]

@@ -622,20 +622,9 @@ def ticket_open_of_conversation(*, conversation: Conversation) -> Ticket | None:
     return Ticket.objects.filter(conversations=conversation).exclude(status=Ticket.Status.CLOSED).first()
 
 
-def ticket_to_rate_of_conversation(*, conversation: Conversation) -> Ticket | None:
-    """The ticket a customer may rate from this conversation: the latest closed one holding it, while it is
-    unrated and no other ticket holds the conversation open. None otherwise."""
-    if ticket_open_of_conversation(conversation=conversation) is not None:
-        return None
-    latest = Ticket.objects.filter(conversations=conversation, status=Ticket.Status.CLOSED).order_by(
-        "-closed_at", "-id"
-    )
-    ticket = latest.first()
-    return ticket if ticket is not None and ticket.rating_score is None else None
-
-
 def ticket_rated_of_conversation(*, conversation: Conversation) -> Ticket | None:
-    """The latest closed ticket holding this conversation (rated or not), for the rating endpoint."""
+    """The latest closed ticket holding this conversation, rated or not: the one its customer may rate while
+    no other ticket holds the conversation open (the caller checks that) and it is not rated yet."""
     return (
         Ticket.objects.filter(conversations=conversation, status=Ticket.Status.CLOSED)
         .order_by("-closed_at", "-id")

@@ -43,7 +43,7 @@ from halo.params import after_id_param
 from halo.selectors import contact_of_identity
 from halo.services import contact_of_identity_resolve, page_view_record
 from inbox.models import Ticket
-from inbox.selectors import ticket_open_of_conversation, ticket_rated_of_conversation, ticket_to_rate_of_conversation
+from inbox.selectors import ticket_open_of_conversation, ticket_rated_of_conversation
 from inbox.services import TicketNotRatable, ticket_rate
 
 APP_ID = OpenApiParameter("app_id", str, OpenApiParameter.QUERY, required=True, description="The workspace's app_id.")
@@ -173,7 +173,8 @@ class WidgetMessagesView(WidgetView):
         conversation = self.conversation_for_token(request, conversation_id)
         after_id = after_id_param(request.query_params.get("after"))
         open_ticket = ticket_open_of_conversation(conversation=conversation)
-        to_rate = None if open_ticket is not None else ticket_to_rate_of_conversation(conversation=conversation)
+        closed = None if open_ticket is not None else ticket_rated_of_conversation(conversation=conversation)
+        to_rate = closed if closed is not None and closed.rating_score is None else None
         return Response(
             {
                 "status": conversation.status,

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('agents', '0008_agent_verbose_name'),
+        ("agents", "0009_knowledge_settings"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='conversation',
-            name='customer_seen_message_id',
+            model_name="conversation",
+            name="customer_seen_message_id",
             field=models.BigIntegerField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='replies_emailed_through_id',
+            model_name="conversation",
+            name="replies_emailed_through_id",
             field=models.BigIntegerField(blank=True, editable=False, null=True),
         ),
     ]

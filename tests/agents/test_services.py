@@ -34,7 +34,8 @@ def test_text_without_a_valid_email_changes_nothing(body: str) -> None:
     message_receive(conversation=conversation, body=body)
 
     contact = Contact.objects.get(pk=conversation.contact_id)
-    assert contact.email is None and contact.unverified_email is None
+    assert contact.email is None
+    assert contact.unverified_email is None
 
 
 def test_identified_users_email_is_never_taken_from_chat() -> None:

@@ -83,8 +83,10 @@ def test_a_rating_is_stored_once_and_shown_in_the_api_and_the_inbox(
     again = token_widget.post(f"{WIDGET}/{conversation.pk}/rating", {"score": 1}, format="json")
 
     assert rated.status_code == 201
-    assert rated.json()["score"] == 4 and rated.json()["ticket_id"] == ticket.pk
-    assert again.status_code == 409 and again.json()["code"] == "already_rated"
+    assert rated.json()["score"] == 4
+    assert rated.json()["ticket_id"] == ticket.pk
+    assert again.status_code == 409
+    assert again.json()["code"] == "already_rated"
     ticket.refresh_from_db()
     assert (ticket.rating_score, ticket.rating_comment) == (4, "Quick, <b>thanks</b>!")
     assert ticket.rated_at is not None
@@ -93,7 +95,8 @@ def test_a_rating_is_stored_once_and_shown_in_the_api_and_the_inbox(
     from_api = api.get(f"/api/v1/tickets/{ticket.pk}").json()["rating"]
     assert (from_api["score"], from_api["comment"]) == (4, "Quick, <b>thanks</b>!")
     page = staff.get(reverse("inbox:ticket", args=[ticket.pk])).content.decode()
-    assert "4 out of 5" in page and "Quick, &lt;b&gt;thanks&lt;/b&gt;!" in page
+    assert "4 out of 5" in page
+    assert "Quick, &lt;b&gt;thanks&lt;/b&gt;!" in page
     row = staff.get(reverse("inbox:list", args=["closed"])).content.decode()
     assert "★ 4/5" in row
 
@@ -129,7 +132,8 @@ def test_a_bad_rating_is_a_field_error(
     response = token_widget.post(f"{WIDGET}/{conversation.pk}/rating", payload, format="json")
 
     assert response.status_code == 400
-    assert response.json()["code"] == "invalid" and field in response.json()["fields"]
+    assert response.json()["code"] == "invalid"
+    assert field in response.json()["fields"]
     ticket.refresh_from_db()
     assert ticket.rating_score is None
 
@@ -141,7 +145,8 @@ def test_nothing_to_rate_while_a_teammate_has_the_conversation(
 
     response = token_widget.post(f"{WIDGET}/{conversation.pk}/rating", {"score": 5}, format="json")
 
-    assert response.status_code == 409 and response.json()["code"] == "nothing_to_rate"
+    assert response.status_code == 409
+    assert response.json()["code"] == "nothing_to_rate"
 
 
 def test_another_workspaces_conversation_cannot_be_rated_or_marked_seen(
@@ -159,13 +164,15 @@ def test_another_workspaces_conversation_cannot_be_rated_or_marked_seen(
     assert (rated.status_code, seen.status_code) == (404, 404)
     ticket.refresh_from_db()
     conversation.refresh_from_db()
-    assert ticket.rating_score is None and conversation.customer_seen_message_id is None
+    assert ticket.rating_score is None
+    assert conversation.customer_seen_message_id is None
 
 
 def test_without_a_token_the_rating_is_refused(escalate: Callable[..., Ticket], widget: APIClient) -> None:
     conversation = escalate().conversations.get()
     response = widget.post(f"{WIDGET}/{conversation.pk}/rating", {"score": 5}, format="json")
-    assert response.status_code == 401 and response.json()["code"] == "token_required"
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_required"
 
 
 def test_seen_receipts_over_http(
@@ -182,10 +189,13 @@ def test_seen_receipts_over_http(
     refused = token_widget.post(url, {"message_id": foreign.pk}, format="json")
     malformed = token_widget.post(url, {"message_id": "x"}, format="json")
 
-    assert marked.status_code == 200 and marked.json() == {"seen_message_id": second.pk}
+    assert marked.status_code == 200
+    assert marked.json() == {"seen_message_id": second.pk}
     assert backwards.json() == {"seen_message_id": second.pk}
-    assert refused.status_code == 400 and "message_id" in refused.json()["fields"]
-    assert malformed.status_code == 400 and "message_id" in malformed.json()["fields"]
+    assert refused.status_code == 400
+    assert "message_id" in refused.json()["fields"]
+    assert malformed.status_code == 400
+    assert "message_id" in malformed.json()["fields"]
 
 
 def test_a_bulk_close_tells_each_widget(

@@ -89,11 +89,13 @@ def test_a_burst_of_replies_is_one_email_after_the_delay(
     assert email["From"] == "Acme <halo@localhost>"
     parts = email_parts(email)
     for body in ("Hi Jo, looking into it.", "Found it: the invoice was sent twice."):
-        assert body in parts["text/plain"] and body in parts["text/html"]
+        assert body in parts["text/plain"]
+        assert body in parts["text/html"]
     assert "Refunded &lt;b&gt;one&lt;/b&gt;." in parts["text/html"]  # teammate text escaped in HTML
     assert "Kim" in parts["text/plain"]
     link = re.search(r"https://halo\.example\.com/chat/[^/\s]+/", parts["text/plain"])
-    assert link is not None and link.group(0) in parts["text/html"]
+    assert link is not None
+    assert link.group(0) in parts["text/html"]
 
     # The next reply is a new burst: one more email, with that reply only.
     ticket_reply(ticket=ticket, teammate=kim, body="Anything else?")
@@ -101,7 +103,8 @@ def test_a_burst_of_replies_is_one_email_after_the_delay(
     deliver_due()
     assert len(smtp.messages) == 2
     second = email_parts(smtp.messages[1])["text/plain"]
-    assert "Anything else?" in second and "looking into it" not in second
+    assert "Anything else?" in second
+    assert "looking into it" not in second
 
 
 def test_a_reply_seen_in_the_widget_is_not_emailed(
@@ -131,7 +134,8 @@ def test_only_the_replies_after_the_seen_one_are_emailed(
 
     [email] = smtp.messages
     text = email_parts(email)["text/plain"]
-    assert "Second: after they left." in text and "First: seen" not in text
+    assert "Second: after they left." in text
+    assert "First: seen" not in text
 
 
 def test_an_address_typed_in_the_chat_gets_no_reply_email(
@@ -182,11 +186,13 @@ def test_a_typed_address_is_confirmed_by_its_link_and_then_gets_replies(
 
     page = Client()
     shown = page.get(link.group(1))
-    assert shown.status_code == 200 and b"Confirm my email" in shown.content
+    assert shown.status_code == 200
+    assert b"Confirm my email" in shown.content
     contact.refresh_from_db()
     assert contact.email is None  # opening the link alone confirms nothing (mail scanners open links)
     confirmed = page.post(link.group(1))
-    assert confirmed.status_code == 200 and b"Email confirmed" in confirmed.content
+    assert confirmed.status_code == 200
+    assert b"Email confirmed" in confirmed.content
     contact.refresh_from_db()
     assert (contact.email, contact.unverified_email) == ("ada@example.com", None)
 

@@ -30,6 +30,7 @@ from agents.models import (
 )
 from agents.responders import TurnResult
 from agents.turns import TurnDecision
+from halo import clock
 from halo.models import Contact, Workspace
 from halo.outbound import outbound_url_refusal
 
@@ -250,7 +251,8 @@ def message_post(*, conversation: Conversation, author: str, body: str, teammate
     message keeps the AI silent in the conversation from then on (``Conversation.ai_may_answer``)."""
     if author not in (Message.Author.TEAMMATE, Message.Author.SYSTEM):
         raise ValueError("Only teammate and system messages are posted this way.")
-    now = timezone.now()
+    # Halo's clock: the reply email's delay is counted from this time (``inbox.notifications.replies``).
+    now = clock.now()
     with transaction.atomic(savepoint=False):
         message = _message_create(conversation=conversation, author=author, body=body, teammate=teammate, at=now)
         updates: dict[str, Any] = {"updated_at": now}

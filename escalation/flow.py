@@ -183,12 +183,9 @@ def _capture_email(*, conversation: Conversation, body: str, result: PostResult)
     claimed = contact.unverified_email
     contact_email_capture(contact=contact, text=body)
     if contact.unverified_email and contact.unverified_email != claimed and not contact.email:
-        email_confirmation_schedule(contact=contact, email=contact.unverified_email)
-        result.messages.append(
-            message_post(
-                conversation=conversation, author=Message.Author.SYSTEM, body=email_captured_notice(contact=contact)
-            )
-        )
+        sent = email_confirmation_schedule(contact=contact, email=contact.unverified_email)
+        notice = email_captured_notice(contact=contact, confirmation_sent=sent)
+        result.messages.append(message_post(conversation=conversation, author=Message.Author.SYSTEM, body=notice))
 
 
 def handoff_request(*, conversation: Conversation) -> Handoff:

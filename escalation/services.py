@@ -167,8 +167,13 @@ def handoff_notice(*, contact: Contact, escalation_settings: EscalationSettings)
     return text
 
 
-def email_captured_notice(*, contact: Contact) -> str:
+def email_captured_notice(*, contact: Contact, confirmation_sent: bool) -> str:
     """What the chat says when a visitor types an address: replies are emailed there once it is confirmed."""
+    if not confirmation_sent:
+        return (
+            f"We'll email you at {contact.unverified_email} once you confirm it, but we've sent as many "
+            "confirmation emails as we can today. Please try again tomorrow."
+        )
     return (
         f"We'll email you at {contact.unverified_email} once you confirm it: "
         "we've sent you a link. Open it to get our replies by email."

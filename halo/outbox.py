@@ -22,7 +22,7 @@ the outbox writes or compares comes from ``halo.clock``.
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from django.conf import settings
@@ -73,6 +73,17 @@ def outbox_enqueue(
     countdown = delay.total_seconds() if delay else 0
     transaction.on_commit(lambda: _send(message, countdown=countdown))
     return message
+
+
+def outbox_recorded_since(*, task: str, workspace_id: int, payload_match: Mapping[str, object], since: datetime) -> int:
+    """How many messages of ``task`` in the workspace whose payload holds ``payload_match`` were recorded
+    since ``since``, whatever became of them (a cap on how often something is sent)."""
+    return OutboxMessage.objects.filter(
+        task=task,
+        workspace_id=workspace_id,
+        created_at__gte=since,
+        **{f"payload__{key}": value for key, value in payload_match.items()},
+    ).count()
 
 
 def outbox_pending_exists(*, task: str, workspace_id: int, payload_match: Mapping[str, object]) -> bool:

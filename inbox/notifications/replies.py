@@ -6,14 +6,16 @@ ticket_reply``). The first reply of a burst records one outbox row, due ``REPLY_
 replies while it waits join it (nothing new is recorded). When it is due, ``reply_email_deliver`` emails the
 teammate replies that are above both the customer's seen mark (the widget's receipts) and what was emailed
 before — so a receipt in the meantime cancels the email, and a reply that came while a send was in flight
-goes out once, in the next burst's email. Only the contact's verified ``email`` is ever written to (set by the
-workspace's server API, a signed widget identity, or a confirmed chat address); an address typed in the chat
-(``unverified_email``) is not. The email holds the replies, the teammates' names and a signed link that
-reopens the conversation (``agents.links``).
+goes out once, in the next burst's email. A reply that joined a burst a receipt then ended starts the next
+burst: no reply is emailed sooner than the delay after it was written. Only the contact's verified
+``email`` is ever written to (set by the workspace's server API, a signed widget identity, or a confirmed
+chat address); an address typed in the chat (``unverified_email``) is not. The email holds the replies,
+the teammates' names and a signed link that reopens the conversation (``agents.links``).
 
 **Confirmation.** When a visitor types an address in the chat, ``email_confirmation_schedule`` records one
-email to it with a signed link (``halo.email_confirmation``); opening it and pressing "Confirm" makes it the
-contact's verified email (``halo.services.contact_email_verify``), and from then on replies are emailed.
+email to it (at most ``CONFIRMATIONS_PER_DAY`` per contact) with a signed link (``halo.email_confirmation``);
+opening it and pressing "Confirm" makes it the contact's verified email (``halo.services.contact_email_verify``),
+and from then on replies are emailed.
 
 Both are delivered by Django's email backend through the outbox (retries, failures visible to admins); a
 refused recipient is a permanent failure. Customer and teammate text is escaped in the HTML part.
@@ -32,13 +34,16 @@ from agents.events import author_name
 from agents.links import conversation_link_token, link_max_age
 from agents.models import Conversation, Message
 from agents.services import conversation_replies_emailed
+from halo import clock
 from halo.email_confirmation import email_confirmation_token
 from halo.models import Contact, OutboxMessage, Workspace
-from halo.outbox import PermanentFailure, outbox_enqueue, outbox_pending_exists
+from halo.outbox import PermanentFailure, outbox_enqueue, outbox_pending_exists, outbox_recorded_since
 
 REPLY_EMAIL_TASK = "inbox.tasks.reply_email"
 CONFIRM_EMAIL_TASK = "inbox.tasks.email_confirmation"
 SUBJECT_CHARS = 150
+# Confirmation emails one contact may cause in a day (each typed address gets one).
+CONFIRMATIONS_PER_DAY = 3
 
 
 def _from_address(workspace: Workspace) -> str:
@@ -61,6 +66,10 @@ def _send(email: EmailMultiAlternatives) -> None:
 # --- Replies -----------------------------------------------------------------------------------------
 
 
+def _delay() -> timedelta:
+    return timedelta(minutes=settings.REPLY_EMAIL_DELAY_MINUTES)
+
+
 def reply_email_schedule(*, conversation: Conversation) -> None:
     """In a teammate reply's transaction: the first reply of a burst records the email, due after the delay;
     the others join it. A contact Halo has no address for at all (verified or typed) gets nothing."""
@@ -74,7 +83,7 @@ def reply_email_schedule(*, conversation: Conversation) -> None:
         workspace=conversation.workspace,
         task=REPLY_EMAIL_TASK,
         payload=match,
-        delay=timedelta(minutes=settings.REPLY_EMAIL_DELAY_MINUTES),
+        delay=_delay(),
     )
 
 
@@ -125,6 +134,16 @@ def reply_email_deliver(message: OutboxMessage) -> None:
     )
     if not replies:
         return
+    due = replies[0].created_at + _delay()
+    if due > clock.now():
+        # A receipt ended the burst this row was for; the first reply still unseen starts the next one.
+        outbox_enqueue(
+            workspace=conversation.workspace,
+            task=REPLY_EMAIL_TASK,
+            payload={"conversation_id": conversation.pk},
+            delay=due - clock.now(),
+        )
+        return
     email = reply_email_build(
         conversation=conversation, replies=replies, message_id=f"<halo-outbox-{message.pk}@halo.invalid>"
     )
@@ -135,13 +154,24 @@ def reply_email_deliver(message: OutboxMessage) -> None:
 # --- Confirming a typed address ------------------------------------------------------------------------
 
 
-def email_confirmation_schedule(*, contact: Contact, email: str) -> None:
-    """In the transaction that captured ``email`` from the chat: one confirmation email to it."""
+def email_confirmation_schedule(*, contact: Contact, email: str) -> bool:
+    """In the transaction that captured ``email`` from the chat: one confirmation email to it. At most
+    ``CONFIRMATIONS_PER_DAY`` per contact, so a chat cannot be used to mail strangers: False when the cap is
+    reached (nothing is recorded)."""
+    recorded = outbox_recorded_since(
+        task=CONFIRM_EMAIL_TASK,
+        workspace_id=contact.workspace_id,
+        payload_match={"contact_id": contact.pk},
+        since=clock.now() - timedelta(days=1),
+    )
+    if recorded >= CONFIRMATIONS_PER_DAY:
+        return False
     outbox_enqueue(
         workspace=contact.workspace,
         task=CONFIRM_EMAIL_TASK,
         payload={"contact_id": contact.pk, "email": email},
     )
+    return True
 
 
 def email_confirmation_build(*, contact: Contact, email: str, message_id: str) -> EmailMultiAlternatives:

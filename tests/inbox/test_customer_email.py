@@ -9,12 +9,14 @@ the conversation in a hosted page, and a message sent with it lands in the ticke
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from django.core import signing
+from django.core import mail, signing
 from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from agents.links import conversation_link_token
@@ -289,3 +291,102 @@ def test_a_forged_link_gets_a_page_that_says_so(db: None, path: str) -> None:
     for response in (page.get(path), page.post(path)):
         assert response.status_code == 404
         assert b"This link doesn" in response.content
+
+
+def test_confirmation_emails_are_capped_per_contact_and_day(
+    smtp: Mailbox, workspace: Workspace, agent: Any, widget: APIClient
+) -> None:
+    started = start_chat(widget, workspace, "first@example.com")
+    deliver_due()
+    widget.credentials(HTTP_AUTHORIZATION=f"Bearer {started['token']}")
+    said = []
+    for address in ("second@example.com", "third@example.com", "fourth@example.com"):
+        posted = widget.post(f"/api/widget/v1/conversations/{started['id']}/messages", {"body": address}, format="json")
+        said += [message["body"] for message in posted.json()["messages"] if message["author"] == "system"]
+        deliver_due()
+
+    assert smtp.to() == [["first@example.com"], ["second@example.com"], ["third@example.com"]]
+    assert "we've sent as many confirmation emails as we can today" in said[-1]
+    assert Contact.objects.get(visitor_id="visitor-abcdef12").unverified_email == "fourth@example.com"
+
+
+def test_a_confirmation_for_an_address_since_replaced_is_not_sent(
+    smtp: Mailbox, workspace: Workspace, agent: Any, widget: APIClient
+) -> None:
+    started = start_chat(widget, workspace, "typo@exmaple.com")
+    widget.credentials(HTTP_AUTHORIZATION=f"Bearer {started['token']}")
+    widget.post(
+        f"/api/widget/v1/conversations/{started['id']}/messages", {"body": "sorry: ada@example.com"}, format="json"
+    )
+
+    deliver_due()
+
+    assert smtp.to() == [["ada@example.com"]]
+
+
+# --- The burst rule, for any order of replies, receipts and time -----------------------------------------
+
+Step = tuple[str, int]
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("reply"), st.just(0)),
+        st.tuples(st.just("seen"), st.just(0)),
+        st.tuples(st.just("wait"), st.integers(min_value=0, max_value=8)),
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=STEPS)
+def test_every_unseen_reply_is_emailed_once_after_the_delay_with_its_burst(
+    steps: list[Step], settings: Any, clock: ManualClock, escalate: Callable[..., Ticket], kim: Any
+) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.REPLY_EMAIL_DELAY_MINUTES = 5
+    mail.outbox = []
+    ticket = escalate(email="jo@example.com")
+    conversation = conversation_of(ticket)
+    written: dict[str, datetime] = {}  # reply body -> when it was written
+    seen_before_email: set[str] = set()  # replies on screen before any email carried them
+    emailed: dict[str, int] = {}  # reply body -> index of the email that carried it
+    sent_at: list[datetime] = []
+
+    def deliver() -> None:
+        deliver_due()
+        while len(sent_at) < len(mail.outbox):
+            index = len(sent_at)
+            sent_at.append(halo_clock.now())
+            for body in written:
+                if body in mail.outbox[index].body:
+                    assert body not in emailed, f"{body} emailed twice"
+                    emailed[body] = index
+
+    for action, minutes in [*steps, ("wait", 6)]:
+        if action == "reply":
+            body = f"Reply number {len(written) + 1}."
+            ticket_reply(ticket=ticket, teammate=kim, body=body)
+            written[body] = halo_clock.now()
+        elif action == "seen" and written:
+            latest = conversation.messages.latest("id")
+            conversation_seen(conversation=conversation, message_id=latest.pk)
+            seen_before_email |= {body for body in written if body not in emailed}
+        else:
+            clock.advance(minutes * 60)
+        deliver()
+
+    for body, at in written.items():
+        if body in seen_before_email:
+            assert body not in emailed, f"{body} was seen, yet emailed"
+            continue
+        assert body in emailed, f"{body} was never seen, yet never emailed"
+        assert sent_at[emailed[body]] - at <= DELAY + timedelta(minutes=9)  # due at the burst's first reply
+    for index, sent in enumerate(sent_at):
+        carried = [written[body] for body, email in emailed.items() if email == index]
+        assert sent - min(carried) >= DELAY  # never before the delay after the burst's first reply
+    # One email per burst: an emailed reply written before another's email went out rode in that email.
+    for first, index in emailed.items():
+        for later, other in emailed.items():
+            if written[first] <= written[later] < sent_at[index]:
+                assert other == index, f"{later} was written while {first}'s email waited, yet sent apart"

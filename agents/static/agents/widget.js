@@ -401,12 +401,14 @@
     ratingHint.textContent = "Rate your conversation with our team.";
     rating.hidden = false;
     rating.removeAttribute("data-state");
+    setStatus(state.status);
     list.scrollTop = list.scrollHeight;
   }
 
   function closeRating(outcome) {
     if (state.ratingTicket) save("rating:" + state.ratingTicket, outcome);
     rating.hidden = true;
+    setStatus(state.status);
   }
 
   scoreButtons.forEach(function (button) {
@@ -441,6 +443,7 @@
         ratingScores.hidden = true;
         ratingComment.hidden = true;
         ratingActions.hidden = true;
+        setStatus(state.status);
       })
       .catch(function (error) {
         ratingError.textContent = error.message;
@@ -480,7 +483,8 @@
     state.status = status || state.status;
     root.setAttribute("data-status", state.status);
     var handedOff = state.status === "handed_off";
-    handoff.hidden = !(state.config && state.config.human_handoff_available) || handedOff;
+    var asking = !rating.hidden && rating.getAttribute("data-state") !== "thanks"; // one prompt at a time
+    handoff.hidden = !(state.config && state.config.human_handoff_available) || handedOff || asking;
   }
 
   // --- conversation ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from agents.knowledge.index import (
     knowledge_reindex,
     knowledge_unindex,
 )
-from agents.knowledge.search import KnowledgeHit, KnowledgeResult, SearchMode, knowledge_lookup, knowledge_search
+from agents.knowledge.search import KnowledgeHit, KnowledgeResult, SearchMode, knowledge_lookup, knowledge_search, question_stems
 from agents.knowledge.text import query_coverage, query_terms
 
 __all__ = [
@@ -35,4 +35,5 @@ __all__ = [
     "knowledge_unindex",
     "query_coverage",
     "query_terms",
+    "question_stems",
 ]

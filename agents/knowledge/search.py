@@ -95,6 +95,16 @@ def _question_stems(snapshot: Snapshot, words: list[str]) -> tuple[list[str], li
     return terms, result
 
 
+def question_stems(*, workspace: Workspace, text: str) -> list[str]:
+    """The stems the search looks ``text`` up by, as ``knowledge_lookup`` does: its meaningful words through the
+    index's stemmer, a misspelt word followed by the help-center word it is corrected to."""
+    words = query_terms(text)
+    if not words:
+        return []
+    snapshot = snapshot_cached(workspace_id=workspace.pk) or snapshot_load(workspace_id=workspace.pk)
+    return _question_stems(snapshot, words)[1]
+
+
 def _best_section(snapshot: Snapshot, article_id: int, score: Callable[[int], float]) -> PassageRow | None:
     sections = [
         snapshot.passages[pk]

@@ -205,6 +205,7 @@ class EscalationPreviewView(APIView):
         body = PreviewInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         live = escalation_settings_ensure(agent=agent)
+        live.agent = agent  # the draft's validation reads it
         draft = escalation_settings_draft(escalation_settings=live, data=_draft_data(body.validated_data["settings"]))
         preview = replay_preview(
             agent=agent, live=live, draft=draft, now=timezone.now(), days=body.validated_data["days"]

@@ -7,12 +7,13 @@ question as the search saw it, small talk removed), else the user's message befo
 
 Questions are grouped by the knowledge search's own terms (``agents.knowledge.question_stems``: its stop
 words, its Snowball stemmer, its typo corrections towards help-center words), with no outside service and
-no synonym list: each question is reduced to its stems, weighted by how rare they are among the
-questions (a stem every question shares says nothing about the topic), and joins the topic whose stems it
-overlaps most (weighted Jaccard at least ``JOIN_SIMILARITY``), else starts one. A topic is named by its
-two strongest stems, shown as the words customers used; its id is those stems, so an admin's link to an
-article (``KnowledgeGapLink``) keeps its topic when the backlog is computed again. Topics are ranked by
-count, then by the last time asked.
+no synonym list. The stem shared by the most questions — weighted by the index's inverse document
+frequency, so that a word the help center uses everywhere ("message" in a chat product's) names a topic
+less readily than a telling one ("export") — anchors a topic of every question holding it; this repeats
+over the questions left until no stem is shared, and each question left is a topic of its own. A topic's id
+is its anchor stem, so an admin's link to an article (``KnowledgeGapLink``) keeps its topic when the
+backlog is computed again; its name is the anchor and the stem its questions share most after it, in the
+words customers used. Topics are ranked by count, then by the last time asked.
 
 ``answered_now``: for a topic with a linked article, its questions (the latest ``ANSWER_CHECK_LIMIT``) are
 searched again against the knowledge base as it is now, and a question counts as answered when the builtin
@@ -22,15 +23,14 @@ above the agent's threshold (no low-confidence signal).
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Exists, OuterRef, Q
 
-from agents.knowledge import knowledge_lookup, question_stems
+from agents.knowledge import knowledge_lookup, question_stems, term_weight
 from agents.knowledge.calibration import answer_probability
 from agents.knowledge.text import query_terms, stem
 from agents.models import AgentTurn, KnowledgeArticle, Message
@@ -42,7 +42,6 @@ from halo.models import Workspace
 from inbox.models import EscalationEvent
 
 DEFAULT_DAYS = 90
-JOIN_SIMILARITY = 0.34
 EXAMPLES = 5
 ANSWER_CHECK_LIMIT = 20
 MAX_TOPICS = 100
@@ -191,47 +190,39 @@ def _asked_before(turns: list[tuple[int, int, int]]) -> dict[int, str]:
     return asked
 
 
-def group_questions(questions: Iterable[Question]) -> list[Topic]:
-    """Questions grouped into topics by their stems (see the module), ranked by count then recency."""
-    questions = sorted(questions, key=lambda q: q.asked_at, reverse=True)
-    if not questions:
-        return []
-    frequency: Counter[str] = Counter(term for question in questions for term in question.stems)
-    total = len(questions)
-    weight = {term: math.log((1 + total) / (1 + count)) + 1 for term, count in frequency.items()}
-    clusters: list[tuple[Counter[str], list[Question]]] = []
-    for question in questions:
-        best, best_similarity = None, 0.0
-        for index, (terms, _members) in enumerate(clusters):
-            similarity = _similarity(question.stems, terms, weight)
-            if similarity > best_similarity:
-                best, best_similarity = index, similarity
-        if best is not None and best_similarity >= JOIN_SIMILARITY:
-            clusters[best][0].update(question.stems)
-            clusters[best][1].append(question)
-        else:
-            clusters.append((Counter(question.stems), [question]))
-    topics: dict[str, Topic] = {}
-    for terms, members in clusters:
-        top = sorted(terms, key=lambda term: (-terms[term] * weight[term], term))[:2]
-        key = "-".join(sorted(top))
-        topic = topics.get(key)
-        if topic is None:
-            topics[key] = topic = Topic(key=key, label=_label(top, members))
-        topic.questions.extend(members)
-    return sorted(topics.values(), key=lambda topic: (-topic.count, -topic.last_seen_at.timestamp(), topic.key))
+def group_questions(questions: Iterable[Question], weight: Callable[[str], float] = lambda _: 1.0) -> list[Topic]:
+    """Questions grouped into topics by their stems (see the module), ranked by count then recency.
+
+    ``weight``: how telling a stem is (the knowledge index's inverse document frequency: a word the help
+    center uses everywhere, such as "message" in a chat product's, names a topic less well than "export").
+    """
+    remaining = sorted(questions, key=lambda q: q.asked_at, reverse=True)
+    topics: list[Topic] = []
+    while remaining:
+        counts: Counter[str] = Counter(term for question in remaining for term in question.stems)
+        anchor, count = max(counts.items(), key=lambda item: (item[1] * weight(item[0]), item[1], item[0]))
+        if count < 2:
+            break
+        members = [question for question in remaining if anchor in question.stems]
+        remaining = [question for question in remaining if anchor not in question.stems]
+        topics.append(_topic(anchor, members, weight))
+    for question in remaining:  # asked once: a topic of its own, named by its most telling stem
+        anchor = max(question.stems, key=lambda term: (weight(term), term))
+        topics.append(_topic(anchor, [question], weight))
+    return sorted(topics, key=lambda topic: (-topic.count, -topic.last_seen_at.timestamp(), topic.key))
 
 
-def _similarity(stems: frozenset[str], terms: Counter[str], weight: dict[str, float]) -> float:
-    """Weighted Jaccard between a question's stems and a topic's stems held by at least a third of its
-    questions (its core)."""
-    if not terms:
-        return 0.0
-    most = max(terms.values())
-    core = {term for term, count in terms.items() if count * 3 >= most}
-    shared = sum(weight[term] for term in stems & core)
-    union = sum(weight[term] for term in stems | core)
-    return shared / union if union else 0.0
+def _topic(anchor: str, members: list[Question], weight: Callable[[str], float]) -> Topic:
+    """A topic's id is its anchor stem; its name adds the stem its questions share most after it."""
+    counts: Counter[str] = Counter(term for question in members for term in question.stems if term != anchor)
+    second = [
+        term
+        for term, count in sorted(counts.items(), key=lambda item: (-item[1] * weight(item[0]), item[0]))
+        if count * 2 >= len(members)
+    ][:1]
+    if len(members) == 1:
+        second = sorted(counts, key=lambda term: (-weight(term), term))[:1]
+    return Topic(key=anchor, label=_label([anchor, *second], members), questions=members)
 
 
 def _label(top: list[str], members: list[Question]) -> str:
@@ -249,7 +240,8 @@ def knowledge_gaps(
 ) -> list[Topic]:
     """The workspace's knowledge-gap backlog, ranked, each topic with its linked article (if any) and, for a
     linked topic when ``check``, the share of its questions the AI answers now."""
-    topics = group_questions(gap_questions(workspace=workspace, now=now, days=days))[:limit]
+    questions = gap_questions(workspace=workspace, now=now, days=days)
+    topics = group_questions(questions, term_weight(workspace=workspace))[:limit]
     links = {
         link.key: link.article
         for link in KnowledgeGapLink.objects.filter(

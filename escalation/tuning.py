@@ -22,6 +22,7 @@ Nothing is applied: applying is the normal versioned save, by an admin.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -40,7 +41,6 @@ from escalation.replay import (
     replay_preview,
 )
 from escalation.selectors import policy_from_settings
-from escalation.services import escalation_settings_draft
 from inbox.models import EscalationEvent
 
 THRESHOLDS = tuple(range(0, 101, 5))
@@ -216,7 +216,9 @@ def suggestions(
         if best is None:
             continue
         _, value, gained = best
-        draft = escalation_settings_draft(escalation_settings=escalation_settings, data={name: value})
+        # Candidates lie within the setting's range by construction: the draft needs no validation to be replayed.
+        draft = copy.copy(escalation_settings)
+        setattr(draft, name, value)
         preview = replay_preview(agent=agent, live=escalation_settings, draft=draft, now=now, days=days, data=data)
         found.append(
             Suggestion(

@@ -19,7 +19,15 @@ from agents.knowledge.index import (
     knowledge_reindex,
     knowledge_unindex,
 )
-from agents.knowledge.search import KnowledgeHit, KnowledgeResult, SearchMode, knowledge_lookup, knowledge_search, question_stems
+from agents.knowledge.search import (
+    KnowledgeHit,
+    KnowledgeResult,
+    SearchMode,
+    knowledge_lookup,
+    knowledge_search,
+    question_stems,
+    term_weight,
+)
 from agents.knowledge.text import query_coverage, query_terms
 
 __all__ = [
@@ -36,4 +44,5 @@ __all__ = [
     "query_coverage",
     "query_terms",
     "question_stems",
+    "term_weight",
 ]

@@ -105,6 +105,13 @@ def question_stems(*, workspace: Workspace, text: str) -> list[str]:
     return _question_stems(snapshot, words)[1]
 
 
+def term_weight(*, workspace: Workspace) -> Callable[[str], float]:
+    """How telling a stem is in the workspace's help center: the index's inverse document frequency (a stem the
+    help center never uses weighs most)."""
+    snapshot = snapshot_cached(workspace_id=workspace.pk) or snapshot_load(workspace_id=workspace.pk)
+    return lambda term_stem: idf(snapshot, term_stem)
+
+
 def _best_section(snapshot: Snapshot, article_id: int, score: Callable[[int], float]) -> PassageRow | None:
     sections = [
         snapshot.passages[pk]

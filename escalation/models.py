@@ -264,6 +264,8 @@ class KnowledgeGapLink(models.Model):
     linked_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = "knowledge gap"
+        verbose_name_plural = "knowledge gaps"
         constraints = [models.UniqueConstraint(fields=["workspace", "key"], name="knowledgegaplink_unique")]
 
     def __str__(self) -> str:

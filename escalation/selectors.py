@@ -9,6 +9,7 @@ contact (``segments``), so the engine never sees a rule. Queries: at most one fo
 the segment evaluator's fixed cost per non-blank filter.
 """
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -69,6 +70,15 @@ def agent_escalation_shadow(*, agent: Agent) -> EscalationShadow | None:
     if agent._meta.get_field("escalation_shadow").is_cached(agent):
         return getattr(agent, "escalation_shadow", None)
     return EscalationShadow.objects.filter(agent_id=agent.pk).first()
+
+
+def escalation_settings_unsaved_copy(escalation_settings: EscalationSettings) -> EscalationSettings:
+    """A copy of the settings to change in memory (a draft): never saved, and changing one of its foreign keys
+    leaves the original's cached rows alone."""
+    draft = copy.copy(escalation_settings)
+    draft._state = copy.copy(escalation_settings._state)
+    draft._state.fields_cache = dict(escalation_settings._state.fields_cache)
+    return draft
 
 
 def policy_from_values(values: dict[str, Any]) -> Policy:

@@ -9,7 +9,6 @@ message, a "Talk to a human" click, an external bot's turn — is ``escalation.f
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +22,7 @@ from agents.models import Agent, KnowledgeArticle, Message
 from agents.turns import TurnDecision
 from escalation.engine import Decision
 from escalation.models import EscalationSettings, EscalationSettingsVersion, EscalationShadow, KnowledgeGapLink
-from escalation.selectors import agent_escalation_settings
+from escalation.selectors import agent_escalation_settings, escalation_settings_unsaved_copy
 from halo.models import Contact, Workspace
 from inbox.models import EscalationEvent, Ticket
 
@@ -113,10 +112,7 @@ def _settings_apply(escalation_settings: EscalationSettings, data: dict[str, Any
 def escalation_settings_draft(*, escalation_settings: EscalationSettings, data: dict[str, Any]) -> EscalationSettings:
     """The settings as they would be with ``data`` applied, validated exactly like a save
     (``ValidationError`` with the field errors), and never written: an unsaved copy."""
-    draft = copy.copy(escalation_settings)
-    draft._state = copy.copy(escalation_settings._state)
-    # Its own cache of related rows: changing a foreign key on the draft must not touch the original's.
-    draft._state.fields_cache = dict(escalation_settings._state.fields_cache)
+    draft = escalation_settings_unsaved_copy(escalation_settings)
     _settings_apply(draft, data)
     return draft
 

@@ -22,7 +22,6 @@ Nothing is applied: applying is the normal versioned save, by an admin.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -40,7 +39,7 @@ from escalation.replay import (
     replay_load,
     replay_preview,
 )
-from escalation.selectors import policy_from_settings
+from escalation.selectors import escalation_settings_unsaved_copy, policy_from_settings
 from inbox.models import EscalationEvent
 
 THRESHOLDS = tuple(range(0, 101, 5))
@@ -217,7 +216,7 @@ def suggestions(
             continue
         _, value, gained = best
         # Candidates lie within the setting's range by construction: the draft needs no validation to be replayed.
-        draft = copy.copy(escalation_settings)
+        draft = escalation_settings_unsaved_copy(escalation_settings)
         setattr(draft, name, value)
         preview = replay_preview(agent=agent, live=escalation_settings, draft=draft, now=now, days=days, data=data)
         found.append(

@@ -41,6 +41,8 @@ class Migration(migrations.Migration):
                 ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='halo.workspace')),
             ],
             options={
+                'verbose_name': 'knowledge gap',
+                'verbose_name_plural': 'knowledge gaps',
                 'constraints': [models.UniqueConstraint(fields=('workspace', 'key'), name='knowledgegaplink_unique')],
             },
         ),

@@ -26,11 +26,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import BooleanField, Expression, ExpressionWrapper, F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from agents.models import Agent, AgentTurn, Conversation
-from escalation.engine import Decision, Policy, Reason, SuppressedBy, TurnSnapshot, decide
+from escalation.engine import Decision, Policy, Reason, SuppressedBy, TurnSnapshot, decide, normalize_text
 from escalation.models import EscalationSettings
 from escalation.selectors import policy_from_settings
 from inbox.models import Ticket
@@ -41,16 +44,14 @@ MAX_DAYS = 365
 _ESCALATE, _KNOWLEDGE, _WEB = "escalate", "knowledge_search", "web_search"
 
 
-@dataclass(frozen=True, slots=True)
-class StoredTurn:
-    """What a replay reads of one stored AI turn, as plain values."""
+class StoredTurn(NamedTuple):
+    """What a replay reads of one stored AI turn, as plain values (a row as the database returns it)."""
 
     turn_id: int
     conversation_id: int
     contact_id: int
-    created_at: datetime
-    handed_back_at: datetime | None  # the conversation's last hand-back
-    reply: str
+    after_hand_back: bool  # stored after the conversation's last hand-back
+    reply: str  # in ``engine.normalize_text`` form
     confidence: int | None
     escalate_tool: bool
     knowledge_searched: bool  # this turn called the knowledge search or has knowledge sources
@@ -71,57 +72,64 @@ class ReplayInput:
         return {turn.contact_id for turn in self.turns}
 
 
-def _tool_names(tools: object) -> set[str]:
-    if not isinstance(tools, list):
-        return set()
-    return {tool.get("name") for tool in tools if isinstance(tool, dict)}  # type: ignore[misc]
-
-
 def _conversations(agent: Agent, since: datetime) -> QuerySet[Conversation]:
     return Conversation.objects.filter(workspace_id=agent.workspace_id, agent=agent, created_at__gte=since)
 
 
+def _called(tool: str) -> Expression:
+    """Whether the turn's stored tools include a call of ``tool``, computed by the database (the JSON is
+    never sent to Python): ``@>`` on PostgreSQL, ``json_each`` on SQLite."""
+    if connection.vendor == "postgresql":
+        return ExpressionWrapper(Q(tools__contains=[{"name": tool}]), output_field=BooleanField())
+    return RawSQL(
+        "EXISTS (SELECT 1 FROM json_each(agents_agentturn.tools) AS called "
+        "WHERE json_extract(called.value, '$.name') = %s)",
+        [tool],
+        output_field=BooleanField(),
+    )
+
+
 def replay_load(*, agent: Agent, now: datetime, days: int = DEFAULT_DAYS) -> ReplayInput:
-    """The AI turns of ``agent``'s conversations started in the last ``days`` days: one query, streamed."""
+    """The AI turns of ``agent``'s conversations started in the last ``days`` days: one query, built by the
+    ORM and read as plain rows (tool calls and hand-backs reduced to booleans by the database)."""
     since = now - timedelta(days=days)
     rows = (
         AgentTurn.objects.filter(conversation__in=_conversations(agent, since).values("pk"))
+        .alias(replay_knowledge_tool=_called(_KNOWLEDGE))
+        .annotate(
+            replay_after_hand_back=ExpressionWrapper(
+                Q(conversation__handed_back_at__isnull=False) & Q(created_at__gt=F("conversation__handed_back_at")),
+                output_field=BooleanField(),
+            ),
+            replay_escalate=_called(_ESCALATE),
+            replay_knowledge=ExpressionWrapper(
+                Q(replay_knowledge_tool=True) | ~Q(knowledge_sources=[]), output_field=BooleanField()
+            ),
+            replay_web=_called(_WEB),
+        )
         .order_by("conversation_id", "id")
         .values_list(
             "id",
             "conversation_id",
             "conversation__contact_id",
-            "created_at",
-            "conversation__handed_back_at",
+            "replay_after_hand_back",
             "reply",
             "confidence",
-            "tools",
-            "knowledge_sources",
+            "replay_escalate",
+            "replay_knowledge",
+            "replay_web",
             "escalated",
             "reason",
             "suppressed_by",
         )
     )
-    turns = []
-    for row in rows.iterator(chunk_size=5000):
-        names = _tool_names(row[7])
-        turns.append(
-            StoredTurn(
-                turn_id=row[0],
-                conversation_id=row[1],
-                contact_id=row[2],
-                created_at=row[3],
-                handed_back_at=row[4],
-                reply=row[5],
-                confidence=row[6],
-                escalate_tool=_ESCALATE in names,
-                knowledge_searched=_KNOWLEDGE in names or bool(row[8]),
-                web_searched=_WEB in names,
-                escalated=row[9],
-                reason=row[10],
-                suppressed_by=row[11],
-            )
-        )
+    sql, params = rows.query.sql_with_params()
+    turns: list[StoredTurn] = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while chunk := cursor.fetchmany(5000):
+            # The reply in the engine's normal form, once: each replay of it then skips that step.
+            turns.extend(StoredTurn._make((*row[:4], normalize_text(row[4]), *row[5:])) for row in chunk)
     return ReplayInput(agent=agent, since=since, turns=turns)
 
 
@@ -158,14 +166,8 @@ def replay_decisions(
     knowledge = web = handed_off = False
     previous: StoredTurn | None = None
     for turn in turns:
-        if (
-            turn.conversation_id != conversation
-            or (previous is not None and previous.escalated)
-            or (
-                turn.handed_back_at is not None
-                and previous is not None
-                and previous.created_at <= turn.handed_back_at < turn.created_at
-            )
+        if turn.conversation_id != conversation or (
+            previous is not None and (previous.escalated or (turn.after_hand_back and not previous.after_hand_back))
         ):
             conversation = turn.conversation_id
             count = 0
@@ -179,14 +181,16 @@ def replay_decisions(
             continue
         decision = decide(
             TurnSnapshot(
-                reply=turn.reply,
-                confidence=turn.confidence,
-                escalate_tool_called=turn.escalate_tool,
-                contact_passes_filter=passing is None or turn.contact_id in passing,
-                knowledge_searched=knowledge,
-                web_searched=web,
-                web_search_enabled=web_search_enabled,
-                ai_turn_count=count,
+                turn.reply,
+                turn.confidence,
+                turn.escalate_tool,
+                passing is None or turn.contact_id in passing,
+                knowledge,
+                web,
+                web_search_enabled,
+                count,
+                False,
+                True,  # reply_normalized
             ),
             policy,
         )
@@ -202,7 +206,13 @@ class Outcome:
     escalated_conversations: frozenset[int]
     by_reason: dict[str, int]
     held_back_by: dict[str, int]
-    turns: dict[int, Decision | None]  # turn id -> decision
+    turn_ids: list[int]
+    decisions: list[Decision | None]
+
+    @property
+    def turns(self) -> dict[int, Decision | None]:
+        """Turn id -> its decision (None: a human would already own the conversation)."""
+        return dict(zip(self.turn_ids, self.decisions, strict=True))
 
 
 def replay_outcome(
@@ -222,23 +232,25 @@ def replay_outcome(
     return _outcome(data.turns, decisions)
 
 
-def _outcome(turns: Sequence[StoredTurn], decisions: Sequence[Decision | None]) -> Outcome:
+def _outcome(turns: Sequence[StoredTurn], decisions: list[Decision | None]) -> Outcome:
     escalated: set[int] = set()
+    # Keyed by the enums' values: a ``StrEnum`` member counts under its string.
     by_reason: Counter[str] = Counter({reason.value: 0 for reason in Reason if reason != Reason.MANUAL})
     held: Counter[str] = Counter({rule.value: 0 for rule in SuppressedBy})
     for turn, decision in zip(turns, decisions, strict=True):
-        if decision is None:
+        if decision is None or not decision.signals:
             continue
-        if decision.escalate and decision.reason is not None:
+        if decision.escalate:
             escalated.add(turn.conversation_id)
-            by_reason[decision.reason.value] += 1
+            by_reason[decision.reason] += 1  # type: ignore[index]
         elif decision.suppressed_by is not None:
-            held[decision.suppressed_by.value] += 1
+            held[decision.suppressed_by] += 1
     return Outcome(
         escalated_conversations=frozenset(escalated),
         by_reason=dict(by_reason),
         held_back_by=dict(held),
-        turns={turn.turn_id: decision for turn, decision in zip(turns, decisions, strict=True)},
+        turn_ids=[turn.turn_id for turn in turns],
+        decisions=decisions,
     )
 
 

@@ -248,7 +248,7 @@ def main() -> int:
             f"{max(result['baseline']):.3f}",
         ],
     ]
-    print(f"\nmachine: {harness.machine_load()}")
+    print(f"\n{harness.machine_load()}")
     print(f"\nB9 — replay of a draft over {result['turns']:,} turns ({args.samples} samples), seconds\n")
     harness.print_table(["", "median", "worst"], rows)
     print(

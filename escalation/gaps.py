@@ -226,13 +226,15 @@ def _topic(anchor: str, members: list[Question], weight: Callable[[str], float])
 
 
 def _label(top: list[str], members: list[Question]) -> str:
-    """The topic's stems as the words customers used most for them ("notifications", not the stem "notif")."""
+    """The topic's stems as the words customers used most for them ("notifications", not the stem "notif"), in
+    the order the latest question says them ("dark · mode")."""
     surface: dict[str, Counter[str]] = defaultdict(Counter)
     for question in members:
         for word in query_terms(question.text):
             surface[stem(word)][word] += 1
-    words = [surface[term].most_common(1)[0][0] if surface.get(term) else term for term in top]
-    return " · ".join(words)
+    said = [stem(word) for word in query_terms(members[0].text)]
+    ordered = sorted(top, key=lambda term: said.index(term) if term in said else len(said))
+    return " · ".join(surface[term].most_common(1)[0][0] if surface.get(term) else term for term in ordered)
 
 
 def knowledge_gaps(

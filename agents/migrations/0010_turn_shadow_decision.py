@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agents', '0008_agent_verbose_name'),
+        ('agents', '0009_knowledge_settings'),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ confidence under the builtin's answering bar), or when a teammate judged the esc
 AI could have answered (the ticket's verdict). What was asked is the turn's knowledge-search query (the
 question as the search saw it, small talk removed), else the user's message before the reply.
 
-Questions are grouped by the knowledge search's own terms (``agents.knowledge.question_stems``: its stop
+Questions are grouped by the knowledge search's own terms (``agents.knowledge.question_stemmer``: its stop
 words, its Snowball stemmer, its typo corrections towards help-center words), with no outside service and
 no synonym list. The stem shared by the most questions — weighted by the index's inverse document
 frequency, so that a word the help center uses everywhere ("message" in a chat product's) names a topic
@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Exists, OuterRef, Q
 
-from agents.knowledge import knowledge_lookup, question_stems, term_weight
+from agents.knowledge import knowledge_lookup, question_stemmer, term_weight
 from agents.knowledge.calibration import answer_probability
 from agents.knowledge.text import query_terms, stem
 from agents.models import AgentTurn, KnowledgeArticle, Message
@@ -155,9 +155,10 @@ def gap_questions(*, workspace: Workspace, now: datetime, days: int = DEFAULT_DA
     if missing:
         texts.update(_asked_before(missing))
     questions = []
+    stems_of = question_stemmer(workspace=workspace)
     for turn_id, _, agent_id, _, created_at, _, sources in rows:
         text = texts.get(turn_id, "")
-        stems = frozenset(question_stems(workspace=workspace, text=text)) if text else frozenset()
+        stems = frozenset(stems_of(text)) if text else frozenset()
         if stems:
             questions.append(
                 Question(

@@ -27,7 +27,7 @@ from agents.knowledge.search import (
     SearchMode,
     knowledge_lookup,
     knowledge_search,
-    question_stems,
+    question_stemmer,
     term_weight,
 )
 from agents.knowledge.text import query_coverage, query_terms
@@ -46,6 +46,6 @@ __all__ = [
     "knowledge_unindex",
     "query_coverage",
     "query_terms",
-    "question_stems",
+    "question_stemmer",
     "term_weight",
 ]

@@ -20,6 +20,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
+from agents.knowledge.text import stem
 from halo.admin import WorkspaceScopedAdmin
 from halo.routing import websocket_urlpatterns
 from inbox.views import ACTIONS
@@ -63,6 +64,7 @@ def their_values(theirs: Tenant) -> dict[str, list[str]]:
         "view_id": [str(theirs.saved_view.pk)],
         "action": list(ACTIONS),
         "key": [f"inbox-{theirs.custom_inbox.pk}", f"view-{theirs.saved_view.pk}"],
+        "gap_id": [stem(theirs.marker.lower())],  # their knowledge-gap topic (tests/security/conftest.py)
     }
 
 
@@ -90,6 +92,9 @@ WRITE_BODIES: dict[str, dict[str, Any]] = {
     "escalation-settings": {"mode": "off"},
     "ai-turns": {"reply": "pwned", "confidence": 5, "tools": [{"name": "escalate"}]},
     "ticket": {"status": "closed"},
+    "knowledge-gap": {"article": None},
+    "escalation-settings-preview": {"settings": {"mode": "off"}},
+    "escalation-shadow": {"mode": "off"},
     "widget-messages": {"body": "pwned"},
 }
 

@@ -27,7 +27,7 @@ from escalation.gaps import ANSWER_CHECK_LIMIT, knowledge_gaps
 from escalation.gaps import DEFAULT_DAYS as GAP_DAYS
 from escalation.models import EscalationSettings, EscalationSettingsVersion, KnowledgeGapLink
 from escalation.replay import Preview, replay_preview
-from escalation.selectors import agent_escalation_shadow, escalation_settings_unsaved_copy
+from escalation.selectors import escalation_settings_unsaved_copy
 from escalation.services import (
     SETTINGS_FIELDS,
     escalation_settings_ensure,
@@ -36,9 +36,8 @@ from escalation.services import (
     escalation_shadow_promote,
     escalation_shadow_save,
     knowledge_gap_link,
-    settings_values,
 )
-from escalation.tuning import shadow_summary, suggestions
+from escalation.tuning import shadow_summary_context, suggestions
 from halo.admin import WorkspaceScopedAdmin, WorkspaceScopedTabularInline
 from halo.forms import PhraseListField
 from halo.models import Membership, Workspace
@@ -465,21 +464,6 @@ def tuning_context(escalation_settings: EscalationSettings, *, now: Any) -> dict
         for item in found
     ]
     return context
-
-
-def shadow_summary_context(escalation_settings: EscalationSettings) -> dict[str, Any]:
-    """``escalation/_shadow_summary.html``'s context for an agent (``shadow`` None without shadow settings):
-    the selector the report page includes it with."""
-    shadow = agent_escalation_shadow(agent=escalation_settings.agent)
-    if shadow is None:
-        return {"shadow": None, "shadow_changes": []}
-    live = settings_values(escalation_settings)
-    changes = [
-        (name.replace("_", " "), _shown(value))
-        for name, value in shadow.values.items()
-        if name in live and live[name] != value
-    ]
-    return {"shadow": shadow_summary(shadow=shadow), "shadow_changes": changes}
 
 
 @admin.register(KnowledgeGapLink)

@@ -39,7 +39,8 @@ from escalation.replay import (
     replay_load,
     replay_preview,
 )
-from escalation.selectors import escalation_settings_unsaved_copy, policy_from_settings
+from escalation.selectors import agent_escalation_shadow, escalation_settings_unsaved_copy, policy_from_settings
+from escalation.services import settings_values
 from inbox.models import EscalationEvent
 
 THRESHOLDS = tuple(range(0, 101, 5))
@@ -244,3 +245,27 @@ def _with(policy: Policy, name: str, value: int) -> Policy:
     if name == "confidence_threshold":
         return replace(policy, confidence_threshold=value)
     return replace(policy, max_attempts=value)
+
+
+def shadow_summary_context(escalation_settings: EscalationSettings) -> dict[str, Any]:
+    """The context of ``escalation/_shadow_summary.html`` for an agent: ``shadow`` (a ``ShadowSummary``, None
+    without shadow settings) and ``shadow_changes`` (the settings it changes, in words). For any page that
+    includes the partial (the Ticket Escalation page, the escalation report)."""
+    shadow = agent_escalation_shadow(agent=escalation_settings.agent)
+    if shadow is None:
+        return {"shadow": None, "shadow_changes": []}
+    live = settings_values(escalation_settings)
+    changes = [
+        (name.replace("_", " "), _shown(value))
+        for name, value in shadow.values.items()
+        if name in live and live[name] != value
+    ]
+    return {"shadow": shadow_summary(shadow=shadow), "shadow_changes": changes}
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "(none)"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)[:300]
+    return str(value)[:300]

@@ -11,15 +11,19 @@ from agents.models import Agent
 from agents.services import knowledge_article_create
 from agents.turns import ToolCall
 from escalation.flow import ai_turn_submit
+from escalation.gaps import AI_COULD_HAVE_ANSWERED as AI_COULD_VERDICTS
 from escalation.models import EscalationSettings, EscalationSettingsVersion, EscalationShadow, KnowledgeGapLink
 from escalation.services import escalation_settings_update
 from halo.models import Membership, Workspace
+from inbox.models import Ticket
 from inbox.services import ticket_verdict_set
 from tests.agents.factories import AgentFactory, ConversationFactory
 from tests.escalation.test_admin import form_data
 from tests.halo.factories import ContactFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
+# The verdict "AI could have answered", under whichever value this release gives it.
+AI_COULD_HAVE_ANSWERED = next(value for value in Ticket.Verdict.values if value in AI_COULD_VERDICTS)
 SEARCH = ToolCall.list_from_json([{"name": "knowledge_search", "arguments": {"query": "how do I export our data"}}])
 
 
@@ -103,7 +107,7 @@ def test_suggestions_are_shown_and_applied_with_a_click(
     admin_client_of: Client, escalation_settings: EscalationSettings, history: dict[str, Any], teammate: Membership
 ) -> None:
     ticket = history["escalated"].handoff.ticket
-    ticket_verdict_set(ticket=ticket, user=teammate.user, verdict="ai_could_answer")
+    ticket_verdict_set(ticket=ticket, user=teammate.user, verdict=AI_COULD_HAVE_ANSWERED)
 
     page = admin_client_of.get(reverse("admin:escalation_escalationsettings_change", args=[escalation_settings.pk]))
     html = page.content.decode()

@@ -14,14 +14,18 @@ from agents.models import Agent, AgentTurn, Conversation
 from agents.services import knowledge_article_create
 from agents.turns import KnowledgeSource, ToolCall
 from escalation.flow import ai_turn_submit
+from escalation.gaps import AI_COULD_HAVE_ANSWERED as AI_COULD_VERDICTS
 from escalation.models import KnowledgeGapLink
 from halo.models import Membership, Workspace
+from inbox.models import Ticket
 from inbox.services import ticket_verdict_set
 from tests.agents.factories import AgentFactory, ConversationFactory, KnowledgeArticleFactory
 from tests.halo.factories import ContactFactory, WorkspaceFactory
 from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.django_db
+# The verdict "AI could have answered", under whichever value this release gives it.
+AI_COULD_HAVE_ANSWERED = next(value for value in Ticket.Verdict.values if value in AI_COULD_VERDICTS)
 
 ARTICLES = {
     article["slug"]: article
@@ -132,7 +136,7 @@ def test_an_escalation_judged_answerable_is_a_gap_whatever_its_confidence(
     assert judged.handoff is not None
     assert api.get("/api/v1/knowledge/gaps").json() == []
 
-    ticket_verdict_set(ticket=judged.handoff.ticket, user=teammate.user, verdict="ai_could_answer")
+    ticket_verdict_set(ticket=judged.handoff.ticket, user=teammate.user, verdict=AI_COULD_HAVE_ANSWERED)
 
     assert [topic["examples"] for topic in api.get("/api/v1/knowledge/gaps").json()] == [["how do I archive a channel"]]
 

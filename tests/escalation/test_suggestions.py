@@ -9,14 +9,18 @@ from rest_framework.test import APIClient
 from agents.models import Agent, Conversation
 from agents.turns import ToolCall
 from escalation.flow import ai_turn_submit, handoff_request
+from escalation.gaps import AI_COULD_HAVE_ANSWERED as AI_COULD_VERDICTS
 from escalation.models import EscalationSettings, EscalationSettingsVersion
 from escalation.services import escalation_settings_update
 from halo.models import Membership, Workspace
+from inbox.models import Ticket
 from inbox.services import ticket_verdict_set
 from tests.agents.factories import AgentFactory, ConversationFactory
 from tests.halo.factories import ContactFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
+# The verdict "AI could have answered", under whichever value this release gives it.
+AI_COULD_HAVE_ANSWERED = next(value for value in Ticket.Verdict.values if value in AI_COULD_VERDICTS)
 SEARCH = ToolCall.list_from_json([{"name": "knowledge_search", "arguments": {"query": "q"}}])
 
 
@@ -43,7 +47,7 @@ def test_needless_escalations_suggest_a_lower_threshold(
     needless = [answer(workspace, agent, confidence) for confidence in (45, 41)]
     rightful = answer(workspace, agent, 20)
     for judged in needless:
-        ticket_verdict_set(ticket=judged.handoff.ticket, user=teammate.user, verdict="ai_could_answer")
+        ticket_verdict_set(ticket=judged.handoff.ticket, user=teammate.user, verdict=AI_COULD_HAVE_ANSWERED)
     ticket_verdict_set(ticket=rightful.handoff.ticket, user=teammate.user, verdict="right_to_escalate")
     versions = EscalationSettingsVersion.objects.count()
 

@@ -1,7 +1,7 @@
 """Tuning in a real headless Chromium against the embedded default (``manage.py serve``), as an admin would:
 questions the demo's help center cannot answer are asked through the widget; the Ticket Escalation form's
 "Preview these settings" shows, unsaved, which conversations a draft would hand off, with links, and the
-form's own errors for an invalid draft; the Knowledge gaps backlog groups the questions and marks a topic
+form's own errors for an invalid draft; "Save as shadow" shows the shadow's card and "Promote" makes it live; the Knowledge gaps backlog groups the questions and marks a topic
 handled. axe-core finds no serious or critical problem on either page.
 
 Screenshots go to ``HALO_SCREENSHOTS`` when set (the docs' are taken this way), else to the test's
@@ -95,6 +95,19 @@ def test_preview_shows_a_drafts_effect_without_saving_it(
     page.reload()
     page.wait_for_selector("#escalationsettings_form")
     assert page.input_value("#id_max_attempts") == saved_attempts  # nothing was saved
+
+    # The same draft as the shadow: judged beside the live settings from now on, then promoted.
+    page.fill("#id_max_attempts", "1")
+    page.click("button[formaction$='/shadow']")
+    page.wait_for_selector("#halo-shadow-summary")
+    assert "max attempts</strong> → 1" in page.inner_html("#halo-shadow-summary")
+    assert page.input_value("#id_max_attempts") == saved_attempts  # the live settings are unchanged
+    assert axe_violations(page, browser, "#content") == []
+    page.screenshot(path=str(shots_dir(tmp_path) / "admin-escalation-shadow.png"), full_page=False)
+    page.click("text=Promote the shadow to live")
+    page.wait_for_selector(".messagelist .success")
+    assert page.input_value("#id_max_attempts") == "1"
+    assert page.locator("#halo-shadow-summary").count() == 0
 
 
 def test_the_backlog_groups_the_questions_and_marks_a_topic_handled(

@@ -1,8 +1,9 @@
 """Tuning in a real headless Chromium against the embedded default (``manage.py serve``), as an admin would:
 questions the demo's help center cannot answer are asked through the widget; the Ticket Escalation form's
 "Preview these settings" shows, unsaved, which conversations a draft would hand off, with links, and the
-form's own errors for an invalid draft; "Save as shadow" shows the shadow's card and "Promote" makes it live; the Knowledge gaps backlog groups the questions and marks a topic
-handled. axe-core finds no serious or critical problem on either page.
+form's own errors for an invalid draft; "Save as shadow" shows the shadow's card and "Promote" makes it
+live; the Knowledge gaps backlog groups the questions and marks a topic handled. axe-core finds no serious
+or critical problem on either page.
 
 Screenshots go to ``HALO_SCREENSHOTS`` when set (the docs' are taken this way), else to the test's
 temporary directory."""

@@ -89,12 +89,18 @@ def _called(tool: str) -> Expression:
     )
 
 
-def replay_load(*, agent: Agent, now: datetime, days: int = DEFAULT_DAYS) -> ReplayInput:
-    """The AI turns of ``agent``'s conversations started in the last ``days`` days: one query, built by the
-    ORM and read as plain rows (tool calls and hand-backs reduced to booleans by the database)."""
+def replay_load(
+    *, agent: Agent, now: datetime, days: int = DEFAULT_DAYS, conversation_ids: Sequence[int] | None = None
+) -> ReplayInput:
+    """The AI turns of ``agent``'s conversations started in the last ``days`` days (only ``conversation_ids``
+    among them, when given): one query, built by the ORM and read as plain rows (tool calls and hand-backs
+    reduced to booleans by the database)."""
     since = now - timedelta(days=days)
+    conversations = _conversations(agent, since)
+    if conversation_ids is not None:
+        conversations = conversations.filter(pk__in=conversation_ids)
     rows = (
-        AgentTurn.objects.filter(conversation__in=_conversations(agent, since).values("pk"))
+        AgentTurn.objects.filter(conversation__in=conversations.values("pk"))
         .alias(replay_knowledge_tool=_called(_KNOWLEDGE))
         .annotate(
             replay_after_hand_back=ExpressionWrapper(

@@ -23,8 +23,10 @@ Nothing is applied: applying is the normal versioned save, by an admin.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.db.models import Exists, OuterRef, Q
 
 from agents.models import Agent, AgentTurn
 from escalation.engine import Decision, Policy
@@ -132,15 +134,15 @@ class _Evidence:
     should_escalate: bool
 
 
-def _evidence(data: ReplayInput) -> list[_Evidence]:
-    """Verdicts on the tickets the replayed turns opened, and held-back conversations that later asked for a
-    human (two queries)."""
-    turn_ids = [turn.turn_id for turn in data.turns if turn.escalated]
+def _evidence(*, agent: Agent, since: datetime) -> list[_Evidence]:
+    """Verdicts on the tickets the agent's AI turns opened in conversations started since ``since``, and
+    those conversations in which a turn was held back and the customer then asked for a human: two
+    queries, without reading the turns (no evidence, no replay)."""
+    window = Q(conversation__agent=agent, conversation__created_at__gte=since)
     found: list[_Evidence] = []
     judged = (
-        EscalationEvent.objects.filter(
-            turn_id__in=turn_ids, ticket__verdict__in=[*AI_COULD_HAVE_ANSWERED, "right_to_escalate"]
-        )
+        EscalationEvent.objects.filter(window, turn__isnull=False)
+        .filter(ticket__verdict__in=[*AI_COULD_HAVE_ANSWERED, "right_to_escalate"])
         .values_list("ticket_id", "conversation_id", "ticket__verdict")
         .order_by("ticket_id")
     )
@@ -152,14 +154,15 @@ def _evidence(data: ReplayInput) -> list[_Evidence]:
         could = verdict in AI_COULD_HAVE_ANSWERED
         kind = "ai_could_have_answered" if could else "right_to_escalate"
         found.append(_Evidence(kind, ticket_id, conversation_id, should_escalate=not could))
-    held = {turn.conversation_id for turn in data.turns if turn.suppressed_by is not None}
+    held_back = AgentTurn.objects.filter(
+        conversation_id=OuterRef("conversation_id"), suppressed_by__isnull=False, created_at__lt=OuterRef("created_at")
+    )
     manual = (
-        EscalationEvent.objects.filter(conversation_id__in=held, reason="manual", turn__isnull=True)
+        EscalationEvent.objects.filter(window, reason="manual", turn__isnull=True)
+        .filter(Exists(held_back))
         .values_list("conversation_id", flat=True)
         .distinct()
         .order_by("conversation_id")
-        if held
-        else []
     )
     for conversation_id in manual:
         found.append(_Evidence("asked_for_human", conversation_id, conversation_id, should_escalate=True))
@@ -178,19 +181,22 @@ def suggestions(
     *, agent: Agent, escalation_settings: EscalationSettings, now: datetime, days: int = DEFAULT_DAYS
 ) -> list[Suggestion]:
     """Suggested values for the confidence threshold and the maximum of attempts (never applied here)."""
-    data = replay_load(agent=agent, now=now, days=days)
-    evidence = _evidence(data)
+    since = now - timedelta(days=days)
+    evidence = _evidence(agent=agent, since=since)
     if not evidence:
         return []
-    wanted = {item.conversation_id for item in evidence}
-    turns = [turn for turn in data.turns if turn.conversation_id in wanted]
+    # Candidates are scored on the evidence's conversations alone; the whole period is replayed only for the
+    # effect of the value suggested.
+    wanted = sorted({item.conversation_id for item in evidence})
+    turns = replay_load(agent=agent, now=now, days=days, conversation_ids=wanted).turns
     passing = contacts_passing(
         agent=agent,
         rule=escalation_settings.escalation_filter,
         contact_ids={turn.contact_id for turn in turns},
-        since=data.since,
+        since=since,
         now=now,
     )
+    data: ReplayInput | None = None
     live = policy_from_settings(escalation_settings)
 
     def satisfied(policy: Policy) -> set[_Evidence]:
@@ -219,6 +225,7 @@ def suggestions(
         # Candidates lie within the setting's range by construction: the draft needs no validation to be replayed.
         draft = escalation_settings_unsaved_copy(escalation_settings)
         setattr(draft, name, value)
+        data = data or replay_load(agent=agent, now=now, days=days)
         preview = replay_preview(agent=agent, live=escalation_settings, draft=draft, now=now, days=days, data=data)
         found.append(
             Suggestion(

@@ -84,9 +84,14 @@ def test_a_held_back_conversation_that_asked_for_a_human_suggests_fewer_attempts
     assert suggestions["max_attempts"]["effect"]["conversations"] == [held.turn.conversation_id]
 
 
-def test_no_evidence_no_suggestion(api: APIClient, agent: Agent, workspace: Workspace) -> None:
-    answer(workspace, agent, 30)
-    assert api.get(url(agent)).json() == []
+def test_no_evidence_no_suggestion_and_no_replay(
+    api: APIClient, agent: Agent, workspace: Workspace, django_assert_max_num_queries: Any
+) -> None:
+    for _ in range(3):
+        answer(workspace, agent, 30)
+
+    with django_assert_max_num_queries(6):  # the key (2), the agent, its settings, the two kinds of evidence
+        assert api.get(url(agent)).json() == []
 
 
 def test_applying_a_suggestion_is_the_normal_versioned_save(

@@ -291,9 +291,9 @@ def test_judged_turn_without_a_signal_does_not_read_the_history(
 ) -> None:
     for _ in range(3):
         judged(conversation, confidence=95)
-    conversation = Conversation.objects.select_related("workspace", "contact", "agent__escalation_settings").get(
-        pk=conversation.pk
-    )
+    conversation = Conversation.objects.select_related(
+        "workspace", "contact", "agent__escalation_settings", "agent__escalation_shadow"
+    ).get(pk=conversation.pk)
     # SAVEPOINT, the AI message, the turn with its decision, the conversation's touch, RELEASE.
     with django_assert_num_queries(5):
         ai_turn_submit(conversation=conversation, reply="Sure.", confidence=95, tools=[SEARCH], knowledge_sources=[])
@@ -309,9 +309,9 @@ def test_escalating_turn_uses_a_fixed_number_of_queries(
         )
         for _ in range(history):
             judged(conversation, confidence=95)
-        conversation = Conversation.objects.select_related("workspace", "contact", "agent__escalation_settings").get(
-            pk=conversation.pk
-        )
+        conversation = Conversation.objects.select_related(
+            "workspace", "contact", "agent__escalation_settings", "agent__escalation_shadow"
+        ).get(pk=conversation.pk)
         with CaptureQueriesContext(connection) as queries:
             ai_turn_submit(
                 conversation=conversation,

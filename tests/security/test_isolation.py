@@ -21,6 +21,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
+from agents.knowledge.text import stem
 from agents.links import conversation_link_token
 from halo.admin import WorkspaceScopedAdmin
 from halo.routing import websocket_urlpatterns
@@ -68,6 +69,7 @@ def their_values(theirs: Tenant) -> dict[str, list[str]]:
         "key": [f"inbox-{theirs.custom_inbox.pk}", f"view-{theirs.saved_view.pk}"],
         # The pages of customer emails take a signed token, not an id: one signed with another key.
         "token": [signing.dumps({"conversation": theirs.conversation.pk}, key="not-this-servers-key")],
+        "gap_id": [stem(theirs.marker.lower())],  # their knowledge-gap topic (tests/security/conftest.py)
     }
 
 
@@ -95,6 +97,9 @@ WRITE_BODIES: dict[str, dict[str, Any]] = {
     "escalation-settings": {"mode": "off"},
     "ai-turns": {"reply": "pwned", "confidence": 5, "tools": [{"name": "escalate"}]},
     "ticket": {"status": "closed"},
+    "knowledge-gap": {"article": None},
+    "escalation-settings-preview": {"settings": {"mode": "off"}},
+    "escalation-shadow": {"mode": "off"},
     "widget-messages": {"body": "pwned"},
     "widget-rating": {"score": 1, "comment": "pwned"},
 }

@@ -124,6 +124,8 @@ class TurnSnapshot:
     ``knowledge_searched`` / ``web_searched`` count this turn's tool calls and every earlier turn's in
     the conversation; ``ai_turn_count`` counts the AI turns of the conversation including this one.
     ``manual`` marks a handoff the user asked for (button or handoff phrase), judged without signals.
+    ``handed_back`` marks a conversation a closed ticket gave back to the AI before this turn; the counts
+    above then start at the hand-back.
     """
 
     reply: str = ""
@@ -135,6 +137,7 @@ class TurnSnapshot:
     web_search_enabled: bool = False
     ai_turn_count: int = 1
     manual: bool = False
+    handed_back: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +217,12 @@ def decide(snapshot: TurnSnapshot, policy: Policy) -> Decision:
         return _DECISIONS[(mask, False, SuppressedBy.MODE_OFF)]
     if not snapshot.contact_passes_filter:  # row 3
         return _DECISIONS[(mask, False, SuppressedBy.FILTER)]
-    if mode == Mode.ALWAYS or mask & 4:  # rows 4 and 5 (mode is conditional here)
+    if mask & 4:  # row 4: the escalate tool is a fresh reason in any mode that escalates
         return _DECISIONS[(mask, True, None)]
+    if mode == Mode.ALWAYS and not snapshot.handed_back:  # row 5
+        return _DECISIONS[(mask, True, None)]
+    # Conditional mode, or `always` after a hand-back: a weak signal must meet the gates, counted from the
+    # hand-back on, so a conversation a teammate gave back does not loop straight into a new ticket.
     if policy.require_knowledge_search and not snapshot.knowledge_searched:  # row 6
         return _DECISIONS[(mask, False, SuppressedBy.GATE_KNOWLEDGE)]
     if policy.require_web_search and snapshot.web_search_enabled and not snapshot.web_searched:  # row 7

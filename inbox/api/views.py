@@ -230,7 +230,9 @@ class TicketView(APIView):
 
 class CustomInboxView(APIView):
     def _inbox(self, request: Request, inbox_id: int) -> CustomInbox:
-        inbox = custom_inbox_get(workspace=request_workspace(request), inbox_id=inbox_id)
+        inbox = None
+        if parse_id(inbox_id) is not None:  # a 23-digit id is not found, never an integer overflow
+            inbox = custom_inbox_get(workspace=request_workspace(request), inbox_id=inbox_id)
         if inbox is None:
             raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
         return inbox
@@ -273,7 +275,9 @@ class MemberView(APIView):
     )
     def patch(self, request: Request, user_id: int) -> Response:
         workspace = request_workspace(request)
-        membership = membership_get(workspace=workspace, user_id=user_id)
+        membership = None
+        if parse_id(user_id) is not None:  # a 23-digit id is not found, never an integer overflow
+            membership = membership_get(workspace=workspace, user_id=user_id)
         if membership is None:
             raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
         data = MemberPatchSerializer(data=request.data)

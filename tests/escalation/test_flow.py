@@ -429,7 +429,8 @@ def _handed_back(conversation: Conversation, escalation_settings: EscalationSett
     ticket = handoff_request(conversation=conversation).ticket
     ticket_update(ticket=ticket, data={"status": "closed"})
     conversation.refresh_from_db()
-    assert conversation.handed_back_at is not None and conversation.ai_may_answer
+    assert conversation.handed_back_at is not None
+    assert conversation.ai_may_answer
 
 
 @pytest.mark.parametrize("mode", ["off", "always", "conditional"])

@@ -41,7 +41,7 @@ class CustomInboxForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = CustomInbox
-        fields = ["workspace", "name"]
+        fields = ["workspace", "name", "assignment"]
 
     def save(self, commit: bool = True) -> CustomInbox:
         inbox: CustomInbox = super().save(commit=False)
@@ -58,9 +58,16 @@ class CustomInboxForm(forms.ModelForm):  # type: ignore[type-arg]
 class CustomInboxAdmin(WorkspaceScopedAdmin):
     # Listed explicitly: a secret added to the model (a webhook URL) must never be displayed by default.
     form = CustomInboxForm
-    fields = ["workspace", "name", "slack_configured", "new_slack_webhook_url", "clear_slack_webhook_url"]
+    fields = [
+        "workspace",
+        "name",
+        "assignment",
+        "slack_configured",
+        "new_slack_webhook_url",
+        "clear_slack_webhook_url",
+    ]
     readonly_fields = ["slack_configured"]
-    list_display = ["name", "workspace", "slack_configured", "created_at"]
+    list_display = ["name", "workspace", "assignment", "slack_configured", "created_at"]
     search_fields = ["name", "workspace__name"]
     list_select_related = ["workspace"]
 

@@ -54,7 +54,9 @@ def route_methods(callback: Any) -> list[str]:
 def their_values(theirs: Tenant) -> dict[str, list[str]]:
     """For each path parameter: the values that address an object of theirs."""
     return {
-        "user_id": [theirs.contact.user_id],
+        # A contact's own id (contacts/…) and a teammate's user id (members/…).
+        "user_id": [theirs.contact.user_id, str(theirs.teammate.pk)],
+        "inbox_id": [str(theirs.custom_inbox.pk)],
         "segment_id": [str(theirs.segment.pk)],
         "agent_id": [str(theirs.agent.pk)],
         "article_id": [str(theirs.article.pk)],
@@ -90,6 +92,8 @@ WRITE_BODIES: dict[str, dict[str, Any]] = {
     "escalation-settings": {"mode": "off"},
     "ai-turns": {"reply": "pwned", "confidence": 5, "tools": [{"name": "escalate"}]},
     "ticket": {"status": "closed"},
+    "inbox": {"assignment": "round_robin"},
+    "member": {"available": False},
     "widget-messages": {"body": "pwned"},
 }
 

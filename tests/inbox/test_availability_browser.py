@@ -2,10 +2,8 @@
 default (``manage.py serve``): it says "Available", a click makes the teammate away (and says so), another
 makes them available again; axe-core finds no serious or critical problem with either state."""
 
-import os
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +15,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 STAFF_EMAIL = "admin@acme.test"
 STAFF_PASSWORD = "halo-demo-password"  # the seeded demo login (halo.demo)
-# Set to a directory to keep a screenshot of the header in each state.
-SCREENSHOTS = os.environ.get("HALO_SCREENSHOTS_DIR")
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +24,6 @@ def halo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         data_dir, command=serve_command, start_timeout=40, stop_timeout=20, stdout=subprocess.DEVNULL
     ) as url:
         yield url
-
-
-def _shoot(page: Any, name: str) -> None:
-    if SCREENSHOTS:
-        page.screenshot(path=str(Path(SCREENSHOTS) / name))
 
 
 def test_the_header_toggle_sets_away_and_back(halo_url: str, browser: Any) -> None:
@@ -49,7 +40,6 @@ def test_the_header_toggle_sets_away_and_back(halo_url: str, browser: Any) -> No
     toggle = page.get_by_role("button", name="Available")
     assert toggle.get_attribute("aria-pressed") == "true"
     assert axe_violations(page, browser, ".halo-topbar") == []
-    _shoot(page, "inbox-availability.png")
 
     toggle.click()
     page.wait_for_url("**/inbox/open/")
@@ -57,7 +47,6 @@ def test_the_header_toggle_sets_away_and_back(halo_url: str, browser: Any) -> No
     assert away.get_attribute("aria-pressed") == "false"
     assert "You're away" in page.inner_text("#inbox-toasts")
     assert axe_violations(page, browser, ".halo-topbar") == []
-    _shoot(page, "inbox-away.png")
 
     page.reload()  # it is stored, not only shown
     away = page.get_by_role("button", name="Away")

@@ -38,10 +38,20 @@ class CustomInboxForm(forms.ModelForm):  # type: ignore[type-arg]
         "Leave blank to keep the current URL.",
     )
     clear_slack_webhook_url = forms.BooleanField(label="Remove the Slack webhook", required=False)
+    assignment = forms.ChoiceField(
+        choices=CustomInbox.Assignment.choices,
+        required=False,
+        help_text="How new tickets get an assignee among the inbox's available members (members are set through "
+        "PATCH /api/v1/inboxes/{id}). Waiting tickets are given out within a minute of a change here.",
+    )
 
     class Meta:
         model = CustomInbox
         fields = ["workspace", "name", "assignment"]
+
+    def clean_assignment(self) -> str:
+        # Left out of a post, the policy stays as it is.
+        return str(self.cleaned_data.get("assignment") or self.instance.assignment or CustomInbox.Assignment.MANUAL)
 
     def save(self, commit: bool = True) -> CustomInbox:
         inbox: CustomInbox = super().save(commit=False)

@@ -602,6 +602,8 @@ def _inbox_assign_waiting(*, inbox_id: int, now: datetime, new_ticket: Ticket | 
     )
     if inbox is None:
         return []
+    if new_ticket is not None:
+        new_ticket.inbox = inbox  # read already: its Slack channel needs no second read
     waiting = list(
         Ticket.objects.select_for_update(skip_locked=True)
         .filter(inbox_id=inbox_id, assignee__isnull=True)

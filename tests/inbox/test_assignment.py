@@ -7,8 +7,11 @@ from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from agents.models import Agent
+from agents.models import Agent, Conversation
+from escalation.flow import handoff_request
 from escalation.services import escalation_settings_ensure, escalation_settings_update
 from halo.models import Membership, OutboxMessage, Workspace
 from inbox.models import CustomInbox, InboxEvent, InboxMember, Ticket
@@ -21,7 +24,8 @@ from inbox.services import (
     tickets_assign_waiting,
 )
 from inbox.tasks import tickets_assign, tickets_assign_sweep
-from tests.halo.factories import MembershipFactory
+from tests.agents.factories import ConversationFactory
+from tests.halo.factories import ContactFactory, MembershipFactory
 
 
 @dataclass
@@ -269,3 +273,34 @@ def test_removing_a_member_from_the_inbox_keeps_the_others_turns(round_robin: Te
 
     rows = dict(InboxMember.objects.filter(inbox=round_robin.inbox).values_list("user_id", "assigned_count"))
     assert rows == {round_robin.user_ids[1]: 5, round_robin.user_ids[2]: 0, round_robin.user_ids[3]: 0}
+
+
+def test_an_escalation_into_a_team_inbox_takes_the_same_queries_whatever_the_team_size(
+    workspace: Workspace, agent: Agent
+) -> None:
+    team = _team(workspace, agent, assignment="balanced", size=2)
+    for membership in team.members:
+        _set(membership, capacity=5)
+
+    def escalation_queries() -> int:
+        conversation = ConversationFactory(
+            workspace=workspace, agent=agent, contact=ContactFactory(workspace=workspace)
+        )
+        conversation = Conversation.objects.select_related("workspace", "contact", "agent__escalation_settings").get(
+            pk=conversation.pk
+        )
+        with CaptureQueriesContext(connection) as queries:
+            assert handoff_request(conversation=conversation).ticket.assignee_id is not None
+        return len(queries)
+
+    escalation_queries()
+    small = escalation_queries()
+    more = [
+        MembershipFactory(workspace=workspace, user=User.objects.create(username=f"more{n}@acme.test"))
+        for n in range(12)
+    ]
+    for membership in more:
+        _set(membership, capacity=5)
+    custom_inbox_update(inbox=team.inbox, data={"members": [*team.user_ids, *(m.user_id for m in more)]})
+
+    assert escalation_queries() == small

@@ -22,7 +22,14 @@ from halo.models import Membership
 from halo.outbound import slack_webhook_url_validator
 from inbox.macros import PLACEHOLDERS, macro_unknown_placeholders
 from inbox.models import CustomInbox, EscalationEvent, InboxEvent, Macro, SavedView, Ticket, TicketNote
-from inbox.services import TICKET_EDITABLE_FIELDS, macro_create, macro_delete, macro_update, ticket_update
+from inbox.services import (
+    TICKET_EDITABLE_FIELDS,
+    custom_inbox_update,
+    macro_create,
+    macro_delete,
+    macro_update,
+    ticket_update,
+)
 
 
 class CustomInboxForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -45,9 +52,34 @@ class CustomInboxForm(forms.ModelForm):  # type: ignore[type-arg]
         "PATCH /api/v1/inboxes/{id}). Waiting tickets are given out within a minute of a change here.",
     )
 
+    team_members = forms.ModelMultipleChoiceField(
+        queryset=User.objects.none(),  # the admin gives the users of the workspaces the viewer administers
+        required=False,
+        label="Members",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The teammates this inbox assigns its tickets to, by its policy.",
+    )
+
     class Meta:
         model = CustomInbox
         fields = ["workspace", "name", "assignment"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["team_members"].initial = list(self.instance.memberships.values_list("user_id", flat=True))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        workspace, team = cleaned.get("workspace"), cleaned.get("team_members") or []
+        if workspace is not None and team:
+            members = set(
+                Membership.objects.filter(workspace=workspace, user__in=team).values_list("user_id", flat=True)
+            )
+            strangers = [user.get_username() for user in team if user.pk not in members]
+            if strangers:
+                self.add_error("team_members", f"Not a member of this workspace: {', '.join(strangers)}.")
+        return cleaned
 
     def clean_assignment(self) -> str:
         # Left out of a post, the policy stays as it is.
@@ -72,6 +104,7 @@ class CustomInboxAdmin(WorkspaceScopedAdmin):
         "workspace",
         "name",
         "assignment",
+        "team_members",
         "slack_configured",
         "new_slack_webhook_url",
         "clear_slack_webhook_url",
@@ -80,6 +113,23 @@ class CustomInboxAdmin(WorkspaceScopedAdmin):
     list_display = ["name", "workspace", "assignment", "slack_configured", "created_at"]
     search_fields = ["name", "workspace__name"]
     list_select_related = ["workspace"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        users = User.objects.filter(memberships__isnull=False)
+        if not request.user.is_superuser:
+            users = users.filter(memberships__workspace__in=self._allowed(request))
+        team_members = form.base_fields["team_members"]
+        assert isinstance(team_members, forms.ModelMultipleChoiceField)
+        team_members.queryset = users.distinct().order_by("username")
+        return form
+
+    def save_model(self, request: HttpRequest, obj: CustomInbox, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # Through the service: members kept keep their turn, and waiting tickets are given out after commit.
+        custom_inbox_update(
+            inbox=obj, data={"members": [user.pk for user in form.cleaned_data.get("team_members") or []]}
+        )
 
     @admin.display(boolean=True, description="Own Slack webhook")
     def slack_configured(self, obj: CustomInbox) -> bool:

@@ -517,10 +517,10 @@ def macro_delete(*, macro: Macro) -> None:
 #   member whose turn is oldest (``last_assigned_seq``, numbered by the inbox's ``assigned_total``), so
 #   among members who stay eligible the counts differ by at most one, however many escalations race.
 # - Nobody is given a ticket automatically beyond their capacity, counted over every ticket of theirs that
-#   is not closed in the workspace (several inboxes may share a teammate): the chosen member's
-#   ``Membership`` row is locked and their load counted again under that lock before the ticket is theirs,
-#   so two inboxes cannot both fill the last place. Locks are always taken inbox → membership → the
-#   workspace's event counter, never the other way round.
+#   is not closed in the workspace (several inboxes may share a teammate): a pass first locks the
+#   ``Membership`` rows of its members that have a capacity (in id order), so two inboxes cannot both fill
+#   the last place, and counts loads only after. Locks are always taken inbox → memberships (by id) → the
+#   workspace's event counter, never in another order, so passes and escalations cannot deadlock.
 # - Waiting tickets are taken oldest first, and an escalation's own new ticket waits behind older ones: a
 #   place freed a moment ago goes to the ticket that waited longest. Tickets a teammate is changing right
 #   now are skipped (SKIP LOCKED; the next pass takes them), so a pass never waits on a ticket lock while
@@ -531,15 +531,9 @@ ASSIGN_TASK = "inbox.tasks.tickets_assign"
 ASSIGN_BATCH = 100
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    user_id: int
-    load: int
-    capacity: int | None
-
-
-def _member_next(*, inbox: CustomInbox, skip: set[int]) -> _Candidate | None:
-    """The member whose turn it is by the inbox's policy: available, under capacity, not in ``skip``."""
+def _member_next(*, inbox: CustomInbox, capacity_locked: set[int]) -> int | None:
+    """The user id of the member whose turn it is by the inbox's policy: available and under capacity. A
+    member with a capacity qualifies only if this pass holds their membership lock (``capacity_locked``)."""
     membership = Membership.objects.filter(workspace_id=inbox.workspace_id, user_id=OuterRef("user_id"))
     load = (
         Ticket.objects.filter(workspace_id=inbox.workspace_id, assignee_id=OuterRef("user_id"))
@@ -551,41 +545,38 @@ def _member_next(*, inbox: CustomInbox, skip: set[int]) -> _Candidate | None:
     )
     members = (
         InboxMember.objects.filter(inbox=inbox)
-        .exclude(user_id__in=skip)
         .annotate(
             available=Subquery(membership.values("available")),
             capacity=Subquery(membership.values("capacity")),
             load=Coalesce(Subquery(load), 0),
         )
-        .filter(Q(capacity__isnull=True) | Q(load__lt=F("capacity")), available=True)
+        .filter(
+            Q(capacity__isnull=True) | Q(load__lt=F("capacity"), user_id__in=capacity_locked),
+            available=True,
+        )
     )
     if inbox.assignment == CustomInbox.Assignment.BALANCED:
         members = members.order_by("load", "last_assigned_seq", "user_id")
     else:
         members = members.order_by("last_assigned_seq", "user_id")
-    row = members.values_list("user_id", "load", "capacity").first()
-    return _Candidate(user_id=row[0], load=row[1], capacity=row[2]) if row is not None else None
+    return members.values_list("user_id", flat=True).first()
 
 
-def _member_has_room(*, inbox: CustomInbox, user_id: int) -> bool:
-    """Under the member's row lock: still available and under capacity (their load counted again now)."""
-    locked = (
+def _capacities_lock(*, inbox: CustomInbox) -> set[int]:
+    """Lock the memberships of the inbox's members that have a capacity, in id order (every pass locks in
+    the same order, so passes of inboxes sharing teammates wait for one another and never deadlock); the
+    user ids locked. While they are held no other pass can give these teammates a ticket, so the loads
+    counted from here on stay true."""
+    return set(
         Membership.objects.select_for_update()
-        .filter(workspace_id=inbox.workspace_id, user_id=user_id, available=True)
-        .values_list("capacity", flat=True)
+        .filter(
+            workspace_id=inbox.workspace_id,
+            capacity__isnull=False,
+            user_id__in=InboxMember.objects.filter(inbox=inbox).values("user_id"),
+        )
+        .order_by("pk")
+        .values_list("user_id", flat=True)
     )
-    found = list(locked)
-    if not found:
-        return False
-    capacity = found[0]
-    if capacity is None:
-        return True
-    load = (
-        Ticket.objects.filter(workspace_id=inbox.workspace_id, assignee_id=user_id)
-        .exclude(status=Ticket.Status.CLOSED)
-        .count()
-    )
-    return load < capacity
 
 
 def _inbox_assign_waiting(*, inbox_id: int, now: datetime, new_ticket: Ticket | None = None) -> list[Ticket]:
@@ -604,6 +595,7 @@ def _inbox_assign_waiting(*, inbox_id: int, now: datetime, new_ticket: Ticket | 
         return []
     if new_ticket is not None:
         new_ticket.inbox = inbox  # read already: its Slack channel needs no second read
+    capacity_locked = _capacities_lock(inbox=inbox)
     waiting = list(
         Ticket.objects.select_for_update(skip_locked=True)
         .filter(inbox_id=inbox_id, assignee__isnull=True)
@@ -611,26 +603,18 @@ def _inbox_assign_waiting(*, inbox_id: int, now: datetime, new_ticket: Ticket | 
         .order_by("created_at", "id")[:ASSIGN_BATCH]
     )
     assigned: list[Ticket] = []
-    full: set[int] = set()
     for ticket in waiting:
-        member = _member_next(inbox=inbox, skip=full)
-        while (
-            member is not None
-            and member.capacity is not None
-            and not _member_has_room(inbox=inbox, user_id=member.user_id)
-        ):
-            full.add(member.user_id)
-            member = _member_next(inbox=inbox, skip=full)
-        if member is None:
+        user_id = _member_next(inbox=inbox, capacity_locked=capacity_locked)
+        if user_id is None:
             break  # everyone is away or full: the rest wait for a place to free up
         inbox.assigned_total += 1
-        InboxMember.objects.filter(inbox=inbox, user_id=member.user_id).update(
+        InboxMember.objects.filter(inbox=inbox, user_id=user_id).update(
             assigned_count=F("assigned_count") + 1, last_assigned_seq=inbox.assigned_total
         )
-        Ticket.objects.filter(pk=ticket.pk).update(assignee_id=member.user_id, updated_at=now)
-        ticket.assignee_id, ticket.updated_at, ticket.inbox = member.user_id, now, inbox
+        Ticket.objects.filter(pk=ticket.pk).update(assignee_id=user_id, updated_at=now)
+        ticket.assignee_id, ticket.updated_at, ticket.inbox = user_id, now, inbox
         if new_ticket is not None and ticket.pk == new_ticket.pk:
-            new_ticket.assignee_id, new_ticket.updated_at = member.user_id, now
+            new_ticket.assignee_id, new_ticket.updated_at = user_id, now
         else:
             _ticket_event(ticket=ticket, type=TICKET_UPDATED, changed=["assignee"])
             notification_assignment(ticket=ticket)

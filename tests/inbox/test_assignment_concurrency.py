@@ -12,14 +12,21 @@ from collections import Counter
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection, connections
+from django.db import connection, connections, transaction
+from django.utils import timezone
 
 from agents.models import Agent, Conversation
 from escalation.flow import handoff_request
 from escalation.services import escalation_settings_ensure, escalation_settings_update
 from halo.models import Membership, Workspace
 from inbox.models import CustomInbox, InboxMember, Ticket
-from inbox.services import custom_inbox_update, teammate_availability_set, ticket_update, tickets_assign_waiting
+from inbox.services import (
+    _inbox_assign_waiting,
+    custom_inbox_update,
+    teammate_availability_set,
+    ticket_update,
+    tickets_assign_waiting,
+)
 from tests.agents.factories import AgentFactory, ConversationFactory
 from tests.halo.factories import ContactFactory, MembershipFactory, WorkspaceFactory
 
@@ -184,3 +191,47 @@ def test_places_freed_while_escalations_race_go_to_the_oldest_waiting_tickets() 
     served = set(Ticket.objects.filter(pk__in=waiting, assignee__isnull=False).values_list("pk", flat=True))
     assert served == set(waiting[:10])
     assert not Ticket.objects.filter(conversations__in=later, assignee__isnull=False).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_backlog_passes_of_two_inboxes_sharing_a_team_neither_deadlock_nor_overfill() -> None:
+    """Both inboxes have a backlog when the team comes back: passes over each run at once on many
+    connections, each giving out several tickets (each with its live event) under the same teammates'
+    capacities. A pass that deadlocked would raise here."""
+    workspace = WorkspaceFactory()
+    team = _members(workspace, 4)
+    for membership in team:
+        teammate_availability_set(membership=membership, data={"available": False})
+    inboxes = [_inbox(workspace, "Billing", team, "round_robin"), _inbox(workspace, "Sales", team, "balanced")]
+    conversations = [
+        *_conversations(workspace, _agent_routing_to(workspace, inboxes[0]), 40),
+        *_conversations(workspace, _agent_routing_to(workspace, inboxes[1]), 40),
+    ]
+    assert _escalate_all_at_once(conversations) == []
+    assert Ticket.objects.filter(assignee__isnull=True).count() == 80
+    for membership, capacity in zip(team, [12, 8, 10, 6], strict=True):
+        Membership.objects.filter(pk=membership.pk).update(available=True, capacity=capacity)
+
+    passes = 16
+    start = threading.Barrier(passes)
+    errors: list[BaseException] = []
+
+    def run(inbox_id: int) -> None:
+        try:
+            start.wait(timeout=60)
+            with transaction.atomic():
+                _inbox_assign_waiting(inbox_id=inbox_id, now=timezone.now())
+        except BaseException as error:  # reported below; a thread cannot fail the test itself
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(inboxes[n % 2].pk,)) for n in range(passes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert errors == []
+    assert _load(team) == dict(zip([m.user_id for m in team], [12, 8, 10, 6], strict=True))
+    assert Ticket.objects.filter(assignee__isnull=True).count() == 80 - 36

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agents', '0008_agent_verbose_name'),
-        ('halo', '0007_membership_availability_capacity'),
+        ('halo', '0008_membership_availability_capacity'),
         ('inbox', '0008_ticket_first_reply_and_rating'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -129,6 +129,7 @@ ID_ATTRIBUTES = {
     "conversation_id": "conversation",
     "ticket_id": "ticket",
     "inbox_id": "custom_inbox",
+    "endpoint_id": "webhook_endpoint",
 }
 
 

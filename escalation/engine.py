@@ -127,6 +127,8 @@ class TurnSnapshot:
     ``manual`` marks a handoff the user asked for (button or handoff phrase), judged without signals.
     ``reply_normalized`` says ``reply`` is already in ``normalize_text`` form (a replay normalises each
     stored reply once, not once per settings it is judged under).
+    ``handed_back`` marks a conversation a closed ticket gave back to the AI before this turn; the counts
+    above then start at the hand-back.
     """
 
     reply: str = ""
@@ -139,6 +141,7 @@ class TurnSnapshot:
     ai_turn_count: int = 1
     manual: bool = False
     reply_normalized: bool = False
+    handed_back: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,8 +221,12 @@ def decide(snapshot: TurnSnapshot, policy: Policy) -> Decision:
         return _DECISIONS[(mask, False, SuppressedBy.MODE_OFF)]
     if not snapshot.contact_passes_filter:  # row 3
         return _DECISIONS[(mask, False, SuppressedBy.FILTER)]
-    if mode == Mode.ALWAYS or mask & 4:  # rows 4 and 5 (mode is conditional here)
+    if mask & 4:  # row 4: the escalate tool is a fresh reason in any mode that escalates
         return _DECISIONS[(mask, True, None)]
+    if mode == Mode.ALWAYS and not snapshot.handed_back:  # row 5
+        return _DECISIONS[(mask, True, None)]
+    # Conditional mode, or `always` after a hand-back: a weak signal must meet the gates, counted from the
+    # hand-back on, so a conversation a teammate gave back does not loop straight into a new ticket.
     if policy.require_knowledge_search and not snapshot.knowledge_searched:  # row 6
         return _DECISIONS[(mask, False, SuppressedBy.GATE_KNOWLEDGE)]
     if policy.require_web_search and snapshot.web_search_enabled and not snapshot.web_searched:  # row 7

@@ -197,6 +197,7 @@ def replay_decisions(
                 count,
                 False,
                 True,  # reply_normalized
+                turn.after_hand_back,  # handed_back, as live: the hand-back came before this turn
             ),
             policy,
         )

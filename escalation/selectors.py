@@ -215,6 +215,7 @@ def turn_context_new(
         escalation_settings=escalation_settings,
         policy=policy,
         now=now,
+        at=now,
     )
     if shadow is None or shadow_policy is None:
         return context
@@ -252,6 +253,7 @@ def turn_context_stored(*, turn_id: int, now: datetime, policy: Policy | None = 
         escalation_settings=escalation_settings,
         policy=policy or policy_from_settings(escalation_settings),
         now=now,
+        at=stored.created_at,
     )
 
 
@@ -282,7 +284,9 @@ def _context(
     escalation_settings: EscalationSettings | None,
     policy: Policy,
     now: datetime,
+    at: datetime,
 ) -> TurnContext:
+    """``now`` evaluates the escalation filter; ``at`` is when the turn was (is being) judged."""
     tools = [tool for record in history for tool in record.tools]
     sources = [source for record in history for source in record.sources]
     snapshot = _snapshot(
@@ -294,6 +298,7 @@ def _context(
         web_searched=any(tool.is_tool(ToolName.WEB_SEARCH) for tool in tools),
         web_search_enabled=conversation.agent.web_search_enabled,
         ai_turn_count=len(history),
+        handed_back=conversation.handed_back_at is not None and conversation.handed_back_at < at,
     )
     return TurnContext(
         policy=policy,

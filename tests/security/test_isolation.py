@@ -57,7 +57,9 @@ def route_methods(callback: Any) -> list[str]:
 def their_values(theirs: Tenant) -> dict[str, list[str]]:
     """For each path parameter: the values that address an object of theirs."""
     return {
-        "user_id": [theirs.contact.user_id],
+        # A contact's own id (contacts/…) and a teammate's user id (members/…).
+        "user_id": [theirs.contact.user_id, str(theirs.teammate.pk)],
+        "inbox_id": [str(theirs.custom_inbox.pk)],
         "segment_id": [str(theirs.segment.pk)],
         "agent_id": [str(theirs.agent.pk)],
         "article_id": [str(theirs.article.pk)],
@@ -100,6 +102,8 @@ WRITE_BODIES: dict[str, dict[str, Any]] = {
     "knowledge-gap": {"article": None},
     "escalation-settings-preview": {"settings": {"mode": "off"}},
     "escalation-shadow": {"mode": "off"},
+    "inbox": {"assignment": "round_robin"},
+    "member": {"available": False},
     "widget-messages": {"body": "pwned"},
     "widget-rating": {"score": 1, "comment": "pwned"},
 }

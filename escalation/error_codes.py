@@ -12,6 +12,8 @@ class WidgetErrorCode(StrEnum):
     INVALID_USER_JWT = "invalid_user_jwt"
     MESSAGE_TOO_LONG = "message_too_long"
     HANDOFF_UNAVAILABLE = "handoff_unavailable"
+    NOTHING_TO_RATE = "nothing_to_rate"
+    ALREADY_RATED = "already_rated"
 
 
 class EscalationErrorCode(StrEnum):

@@ -21,6 +21,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from halo.email_confirmation import EmailClaim
 from halo.identity import ContactIdentity
 from halo.models import ApiKey, Company, Contact, Membership, PageView, Workspace, validate_custom_fields
 
@@ -30,6 +31,8 @@ COMPANY_TEXT_FIELDS = ("name", "plan", "industry")
 STRIPE_FIELDS = {"subscription_status": "subscription_status", "mrr": "stripe_mrr", "lifetime_value": "lifetime_value"}
 
 ModelT = TypeVar("ModelT", bound=models.Model)
+# The most tickets a teammate's capacity can name (a typo such as 10000 is refused rather than meaning "no limit").
+MEMBERSHIP_CAPACITY_MAX = 1000
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,51 @@ def membership_set(*, workspace: Workspace, user: User, role: str) -> Membership
             user.is_staff = True
             user.save(update_fields=["is_staff"])
     return membership
+
+
+@dataclass(frozen=True)
+class MembershipUpdated:
+    """A changed membership, and whether the teammate can now take more work than before (available again,
+    or a capacity raised or lifted)."""
+
+    membership: Membership
+    more_room: bool
+
+
+MEMBERSHIP_EDITABLE_FIELDS = ("available", "capacity")
+
+
+def membership_update(*, membership: Membership, data: Mapping[str, Any]) -> MembershipUpdated:
+    """Change a teammate's ``available`` (bool) and/or ``capacity`` (a whole number of tickets, or None for
+    no limit) in their workspace, under the membership's row lock (the one team assignment takes)."""
+    unknown = set(data) - set(MEMBERSHIP_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+    errors: dict[str, str] = {}
+    if "available" in data and not isinstance(data["available"], bool):
+        errors["available"] = "true or false."
+    capacity = data.get("capacity")
+    if (
+        "capacity" in data
+        and capacity is not None
+        and (
+            isinstance(capacity, bool) or not isinstance(capacity, int) or not 0 <= capacity <= MEMBERSHIP_CAPACITY_MAX
+        )
+    ):
+        errors["capacity"] = f"A whole number from 0 to {MEMBERSHIP_CAPACITY_MAX}, or null for no limit."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked = Membership.objects.select_for_update().select_related("workspace").get(pk=membership.pk)
+        was_available, had_capacity = locked.available, locked.capacity
+        for name in MEMBERSHIP_EDITABLE_FIELDS:
+            if name in data:
+                setattr(locked, name, data[name])
+        locked.save(update_fields=[name for name in MEMBERSHIP_EDITABLE_FIELDS if name in data])
+    more_room = locked.available and (
+        not was_available or (had_capacity is not None and (locked.capacity is None or locked.capacity > had_capacity))
+    )
+    return MembershipUpdated(membership=locked, more_room=more_room)
 
 
 def _locked_get_or_create(
@@ -316,11 +364,10 @@ _EMAIL_IN_TEXT = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[A-Za
 
 
 def contact_email_capture(*, contact: Contact, text: str) -> None:
-    """An address written in the chat (the handoff message asks an anonymous visitor for one) is kept as the
-    contact's ``unverified_email``, so the team can reach them: shown to staff as unverified, never matched
-    by segment rules, never written to ``email`` (which the workspace's server API or a signed identity
-    sets), never used to merge contacts. The first address written is kept."""
-    if contact.email or contact.unverified_email:
+    """An anonymous visitor without a verified email who writes one in the chat (the handoff message asks
+    for it) gets it stored as ``unverified_email``: theirs by claim only until they confirm it. Identified
+    users' emails come from the workspace, never from chat text."""
+    if not contact.is_anonymous or contact.email:
         return
     match = _EMAIL_IN_TEXT.search(text)
     if match is None:
@@ -330,5 +377,27 @@ def contact_email_capture(*, contact: Contact, text: str) -> None:
         validate_email(email)
     except ValidationError:
         return
+    if contact.unverified_email == email:
+        return
     contact.unverified_email = email
-    Contact.objects.filter(pk=contact.pk, unverified_email__isnull=True).update(unverified_email=email)
+    Contact.objects.filter(pk=contact.pk, email__isnull=True).update(unverified_email=email)
+
+
+class EmailNotConfirmed(Exception):
+    """A confirmation link that confirms nothing (the contact is gone, identified, already verified, or typed
+    another address since)."""
+
+
+def contact_email_verify(*, claim: EmailClaim) -> tuple[Contact, bool]:
+    """A visitor confirmed the address they typed (``halo.email_confirmation``): it becomes their verified
+    ``email``. Only for the anonymous contact the link names, and only while it has no verified email and
+    still claims this address: never another contact's email overwritten, never a merge into another contact
+    that has the same address. One conditional UPDATE, so two clicks confirm once: the second returns
+    ``(contact, False)``."""
+    updated = Contact.objects.filter(
+        pk=claim.contact_id, user_id__isnull=True, email__isnull=True, unverified_email=claim.email
+    ).update(email=claim.email, unverified_email=None)
+    contact = Contact.objects.filter(pk=claim.contact_id).first()
+    if contact is None or (not updated and contact.email != claim.email):
+        raise EmailNotConfirmed("This link no longer confirms an address.")
+    return contact, bool(updated)

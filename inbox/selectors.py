@@ -29,7 +29,7 @@ from halo.models import Contact, PageView, Workspace
 from halo.params import parse_id
 from halo.search import search_terms
 from halo.selectors import contacts_matching_text
-from inbox.models import CustomInbox, EscalationEvent, Macro, SavedView, Ticket, TicketNote
+from inbox.models import CustomInbox, EscalationEvent, InboxMember, Macro, SavedView, Ticket, TicketNote
 from segments.lang import Node
 from segments.selectors import contacts_matching
 
@@ -255,6 +255,7 @@ PAGE_FIELDS = (
     "confidence",
     "escalation_count",
     "updated_at",
+    "rating_score",
     "contact__name",
     "contact__email",
     "contact__user_id",  # these three: Contact.__str__
@@ -617,7 +618,26 @@ def macro_list(*, workspace_id: int) -> list[Macro]:
     return list(Macro.objects.filter(workspace_id=workspace_id).order_by("name", "id"))
 
 
+def custom_inbox_get(*, workspace: Workspace, inbox_id: int) -> CustomInbox | None:
+    """One of the workspace's team inboxes with its members' ids (two queries)."""
+    return (
+        CustomInbox.objects.filter(workspace=workspace, pk=inbox_id)
+        .prefetch_related(Prefetch("memberships", queryset=InboxMember.objects.order_by("user_id")))
+        .first()
+    )
+
+
 def ticket_open_of_conversation(*, conversation: Conversation) -> Ticket | None:
     """The ticket that is not closed holding this conversation, if any (at most one: a conversation's
     contact has at most one ticket that is not closed)."""
     return Ticket.objects.filter(conversations=conversation).exclude(status=Ticket.Status.CLOSED).first()
+
+
+def ticket_rated_of_conversation(*, conversation: Conversation) -> Ticket | None:
+    """The latest closed ticket holding this conversation, rated or not: the one its customer may rate while
+    no other ticket holds the conversation open (the caller checks that) and it is not rated yet."""
+    return (
+        Ticket.objects.filter(conversations=conversation, status=Ticket.Status.CLOSED)
+        .order_by("-closed_at", "-id")
+        .first()
+    )

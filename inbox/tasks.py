@@ -8,8 +8,14 @@ from inbox.events import inbox_events_prune
 from inbox.models import Ticket
 from inbox.notifications import EMAIL_TASK, SLACK_TASK
 from inbox.notifications.emails import assignment_email_deliver
+from inbox.notifications.replies import (
+    CONFIRM_EMAIL_TASK,
+    REPLY_EMAIL_TASK,
+    email_confirmation_deliver,
+    reply_email_deliver,
+)
 from inbox.notifications.slack import slack_deliver
-from inbox.services import SUMMARY_TASK, tickets_wake_due
+from inbox.services import ASSIGN_TASK, SUMMARY_TASK, tickets_assign_waiting, tickets_wake_due
 from inbox.services import ticket_summarize as ticket_summarize_service
 
 
@@ -35,6 +41,16 @@ def assignment_email(message_id: int) -> None:
     outbox_process(message_id=message_id, handler=assignment_email_deliver)
 
 
+@shared_task(name=REPLY_EMAIL_TASK)
+def reply_email(message_id: int) -> None:
+    outbox_process(message_id=message_id, handler=reply_email_deliver)
+
+
+@shared_task(name=CONFIRM_EMAIL_TASK)
+def email_confirmation(message_id: int) -> None:
+    outbox_process(message_id=message_id, handler=email_confirmation_deliver)
+
+
 @shared_task(name="inbox.tasks.events_prune")
 def events_prune() -> int:
     return inbox_events_prune()
@@ -43,3 +59,17 @@ def events_prune() -> int:
 @shared_task(name="inbox.tasks.tickets_wake")
 def tickets_wake() -> int:
     return tickets_wake_due()
+
+
+def _assign(message: OutboxMessage) -> None:
+    tickets_assign_waiting(workspace_id=message.workspace_id)
+
+
+@shared_task(name=ASSIGN_TASK)
+def tickets_assign(message_id: int) -> None:
+    outbox_process(message_id=message_id, handler=_assign)
+
+
+@shared_task(name="inbox.tasks.tickets_assign_sweep")
+def tickets_assign_sweep() -> int:
+    return tickets_assign_waiting()

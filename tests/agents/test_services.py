@@ -23,7 +23,8 @@ def test_anonymous_visitor_who_writes_an_email_gets_it_stored_as_unverified() ->
     message_receive(conversation=conversation, body="Sure, it's Ada.L@Example.com. Thanks!")
 
     contact = Contact.objects.get(pk=conversation.contact_id)
-    assert (contact.email, contact.unverified_email) == (None, "ada.l@example.com")
+    assert contact.unverified_email == "ada.l@example.com"
+    assert contact.email is None
 
 
 @pytest.mark.parametrize("body", ["no email here", "write to me at ada@localhost", "@@@.com", "a@b"])
@@ -33,7 +34,8 @@ def test_text_without_a_valid_email_changes_nothing(body: str) -> None:
     message_receive(conversation=conversation, body=body)
 
     contact = Contact.objects.get(pk=conversation.contact_id)
-    assert (contact.email, contact.unverified_email) == (None, None)
+    assert contact.email is None
+    assert contact.unverified_email is None
 
 
 def test_identified_users_email_is_never_taken_from_chat() -> None:

@@ -85,6 +85,8 @@ def own_values(tenant: Tenant) -> dict[str, str]:
         "ticket_id": str(tenant.ticket.pk),
         "view_id": str(tenant.saved_view.pk),
         "endpoint_id": str(tenant.webhook_endpoint.pk),
+        "inbox_id": str(tenant.custom_inbox.pk),
+        "gap_id": "password",
         "action": "assign",
         "key": f"inbox-{tenant.custom_inbox.pk}",
         "uidb64": "MQ",

@@ -30,6 +30,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.models import Conversation, Message
+from agents.selectors import turns_held_back_count
 from agents.services import conversations_hand_back, conversations_hand_off, message_post
 from agents.turns import KnowledgeSource, ToolCall, sources_dedupe
 from halo.models import Contact, Membership, Workspace
@@ -104,6 +105,7 @@ def ticket_open_or_merge(*, conversation: Conversation, contact: Contact, escala
                         knowledge_sources=[source.to_json() for source in escalation.knowledge_sources],
                         tools_tried=[tool.to_json(with_result=False) for tool in escalation.tools_tried],
                         settings_version=escalation.settings_version,
+                        held_back_turns=turns_held_back_count(conversation=conversation),
                         created_at=at,
                         updated_at=at,
                     )
@@ -232,10 +234,12 @@ def ticket_update(
             raise ValidationError(
                 {"status": "The customer escalated again a moment ago: read their latest message before closing."}
             )
+        reopening = was_closed and locked.status != Ticket.Status.CLOSED
         if closing:
             locked.closed_at = now
-        elif was_closed and locked.status != Ticket.Status.CLOSED:
+        elif reopening:
             locked.closed_at = None
+            locked.reopened_count += 1
         locked.updated_at = now
         try:
             with transaction.atomic():
@@ -246,7 +250,7 @@ def ticket_update(
             ) from None
         if closing:
             _conversations_hand_back(ticket=locked, now=now)
-        elif was_closed and locked.status != Ticket.Status.CLOSED:
+        elif reopening:
             conversations_hand_off(conversation_ids=list(locked.conversations.values_list("pk", flat=True)), now=now)
         changed = [
             name
@@ -367,8 +371,9 @@ def ticket_note_add(*, ticket: Ticket, author: User, body: str) -> TicketNote:
     return note
 
 
-def ticket_verdict_set(*, ticket: Ticket, user: User, verdict: str) -> Ticket:
-    """A teammate's verdict on the escalation ("AI could have answered" / "right to escalate"); "" clears it."""
+def ticket_verdict_set(*, ticket: Ticket, user: User | None, verdict: str) -> Ticket:
+    """A teammate's verdict on the escalation ("AI could have answered" / "right to escalate"); "" clears it.
+    ``user`` is None when it comes through the server API (an API key speaks for the workspace, not a person)."""
     if verdict and verdict not in Ticket.Verdict.values:
         raise ValidationError({"verdict": f"Choose one of: {', '.join(Ticket.Verdict.values)}."})
     now = timezone.now()
@@ -376,6 +381,7 @@ def ticket_verdict_set(*, ticket: Ticket, user: User, verdict: str) -> Ticket:
         Ticket.objects.filter(pk=ticket.pk).update(
             verdict=verdict, verdict_by=user if verdict else None, verdict_at=now if verdict else None, updated_at=now
         )
+        ticket.updated_at = now
         ticket.verdict, ticket.verdict_by, ticket.verdict_at = (
             verdict,
             user if verdict else None,

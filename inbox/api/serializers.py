@@ -22,6 +22,9 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
     conversations = serializers.SerializerMethodField(help_text="Ids of the attached conversations.")
     knowledge_sources = TicketKnowledgeSourceSerializer(many=True, read_only=True)
     tools_tried = serializers.ListField(child=serializers.DictField(), read_only=True)
+    verdict = serializers.SerializerMethodField(
+        help_text="A teammate's judgement of the escalation: `ai_could_have_answered`, `right_to_escalate`, or null."
+    )
 
     class Meta:
         model = Ticket
@@ -44,11 +47,17 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
             "updated_at",
             "closed_at",
             "snoozed_until",
+            "verdict",
+            "reopened_count",
+            "held_back_turns",
         ]
         read_only_fields = fields
 
     def get_summary(self, ticket: Ticket) -> str | None:
         return ticket.summary if ticket.summary_state == Ticket.SummaryState.READY else None
+
+    def get_verdict(self, ticket: Ticket) -> str | None:
+        return ticket.verdict or None
 
     def get_conversations(self, ticket: Ticket) -> list[int]:
         return sorted(conversation.pk for conversation in ticket.conversations.all())
@@ -62,4 +71,10 @@ class TicketPatchSerializer(StrictSerializer):
         allow_null=True,
         required=False,
         help_text="With status `snoozed`: when the ticket comes back to open (null: when the customer writes).",
+    )
+    verdict = serializers.ChoiceField(
+        choices=Ticket.Verdict.choices,
+        allow_null=True,
+        required=False,
+        help_text="Judge the escalation for tuning: `ai_could_have_answered`, `right_to_escalate`; null clears it.",
     )

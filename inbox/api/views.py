@@ -6,6 +6,7 @@ Views parse input, call one selector or service, render; every lookup is scoped 
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import ListAPIView
@@ -22,7 +23,7 @@ from halo.params import parse_id, parse_int
 from inbox.api.serializers import TicketPatchSerializer, TicketSerializer
 from inbox.models import Ticket
 from inbox.selectors import UNSET, InboxList, ListFilters, ticket_get, ticket_list, ticket_search
-from inbox.services import ticket_update
+from inbox.services import ticket_update, ticket_verdict_set
 from segments.api.views import checked_rule
 
 SEARCH_MAX_CHARS = 200
@@ -203,10 +204,12 @@ class TicketView(APIView):
 
     @extend_schema(
         operation_id="ticket_update",
-        summary="Change a ticket's status, assignee or inbox",
+        summary="Change a ticket's status, assignee, inbox or verdict",
         description=(
             "Closing a ticket hands its conversations back to the AI. Re-opening a closed ticket is refused "
-            "(400) while the contact has another ticket that is not closed."
+            "(400) while the contact has another ticket that is not closed, and counts in `reopened_count`. "
+            "`verdict` judges the escalation for tuning (null clears it). The changes are applied together or "
+            "not at all."
         ),
         request=TicketPatchSerializer,
         responses={200: TicketSerializer, **error_responses(400, 401, 404, 429)},
@@ -216,5 +219,10 @@ class TicketView(APIView):
         ticket = self._ticket(request, ticket_id)
         data = TicketPatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        ticket_update(ticket=ticket, data=dict(data.validated_data))
+        changes = dict(data.validated_data)
+        with transaction.atomic():
+            if "verdict" in changes:
+                ticket_verdict_set(ticket=ticket, user=None, verdict=changes.pop("verdict") or "")
+            if changes:
+                ticket_update(ticket=ticket, data=changes)
         return Response(TicketSerializer(ticket_get(workspace=request_workspace(request), ticket_id=ticket_id)).data)

@@ -278,7 +278,7 @@ def _csat(counts: dict[str, Any], side: str) -> dict[str, Any]:
 
 def report_shape(counts: dict[str, Any], median: float | None) -> dict[str, Any]:
     """The report's fields from summed counts (the whole range, or one day)."""
-    return {
+    shaped = {
         "conversations": counts["conversations"],
         "involvement_rate": _rate(counts["involved"], counts["conversations"]),
         "ai_resolution_rate": _rate(counts["ai_resolved"], counts["involved"]),
@@ -287,12 +287,17 @@ def report_shape(counts: dict[str, Any], median: float | None) -> dict[str, Any]
         "held_back_by": {rule: counts[f"held_{rule}"] for rule in RULES},
         "delayed_escalations": counts["delayed"],
         "verdicts": {verdict: counts[f"verdict_{verdict}"] for verdict in VERDICTS},
-        "tickets": counts["tickets"],
         "reopen_rate": _rate(counts["reopened"], counts["tickets"]),
         "median_first_reply_seconds": round(median, 1) if median is not None else None,
         "sla_met_rate": _rate(counts["sla_met"], counts["sla_due"]),
         "csat": {"ai": _csat(counts, "ai"), "human": _csat(counts, "human")},
     }
+    return shaped
+
+
+def report_counts(report: dict[str, Any]) -> dict[str, Any]:
+    """The raw counts behind a report (or one of its days), for the report page's charts."""
+    return report["_counts"]
 
 
 def _add(total: dict[str, Any], counts: dict[str, Any]) -> None:
@@ -313,7 +318,11 @@ def _assemble(query: ReportQuery, by_day: dict[date, list[dict[str, Any]]], medi
         # One part (one agent, one version): its median. Several: the median of their medians, an
         # approximation the daily chart can live with (the range's own median is exact).
         daily.append(
-            {"date": day.isoformat(), **report_shape(day_counts, statistics.median(medians) if medians else None)}
+            {
+                "date": day.isoformat(),
+                **report_shape(day_counts, statistics.median(medians) if medians else None),
+                "_counts": day_counts,
+            }
         )
     return {
         "from": query.day_from.isoformat(),
@@ -322,6 +331,15 @@ def _assemble(query: ReportQuery, by_day: dict[date, list[dict[str, Any]]], medi
         "version": query.version,
         **report_shape(total, median),
         "daily": daily,
+        "_counts": total,
+    }
+
+
+def report_public(report: dict[str, Any]) -> dict[str, Any]:
+    """The report as the API returns it: without the raw counts kept for the page."""
+    return {
+        **{key: value for key, value in report.items() if key not in ("_counts", "daily")},
+        "daily": [{key: value for key, value in day.items() if key != "_counts"} for day in report["daily"]],
     }
 
 
@@ -431,7 +449,7 @@ def report_csv_rows(report: dict[str, Any]) -> list[list[Any]]:
             *(values["held_back_by"][rule] for rule in RULES),
             values["delayed_escalations"],
             *(values["verdicts"][verdict] for verdict in VERDICTS),
-            values["tickets"],
+            values["_counts"]["tickets"],
             values["reopen_rate"],
             values["median_first_reply_seconds"],
             values["sla_met_rate"],

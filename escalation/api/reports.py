@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from escalation.reports import CSV_COLUMNS, escalation_report, report_csv_rows, report_query_parse
+from escalation.reports import CSV_COLUMNS, escalation_report, report_csv_rows, report_public, report_query_parse
 from halo.api.authentication import request_workspace
 from halo.api.schema import error_responses
 
@@ -50,7 +50,6 @@ class _Counts(serializers.Serializer[Any]):
     held_back_by = serializers.DictField(child=serializers.IntegerField())
     delayed_escalations = serializers.IntegerField()
     verdicts = serializers.DictField(child=serializers.IntegerField())
-    tickets = serializers.IntegerField()
     reopen_rate = serializers.FloatField(allow_null=True)
     median_first_reply_seconds = serializers.FloatField(allow_null=True)
     sla_met_rate = serializers.FloatField(allow_null=True)
@@ -62,7 +61,14 @@ class _Day(_Counts):
 
 
 class EscalationReportSerializer(_Counts):
+    to = serializers.DateField(help_text="Last day (included).")
+    agent = serializers.IntegerField(allow_null=True)
+    version = serializers.IntegerField(allow_null=True)
     daily = _Day(many=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["from"] = serializers.DateField(help_text="First day (included).")  # a keyword in Python
 
 
 class EscalationReportView(APIView):
@@ -82,7 +88,7 @@ class EscalationReportView(APIView):
     )
     def get(self, request: Request) -> Response:
         query = report_query_parse(workspace=request_workspace(request), params=request.query_params.dict())
-        return Response(escalation_report(query))
+        return Response(report_public(escalation_report(query)))
 
 
 class EscalationReportCsvView(APIView):

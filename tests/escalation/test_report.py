@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from agents.models import Agent, AgentTurn, Conversation
 from escalation.models import EscalationSettingsVersion, ReportDay
-from escalation.reports import ReportQuery, escalation_report, escalation_report_from_rows
+from escalation.reports import ReportQuery, escalation_report, escalation_report_from_rows, report_public
 from escalation.services import report_rollups_update
 from halo.models import Contact, Workspace
 from inbox.models import EscalationEvent, Ticket
@@ -175,12 +175,17 @@ def test_report_fields_on_a_known_history(api: APIClient, history: History) -> N
     assert [entry["date"] for entry in report["daily"]] == ["2026-03-10", "2026-03-11"]
     assert day_report(report, "2026-03-10")["conversations"] == 5  # 23:30 UTC on the 9th is the 10th in Paris
     assert day_report(report, "2026-03-11")["conversations"] == 1
-    assert report == escalation_report_from_rows(
-        ReportQuery(
-            workspace=history.workspace, day_from=date(2026, 3, 10), day_to=date(2026, 3, 11), agent_id=history.agent.pk
-        ),
-        now=NOW,
-    ) | {"from": "2026-03-10", "to": "2026-03-11"}
+    assert report == report_public(
+        escalation_report_from_rows(
+            ReportQuery(
+                workspace=history.workspace,
+                day_from=date(2026, 3, 10),
+                day_to=date(2026, 3, 11),
+                agent_id=history.agent.pk,
+            ),
+            now=NOW,
+        )
+    )
 
 
 def test_every_agent_and_version_filters(api: APIClient, history: History) -> None:

@@ -117,7 +117,16 @@ def _base_context(
         "lists": inbox_lists(workspace=workspace, user_id=_user_id(request)),
         "current_key": current_key,
         "socket_path": "/ws/inbox/",
+        "is_admin": any(m.workspace_id == workspace.pk and m.role == Membership.Role.ADMIN for m in memberships),
     }
+
+
+def staff_page_context(request: HttpRequest, current_key: str) -> tuple[Workspace, dict[str, Any]]:
+    """The current workspace and the context every page of the staff UI extends (nav lists, switcher, live
+    sequence): for pages of the layers above that live in the inbox's frame (the escalation report)."""
+    memberships = _memberships(request)
+    workspace = _current(request, memberships)
+    return workspace, _base_context(request, memberships, workspace, current_key)
 
 
 def _safe_url(url: Any) -> str:

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
@@ -305,3 +306,47 @@ def test_rollups_agree_with_a_recount_from_the_rows(events: list[Any], zone: str
     ReportDay.objects.filter(workspace=workspace).delete()
     report_rollups_update(now=NOW, full=True)
     assert escalation_report(query) == escalation_report_from_rows(query, now=NOW)
+
+
+# --- The staff page ------------------------------------------------------------------------------------
+
+PAGE = "/inbox/reports/escalation"
+
+
+def test_report_page_shows_figures_definition_and_charts(
+    admin_client_of: Client, history: History, django_assert_max_num_queries: Any
+) -> None:
+    with django_assert_max_num_queries(14):
+        response = admin_client_of.get(PAGE, {"agent": history.agent.pk, "from": "2026-03-10", "to": "2026-03-11"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Escalation report" in html
+    assert "Of the conversations the AI took part in" in html  # the AI resolution rate's definition
+    assert html.count("<svg") == 3 and "<rect" in html and "<polyline" in html
+    assert ">60%<" in html  # AI resolution: 3 of 5
+    assert 'href="/inbox/reports/escalation"' in html  # linked from the nav
+    assert "Version 1" in html  # the version picker of the chosen agent
+    csv_response = admin_client_of.get(f"{PAGE}.csv", {"agent": history.agent.pk, "from": "2026-03-10"})
+    assert csv_response.status_code == 200 and csv_response.content.startswith(b"date,conversations,")
+
+
+def test_report_page_queries_do_not_grow_with_days(
+    admin_client_of: Client, history: History, django_assert_max_num_queries: Any
+) -> None:
+    with django_assert_max_num_queries(14):
+        assert admin_client_of.get(PAGE, {"from": "2025-04-01", "to": "2026-03-31"}).status_code == 200
+
+
+def test_report_page_bad_input_shows_the_error_and_the_default_range(admin_client_of: Client, history: History) -> None:
+    response = admin_client_of.get(PAGE, {"from": "not-a-date", "agent": "123456789"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "A date as YYYY-MM-DD." in html and "No such agent in this workspace." in html
+    assert admin_client_of.get(f"{PAGE}.csv", {"from": "nope"}).status_code == 400
+
+
+def test_report_page_is_for_admins(client: Client, teammate: Any, history: History) -> None:
+    client.force_login(teammate.user)
+    assert client.get(PAGE).status_code == 403
+    assert client.get(f"{PAGE}.csv").status_code == 403
+    assert 'href="/inbox/reports/escalation"' not in client.get("/inbox/open/").content.decode()

@@ -322,12 +322,15 @@ def test_report_page_shows_figures_definition_and_charts(
     html = response.content.decode()
     assert "Escalation report" in html
     assert "Of the conversations the AI took part in" in html  # the AI resolution rate's definition
-    assert html.count("<svg") == 3 and "<rect" in html and "<polyline" in html
+    assert html.count("<svg") == 3
+    assert "<rect" in html
+    assert "<polyline" in html
     assert ">60%<" in html  # AI resolution: 3 of 5
     assert 'href="/inbox/reports/escalation"' in html  # linked from the nav
     assert "Version 1" in html  # the version picker of the chosen agent
     csv_response = admin_client_of.get(f"{PAGE}.csv", {"agent": history.agent.pk, "from": "2026-03-10"})
-    assert csv_response.status_code == 200 and csv_response.content.startswith(b"date,conversations,")
+    assert csv_response.status_code == 200
+    assert csv_response.content.startswith(b"date,conversations,")
 
 
 def test_report_page_queries_do_not_grow_with_days(
@@ -341,7 +344,8 @@ def test_report_page_bad_input_shows_the_error_and_the_default_range(admin_clien
     response = admin_client_of.get(PAGE, {"from": "not-a-date", "agent": "123456789"})
     assert response.status_code == 200
     html = response.content.decode()
-    assert "A date as YYYY-MM-DD." in html and "No such agent in this workspace." in html
+    assert "A date as YYYY-MM-DD." in html
+    assert "No such agent in this workspace." in html
     assert admin_client_of.get(f"{PAGE}.csv", {"from": "nope"}).status_code == 400
 
 

@@ -500,3 +500,83 @@ def macro_update(*, macro: Macro, name: str, body: str) -> Macro:
 
 def macro_delete(*, macro: Macro) -> None:
     macro.delete()
+
+
+# --- Seeding history in bulk (the demo and the benchmarks) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeedTicket:
+    """A past ticket, as an escalation and the teammates who worked it would have left it."""
+
+    conversation_id: int
+    contact_id: int
+    agent_id: int
+    turn_id: int | None
+    reason: str
+    confidence: int | None
+    settings_version: int | None
+    created_at: datetime
+    status: str = Ticket.Status.CLOSED
+    closed_at: datetime | None = None
+    first_replied_at: datetime | None = None
+    first_reply_due_at: datetime | None = None
+    rating_score: int | None = None
+    verdict: str = ""
+    verdict_by_id: int | None = None
+    reopened_count: int = 0
+    held_back_turns: int = 0
+    summary: str = ""
+
+
+def tickets_seed(*, workspace: Workspace, tickets: list[SeedTicket]) -> list[Ticket]:
+    """Write past tickets with their conversation links and escalation events in a few bulk INSERTs (the
+    demo's history, the benchmarks). No live events, notifications or summaries: this is history. The caller
+    keeps the one-ticket-not-closed-per-contact rule (the database refuses otherwise)."""
+    with transaction.atomic():
+        created = Ticket.objects.bulk_create(
+            Ticket(
+                workspace=workspace,
+                contact_id=seed.contact_id,
+                agent_id=seed.agent_id,
+                status=seed.status,
+                reason=seed.reason,
+                confidence=seed.confidence,
+                settings_version=seed.settings_version,
+                summary=seed.summary,
+                summary_state=Ticket.SummaryState.READY,
+                created_at=seed.created_at,
+                updated_at=max(filter(None, [seed.created_at, seed.closed_at, seed.first_replied_at])),
+                closed_at=seed.closed_at,
+                first_replied_at=seed.first_replied_at,
+                first_reply_due_at=seed.first_reply_due_at,
+                rating_score=seed.rating_score,
+                rated_at=seed.closed_at if seed.rating_score is not None else None,
+                verdict=seed.verdict,
+                verdict_by_id=seed.verdict_by_id if seed.verdict else None,
+                verdict_at=seed.closed_at if seed.verdict else None,
+                reopened_count=seed.reopened_count,
+                held_back_turns=seed.held_back_turns,
+            )
+            for seed in tickets
+        )
+        Ticket.conversations.through.objects.bulk_create(
+            Ticket.conversations.through(ticket_id=ticket.pk, conversation_id=seed.conversation_id)
+            for ticket, seed in zip(created, tickets, strict=True)
+        )
+        EscalationEvent.objects.bulk_create(
+            EscalationEvent(
+                workspace=workspace,
+                ticket=ticket,
+                conversation_id=seed.conversation_id,
+                turn_id=seed.turn_id,
+                reason=seed.reason,
+                confidence=seed.confidence,
+                mode="conditional",
+                outcome=EscalationEvent.Outcome.CREATED,
+                settings_version=seed.settings_version,
+                created_at=seed.created_at,
+            )
+            for ticket, seed in zip(created, tickets, strict=True)
+        )
+    return created

@@ -306,11 +306,14 @@ class SeedConversation:
     after: tuple[tuple[str, str, datetime, int | None], ...] = ()
 
 
-def conversations_seed(*, workspace: Workspace, conversations: list[SeedConversation]) -> list[tuple[int, list[int]]]:
+def conversations_seed(
+    *, workspace: Workspace, conversations: list[SeedConversation], messages: bool = True
+) -> list[tuple[int, list[int]]]:
     """Write past conversations, their messages and judged turns in a few bulk INSERTs (the demo's month of
     history, the benchmarks' millions): the rows the live flow would have left, without running it. Returns
     each conversation's id with its turns' ids. Tokens are random and never handed out: these conversations
-    cannot be resumed from a widget."""
+    cannot be resumed from a widget. ``messages=False`` writes the turns alone (no message rows: the
+    benchmarks' millions of turns, which the report reads without their text)."""
     with transaction.atomic():
         created = Conversation.objects.bulk_create(
             Conversation(
@@ -325,27 +328,27 @@ def conversations_seed(*, workspace: Workspace, conversations: list[SeedConversa
             )
             for seed in conversations
         )
-        messages: list[Message] = []
-        for conversation, seed in zip(created, conversations, strict=True):
+        rows: list[Message] = []
+        for conversation, seed in zip(created, conversations, strict=True) if messages else ():
             for turn in seed.turns:
-                messages.append(
+                rows.append(
                     Message(
                         conversation=conversation, author=Message.Author.USER, body=turn.question, created_at=turn.at
                     )
                 )
-                messages.append(
+                rows.append(
                     Message(conversation=conversation, author=Message.Author.AI, body=turn.reply, created_at=turn.at)
                 )
             for author, body, at, teammate_id in seed.after:
-                messages.append(
+                rows.append(
                     Message(conversation=conversation, author=author, body=body, created_at=at, teammate_id=teammate_id)
                 )
-        Message.objects.bulk_create(messages, batch_size=2000)
-        ai_messages = iter(message for message in messages if message.author == Message.Author.AI)
+        Message.objects.bulk_create(rows, batch_size=2000)
+        ai_messages = iter(message for message in rows if message.author == Message.Author.AI)
         turns = [
             AgentTurn(
                 conversation=conversation,
-                message=next(ai_messages),
+                message=next(ai_messages) if messages else None,
                 reply=turn.reply,
                 confidence=turn.confidence,
                 knowledge_sources=list(turn.knowledge_sources),

@@ -20,6 +20,7 @@ from halo.models import Contact, Workspace
 from inbox.models import EscalationEvent, Ticket
 from tests.agents.factories import AgentFactory, ConversationFactory
 from tests.halo.factories import ContactFactory, WorkspaceFactory
+from tests.inbox.factories import TicketFactory
 
 # Paris is UTC+1 in March before the 30th: 23:30 UTC on the 9th is the 10th there.
 DAY = date(2026, 3, 10)
@@ -354,3 +355,47 @@ def test_report_page_is_for_admins(client: Client, teammate: Any, history: Histo
     assert client.get(PAGE).status_code == 403
     assert client.get(f"{PAGE}.csv").status_code == 403
     assert 'href="/inbox/reports/escalation"' not in client.get("/inbox/open/").content.decode()
+
+
+def test_ticket_transcript_shows_each_ai_turns_decision(admin_client_of: Client, history: History) -> None:
+    from agents.models import Message
+
+    ticket = Ticket.objects.get(reason="low_confidence")
+    conversation = ticket.conversations.get()
+    for turn in conversation.turns.order_by("id"):
+        turn.message = Message.objects.create(conversation=conversation, author="ai", body="Reply", created_at=turn.created_at)
+        turn.save(update_fields=["message"])
+    html = admin_client_of.get(f"/inbox/tickets/{ticket.pk}/").content.decode()
+    assert "Held back" in html
+    assert "Why not: a knowledge search is required first" in html
+    assert "Escalated" in html
+    assert "Why: confidence below the threshold" in html
+    assert "Confidence 30%" in html
+
+
+def test_patch_verdict_and_reopen_count_in_the_api(api: APIClient, history: History) -> None:
+    ticket = Ticket.objects.get(reason="manual")
+    url = f"/api/v1/tickets/{ticket.pk}"
+    body = api.patch(url, {"verdict": "ai_could_have_answered"}, format="json").json()
+    assert (body["verdict"], body["reopened_count"], body["held_back_turns"]) == ("ai_could_have_answered", 0, 0)
+    assert api.patch(url, {"verdict": "ai_could_answer"}, format="json").status_code == 400
+    assert api.patch(url, {"verdict": None}, format="json").json()["verdict"] is None
+    assert api.patch(url, {"status": "open"}, format="json").json()["reopened_count"] == 1
+    assert api.patch(url, {"status": "closed"}, format="json").status_code == 200
+    assert api.patch(url, {"status": "open"}, format="json").json()["reopened_count"] == 2
+    other = TicketFactory(workspace=WorkspaceFactory(name="Other", slug="other"))
+    assert api.patch(f"/api/v1/tickets/{other.pk}", {"verdict": "right_to_escalate"}, format="json").status_code == 404
+
+
+def test_a_ticket_records_the_turns_held_back_before_it_opened(conversation: Conversation, agent: Agent) -> None:
+    from escalation.flow import message_receive
+    from escalation.services import escalation_settings_update
+
+    escalation_settings_update(
+        escalation_settings=agent.escalation_settings, data={"max_attempts": 3, "confidence_threshold": 99}, via="system"
+    )
+    conversation.refresh_from_db()
+    for _ in range(3):
+        result = message_receive(conversation=conversation, body="Do you integrate with SAP Concur for expenses?")
+    assert result.ticket is not None
+    assert result.ticket.held_back_turns == 2

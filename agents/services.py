@@ -364,6 +364,6 @@ def conversations_seed(
         ]
         AgentTurn.objects.bulk_create(turns, batch_size=2000)
     by_conversation: dict[int, list[int]] = {conversation.pk: [] for conversation in created}
-    for turn in turns:
-        by_conversation[turn.conversation_id].append(turn.pk)
+    for stored in turns:
+        by_conversation[stored.conversation_id].append(stored.pk)
     return [(conversation.pk, by_conversation[conversation.pk]) for conversation in created]

@@ -174,10 +174,10 @@ def main() -> None:
                 name,
                 f"{statistics.median(values) * 1000:.2f}",
                 f"{percentile(values, 99) * 1000:.2f}",
-                f"{statistics.median(values) / base:.0f}×",
+                f"{statistics.median(values) / base:.0f}x",
             ]
         )
-    print_table(["what", "median ms", "p99 ms", "× baseline"], rows)
+    print_table(["what", "median ms", "p99 ms", "x baseline"], rows)
     p99 = percentile(rollups, 99)
     print(
         f"report queries: {len(queries)} (constant); p99 {p99:.3f} s, target ≤ {TARGET_SECONDS} s: "

@@ -132,7 +132,9 @@ def _empty() -> dict[str, Any]:
     return dict.fromkeys(COUNTERS, 0)
 
 
-def report_days_compute(*, workspace: Workspace, days: Iterable[date], now: datetime | None = None) -> dict[Key, dict]:
+def report_days_compute(
+    *, workspace: Workspace, days: Iterable[date], now: datetime | None = None
+) -> dict[Key, dict[str, Any]]:
     """The counts of ``days`` for every agent and settings version of the workspace, from the stored rows.
 
     A key is missing when nothing happened. Queries: five, whatever the number of days (each reads only the
@@ -295,11 +297,6 @@ def report_shape(counts: dict[str, Any], median: float | None) -> dict[str, Any]
     return shaped
 
 
-def report_counts(report: dict[str, Any]) -> dict[str, Any]:
-    """The raw counts behind a report (or one of its days), for the report page's charts."""
-    return report["_counts"]
-
-
 def _add(total: dict[str, Any], counts: dict[str, Any]) -> None:
     for name in COUNTERS:
         total[name] += counts.get(name, 0)
@@ -380,6 +377,7 @@ def median_first_reply_seconds(query: ReportQuery) -> float | None:
     seconds = [
         (replied - created).total_seconds()
         for created, replied in tickets.values_list("created_at", "first_replied_at")
+        if replied is not None
     ]
     return float(statistics.median(seconds)) if seconds else None
 

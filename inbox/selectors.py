@@ -480,7 +480,9 @@ def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDeta
     conversations = list(
         Conversation.objects.filter(tickets=ticket)
         .order_by("created_at", "id")
-        .prefetch_related(Prefetch("messages", queryset=Message.objects.select_related("teammate", "turn").order_by("id")))
+        .prefetch_related(
+            Prefetch("messages", queryset=Message.objects.select_related("teammate", "turn").order_by("id"))
+        )
     )
     escalations = list(
         EscalationEvent.objects.filter(ticket=ticket)

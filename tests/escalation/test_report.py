@@ -363,7 +363,9 @@ def test_ticket_transcript_shows_each_ai_turns_decision(admin_client_of: Client,
     ticket = Ticket.objects.get(reason="low_confidence")
     conversation = ticket.conversations.get()
     for turn in conversation.turns.order_by("id"):
-        turn.message = Message.objects.create(conversation=conversation, author="ai", body="Reply", created_at=turn.created_at)
+        turn.message = Message.objects.create(
+            conversation=conversation, author="ai", body="Reply", created_at=turn.created_at
+        )
         turn.save(update_fields=["message"])
     html = admin_client_of.get(f"/inbox/tickets/{ticket.pk}/").content.decode()
     assert "Held back" in html
@@ -392,7 +394,9 @@ def test_a_ticket_records_the_turns_held_back_before_it_opened(conversation: Con
     from escalation.services import escalation_settings_update
 
     escalation_settings_update(
-        escalation_settings=agent.escalation_settings, data={"max_attempts": 3, "confidence_threshold": 99}, via="system"
+        escalation_settings=agent.escalation_settings,
+        data={"max_attempts": 3, "confidence_threshold": 99},
+        via="system",
     )
     conversation.refresh_from_db()
     for _ in range(3):

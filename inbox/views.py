@@ -49,6 +49,7 @@ from inbox.forms import (
 from inbox.macros import MacroContext, macro_render
 from inbox.models import SavedView, Ticket, reason_label
 from inbox.selectors import (
+    OUTCOMES,
     UNSET,
     InboxList,
     ListFilters,
@@ -154,7 +155,8 @@ def _list_filters(request: HttpRequest) -> ListFilters:
     raw_inbox = request.GET.get("inbox", "")
     inbox: int | str | None = UNSET if raw_inbox == UNSET else parse_id(raw_inbox) if raw_inbox else None
     sort = Sort(request.GET["sort"]) if request.GET.get("sort") in Sort._value2member_map_ else Sort.NEWEST
-    return ListFilters(statuses=statuses, assignee=assignee, inbox=inbox, sort=sort)
+    outcome = request.GET.get("outcome") if request.GET.get("outcome") in OUTCOMES else None
+    return ListFilters(statuses=statuses, assignee=assignee, inbox=inbox, sort=sort, outcome=outcome)
 
 
 def _filter_query(request: HttpRequest, **changes: str | None) -> str:
@@ -326,8 +328,10 @@ def _filter_options(
         "sort": filters.sort.value,
         "teammates": [(user.pk, user.get_full_name() or user.get_username()) for user in teammates],
         "inboxes": inboxes,
+        "outcome": filters.outcome or "",
+        "outcomes": [(key, label) for key, (label, _) in OUTCOMES.items()],
         "active": filters.active,
-        "clear_url": _filter_query(request, status=None, assignee=None, inbox=None),
+        "clear_url": _filter_query(request, status=None, assignee=None, inbox=None, outcome=None),
     }
 
 

@@ -22,7 +22,7 @@ from halo.api.schema import error_responses
 from halo.params import parse_id, parse_int
 from inbox.api.serializers import TicketPatchSerializer, TicketSerializer
 from inbox.models import Ticket
-from inbox.selectors import UNSET, InboxList, ListFilters, ticket_get, ticket_list, ticket_search
+from inbox.selectors import OUTCOMES, UNSET, InboxList, ListFilters, ticket_get, ticket_list, ticket_search
 from inbox.services import ticket_update, ticket_verdict_set
 from segments.api.views import checked_rule
 
@@ -81,6 +81,14 @@ TICKET_FILTERS = [
     OpenApiParameter("assignee", str, OpenApiParameter.QUERY, description="A user id, or `none` for unassigned."),
     OpenApiParameter("inbox", str, OpenApiParameter.QUERY, description="A custom inbox id, or `none`."),
     OpenApiParameter(
+        "outcome",
+        str,
+        OpenApiParameter.QUERY,
+        enum=list(OUTCOMES),
+        description="How the AI's handoff went: `delayed` (turns held back before the ticket opened), "
+        "`immediate`, `reason-<reason>`, a verdict, or `unjudged`.",
+    ),
+    OpenApiParameter(
         "segment",
         str,
         OpenApiParameter.QUERY,
@@ -120,15 +128,28 @@ class TicketListView(ListAPIView[Ticket]):
             )
         return statuses
 
+    def _outcome(self) -> str | None:
+        outcome = self.request.query_params.get("outcome") or None
+        if outcome is not None and outcome not in OUTCOMES:
+            raise ApiError(
+                ErrorCode.INVALID,
+                f"outcome: choose from {', '.join(OUTCOMES)}.",
+                status=400,
+                fields={"outcome": [f"Unknown outcome: {outcome[:50]}."]},
+            )
+        return outcome
+
     def get_queryset(self) -> QuerySet[Ticket]:
         request = self.request
-        return ticket_list(
+        outcome = self._outcome()
+        tickets = ticket_list(
             workspace=request_workspace(request),
             statuses=self._statuses(),
             assignee=_id_or_none(request, "assignee"),
             inbox=_id_or_none(request, "inbox"),
             segment=checked_rule(segment) if (segment := request.query_params.get("segment", "").strip()) else None,
         )
+        return tickets.filter(OUTCOMES[outcome][1]) if outcome is not None else tickets
 
     @extend_schema(
         operation_id="ticket_list",
@@ -171,6 +192,7 @@ class TicketListView(ListAPIView[Ticket]):
             statuses=tuple(self._statuses()),
             assignee=_id_or_none(request, "assignee"),
             inbox=_id_or_none(request, "inbox"),
+            outcome=self._outcome(),
         )
         found = ticket_search(
             workspace=workspace, text=text, inbox_list=scope, filters=filters, offset=offset, limit=limit

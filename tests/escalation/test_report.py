@@ -122,6 +122,7 @@ def history(paris: Workspace, agent: Agent) -> History:
         rating_score=2,
         verdict="ai_could_have_answered",
         reopened_count=1,
+        held_back_turns=1,
     )
     three = h.conversation(at(10, 10))
     h.turn(three, at(10, 10, 1), escalated="escalate_tool")
@@ -403,3 +404,20 @@ def test_a_ticket_records_the_turns_held_back_before_it_opened(conversation: Con
         result = message_receive(conversation=conversation, body="Do you integrate with SAP Concur for expenses?")
     assert result.ticket is not None
     assert result.ticket.held_back_turns == 2
+
+
+def test_lists_filter_tickets_by_the_ais_outcome(admin_client_of: Client, api: APIClient, history: History) -> None:
+    delayed = Ticket.objects.get(held_back_turns=1)
+    page = admin_client_of.get("/inbox/all/", {"outcome": "delayed"}).content.decode()
+    assert f"/inbox/tickets/{delayed.pk}/" in page
+    assert page.count('class="ticket-item') == 1
+    assert 'value="delayed" selected' in page
+    manual = admin_client_of.get("/inbox/all/", {"outcome": "reason-manual"}).content.decode()
+    assert manual.count('class="ticket-item') == 1
+    assert f"/inbox/tickets/{delayed.pk}/" not in manual
+    listed = api.get("/api/v1/tickets", {"outcome": "ai_could_have_answered", "status": "closed"}).json()["results"]
+    assert [ticket["id"] for ticket in listed] == [delayed.pk]
+    assert len(api.get("/api/v1/tickets", {"outcome": "immediate", "status": "closed"}).json()["results"]) == 2
+    bad = api.get("/api/v1/tickets", {"outcome": "sideways"})
+    assert bad.status_code == 400
+    assert "outcome" in bad.json()["fields"]

@@ -69,6 +69,9 @@ class Escalation:
     knowledge_sources: tuple[KnowledgeSource, ...]
     tools_tried: tuple[ToolCall, ...]
     at: datetime
+    # AI turns held back in the conversation since its last hand-back, when the caller already knows (the
+    # judged turn's history); None: counted here when a ticket opens.
+    held_back_turns: int | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,9 @@ def ticket_open_or_merge(*, conversation: Conversation, contact: Contact, escala
                         knowledge_sources=[source.to_json() for source in escalation.knowledge_sources],
                         tools_tried=[tool.to_json(with_result=False) for tool in escalation.tools_tried],
                         settings_version=escalation.settings_version,
-                        held_back_turns=turns_held_back_count(conversation=conversation),
+                        held_back_turns=turns_held_back_count(conversation=conversation)
+                        if escalation.held_back_turns is None
+                        else escalation.held_back_turns,
                         created_at=at,
                         updated_at=at,
                     )

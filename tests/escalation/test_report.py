@@ -421,3 +421,18 @@ def test_lists_filter_tickets_by_the_ais_outcome(admin_client_of: Client, api: A
     bad = api.get("/api/v1/tickets", {"outcome": "sideways"})
     assert bad.status_code == 400
     assert "outcome" in bad.json()["fields"]
+
+
+def test_a_manual_handoff_counts_the_turns_held_back_before_it(conversation: Conversation, agent: Agent) -> None:
+    from escalation.flow import handoff_request, message_receive
+    from escalation.services import escalation_settings_update
+
+    escalation_settings_update(
+        escalation_settings=agent.escalation_settings,
+        data={"max_attempts": 5, "confidence_threshold": 99},
+        via="system",
+    )
+    conversation.refresh_from_db()
+    for _ in range(2):
+        message_receive(conversation=conversation, body="Do you integrate with SAP Concur for expenses?")
+    assert handoff_request(conversation=conversation).ticket.held_back_turns == 2

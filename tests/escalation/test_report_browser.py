@@ -26,7 +26,7 @@ def halo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def test_report_page_renders_charts_and_passes_axe(halo_url: str, browser: Any) -> None:
+def test_report_page_renders_charts_and_passes_axe(halo_url: str, browser: Any, tmp_path: Path) -> None:
     page = browser.new_context(viewport={"width": 1360, "height": 1100}).new_page()
     page.goto(f"{halo_url}/accounts/login/?next=/inbox/open/")
     page.fill("input[name=username]", STAFF_EMAIL)
@@ -37,6 +37,9 @@ def test_report_page_renders_charts_and_passes_axe(halo_url: str, browser: Any) 
     page.wait_for_url("**/inbox/reports/escalation")
 
     assert page.locator(".report-card").count() == 10
+    # Styled although inbox.js swapped the page in: the figures are cards in a grid, the bars coloured.
+    assert page.evaluate("() => getComputedStyle(document.querySelector('.report-cards')).display") == "grid"
+    assert page.evaluate("() => getComputedStyle(document.querySelector('svg.chart-svg rect')).fill") != "rgb(0, 0, 0)"
     conversations = int(page.locator(".report-card").first.locator(".report-card-value").inner_text())
     assert conversations >= 250  # the demo's month of history
     assert "Of the conversations the AI took part in" in page.locator(".report-definition").inner_text()
@@ -46,6 +49,7 @@ def test_report_page_renders_charts_and_passes_axe(halo_url: str, browser: Any) 
     assert drawn["height"] > 0
     assert page.locator("svg.chart-svg polyline").count() == 2
     assert axe_violations(page, browser) == []
+    page.screenshot(path=str(tmp_path / "escalation-report.png"), full_page=True)  # looked at while developing
 
     # One agent: its settings versions become choosable; the figures follow the pickers.
     page.select_option("#report-agent", index=1)

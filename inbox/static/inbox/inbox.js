@@ -287,7 +287,9 @@
 
   document.addEventListener("click", (event) => {
     const link = event.target.closest("a[href]");
-    if (link && link.closest("#inbox-root") && !link.target && !event.ctrlKey && !event.metaKey && !event.shiftKey &&
+    // A download (the report's CSV) is left to the browser: it is a file, not a page to swap in.
+    if (link && link.closest("#inbox-root") && !link.target && !link.hasAttribute("download") &&
+        !event.ctrlKey && !event.metaKey && !event.shiftKey &&
         new URL(link.href).origin === location.origin && new URL(link.href).pathname.startsWith("/inbox/")) {
       event.preventDefault();
       load(link.href, {}, true).catch(() => location.assign(link.href));

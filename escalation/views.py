@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from agents.selectors import agent_list
@@ -77,6 +78,7 @@ def escalation_report_page(request: HttpRequest) -> HttpResponse:
     reasons_total = sum(report["escalations_by_reason"].values()) or 1
     held_total = sum(report["held_back_by"].values()) or 1
     csat = report["csat"]
+    tickets_url = reverse("inbox:list", args=["all"])  # every ticket, open or closed, filtered by outcome
     context.update(
         {
             "query": query,
@@ -110,6 +112,7 @@ def escalation_report_page(request: HttpRequest) -> HttpResponse:
                     REASON_LABELS[reason],
                     report["escalations_by_reason"][reason],
                     100 * report["escalations_by_reason"][reason] // reasons_total,
+                    f"{tickets_url}?outcome=reason-{reason}",
                 )
                 for reason in REASONS
             ],
@@ -118,9 +121,19 @@ def escalation_report_page(request: HttpRequest) -> HttpResponse:
                 for rule in RULES
             ],
             "verdicts": [
-                ("AI could have answered", report["verdicts"]["ai_could_have_answered"]),
-                ("Right to escalate", report["verdicts"]["right_to_escalate"]),
+                (
+                    "AI could have answered",
+                    report["verdicts"]["ai_could_have_answered"],
+                    f"{tickets_url}?outcome=ai_could_have_answered",
+                ),
+                (
+                    "Right to escalate",
+                    report["verdicts"]["right_to_escalate"],
+                    f"{tickets_url}?outcome=right_to_escalate",
+                ),
             ],
+            "delayed_url": f"{tickets_url}?outcome=delayed",
+            "unjudged_url": f"{tickets_url}?outcome=unjudged",
             "charts": report_charts(report),
             "csv_query": request.GET.urlencode(),
         }

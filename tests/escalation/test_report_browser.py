@@ -26,7 +26,7 @@ def halo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def test_report_page_renders_charts_and_passes_axe(halo_url: str, browser: Any, tmp_path: Path) -> None:
+def test_report_page_renders_charts_and_passes_axe(halo_url: str, browser: Any) -> None:
     page = browser.new_context(viewport={"width": 1360, "height": 1100}).new_page()
     page.goto(f"{halo_url}/accounts/login/?next=/inbox/open/")
     page.fill("input[name=username]", STAFF_EMAIL)
@@ -49,13 +49,19 @@ def test_report_page_renders_charts_and_passes_axe(halo_url: str, browser: Any, 
     assert drawn["height"] > 0
     assert page.locator("svg.chart-svg polyline").count() == 2
     assert axe_violations(page, browser) == []
-    page.screenshot(path=str(tmp_path / "escalation-report.png"), full_page=True)  # looked at while developing
 
     # One agent: its settings versions become choosable; the figures follow the pickers.
     page.select_option("#report-agent", index=1)
     page.click("button:has-text('Apply')")
     page.wait_for_url("**agent=*")
     assert page.locator("#report-version option").count() >= 2
+
+    # From a verdict to the tickets behind it: the inbox's list filtered by that outcome.
+    page.click("a:has-text('AI could have answered')")
+    page.wait_for_url("**/inbox/all/?outcome=ai_could_have_answered")
+    assert page.locator(".ticket-item").count() >= 1
+    page.go_back()
+    page.wait_for_url("**/inbox/reports/escalation?*")
 
     with page.expect_download() as download:
         page.click("text=Export CSV")

@@ -195,13 +195,16 @@
     return [...doc.querySelectorAll(".halo-messages li.error")].length === 0;
   }
 
-  async function load(url, init, push) {
+  async function load(url, init, push, restoring) {
     const response = await fetch(url, Object.assign({ credentials: "same-origin", headers: { "X-Requested-With": "fetch" } }, init));
     const doc = new DOMParser().parseFromString(await response.text(), "text/html");
     const ok = showMessages(doc) && response.ok;
     const finalUrl = new URL(response.url);
     const same = finalUrl.pathname === location.pathname && (!push || finalUrl.search === location.search);
-    if (same && doc.getElementById("inbox-root")) swapRegions(doc);
+    // Back/forward: the address bar already shows the page to restore, whatever page is on screen (a list, a
+    // ticket, the report): the whole page is swapped, and nothing pushed.
+    if (restoring) swapPage(doc, finalUrl.toString(), false);
+    else if (same && doc.getElementById("inbox-root")) swapRegions(doc);
     else swapPage(doc, finalUrl.toString(), true);
     return ok;
   }
@@ -253,7 +256,7 @@
     submitForm(form, submitter);
   });
 
-  window.addEventListener("popstate", () => { load(location.href, {}, false).catch(() => location.reload()); });
+  window.addEventListener("popstate", () => { load(location.href, {}, false, true).catch(() => location.reload()); });
 
   // --- Bulk selection ----------------------------------------------------------------------------------
 

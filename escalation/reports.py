@@ -137,7 +137,7 @@ def report_days_compute(
 ) -> dict[Key, dict[str, Any]]:
     """The counts of ``days`` for every agent and settings version of the workspace, from the stored rows.
 
-    A key is missing when nothing happened. Queries: five, whatever the number of days (each reads only the
+    A key is missing when nothing happened. Queries: seven, whatever the number of days (each reads only the
     rows of the span from the first to the last day asked, filtered by day afterwards).
     """
     wanted = set(days)

@@ -10,7 +10,7 @@ up with ``GET …/messages?after=ID`` when it reconnects.
 
 from typing import Any
 
-from agents.models import Message
+from agents.models import Conversation, Message
 from halo.layers import send_event_on_commit
 
 MESSAGE_NEW = "message.new"
@@ -42,6 +42,24 @@ def message_payload(message: Message) -> dict[str, Any]:
         "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
         "sources": message.sources or [],
     }
+
+
+def conversation_event_data(conversation: Conversation) -> dict[str, Any]:
+    """A conversation as webhook events show it (``message.created``, ``conversation.*``)."""
+    contact = conversation.contact
+    return {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "agent_id": conversation.agent_id,
+        "contact": {"id": contact.pk, "user_id": contact.user_id, "email": contact.email, "name": contact.name},
+        "created_at": conversation.created_at,
+        "updated_at": conversation.updated_at,
+    }
+
+
+def message_event_data(message: Message, conversation: Conversation) -> dict[str, Any]:
+    """The data of a ``message.created`` webhook event: the message in its public shape and its conversation."""
+    return {"conversation": conversation_event_data(conversation), "message": message_payload(message)}
 
 
 def message_broadcast(message: Message) -> None:

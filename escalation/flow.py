@@ -326,6 +326,7 @@ def _hand_off(
             conversation=conversation,
             notice=handoff_notice(contact=contact, escalation_settings=escalation_settings),
             now=now,
+            ticket_id=opened.ticket.pk,
         )
     return Handoff(ticket=opened.ticket, created=opened.created, event=opened.event, message=message)
 

@@ -69,6 +69,25 @@ def outbox_enqueue(*, workspace: Workspace, task: NamedTask | str, payload: dict
     return message
 
 
+def outbox_enqueue_many(
+    *, workspace: Workspace, task: NamedTask | str, payloads: Sequence[dict[str, object]]
+) -> list[OutboxMessage]:
+    """``outbox_enqueue`` for several messages of one task, in one INSERT (a webhook event for each of a
+    workspace's endpoints)."""
+    name = task if isinstance(task, str) else task.name
+    now = clock.now()
+    messages = OutboxMessage.objects.bulk_create(
+        [OutboxMessage(workspace=workspace, task=name, payload=payload, next_attempt_at=now) for payload in payloads]
+    )
+
+    def send_all() -> None:
+        for message in messages:
+            _send(message)
+
+    transaction.on_commit(send_all)
+    return messages
+
+
 # Publishing to the broker: one quick retry for a blip, then give up. The row stays and the sweep sends it
 # again, so Celery's default (retries for ~0.7 s) would only make every request wait while Redis is down.
 PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
@@ -217,7 +236,12 @@ def _delay(error: BaseException, *, attempts: int) -> float | None:
         return None
     if isinstance(error, RetryLater):
         return error.delay
-    return BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
+    return outbox_backoff(attempts=attempts)
+
+
+def outbox_backoff(*, attempts: int) -> float:
+    """The backoff after a message's ``attempts``-th failed attempt (a handler may ask for it with ``RetryLater``)."""
+    return BACKOFF_SECONDS[max(1, min(attempts, len(BACKOFF_SECONDS))) - 1]
 
 
 def outbox_defer(*, message: OutboxMessage, delay: float) -> None:

@@ -35,6 +35,7 @@ from agents.services import conversations_hand_back, conversations_hand_off, mes
 from agents.turns import KnowledgeSource, ToolCall, sources_dedupe
 from halo.models import Contact, Membership, Workspace
 from halo.outbox import outbox_enqueue
+from halo.webhooks.events import WebhookEvent, webhook_event_record
 from inbox.events import MESSAGE_NEW, NOTE_NEW, TICKET_CREATED, TICKET_MERGED, TICKET_UPDATED, inbox_event_record
 from inbox.macros import PLACEHOLDERS, macro_unknown_placeholders
 from inbox.models import CustomInbox, EscalationEvent, Macro, SavedView, Ticket, TicketNote
@@ -215,7 +216,8 @@ def ticket_update(
         raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
     now = timezone.now()
     with transaction.atomic():
-        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        # The workspace and contact come with the row (only the ticket is locked): its events read them.
+        locked = Ticket.objects.select_for_update(of=("self",)).select_related("workspace", "contact").get(pk=ticket.pk)
         was_closed = locked.status == Ticket.Status.CLOSED
         before = (locked.status, locked.assignee_id, locked.inbox_id)
         if "status" in data:
@@ -256,7 +258,12 @@ def ticket_update(
         if closing:
             _conversations_hand_back(ticket=locked, now=now)
         elif reopening:
-            conversations_hand_off(conversation_ids=list(locked.conversations.values_list("pk", flat=True)), now=now)
+            conversations_hand_off(
+                workspace=locked.workspace,
+                conversation_ids=list(locked.conversations.values_list("pk", flat=True)),
+                now=now,
+                ticket_id=locked.pk,
+            )
         changed = [
             name
             for name, old, new in zip(
@@ -281,7 +288,7 @@ def _conversations_hand_back(*, ticket: Ticket, now: datetime) -> None:
         .exclude(tickets__in=Ticket.objects.exclude(pk=ticket.pk).exclude(status=Ticket.Status.CLOSED))
         .values_list("pk", flat=True)
     )
-    conversations_hand_back(conversation_ids=conversation_ids, now=now)
+    conversations_hand_back(workspace=ticket.workspace, conversation_ids=conversation_ids, now=now, ticket_id=ticket.pk)
 
 
 # --- Live events and the staff inbox's actions ---------------------------------------------------------
@@ -298,9 +305,47 @@ def ticket_event_data(ticket: Ticket) -> dict[str, Any]:
     }
 
 
+def ticket_webhook_data(ticket: Ticket) -> dict[str, Any]:
+    """A ticket as webhook events show it (the ticket API's field names)."""
+    contact = ticket.contact
+    return {
+        "id": ticket.pk,
+        "status": ticket.status,
+        "contact": {"id": contact.pk, "user_id": contact.user_id, "email": contact.email, "name": contact.name},
+        "assignee": ticket.assignee_id,
+        "inbox": ticket.inbox_id,
+        "reason": ticket.reason,
+        "confidence": ticket.confidence,
+        "escalation_count": ticket.escalation_count,
+        "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at,
+        "closed_at": ticket.closed_at,
+    }
+
+
+# The live inbox event → the webhook event (a merge is an update of the ticket; a close has its own).
+_WEBHOOK_EVENTS = {TICKET_CREATED: WebhookEvent.TICKET_CREATED, TICKET_MERGED: WebhookEvent.TICKET_UPDATED}
+
+
 def _ticket_event(*, ticket: Ticket, type: str, **extra: Any) -> None:
+    """The live inbox event of a ticket's change and its webhook event, in the change's transaction."""
     inbox_event_record(
         workspace_id=ticket.workspace_id, type=type, ticket_id=ticket.pk, data={**ticket_event_data(ticket), **extra}
+    )
+    changed = list(extra.get("changed", []))
+    if type == TICKET_MERGED:
+        changed = ["escalation_count"]
+    webhook = _WEBHOOK_EVENTS.get(type, WebhookEvent.TICKET_UPDATED)
+    if type == TICKET_UPDATED and "status" in changed and ticket.status == Ticket.Status.CLOSED:
+        webhook = WebhookEvent.TICKET_CLOSED
+    details: dict[str, Any] = {"changed": changed}
+    if "conversation_id" in extra:
+        details["conversation"] = extra["conversation_id"]
+    webhook_event_record(
+        workspace=ticket.workspace,
+        event=webhook,
+        data=lambda: {"ticket": ticket_webhook_data(ticket), **details},
+        at=ticket.updated_at,
     )
 
 
@@ -308,6 +353,9 @@ def conversation_message_publish(*, message: Message, ticket: Ticket) -> None:
     """A new message on a conversation that ``ticket`` holds: open inbox pages of that ticket show it, and a
     customer's message wakes the ticket if it is snoozed (back to open, in the team's Open list)."""
     if message.author == Message.Author.USER and ticket.status == Ticket.Status.SNOOZED:
+        conversation = message.conversation
+        if not Ticket.workspace.is_cached(ticket) and Conversation.workspace.is_cached(conversation):
+            ticket.workspace = conversation.workspace
         _ticket_wake(ticket=ticket, now=message.created_at)
     inbox_event_record(
         workspace_id=ticket.workspace_id,
@@ -327,7 +375,12 @@ def tickets_wake_due(*, now: datetime | None = None) -> int:
     woken = 0
     for ticket_id in due.values_list("pk", flat=True)[:WAKE_BATCH]:
         with transaction.atomic():
-            ticket = due.select_for_update(skip_locked=True).filter(pk=ticket_id).first()
+            ticket = (
+                due.select_for_update(skip_locked=True, of=("self",))
+                .select_related("workspace", "contact")
+                .filter(pk=ticket_id)
+                .first()
+            )
             if ticket is not None:
                 _ticket_wake(ticket=ticket, now=now)
                 woken += 1
@@ -347,7 +400,7 @@ def _ticket_wake(*, ticket: Ticket, now: datetime) -> None:
 def ticket_reply(*, ticket: Ticket, teammate: User, body: str, conversation_id: int | None = None) -> Message:
     """A teammate's reply to the customer: posted to the ticket's (latest, or chosen) conversation, sent
     live to the widget (``agents``), and from then on the AI stays silent in that conversation."""
-    conversations = ticket.conversations.order_by("-updated_at", "-id")
+    conversations = ticket.conversations.select_related("workspace", "contact").order_by("-updated_at", "-id")
     if conversation_id is not None:
         conversations = conversations.filter(pk=conversation_id)
     conversation = conversations.first()

@@ -32,6 +32,7 @@ KEY = "halo_0123456789ab_" + "c" * 64
         ("Authorization: Bearer abcdefgh12345678", "Authorization: Bearer [redacted]"),
         (f"key {KEY} revoked", "key [redacted] revoked"),
         ("POST https://hooks.slack.com/services/T0/B0/s3cr3t", "POST https://hooks.slack.com/services/[redacted]"),
+        (f"new endpoint whsec_{'9f' * 32}.", "new endpoint [redacted]."),
         ("mytoken=kept&monkey=kept", "mytoken=kept&monkey=kept"),  # only whole parameter names
         ("no secret here", "no secret here"),
     ],

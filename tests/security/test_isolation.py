@@ -61,6 +61,7 @@ def their_values(theirs: Tenant) -> dict[str, list[str]]:
         "conversation_id": [str(theirs.conversation.pk)],
         "ticket_id": [str(theirs.ticket.pk)],
         "view_id": [str(theirs.saved_view.pk)],
+        "endpoint_id": [str(theirs.webhook_endpoint.pk)],
         "action": list(ACTIONS),
         "key": [f"inbox-{theirs.custom_inbox.pk}", f"view-{theirs.saved_view.pk}"],
     }

@@ -119,11 +119,12 @@ class Ticket(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     verdict_at = models.DateTimeField(null=True, blank=True)
-    # How many times a teammate re-opened the ticket after it was closed (the report's reopen rate).
-    reopened_count = models.PositiveIntegerField(default=0)
+    # How many times a teammate re-opened the ticket after it was closed (the report's reopen rate). Both
+    # counts have a db_default too: rows written outside the ORM (bulk loads, benchmarks) get them as well.
+    reopened_count = models.PositiveIntegerField(default=0, db_default=0)
     # AI turns held back by a rule (``AgentTurn.suppressed_by``) in the escalating conversation before the
     # ticket opened (since the conversation was last handed back to the AI): a delayed escalation when > 0.
-    held_back_turns = models.PositiveIntegerField(default=0)
+    held_back_turns = models.PositiveIntegerField(default=0, db_default=0)
     # The first-reply promise: when a teammate's first reply is due (counted in business hours) and when the
     # first one was sent.
     first_reply_due_at = models.DateTimeField(null=True, blank=True)

@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from agents.events import conversation_event_data, message_broadcast, message_event_data
@@ -31,6 +31,7 @@ from agents.models import (
 )
 from agents.responders import TurnResult
 from agents.turns import TurnDecision
+from halo import clock
 from halo.models import Contact, Workspace
 from halo.outbound import outbound_url_refusal
 from halo.webhooks.events import WebhookEvent, webhook_endpoints_for, webhook_event_record
@@ -316,7 +317,8 @@ def message_post(*, conversation: Conversation, author: str, body: str, teammate
     message keeps the AI silent in the conversation from then on (``Conversation.ai_may_answer``)."""
     if author not in (Message.Author.TEAMMATE, Message.Author.SYSTEM):
         raise ValueError("Only teammate and system messages are posted this way.")
-    now = timezone.now()
+    # Halo's clock: the reply email's delay is counted from this time (``inbox.notifications.replies``).
+    now = clock.now()
     with transaction.atomic(savepoint=False):
         message = _message_create(conversation=conversation, author=author, body=body, teammate=teammate, at=now)
         updates: dict[str, Any] = {"updated_at": now}
@@ -434,3 +436,30 @@ def conversations_seed(
     for stored in turns:
         by_conversation[stored.conversation_id].append(stored.pk)
     return [(conversation.pk, by_conversation[conversation.pk]) for conversation in created]
+
+
+# --- The customer's side of a teammate's reply -------------------------------------------------------
+
+
+def conversation_seen(*, conversation: Conversation, message_id: int) -> int | None:
+    """The widget showed the customer the conversation up to ``message_id`` (panel open, page visible).
+
+    Only a message of this conversation counts, so a client cannot mark replies that do not exist yet as
+    seen (which would silence their emails); a ``ValidationError`` otherwise. The mark only moves forward
+    (one conditional UPDATE: concurrent receipts keep the highest). Returns the conversation's seen mark."""
+    if not Message.objects.filter(conversation=conversation, pk=message_id).exists():
+        raise ValidationError({"message_id": "This is not a message of this conversation."})
+    Conversation.objects.filter(pk=conversation.pk).filter(
+        Q(customer_seen_message_id__isnull=True) | Q(customer_seen_message_id__lt=message_id)
+    ).update(customer_seen_message_id=message_id)
+    seen = Conversation.objects.filter(pk=conversation.pk).values_list("customer_seen_message_id", flat=True).get()
+    conversation.customer_seen_message_id = seen
+    return seen
+
+
+def conversation_replies_emailed(*, conversation: Conversation, through_id: int) -> None:
+    """Teammate replies up to ``through_id`` were emailed to the customer (never moves back)."""
+    Conversation.objects.filter(pk=conversation.pk).filter(
+        Q(replies_emailed_through_id__isnull=True) | Q(replies_emailed_through_id__lt=through_id)
+    ).update(replies_emailed_through_id=through_id)
+    conversation.replies_emailed_through_id = max(conversation.replies_emailed_through_id or 0, through_id)

@@ -22,7 +22,7 @@ the outbox writes or compares comes from ``halo.clock``.
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from django.conf import settings
@@ -60,12 +60,18 @@ class NamedTask(Protocol):
     name: str
 
 
-def outbox_enqueue(*, workspace: Workspace, task: NamedTask | str, payload: dict[str, object]) -> OutboxMessage:
+def outbox_enqueue(
+    *, workspace: Workspace, task: NamedTask | str, payload: dict[str, object], delay: timedelta | None = None
+) -> OutboxMessage:
     """Record a message for ``task`` in the caller's transaction; it is queued once that commits. Pass the
-    task itself; its name, where the task's module imports the caller's (importing it would be a cycle)."""
+    task itself; its name, where the task's module imports the caller's (importing it would be a cycle).
+    With ``delay``, the message is not due before then (a debounced email): no delivery claims it sooner,
+    whoever sends the task."""
     name = task if isinstance(task, str) else task.name
-    message = OutboxMessage.objects.create(workspace=workspace, task=name, payload=payload, next_attempt_at=clock.now())
-    transaction.on_commit(lambda: _send(message))
+    due = clock.now() + (delay or timedelta(0))
+    message = OutboxMessage.objects.create(workspace=workspace, task=name, payload=payload, next_attempt_at=due)
+    countdown = delay.total_seconds() if delay else 0
+    transaction.on_commit(lambda: _send(message, countdown=countdown))
     return message
 
 
@@ -86,6 +92,28 @@ def outbox_enqueue_many(
 
     transaction.on_commit(send_all)
     return messages
+
+
+def outbox_recorded_since(*, task: str, workspace_id: int, payload_match: Mapping[str, object], since: datetime) -> int:
+    """How many messages of ``task`` in the workspace whose payload holds ``payload_match`` were recorded
+    since ``since``, whatever became of them (a cap on how often something is sent)."""
+    return OutboxMessage.objects.filter(
+        task=task,
+        workspace_id=workspace_id,
+        created_at__gte=since,
+        **{f"payload__{key}": value for key, value in payload_match.items()},
+    ).count()
+
+
+def outbox_pending_exists(*, task: str, workspace_id: int, payload_match: Mapping[str, object]) -> bool:
+    """Whether a message of ``task`` in the workspace whose payload holds ``payload_match`` still waits to be
+    delivered (pending, not claimed yet): a later change may join it instead of recording another."""
+    return OutboxMessage.objects.filter(
+        state=OutboxMessage.State.PENDING,
+        task=task,
+        workspace_id=workspace_id,
+        **{f"payload__{key}": value for key, value in payload_match.items()},
+    ).exists()
 
 
 # Publishing to the broker: one quick retry for a blip, then give up. The row stays and the sweep sends it

@@ -29,6 +29,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from agents.events import conversation_status_broadcast, teammate_display_name
 from agents.models import Conversation, Message
 from agents.selectors import turns_held_back_count
 from agents.services import conversations_hand_back, conversations_hand_off, message_post
@@ -40,6 +41,7 @@ from inbox.events import MESSAGE_NEW, NOTE_NEW, TICKET_CREATED, TICKET_MERGED, T
 from inbox.macros import PLACEHOLDERS, macro_unknown_placeholders
 from inbox.models import CustomInbox, EscalationEvent, Macro, SavedView, Ticket, TicketNote
 from inbox.notifications import notification_assignment, notifications_ticket_created
+from inbox.notifications.replies import reply_email_schedule
 from inbox.summaries import ticket_summary_refresh
 
 SUMMARY_TASK = "inbox.tasks.ticket_summarize"
@@ -256,7 +258,7 @@ def ticket_update(
                 {"status": "This contact already has a ticket that is not closed; work on that one instead."}
             ) from None
         if closing:
-            _conversations_hand_back(ticket=locked, now=now)
+            _conversations_hand_back(ticket=locked, now=now, actor=actor)
         elif reopening:
             conversations_hand_off(
                 workspace=locked.workspace,
@@ -281,14 +283,35 @@ def ticket_update(
     return locked
 
 
-def _conversations_hand_back(*, ticket: Ticket, now: datetime) -> None:
-    """Closing a ticket gives its conversations back to the AI, unless another open ticket holds them."""
-    conversation_ids = list(
+def _conversations_hand_back(*, ticket: Ticket, now: datetime, actor: User | None) -> None:
+    """Closing a ticket gives its conversations back to the AI, unless another open ticket holds them. The
+    widget of each says so live: a closing notice (a system message, in the catch-up too) and the new status
+    with the ticket to rate (``agents.events.conversation_status_broadcast``), both after commit."""
+    conversations = list(
         ticket.conversations.filter(status=Conversation.Status.HANDED_OFF)
         .exclude(tickets__in=Ticket.objects.exclude(pk=ticket.pk).exclude(status=Ticket.Status.CLOSED))
-        .values_list("pk", flat=True)
+        .select_related("agent")
     )
-    conversations_hand_back(workspace=ticket.workspace, conversation_ids=conversation_ids, now=now, ticket_id=ticket.pk)
+    conversations_hand_back(
+        workspace=ticket.workspace,
+        conversation_ids=[conversation.pk for conversation in conversations],
+        now=now,
+        ticket_id=ticket.pk,
+    )
+    for conversation in conversations:
+        conversation.status = Conversation.Status.OPEN
+        message_post(
+            conversation=conversation, author=Message.Author.SYSTEM, body=closing_notice(conversation, actor=actor)
+        )
+        conversation_status_broadcast(
+            conversation_id=conversation.pk, status=conversation.status, rating_ticket_id=ticket.pk
+        )
+
+
+def closing_notice(conversation: Conversation, *, actor: User | None) -> str:
+    """What the customer reads when a teammate closes their ticket."""
+    who = teammate_display_name(actor) if actor is not None else "Our team"
+    return f"{who} closed this conversation. {conversation.agent.name} is here again if you need anything else."
 
 
 # --- Live events and the staff inbox's actions ---------------------------------------------------------
@@ -409,7 +432,38 @@ def ticket_reply(*, ticket: Ticket, teammate: User, body: str, conversation_id: 
     with transaction.atomic():
         message = message_post(conversation=conversation, author=Message.Author.TEAMMATE, body=body, teammate=teammate)
         conversation_message_publish(message=message, ticket=ticket)
+        # After message_post's UPDATE of the conversation row: concurrent replies to one conversation wait
+        # on its lock here, so the second sees the first's pending email and joins it.
+        reply_email_schedule(conversation=conversation)
     return message
+
+
+RATING_COMMENT_MAX_CHARS = 2000
+
+
+class TicketNotRatable(Exception):
+    """The ticket cannot take a rating: it is not closed, or it was rated already (once per ticket)."""
+
+
+def ticket_rate(*, ticket: Ticket, score: int, comment: str = "") -> Ticket:
+    """The customer's 1-5 rating of a closed ticket, with an optional comment: once per ticket. One
+    conditional UPDATE decides (of two concurrent ratings exactly one lands); the others raise
+    ``TicketNotRatable``. Open inbox pages of the ticket are told."""
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise ValidationError({"score": "A whole number from 1 to 5."})
+    comment = comment.strip()
+    if len(comment) > RATING_COMMENT_MAX_CHARS:
+        raise ValidationError({"comment": f"At most {RATING_COMMENT_MAX_CHARS} characters."})
+    now = timezone.now()
+    with transaction.atomic():
+        rated = Ticket.objects.filter(pk=ticket.pk, status=Ticket.Status.CLOSED, rating_score__isnull=True).update(
+            rating_score=score, rating_comment=comment, rated_at=now
+        )
+        if not rated:
+            raise TicketNotRatable("This ticket was rated already, or is not closed.")
+        ticket.rating_score, ticket.rating_comment, ticket.rated_at = score, comment, now
+        _ticket_event(ticket=ticket, type=TICKET_UPDATED, changed=["rating"])
+    return ticket
 
 
 NOTE_MAX_CHARS = 10_000

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from halo.api.serializers import ContactSummarySerializer, StrictSerializer
@@ -12,6 +13,12 @@ class TicketKnowledgeSourceSerializer(serializers.Serializer[Any]):
     title = serializers.CharField(allow_null=True)
     url = serializers.CharField(allow_null=True, allow_blank=True)
     score = serializers.FloatField(allow_null=True)
+
+
+class TicketRatingSerializer(serializers.Serializer[Any]):
+    score = serializers.IntegerField(min_value=1, max_value=5)
+    comment = serializers.CharField(allow_blank=True)
+    rated_at = serializers.DateTimeField()
 
 
 class TicketSerializer(serializers.ModelSerializer[Ticket]):
@@ -25,6 +32,7 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
     verdict = serializers.SerializerMethodField(
         help_text="A teammate's judgement of the escalation: `ai_could_have_answered`, `right_to_escalate`, or null."
     )
+    rating = serializers.SerializerMethodField(help_text="The customer's rating after the ticket closed, or null.")
 
     class Meta:
         model = Ticket
@@ -50,6 +58,7 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
             "verdict",
             "reopened_count",
             "held_back_turns",
+            "rating",
         ]
         read_only_fields = fields
 
@@ -58,6 +67,12 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
 
     def get_verdict(self, ticket: Ticket) -> str | None:
         return ticket.verdict or None
+
+    @extend_schema_field(TicketRatingSerializer(allow_null=True))
+    def get_rating(self, ticket: Ticket) -> dict[str, Any] | None:
+        if ticket.rating_score is None:
+            return None
+        return {"score": ticket.rating_score, "comment": ticket.rating_comment, "rated_at": ticket.rated_at}
 
     def get_conversations(self, ticket: Ticket) -> list[int]:
         return sorted(conversation.pk for conversation in ticket.conversations.all())

@@ -297,13 +297,15 @@ class TestEvents:
             "message.created",
             "ticket.updated",
             "conversation.handed_back",
+            "message.created",
             "ticket.closed",
         ]
         assert events[0]["data"]["message"]["author"] == "teammate"
         assert events[1]["data"]["changed"] == ["assignee"]
         assert events[1]["data"]["ticket"]["assignee"] == teammate.user_id
         assert events[2]["data"]["conversation"]["status"] == "open"
-        assert events[3]["data"]["ticket"]["status"] == "closed"
+        assert events[3]["data"]["message"]["author"] == "system"  # the closing notice the widget shows
+        assert events[4]["data"]["ticket"]["status"] == "closed"
 
     def test_an_external_bots_turn_records_its_message(self, workspace: Workspace, conversation: Conversation) -> None:
         endpoint_for(workspace, HTTPS_URL, WebhookEvent.MESSAGE_CREATED)

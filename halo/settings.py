@@ -216,6 +216,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "escalation.tasks.report_rollups_update",
         "schedule": env.float("HALO_REPORT_ROLLUP_INTERVAL", default=60.0),
     },
+    # Team inboxes' waiting tickets get an assignee where a place is free; the backstop of the assignment
+    # each freed place records in its own transaction.
+    "inbox-tickets-assign": {"task": "inbox.tasks.tickets_assign_sweep", "schedule": 60.0},
 }
 
 # --- Email -------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ def verdict_backward(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inbox', '0008_ticket_first_reply_and_rating'),
+        ('inbox', '0009_team_assignment'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agents', '0008_agent_verbose_name'),
-        ('escalation', '0005_expected_reply_time_help'),
+        ('escalation', '0006_shadow_settings_and_gap_links'),
         ('halo', '0006_contact_unverified_email'),
     ]
 

@@ -23,6 +23,8 @@ from escalation.reports import (
     report_query_parse,
     report_versions,
 )
+from escalation.selectors import agent_escalation_settings
+from escalation.tuning import shadow_summary_context
 from halo.models import Workspace
 from inbox.models import REASON_LABELS
 from inbox.views import staff_page_context
@@ -79,6 +81,12 @@ def escalation_report_page(request: HttpRequest) -> HttpResponse:
     held_total = sum(report["held_back_by"].values()) or 1
     csat = report["csat"]
     tickets_url = reverse("inbox:list", args=["all"])  # every ticket, open or closed, filtered by outcome
+    # The chosen agent's shadow settings, if it has some: how often they agree with the live decisions.
+    shadow_context: dict[str, Any] = {"shadow": None, "shadow_changes": []}
+    chosen = next((agent for agent in agents if agent.pk == query.agent_id), None)
+    live_settings = agent_escalation_settings(agent=chosen) if chosen is not None else None
+    if live_settings is not None:
+        shadow_context = shadow_summary_context(live_settings)
     context.update(
         {
             "query": query,
@@ -136,6 +144,7 @@ def escalation_report_page(request: HttpRequest) -> HttpResponse:
             "unjudged_url": f"{tickets_url}?outcome=unjudged",
             "charts": report_charts(report),
             "csv_query": request.GET.urlencode(),
+            **shadow_context,
         }
     )
     return render(request, "escalation/report.html", context)

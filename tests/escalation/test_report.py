@@ -318,7 +318,7 @@ PAGE = "/inbox/reports/escalation"
 def test_report_page_shows_figures_definition_and_charts(
     admin_client_of: Client, history: History, django_assert_max_num_queries: Any
 ) -> None:
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(16):  # 14, + the chosen agent's settings and its shadow settings
         response = admin_client_of.get(PAGE, {"agent": history.agent.pk, "from": "2026-03-10", "to": "2026-03-11"})
     assert response.status_code == 200
     html = response.content.decode()

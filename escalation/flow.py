@@ -283,6 +283,7 @@ def _ai_turn(
                 knowledge_sources=context.knowledge_sources,
                 tools_tried=context.tools_tried,
                 now=now,
+                held_back_turns=context.held_back_turns,
             )
     return JudgedTurn(turn=turn, decision=decision, handoff=handoff)
 
@@ -320,8 +321,10 @@ def _hand_off(
     knowledge_sources: tuple[KnowledgeSource, ...],
     tools_tried: tuple[ToolCall, ...],
     now: datetime,
+    held_back_turns: int | None = None,
 ) -> Handoff:
-    """Open or merge the contact's ticket and hand the conversation to the team, telling the customer."""
+    """Open or merge the contact's ticket and hand the conversation to the team, telling the customer.
+    ``held_back_turns``: the turns held back before, when the judged turn's history counted them."""
     escalation_settings = escalation_settings or escalation_settings_ensure(agent=conversation.agent)
     contact = conversation.contact
     to_inbox = escalation_settings.routing_type == EscalationSettings.RoutingType.INBOX
@@ -342,6 +345,7 @@ def _hand_off(
                 knowledge_sources=knowledge_sources,
                 tools_tried=tools_tried,
                 at=now,
+                held_back_turns=held_back_turns,
             ),
         )
         message = conversation_hand_off(

@@ -33,6 +33,7 @@ from agents.models import Conversation
 from agents.services import conversation_seen
 from halo.params import parse_id
 from halo.selectors import origin_is_same_host, workspace_origin_allowed
+from halo.text import has_lone_surrogate
 
 CLOSE_BAD_TOKEN = 4401
 CLOSE_BAD_ORIGIN = 4403
@@ -110,6 +111,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         try:
             frame = json.loads(text_data or "")
         except ValueError:
+            frame = None
+        if has_lone_surrogate(frame):  # valid JSON no encoder can take (``halo.text``): a bad frame
             frame = None
         if self.group is not None:
             # Once live, the one frame read is a seen receipt; messages are sent through the HTTP API and

@@ -295,6 +295,13 @@ async def test_sockets_refuse_unicode_digits_and_huge_ids_with_a_close_code(ours
     for path in ("/ws/widget/conversations/²/", "/ws/widget/conversations/" + "9" * 23 + "/", "/ws/nothing/"):
         communicator = WebsocketCommunicator(SOCKETS, path, headers=[(b"host", b"testserver")])
         assert await communicator.connect(timeout=5) == (False, 4404), path
+    for token in ("\ud800", "\ud800:signed"):  # a raw token, and what a signed link token looks like
+        widget = WebsocketCommunicator(
+            SOCKETS, f"/ws/widget/conversations/{ours.conversation.pk}/", headers=[(b"host", b"testserver")]
+        )
+        assert (await widget.connect(timeout=5))[0]
+        await widget.send_to(text_data=json.dumps({"type": "auth", "token": token}))
+        assert await widget.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
     communicator = WebsocketCommunicator(SOCKETS, f"/ws/inbox/?workspace={ours.workspace.pk}", headers=headers)
     assert (await communicator.connect(timeout=5))[0]
     await communicator.receive_json_from(timeout=5)  # hello

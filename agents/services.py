@@ -145,31 +145,55 @@ def message_body_check(body: str) -> str:
     return body
 
 
-def conversation_open(*, workspace: Workspace, agent: Agent, contact: Contact) -> tuple[Conversation, str]:
+def conversation_open(
+    *, workspace: Workspace, agent: Agent, contact: Contact, now: datetime | None = None
+) -> tuple[Conversation, str]:
     """A new conversation between ``contact`` and ``agent``, and its raw token (returned this once; only its
-    hash is stored). The returned instance has its agent, contact and workspace loaded."""
+    hash is stored). The returned instance has its agent, contact and workspace loaded.
+
+    It is not stored yet: the first write of it (``message_post_user`` or ``conversation_hand_off``) inserts it
+    in the state that write leaves it in, so a first message is one INSERT of the conversation (no UPDATE of
+    its time or status after it). Nobody else can see a conversation before that INSERT commits."""
     if agent.workspace_id != workspace.pk or contact.workspace_id != workspace.pk:
         raise ValueError("The agent and the contact must belong to the workspace.")
     token = new_conversation_token()
-    conversation = Conversation.objects.create(
-        workspace=workspace, contact=contact, agent=agent, token_hash=hash_conversation_token(token)
+    at = now or timezone.now()
+    conversation = Conversation(
+        workspace=workspace,
+        contact=contact,
+        agent=agent,
+        token_hash=hash_conversation_token(token),
+        created_at=at,
+        updated_at=at,
     )
     return conversation, token
 
 
 def message_post_user(*, conversation: Conversation, body: str, now: datetime) -> Message:
-    """Store the user's message; the conversation is touched, and re-opened if it was closed."""
+    """Store the user's message; the conversation is touched, and re-opened if it was closed (inserted, if it
+    is new)."""
     body = message_body_check(body)
     # savepoint=False: nested in the caller's transaction, an error rolls it back whole (no SAVEPOINT trips).
     with transaction.atomic(savepoint=False):
+        _conversation_store(conversation, now=now)
         message = Message.objects.create(
             conversation=conversation, author=Message.Author.USER, body=body, created_at=now
         )
-        updates: dict[str, Any] = {"updated_at": now}
+        updates: dict[str, Any] = {}
+        if conversation.updated_at != now:
+            updates["updated_at"] = now
         if conversation.status == Conversation.Status.CLOSED:
             updates["status"] = Conversation.Status.OPEN
-        _conversation_update(conversation, **updates)
+        if updates:
+            _conversation_update(conversation, **updates)
     return message
+
+
+def _conversation_store(conversation: Conversation, *, now: datetime) -> None:
+    """Insert a conversation that ``conversation_open`` made and nothing stored yet, as changed at ``now``."""
+    if conversation.pk is None:
+        conversation.updated_at = now
+        conversation.save(force_insert=True)
 
 
 def turn_record(
@@ -210,25 +234,55 @@ def conversation_touch(*, conversation: Conversation, now: datetime) -> None:
     _conversation_update(conversation, updated_at=now)
 
 
-def conversation_hand_off(*, conversation: Conversation, notice: str, now: datetime) -> Message | None:
+def conversation_hand_off(
+    *, conversation: Conversation, notice: str, now: datetime, user_body: str | None = None
+) -> tuple[Message | None, Message | None]:
     """A human owns the conversation from now on: the AI stays silent in it.
 
     ``notice`` is posted to the customer as a system message when this call is what handed the
-    conversation off; for a conversation already handed off nothing changes and None is returned. The
-    check and the change are one conditional UPDATE, so of two concurrent hand-offs exactly one posts the
-    notice.
+    conversation off; for a conversation already handed off nothing changes. The check and the change are
+    one conditional UPDATE, so of two concurrent hand-offs exactly one posts the notice; a conversation not
+    stored yet (``conversation_open``) is inserted handed off.
+
+    ``user_body``: the user's message that asked for the handoff, stored with the notice in one INSERT (the
+    user's first, then the notice). Returns the user's message (None without ``user_body``) and the notice
+    (None when the conversation was handed off already).
     """
     with transaction.atomic(savepoint=False):
-        changed = (
-            Conversation.objects.filter(pk=conversation.pk)
-            .exclude(status=Conversation.Status.HANDED_OFF)
-            .update(status=Conversation.Status.HANDED_OFF, updated_at=now)
-        )
+        if conversation.pk is None:
+            conversation.status = Conversation.Status.HANDED_OFF
+            _conversation_store(conversation, now=now)
+            changed = 1
+        else:
+            changed = (
+                Conversation.objects.filter(pk=conversation.pk)
+                .exclude(status=Conversation.Status.HANDED_OFF)
+                .update(status=Conversation.Status.HANDED_OFF, updated_at=now)
+            )
         conversation.status = Conversation.Status.HANDED_OFF
-        if not changed:
-            return None
-        conversation.updated_at = now
-        return _message_create(conversation=conversation, author=Message.Author.SYSTEM, body=notice, at=now)
+        if changed:
+            conversation.updated_at = now
+        elif user_body is not None:
+            return message_post_user(conversation=conversation, body=user_body, now=now), None
+        else:
+            return None, None
+        rows = []
+        if user_body is not None:
+            rows.append(
+                Message(
+                    conversation=conversation,
+                    author=Message.Author.USER,
+                    body=message_body_check(user_body),
+                    created_at=now,
+                )
+            )
+        notice_message = Message(
+            conversation=conversation, author=Message.Author.SYSTEM, body=message_body_check(notice), created_at=now
+        )
+        rows.append(notice_message)
+        Message.objects.bulk_create(rows)  # ids in list order: the user's message, then the notice
+        message_broadcast(notice_message)
+        return (rows[0] if user_body is not None else None), notice_message
 
 
 def conversations_hand_off(*, conversation_ids: list[int], now: datetime) -> None:

@@ -79,34 +79,28 @@ class TicketOpened:
     event: EscalationEvent
 
 
-def ticket_open_or_merge(*, conversation: Conversation, contact: Contact, escalation: Escalation) -> TicketOpened:
+def ticket_open_or_merge(
+    *, conversation: Conversation, contact: Contact, escalation: Escalation, contact_is_new: bool = False
+) -> TicketOpened:
     """Create the contact's ticket or merge into the one that is not closed, and record the escalation.
 
     Call inside the escalation's transaction (the conversation's hand-off commits with it). Race-free: the
     contact's open ticket is locked while it is merged into, and a losing insert merges into the winner's.
+    ``contact_is_new``: the contact was inserted by the caller's transaction, so no other transaction can see
+    it yet: it has no ticket and nobody can race for one, and the ticket is inserted without a lookup or a
+    savepoint.
     """
     at = escalation.at
     with transaction.atomic(savepoint=False):
-        ticket = _contact_open_ticket_locked(contact)
+        ticket = None if contact_is_new else _contact_open_ticket_locked(contact)
         created = False
-        if ticket is None:
+        if ticket is None and contact_is_new:
+            ticket = _ticket_insert(conversation=conversation, contact=contact, escalation=escalation)
+            created = True
+        elif ticket is None:
             try:
                 with transaction.atomic():  # a savepoint: losing the race must not poison the transaction
-                    ticket = Ticket.objects.create(
-                        workspace_id=conversation.workspace_id,
-                        contact=contact,
-                        agent_id=escalation.agent_id,
-                        status=Ticket.Status.PRIORITY if escalation.priority else Ticket.Status.OPEN,
-                        assignee_id=escalation.assignee_id,
-                        inbox_id=escalation.inbox_id,
-                        reason=escalation.reason,
-                        confidence=escalation.confidence,
-                        knowledge_sources=[source.to_json() for source in escalation.knowledge_sources],
-                        tools_tried=[tool.to_json(with_result=False) for tool in escalation.tools_tried],
-                        settings_version=escalation.settings_version,
-                        created_at=at,
-                        updated_at=at,
-                    )
+                    ticket = _ticket_insert(conversation=conversation, contact=contact, escalation=escalation)
                 created = True
             except IntegrityError:  # another escalation created the contact's open ticket first
                 ticket = _contact_open_ticket_locked(contact)
@@ -137,6 +131,25 @@ def ticket_open_or_merge(*, conversation: Conversation, contact: Contact, escala
         # into one workspace wait on it as briefly as possible).
         _ticket_event(ticket=ticket, type=TICKET_CREATED if created else TICKET_MERGED, conversation_id=conversation.pk)
     return TicketOpened(ticket=ticket, created=created, event=event)
+
+
+def _ticket_insert(*, conversation: Conversation, contact: Contact, escalation: Escalation) -> Ticket:
+    at = escalation.at
+    return Ticket.objects.create(
+        workspace_id=conversation.workspace_id,
+        contact=contact,
+        agent_id=escalation.agent_id,
+        status=Ticket.Status.PRIORITY if escalation.priority else Ticket.Status.OPEN,
+        assignee_id=escalation.assignee_id,
+        inbox_id=escalation.inbox_id,
+        reason=escalation.reason,
+        confidence=escalation.confidence,
+        knowledge_sources=[source.to_json() for source in escalation.knowledge_sources],
+        tools_tried=[tool.to_json(with_result=False) for tool in escalation.tools_tried],
+        settings_version=escalation.settings_version,
+        created_at=at,
+        updated_at=at,
+    )
 
 
 def _contact_open_ticket_locked(contact: Contact) -> Ticket | None:

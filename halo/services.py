@@ -17,11 +17,12 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from halo.identity import ContactIdentity
+from halo.inserts import insert_unless_conflict
 from halo.models import ApiKey, Company, Contact, Membership, PageView, Workspace
 
 CONTACT_TEXT_FIELDS = ("email", "name", "role", "plan")
@@ -317,29 +318,10 @@ def contact_of_identity_get_or_create(
 
 
 def _contact_visitor_insert(*, workspace: Workspace, visitor_id: str, active_at: datetime | None) -> Contact | None:
-    """Insert an anonymous visitor's contact unless one exists (``contact_unique_visitor_id`` decides, on
-    PostgreSQL and SQLite alike); the new contact, or None when it existed."""
+    """Insert an anonymous visitor's contact unless one exists (``contact_unique_visitor_id`` decides); the
+    new contact, or None when it existed."""
     contact = Contact(workspace=workspace, visitor_id=visitor_id, last_active_at=active_at)
-    fields = [field for field in Contact._meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
-    table = quote(Contact._meta.db_table)
-    columns = ", ".join(quote(field.column) for field in fields)
-    values = [field.get_db_prep_save(field.pre_save(contact, True), connection) for field in fields]
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = (
-        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608 (our table and columns)  # nosec B608
-        f"ON CONFLICT ({quote('workspace_id')}, {quote('visitor_id')}) WHERE {quote('visitor_id')} IS NOT NULL "
-        f"DO NOTHING RETURNING {quote(Contact._meta.pk.column)}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    contact.pk = row[0]
-    contact._state.adding = False
-    contact._state.db = connection.alias
-    return contact
+    return contact if insert_unless_conflict(contact, constraint="contact_unique_visitor_id") else None
 
 
 _EMAIL_IN_TEXT = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[A-Za-z]{2,}")

@@ -32,6 +32,7 @@ from django.utils import timezone
 from agents.models import Conversation, Message
 from agents.services import conversations_hand_back, conversations_hand_off, message_post
 from agents.turns import KnowledgeSource, ToolCall, sources_dedupe
+from halo.inserts import insert_unless_conflict
 from halo.models import Contact, Membership, Workspace
 from halo.outbox import outbox_enqueue
 from inbox.events import MESSAGE_NEW, NOTE_NEW, TICKET_CREATED, TICKET_MERGED, TICKET_UPDATED, inbox_event_record
@@ -87,25 +88,24 @@ def ticket_open_or_merge(
     Call inside the escalation's transaction (the conversation's hand-off commits with it). Race-free: the
     contact's open ticket is locked while it is merged into, and a losing insert merges into the winner's.
     ``contact_is_new``: the contact was inserted by the caller's transaction, so no other transaction can see
-    it yet: it has no ticket and nobody can race for one, and the ticket is inserted without a lookup or a
-    savepoint.
+    it yet: it has no ticket and nobody can race for one. Otherwise the INSERT is one that the partial unique
+    constraint may refuse (``insert_unless_conflict``: no lookup before it, no savepoint around it); refused,
+    the contact's open ticket is read locked and merged into.
     """
     at = escalation.at
     with transaction.atomic(savepoint=False):
-        ticket = None if contact_is_new else _contact_open_ticket_locked(contact)
-        created = False
-        if ticket is None and contact_is_new:
-            ticket = _ticket_insert(conversation=conversation, contact=contact, escalation=escalation)
-            created = True
-        elif ticket is None:
-            try:
-                with transaction.atomic():  # a savepoint: losing the race must not poison the transaction
-                    ticket = _ticket_insert(conversation=conversation, contact=contact, escalation=escalation)
-                created = True
-            except IntegrityError:  # another escalation created the contact's open ticket first
-                ticket = _contact_open_ticket_locked(contact)
-                if ticket is None:  # it was closed meanwhile: nothing left to merge into
-                    raise
+        if contact_is_new:
+            ticket, created = _ticket_new(conversation=conversation, contact=contact, escalation=escalation), True
+            ticket.save(force_insert=True)
+        else:
+            # The constraint decides, in one statement: a new ticket, or the one that is not closed, locked.
+            ticket = _ticket_new(conversation=conversation, contact=contact, escalation=escalation)
+            created = insert_unless_conflict(ticket, constraint="ticket_one_open_per_contact")
+            if not created:
+                found = _contact_open_ticket_locked(contact)
+                if found is None:  # closed between the two statements: nothing left to merge into
+                    raise IntegrityError("The contact's open ticket was closed during the escalation.")
+                ticket = found
         if not created:
             _ticket_merge(ticket=ticket, escalation=escalation)
         ticket.conversations.add(conversation)
@@ -133,9 +133,9 @@ def ticket_open_or_merge(
     return TicketOpened(ticket=ticket, created=created, event=event)
 
 
-def _ticket_insert(*, conversation: Conversation, contact: Contact, escalation: Escalation) -> Ticket:
+def _ticket_new(*, conversation: Conversation, contact: Contact, escalation: Escalation) -> Ticket:
     at = escalation.at
-    return Ticket.objects.create(
+    return Ticket(
         workspace_id=conversation.workspace_id,
         contact=contact,
         agent_id=escalation.agent_id,

@@ -98,14 +98,7 @@ def ticket_open_or_merge(
             ticket, created = _ticket_new(conversation=conversation, contact=contact, escalation=escalation), True
             ticket.save(force_insert=True)
         else:
-            # The constraint decides, in one statement: a new ticket, or the one that is not closed, locked.
-            ticket = _ticket_new(conversation=conversation, contact=contact, escalation=escalation)
-            created = insert_unless_conflict(ticket, constraint="ticket_one_open_per_contact")
-            if not created:
-                found = _contact_open_ticket_locked(contact)
-                if found is None:  # closed between the two statements: nothing left to merge into
-                    raise IntegrityError("The contact's open ticket was closed during the escalation.")
-                ticket = found
+            ticket, created = _ticket_insert_or_lock(conversation=conversation, contact=contact, escalation=escalation)
         if not created:
             _ticket_merge(ticket=ticket, escalation=escalation)
         ticket.conversations.add(conversation)
@@ -150,6 +143,26 @@ def _ticket_new(*, conversation: Conversation, contact: Contact, escalation: Esc
         created_at=at,
         updated_at=at,
     )
+
+
+# A ticket found open by the INSERT and closed before it could be locked: the INSERT is tried again (a close
+# that wins twice in a row, on the same contact, within two statements, is not a real pattern).
+OPEN_TICKET_ATTEMPTS = 3
+
+
+def _ticket_insert_or_lock(
+    *, conversation: Conversation, contact: Contact, escalation: Escalation
+) -> tuple[Ticket, bool]:
+    """The constraint decides, in one statement: a new ticket (True), or the contact's ticket that is not
+    closed, locked (False)."""
+    for _ in range(OPEN_TICKET_ATTEMPTS):
+        ticket = _ticket_new(conversation=conversation, contact=contact, escalation=escalation)
+        if insert_unless_conflict(ticket, constraint="ticket_one_open_per_contact"):
+            return ticket, True
+        found = _contact_open_ticket_locked(contact)
+        if found is not None:
+            return found, False
+    raise IntegrityError("The contact's open ticket kept closing during the escalation.")
 
 
 def _contact_open_ticket_locked(contact: Contact) -> Ticket | None:

@@ -161,6 +161,7 @@ def _ticket_insert_or_lock(
             return ticket, True
         found = _contact_open_ticket_locked(contact)
         if found is not None:
+            found.contact = contact  # the caller's instance: its display name needs no read
             return found, False
     raise IntegrityError("The contact's open ticket kept closing during the escalation.")
 

@@ -22,7 +22,14 @@ from halo.models import Membership
 from halo.outbound import slack_webhook_url_validator
 from inbox.macros import PLACEHOLDERS, macro_unknown_placeholders
 from inbox.models import CustomInbox, EscalationEvent, InboxEvent, Macro, SavedView, Ticket, TicketNote
-from inbox.services import TICKET_EDITABLE_FIELDS, macro_create, macro_delete, macro_update, ticket_update
+from inbox.services import (
+    TICKET_EDITABLE_FIELDS,
+    macro_create,
+    macro_delete,
+    macro_update,
+    ticket_delete,
+    ticket_update,
+)
 
 
 class CustomInboxForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -176,6 +183,13 @@ class TicketAdmin(WorkspaceScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False  # tickets come from escalations
+
+    def delete_model(self, request: HttpRequest, obj: Ticket) -> None:
+        ticket_delete(ticket=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for ticket in queryset:
+            ticket_delete(ticket=ticket)
 
     def save_model(self, request: HttpRequest, obj: Ticket, form: Any, change: bool) -> None:
         data = {name: form.cleaned_data[name] for name in form.changed_data if name in TICKET_EDITABLE_FIELDS}

@@ -26,7 +26,8 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from agents.models import Conversation, Message
@@ -37,7 +38,7 @@ from halo.models import Contact, Membership, Workspace
 from halo.outbox import outbox_enqueue
 from inbox.events import MESSAGE_NEW, NOTE_NEW, TICKET_CREATED, TICKET_MERGED, TICKET_UPDATED, inbox_event_record
 from inbox.macros import PLACEHOLDERS, macro_unknown_placeholders
-from inbox.models import CustomInbox, EscalationEvent, Macro, SavedView, Ticket, TicketNote
+from inbox.models import CustomInbox, EscalationEvent, InboxCount, Macro, SavedView, Ticket, TicketNote
 from inbox.notifications import notification_assignment, notifications_ticket_created
 from inbox.summaries import ticket_summary_refresh
 
@@ -99,6 +100,7 @@ def ticket_open_or_merge(
             ticket.save(force_insert=True)
         else:
             ticket, created = _ticket_insert_or_lock(conversation=conversation, contact=contact, escalation=escalation)
+        before = None if created else _cell(ticket)
         if not created:
             _ticket_merge(ticket=ticket, escalation=escalation)
         ticket.conversations.add(conversation)
@@ -120,8 +122,9 @@ def ticket_open_or_merge(
         outbox_enqueue(workspace=ticket.workspace, task=SUMMARY_TASK, payload={"ticket_id": ticket.pk})
         if created:
             notifications_ticket_created(ticket=ticket)
-        # Last: the event takes the workspace's counter row, locked until commit (concurrent escalations
-        # into one workspace wait on it as briefly as possible).
+        # Last: the sidebar's cells, then the event, which takes the workspace's counter row, locked until
+        # commit (concurrent escalations into one workspace wait on them as briefly as possible).
+        _counts_move(workspace_id=ticket.workspace_id, before=before, after=_cell(ticket))
         _ticket_event(ticket=ticket, type=TICKET_CREATED if created else TICKET_MERGED, conversation_id=conversation.pk)
     return TicketOpened(ticket=ticket, created=created, event=event)
 
@@ -238,6 +241,7 @@ def ticket_update(
         locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
         was_closed = locked.status == Ticket.Status.CLOSED
         before = (locked.status, locked.assignee_id, locked.inbox_id)
+        cell_before = _cell(locked)
         if "status" in data:
             locked.status = data["status"]
         if "snoozed_until" in data:
@@ -286,6 +290,7 @@ def ticket_update(
             if old != new
         ]
         if changed:
+            _counts_move(workspace_id=locked.workspace_id, before=cell_before, after=_cell(locked))
             _ticket_event(ticket=locked, type=TICKET_UPDATED, changed=changed)
         if "assignee" in changed and locked.assignee_id is not None:
             notification_assignment(ticket=locked, actor_id=actor.pk if actor is not None else None)
@@ -300,6 +305,144 @@ def _conversations_hand_back(*, ticket: Ticket, now: datetime) -> None:
         .values_list("pk", flat=True)
     )
     conversations_hand_back(conversation_ids=conversation_ids, now=now)
+
+
+# --- The sidebar's counts ------------------------------------------------------------------------------
+
+Cell = tuple[str, int, int]  # (status, assignee id or 0, inbox id or 0) of a ticket that is not closed
+
+
+def _cell(ticket: Ticket) -> Cell | None:
+    """The ``InboxCount`` cell a ticket counts in; None for a closed ticket (closed tickets are not counted)."""
+    if ticket.status == Ticket.Status.CLOSED:
+        return None
+    return (ticket.status, ticket.assignee_id or 0, ticket.inbox_id or 0)
+
+
+def _counts_move(*, workspace_id: int, before: Cell | None, after: Cell | None) -> None:
+    """A ticket left the cell ``before`` and entered ``after`` (None: not counted): one upsert adds −1 and +1.
+
+    Call in the transaction of the change, after the ticket's own row lock and before the change's inbox
+    event: every ticket change takes its cells' rows, then the workspace's event counter row, in that order,
+    and the cells of one statement in key order, so two changes never wait on each other in a cycle. The
+    updates are relative (``n = n + delta`` in the database), so no change reads a count to write it back.
+    """
+    if before == after:
+        return
+    deltas: dict[Cell, int] = {}
+    if before is not None:
+        deltas[before] = -1
+    if after is not None:
+        deltas[after] = deltas.get(after, 0) + 1
+    _counts_add(workspace_id=workspace_id, deltas=deltas)
+
+
+def _counts_add(*, workspace_id: int, deltas: dict[Cell, int], create: bool = False) -> None:
+    """Add ``deltas`` to the cells, in key order; ``create``: only make sure the cells exist (no row is
+    changed or locked that exists already)."""
+    cells = sorted(cell for cell, delta in deltas.items() if delta or create)
+    if not cells:
+        return
+    table = connection.ops.quote_name(InboxCount._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(cells))
+    params: list[Any] = []
+    for status, assignee_key, inbox_key in cells:
+        params += [workspace_id, status, assignee_key, inbox_key, deltas[(status, assignee_key, inbox_key)]]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (workspace_id, status, assignee_key, inbox_key, n) VALUES {values} "  # noqa: S608 (our table)  # nosec B608
+            "ON CONFLICT (workspace_id, status, assignee_key, inbox_key) "
+            + ("DO NOTHING" if create else f"DO UPDATE SET n = {table}.n + excluded.n"),
+            params,
+        )
+
+
+def inbox_counts_rebuild(*, workspace_id: int | None = None) -> None:
+    """Recount the cells from the tickets (one workspace, or all): after a bulk load of tickets written
+    outside these services (a benchmark's COPY, a fixture), or as a repair. Run it while the workspace's
+    tickets are not changing: a change committed during the recount may be counted twice or not at all."""
+    tickets = Ticket.objects.exclude(status=Ticket.Status.CLOSED)
+    counts = InboxCount.objects.all()
+    if workspace_id is not None:
+        tickets, counts = tickets.filter(workspace_id=workspace_id), counts.filter(workspace_id=workspace_id)
+    with transaction.atomic():
+        counts.delete()
+        InboxCount.objects.bulk_create(
+            InboxCount(
+                workspace_id=row["workspace_id"],
+                status=row["status"],
+                assignee_key=row["assignee_id"] or 0,
+                inbox_key=row["inbox_id"] or 0,
+                n=row["n"],
+            )
+            for row in tickets.order_by()
+            .values("workspace_id", "status", "assignee_id", "inbox_id")
+            .annotate(n=Count("pk"))
+        )
+
+
+def ticket_counts_enter(*, ticket: Ticket) -> None:
+    """A ticket inserted without ``ticket_open_or_merge`` (a fixture, a data load of a few rows) enters its
+    cell; a bulk load recounts instead (``inbox_counts_rebuild``)."""
+    _counts_move(workspace_id=ticket.workspace_id, before=None, after=_cell(ticket))
+
+
+def counts_contact_deleting(*, contact_id: int) -> None:
+    """A contact is being deleted (its tickets with it): its ticket that is not closed leaves its cell."""
+    ticket = Ticket.objects.filter(contact_id=contact_id).exclude(status=Ticket.Status.CLOSED).first()
+    if ticket is not None:
+        _counts_move(workspace_id=ticket.workspace_id, before=_cell(ticket), after=None)
+
+
+def counts_assignee_deleting(*, user_id: int) -> None:
+    """A user is being deleted: their tickets become unassigned (``SET_NULL``), so their cells join the
+    unassigned ones."""
+    _counts_merge(InboxCount.objects.filter(assignee_key=user_id), assignee_key=0)
+
+
+def counts_inbox_deleting(*, inbox_id: int) -> None:
+    """A team inbox is being deleted: its tickets leave it (``SET_NULL``), so its cells join the no-inbox ones."""
+    _counts_merge(InboxCount.objects.filter(inbox_key=inbox_id), inbox_key=0)
+
+
+def _counts_merge(cells: Any, **target: int) -> None:
+    """Move the counts of ``cells`` into the cells that differ by ``target``, locking every row involved in
+    key order first (the order every ticket change takes them in)."""
+
+    def moved(cell: Cell) -> Cell:
+        return (cell[0], target.get("assignee_key", cell[1]), target.get("inbox_key", cell[2]))
+
+    with transaction.atomic():
+        sources = {
+            (row.workspace_id, (row.status, row.assignee_key, row.inbox_key)) for row in cells.only("pk").iterator()
+        }
+        for workspace_id, cell in sources:
+            _counts_add(workspace_id=workspace_id, deltas={moved(cell): 0}, create=True)
+        involved = sources | {(workspace_id, moved(cell)) for workspace_id, cell in sources}
+        locked = {
+            (row.workspace_id, (row.status, row.assignee_key, row.inbox_key)): row.n
+            for row in InboxCount.objects.select_for_update()
+            .filter(workspace_id__in={workspace_id for workspace_id, _ in involved})
+            .order_by("workspace_id", "status", "assignee_key", "inbox_key")
+            if (row.workspace_id, (row.status, row.assignee_key, row.inbox_key)) in involved
+        }
+        by_workspace: dict[int, dict[Cell, int]] = {}
+        for workspace_id, cell in sources:
+            deltas = by_workspace.setdefault(workspace_id, {})
+            deltas[cell] = deltas.get(cell, 0) - locked[(workspace_id, cell)]
+            deltas[moved(cell)] = deltas.get(moved(cell), 0) + locked[(workspace_id, cell)]
+        for workspace_id, deltas in by_workspace.items():
+            _counts_add(workspace_id=workspace_id, deltas=deltas)
+
+
+def ticket_delete(*, ticket: Ticket) -> None:
+    """Delete a ticket (the admin's delete), taking it out of its cell."""
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update().filter(pk=ticket.pk).first()
+        if locked is None:
+            return
+        _counts_move(workspace_id=locked.workspace_id, before=_cell(locked), after=None)
+        locked.delete()
 
 
 # --- Live events and the staff inbox's actions ---------------------------------------------------------
@@ -358,7 +501,9 @@ def _ticket_wake(*, ticket: Ticket, now: datetime) -> None:
         status=Ticket.Status.OPEN, snoozed_until=None, updated_at=now
     )
     if updated:
+        before = (Ticket.Status.SNOOZED, ticket.assignee_id or 0, ticket.inbox_id or 0)
         ticket.status, ticket.snoozed_until, ticket.updated_at = Ticket.Status.OPEN, None, now
+        _counts_move(workspace_id=ticket.workspace_id, before=before, after=_cell(ticket))
         _ticket_event(ticket=ticket, type=TICKET_UPDATED, changed=["status"])
 
 

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from agents.models import Message
 from halo.models import Membership, OutboxMessage
+from inbox.services import ticket_update
 from inbox.models import InboxEvent, SavedView, Ticket, TicketNote
 from inbox.notifications import EMAIL_TASK
 from inbox.services import ticket_summarize
@@ -51,7 +52,7 @@ def test_open_list_shows_escalated_tickets_with_counts(staff: Client, escalate, 
     escalate(name="Jane Roe", body="Where is my refund?")
     escalate(name="John Doe")
     priority = escalate(name="Max Power")
-    Ticket.objects.filter(pk=priority.pk).update(status=Ticket.Status.PRIORITY)
+    ticket_update(ticket=priority, data={"status": Ticket.Status.PRIORITY})
 
     html = staff.get(list_url()).content.decode()
 

@@ -127,7 +127,7 @@ def _conversation_start(
     now = timezone.now()
     new_contact = False
     if contact is None:
-        assert identity is not None  # noqa: S101 (checked by the caller)  # nosec B101
+        assert identity is not None
         contact, new_contact = contact_of_identity_get_or_create(workspace=workspace, identity=identity, active_at=now)
     conversation, token = conversation_open(workspace=workspace, agent=agent, contact=contact, now=now)
     result = _message_receive(conversation=conversation, body=body, first=True, new_contact=new_contact, now=now)
@@ -187,7 +187,7 @@ def _message_receive(
                 first=first,
                 new_contact=new_contact,
             )
-            assert handoff.user_message is not None  # noqa: S101 (stored with the handoff)  # nosec B101
+            assert handoff.user_message is not None
             return PostResult(conversation=conversation, messages=[handoff.user_message]).handed_off(handoff)
         # Outside the escalation filter the AI says so instead (``refused``).
         message = message_post_user(conversation=conversation, body=body, now=now)

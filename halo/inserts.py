@@ -20,9 +20,16 @@ def _constraint(model: type[models.Model], name: str) -> models.UniqueConstraint
     raise LookupError(f"{model.__name__} has no unique constraint {name!r}")
 
 
+def _column(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or field.column is None:
+        raise LookupError(f"{model.__name__}.{name} is not a column")
+    return field.column
+
+
 def _conflict_target(model: type[models.Model], constraint: models.UniqueConstraint) -> str:
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(model._meta.get_field(name).column) for name in constraint.fields)
+    columns = ", ".join(quote(_column(model, name)) for name in constraint.fields)
     if constraint.condition is None:
         return f"({columns})"
     # As Django writes the partial index itself: unqualified columns, values inlined (a bound parameter in

@@ -190,9 +190,12 @@ def inbox_lists(*, workspace: Workspace, user_id: int, now: datetime | None = No
         for custom in CustomInbox.objects.filter(workspace=workspace)
     ]
     views = [saved_view_list(view=view, user_id=user_id) for view in SavedView.objects.filter(workspace=workspace)]
+    at = now or timezone.now()
     counts = _capped_counts(
-        {view.key: _counted_tickets(workspace=workspace, inbox_list=view, now=now or timezone.now()) for view in views},
-        sums={item.key: _cells(workspace=workspace, inbox_list=item) for item in lists if item.key not in UNCOUNTED_LISTS},
+        {view.key: _counted_tickets(workspace=workspace, inbox_list=view, now=at) for view in views},
+        sums={
+            item.key: _cells(workspace=workspace, inbox_list=item) for item in lists if item.key not in UNCOUNTED_LISTS
+        },
     )
     lists += views
     return [replace(item, count=counts[item.key]) if item.key in counts else item for item in lists]

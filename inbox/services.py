@@ -320,7 +320,7 @@ def _cell(ticket: Ticket) -> Cell | None:
 
 
 def _counts_move(*, workspace_id: int, before: Cell | None, after: Cell | None) -> None:
-    """A ticket left the cell ``before`` and entered ``after`` (None: not counted): one upsert adds −1 and +1.
+    """A ticket left the cell ``before`` and entered ``after`` (None: not counted): one upsert adds -1 and +1.
 
     Call in the transaction of the change, after the ticket's own row lock and before the change's inbox
     event: every ticket change takes its cells' rows, then the workspace's event counter row, in that order,

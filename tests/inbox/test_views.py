@@ -8,10 +8,9 @@ from django.urls import reverse
 
 from agents.models import Message
 from halo.models import Membership, OutboxMessage
-from inbox.services import ticket_update
 from inbox.models import InboxEvent, SavedView, Ticket, TicketNote
 from inbox.notifications import EMAIL_TASK
-from inbox.services import ticket_summarize
+from inbox.services import ticket_summarize, ticket_update
 from tests.agents.factories import ConversationFactory, MessageFactory
 from tests.halo.factories import CompanyFactory, MembershipFactory, UserFactory
 from tests.inbox.factories import CustomInboxFactory, TicketFactory

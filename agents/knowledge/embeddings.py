@@ -24,7 +24,7 @@ import math
 import threading
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import util as importlib_util
 from pathlib import Path
 from typing import Protocol
@@ -400,7 +400,7 @@ class EmbeddingChoice:
     kind: str
     base_url: str = ""
     model: str = ""
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)  # a secret: never in a log line or a traceback
 
     @property
     def model_id(self) -> str:

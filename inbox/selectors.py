@@ -10,6 +10,7 @@ views with their counts), ``inbox_list_get`` / ``inbox_page`` (one keyset page o
 ``ticket_detail_get`` (a ticket page), each in a fixed number of queries.
 """
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +18,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -164,10 +166,12 @@ def _capped_counts(
 
 
 def inbox_lists(*, workspace: Workspace, user_id: int, now: datetime | None = None) -> list[InboxList]:
-    """Every list of the inbox sidebar with its count: custom inboxes, saved views and the counts of the built-in
-    lists and team inboxes (the workspace's ``InboxCount`` cells), three queries whatever the number of
-    tickets; saved views add one for all their capped counts (a view's rule is about contacts, whose data
-    changes without a ticket change: it cannot be kept as a cell). Closed tickets are not counted."""
+    """Every list of the inbox sidebar with its count, in three queries whatever the number of tickets: custom
+    inboxes, saved views, then every count at once. A built-in list's or a team inbox's count is the sum of
+    the workspace's ``InboxCount`` cells it covers (exact, kept by the ticket changes). A saved view's rule
+    is about contacts, whose data changes without a ticket change, so it cannot be kept as a cell: it is
+    counted up to ``COUNT_CAP`` and the count reused for ``VIEW_COUNT_SECONDS``. Closed tickets are not
+    counted."""
     lists = [
         InboxList(
             key=key,
@@ -191,14 +195,56 @@ def inbox_lists(*, workspace: Workspace, user_id: int, now: datetime | None = No
     ]
     views = [saved_view_list(view=view, user_id=user_id) for view in SavedView.objects.filter(workspace=workspace)]
     at = now or timezone.now()
+    cached = _view_counts_cached(views)
     counts = _capped_counts(
-        {view.key: _counted_tickets(workspace=workspace, inbox_list=view, now=at) for view in views},
+        {
+            view.key: _counted_tickets(workspace=workspace, inbox_list=view, now=at)
+            for view in views
+            if view.key not in cached
+        },
         sums={
             item.key: _cells(workspace=workspace, inbox_list=item) for item in lists if item.key not in UNCOUNTED_LISTS
         },
     )
+    _view_counts_keep(views, {key: counts[key] for key in counts if key.startswith("view-")})
+    counts |= cached
     lists += views
     return [replace(item, count=counts[item.key]) if item.key in counts else item for item in lists]
+
+
+# How long a saved view's sidebar count is reused (per view, as defined, and per viewer for "me" views).
+VIEW_COUNT_SECONDS = 30
+
+
+def _view_count_key(view: InboxList) -> str:
+    """A view's cache key: its definition is part of it, so an edited view is counted afresh."""
+    definition = repr((view.key, sorted(view.statuses), view.assignee, view.inbox, view.segment))
+    return "inbox:view-count:" + hashlib.sha256(definition.encode()).hexdigest()
+
+
+def _view_counts_cached(views: list[InboxList]) -> dict[str, int]:
+    """The saved views' counts computed in the last ``VIEW_COUNT_SECONDS`` (none when the cache is down)."""
+    if not views:
+        return {}
+    keys = {_view_count_key(view): view.key for view in views}
+    try:
+        found = cache.get_many(list(keys))
+    except Exception:  # the cache is down: count now, as without it
+        return {}
+    return {keys[cache_key]: int(value) for cache_key, value in found.items()}
+
+
+def _view_counts_keep(views: list[InboxList], counts: dict[str, int]) -> None:
+    by_key = {view.key: view for view in views}
+    if not counts:
+        return
+    try:
+        cache.set_many(
+            {_view_count_key(by_key[key]): value for key, value in counts.items() if key in by_key},
+            timeout=VIEW_COUNT_SECONDS,
+        )
+    except Exception:  # the cache is down: the next page counts again
+        return
 
 
 def _cells(*, workspace: Workspace, inbox_list: InboxList) -> QuerySet[InboxCount]:

@@ -220,3 +220,25 @@ def test_200_concurrent_changes_leave_every_cell_equal_to_count() -> None:
         Ticket.objects.filter(workspace=workspace, status__in=WAITING).count()
     )
     assert sum(counted(workspace).values()) == Ticket.objects.filter(workspace=workspace, status__in=NOT_CLOSED).count()
+
+
+@pytest.mark.django_db
+def test_a_saved_views_count_is_reused_for_a_while_and_recounted_when_the_view_changes() -> None:
+    """A view's rule is about contacts (not kept as cells): its capped count is reused for VIEW_COUNT_SECONDS,
+    and an edited view is counted afresh."""
+    from inbox.models import SavedView
+
+    workspace = WorkspaceFactory()
+    user = MembershipFactory(workspace=workspace).user
+    view = SavedView.objects.create(workspace=workspace, name="Everyone", rule="")
+    TicketFactory(workspace=workspace)
+
+    def view_count() -> int | None:
+        return {item.key: item.count for item in inbox_lists(workspace=workspace, user_id=user.pk)}[f"view-{view.pk}"]
+
+    assert view_count() == 1
+    TicketFactory(workspace=workspace)
+    assert view_count() == 1  # reused
+    view.statuses = ["open"]
+    view.save()
+    assert view_count() == 2  # another definition: counted now

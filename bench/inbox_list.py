@@ -101,7 +101,6 @@ def grow(workspace: Any, user: Any, tickets: int) -> None:
     from agents.models import Agent
     from halo.models import Company
     from inbox.models import CustomInbox, Ticket
-
     from inbox.services import inbox_counts_rebuild
 
     have = Ticket.objects.filter(workspace=workspace).count()

@@ -836,7 +836,14 @@ def main() -> int:
             assert command.startswith("gunicorn halo.wsgi "), command
             web = stack.enter_context(
                 harness.process_running(
-                    harness.procfile_argv(command.replace("gunicorn halo.wsgi", served, 1)),
+                    # Without Halo's gunicorn.conf.py (gunicorn reads it from the working directory unless told
+                    # another file): its logger class (credential redaction) is Halo's code, not in the peer's
+                    # venv; the peer logs with gunicorn's own logger.
+                    harness.procfile_argv(
+                        command.replace("gunicorn halo.wsgi", served, 1).replace(
+                            "--config gunicorn.conf.py", f"--config {PEER_PROJECT / 'gunicorn.conf.py'}", 1
+                        )
+                    ),
                     env={**env, **serving, "PORT": str(port)},
                     log=LOGS / "halo_peer_helpdesk.log",
                 )

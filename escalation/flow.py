@@ -365,6 +365,10 @@ def _hand_off(
             conversation=conversation,
             contact=contact,
             contact_is_new=new_contact,
+            # A conversation that starts with its handoff: its whole transcript is these two messages.
+            transcript=((Message.Author.USER, user_body), (Message.Author.SYSTEM, notice))
+            if stored_first and user_body is not None
+            else None,
             escalation=Escalation(
                 agent_id=escalation_settings.agent_id,
                 reason=reason.value,

@@ -40,7 +40,7 @@ from inbox.events import MESSAGE_NEW, NOTE_NEW, TICKET_CREATED, TICKET_MERGED, T
 from inbox.macros import PLACEHOLDERS, macro_unknown_placeholders
 from inbox.models import CustomInbox, EscalationEvent, InboxCount, Macro, SavedView, Ticket, TicketNote
 from inbox.notifications import notification_assignment, notifications_ticket_created
-from inbox.summaries import ticket_summary_refresh
+from inbox.summaries import summary_of_new_ticket, ticket_summary_refresh
 
 SUMMARY_TASK = "inbox.tasks.ticket_summarize"
 TICKET_EDITABLE_FIELDS = ("status", "assignee", "inbox", "snoozed_until")
@@ -82,7 +82,12 @@ class TicketOpened:
 
 
 def ticket_open_or_merge(
-    *, conversation: Conversation, contact: Contact, escalation: Escalation, contact_is_new: bool = False
+    *,
+    conversation: Conversation,
+    contact: Contact,
+    escalation: Escalation,
+    contact_is_new: bool = False,
+    transcript: tuple[tuple[str, str], ...] | None = None,
 ) -> TicketOpened:
     """Create the contact's ticket or merge into the one that is not closed, and record the escalation.
 
@@ -92,14 +97,32 @@ def ticket_open_or_merge(
     it yet: it has no ticket and nobody can race for one. Otherwise the INSERT is one that the partial unique
     constraint may refuse (``insert_unless_conflict``: no lookup before it, no savepoint around it); refused,
     the contact's open ticket is read locked and merged into.
+
+    ``transcript``: every message of the conversation as (author, body), when the caller holds them all (a
+    conversation that starts with its handoff). A ticket it creates then gets its builtin summary in the same
+    INSERT (``summary_of_new_ticket``) instead of a summary job; a merge, or an LLM summarizer, still records
+    the job.
     """
     at = escalation.at
+    summary = None
+    if transcript is not None:
+        summary = summary_of_new_ticket(
+            agent=conversation.agent if Conversation.agent.is_cached(conversation) else None,
+            reason=escalation.reason,
+            confidence=escalation.confidence,
+            transcript=transcript,
+            tools_tried=[tool.to_json(with_result=False) for tool in escalation.tools_tried],
+            knowledge_sources=[source.to_json() for source in escalation.knowledge_sources],
+        )
     with transaction.atomic(savepoint=False):
         if contact_is_new:
-            ticket, created = _ticket_new(conversation=conversation, contact=contact, escalation=escalation), True
+            ticket = _ticket_new(conversation=conversation, contact=contact, escalation=escalation, summary=summary)
             ticket.save(force_insert=True)
+            created = True
         else:
-            ticket, created = _ticket_insert_or_lock(conversation=conversation, contact=contact, escalation=escalation)
+            ticket, created = _ticket_insert_or_lock(
+                conversation=conversation, contact=contact, escalation=escalation, summary=summary
+            )
         before = None if created else _cell(ticket)
         if not created:
             _ticket_merge(ticket=ticket, escalation=escalation)
@@ -119,7 +142,8 @@ def ticket_open_or_merge(
         )
         if not Ticket.workspace.is_cached(ticket) and Conversation.workspace.is_cached(conversation):
             ticket.workspace = conversation.workspace
-        outbox_enqueue(workspace=ticket.workspace, task=SUMMARY_TASK, payload={"ticket_id": ticket.pk})
+        if ticket.summary_state != Ticket.SummaryState.READY:  # a merge, or no summary written with the ticket
+            outbox_enqueue(workspace=ticket.workspace, task=SUMMARY_TASK, payload={"ticket_id": ticket.pk})
         if created:
             notifications_ticket_created(ticket=ticket)
         # Last: the sidebar's cells, then the event, which takes the workspace's counter row, locked until
@@ -129,9 +153,13 @@ def ticket_open_or_merge(
     return TicketOpened(ticket=ticket, created=created, event=event)
 
 
-def _ticket_new(*, conversation: Conversation, contact: Contact, escalation: Escalation) -> Ticket:
+def _ticket_new(
+    *, conversation: Conversation, contact: Contact, escalation: Escalation, summary: str | None = None
+) -> Ticket:
     at = escalation.at
     return Ticket(
+        summary=summary or "",
+        summary_state=Ticket.SummaryState.READY if summary is not None else Ticket.SummaryState.PENDING,
         workspace_id=conversation.workspace_id,
         contact=contact,
         agent_id=escalation.agent_id,
@@ -154,12 +182,12 @@ OPEN_TICKET_ATTEMPTS = 3
 
 
 def _ticket_insert_or_lock(
-    *, conversation: Conversation, contact: Contact, escalation: Escalation
+    *, conversation: Conversation, contact: Contact, escalation: Escalation, summary: str | None
 ) -> tuple[Ticket, bool]:
     """The constraint decides, in one statement: a new ticket (True), or the contact's ticket that is not
     closed, locked (False)."""
     for _ in range(OPEN_TICKET_ATTEMPTS):
-        ticket = _ticket_new(conversation=conversation, contact=contact, escalation=escalation)
+        ticket = _ticket_new(conversation=conversation, contact=contact, escalation=escalation, summary=summary)
         if insert_unless_conflict(ticket, constraint="ticket_one_open_per_contact"):
             return ticket, True
         found = _contact_open_ticket_locked(contact)

@@ -325,8 +325,9 @@ class TestConversationMessages:
 QUERIES_AI_ANSWER = 9
 # An AI turn that hands off adds: the turn history (1); the ticket, one INSERT that the "one open ticket per
 # contact" constraint may refuse (1); the conversation link and the escalation event (2); the handoff message
-# and the conversation's status (2); the summary's outbox row (1); the inbox counter and event (2).
-QUERIES_ESCALATING_TURN = 18
+# and the conversation's status (2); the summary's outbox row (1); the sidebar's count cells (1); the inbox
+# counter and event (2).
+QUERIES_ESCALATING_TURN = 19
 # A message on a handed-off conversation: conversation, SAVEPOINT, message, touch; the ticket; the inbox
 # counter and event; RELEASE.
 QUERIES_HANDED_OFF = 8

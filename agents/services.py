@@ -14,9 +14,10 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from agents.events import message_broadcast
+from agents.events import conversation_event_data, message_broadcast, message_event_data
 from agents.knowledge import knowledge_index, knowledge_unindex
 from agents.models import (
     Agent,
@@ -29,8 +30,10 @@ from agents.models import (
 )
 from agents.responders import TurnResult
 from agents.turns import TurnDecision
+from halo import clock
 from halo.models import Contact, Workspace
 from halo.outbound import outbound_url_refusal
+from halo.webhooks.events import WebhookEvent, webhook_endpoints_for, webhook_event_record
 
 MAX_MESSAGE_CHARS = 4000
 
@@ -169,6 +172,25 @@ def conversation_open(
     return conversation, token
 
 
+def _message_event(conversation: Conversation, message: Message) -> None:
+    """Record ``message.created`` for the endpoints that want it (call in the message's transaction)."""
+    webhook_event_record(
+        workspace=conversation.workspace,
+        event=WebhookEvent.MESSAGE_CREATED,
+        data=lambda: message_event_data(message, conversation),
+        at=message.created_at,
+    )
+
+
+def _conversation_event(conversation: Conversation, event: WebhookEvent, **extra: Any) -> None:
+    webhook_event_record(
+        workspace=conversation.workspace,
+        event=event,
+        data=lambda: {"conversation": conversation_event_data(conversation), **extra},
+        at=conversation.updated_at,
+    )
+
+
 def message_post_user(*, conversation: Conversation, body: str, now: datetime) -> Message:
     """Store the user's message; the conversation is touched, and re-opened if it was closed (inserted, if it
     is new)."""
@@ -186,14 +208,31 @@ def message_post_user(*, conversation: Conversation, body: str, now: datetime) -
             updates["status"] = Conversation.Status.OPEN
         if updates:
             _conversation_update(conversation, **updates)
+        _message_event(conversation, message)
     return message
 
 
 def _conversation_store(conversation: Conversation, *, now: datetime) -> None:
-    """Insert a conversation that ``conversation_open`` made and nothing stored yet, as changed at ``now``."""
+    """Insert a conversation that ``conversation_open`` made and nothing stored yet, as changed at ``now``,
+    with its ``conversation.created`` event for the endpoints that want it."""
     if conversation.pk is None:
         conversation.updated_at = now
         conversation.save(force_insert=True)
+        webhook_event_record(
+            workspace=conversation.workspace,
+            event=WebhookEvent.CONVERSATION_CREATED,
+            data=lambda: {"conversation": conversation_event_data(conversation)},
+            at=conversation.created_at,
+        )
+
+
+def conversation_insert_handed_off(*, conversation: Conversation, now: datetime) -> None:
+    """Insert a new conversation (``conversation_open``) already handed off, so that its ticket can link to it;
+    ``conversation_hand_off(..., inserted=True)`` then posts the notice, in the same transaction."""
+    if conversation.pk is not None:
+        raise ValueError("The conversation is stored already.")
+    conversation.status = Conversation.Status.HANDED_OFF
+    _conversation_store(conversation, now=now)
 
 
 def turn_record(
@@ -212,6 +251,7 @@ def turn_record(
                 body=outcome.reply if shown is None else shown,
                 sources=[source.citation() for source in outcome.cited_sources],
             )
+            _message_event(conversation, message)
         return AgentTurn.objects.create(
             conversation=conversation,
             message=message,
@@ -235,23 +275,32 @@ def conversation_touch(*, conversation: Conversation, now: datetime) -> None:
 
 
 def conversation_hand_off(
-    *, conversation: Conversation, notice: str, now: datetime, user_body: str | None = None
+    *,
+    conversation: Conversation,
+    notice: str,
+    now: datetime,
+    ticket_id: int | None = None,
+    user_body: str | None = None,
+    inserted: bool = False,
 ) -> tuple[Message | None, Message | None]:
-    """A human owns the conversation from now on: the AI stays silent in it.
+    """A human owns the conversation from now on: the AI stays silent in it (``ticket_id``: the ticket that
+    holds it now, for the ``conversation.handed_off`` event).
 
     ``notice`` is posted to the customer as a system message when this call is what handed the
     conversation off; for a conversation already handed off nothing changes. The check and the change are
-    one conditional UPDATE, so of two concurrent hand-offs exactly one posts the notice; a conversation not
-    stored yet (``conversation_open``) is inserted handed off.
+    one conditional UPDATE, so of two concurrent hand-offs exactly one posts the notice. ``inserted``: the
+    caller's transaction inserted it handed off (``conversation_insert_handed_off``), so this call is what
+    hands it off and no UPDATE is needed; a conversation not stored yet is inserted handed off here.
 
     ``user_body``: the user's message that asked for the handoff, stored with the notice in one INSERT (the
     user's first, then the notice). Returns the user's message (None without ``user_body``) and the notice
     (None when the conversation was handed off already).
     """
     with transaction.atomic(savepoint=False):
-        if conversation.pk is None:
-            conversation.status = Conversation.Status.HANDED_OFF
-            _conversation_store(conversation, now=now)
+        if inserted:
+            changed = 1
+        elif conversation.pk is None:
+            conversation_insert_handed_off(conversation=conversation, now=now)
             changed = 1
         else:
             changed = (
@@ -266,6 +315,7 @@ def conversation_hand_off(
             return message_post_user(conversation=conversation, body=user_body, now=now), None
         else:
             return None, None
+        _conversation_event(conversation, WebhookEvent.CONVERSATION_HANDED_OFF, ticket=ticket_id)
         rows = []
         if user_body is not None:
             rows.append(
@@ -282,20 +332,49 @@ def conversation_hand_off(
         rows.append(notice_message)
         Message.objects.bulk_create(rows)  # ids in list order: the user's message, then the notice
         message_broadcast(notice_message)
+        for row in rows:
+            _message_event(conversation, row)
         return (rows[0] if user_body is not None else None), notice_message
 
 
-def conversations_hand_off(*, conversation_ids: list[int], now: datetime) -> None:
-    """Hand several conversations to a human again, silently (a closed ticket that a teammate re-opens)."""
-    Conversation.objects.filter(pk__in=conversation_ids).update(status=Conversation.Status.HANDED_OFF, updated_at=now)
+def conversations_hand_off(*, workspace: Workspace, conversation_ids: list[int], now: datetime, ticket_id: int) -> None:
+    """Hand several conversations to a human again, silently (their closed ticket ``ticket_id`` re-opened)."""
+    with transaction.atomic(savepoint=False):
+        changing = Conversation.objects.filter(pk__in=conversation_ids)
+        changed = _conversations_changing(workspace, WebhookEvent.CONVERSATION_HANDED_OFF, changing)
+        changing.update(status=Conversation.Status.HANDED_OFF, updated_at=now)
+        for conversation in changed:
+            conversation.status, conversation.updated_at = Conversation.Status.HANDED_OFF, now
+            _conversation_event(conversation, WebhookEvent.CONVERSATION_HANDED_OFF, ticket=ticket_id)
 
 
-def conversations_hand_back(*, conversation_ids: list[int], now: datetime) -> None:
-    """Give handed-off conversations back to the AI (their ticket closed). ``handed_back_at`` starts their
-    escalation gates afresh, so the AI does not loop straight back into a new ticket."""
-    Conversation.objects.filter(pk__in=conversation_ids, status=Conversation.Status.HANDED_OFF).update(
-        status=Conversation.Status.OPEN, updated_at=now, handed_back_at=now
+def conversations_hand_back(
+    *, workspace: Workspace, conversation_ids: list[int], now: datetime, ticket_id: int | None = None
+) -> None:
+    """Give handed-off conversations back to the AI (their ticket ``ticket_id`` closed). ``handed_back_at``
+    starts their escalation gates afresh, so the AI does not loop straight back into a new ticket."""
+    with transaction.atomic(savepoint=False):
+        handed_off = Conversation.objects.filter(pk__in=conversation_ids, status=Conversation.Status.HANDED_OFF)
+        changed = _conversations_changing(workspace, WebhookEvent.CONVERSATION_HANDED_BACK, handed_off)
+        handed_off.update(status=Conversation.Status.OPEN, updated_at=now, handed_back_at=now)
+        for conversation in changed:
+            conversation.status, conversation.updated_at = Conversation.Status.OPEN, now
+            _conversation_event(conversation, WebhookEvent.CONVERSATION_HANDED_BACK, ticket=ticket_id)
+
+
+def _conversations_changing(
+    workspace: Workspace, event: WebhookEvent, changing: QuerySet[Conversation]
+) -> list[Conversation]:
+    """The conversations a bulk change is about to change, locked, when an endpoint wants ``event`` about
+    them (else none, and no query)."""
+    if not webhook_endpoints_for(workspace, event):
+        return []
+    conversations = list(
+        changing.select_for_update(of=("self",)).select_related("contact").filter(workspace=workspace).order_by("id")
     )
+    for conversation in conversations:
+        conversation.workspace = workspace
+    return conversations
 
 
 def message_post(*, conversation: Conversation, author: str, body: str, teammate: User | None = None) -> Message:
@@ -303,7 +382,8 @@ def message_post(*, conversation: Conversation, author: str, body: str, teammate
     message keeps the AI silent in the conversation from then on (``Conversation.ai_may_answer``)."""
     if author not in (Message.Author.TEAMMATE, Message.Author.SYSTEM):
         raise ValueError("Only teammate and system messages are posted this way.")
-    now = timezone.now()
+    # Halo's clock: the reply email's delay is counted from this time (``inbox.notifications.replies``).
+    now = clock.now()
     with transaction.atomic(savepoint=False):
         message = _message_create(conversation=conversation, author=author, body=body, teammate=teammate, at=now)
         updates: dict[str, Any] = {"updated_at": now}
@@ -321,6 +401,7 @@ def _message_create(
         conversation=conversation, author=author, body=message_body_check(body), teammate=teammate, created_at=at
     )
     message_broadcast(message)
+    _message_event(conversation, message)
     return message
 
 
@@ -328,3 +409,30 @@ def _conversation_update(conversation: Conversation, **values: Any) -> None:
     Conversation.objects.filter(pk=conversation.pk).update(**values)
     for name, value in values.items():
         setattr(conversation, name, value)
+
+
+# --- The customer's side of a teammate's reply -------------------------------------------------------
+
+
+def conversation_seen(*, conversation: Conversation, message_id: int) -> int | None:
+    """The widget showed the customer the conversation up to ``message_id`` (panel open, page visible).
+
+    Only a message of this conversation counts, so a client cannot mark replies that do not exist yet as
+    seen (which would silence their emails); a ``ValidationError`` otherwise. The mark only moves forward
+    (one conditional UPDATE: concurrent receipts keep the highest). Returns the conversation's seen mark."""
+    if not Message.objects.filter(conversation=conversation, pk=message_id).exists():
+        raise ValidationError({"message_id": "This is not a message of this conversation."})
+    Conversation.objects.filter(pk=conversation.pk).filter(
+        Q(customer_seen_message_id__isnull=True) | Q(customer_seen_message_id__lt=message_id)
+    ).update(customer_seen_message_id=message_id)
+    seen = Conversation.objects.filter(pk=conversation.pk).values_list("customer_seen_message_id", flat=True).get()
+    conversation.customer_seen_message_id = seen
+    return seen
+
+
+def conversation_replies_emailed(*, conversation: Conversation, through_id: int) -> None:
+    """Teammate replies up to ``through_id`` were emailed to the customer (never moves back)."""
+    Conversation.objects.filter(pk=conversation.pk).filter(
+        Q(replies_emailed_through_id__isnull=True) | Q(replies_emailed_through_id__lt=through_id)
+    ).update(replies_emailed_through_id=through_id)
+    conversation.replies_emailed_through_id = max(conversation.replies_emailed_through_id or 0, through_id)

@@ -40,9 +40,11 @@ from agents.responders import TurnResult, responder_for
 from agents.selectors import messages_recent, responder_context_get, turn_latest
 from agents.services import (
     conversation_hand_off,
+    conversation_insert_handed_off,
     conversation_open,
     conversation_touch,
     message_body_check,
+    message_post,
     message_post_user,
     turn_record,
 )
@@ -61,6 +63,7 @@ from escalation.services import (
     Handoff,
     HandoffUnavailable,
     decision_record,
+    email_captured_notice,
     escalation_settings_ensure,
     handoff_notice,
 )
@@ -68,6 +71,7 @@ from halo.identity import ContactIdentity
 from halo.models import Contact, Workspace
 from halo.services import contact_email_capture, contact_of_identity_get_or_create, contact_touch
 from inbox.models import Ticket
+from inbox.notifications.replies import email_confirmation_schedule
 from inbox.selectors import ticket_open_of_conversation
 from inbox.services import Escalation, conversation_message_publish, ticket_open_or_merge
 
@@ -156,12 +160,12 @@ def _message_receive(
     now = now or timezone.now()
     escalation_settings = agent_escalation_settings(agent=conversation.agent)
     with transaction.atomic(savepoint=False):
-        contact_email_capture(contact=conversation.contact, text=body)
         contact_touch(contact=conversation.contact, at=now)
 
         if conversation.status == Conversation.Status.HANDED_OFF:
             message = message_post_user(conversation=conversation, body=body, now=now)
             result = PostResult(conversation=conversation, messages=[message])
+            _capture_email(conversation=conversation, body=body, result=result)
             result.ticket = ticket_open_of_conversation(conversation=conversation)
             if result.ticket is not None:
                 conversation_message_publish(message=message, ticket=result.ticket)
@@ -188,10 +192,13 @@ def _message_receive(
                 new_contact=new_contact,
             )
             assert handoff.user_message is not None
-            return PostResult(conversation=conversation, messages=[handoff.user_message]).handed_off(handoff)
+            result = PostResult(conversation=conversation, messages=[handoff.user_message]).handed_off(handoff)
+            _capture_email(conversation=conversation, body=body, result=result)
+            return result
         # Outside the escalation filter the AI says so instead (``refused``).
         message = message_post_user(conversation=conversation, body=body, now=now)
         result = PostResult(conversation=conversation, messages=[message])
+        _capture_email(conversation=conversation, body=body, result=result)
 
     if not conversation.ai_may_answer:
         return result
@@ -211,6 +218,18 @@ def _message_receive(
     if judged.handoff is not None:
         result.handed_off(judged.handoff)
     return result
+
+
+def _capture_email(*, conversation: Conversation, body: str, result: PostResult) -> None:
+    """An address the visitor typed is kept as unverified; a new one gets a confirmation email and the chat
+    says so (the replies are emailed once they confirm it)."""
+    contact = conversation.contact
+    claimed = contact.unverified_email
+    contact_email_capture(contact=contact, text=body)
+    if contact.unverified_email and contact.unverified_email != claimed and not contact.email:
+        sent = email_confirmation_schedule(contact=contact, email=contact.unverified_email)
+        notice = email_captured_notice(contact=contact, confirmation_sent=sent)
+        result.messages.append(message_post(conversation=conversation, author=Message.Author.SYSTEM, body=notice))
 
 
 def handoff_request(*, conversation: Conversation) -> Handoff:
@@ -348,9 +367,9 @@ def _hand_off(
 ) -> Handoff:
     """Open or merge the contact's ticket and hand the conversation to the team, telling the customer.
 
-    A conversation not stored yet is inserted (handed off, with the user's message and the notice) before
-    its ticket links to it; a stored one is handed off after its ticket is locked, the order every other
-    write of a ticket and its conversations takes."""
+    A conversation not stored yet is inserted handed off before its ticket links to it; a stored one is
+    handed off after its ticket is locked, the order every other write of a ticket and its conversations
+    takes. Either way the user's message (``user_body``) and the notice are one INSERT, after the ticket."""
     escalation_settings = escalation_settings or escalation_settings_ensure(agent=conversation.agent)
     contact = conversation.contact
     to_inbox = escalation_settings.routing_type == EscalationSettings.RoutingType.INBOX
@@ -358,9 +377,7 @@ def _hand_off(
     with transaction.atomic(savepoint=False):
         stored_first = conversation.pk is None
         if stored_first:
-            user_message, message = conversation_hand_off(
-                conversation=conversation, notice=notice, now=now, user_body=user_body
-            )
+            conversation_insert_handed_off(conversation=conversation, now=now)
         opened = ticket_open_or_merge(
             conversation=conversation,
             contact=contact,
@@ -384,10 +401,14 @@ def _hand_off(
                 at=now,
             ),
         )
-        if not stored_first:
-            user_message, message = conversation_hand_off(
-                conversation=conversation, notice=notice, now=now, user_body=user_body
-            )
+        user_message, message = conversation_hand_off(
+            conversation=conversation,
+            notice=notice,
+            now=now,
+            ticket_id=opened.ticket.pk,
+            user_body=user_body,
+            inserted=stored_first,
+        )
     return Handoff(
         ticket=opened.ticket, created=opened.created, event=opened.event, message=message, user_message=user_message
     )

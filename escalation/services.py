@@ -159,6 +159,23 @@ def handoff_notice(*, contact: Contact, escalation_settings: EscalationSettings)
         "Thanks for your patience. I've passed this conversation to our team; "
         f"they usually reply {escalation_settings.expected_reply_time}."
     )
-    if contact.is_anonymous and not contact.email:
+    if contact.email:
+        text += f" If you leave before they do, we'll email you at {contact.email}."
+    elif contact.unverified_email:
+        text += f" We'll email you at {contact.unverified_email} once you confirm it (we've sent you a link)."
+    elif contact.is_anonymous:
         text += " Please leave your email address here so we can get back to you even if you close this page."
     return text
+
+
+def email_captured_notice(*, contact: Contact, confirmation_sent: bool) -> str:
+    """What the chat says when a visitor types an address: replies are emailed there once it is confirmed."""
+    if not confirmation_sent:
+        return (
+            f"We'll email you at {contact.unverified_email} once you confirm it, but we've sent as many "
+            "confirmation emails as we can today. Please try again tomorrow."
+        )
+    return (
+        f"We'll email you at {contact.unverified_email} once you confirm it: "
+        "we've sent you a link. Open it to get our replies by email."
+    )

@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from halo.identity import ContactIdentity
-from halo.models import Contact, Membership, Workspace
+from halo.models import Contact, Membership, WebhookEndpoint, Workspace
 from halo.search import term_is_prefix, term_stem, terms_found
 
 
@@ -127,3 +127,19 @@ def _contacts_with_terms(*, workspace_id: int, terms: list[str], every: bool, li
             condition = condition & one if every else condition | one
         contacts = contacts.filter(condition)
     return list(contacts.values_list("pk", "name", "email", "company__name")[:limit])
+
+
+def webhook_endpoint_list(*, workspace: Workspace) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(workspace=workspace).order_by("id")
+
+
+def webhook_endpoint_get(*, workspace: Workspace, endpoint_id: int) -> WebhookEndpoint | None:
+    return webhook_endpoint_list(workspace=workspace).filter(pk=endpoint_id).first()
+
+
+def webhook_paused_recipients(*, workspace_id: int) -> list[str]:
+    """The email addresses of the workspace's admins (told when one of its endpoints is paused)."""
+    emails = Membership.objects.filter(workspace_id=workspace_id, role=Membership.Role.ADMIN).values_list(
+        "user__email", flat=True
+    )
+    return sorted({email for email in emails if email})

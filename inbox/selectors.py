@@ -322,6 +322,7 @@ PAGE_FIELDS = (
     "confidence",
     "escalation_count",
     "updated_at",
+    "rating_score",
     "contact__name",
     "contact__email",
     "contact__user_id",  # these three: Contact.__str__
@@ -688,3 +689,13 @@ def ticket_open_of_conversation(*, conversation: Conversation) -> Ticket | None:
     """The ticket that is not closed holding this conversation, if any (at most one: a conversation's
     contact has at most one ticket that is not closed)."""
     return Ticket.objects.filter(conversations=conversation).exclude(status=Ticket.Status.CLOSED).first()
+
+
+def ticket_rated_of_conversation(*, conversation: Conversation) -> Ticket | None:
+    """The latest closed ticket holding this conversation, rated or not: the one its customer may rate while
+    no other ticket holds the conversation open (the caller checks that) and it is not rated yet."""
+    return (
+        Ticket.objects.filter(conversations=conversation, status=Ticket.Status.CLOSED)
+        .order_by("-closed_at", "-id")
+        .first()
+    )

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from halo.api.serializers import ContactSummarySerializer, StrictSerializer
@@ -14,6 +15,12 @@ class TicketKnowledgeSourceSerializer(serializers.Serializer[Any]):
     score = serializers.FloatField(allow_null=True)
 
 
+class TicketRatingSerializer(serializers.Serializer[Any]):
+    score = serializers.IntegerField(min_value=1, max_value=5)
+    comment = serializers.CharField(allow_blank=True)
+    rated_at = serializers.DateTimeField()
+
+
 class TicketSerializer(serializers.ModelSerializer[Ticket]):
     contact = ContactSummarySerializer(read_only=True)
     assignee = serializers.IntegerField(source="assignee_id", allow_null=True, help_text="User id, or null.")
@@ -22,6 +29,7 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
     conversations = serializers.SerializerMethodField(help_text="Ids of the attached conversations.")
     knowledge_sources = TicketKnowledgeSourceSerializer(many=True, read_only=True)
     tools_tried = serializers.ListField(child=serializers.DictField(), read_only=True)
+    rating = serializers.SerializerMethodField(help_text="The customer's rating after the ticket closed, or null.")
 
     class Meta:
         model = Ticket
@@ -44,11 +52,18 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
             "updated_at",
             "closed_at",
             "snoozed_until",
+            "rating",
         ]
         read_only_fields = fields
 
     def get_summary(self, ticket: Ticket) -> str | None:
         return ticket.summary if ticket.summary_state == Ticket.SummaryState.READY else None
+
+    @extend_schema_field(TicketRatingSerializer(allow_null=True))
+    def get_rating(self, ticket: Ticket) -> dict[str, Any] | None:
+        if ticket.rating_score is None:
+            return None
+        return {"score": ticket.rating_score, "comment": ticket.rating_comment, "rated_at": ticket.rated_at}
 
     def get_conversations(self, ticket: Ticket) -> list[int]:
         return sorted(conversation.pk for conversation in ticket.conversations.all())

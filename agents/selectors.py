@@ -46,8 +46,10 @@ def knowledge_article_get(*, workspace: Workspace, article_id: int) -> Knowledge
 
 def conversation_for_widget(*, conversation_id: int) -> Conversation | None:
     """A conversation with everything a widget message reads, in one query: its workspace, contact, agent
-    and the agent's escalation settings (its token is checked by the caller)."""
-    related = Conversation.objects.select_related("workspace", "contact", "agent__escalation_settings")
+    and the agent's escalation settings and shadow settings (its token is checked by the caller)."""
+    related = Conversation.objects.select_related(
+        "workspace", "contact", "agent__escalation_settings", "agent__escalation_shadow"
+    )
     try:
         return related.get(pk=conversation_id)  # get(): no ORDER BY, unlike first()
     except Conversation.DoesNotExist:

@@ -266,6 +266,7 @@ def turn_record(
             reason=decision.reason,
             suppressed_by=decision.suppressed_by,
             decided_at=decision.decided_at,
+            shadow=dict(decision.shadow) if decision.shadow is not None else None,
         )
 
 

@@ -53,6 +53,7 @@ from escalation.engine import Decision, Policy, Reason, SuppressedBy, contains_p
 from escalation.models import EscalationSettings
 from escalation.selectors import (
     agent_escalation_settings,
+    agent_escalation_shadow,
     contact_matches_rule,
     contact_passes_escalation_filter,
     human_request_of,
@@ -287,7 +288,11 @@ def _ai_turn(
 ) -> JudgedTurn:
     """Judge an AI turn, store it with its decision, and hand off if it escalates."""
     context = turn_context_new(
-        conversation=conversation, outcome=outcome, escalation_settings=escalation_settings, now=now
+        conversation=conversation,
+        outcome=outcome,
+        escalation_settings=escalation_settings,
+        now=now,
+        shadow=agent_escalation_shadow(agent=conversation.agent),
     )
     decision = decide(context.snapshot, context.policy)
     shown = None
@@ -303,7 +308,13 @@ def _ai_turn(
         shown = customer_reply(outcome.reply, decision, teammate_available=available, policy=context.policy)
     with transaction.atomic(savepoint=False):
         turn = turn_record(
-            conversation=conversation, outcome=outcome, decision=decision_record(decision, at=now), shown=shown
+            conversation=conversation,
+            outcome=outcome,
+            # The shadow's decision is recorded beside the live one and never acted on.
+            decision=decision_record(
+                decision, at=now, shadow=context.shadow.record() if context.shadow is not None else None
+            ),
+            shown=shown,
         )
         handoff = None
         if decision.escalate and decision.reason is not None:

@@ -224,3 +224,49 @@ class EscalationSettingsVersion(models.Model):
 
     def __str__(self) -> str:
         return f"Version {self.version} of {self.escalation_settings}"
+
+
+class EscalationShadow(models.Model):
+    """An agent's shadow settings: a draft every live turn is also judged under, recorded and never acted on.
+
+    ``values`` holds every setting (``escalation.services.SETTINGS_FIELDS``, foreign keys as ids), validated
+    like a save of the live settings. Each save bumps ``version`` and restarts ``since``: the agreement shown
+    is always that of the values on screen (a turn records the shadow version that judged it). Promoting it
+    is a normal versioned save of the live settings, after which the shadow is removed.
+    """
+
+    agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="escalation_shadow")
+    values = models.JSONField(default=dict)
+    version = models.PositiveIntegerField(default=1)
+    since = models.DateTimeField(default=timezone.now)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "shadow escalation settings"
+
+    def __str__(self) -> str:
+        return f"Shadow escalation settings of {self.agent} (v{self.version})"
+
+
+class KnowledgeGapLink(models.Model):
+    """An admin's answer to a knowledge gap: the article written (or found) for one topic of unanswered
+    questions. The topics themselves are computed from the turns (``escalation.gaps``); ``key`` is a topic's
+    stable id (its index terms), so a link survives the backlog being recomputed."""
+
+    workspace = models.ForeignKey("halo.Workspace", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    article = models.ForeignKey("agents.KnowledgeArticle", on_delete=models.CASCADE, related_name="+")
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    linked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "knowledge gap"
+        verbose_name_plural = "knowledge gaps"
+        constraints = [models.UniqueConstraint(fields=["workspace", "key"], name="knowledgegaplink_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key} → article {self.article_id}"

@@ -30,7 +30,7 @@ from agents.turns import KnowledgeSource, sources_dedupe
 from halo.models import Contact, PageView, Workspace
 from halo.search import search_terms
 from halo.selectors import contacts_matching_text
-from inbox.models import CustomInbox, EscalationEvent, InboxCount, Macro, SavedView, Ticket, TicketNote
+from inbox.models import CustomInbox, EscalationEvent, InboxCount, InboxMember, Macro, SavedView, Ticket, TicketNote
 from segments.lang import Node
 from segments.selectors import contacts_matching
 
@@ -683,6 +683,15 @@ def ticket_reply_suggestion(*, workspace: Workspace, focus: EscalationFocus) -> 
 
 def macro_list(*, workspace_id: int) -> list[Macro]:
     return list(Macro.objects.filter(workspace_id=workspace_id).order_by("name", "id"))
+
+
+def custom_inbox_get(*, workspace: Workspace, inbox_id: int) -> CustomInbox | None:
+    """One of the workspace's team inboxes with its members' ids (two queries)."""
+    return (
+        CustomInbox.objects.filter(workspace=workspace, pk=inbox_id)
+        .prefetch_related(Prefetch("memberships", queryset=InboxMember.objects.order_by("user_id")))
+        .first()
+    )
 
 
 def ticket_open_of_conversation(*, conversation: Conversation) -> Ticket | None:

@@ -27,7 +27,8 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agents.events import conversation_status_broadcast, teammate_display_name
@@ -37,10 +38,11 @@ from agents.turns import KnowledgeSource, ToolCall, sources_dedupe
 from halo.inserts import insert_unless_conflict
 from halo.models import Contact, Membership, Workspace
 from halo.outbox import outbox_enqueue
+from halo.services import membership_update
 from halo.webhooks.events import WebhookEvent, webhook_event_record
 from inbox.events import MESSAGE_NEW, NOTE_NEW, TICKET_CREATED, TICKET_MERGED, TICKET_UPDATED, inbox_event_record
 from inbox.macros import PLACEHOLDERS, macro_unknown_placeholders
-from inbox.models import CustomInbox, EscalationEvent, InboxCount, Macro, SavedView, Ticket, TicketNote
+from inbox.models import CustomInbox, EscalationEvent, InboxCount, InboxMember, Macro, SavedView, Ticket, TicketNote
 from inbox.notifications import notification_assignment, notifications_ticket_created
 from inbox.notifications.replies import reply_email_schedule
 from inbox.summaries import summary_of_new_ticket, ticket_summary_refresh
@@ -145,13 +147,20 @@ def ticket_open_or_merge(
         )
         if not Ticket.workspace.is_cached(ticket) and Conversation.workspace.is_cached(conversation):
             ticket.workspace = conversation.workspace
+        counted = False
+        if created and ticket.inbox_id is not None and ticket.assignee_id is None:
+            # The inbox's policy assigns it (or it waits behind older tickets for a place to free up); the new
+            # ticket's cell is taken there, with those of the waiting tickets it assigns.
+            _inbox_assign_waiting(inbox_id=ticket.inbox_id, now=at, new_ticket=ticket)
+            counted = True
         if ticket.summary_state != Ticket.SummaryState.READY:  # a merge, or no summary written with the ticket
             outbox_enqueue(workspace=ticket.workspace, task=SUMMARY_TASK, payload={"ticket_id": ticket.pk})
         if created:
             notifications_ticket_created(ticket=ticket)
         # Last: the sidebar's cells, then the event, which takes the workspace's counter row, locked until
         # commit (concurrent escalations into one workspace wait on them as briefly as possible).
-        _counts_move(workspace_id=ticket.workspace_id, before=before, after=_cell(ticket))
+        if not counted:
+            _counts_move(workspace_id=ticket.workspace_id, before=before, after=_cell(ticket))
         _ticket_event(ticket=ticket, type=TICKET_CREATED if created else TICKET_MERGED, conversation_id=conversation.pk)
     return TicketOpened(ticket=ticket, created=created, event=event)
 
@@ -331,6 +340,10 @@ def ticket_update(
             _ticket_event(ticket=locked, type=TICKET_UPDATED, changed=changed)
         if "assignee" in changed and locked.assignee_id is not None:
             notification_assignment(ticket=locked, actor_id=actor.pk if actor is not None else None)
+        freed = before[1] is not None and (closing or "assignee" in changed)
+        waits = locked.inbox_id is not None and locked.assignee_id is None and locked.status != Ticket.Status.CLOSED
+        if changed and (freed or waits):
+            _assignment_rerun(workspace_id=locked.workspace_id)
     return locked
 
 
@@ -801,3 +814,223 @@ def macro_update(*, macro: Macro, name: str, body: str) -> Macro:
 
 def macro_delete(*, macro: Macro) -> None:
     macro.delete()
+
+
+# --- Team assignment ---------------------------------------------------------------------------------
+#
+# A team inbox whose policy is not ``manual`` gives each of its tickets that has no assignee (a "waiting"
+# ticket) to one of its members, oldest ticket first. Invariants, each held by the database:
+#
+# - Assignments of one inbox happen one at a time: each takes the inbox's row lock (SELECT … FOR UPDATE)
+#   and keeps it until its transaction commits, so the next one reads the committed result of the last
+#   (READ COMMITTED takes a fresh snapshot per statement). Round robin gives the ticket to the eligible
+#   member whose turn is oldest (``last_assigned_seq``, numbered by the inbox's ``assigned_total``), so
+#   among members who stay eligible the counts differ by at most one, however many escalations race.
+# - Nobody is given a ticket automatically beyond their capacity, counted over every ticket of theirs that
+#   is not closed in the workspace (several inboxes may share a teammate): a pass first locks the
+#   ``Membership`` rows of its members that have a capacity (in id order), so two inboxes cannot both fill
+#   the last place, and counts loads only after. Locks are always taken inbox → memberships (by id) → the
+#   workspace's event counter, never in another order, so passes and escalations cannot deadlock.
+# - Waiting tickets are taken oldest first, and an escalation's own new ticket waits behind older ones: a
+#   place freed a moment ago goes to the ticket that waited longest. Tickets a teammate is changing right
+#   now are skipped (SKIP LOCKED; the next pass takes them), so a pass never waits on a ticket lock while
+#   holding the inbox's.
+
+ASSIGN_TASK = "inbox.tasks.tickets_assign"
+# How many waiting tickets one pass over an inbox assigns at most (the next pass takes the rest).
+ASSIGN_BATCH = 100
+
+
+def _member_next(*, inbox: CustomInbox, capacity_locked: set[int]) -> int | None:
+    """The user id of the member whose turn it is by the inbox's policy: available and under capacity. A
+    member with a capacity qualifies only if this pass holds their membership lock (``capacity_locked``)."""
+    membership = Membership.objects.filter(workspace_id=inbox.workspace_id, user_id=OuterRef("user_id"))
+    load = (
+        Ticket.objects.filter(workspace_id=inbox.workspace_id, assignee_id=OuterRef("user_id"))
+        .exclude(status=Ticket.Status.CLOSED)
+        .order_by()
+        .values("assignee_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    members = (
+        InboxMember.objects.filter(inbox=inbox)
+        .annotate(
+            available=Subquery(membership.values("available")),
+            capacity=Subquery(membership.values("capacity")),
+            load=Coalesce(Subquery(load), 0),
+        )
+        .filter(
+            Q(capacity__isnull=True) | Q(load__lt=F("capacity"), user_id__in=capacity_locked),
+            available=True,
+        )
+    )
+    if inbox.assignment == CustomInbox.Assignment.BALANCED:
+        members = members.order_by("load", "last_assigned_seq", "user_id")
+    else:
+        members = members.order_by("last_assigned_seq", "user_id")
+    return members.values_list("user_id", flat=True).first()
+
+
+def _capacities_lock(*, inbox: CustomInbox) -> set[int]:
+    """Lock the memberships of the inbox's members that have a capacity, in id order (every pass locks in
+    the same order, so passes of inboxes sharing teammates wait for one another and never deadlock); the
+    user ids locked. While they are held no other pass can give these teammates a ticket, so the loads
+    counted from here on stay true."""
+    return set(
+        Membership.objects.select_for_update()
+        .filter(
+            workspace_id=inbox.workspace_id,
+            capacity__isnull=False,
+            user_id__in=InboxMember.objects.filter(inbox=inbox).values("user_id"),
+        )
+        .order_by("pk")
+        .values_list("user_id", flat=True)
+    )
+
+
+def _inbox_assign_waiting(*, inbox_id: int, now: datetime, new_ticket: Ticket | None = None) -> list[Ticket]:
+    """Give the inbox's waiting tickets, oldest first, to its members by its policy, while a member has room.
+
+    Call inside a transaction. ``new_ticket`` is the escalation's own ticket (in the list, its notifications
+    and event recorded by the caller); every other ticket assigned gets its live event and assignee email
+    here. Returns the tickets assigned."""
+    inbox = (
+        CustomInbox.objects.select_for_update()
+        .filter(pk=inbox_id)
+        .exclude(assignment=CustomInbox.Assignment.MANUAL)
+        .first()
+    )
+    if inbox is None:
+        if new_ticket is not None:
+            _counts_move(workspace_id=new_ticket.workspace_id, before=None, after=_cell(new_ticket))
+        return []
+    if new_ticket is not None:
+        new_ticket.inbox = inbox  # read already: its Slack channel needs no second read
+    capacity_locked = _capacities_lock(inbox=inbox)
+    waiting = list(
+        # Only the tickets are locked; their workspace and contact come along for their events.
+        Ticket.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("workspace", "contact")
+        .filter(inbox_id=inbox_id, assignee__isnull=True)
+        .exclude(status=Ticket.Status.CLOSED)
+        .order_by("created_at", "id")[:ASSIGN_BATCH]
+    )
+    assigned: list[Ticket] = []
+    # Every cell this call moves, in one upsert before any live event (cells before the event counter row).
+    deltas: dict[Cell, int] = {}
+    for ticket in waiting:
+        user_id = _member_next(inbox=inbox, capacity_locked=capacity_locked)
+        if user_id is None:
+            break  # everyone is away or full: the rest wait for a place to free up
+        inbox.assigned_total += 1
+        InboxMember.objects.filter(inbox=inbox, user_id=user_id).update(
+            assigned_count=F("assigned_count") + 1, last_assigned_seq=inbox.assigned_total
+        )
+        Ticket.objects.filter(pk=ticket.pk).update(assignee_id=user_id, updated_at=now)
+        ticket.assignee_id, ticket.updated_at, ticket.inbox = user_id, now, inbox
+        if new_ticket is not None and ticket.pk == new_ticket.pk:
+            new_ticket.assignee_id, new_ticket.updated_at = user_id, now
+        else:
+            was = (ticket.status, 0, inbox.pk)
+            deltas[was] = deltas.get(was, 0) - 1
+        assigned.append(ticket)
+    for ticket in assigned:
+        if new_ticket is None or ticket.pk != new_ticket.pk:
+            cell = _cell(ticket)
+            if cell is not None:
+                deltas[cell] = deltas.get(cell, 0) + 1
+    if new_ticket is not None:
+        cell = _cell(new_ticket)
+        if cell is not None:
+            deltas[cell] = deltas.get(cell, 0) + 1
+    _counts_add(workspace_id=inbox.workspace_id, deltas=deltas)
+    for ticket in assigned:
+        if new_ticket is None or ticket.pk != new_ticket.pk:
+            _ticket_event(ticket=ticket, type=TICKET_UPDATED, changed=["assignee"])
+            notification_assignment(ticket=ticket)
+    if assigned:
+        CustomInbox.objects.filter(pk=inbox.pk).update(assigned_total=inbox.assigned_total)
+    return assigned
+
+
+def tickets_assign_waiting(*, workspace_id: int | None = None, now: datetime | None = None) -> int:
+    """Assign the waiting tickets of every team inbox that assigns (of one workspace, or all), each inbox in
+    its own transaction; returns how many were assigned. Run after a place frees up (the outbox task) and
+    by the beat sweep as a backstop."""
+    now = now or timezone.now()
+    inboxes = (
+        CustomInbox.objects.exclude(assignment=CustomInbox.Assignment.MANUAL)
+        .filter(
+            Exists(
+                Ticket.objects.filter(inbox_id=OuterRef("pk"), assignee__isnull=True).exclude(
+                    status=Ticket.Status.CLOSED
+                )
+            )
+        )
+        .order_by("pk")
+    )
+    if workspace_id is not None:
+        inboxes = inboxes.filter(workspace_id=workspace_id)
+    assigned = 0
+    for inbox_id in inboxes.values_list("pk", flat=True):
+        with transaction.atomic():
+            assigned += len(_inbox_assign_waiting(inbox_id=inbox_id, now=now))
+    return assigned
+
+
+def _assignment_rerun(*, workspace_id: int) -> None:
+    """A place may have freed up (a ticket closed or unassigned, a teammate available again or given more
+    capacity, an inbox's members or policy changed): record a pass over the workspace's waiting tickets,
+    in the caller's transaction."""
+    # A reference by id is all the outbox row needs: no read of the workspace.
+    outbox_enqueue(workspace=Workspace(pk=workspace_id), task=ASSIGN_TASK, payload={})
+
+
+def custom_inbox_update(*, inbox: CustomInbox, data: dict[str, Any]) -> CustomInbox:
+    """Change a team inbox's ``members`` (user ids, each a member of the inbox's workspace) and/or its
+    ``assignment`` policy. Members kept keep their turn; waiting tickets are assigned after commit."""
+    unknown = set(data) - {"members", "assignment"}
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+    errors: dict[str, str] = {}
+    if "assignment" in data and data["assignment"] not in CustomInbox.Assignment.values:
+        errors["assignment"] = f"Choose one of: {', '.join(CustomInbox.Assignment.values)}."
+    members: list[int] | None = None
+    if "members" in data:
+        members = list(dict.fromkeys(data["members"]))
+        known = set(
+            Membership.objects.filter(workspace_id=inbox.workspace_id, user_id__in=members).values_list(
+                "user_id", flat=True
+            )
+        )
+        strangers = [user_id for user_id in members if user_id not in known]
+        if strangers:
+            errors["members"] = f"Not a member of this workspace: {', '.join(str(user_id) for user_id in strangers)}."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked = CustomInbox.objects.select_for_update().get(pk=inbox.pk)
+        if "assignment" in data:
+            locked.assignment = data["assignment"]
+            locked.save(update_fields=["assignment"])
+        if members is not None:
+            InboxMember.objects.filter(inbox=locked).exclude(user_id__in=members).delete()
+            present = set(InboxMember.objects.filter(inbox=locked).values_list("user_id", flat=True))
+            InboxMember.objects.bulk_create(
+                [InboxMember(inbox=locked, user_id=user_id) for user_id in members if user_id not in present]
+            )
+        if locked.assignment != CustomInbox.Assignment.MANUAL:
+            _assignment_rerun(workspace_id=locked.workspace_id)
+    return locked
+
+
+def teammate_availability_set(*, membership: Membership, data: dict[str, Any]) -> Membership:
+    """A teammate's ``available`` (bool) and/or ``capacity`` (int or None) in a workspace, set by them in the
+    inbox header or by the API. When that may free a place (available again, more or unlimited capacity),
+    waiting tickets are assigned after commit."""
+    with transaction.atomic():
+        updated = membership_update(membership=membership, data=data)
+        if updated.more_room:
+            _assignment_rerun(workspace_id=updated.membership.workspace_id)
+    return updated.membership

@@ -15,7 +15,7 @@ from inbox.notifications.replies import (
     reply_email_deliver,
 )
 from inbox.notifications.slack import slack_deliver
-from inbox.services import SUMMARY_TASK, tickets_wake_due
+from inbox.services import ASSIGN_TASK, SUMMARY_TASK, tickets_assign_waiting, tickets_wake_due
 from inbox.services import ticket_summarize as ticket_summarize_service
 
 
@@ -59,3 +59,17 @@ def events_prune() -> int:
 @shared_task(name="inbox.tasks.tickets_wake")
 def tickets_wake() -> int:
     return tickets_wake_due()
+
+
+def _assign(message: OutboxMessage) -> None:
+    tickets_assign_waiting(workspace_id=message.workspace_id)
+
+
+@shared_task(name=ASSIGN_TASK)
+def tickets_assign(message_id: int) -> None:
+    outbox_process(message_id=message_id, handler=_assign)
+
+
+@shared_task(name="inbox.tasks.tickets_assign_sweep")
+def tickets_assign_sweep() -> int:
+    return tickets_assign_waiting()

@@ -69,6 +69,7 @@ from inbox.selectors import (
 from inbox.services import (
     saved_view_create,
     saved_view_delete,
+    teammate_availability_set,
     ticket_note_add,
     ticket_reply,
     ticket_update,
@@ -113,6 +114,7 @@ def _base_context(
     return {
         "workspace": workspace,
         "memberships": memberships,
+        "membership": next(m for m in memberships if m.workspace_id == workspace.pk),
         "seq": seq,
         "lists": inbox_lists(workspace=workspace, user_id=_user_id(request)),
         "current_key": current_key,
@@ -520,6 +522,30 @@ def workspace_switch(request: HttpRequest) -> HttpResponse:
         raise Http404("No such workspace.")
     request.session[SESSION_WORKSPACE] = int(raw)
     return redirect("inbox:home")
+
+
+@login_required
+@require_POST
+def availability_set(request: HttpRequest) -> HttpResponse:
+    """The teammate's own availability in the current workspace (the header's Available / Away toggle)."""
+    memberships = _memberships(request)
+    workspace = _current(request, memberships)
+    membership = next(m for m in memberships if m.workspace_id == workspace.pk)
+    value = request.POST.get("available", "")
+    if value not in ("true", "false"):
+        messages.error(request, "Choose available or away.")
+    else:
+        available = value == "true"
+        teammate_availability_set(membership=membership, data={"available": available})
+        messages.success(
+            request,
+            "You're available: team inboxes assign you new tickets."
+            if available
+            else "You're away: team inboxes assign you no new tickets.",
+        )
+    target = request.POST.get("next", "")
+    back = target if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) else None
+    return redirect(back or "inbox:home")
 
 
 @login_required

@@ -5,8 +5,10 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from halo.api.serializers import ContactSummarySerializer, StrictSerializer
-from inbox.models import Ticket
+from halo.api.serializers import ContactSummarySerializer, StrictBooleanField, StrictSerializer, WholeNumberField
+from halo.models import Membership
+from halo.services import MEMBERSHIP_CAPACITY_MAX
+from inbox.models import CustomInbox, Ticket
 
 
 class TicketKnowledgeSourceSerializer(serializers.Serializer[Any]):
@@ -77,4 +79,52 @@ class TicketPatchSerializer(StrictSerializer):
         allow_null=True,
         required=False,
         help_text="With status `snoozed`: when the ticket comes back to open (null: when the customer writes).",
+    )
+
+
+class CustomInboxSerializer(serializers.ModelSerializer[CustomInbox]):
+    members = serializers.SerializerMethodField(help_text="User ids of the inbox's teammates.")
+
+    class Meta:
+        model = CustomInbox
+        fields = ["id", "name", "assignment", "members"]
+        read_only_fields = fields
+
+    def get_members(self, inbox: CustomInbox) -> list[int]:
+        return [member.user_id for member in inbox.memberships.all()]
+
+
+class CustomInboxPatchSerializer(StrictSerializer):
+    members = serializers.ListField(
+        child=WholeNumberField(min_value=1),
+        required=False,
+        max_length=500,
+        help_text="User ids, each a member of the workspace; replaces the inbox's teammates.",
+    )
+    assignment = serializers.ChoiceField(
+        choices=CustomInbox.Assignment.choices,
+        required=False,
+        help_text="`manual`: nobody is assigned automatically; `round_robin`: each available member in turn; "
+        "`balanced`: the available member with the fewest tickets that are not closed.",
+    )
+
+
+class MemberSerializer(serializers.ModelSerializer[Membership]):
+    user = serializers.IntegerField(source="user_id", read_only=True)
+    email = serializers.CharField(source="user.email", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user", "email", "role", "available", "capacity"]
+        read_only_fields = fields
+
+
+class MemberPatchSerializer(StrictSerializer):
+    available = StrictBooleanField(required=False, help_text="false: away, given no ticket automatically.")
+    capacity = WholeNumberField(
+        allow_null=True,
+        required=False,
+        min_value=0,
+        max_value=MEMBERSHIP_CAPACITY_MAX,
+        help_text="Most tickets that are not closed assigned automatically at once; null: no limit.",
     )

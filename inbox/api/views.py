@@ -19,10 +19,18 @@ from halo.api.errors import ApiError
 from halo.api.pagination import KeysetPagination
 from halo.api.schema import error_responses
 from halo.params import parse_id, parse_int
-from inbox.api.serializers import TicketPatchSerializer, TicketSerializer
-from inbox.models import Ticket
-from inbox.selectors import UNSET, InboxList, ListFilters, ticket_get, ticket_list, ticket_search
-from inbox.services import ticket_update
+from halo.selectors import membership_get
+from inbox.api.serializers import (
+    CustomInboxPatchSerializer,
+    CustomInboxSerializer,
+    MemberPatchSerializer,
+    MemberSerializer,
+    TicketPatchSerializer,
+    TicketSerializer,
+)
+from inbox.models import CustomInbox, Ticket
+from inbox.selectors import UNSET, InboxList, ListFilters, custom_inbox_get, ticket_get, ticket_list, ticket_search
+from inbox.services import custom_inbox_update, teammate_availability_set, ticket_update
 from segments.api.views import checked_rule
 
 SEARCH_MAX_CHARS = 200
@@ -193,3 +201,62 @@ class TicketView(APIView):
         data.is_valid(raise_exception=True)
         ticket_update(ticket=ticket, data=dict(data.validated_data))
         return Response(TicketSerializer(ticket_get(workspace=request_workspace(request), ticket_id=ticket_id)).data)
+
+
+class CustomInboxView(APIView):
+    def _inbox(self, request: Request, inbox_id: int) -> CustomInbox:
+        inbox = None
+        if parse_id(inbox_id) is not None:  # a 23-digit id is not found, never an integer overflow
+            inbox = custom_inbox_get(workspace=request_workspace(request), inbox_id=inbox_id)
+        if inbox is None:
+            raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
+        return inbox
+
+    @extend_schema(
+        operation_id="inbox_get",
+        summary="Read a team inbox",
+        responses={200: CustomInboxSerializer, **error_responses(401, 404, 429)},
+        tags=["inboxes"],
+    )
+    def get(self, request: Request, inbox_id: int) -> Response:
+        return Response(CustomInboxSerializer(self._inbox(request, inbox_id)).data)
+
+    @extend_schema(
+        operation_id="inbox_update",
+        summary="Change a team inbox's members or assignment policy",
+        description="`members` replaces the inbox's teammates (each must be a member of the workspace: 400 "
+        "otherwise). With `round_robin` or `balanced`, tickets waiting for an assignee are given out at once.",
+        request=CustomInboxPatchSerializer,
+        responses={200: CustomInboxSerializer, **error_responses(400, 401, 404, 429)},
+        tags=["inboxes"],
+    )
+    def patch(self, request: Request, inbox_id: int) -> Response:
+        inbox = self._inbox(request, inbox_id)
+        data = CustomInboxPatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        custom_inbox_update(inbox=inbox, data=dict(data.validated_data))
+        return Response(CustomInboxSerializer(self._inbox(request, inbox_id)).data)
+
+
+class MemberView(APIView):
+    @extend_schema(
+        operation_id="member_update",
+        summary="Set a teammate's availability or capacity",
+        description="An away teammate (`available: false`) or one at `capacity` is given no ticket "
+        "automatically; tickets waiting for an assignee are given out as soon as one has room again.",
+        request=MemberPatchSerializer,
+        responses={200: MemberSerializer, **error_responses(400, 401, 404, 429)},
+        tags=["inboxes"],
+    )
+    def patch(self, request: Request, user_id: int) -> Response:
+        workspace = request_workspace(request)
+        membership = None
+        if parse_id(user_id) is not None:  # a 23-digit id is not found, never an integer overflow
+            membership = membership_get(workspace=workspace, user_id=user_id)
+        if membership is None:
+            raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
+        data = MemberPatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        updated = teammate_availability_set(membership=membership, data=dict(data.validated_data))
+        updated.user = membership.user
+        return Response(MemberSerializer(updated).data)

@@ -458,3 +458,33 @@ def test_ticket_page_ignores_a_bad_list_parameter(staff: Client, escalate, key: 
     response = staff.get(ticket_url(ticket), {"list": key})
     assert response.status_code == 200
     assert 'href="/inbox/open/"' in response.content.decode()
+
+
+def test_the_header_toggle_sets_the_teammates_availability(staff: Client, teammate: Membership) -> None:
+    response = staff.post("/inbox/availability", {"available": "false", "next": "/inbox/open/"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/inbox/open/"
+    teammate.refresh_from_db()
+    assert not teammate.available
+    page = staff.get("/inbox/open/").content.decode()
+    assert 'aria-pressed="false"' in page
+    assert ">Away</button>" in page
+
+    staff.post("/inbox/availability", {"available": "true"})
+    teammate.refresh_from_db()
+    assert teammate.available
+
+
+@pytest.mark.parametrize("value", ["", "yes", "\x00"])
+def test_the_header_toggle_refuses_garbage(staff: Client, teammate: Membership, value: str) -> None:
+    response = staff.post("/inbox/availability", {"available": value, "next": "https://evil.example/"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/inbox/"
+    teammate.refresh_from_db()
+    assert teammate.available
+
+
+def test_the_header_toggle_is_only_a_post(staff: Client) -> None:
+    assert staff.get("/inbox/availability").status_code == 405

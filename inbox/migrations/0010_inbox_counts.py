@@ -32,7 +32,7 @@ def count_tickets(apps, schema_editor):  # type: ignore[no-untyped-def]
 class Migration(migrations.Migration):
     dependencies = [
         ("halo", "0006_contact_unverified_email"),
-        ("inbox", "0008_ticket_first_reply_and_rating"),
+        ("inbox", "0009_team_assignment"),
     ]
 
     operations = [

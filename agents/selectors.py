@@ -107,6 +107,15 @@ def turn_latest(*, conversation: Conversation) -> AgentTurn | None:
     return AgentTurn.objects.filter(conversation=conversation).order_by("-id").first()
 
 
+def turns_held_back_count(*, conversation: Conversation) -> int:
+    """The AI turns of ``conversation`` that a rule held back (``suppressed_by`` set) since it was last handed
+    back to the AI (all of them if it never was)."""
+    turns = AgentTurn.objects.filter(conversation_id=conversation.pk, suppressed_by__isnull=False)
+    if conversation.handed_back_at is not None:
+        turns = turns.filter(created_at__gt=conversation.handed_back_at)
+    return turns.count()
+
+
 def conversation_feed(
     *,
     workspace: Workspace,

@@ -327,6 +327,7 @@ def _ai_turn(
                 knowledge_sources=context.knowledge_sources,
                 tools_tried=context.tools_tried,
                 now=now,
+                held_back_turns=context.held_back_turns,
             )
     return JudgedTurn(turn=turn, decision=decision, handoff=handoff)
 
@@ -360,6 +361,7 @@ def _manual_hand_off(
         now=now,
         user_body=user_body,
         new_contact=new_contact,
+        held_back_turns=0 if first else None,
     )
 
 
@@ -375,8 +377,11 @@ def _hand_off(
     now: datetime,
     user_body: str | None = None,
     new_contact: bool = False,
+    held_back_turns: int | None = None,
 ) -> Handoff:
     """Open or merge the contact's ticket and hand the conversation to the team, telling the customer.
+    ``held_back_turns``: the turns held back before, when the judged turn's history counted them (or a new
+    conversation: none).
 
     A conversation not stored yet is inserted handed off before its ticket links to it; a stored one is
     handed off after its ticket is locked, the order every other write of a ticket and its conversations
@@ -410,6 +415,7 @@ def _hand_off(
                 knowledge_sources=knowledge_sources,
                 tools_tried=tools_tried,
                 at=now,
+                held_back_turns=held_back_turns,
             ),
         )
         user_message, message = conversation_hand_off(

@@ -226,6 +226,46 @@ class EscalationSettingsVersion(models.Model):
         return f"Version {self.version} of {self.escalation_settings}"
 
 
+class ReportDay(models.Model):
+    """One day of the escalation report for one agent under one settings version: the day's counts, computed
+    from the stored conversations, turns, escalations and tickets by ``escalation.services.report_days_refresh``
+    (the only writer) and kept current by the beat job ``escalation.tasks.report_rollups_update``.
+
+    ``day`` is a date in the workspace's time zone; ``settings_version`` is 0 for rows that have none (an agent
+    whose settings were never saved). ``counts`` maps each name of ``escalation.reports.COUNTERS`` to an
+    integer, plus ``first_reply_median`` (seconds, or null): see ``escalation.reports`` for what each counts.
+    """
+
+    workspace = models.ForeignKey("halo.Workspace", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    settings_version = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["workspace", "agent", "day", "settings_version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "agent", "day", "settings_version"], name="reportday_unique_key"
+            ),
+        ]
+        indexes = [models.Index(fields=["workspace", "day"], name="reportday_workspace_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} agent {self.agent_id} v{self.settings_version}"
+
+
+class ReportRollupState(models.Model):
+    """When a workspace's report days were last brought up to date: the next run recomputes the days touched
+    since then (minus a margin for transactions that were still open)."""
+
+    workspace = models.OneToOneField("halo.Workspace", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"report of workspace {self.workspace_id} as of {self.refreshed_at}"
+
+
 class EscalationShadow(models.Model):
     """An agent's shadow settings: a draft every live turn is also judged under, recorded and never acted on.
 

@@ -40,6 +40,7 @@ class TurnContext:
     snapshot: TurnSnapshot
     knowledge_sources: tuple[KnowledgeSource, ...]  # every source searched since the hand-back, best first
     tools_tried: tuple[ToolCall, ...]  # every tool called since the hand-back, without results
+    held_back_turns: int = 0  # earlier turns since the hand-back that a rule held back (a ticket records it)
     # The same turn under the agent's shadow settings (judged, never acted on), when it has some.
     shadow: "ShadowJudgement | None" = None
 
@@ -167,6 +168,7 @@ class _TurnRecord:
     confidence: int | None
     tools: list[ToolCall]
     sources: list[KnowledgeSource]
+    held_back: bool = False
 
 
 def _history(window: Q) -> list[_TurnRecord]:
@@ -176,8 +178,11 @@ def _history(window: Q) -> list[_TurnRecord]:
             confidence=None,
             tools=ToolCall.list_from_json(tools),
             sources=KnowledgeSource.list_from_json(sources),
+            held_back=suppressed_by is not None,
         )
-        for tools, sources in AgentTurn.objects.filter(window).order_by("id").values_list("tools", "knowledge_sources")
+        for tools, sources, suppressed_by in AgentTurn.objects.filter(window)
+        .order_by("id")
+        .values_list("tools", "knowledge_sources", "suppressed_by")
     ]
 
 
@@ -305,6 +310,7 @@ def _context(
         snapshot=snapshot,
         knowledge_sources=tuple(sources_dedupe(sources)),
         tools_tried=_without_results(tools),
+        held_back_turns=sum(record.held_back for record in history),
     )
 
 

@@ -9,8 +9,9 @@ message, a "Talk to a human" click, an external bot's turn — is ``escalation.f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -21,7 +22,15 @@ from django.utils import timezone
 from agents.models import Agent, KnowledgeArticle, Message
 from agents.turns import TurnDecision
 from escalation.engine import Decision
-from escalation.models import EscalationSettings, EscalationSettingsVersion, EscalationShadow, KnowledgeGapLink
+from escalation.models import (
+    EscalationSettings,
+    EscalationSettingsVersion,
+    EscalationShadow,
+    KnowledgeGapLink,
+    ReportDay,
+    ReportRollupState,
+)
+from escalation.reports import report_days_compute, report_days_touched
 from escalation.selectors import agent_escalation_settings, escalation_settings_unsaved_copy
 from halo.models import Contact, Workspace
 from inbox.models import EscalationEvent, Ticket
@@ -260,6 +269,50 @@ def handoff_notice(*, contact: Contact, escalation_settings: EscalationSettings)
     elif contact.is_anonymous:
         text += " Please leave your email address here so we can get back to you even if you close this page."
     return text
+
+
+# --- The escalation report's rollups -------------------------------------------------------------------
+
+# A transaction still open when the last run read the rows commits rows stamped before that run: looking
+# back this far catches them (no write transaction of the product lasts that long).
+ROLLUP_MARGIN = timedelta(minutes=5)
+# Days recounted per transaction (a first run over a long history goes month by month).
+ROLLUP_CHUNK_DAYS = 31
+
+
+def report_days_refresh(*, workspace: Workspace, days: Iterable[date], now: datetime | None = None) -> int:
+    """Count ``days`` of the workspace again from its stored rows and replace their ``ReportDay`` rows (the
+    only writer of the table); returns how many rows it wrote. Each chunk of days is one transaction: a
+    report never reads a day half replaced."""
+    ordered = sorted(set(days))
+    written = 0
+    for index in range(0, len(ordered), ROLLUP_CHUNK_DAYS):
+        chunk = ordered[index : index + ROLLUP_CHUNK_DAYS]
+        counted = report_days_compute(workspace=workspace, days=chunk, now=now)
+        with transaction.atomic():
+            ReportDay.objects.filter(workspace=workspace, day__in=chunk).delete()
+            ReportDay.objects.bulk_create(
+                ReportDay(workspace=workspace, agent_id=agent_id, day=day, settings_version=version, counts=counts)
+                for (agent_id, day, version), counts in counted.items()
+            )
+        written += len(counted)
+    return written
+
+
+def report_rollups_update(*, now: datetime | None = None, full: bool = False) -> int:
+    """Bring every workspace's report days up to date (the beat job): recount the days touched since the last
+    run (``full``: every day, e.g. after a time zone change). Returns how many days were recounted."""
+    now = now or timezone.now()
+    recounted = 0
+    states = {state.workspace_id: state.refreshed_at for state in ReportRollupState.objects.all()}
+    for workspace in Workspace.objects.order_by("pk"):
+        last = None if full else states.get(workspace.pk)
+        since = last - ROLLUP_MARGIN if last is not None else None
+        days = report_days_touched(workspace=workspace, since=since, now=now)
+        report_days_refresh(workspace=workspace, days=days, now=now)
+        ReportRollupState.objects.update_or_create(workspace=workspace, defaults={"refreshed_at": now})
+        recounted += len(days)
+    return recounted
 
 
 def email_captured_notice(*, contact: Contact, confirmation_sent: bool) -> str:

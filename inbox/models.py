@@ -129,7 +129,7 @@ class Ticket(models.Model):
         READY = "ready", "Ready"
 
     class Verdict(models.TextChoices):
-        AI_COULD_ANSWER = "ai_could_answer", "AI could have answered"
+        AI_COULD_HAVE_ANSWERED = "ai_could_have_answered", "AI could have answered"
         RIGHT_TO_ESCALATE = "right_to_escalate", "Right to escalate"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="tickets")
@@ -165,6 +165,12 @@ class Ticket(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     verdict_at = models.DateTimeField(null=True, blank=True)
+    # How many times a teammate re-opened the ticket after it was closed (the report's reopen rate). Both
+    # counts have a db_default too: rows written outside the ORM (bulk loads, benchmarks) get them as well.
+    reopened_count = models.PositiveIntegerField(default=0, db_default=0)
+    # AI turns held back by a rule (``AgentTurn.suppressed_by``) in the escalating conversation before the
+    # ticket opened (since the conversation was last handed back to the AI): a delayed escalation when > 0.
+    held_back_turns = models.PositiveIntegerField(default=0, db_default=0)
     # The first-reply promise: when a teammate's first reply is due (counted in business hours) and when the
     # first one was sent.
     first_reply_due_at = models.DateTimeField(null=True, blank=True)

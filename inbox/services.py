@@ -20,7 +20,7 @@ an assignment records the assignee's email (``inbox.notifications``). ``conversa
 customer's message on a handed-off conversation in its ticket's open pages.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from agents.events import conversation_status_broadcast, teammate_display_name
 from agents.models import Conversation, Message
+from agents.selectors import turns_held_back_count
 from agents.services import conversations_hand_back, conversations_hand_off, message_post
 from agents.turns import KnowledgeSource, ToolCall, sources_dedupe
 from halo.inserts import insert_unless_conflict
@@ -75,6 +76,9 @@ class Escalation:
     knowledge_sources: tuple[KnowledgeSource, ...]
     tools_tried: tuple[ToolCall, ...]
     at: datetime
+    # AI turns held back in the conversation since its last hand-back, when the caller already knows (the
+    # judged turn's history); None: counted here when a ticket opens.
+    held_back_turns: int | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,8 @@ def ticket_open_or_merge(
             tools_tried=[tool.to_json(with_result=False) for tool in escalation.tools_tried],
             knowledge_sources=[source.to_json() for source in escalation.knowledge_sources],
         )
+    if escalation.held_back_turns is None:  # for a ticket it creates (read before the INSERT decides that)
+        escalation = replace(escalation, held_back_turns=turns_held_back_count(conversation=conversation))
     with transaction.atomic(savepoint=False):
         if contact_is_new:
             ticket = _ticket_new(conversation=conversation, contact=contact, escalation=escalation, summary=summary)
@@ -183,6 +189,7 @@ def _ticket_new(
         knowledge_sources=[source.to_json() for source in escalation.knowledge_sources],
         tools_tried=[tool.to_json(with_result=False) for tool in escalation.tools_tried],
         settings_version=escalation.settings_version,
+        held_back_turns=escalation.held_back_turns or 0,
         created_at=at,
         updated_at=at,
     )
@@ -304,10 +311,12 @@ def ticket_update(
             raise ValidationError(
                 {"status": "The customer escalated again a moment ago: read their latest message before closing."}
             )
+        reopening = was_closed and locked.status != Ticket.Status.CLOSED
         if closing:
             locked.closed_at = now
-        elif was_closed and locked.status != Ticket.Status.CLOSED:
+        elif reopening:
             locked.closed_at = None
+            locked.reopened_count += 1
         locked.updated_at = now
         try:
             with transaction.atomic():
@@ -318,7 +327,7 @@ def ticket_update(
             ) from None
         if closing:
             _conversations_hand_back(ticket=locked, now=now, actor=actor)
-        elif was_closed and locked.status != Ticket.Status.CLOSED:
+        elif reopening:
             conversations_hand_off(
                 workspace=locked.workspace,
                 conversation_ids=list(locked.conversations.values_list("pk", flat=True)),
@@ -687,8 +696,9 @@ def ticket_note_add(*, ticket: Ticket, author: User, body: str) -> TicketNote:
     return note
 
 
-def ticket_verdict_set(*, ticket: Ticket, user: User, verdict: str) -> Ticket:
-    """A teammate's verdict on the escalation ("AI could have answered" / "right to escalate"); "" clears it."""
+def ticket_verdict_set(*, ticket: Ticket, user: User | None, verdict: str) -> Ticket:
+    """A teammate's verdict on the escalation ("AI could have answered" / "right to escalate"); "" clears it.
+    ``user`` is None when it comes through the server API (an API key speaks for the workspace, not a person)."""
     if verdict and verdict not in Ticket.Verdict.values:
         raise ValidationError({"verdict": f"Choose one of: {', '.join(Ticket.Verdict.values)}."})
     now = timezone.now()
@@ -696,6 +706,7 @@ def ticket_verdict_set(*, ticket: Ticket, user: User, verdict: str) -> Ticket:
         Ticket.objects.filter(pk=ticket.pk).update(
             verdict=verdict, verdict_by=user if verdict else None, verdict_at=now if verdict else None, updated_at=now
         )
+        ticket.updated_at = now
         ticket.verdict, ticket.verdict_by, ticket.verdict_at = (
             verdict,
             user if verdict else None,
@@ -814,6 +825,92 @@ def macro_update(*, macro: Macro, name: str, body: str) -> Macro:
 
 def macro_delete(*, macro: Macro) -> None:
     macro.delete()
+
+
+# --- Seeding history in bulk (the demo and the benchmarks) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeedTicket:
+    """A past ticket, as an escalation and the teammates who worked it would have left it."""
+
+    conversation_id: int
+    contact_id: int
+    agent_id: int
+    turn_id: int | None
+    reason: str
+    confidence: int | None
+    settings_version: int | None
+    created_at: datetime
+    status: str = Ticket.Status.CLOSED
+    closed_at: datetime | None = None
+    first_replied_at: datetime | None = None
+    first_reply_due_at: datetime | None = None
+    rating_score: int | None = None
+    verdict: str = ""
+    verdict_by_id: int | None = None
+    reopened_count: int = 0
+    held_back_turns: int = 0
+    summary: str = ""
+
+
+def tickets_seed(*, workspace: Workspace, tickets: list[SeedTicket]) -> list[Ticket]:
+    """Write past tickets with their conversation links and escalation events in a few bulk INSERTs (the
+    demo's history, the benchmarks). No live events, notifications or summaries: this is history. The caller
+    keeps the one-ticket-not-closed-per-contact rule (the database refuses otherwise)."""
+    with transaction.atomic():
+        created = Ticket.objects.bulk_create(
+            Ticket(
+                workspace=workspace,
+                contact_id=seed.contact_id,
+                agent_id=seed.agent_id,
+                status=seed.status,
+                reason=seed.reason,
+                confidence=seed.confidence,
+                settings_version=seed.settings_version,
+                summary=seed.summary,
+                summary_state=Ticket.SummaryState.READY,
+                created_at=seed.created_at,
+                updated_at=max(filter(None, [seed.created_at, seed.closed_at, seed.first_replied_at])),
+                closed_at=seed.closed_at,
+                first_replied_at=seed.first_replied_at,
+                first_reply_due_at=seed.first_reply_due_at,
+                rating_score=seed.rating_score,
+                rated_at=seed.closed_at if seed.rating_score is not None else None,
+                verdict=seed.verdict,
+                verdict_by_id=seed.verdict_by_id if seed.verdict else None,
+                verdict_at=seed.closed_at if seed.verdict else None,
+                reopened_count=seed.reopened_count,
+                held_back_turns=seed.held_back_turns,
+            )
+            for seed in tickets
+        )
+        Ticket.conversations.through.objects.bulk_create(
+            Ticket.conversations.through(ticket_id=ticket.pk, conversation_id=seed.conversation_id)
+            for ticket, seed in zip(created, tickets, strict=True)
+        )
+        EscalationEvent.objects.bulk_create(
+            EscalationEvent(
+                workspace=workspace,
+                ticket=ticket,
+                conversation_id=seed.conversation_id,
+                turn_id=seed.turn_id,
+                reason=seed.reason,
+                confidence=seed.confidence,
+                mode="conditional",
+                outcome=EscalationEvent.Outcome.CREATED,
+                settings_version=seed.settings_version,
+                created_at=seed.created_at,
+            )
+            for ticket, seed in zip(created, tickets, strict=True)
+        )
+        deltas: dict[Cell, int] = {}
+        for ticket in created:
+            cell = _cell(ticket)
+            if cell is not None:
+                deltas[cell] = deltas.get(cell, 0) + 1
+        _counts_add(workspace_id=workspace.pk, deltas=deltas)  # the sidebar counts seeded tickets not closed
+    return created
 
 
 # --- Team assignment ---------------------------------------------------------------------------------

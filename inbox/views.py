@@ -49,6 +49,7 @@ from inbox.forms import (
 from inbox.macros import MacroContext, macro_render
 from inbox.models import SavedView, Ticket, reason_label
 from inbox.selectors import (
+    OUTCOMES,
     UNSET,
     InboxList,
     ListFilters,
@@ -119,7 +120,16 @@ def _base_context(
         "lists": inbox_lists(workspace=workspace, user_id=_user_id(request)),
         "current_key": current_key,
         "socket_path": "/ws/inbox/",
+        "is_admin": any(m.workspace_id == workspace.pk and m.role == Membership.Role.ADMIN for m in memberships),
     }
+
+
+def staff_page_context(request: HttpRequest, current_key: str) -> tuple[Workspace, dict[str, Any]]:
+    """The current workspace and the context every page of the staff UI extends (nav lists, switcher, live
+    sequence): for pages of the layers above that live in the inbox's frame (the escalation report)."""
+    memberships = _memberships(request)
+    workspace = _current(request, memberships)
+    return workspace, _base_context(request, memberships, workspace, current_key)
 
 
 def _safe_url(url: Any) -> str:
@@ -147,7 +157,8 @@ def _list_filters(request: HttpRequest) -> ListFilters:
     raw_inbox = request.GET.get("inbox", "")
     inbox: int | str | None = UNSET if raw_inbox == UNSET else parse_id(raw_inbox) if raw_inbox else None
     sort = Sort(request.GET["sort"]) if request.GET.get("sort") in Sort._value2member_map_ else Sort.NEWEST
-    return ListFilters(statuses=statuses, assignee=assignee, inbox=inbox, sort=sort)
+    outcome = request.GET.get("outcome") if request.GET.get("outcome") in OUTCOMES else None
+    return ListFilters(statuses=statuses, assignee=assignee, inbox=inbox, sort=sort, outcome=outcome)
 
 
 def _filter_query(request: HttpRequest, **changes: str | None) -> str:
@@ -321,8 +332,10 @@ def _filter_options(
         "sort": filters.sort.value,
         "teammates": [(user.pk, user.get_full_name() or user.get_username()) for user in teammates],
         "inboxes": inboxes,
+        "outcome": filters.outcome or "",
+        "outcomes": [(key, label) for key, (label, _) in OUTCOMES.items()],
         "active": filters.active,
-        "clear_url": _filter_query(request, status=None, assignee=None, inbox=None),
+        "clear_url": _filter_query(request, status=None, assignee=None, inbox=None, outcome=None),
     }
 
 

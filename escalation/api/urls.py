@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from escalation.api.reports import EscalationReportCsvView, EscalationReportView
 from escalation.api.views import (
     AiTurnView,
     EscalationPreviewView,
@@ -31,6 +32,8 @@ urlpatterns = [
         EscalationSuggestionsView.as_view(),
         name="escalation-suggestions",
     ),
+    path("reports/escalation", EscalationReportView.as_view(), name="report-escalation"),
+    path("reports/escalation.csv", EscalationReportCsvView.as_view(), name="report-escalation-csv"),
     path("knowledge/gaps", KnowledgeGapListView.as_view(), name="knowledge-gaps"),
     path("knowledge/gaps/<str:gap_id>", KnowledgeGapView.as_view(), name="knowledge-gap"),
     path("conversations/<int:conversation_id>/ai-turns", AiTurnView.as_view(), name="ai-turns"),

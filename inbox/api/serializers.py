@@ -31,6 +31,9 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
     conversations = serializers.SerializerMethodField(help_text="Ids of the attached conversations.")
     knowledge_sources = TicketKnowledgeSourceSerializer(many=True, read_only=True)
     tools_tried = serializers.ListField(child=serializers.DictField(), read_only=True)
+    verdict = serializers.SerializerMethodField(
+        help_text="A teammate's judgement of the escalation: `ai_could_have_answered`, `right_to_escalate`, or null."
+    )
     rating = serializers.SerializerMethodField(help_text="The customer's rating after the ticket closed, or null.")
 
     class Meta:
@@ -54,12 +57,18 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
             "updated_at",
             "closed_at",
             "snoozed_until",
+            "verdict",
+            "reopened_count",
+            "held_back_turns",
             "rating",
         ]
         read_only_fields = fields
 
     def get_summary(self, ticket: Ticket) -> str | None:
         return ticket.summary if ticket.summary_state == Ticket.SummaryState.READY else None
+
+    def get_verdict(self, ticket: Ticket) -> str | None:
+        return ticket.verdict or None
 
     @extend_schema_field(TicketRatingSerializer(allow_null=True))
     def get_rating(self, ticket: Ticket) -> dict[str, Any] | None:
@@ -79,6 +88,12 @@ class TicketPatchSerializer(StrictSerializer):
         allow_null=True,
         required=False,
         help_text="With status `snoozed`: when the ticket comes back to open (null: when the customer writes).",
+    )
+    verdict = serializers.ChoiceField(
+        choices=Ticket.Verdict.choices,
+        allow_null=True,
+        required=False,
+        help_text="Judge the escalation for tuning: `ai_could_have_answered`, `right_to_escalate`; null clears it.",
     )
 
 

@@ -6,6 +6,7 @@ Views parse input, call one selector or service, render; every lookup is scoped 
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import ListAPIView
@@ -29,8 +30,17 @@ from inbox.api.serializers import (
     TicketSerializer,
 )
 from inbox.models import CustomInbox, Ticket
-from inbox.selectors import UNSET, InboxList, ListFilters, custom_inbox_get, ticket_get, ticket_list, ticket_search
-from inbox.services import custom_inbox_update, teammate_availability_set, ticket_update
+from inbox.selectors import (
+    OUTCOMES,
+    UNSET,
+    InboxList,
+    ListFilters,
+    custom_inbox_get,
+    ticket_get,
+    ticket_list,
+    ticket_search,
+)
+from inbox.services import custom_inbox_update, teammate_availability_set, ticket_update, ticket_verdict_set
 from segments.api.views import checked_rule
 
 SEARCH_MAX_CHARS = 200
@@ -62,6 +72,14 @@ TICKET_FILTERS = [
     ),
     OpenApiParameter("assignee", str, OpenApiParameter.QUERY, description="A user id, or `none` for unassigned."),
     OpenApiParameter("inbox", str, OpenApiParameter.QUERY, description="A custom inbox id, or `none`."),
+    OpenApiParameter(
+        "outcome",
+        str,
+        OpenApiParameter.QUERY,
+        enum=list(OUTCOMES),
+        description="How the AI's handoff went: `delayed` (turns held back before the ticket opened), "
+        "`immediate`, `reason-<reason>`, a verdict, or `unjudged`.",
+    ),
     OpenApiParameter(
         "segment",
         str,
@@ -102,15 +120,28 @@ class TicketListView(ListAPIView[Ticket]):
             )
         return statuses
 
+    def _outcome(self) -> str | None:
+        outcome = self.request.query_params.get("outcome") or None
+        if outcome is not None and outcome not in OUTCOMES:
+            raise ApiError(
+                ErrorCode.INVALID,
+                f"outcome: choose from {', '.join(OUTCOMES)}.",
+                status=400,
+                fields={"outcome": [f"Unknown outcome: {outcome[:50]}."]},
+            )
+        return outcome
+
     def get_queryset(self) -> QuerySet[Ticket]:
         request = self.request
-        return ticket_list(
+        outcome = self._outcome()
+        tickets = ticket_list(
             workspace=request_workspace(request),
             statuses=self._statuses(),
             assignee=_id_or_none(request, "assignee"),
             inbox=_id_or_none(request, "inbox"),
             segment=checked_rule(segment) if (segment := request.query_params.get("segment", "").strip()) else None,
         )
+        return tickets.filter(OUTCOMES[outcome][1]) if outcome is not None else tickets
 
     @extend_schema(
         operation_id="ticket_list",
@@ -153,6 +184,7 @@ class TicketListView(ListAPIView[Ticket]):
             statuses=tuple(self._statuses()),
             assignee=_id_or_none(request, "assignee"),
             inbox=_id_or_none(request, "inbox"),
+            outcome=self._outcome(),
         )
         found = ticket_search(
             workspace=workspace, text=text, inbox_list=scope, filters=filters, offset=offset, limit=limit
@@ -186,10 +218,12 @@ class TicketView(APIView):
 
     @extend_schema(
         operation_id="ticket_update",
-        summary="Change a ticket's status, assignee or inbox",
+        summary="Change a ticket's status, assignee, inbox or verdict",
         description=(
             "Closing a ticket hands its conversations back to the AI. Re-opening a closed ticket is refused "
-            "(400) while the contact has another ticket that is not closed."
+            "(400) while the contact has another ticket that is not closed, and counts in `reopened_count`. "
+            "`verdict` judges the escalation for tuning (null clears it). The changes are applied together or "
+            "not at all."
         ),
         request=TicketPatchSerializer,
         responses={200: TicketSerializer, **error_responses(400, 401, 404, 429)},
@@ -199,7 +233,12 @@ class TicketView(APIView):
         ticket = self._ticket(request, ticket_id)
         data = TicketPatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        ticket_update(ticket=ticket, data=dict(data.validated_data))
+        changes = dict(data.validated_data)
+        with transaction.atomic():
+            if "verdict" in changes:
+                ticket_verdict_set(ticket=ticket, user=None, verdict=changes.pop("verdict") or "")
+            if changes:
+                ticket_update(ticket=ticket, data=changes)
         return Response(TicketSerializer(ticket_get(workspace=request_workspace(request), ticket_id=ticket_id)).data)
 
 

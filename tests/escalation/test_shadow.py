@@ -4,6 +4,7 @@ acted on; their agreement with the live decisions; promotion as a new live versi
 from typing import Any
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from agents.models import Agent, AgentTurn, Conversation
@@ -150,3 +151,26 @@ def test_another_workspaces_agent_has_no_shadow_to_read_or_write(api: APIClient)
     assert api.delete(shadow_url(other)).status_code == 404
     assert api.post(f"{shadow_url(other)}/promote").status_code == 404
     assert EscalationShadow.objects.get(agent=other).values == {"confidence_threshold": 10}
+
+
+def test_the_escalation_report_shows_the_chosen_agents_shadow(
+    api: APIClient,
+    agent: Agent,
+    workspace: Workspace,
+    one_attempt: EscalationSettings,
+    admin_client_of: Client,
+    django_assert_max_num_queries: Any,
+) -> None:
+    api.put(shadow_url(agent), {"confidence_threshold": 90}, format="json")
+    conversation = new_conversation(workspace, agent)
+    answer(conversation, confidence=70)
+
+    without_agent = admin_client_of.get("/inbox/reports/escalation").content.decode()
+    with django_assert_max_num_queries(18):
+        page = admin_client_of.get("/inbox/reports/escalation", {"agent": agent.pk}).content.decode()
+
+    assert "Shadow settings" not in without_agent  # a shadow belongs to one agent: shown once one is chosen
+    assert "Shadow settings" in page
+    assert "0% <span" in page  # agreement: the one turn was judged differently
+    assert f"conversation #{conversation.pk}" in page  # the handoff it would have made
+    assert "confidence threshold</strong> → 90" in page

@@ -323,9 +323,9 @@ def test_internal_note_is_shown_to_staff_and_never_to_the_customer(staff: Client
 
 def test_verdict_is_recorded_and_can_be_cleared(staff: Client, escalate, teammate: Membership) -> None:
     ticket = escalate()
-    staff.post(action_url(ticket, "verdict"), {"verdict": "ai_could_answer"})
+    staff.post(action_url(ticket, "verdict"), {"verdict": "ai_could_have_answered"})
     ticket.refresh_from_db()
-    assert (ticket.verdict, ticket.verdict_by) == ("ai_could_answer", teammate.user)
+    assert (ticket.verdict, ticket.verdict_by) == ("ai_could_have_answered", teammate.user)
     staff.post(action_url(ticket, "verdict"), {"verdict": "right_to_escalate"})
     ticket.refresh_from_db()
     assert ticket.verdict == "right_to_escalate"

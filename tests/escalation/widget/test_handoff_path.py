@@ -36,13 +36,14 @@ MAX_HANDOFF_QUERIES = 12
 # (2); the user's message and the notice, one INSERT (1).
 QUERIES_NEW_VISITOR_HANDOFF = 10
 # A message on a conversation that asks for a human: the conversation with its workspace, contact, agent and
-# escalation settings (1); then in one transaction: the AI's latest turn (the ticket's context) (1); the
-# ticket, one INSERT that the "one open ticket per contact" constraint may refuse (1), its conversation link,
-# the escalation event, the summary job's outbox row, the count cells, the event number and the live event
-# (6); the conversation handed off (1); the user's message and the notice, one INSERT (1).
-QUERIES_MESSAGE_HANDOFF = 11
+# escalation settings (1); then in one transaction: the AI's latest turn (the ticket's context) and the turns
+# held back before it (the escalation report's count on the ticket) (2); the ticket, one INSERT that the "one
+# open ticket per contact" constraint may refuse (1), its conversation link, the escalation event, the summary
+# job's outbox row, the count cells, the event number and the live event (6); the conversation handed off
+# (1); the user's message and the notice, one INSERT (1).
+QUERIES_MESSAGE_HANDOFF = 12
 # Django's query capture also lists the transaction's BEGIN and COMMIT (on both databases). A new visitor's
-# handoff stays within the bar with them; a message's handoff is within it in statements (11), 13 with them.
+# handoff stays within the bar with them; a message's handoff is within it in statements (12), 14 with them.
 TRANSACTION_CONTROL = 2
 
 

@@ -32,7 +32,7 @@ def count_tickets(apps, schema_editor):  # type: ignore[no-untyped-def]
 class Migration(migrations.Migration):
     dependencies = [
         ("halo", "0006_contact_unverified_email"),
-        ("inbox", "0009_team_assignment"),
+        ("inbox", "0010_ticket_reopens_held_back_turns_verdict_value"),
     ]
 
     operations = [

@@ -23,6 +23,7 @@ from django.utils.text import slugify
 
 from halo.email_confirmation import EmailClaim
 from halo.identity import ContactIdentity
+from halo.inserts import insert_unless_conflict
 from halo.models import ApiKey, Company, Contact, Membership, PageView, Workspace
 
 CONTACT_TEXT_FIELDS = ("email", "name", "role", "plan")
@@ -319,16 +320,28 @@ def contact_touch(*, contact: Contact, at: datetime) -> None:
 
 
 def contact_of_identity_resolve(*, workspace: Workspace, identity: ContactIdentity) -> Contact:
-    """The contact of a verified widget caller, created on first sight.
+    """The contact of a verified widget caller, created on first sight (see ``contact_of_identity_get_or_create``)."""
+    return contact_of_identity_get_or_create(workspace=workspace, identity=identity)[0]
+
+
+def contact_of_identity_get_or_create(
+    *, workspace: Workspace, identity: ContactIdentity, active_at: datetime | None = None
+) -> tuple[Contact, bool]:
+    """The contact of a verified widget caller, created on first sight (active at ``active_at``, if given),
+    and whether this call created it.
 
     An identified user's email and name are upserted lightly (only values that are given and differ);
     the server API stays the source of truth for everything else. Creation is race-free: the database's
-    unique constraints decide, and the loser of a race reads the winner's row.
+    unique constraints decide, and the loser of a race reads the winner's row. An anonymous visitor is one
+    ``INSERT … ON CONFLICT DO NOTHING`` (no lookup first, no savepoint), read only when it exists already.
     """
     if identity.user_id is not None:
         lookup: dict[str, Any] = {"workspace": workspace, "user_id": identity.user_id}
     elif identity.visitor_id is not None:
-        lookup = {"workspace": workspace, "visitor_id": identity.visitor_id}
+        created = _contact_visitor_insert(workspace=workspace, visitor_id=identity.visitor_id, active_at=active_at)
+        if created is not None:
+            return created, True
+        return Contact.objects.get(workspace=workspace, visitor_id=identity.visitor_id), False
     else:
         raise ValueError("A widget caller needs a user_id or a visitor_id.")
     traits = {
@@ -340,16 +353,23 @@ def contact_of_identity_resolve(*, workspace: Workspace, identity: ContactIdenti
     if contact is None:
         try:
             with transaction.atomic():
-                contact = Contact.objects.create(**lookup, **traits)
+                contact = Contact.objects.create(**lookup, **traits, last_active_at=active_at)
         except IntegrityError:
-            contact = Contact.objects.get(**lookup)
-        return contact
+            return Contact.objects.get(**lookup), False
+        return contact, True
     changed = [name for name, value in traits.items() if getattr(contact, name) != value]
     if changed:
         for name in changed:
             setattr(contact, name, traits[name])
         contact.save(update_fields=changed)
-    return contact
+    return contact, False
+
+
+def _contact_visitor_insert(*, workspace: Workspace, visitor_id: str, active_at: datetime | None) -> Contact | None:
+    """Insert an anonymous visitor's contact unless one exists (``contact_unique_visitor_id`` decides); the
+    new contact, or None when it existed."""
+    contact = Contact(workspace=workspace, visitor_id=visitor_id, last_active_at=active_at)
+    return contact if insert_unless_conflict(contact, constraint="contact_unique_visitor_id") else None
 
 
 _EMAIL_IN_TEXT = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[A-Za-z]{2,}")

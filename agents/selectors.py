@@ -26,6 +26,16 @@ def agent_get(*, workspace: Workspace, agent_id: int) -> Agent | None:
     return Agent.objects.filter(workspace=workspace, pk=agent_id).first()
 
 
+def agent_for_widget(*, app_id: str, agent_id: int | None) -> Agent | None:
+    """The agent a widget embed talks to (``agent_id``, else the workspace's first), found by the workspace's
+    ``app_id``, with its workspace and escalation settings, in one query; None when either is unknown (the
+    caller tells which apart)."""
+    agents = Agent.objects.select_related("workspace", "escalation_settings").filter(workspace__app_id=app_id)
+    if agent_id is not None:
+        return agents.filter(pk=agent_id).first()
+    return agents.order_by("id").first()
+
+
 def knowledge_article_list(*, workspace: Workspace) -> QuerySet[KnowledgeArticle]:
     return KnowledgeArticle.objects.filter(workspace=workspace).order_by("id")
 
@@ -67,14 +77,13 @@ def messages_after(*, conversation: Conversation, after_id: int = 0, limit: int 
     )
 
 
-def messages_recent(*, conversation: Conversation, before_id: int) -> list[Message]:
-    """The conversation's newest messages before ``before_id``, oldest first, each AI message with its turn
-    (the turn's decision says whether that reply offered a teammate): one query."""
-    recent = (
-        Message.objects.filter(conversation=conversation, pk__lt=before_id)
-        .select_related("turn")
-        .order_by("-id")[:HISTORY_MESSAGES]
-    )
+def messages_recent(*, conversation: Conversation, before_id: int | None = None) -> list[Message]:
+    """The conversation's newest messages (before ``before_id``, if given), oldest first, each AI message with
+    its turn (the turn's decision says whether that reply offered a teammate): one query."""
+    messages = Message.objects.filter(conversation=conversation)
+    if before_id is not None:
+        messages = messages.filter(pk__lt=before_id)
+    recent = messages.select_related("turn").order_by("-id")[:HISTORY_MESSAGES]
     return list(reversed(list(recent)))
 
 

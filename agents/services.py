@@ -149,27 +149,27 @@ def message_body_check(body: str) -> str:
     return body
 
 
-def conversation_open(*, workspace: Workspace, agent: Agent, contact: Contact) -> tuple[Conversation, str]:
+def conversation_open(
+    *, workspace: Workspace, agent: Agent, contact: Contact, now: datetime | None = None
+) -> tuple[Conversation, str]:
     """A new conversation between ``contact`` and ``agent``, and its raw token (returned this once; only its
-    hash is stored). The returned instance has its agent, contact and workspace loaded."""
+    hash is stored). The returned instance has its agent, contact and workspace loaded.
+
+    It is not stored yet: the first write of it (``message_post_user`` or ``conversation_hand_off``) inserts it
+    in the state that write leaves it in, so a first message is one INSERT of the conversation (no UPDATE of
+    its time or status after it). Nobody else can see a conversation before that INSERT commits."""
     if agent.workspace_id != workspace.pk or contact.workspace_id != workspace.pk:
         raise ValueError("The agent and the contact must belong to the workspace.")
     token = new_conversation_token()
-    if not webhook_endpoints_for(workspace, WebhookEvent.CONVERSATION_CREATED):
-        conversation = Conversation.objects.create(
-            workspace=workspace, contact=contact, agent=agent, token_hash=hash_conversation_token(token)
-        )
-        return conversation, token
-    with transaction.atomic(savepoint=False):  # the event commits with the conversation, or neither does
-        conversation = Conversation.objects.create(
-            workspace=workspace, contact=contact, agent=agent, token_hash=hash_conversation_token(token)
-        )
-        webhook_event_record(
-            workspace=workspace,
-            event=WebhookEvent.CONVERSATION_CREATED,
-            data=lambda: {"conversation": conversation_event_data(conversation)},
-            at=conversation.created_at,
-        )
+    at = now or timezone.now()
+    conversation = Conversation(
+        workspace=workspace,
+        contact=contact,
+        agent=agent,
+        token_hash=hash_conversation_token(token),
+        created_at=at,
+        updated_at=at,
+    )
     return conversation, token
 
 
@@ -193,19 +193,47 @@ def _conversation_event(conversation: Conversation, event: WebhookEvent, **extra
 
 
 def message_post_user(*, conversation: Conversation, body: str, now: datetime) -> Message:
-    """Store the user's message; the conversation is touched, and re-opened if it was closed."""
+    """Store the user's message; the conversation is touched, and re-opened if it was closed (inserted, if it
+    is new)."""
     body = message_body_check(body)
     # savepoint=False: nested in the caller's transaction, an error rolls it back whole (no SAVEPOINT trips).
     with transaction.atomic(savepoint=False):
+        _conversation_store(conversation, now=now)
         message = Message.objects.create(
             conversation=conversation, author=Message.Author.USER, body=body, created_at=now
         )
-        updates: dict[str, Any] = {"updated_at": now}
+        updates: dict[str, Any] = {}
+        if conversation.updated_at != now:
+            updates["updated_at"] = now
         if conversation.status == Conversation.Status.CLOSED:
             updates["status"] = Conversation.Status.OPEN
-        _conversation_update(conversation, **updates)
+        if updates:
+            _conversation_update(conversation, **updates)
         _message_event(conversation, message)
     return message
+
+
+def _conversation_store(conversation: Conversation, *, now: datetime) -> None:
+    """Insert a conversation that ``conversation_open`` made and nothing stored yet, as changed at ``now``,
+    with its ``conversation.created`` event for the endpoints that want it."""
+    if conversation.pk is None:
+        conversation.updated_at = now
+        conversation.save(force_insert=True)
+        webhook_event_record(
+            workspace=conversation.workspace,
+            event=WebhookEvent.CONVERSATION_CREATED,
+            data=lambda: {"conversation": conversation_event_data(conversation)},
+            at=conversation.created_at,
+        )
+
+
+def conversation_insert_handed_off(*, conversation: Conversation, now: datetime) -> None:
+    """Insert a new conversation (``conversation_open``) already handed off, so that its ticket can link to it;
+    ``conversation_hand_off(..., inserted=True)`` then posts the notice, in the same transaction."""
+    if conversation.pk is not None:
+        raise ValueError("The conversation is stored already.")
+    conversation.status = Conversation.Status.HANDED_OFF
+    _conversation_store(conversation, now=now)
 
 
 def turn_record(
@@ -249,28 +277,66 @@ def conversation_touch(*, conversation: Conversation, now: datetime) -> None:
 
 
 def conversation_hand_off(
-    *, conversation: Conversation, notice: str, now: datetime, ticket_id: int | None = None
-) -> Message | None:
+    *,
+    conversation: Conversation,
+    notice: str,
+    now: datetime,
+    ticket_id: int | None = None,
+    user_body: str | None = None,
+    inserted: bool = False,
+) -> tuple[Message | None, Message | None]:
     """A human owns the conversation from now on: the AI stays silent in it (``ticket_id``: the ticket that
     holds it now, for the ``conversation.handed_off`` event).
 
     ``notice`` is posted to the customer as a system message when this call is what handed the
-    conversation off; for a conversation already handed off nothing changes and None is returned. The
-    check and the change are one conditional UPDATE, so of two concurrent hand-offs exactly one posts the
-    notice.
+    conversation off; for a conversation already handed off nothing changes. The check and the change are
+    one conditional UPDATE, so of two concurrent hand-offs exactly one posts the notice. ``inserted``: the
+    caller's transaction inserted it handed off (``conversation_insert_handed_off``), so this call is what
+    hands it off and no UPDATE is needed; a conversation not stored yet is inserted handed off here.
+
+    ``user_body``: the user's message that asked for the handoff, stored with the notice in one INSERT (the
+    user's first, then the notice). Returns the user's message (None without ``user_body``) and the notice
+    (None when the conversation was handed off already).
     """
     with transaction.atomic(savepoint=False):
-        changed = (
-            Conversation.objects.filter(pk=conversation.pk)
-            .exclude(status=Conversation.Status.HANDED_OFF)
-            .update(status=Conversation.Status.HANDED_OFF, updated_at=now)
-        )
+        if inserted:
+            changed = 1
+        elif conversation.pk is None:
+            conversation_insert_handed_off(conversation=conversation, now=now)
+            changed = 1
+        else:
+            changed = (
+                Conversation.objects.filter(pk=conversation.pk)
+                .exclude(status=Conversation.Status.HANDED_OFF)
+                .update(status=Conversation.Status.HANDED_OFF, updated_at=now)
+            )
         conversation.status = Conversation.Status.HANDED_OFF
-        if not changed:
-            return None
-        conversation.updated_at = now
+        if changed:
+            conversation.updated_at = now
+        elif user_body is not None:
+            return message_post_user(conversation=conversation, body=user_body, now=now), None
+        else:
+            return None, None
         _conversation_event(conversation, WebhookEvent.CONVERSATION_HANDED_OFF, ticket=ticket_id)
-        return _message_create(conversation=conversation, author=Message.Author.SYSTEM, body=notice, at=now)
+        rows = []
+        if user_body is not None:
+            rows.append(
+                Message(
+                    conversation=conversation,
+                    author=Message.Author.USER,
+                    body=message_body_check(user_body),
+                    created_at=now,
+                )
+            )
+        notice_message = Message(
+            conversation=conversation, author=Message.Author.SYSTEM, body=message_body_check(notice), created_at=now
+        )
+        rows.append(notice_message)
+        Message.objects.bulk_create(rows)  # ids in list order: the user's message, then the notice
+        message_broadcast(notice_message)
+        for row in rows:
+            _message_event(conversation, row)
+        return (rows[0] if user_body is not None else None), notice_message
 
 
 def conversations_hand_off(*, workspace: Workspace, conversation_ids: list[int], now: datetime, ticket_id: int) -> None:

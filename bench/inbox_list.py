@@ -18,9 +18,15 @@ The tables are vacuumed after they grow, as autovacuum does in production (it is
 servers; without a visibility map no count can be an index-only scan).
 
     .venv/bin/python bench/inbox_list.py [--sizes 1000,10000,100000] [--samples 200]
+    .venv/bin/python bench/inbox_list.py --sizes 100000,1000000      # B5 at 1M (the 1M build: a few minutes)
+
+The data is built server-side (``INSERT … SELECT generate_series``: no row crosses the wire, one
+transaction, one WAL flush), and the sidebar's count cells (``InboxCount``) are recounted from the tickets
+once (``inbox_counts_rebuild``), since the rows did not go through ``inbox.services``.
 
 Exit status 1 if the query count changes with the size, a page runs an unbounded ``COUNT`` or an
-``OFFSET``, or the p95 of a page at the largest size is above 50 ms (B5).
+``OFFSET``, or the p95 of a page is above its target at that size: 20 ms at 100k tickets, 50 ms at 1M (and
+50 ms at the largest size run, if it is neither).
 """
 
 import argparse
@@ -37,6 +43,8 @@ import harness
 DATABASE = "halo_bench_inbox"
 SLUG = "bench-inbox-{size}"
 TARGET_P95_MS = 50.0
+# p95 targets of the pages by size (B5); the largest size run is held to TARGET_P95_MS if it is not listed.
+TARGETS_P95_MS = {100_000: 20.0, 1_000_000: 50.0}
 # The lists measured: name -> (statuses, whether the saved view's rule applies). "view" is the sidebar's saved
 # view (``/inbox/view-<id>/``), its rule checked for each ticket.
 PAGES = {"open": (("open", "priority"), False), "closed": (("closed",), False), "view": (("open", "priority"), True)}
@@ -93,9 +101,11 @@ def grow(workspace: Any, user: Any, tickets: int) -> None:
     from agents.models import Agent
     from halo.models import Company
     from inbox.models import CustomInbox, Ticket
+    from inbox.services import inbox_counts_rebuild
 
     have = Ticket.objects.filter(workspace=workspace).count()
     if have >= tickets:
+        inbox_counts_rebuild(workspace_id=workspace.pk)
         vacuum()
         return
     agent = Agent.objects.filter(workspace=workspace).first()
@@ -104,6 +114,9 @@ def grow(workspace: Any, user: Any, tickets: int) -> None:
     assert agent is not None
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
+        # One transaction: its single commit is the only WAL flush; sorting for the indexes gets more memory.
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
 
         def max_id(table: str) -> int:
             cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}")
@@ -141,12 +154,12 @@ def grow(workspace: Any, user: Any, tickets: int) -> None:
             """INSERT INTO inbox_ticket (workspace_id, contact_id, agent_id, status, reason, confidence, summary,
                                          summary_state, knowledge_sources, tools_tried, settings_version,
                                          escalation_count, created_at, updated_at, closed_at, verdict,
-                                         assignee_id, inbox_id)
+                                         rating_comment, assignee_id, inbox_id)
                SELECT %(ws)s, c.id, %(agent)s,
                       CASE c.id %% 20 WHEN 0 THEN 'priority' WHEN 1 THEN 'open' WHEN 2 THEN 'open'
                                       WHEN 3 THEN 'snoozed' ELSE 'closed' END,
                       'low_confidence', 35, 'The customer was charged twice.', 'ready', '[]', '[]', 1, 1,
-                      c.created_at, c.created_at, CASE WHEN c.id %% 20 >= 4 THEN c.created_at END, '',
+                      c.created_at, c.created_at, CASE WHEN c.id %% 20 >= 4 THEN c.created_at END, '', '',
                       CASE WHEN c.id %% 3 = 0 THEN %(user)s END, CASE WHEN c.id %% 5 = 0 THEN %(inbox)s END
                  FROM halo_contact c WHERE c.workspace_id = %(ws)s AND c.id > %(contact0)s ORDER BY c.id""",
             {**params, "agent": agent.pk, "contact0": contact0, "user": user.pk, "inbox": inbox.pk},
@@ -157,6 +170,7 @@ def grow(workspace: Any, user: Any, tickets: int) -> None:
                 WHERE t.workspace_id = %(ws)s AND t.id > %(ticket0)s""",
             {**params, "ticket0": ticket0},
         )
+        inbox_counts_rebuild(workspace_id=workspace.pk)
     print(f"  generated tickets {have + 1:,} to {tickets:,} in {time.perf_counter() - started:.1f} s")
     vacuum()
 
@@ -234,13 +248,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--database", default=DATABASE, help=f"PostgreSQL database (default {DATABASE})")
     options = parser.parse_args()
     sizes = sorted(int(size) for size in options.sizes.split(","))
 
     # As in production, whatever the shell says: DEBUG records every query and has templates keep their source
     # positions, both of which slow a page down.
     os.environ["DEBUG"] = "false"
-    harness.setup_django(DATABASE)
+    harness.setup_django(options.database)
     from django.conf import settings
 
     assert not settings.DEBUG
@@ -286,8 +301,9 @@ def main() -> int:
                     ratio,
                 )
             )
-            if label.startswith("page") and size == sizes[-1] and p95 > TARGET_P95_MS:
-                failures.append(f"{label} p95 {p95:.1f} ms at {size:,} tickets (target ≤ {TARGET_P95_MS:.0f} ms)")
+            target = TARGETS_P95_MS.get(size, TARGET_P95_MS if size == sizes[-1] else None)
+            if label.startswith("page") and target is not None and p95 > target:
+                failures.append(f"{label} p95 {p95:.1f} ms at {size:,} tickets (target ≤ {target:.0f} ms)")
 
     for name, counts in query_counts.items():
         if len(counts) != 1:
@@ -302,7 +318,12 @@ def main() -> int:
     for problem in failures:
         print(f"FAIL: {problem}")
     if not failures:
-        print(f"PASS: constant query count, keyset pages, p95 ≤ {TARGET_P95_MS:.0f} ms at {sizes[-1]:,} tickets")
+        targets = ", ".join(
+            f"≤ {TARGETS_P95_MS.get(size, TARGET_P95_MS):.0f} ms at {size:,}"
+            for size in sizes
+            if size in TARGETS_P95_MS or size == sizes[-1]
+        )
+        print(f"PASS: constant query count, keyset pages, p95 {targets} tickets")
     return 1 if failures else 0
 
 

@@ -85,9 +85,9 @@ def generate(tickets: int, per_ticket: int) -> Any:
         cursor.execute(
             """INSERT INTO inbox_ticket (workspace_id, contact_id, agent_id, status, reason, confidence, summary,
                                          summary_state, knowledge_sources, tools_tried, settings_version,
-                                         escalation_count, created_at, updated_at, verdict)
+                                         escalation_count, created_at, updated_at, verdict, rating_comment)
                SELECT %(ws)s, c.id, %(agent)s, CASE WHEN c.id %% 5 = 0 THEN 'open' ELSE 'closed' END,
-                      'low_confidence', 35, '', 'ready', '[]', '[]', 1, 1, now(), now(), ''
+                      'low_confidence', 35, '', 'ready', '[]', '[]', 1, 1, now(), now(), '', ''
                  FROM halo_contact c WHERE c.workspace_id = %(ws)s ORDER BY c.id""",
             params,
         )

@@ -282,11 +282,11 @@ def halo_build(tickets: int) -> None:
         cursor.execute(
             """INSERT INTO inbox_ticket (workspace_id, contact_id, agent_id, status, reason, confidence, summary,
                                          summary_state, knowledge_sources, tools_tried, settings_version,
-                                         escalation_count, created_at, updated_at, closed_at, verdict)
+                                         escalation_count, created_at, updated_at, closed_at, verdict, rating_comment)
                SELECT %(ws)s, c.id, %(agent)s,
                       CASE WHEN (row_number() OVER (ORDER BY c.id)) %% 100 <= %(open)s THEN 'open' ELSE 'closed' END,
                       'manual', NULL, 'The customer was charged twice.', 'ready', '[]', '[]', 1, 1,
-                      c.created_at, c.created_at, NULL, ''
+                      c.created_at, c.created_at, NULL, '', ''
                  FROM halo_contact c WHERE c.workspace_id = %(ws)s ORDER BY c.id""",
             params,
         )
@@ -322,6 +322,9 @@ def halo_build(tickets: int) -> None:
             workspace=workspace, contact=contact, agent=agent, status=Ticket.Status.OPEN, reason="manual"
         )
         ticket.conversations.add(conversation)
+    from inbox.services import inbox_counts_rebuild
+
+    inbox_counts_rebuild(workspace_id=workspace.pk)  # the sidebar's cells, for tickets not written by the inbox
     vacuum_analyze()
 
 
@@ -833,7 +836,14 @@ def main() -> int:
             assert command.startswith("gunicorn halo.wsgi "), command
             web = stack.enter_context(
                 harness.process_running(
-                    harness.procfile_argv(command.replace("gunicorn halo.wsgi", served, 1)),
+                    # Without Halo's gunicorn.conf.py (gunicorn reads it from the working directory unless told
+                    # another file): its logger class (credential redaction) is Halo's code, not in the peer's
+                    # venv; the peer logs with gunicorn's own logger.
+                    harness.procfile_argv(
+                        command.replace("gunicorn halo.wsgi", served, 1).replace(
+                            "--config gunicorn.conf.py", f"--config {PEER_PROJECT / 'gunicorn.conf.py'}", 1
+                        )
+                    ),
                     env={**env, **serving, "PORT": str(port)},
                     log=LOGS / "halo_peer_helpdesk.log",
                 )

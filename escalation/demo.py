@@ -156,7 +156,7 @@ def history_seed(workspace: Workspace, *, now: datetime | None = None, seed: int
             else:
                 turns.append(
                     SeedTurn(
-                        question="That doesn't help, I still need an answer",
+                        question=f"Sorry, that's not it. {first}",  # asked again, still unanswered
                         reply="Let me connect you with a teammate.",
                         at=at,
                         confidence=rng.randint(15, 40),

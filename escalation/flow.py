@@ -40,6 +40,7 @@ from agents.responders import TurnResult, responder_for
 from agents.selectors import messages_recent, responder_context_get, turn_latest
 from agents.services import (
     conversation_hand_off,
+    conversation_insert_handed_off,
     conversation_open,
     conversation_touch,
     message_body_check,
@@ -67,8 +68,9 @@ from escalation.services import (
     escalation_settings_ensure,
     handoff_notice,
 )
+from halo.identity import ContactIdentity
 from halo.models import Contact, Workspace
-from halo.services import contact_email_capture, contact_touch
+from halo.services import contact_email_capture, contact_of_identity_get_or_create, contact_touch
 from inbox.models import Ticket
 from inbox.notifications.replies import email_confirmation_schedule
 from inbox.selectors import ticket_open_of_conversation
@@ -103,11 +105,37 @@ class JudgedTurn:
     handoff: Handoff | None
 
 
-def conversation_start(*, workspace: Workspace, agent: Agent, contact: Contact, body: str) -> PostResult:
-    """Open a conversation with the user's first message and the AI's reply; the raw token is returned once."""
+def conversation_start(
+    *,
+    workspace: Workspace,
+    agent: Agent,
+    body: str,
+    contact: Contact | None = None,
+    identity: ContactIdentity | None = None,
+) -> PostResult:
+    """Open a conversation with the user's first message and the AI's reply; the raw token is returned once.
+
+    The customer is ``contact``, or the widget caller's ``identity``: its contact is found (created on first
+    sight) in the message's transaction, so a first message from a new visitor commits once."""
     body = message_body_check(body)
-    conversation, token = conversation_open(workspace=workspace, agent=agent, contact=contact)
-    result = _message_receive_in_transaction(conversation=conversation, body=body, first=True)
+    if (contact is None) == (identity is None):
+        raise ValueError("Pass a contact or an identity.")
+    if agent.answers_offline:
+        with transaction.atomic():
+            return _conversation_start(workspace=workspace, agent=agent, body=body, contact=contact, identity=identity)
+    return _conversation_start(workspace=workspace, agent=agent, body=body, contact=contact, identity=identity)
+
+
+def _conversation_start(
+    *, workspace: Workspace, agent: Agent, body: str, contact: Contact | None, identity: ContactIdentity | None
+) -> PostResult:
+    now = timezone.now()
+    new_contact = False
+    if contact is None:
+        assert identity is not None
+        contact, new_contact = contact_of_identity_get_or_create(workspace=workspace, identity=identity, active_at=now)
+    conversation, token = conversation_open(workspace=workspace, agent=agent, contact=contact, now=now)
+    result = _message_receive(conversation=conversation, body=body, first=True, new_contact=new_contact, now=now)
     result.token = token
     return result
 
@@ -119,43 +147,59 @@ def message_receive(*, conversation: Conversation, body: str) -> PostResult:
     loaded, as ``agents.selectors.conversation_for_widget`` reads it.
     """
     body = message_body_check(body)
-    return _message_receive_in_transaction(conversation=conversation, body=body, first=False)
-
-
-def _message_receive_in_transaction(*, conversation: Conversation, body: str, first: bool) -> PostResult:
     if conversation.agent.answers_offline:
         with transaction.atomic():
-            return _message_receive(conversation=conversation, body=body, first=first)
-    return _message_receive(conversation=conversation, body=body, first=first)
+            return _message_receive(conversation=conversation, body=body, first=False)
+    return _message_receive(conversation=conversation, body=body, first=False)
 
 
-def _message_receive(*, conversation: Conversation, body: str, first: bool) -> PostResult:
-    now = timezone.now()
+def _message_receive(
+    *, conversation: Conversation, body: str, first: bool, new_contact: bool = False, now: datetime | None = None
+) -> PostResult:
+    """``first``: the conversation is new (``conversation_open``, not stored yet); ``new_contact``: so is its
+    contact, inserted by this transaction."""
+    now = now or timezone.now()
     escalation_settings = agent_escalation_settings(agent=conversation.agent)
     with transaction.atomic(savepoint=False):
-        message = message_post_user(conversation=conversation, body=body, now=now)
-        result = PostResult(conversation=conversation, messages=[message])
-        _capture_email(conversation=conversation, body=body, result=result)
         contact_touch(contact=conversation.contact, at=now)
 
         if conversation.status == Conversation.Status.HANDED_OFF:
+            message = message_post_user(conversation=conversation, body=body, now=now)
+            result = PostResult(conversation=conversation, messages=[message])
+            _capture_email(conversation=conversation, body=body, result=result)
             result.ticket = ticket_open_of_conversation(conversation=conversation)
             if result.ticket is not None:
                 conversation_message_publish(message=message, ticket=result.ticket)
             return result
 
-        recent = [] if first else messages_recent(conversation=conversation, before_id=message.pk)
-        request = human_request_of(
-            body=body, escalation_settings=escalation_settings, offer_pending=_offered_a_teammate(recent)
+        # The words decide first; the recent messages are read only when they do not (a yes to the teammate
+        # the AI just offered) or for the responder.
+        request = human_request_of(body=body, escalation_settings=escalation_settings, offer_pending=False)
+        recent: list[Message] | None = None
+        if request is None:
+            recent = [] if first else messages_recent(conversation=conversation)
+            if _offered_a_teammate(recent):
+                request = human_request_of(body=body, escalation_settings=escalation_settings, offer_pending=True)
+        refused = request is not None and not contact_passes_escalation_filter(
+            contact=conversation.contact, escalation_settings=escalation_settings, now=now
         )
-        refused = False
-        if request is not None:
-            try:
-                return result.handed_off(
-                    _manual_hand_off(conversation=conversation, escalation_settings=escalation_settings, now=now)
-                )
-            except HandoffUnavailable:
-                refused = True  # outside the escalation filter: the AI says so instead
+        if request is not None and not refused:
+            handoff = _manual_hand_off(
+                conversation=conversation,
+                escalation_settings=escalation_settings,
+                now=now,
+                user_body=body,
+                first=first,
+                new_contact=new_contact,
+            )
+            assert handoff.user_message is not None
+            result = PostResult(conversation=conversation, messages=[handoff.user_message]).handed_off(handoff)
+            _capture_email(conversation=conversation, body=body, result=result)
+            return result
+        # Outside the escalation filter the AI says so instead (``refused``).
+        message = message_post_user(conversation=conversation, body=body, now=now)
+        result = PostResult(conversation=conversation, messages=[message])
+        _capture_email(conversation=conversation, body=body, result=result)
 
     if not conversation.ai_may_answer:
         return result
@@ -163,7 +207,7 @@ def _message_receive(*, conversation: Conversation, body: str, first: bool) -> P
         outcome = TurnResult(reply=NO_TEAMMATE_HERE_REPLY, confidence=None)
     else:
         outcome = responder_for(conversation.agent).respond(
-            context=responder_context_get(conversation=conversation, user_message=message, recent=recent)
+            context=responder_context_get(conversation=conversation, user_message=message, recent=recent or [])
         )
     if outcome.reply is None:  # an external bot answers through the server API
         return result
@@ -289,14 +333,21 @@ def _ai_turn(
 
 
 def _manual_hand_off(
-    *, conversation: Conversation, escalation_settings: EscalationSettings | None, now: datetime
+    *,
+    conversation: Conversation,
+    escalation_settings: EscalationSettings | None,
+    now: datetime,
+    user_body: str | None = None,
+    first: bool = False,
+    new_contact: bool = False,
 ) -> Handoff:
-    """Hand off because the user asked, with the AI's latest turn as the ticket's context."""
+    """Hand off because the user asked, with the AI's latest turn as the ticket's context (a new conversation
+    has none). ``user_body``: the message that asked, stored with the handoff's notice."""
     if not contact_passes_escalation_filter(
         contact=conversation.contact, escalation_settings=escalation_settings, now=now
     ):
         raise HandoffUnavailable("Talking to a human is not available for this conversation.")
-    latest = turn_latest(conversation=conversation)
+    latest = None if first else turn_latest(conversation=conversation)
     return _hand_off(
         conversation=conversation,
         escalation_settings=escalation_settings,
@@ -308,6 +359,9 @@ def _manual_hand_off(
         if latest is not None
         else (),
         now=now,
+        user_body=user_body,
+        new_contact=new_contact,
+        held_back_turns=0 if first else None,
     )
 
 
@@ -321,17 +375,33 @@ def _hand_off(
     knowledge_sources: tuple[KnowledgeSource, ...],
     tools_tried: tuple[ToolCall, ...],
     now: datetime,
+    user_body: str | None = None,
+    new_contact: bool = False,
     held_back_turns: int | None = None,
 ) -> Handoff:
     """Open or merge the contact's ticket and hand the conversation to the team, telling the customer.
-    ``held_back_turns``: the turns held back before, when the judged turn's history counted them."""
+    ``held_back_turns``: the turns held back before, when the judged turn's history counted them (or a new
+    conversation: none).
+
+    A conversation not stored yet is inserted handed off before its ticket links to it; a stored one is
+    handed off after its ticket is locked, the order every other write of a ticket and its conversations
+    takes. Either way the user's message (``user_body``) and the notice are one INSERT, after the ticket."""
     escalation_settings = escalation_settings or escalation_settings_ensure(agent=conversation.agent)
     contact = conversation.contact
     to_inbox = escalation_settings.routing_type == EscalationSettings.RoutingType.INBOX
+    notice = handoff_notice(contact=contact, escalation_settings=escalation_settings)
     with transaction.atomic(savepoint=False):
+        stored_first = conversation.pk is None
+        if stored_first:
+            conversation_insert_handed_off(conversation=conversation, now=now)
         opened = ticket_open_or_merge(
             conversation=conversation,
             contact=contact,
+            contact_is_new=new_contact,
+            # A conversation that starts with its handoff: its whole transcript is these two messages.
+            transcript=((Message.Author.USER, user_body), (Message.Author.SYSTEM, notice))
+            if stored_first and user_body is not None
+            else None,
             escalation=Escalation(
                 agent_id=escalation_settings.agent_id,
                 reason=reason.value,
@@ -348,13 +418,17 @@ def _hand_off(
                 held_back_turns=held_back_turns,
             ),
         )
-        message = conversation_hand_off(
+        user_message, message = conversation_hand_off(
             conversation=conversation,
-            notice=handoff_notice(contact=contact, escalation_settings=escalation_settings),
+            notice=notice,
             now=now,
             ticket_id=opened.ticket.pk,
+            user_body=user_body,
+            inserted=stored_first,
         )
-    return Handoff(ticket=opened.ticket, created=opened.created, event=opened.event, message=message)
+    return Handoff(
+        ticket=opened.ticket, created=opened.created, event=opened.event, message=message, user_message=user_message
+    )
 
 
 # --- What the customer reads ------------------------------------------------------------------------

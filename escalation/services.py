@@ -72,6 +72,7 @@ class Handoff:
     created: bool
     event: EscalationEvent | None
     message: Message | None = None
+    user_message: Message | None = None  # the user's message that asked, when stored with the handoff
 
 
 # --- Settings ----------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from django.utils.text import slugify
 
 from halo.email_confirmation import EmailClaim
 from halo.identity import ContactIdentity
+from halo.inserts import insert_unless_conflict
 from halo.models import ApiKey, Company, Contact, Membership, PageView, Workspace, validate_custom_fields
 
 CONTACT_TEXT_FIELDS = ("email", "name", "role", "plan")
@@ -319,18 +320,31 @@ def contact_touch(*, contact: Contact, at: datetime) -> None:
 
 
 def contact_of_identity_resolve(*, workspace: Workspace, identity: ContactIdentity) -> Contact:
-    """The contact of a verified widget caller, created on first sight.
+    """The contact of a verified widget caller, created on first sight (see ``contact_of_identity_get_or_create``)."""
+    return contact_of_identity_get_or_create(workspace=workspace, identity=identity)[0]
+
+
+def contact_of_identity_get_or_create(
+    *, workspace: Workspace, identity: ContactIdentity, active_at: datetime | None = None
+) -> tuple[Contact, bool]:
+    """The contact of a verified widget caller, created on first sight (active at ``active_at``, if given),
+    and whether this call created it.
 
     An identified user's email, name and traits (custom fields) are upserted lightly from a signed identity
     (``user_jwt``; only values that are given and differ; traits merged key by key); the server API stays
     the source of truth for everything else. The identity is already verified (``halo.identity``).
     Creation is race-free: the database's unique constraints decide, and the loser of a race reads the
     winner's row.
+    An anonymous visitor is one ``INSERT … ON CONFLICT DO NOTHING`` (no lookup first, no savepoint), read
+    only when it exists already.
     """
     if identity.user_id is not None:
         lookup: dict[str, Any] = {"workspace": workspace, "user_id": identity.user_id}
     elif identity.visitor_id is not None:
-        lookup = {"workspace": workspace, "visitor_id": identity.visitor_id}
+        created = _contact_visitor_insert(workspace=workspace, visitor_id=identity.visitor_id, active_at=active_at)
+        if created is not None:
+            return created, True
+        return Contact.objects.get(workspace=workspace, visitor_id=identity.visitor_id), False
     else:
         raise ValueError("A widget caller needs a user_id or a visitor_id.")
     signed: dict[str, Any] = {
@@ -343,11 +357,11 @@ def contact_of_identity_resolve(*, workspace: Workspace, identity: ContactIdenti
         custom = dict(identity.traits) if identity.user_id else {}
         try:
             with transaction.atomic():
-                contact = Contact.objects.create(**lookup, **signed, custom_fields=custom)
+                contact = Contact.objects.create(**lookup, **signed, custom_fields=custom, last_active_at=active_at)
         except IntegrityError:
-            contact = Contact.objects.get(**lookup)
-        return contact
-    if identity.user_id and identity.traits:
+            return Contact.objects.get(**lookup), False
+        return contact, True
+    if identity.traits:
         merged = {**contact.custom_fields, **identity.traits}
         if merged != contact.custom_fields:
             validate_custom_fields(merged)  # the merge may pass the count limit
@@ -357,7 +371,14 @@ def contact_of_identity_resolve(*, workspace: Workspace, identity: ContactIdenti
         for name in changed:
             setattr(contact, name, signed[name])
         contact.save(update_fields=changed)
-    return contact
+    return contact, False
+
+
+def _contact_visitor_insert(*, workspace: Workspace, visitor_id: str, active_at: datetime | None) -> Contact | None:
+    """Insert an anonymous visitor's contact unless one exists (``contact_unique_visitor_id`` decides); the
+    new contact, or None when it existed."""
+    contact = Contact(workspace=workspace, visitor_id=visitor_id, last_active_at=active_at)
+    return contact if insert_unless_conflict(contact, constraint="contact_unique_visitor_id") else None
 
 
 _EMAIL_IN_TEXT = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[A-Za-z]{2,}")

@@ -30,6 +30,7 @@ from inbox.services import (
     macro_create,
     macro_delete,
     macro_update,
+    ticket_delete,
     ticket_update,
 )
 
@@ -257,6 +258,13 @@ class TicketAdmin(WorkspaceScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False  # tickets come from escalations
+
+    def delete_model(self, request: HttpRequest, obj: Ticket) -> None:
+        ticket_delete(ticket=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for ticket in queryset:
+            ticket_delete(ticket=ticket)
 
     def save_model(self, request: HttpRequest, obj: Ticket, form: Any, change: bool) -> None:
         data = {name: form.cleaned_data[name] for name in form.changed_data if name in TICKET_EDITABLE_FIELDS}

@@ -319,6 +319,32 @@ class InboxCounter(models.Model):
         return f"{self.workspace_id}: {self.last_seq}"
 
 
+class InboxCount(models.Model):
+    """How many of a workspace's tickets that are not closed are in one cell of (status, assignee, team
+    inbox): the sidebar's counts are sums of a workspace's cells, read in one query whatever the backlog.
+
+    Invariant: for every workspace, status that is not closed, assignee and inbox, ``n`` equals the
+    ``COUNT(*)`` of its tickets in that cell (no row: zero). Kept by ``inbox.services`` in the transaction that
+    changes a ticket, with relative updates (``n = n + delta``, never a read-modify-write) of the cells a
+    change leaves and enters, in one statement, in key order. ``assignee_key`` / ``inbox_key`` are ids, 0 for
+    none: plain integers, so the cell's unique key works as the conflict target of that upsert on PostgreSQL
+    and SQLite alike (NULLs are distinct in a unique key)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=16)
+    assignee_key = models.BigIntegerField(default=0)
+    inbox_key = models.BigIntegerField(default=0)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "status", "assignee_key", "inbox_key"], name="inboxcount_cell")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id}/{self.status}/{self.assignee_key}/{self.inbox_key}: {self.n}"
+
+
 class InboxEvent(models.Model):
     """One live inbox event, numbered ``seq`` (1, 2, 3, … without gaps) within its workspace."""
 

@@ -10,6 +10,7 @@ views with their counts), ``inbox_list_get`` / ``inbox_page`` (one keyset page o
 ``ticket_detail_get`` (a ticket page), each in a fixed number of queries.
 """
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +18,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -29,7 +31,7 @@ from halo.models import Contact, PageView, Workspace
 from halo.params import parse_id
 from halo.search import search_terms
 from halo.selectors import contacts_matching_text
-from inbox.models import CustomInbox, EscalationEvent, InboxMember, Macro, SavedView, Ticket, TicketNote
+from inbox.models import CustomInbox, EscalationEvent, InboxCount, InboxMember, Macro, SavedView, Ticket, TicketNote
 from segments.lang import Node
 from segments.selectors import contacts_matching
 
@@ -139,10 +141,14 @@ class InboxList:
         return f"{COUNT_CAP}+" if self.count > COUNT_CAP else str(self.count)
 
 
-def _capped_counts(querysets: dict[str, QuerySet[Ticket]]) -> dict[str, int]:
-    """Each queryset's number of rows, counted up to ``COUNT_CAP + 1`` only, all in one query: a bounded
-    count reads at most that many index entries, so the sidebar costs the same at 1k or 100k tickets."""
-    if not querysets:
+def _capped_counts(
+    querysets: dict[str, QuerySet[Ticket]], sums: dict[str, QuerySet[InboxCount]] | None = None
+) -> dict[str, int]:
+    """Each ticket queryset's number of rows, counted up to ``COUNT_CAP + 1`` only, and each cell queryset's
+    sum of ``n``, all in one query: a bounded count reads at most that many index entries, and a workspace's
+    cells are a few rows whatever its backlog, so the sidebar costs the same at 1k or 1M tickets."""
+    sums = sums or {}
+    if not querysets and not sums:
         return {}
     parts: list[str] = []
     params: list[Any] = []
@@ -150,16 +156,23 @@ def _capped_counts(querysets: dict[str, QuerySet[Ticket]]) -> dict[str, int]:
         sql, sql_params = queryset.order_by().values("pk")[: COUNT_CAP + 1].query.sql_with_params()
         parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped)")  # noqa: S608 (Django's SQL; params apart)  # nosec B608
         params.extend(sql_params)
+    for cells in sums.values():
+        sql, sql_params = cells.order_by().values("n").query.sql_with_params()
+        parts.append(f"(SELECT COALESCE(SUM(n), 0) FROM ({sql}) AS cells)")  # noqa: S608 (as above)  # nosec B608
+        params.extend(sql_params)
     with connection.cursor() as cursor:
         cursor.execute("SELECT " + ", ".join(parts), params)
         row = cursor.fetchone()
-    return {key: int(value) for key, value in zip(querysets, row, strict=True)}
+    return {key: int(value) for key, value in zip([*querysets, *sums], row, strict=True)}
 
 
 def inbox_lists(*, workspace: Workspace, user_id: int, now: datetime | None = None) -> list[InboxList]:
-    """Every list of the inbox sidebar with its count, in three queries whatever the number of tickets, inboxes
-    and views (custom inboxes, saved views, then every count at once). Counts are over tickets that are not
-    closed and stop at ``COUNT_CAP`` (shown as "999+")."""
+    """Every list of the inbox sidebar with its count, in three queries whatever the number of tickets: custom
+    inboxes, saved views, then every count at once. A built-in list's or a team inbox's count is the sum of
+    the workspace's ``InboxCount`` cells it covers (exact, kept by the ticket changes). A saved view's rule
+    is about contacts, whose data changes without a ticket change, so it cannot be kept as a cell: it is
+    counted up to ``COUNT_CAP`` and the count reused for ``VIEW_COUNT_SECONDS``. Closed tickets are not
+    counted."""
     lists = [
         InboxList(
             key=key,
@@ -181,14 +194,70 @@ def inbox_lists(*, workspace: Workspace, user_id: int, now: datetime | None = No
         )
         for custom in CustomInbox.objects.filter(workspace=workspace)
     ]
-    lists += [saved_view_list(view=view, user_id=user_id) for view in SavedView.objects.filter(workspace=workspace)]
-    counted = {
-        item.key: _counted_tickets(workspace=workspace, inbox_list=item, now=now or timezone.now())
-        for item in lists
-        if item.key not in UNCOUNTED_LISTS
-    }
-    counts = _capped_counts(counted)
+    views = [saved_view_list(view=view, user_id=user_id) for view in SavedView.objects.filter(workspace=workspace)]
+    at = now or timezone.now()
+    cached = _view_counts_cached(views)
+    counts = _capped_counts(
+        {
+            view.key: _counted_tickets(workspace=workspace, inbox_list=view, now=at)
+            for view in views
+            if view.key not in cached
+        },
+        sums={
+            item.key: _cells(workspace=workspace, inbox_list=item) for item in lists if item.key not in UNCOUNTED_LISTS
+        },
+    )
+    _view_counts_keep(views, {key: counts[key] for key in counts if key.startswith("view-")})
+    counts |= cached
+    lists += views
     return [replace(item, count=counts[item.key]) if item.key in counts else item for item in lists]
+
+
+# How long a saved view's sidebar count is reused (per view, as defined, and per viewer for "me" views).
+VIEW_COUNT_SECONDS = 30
+
+
+def _view_count_key(view: InboxList) -> str:
+    """A view's cache key: its definition is part of it, so an edited view is counted afresh."""
+    definition = repr((view.key, sorted(view.statuses), view.assignee, view.inbox, view.segment))
+    return "inbox:view-count:" + hashlib.sha256(definition.encode()).hexdigest()
+
+
+def _view_counts_cached(views: list[InboxList]) -> dict[str, int]:
+    """The saved views' counts computed in the last ``VIEW_COUNT_SECONDS`` (none when the cache is down)."""
+    if not views:
+        return {}
+    keys = {_view_count_key(view): view.key for view in views}
+    try:
+        found = cache.get_many(list(keys))
+    except Exception:  # the cache is down: count now, as without it
+        return {}
+    return {keys[cache_key]: int(value) for cache_key, value in found.items()}
+
+
+def _view_counts_keep(views: list[InboxList], counts: dict[str, int]) -> None:
+    by_key = {view.key: view for view in views}
+    if not counts:
+        return
+    try:
+        cache.set_many(
+            {_view_count_key(by_key[key]): value for key, value in counts.items() if key in by_key},
+            timeout=VIEW_COUNT_SECONDS,
+        )
+    except Exception:  # the cache is down: the next page counts again
+        return
+
+
+def _cells(*, workspace: Workspace, inbox_list: InboxList) -> QuerySet[InboxCount]:
+    """The ``InboxCount`` cells a built-in list or a team inbox covers (its count is their sum)."""
+    conditions = Q(workspace=workspace, status__in=inbox_list.statuses or NOT_CLOSED)
+    if inbox_list.assignee == UNSET:
+        conditions &= Q(assignee_key=0)
+    elif isinstance(inbox_list.assignee, int):
+        conditions &= Q(assignee_key=inbox_list.assignee)
+    if inbox_list.inbox is not None:
+        conditions &= Q(inbox_key=inbox_list.inbox)
+    return InboxCount.objects.filter(conditions)
 
 
 def _counted_tickets(*, workspace: Workspace, inbox_list: InboxList, now: datetime) -> QuerySet[Ticket]:

@@ -20,13 +20,13 @@ an assignment records the assignee's email (``inbox.notifications``). ``conversa
 customer's message on a handed-off conversation in its ticket's open pages.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -36,16 +36,17 @@ from agents.models import Conversation, Message
 from agents.selectors import turns_held_back_count
 from agents.services import conversations_hand_back, conversations_hand_off, message_post
 from agents.turns import KnowledgeSource, ToolCall, sources_dedupe
+from halo.inserts import insert_unless_conflict
 from halo.models import Contact, Membership, Workspace
 from halo.outbox import outbox_enqueue
 from halo.services import membership_update
 from halo.webhooks.events import WebhookEvent, webhook_event_record
 from inbox.events import MESSAGE_NEW, NOTE_NEW, TICKET_CREATED, TICKET_MERGED, TICKET_UPDATED, inbox_event_record
 from inbox.macros import PLACEHOLDERS, macro_unknown_placeholders
-from inbox.models import CustomInbox, EscalationEvent, InboxMember, Macro, SavedView, Ticket, TicketNote
+from inbox.models import CustomInbox, EscalationEvent, InboxCount, InboxMember, Macro, SavedView, Ticket, TicketNote
 from inbox.notifications import notification_assignment, notifications_ticket_created
 from inbox.notifications.replies import reply_email_schedule
-from inbox.summaries import ticket_summary_refresh
+from inbox.summaries import summary_of_new_ticket, ticket_summary_refresh
 
 SUMMARY_TASK = "inbox.tasks.ticket_summarize"
 TICKET_EDITABLE_FIELDS = ("status", "assignee", "inbox", "snoozed_until")
@@ -89,42 +90,51 @@ class TicketOpened:
     event: EscalationEvent
 
 
-def ticket_open_or_merge(*, conversation: Conversation, contact: Contact, escalation: Escalation) -> TicketOpened:
+def ticket_open_or_merge(
+    *,
+    conversation: Conversation,
+    contact: Contact,
+    escalation: Escalation,
+    contact_is_new: bool = False,
+    transcript: tuple[tuple[str, str], ...] | None = None,
+) -> TicketOpened:
     """Create the contact's ticket or merge into the one that is not closed, and record the escalation.
 
     Call inside the escalation's transaction (the conversation's hand-off commits with it). Race-free: the
     contact's open ticket is locked while it is merged into, and a losing insert merges into the winner's.
+    ``contact_is_new``: the contact was inserted by the caller's transaction, so no other transaction can see
+    it yet: it has no ticket and nobody can race for one. Otherwise the INSERT is one that the partial unique
+    constraint may refuse (``insert_unless_conflict``: no lookup before it, no savepoint around it); refused,
+    the contact's open ticket is read locked and merged into.
+
+    ``transcript``: every message of the conversation as (author, body), when the caller holds them all (a
+    conversation that starts with its handoff). A ticket it creates then gets its builtin summary in the same
+    INSERT (``summary_of_new_ticket``) instead of a summary job; a merge, or an LLM summarizer, still records
+    the job.
     """
     at = escalation.at
+    summary = None
+    if transcript is not None:
+        summary = summary_of_new_ticket(
+            agent=conversation.agent if Conversation.agent.is_cached(conversation) else None,
+            reason=escalation.reason,
+            confidence=escalation.confidence,
+            transcript=transcript,
+            tools_tried=[tool.to_json(with_result=False) for tool in escalation.tools_tried],
+            knowledge_sources=[source.to_json() for source in escalation.knowledge_sources],
+        )
+    if escalation.held_back_turns is None:  # for a ticket it creates (read before the INSERT decides that)
+        escalation = replace(escalation, held_back_turns=turns_held_back_count(conversation=conversation))
     with transaction.atomic(savepoint=False):
-        ticket = _contact_open_ticket_locked(contact)
-        created = False
-        if ticket is None:
-            try:
-                with transaction.atomic():  # a savepoint: losing the race must not poison the transaction
-                    ticket = Ticket.objects.create(
-                        workspace_id=conversation.workspace_id,
-                        contact=contact,
-                        agent_id=escalation.agent_id,
-                        status=Ticket.Status.PRIORITY if escalation.priority else Ticket.Status.OPEN,
-                        assignee_id=escalation.assignee_id,
-                        inbox_id=escalation.inbox_id,
-                        reason=escalation.reason,
-                        confidence=escalation.confidence,
-                        knowledge_sources=[source.to_json() for source in escalation.knowledge_sources],
-                        tools_tried=[tool.to_json(with_result=False) for tool in escalation.tools_tried],
-                        settings_version=escalation.settings_version,
-                        held_back_turns=turns_held_back_count(conversation=conversation)
-                        if escalation.held_back_turns is None
-                        else escalation.held_back_turns,
-                        created_at=at,
-                        updated_at=at,
-                    )
-                created = True
-            except IntegrityError:  # another escalation created the contact's open ticket first
-                ticket = _contact_open_ticket_locked(contact)
-                if ticket is None:  # it was closed meanwhile: nothing left to merge into
-                    raise
+        if contact_is_new:
+            ticket = _ticket_new(conversation=conversation, contact=contact, escalation=escalation, summary=summary)
+            ticket.save(force_insert=True)
+            created = True
+        else:
+            ticket, created = _ticket_insert_or_lock(
+                conversation=conversation, contact=contact, escalation=escalation, summary=summary
+            )
+        before = None if created else _cell(ticket)
         if not created:
             _ticket_merge(ticket=ticket, escalation=escalation)
         ticket.conversations.add(conversation)
@@ -143,16 +153,67 @@ def ticket_open_or_merge(*, conversation: Conversation, contact: Contact, escala
         )
         if not Ticket.workspace.is_cached(ticket) and Conversation.workspace.is_cached(conversation):
             ticket.workspace = conversation.workspace
+        counted = False
         if created and ticket.inbox_id is not None and ticket.assignee_id is None:
-            # The inbox's policy assigns it (or it waits behind older tickets for a place to free up).
+            # The inbox's policy assigns it (or it waits behind older tickets for a place to free up); the new
+            # ticket's cell is taken there, with those of the waiting tickets it assigns.
             _inbox_assign_waiting(inbox_id=ticket.inbox_id, now=at, new_ticket=ticket)
-        outbox_enqueue(workspace=ticket.workspace, task=SUMMARY_TASK, payload={"ticket_id": ticket.pk})
+            counted = True
+        if ticket.summary_state != Ticket.SummaryState.READY:  # a merge, or no summary written with the ticket
+            outbox_enqueue(workspace=ticket.workspace, task=SUMMARY_TASK, payload={"ticket_id": ticket.pk})
         if created:
             notifications_ticket_created(ticket=ticket)
-        # Last: the event takes the workspace's counter row, locked until commit (concurrent escalations
-        # into one workspace wait on it as briefly as possible).
+        # Last: the sidebar's cells, then the event, which takes the workspace's counter row, locked until
+        # commit (concurrent escalations into one workspace wait on them as briefly as possible).
+        if not counted:
+            _counts_move(workspace_id=ticket.workspace_id, before=before, after=_cell(ticket))
         _ticket_event(ticket=ticket, type=TICKET_CREATED if created else TICKET_MERGED, conversation_id=conversation.pk)
     return TicketOpened(ticket=ticket, created=created, event=event)
+
+
+def _ticket_new(
+    *, conversation: Conversation, contact: Contact, escalation: Escalation, summary: str | None = None
+) -> Ticket:
+    at = escalation.at
+    return Ticket(
+        summary=summary or "",
+        summary_state=Ticket.SummaryState.READY if summary is not None else Ticket.SummaryState.PENDING,
+        workspace_id=conversation.workspace_id,
+        contact=contact,
+        agent_id=escalation.agent_id,
+        status=Ticket.Status.PRIORITY if escalation.priority else Ticket.Status.OPEN,
+        assignee_id=escalation.assignee_id,
+        inbox_id=escalation.inbox_id,
+        reason=escalation.reason,
+        confidence=escalation.confidence,
+        knowledge_sources=[source.to_json() for source in escalation.knowledge_sources],
+        tools_tried=[tool.to_json(with_result=False) for tool in escalation.tools_tried],
+        settings_version=escalation.settings_version,
+        held_back_turns=escalation.held_back_turns or 0,
+        created_at=at,
+        updated_at=at,
+    )
+
+
+# A ticket found open by the INSERT and closed before it could be locked: the INSERT is tried again (a close
+# that wins twice in a row, on the same contact, within two statements, is not a real pattern).
+OPEN_TICKET_ATTEMPTS = 3
+
+
+def _ticket_insert_or_lock(
+    *, conversation: Conversation, contact: Contact, escalation: Escalation, summary: str | None
+) -> tuple[Ticket, bool]:
+    """The constraint decides, in one statement: a new ticket (True), or the contact's ticket that is not
+    closed, locked (False)."""
+    for _ in range(OPEN_TICKET_ATTEMPTS):
+        ticket = _ticket_new(conversation=conversation, contact=contact, escalation=escalation, summary=summary)
+        if insert_unless_conflict(ticket, constraint="ticket_one_open_per_contact"):
+            return ticket, True
+        found = _contact_open_ticket_locked(contact)
+        if found is not None:
+            found.contact = contact  # the caller's instance: its display name needs no read
+            return found, False
+    raise IntegrityError("The contact's open ticket kept closing during the escalation.")
 
 
 def _contact_open_ticket_locked(contact: Contact) -> Ticket | None:
@@ -228,6 +289,7 @@ def ticket_update(
         locked = Ticket.objects.select_for_update(of=("self",)).select_related("workspace", "contact").get(pk=ticket.pk)
         was_closed = locked.status == Ticket.Status.CLOSED
         before = (locked.status, locked.assignee_id, locked.inbox_id)
+        cell_before = _cell(locked)
         if "status" in data:
             locked.status = data["status"]
         if "snoozed_until" in data:
@@ -283,6 +345,7 @@ def ticket_update(
             if old != new
         ]
         if changed:
+            _counts_move(workspace_id=locked.workspace_id, before=cell_before, after=_cell(locked))
             _ticket_event(ticket=locked, type=TICKET_UPDATED, changed=changed)
         if "assignee" in changed and locked.assignee_id is not None:
             notification_assignment(ticket=locked, actor_id=actor.pk if actor is not None else None)
@@ -322,6 +385,144 @@ def closing_notice(conversation: Conversation, *, actor: User | None) -> str:
     """What the customer reads when a teammate closes their ticket."""
     who = teammate_display_name(actor) if actor is not None else "Our team"
     return f"{who} closed this conversation. {conversation.agent.name} is here again if you need anything else."
+
+
+# --- The sidebar's counts ------------------------------------------------------------------------------
+
+Cell = tuple[str, int, int]  # (status, assignee id or 0, inbox id or 0) of a ticket that is not closed
+
+
+def _cell(ticket: Ticket) -> Cell | None:
+    """The ``InboxCount`` cell a ticket counts in; None for a closed ticket (closed tickets are not counted)."""
+    if ticket.status == Ticket.Status.CLOSED:
+        return None
+    return (ticket.status, ticket.assignee_id or 0, ticket.inbox_id or 0)
+
+
+def _counts_move(*, workspace_id: int, before: Cell | None, after: Cell | None) -> None:
+    """A ticket left the cell ``before`` and entered ``after`` (None: not counted): one upsert adds -1 and +1.
+
+    Call in the transaction of the change, after the ticket's own row lock and before the change's inbox
+    event: every ticket change takes its cells' rows, then the workspace's event counter row, in that order,
+    and the cells of one statement in key order, so two changes never wait on each other in a cycle. The
+    updates are relative (``n = n + delta`` in the database), so no change reads a count to write it back.
+    """
+    if before == after:
+        return
+    deltas: dict[Cell, int] = {}
+    if before is not None:
+        deltas[before] = -1
+    if after is not None:
+        deltas[after] = deltas.get(after, 0) + 1
+    _counts_add(workspace_id=workspace_id, deltas=deltas)
+
+
+def _counts_add(*, workspace_id: int, deltas: dict[Cell, int], create: bool = False) -> None:
+    """Add ``deltas`` to the cells, in key order; ``create``: only make sure the cells exist (no row is
+    changed or locked that exists already)."""
+    cells = sorted(cell for cell, delta in deltas.items() if delta or create)
+    if not cells:
+        return
+    table = connection.ops.quote_name(InboxCount._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(cells))
+    params: list[Any] = []
+    for status, assignee_key, inbox_key in cells:
+        params += [workspace_id, status, assignee_key, inbox_key, deltas[(status, assignee_key, inbox_key)]]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (workspace_id, status, assignee_key, inbox_key, n) VALUES {values} "  # noqa: S608 (our table)  # nosec B608
+            "ON CONFLICT (workspace_id, status, assignee_key, inbox_key) "
+            + ("DO NOTHING" if create else f"DO UPDATE SET n = {table}.n + excluded.n"),
+            params,
+        )
+
+
+def inbox_counts_rebuild(*, workspace_id: int | None = None) -> None:
+    """Recount the cells from the tickets (one workspace, or all): after a bulk load of tickets written
+    outside these services (a benchmark's COPY, a fixture), or as a repair. Run it while the workspace's
+    tickets are not changing: a change committed during the recount may be counted twice or not at all."""
+    tickets = Ticket.objects.exclude(status=Ticket.Status.CLOSED)
+    counts = InboxCount.objects.all()
+    if workspace_id is not None:
+        tickets, counts = tickets.filter(workspace_id=workspace_id), counts.filter(workspace_id=workspace_id)
+    with transaction.atomic():
+        counts.delete()
+        InboxCount.objects.bulk_create(
+            InboxCount(
+                workspace_id=row["workspace_id"],
+                status=row["status"],
+                assignee_key=row["assignee_id"] or 0,
+                inbox_key=row["inbox_id"] or 0,
+                n=row["n"],
+            )
+            for row in tickets.order_by()
+            .values("workspace_id", "status", "assignee_id", "inbox_id")
+            .annotate(n=Count("pk"))
+        )
+
+
+def ticket_counts_enter(*, ticket: Ticket) -> None:
+    """A ticket inserted without ``ticket_open_or_merge`` (a fixture, a data load of a few rows) enters its
+    cell; a bulk load recounts instead (``inbox_counts_rebuild``)."""
+    _counts_move(workspace_id=ticket.workspace_id, before=None, after=_cell(ticket))
+
+
+def counts_contact_deleting(*, contact_id: int) -> None:
+    """A contact is being deleted (its tickets with it): its ticket that is not closed leaves its cell."""
+    ticket = Ticket.objects.filter(contact_id=contact_id).exclude(status=Ticket.Status.CLOSED).first()
+    if ticket is not None:
+        _counts_move(workspace_id=ticket.workspace_id, before=_cell(ticket), after=None)
+
+
+def counts_assignee_deleting(*, user_id: int) -> None:
+    """A user is being deleted: their tickets become unassigned (``SET_NULL``), so their cells join the
+    unassigned ones."""
+    _counts_merge(InboxCount.objects.filter(assignee_key=user_id), assignee_key=0)
+
+
+def counts_inbox_deleting(*, inbox_id: int) -> None:
+    """A team inbox is being deleted: its tickets leave it (``SET_NULL``), so its cells join the no-inbox ones."""
+    _counts_merge(InboxCount.objects.filter(inbox_key=inbox_id), inbox_key=0)
+
+
+def _counts_merge(cells: Any, **target: int) -> None:
+    """Move the counts of ``cells`` into the cells that differ by ``target``, locking every row involved in
+    key order first (the order every ticket change takes them in)."""
+
+    def moved(cell: Cell) -> Cell:
+        return (cell[0], target.get("assignee_key", cell[1]), target.get("inbox_key", cell[2]))
+
+    with transaction.atomic():
+        sources = {
+            (row.workspace_id, (row.status, row.assignee_key, row.inbox_key)) for row in cells.only("pk").iterator()
+        }
+        for workspace_id, cell in sources:
+            _counts_add(workspace_id=workspace_id, deltas={moved(cell): 0}, create=True)
+        involved = sources | {(workspace_id, moved(cell)) for workspace_id, cell in sources}
+        locked = {
+            (row.workspace_id, (row.status, row.assignee_key, row.inbox_key)): row.n
+            for row in InboxCount.objects.select_for_update()
+            .filter(workspace_id__in={workspace_id for workspace_id, _ in involved})
+            .order_by("workspace_id", "status", "assignee_key", "inbox_key")
+            if (row.workspace_id, (row.status, row.assignee_key, row.inbox_key)) in involved
+        }
+        by_workspace: dict[int, dict[Cell, int]] = {}
+        for workspace_id, cell in sources:
+            deltas = by_workspace.setdefault(workspace_id, {})
+            deltas[cell] = deltas.get(cell, 0) - locked[(workspace_id, cell)]
+            deltas[moved(cell)] = deltas.get(moved(cell), 0) + locked[(workspace_id, cell)]
+        for workspace_id, deltas in by_workspace.items():
+            _counts_add(workspace_id=workspace_id, deltas=deltas)
+
+
+def ticket_delete(*, ticket: Ticket) -> None:
+    """Delete a ticket (the admin's delete), taking it out of its cell."""
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update().filter(pk=ticket.pk).first()
+        if locked is None:
+            return
+        _counts_move(workspace_id=locked.workspace_id, before=_cell(locked), after=None)
+        locked.delete()
 
 
 # --- Live events and the staff inbox's actions ---------------------------------------------------------
@@ -426,7 +627,9 @@ def _ticket_wake(*, ticket: Ticket, now: datetime) -> None:
         status=Ticket.Status.OPEN, snoozed_until=None, updated_at=now
     )
     if updated:
+        before = (Ticket.Status.SNOOZED, ticket.assignee_id or 0, ticket.inbox_id or 0)
         ticket.status, ticket.snoozed_until, ticket.updated_at = Ticket.Status.OPEN, None, now
+        _counts_move(workspace_id=ticket.workspace_id, before=before, after=_cell(ticket))
         _ticket_event(ticket=ticket, type=TICKET_UPDATED, changed=["status"])
 
 
@@ -701,6 +904,12 @@ def tickets_seed(*, workspace: Workspace, tickets: list[SeedTicket]) -> list[Tic
             )
             for ticket, seed in zip(created, tickets, strict=True)
         )
+        deltas: dict[Cell, int] = {}
+        for ticket in created:
+            cell = _cell(ticket)
+            if cell is not None:
+                deltas[cell] = deltas.get(cell, 0) + 1
+        _counts_add(workspace_id=workspace.pk, deltas=deltas)  # the sidebar counts seeded tickets not closed
     return created
 
 
@@ -790,6 +999,8 @@ def _inbox_assign_waiting(*, inbox_id: int, now: datetime, new_ticket: Ticket | 
         .first()
     )
     if inbox is None:
+        if new_ticket is not None:
+            _counts_move(workspace_id=new_ticket.workspace_id, before=None, after=_cell(new_ticket))
         return []
     if new_ticket is not None:
         new_ticket.inbox = inbox  # read already: its Slack channel needs no second read
@@ -803,6 +1014,8 @@ def _inbox_assign_waiting(*, inbox_id: int, now: datetime, new_ticket: Ticket | 
         .order_by("created_at", "id")[:ASSIGN_BATCH]
     )
     assigned: list[Ticket] = []
+    # Every cell this call moves, in one upsert before any live event (cells before the event counter row).
+    deltas: dict[Cell, int] = {}
     for ticket in waiting:
         user_id = _member_next(inbox=inbox, capacity_locked=capacity_locked)
         if user_id is None:
@@ -816,9 +1029,23 @@ def _inbox_assign_waiting(*, inbox_id: int, now: datetime, new_ticket: Ticket | 
         if new_ticket is not None and ticket.pk == new_ticket.pk:
             new_ticket.assignee_id, new_ticket.updated_at = user_id, now
         else:
+            was = (ticket.status, 0, inbox.pk)
+            deltas[was] = deltas.get(was, 0) - 1
+        assigned.append(ticket)
+    for ticket in assigned:
+        if new_ticket is None or ticket.pk != new_ticket.pk:
+            cell = _cell(ticket)
+            if cell is not None:
+                deltas[cell] = deltas.get(cell, 0) + 1
+    if new_ticket is not None:
+        cell = _cell(new_ticket)
+        if cell is not None:
+            deltas[cell] = deltas.get(cell, 0) + 1
+    _counts_add(workspace_id=inbox.workspace_id, deltas=deltas)
+    for ticket in assigned:
+        if new_ticket is None or ticket.pk != new_ticket.pk:
             _ticket_event(ticket=ticket, type=TICKET_UPDATED, changed=["assignee"])
             notification_assignment(ticket=ticket)
-        assigned.append(ticket)
     if assigned:
         CustomInbox.objects.filter(pk=inbox.pk).update(assigned_total=inbox.assigned_total)
     return assigned

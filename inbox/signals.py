@@ -1,4 +1,8 @@
-"""Receivers that end a teammate's live inbox access when it is taken away outside this app.
+"""Receivers for changes made outside this app: a teammate's live inbox access taken away, and the deletes
+that change tickets without ``inbox.services`` (a cascade or ``SET_NULL``), which keep the sidebar's counts
+(``InboxCount``) true through ``counts_*_deleting``.
+
+Live access:
 
 Memberships are removed, and users deactivated, through the Django admin (or a cascade: a user or
 workspace deleted); a password is changed through the admin or the password change page, which makes the
@@ -14,11 +18,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_logged_out
-from django.db.models.signals import post_delete, post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.http import HttpRequest
 
-from halo.models import Membership
+from halo.models import Contact, Membership
 from inbox.events import inbox_access_changed
+from inbox.models import CustomInbox
+from inbox.services import counts_assignee_deleting, counts_contact_deleting, counts_inbox_deleting
 
 # Set on a user being saved by ``user_saving`` when the save changes the password hash (and so the session
 # auth hash of every session); read after the save.
@@ -56,7 +62,22 @@ def user_logged_out_announce(sender: Any, request: HttpRequest, user: User | Non
     inbox_access_changed(user_id=user.pk, ended_session_key=getattr(session, "session_key", None))
 
 
+def contact_deleting(sender: Any, instance: Contact, **kwargs: Any) -> None:
+    counts_contact_deleting(contact_id=instance.pk)
+
+
+def user_deleting(sender: Any, instance: Any, **kwargs: Any) -> None:
+    counts_assignee_deleting(user_id=instance.pk)
+
+
+def inbox_deleting(sender: Any, instance: CustomInbox, **kwargs: Any) -> None:
+    counts_inbox_deleting(inbox_id=instance.pk)
+
+
 def connect() -> None:
+    pre_delete.connect(contact_deleting, sender=Contact, dispatch_uid="inbox.counts_contact_deleting")
+    pre_delete.connect(user_deleting, sender=settings.AUTH_USER_MODEL, dispatch_uid="inbox.counts_user_deleting")
+    pre_delete.connect(inbox_deleting, sender=CustomInbox, dispatch_uid="inbox.counts_inbox_deleting")
     post_delete.connect(membership_removed, sender=Membership, dispatch_uid="inbox.membership_removed")
     post_save.connect(membership_changed, sender=Membership, dispatch_uid="inbox.membership_changed")
     pre_save.connect(user_saving, sender=settings.AUTH_USER_MODEL, dispatch_uid="inbox.user_saving")

@@ -196,6 +196,35 @@ def summary_facts_get(*, ticket: Ticket) -> SummaryFacts:
     )
 
 
+def summary_of_new_ticket(
+    *,
+    agent: Agent | None,
+    reason: str,
+    confidence: int | None,
+    transcript: tuple[tuple[str, str], ...],
+    tools_tried: list[dict[str, Any]],
+    knowledge_sources: list[dict[str, Any]],
+) -> str | None:
+    """The summary of a ticket about to be created whose whole transcript the caller holds (a conversation
+    that starts with its handoff), when the agent's summarizer is the builtin one: the same text the
+    summary job would write, written with the ticket instead (no job, no second transaction). None for an
+    LLM summarizer: the job asks it, outside any transaction."""
+    if not isinstance(summarizer_for(agent), BuiltinSummarizer):
+        return None
+    users = [body for author, body in transcript if author == Message.Author.USER]
+    facts = SummaryFacts(
+        ticket_id=0,
+        reason=reason,
+        confidence=confidence,
+        escalation_count=1,
+        transcript=transcript,
+        searches=tuple(_tool_in_words(str(tool.get("name", "")), tool.get("arguments") or {}) for tool in tools_tried),
+        source_titles=tuple(str(source["title"]) for source in knowledge_sources if source.get("title")),
+        needed=users[-1] if users else None,
+    )
+    return BuiltinSummarizer().summarize(facts)[:SUMMARY_MAX_CHARS]
+
+
 def ticket_summary_refresh(*, ticket_id: int, summarizer: Summarizer | None = None) -> Ticket:
     """Write the ticket's summary (``ready``) and tell open inbox pages; idempotent."""
     ticket = Ticket.objects.select_related("agent").get(pk=ticket_id)

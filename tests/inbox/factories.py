@@ -3,6 +3,7 @@
 import factory
 
 from inbox.models import CustomInbox, Ticket
+from inbox.services import ticket_counts_enter
 from tests.halo.factories import ContactFactory, WorkspaceFactory
 
 
@@ -23,3 +24,10 @@ class TicketFactory(factory.django.DjangoModelFactory):
     status = Ticket.Status.OPEN
     reason = "low_confidence"
     confidence = 20
+
+    @classmethod
+    def _create(cls, model_class: type[Ticket], *args: object, **kwargs: object) -> Ticket:
+        """Inserted as a fixture, counted in the sidebar's cells as an escalation's ticket is."""
+        ticket = super()._create(model_class, *args, **kwargs)
+        ticket_counts_enter(ticket=ticket)
+        return ticket

@@ -26,6 +26,7 @@ from inbox.services import (
 from inbox.tasks import tickets_assign, tickets_assign_sweep
 from tests.agents.factories import ConversationFactory
 from tests.halo.factories import ContactFactory, MembershipFactory
+from tests.inbox.test_counts import cells, counted
 
 
 @dataclass
@@ -143,6 +144,7 @@ def test_nobody_gets_more_than_their_capacity_and_the_rest_wait(
     waiting = [ticket.pk for ticket in tickets if ticket.assignee_id is None]
     assert waiting == [tickets[4].pk, tickets[5].pk]
     assert list(Ticket.objects.filter(assignee__isnull=True).values_list("pk", flat=True).order_by("pk")) == waiting
+    assert cells(round_robin.inbox.workspace) == counted(round_robin.inbox.workspace)  # the sidebar's counts follow
 
 
 def test_a_closed_ticket_frees_a_place_for_the_oldest_waiting_ticket(
@@ -161,6 +163,9 @@ def test_a_closed_ticket_frees_a_place_for_the_oldest_waiting_ticket(
     older.refresh_from_db()
     newer.refresh_from_db()
     assert (older.assignee_id, newer.assignee_id) == (held[2].assignee_id, None)
+    assert cells(round_robin.inbox.workspace) == counted(
+        round_robin.inbox.workspace
+    )  # moved by the waiting ticket's assignment
     event = InboxEvent.objects.filter(ticket=older).latest("seq")
     assert (event.type, event.payload["changed"], event.payload["assignee_id"]) == (
         "ticket.updated",

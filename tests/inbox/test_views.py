@@ -10,7 +10,7 @@ from agents.models import Message
 from halo.models import Membership, OutboxMessage
 from inbox.models import InboxEvent, SavedView, Ticket, TicketNote
 from inbox.notifications import EMAIL_TASK
-from inbox.services import ticket_summarize
+from inbox.services import ticket_summarize, ticket_update
 from tests.agents.factories import ConversationFactory, MessageFactory
 from tests.halo.factories import CompanyFactory, MembershipFactory, UserFactory
 from tests.inbox.factories import CustomInboxFactory, TicketFactory
@@ -51,7 +51,7 @@ def test_open_list_shows_escalated_tickets_with_counts(staff: Client, escalate, 
     escalate(name="Jane Roe", body="Where is my refund?")
     escalate(name="John Doe")
     priority = escalate(name="Max Power")
-    Ticket.objects.filter(pk=priority.pk).update(status=Ticket.Status.PRIORITY)
+    ticket_update(ticket=priority, data={"status": Ticket.Status.PRIORITY})
 
     html = staff.get(list_url()).content.decode()
 

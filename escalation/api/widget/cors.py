@@ -17,14 +17,14 @@ from rest_framework.views import APIView
 
 from agents.links import conversation_credential_valid
 from agents.models import Agent, Conversation
-from agents.selectors import agent_default, agent_get, conversation_for_widget
+from agents.selectors import agent_default, agent_for_widget, agent_get, conversation_for_widget
 from escalation.api.widget.auth import WidgetCaller, WidgetRateThrottle, WidgetTokenAuthentication
 from escalation.api.widget.params import agent_id_param
 from escalation.error_codes import WidgetErrorCode
 from halo.api.error_codes import ErrorCode
 from halo.api.errors import ApiError
 from halo.models import Workspace
-from halo.selectors import workspace_by_app_id, workspace_origin_allowed
+from halo.selectors import APP_ID_PATTERN, workspace_by_app_id, workspace_origin_allowed
 
 CORS_MAX_AGE = "600"
 
@@ -81,6 +81,20 @@ class WidgetView(APIView):
         agent = agent_get(workspace=workspace, agent_id=agent_id) if agent_id is not None else None
         if agent is None:  # another workspace's agent reads as unknown: nothing tells them apart
             raise ApiError(WidgetErrorCode.UNKNOWN_AGENT, "This workspace has no agent with this id.", status=404)
+        return agent
+
+    def agent_for_app(self, app_id: Any, raw_agent_id: Any) -> Agent | None:
+        """The embed's agent (as ``agent_for_embed``) with its workspace and escalation settings, read in one
+        query with the workspace (``workspace_for_app``); None when the app or the agent is unknown: the
+        caller then raises the right error with ``workspace_for_app`` and ``agent_for_embed``, in its order."""
+        agent_id = agent_id_param(raw_agent_id) if raw_agent_id is not None else None
+        if not isinstance(app_id, str) or not APP_ID_PATTERN.fullmatch(app_id):
+            return None
+        if raw_agent_id is not None and agent_id is None:
+            return None
+        agent = agent_for_widget(app_id=app_id, agent_id=agent_id)
+        if agent is not None:
+            self.cors_workspace = agent.workspace
         return agent
 
     def conversation_for_token(self, request: Request, conversation_id: int) -> Conversation:

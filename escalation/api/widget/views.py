@@ -134,23 +134,26 @@ class WidgetConversationsView(WidgetView):
     )
     def post(self, request: Request) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
-        workspace = self.workspace_for_app(data.get("app_id"))
+        # The workspace, the agent and its escalation settings in one read; when it finds nothing, the
+        # lookups below say which is unknown, in the order the errors are checked.
+        agent = self.agent_for_app(data.get("app_id"), data.get("agent"))
+        workspace = agent.workspace if agent is not None else self.workspace_for_app(data.get("app_id"))
         _check_body_length(data)
-        # Before the serializer: an agent id that is not an integer is as unknown as a wrong one (404).
-        agent = self.agent_for_embed(workspace, data.get("agent"))
+        if agent is None:
+            # Before the serializer: an agent id that is not an integer is as unknown as a wrong one (404).
+            agent = self.agent_for_embed(workspace, data.get("agent"))
         serializer = WidgetStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         identity = widget_identity(workspace=workspace, data=serializer.validated_data.get("user") or {})
         if identity.user_id is None and identity.visitor_id is None:
             identity = ContactIdentity(visitor_id=new_visitor_id())
-        contact = contact_of_identity_resolve(workspace=workspace, identity=identity)
         result = conversation_start(
-            workspace=workspace, agent=agent, contact=contact, body=serializer.validated_data["body"]
+            workspace=workspace, agent=agent, identity=identity, body=serializer.validated_data["body"]
         )
         payload = {
             "id": result.conversation.pk,
             "token": result.token,
-            "visitor_id": contact.visitor_id,
+            "visitor_id": result.conversation.contact.visitor_id,
             **_messages_payload(result),
         }
         return Response(payload, status=status.HTTP_201_CREATED)

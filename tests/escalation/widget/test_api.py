@@ -323,10 +323,11 @@ class TestConversationMessages:
 # when the AI answers: knowledge search, AI message, AI turn stored with its decision (3) — no turn history
 # read without a signal; RELEASE (1).
 QUERIES_AI_ANSWER = 9
-# An AI turn that hands off adds: the turn history (1); the contact's open ticket, locked (1); SAVEPOINT,
-# ticket INSERT, RELEASE (3); the conversation link and the escalation event (2); the handoff message and the
-# conversation's status (2); the summary's outbox row (1); the inbox counter and event (2).
-QUERIES_ESCALATING_TURN = 21
+# An AI turn that hands off adds: the turn history (1); the ticket, one INSERT that the "one open ticket per
+# contact" constraint may refuse (1); the conversation link and the escalation event (2); the handoff message
+# and the conversation's status (2); the summary's outbox row (1); the sidebar's count cells (1); the inbox
+# counter and event (2).
+QUERIES_ESCALATING_TURN = 19
 # A message on a handed-off conversation: conversation, SAVEPOINT, message, touch; the ticket; the inbox
 # counter and event; RELEASE.
 QUERIES_HANDED_OFF = 8

@@ -33,6 +33,7 @@ from agents.models import Conversation
 from agents.services import conversation_seen
 from halo.params import parse_id
 from halo.selectors import origin_is_same_host, workspace_origin_allowed
+from halo.text import has_lone_surrogate
 
 CLOSE_BAD_TOKEN = 4401
 CLOSE_BAD_ORIGIN = 4403
@@ -70,7 +71,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     auth_timeout: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
-        conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
+        # The ``<id:>`` converter matched and range-checked it (``halo.params.IdConverter``).
+        conversation_id: int = self.scope["url_route"]["kwargs"]["conversation_id"]
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         url_token = (query.get("token") or [""])[0]
         conversation = await _conversation(conversation_id)
@@ -109,6 +111,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         try:
             frame = json.loads(text_data or "")
         except ValueError:
+            frame = None
+        if has_lone_surrogate(frame):  # valid JSON no encoder can take (``halo.text``): a bad frame
             frame = None
         if self.group is not None:
             # Once live, the one frame read is a seen receipt; messages are sent through the HTTP API and

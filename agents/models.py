@@ -222,7 +222,8 @@ def new_conversation_token() -> str:
 
 
 def hash_conversation_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    # A token read from a socket's JSON frame may hold a lone surrogate: hashed as given, it matches nothing.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Conversation(models.Model):

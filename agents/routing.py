@@ -9,5 +9,5 @@ from django.urls import path
 from agents.consumers import WidgetConsumer
 
 websocket_urlpatterns: list[Any] = [
-    path("ws/widget/conversations/<int:conversation_id>/", WidgetConsumer.as_asgi()),
+    path("ws/widget/conversations/<id:conversation_id>/", WidgetConsumer.as_asgi()),
 ]

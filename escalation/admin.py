@@ -227,37 +227,37 @@ class EscalationSettingsAdmin(WorkspaceScopedAdmin):
     def get_urls(self) -> list[URLPattern]:
         extra = [
             path(
-                "agent/<int:agent_id>/",
+                "agent/<id:agent_id>/",
                 self.admin_site.admin_view(self.for_agent_view),
                 name="escalation_escalationsettings_for_agent",
             ),
             path(
-                "<int:settings_id>/preview",
+                "<id:settings_id>/preview",
                 self.admin_site.admin_view(self.preview_view),
                 name="escalation_escalationsettings_preview",
             ),
             path(
-                "<int:settings_id>/shadow",
+                "<id:settings_id>/shadow",
                 self.admin_site.admin_view(self.shadow_view),
                 name="escalation_escalationsettings_shadow",
             ),
             path(
-                "<int:settings_id>/shadow/promote",
+                "<id:settings_id>/shadow/promote",
                 self.admin_site.admin_view(self.shadow_promote_view),
                 name="escalation_escalationsettings_shadow_promote",
             ),
             path(
-                "<int:settings_id>/shadow/discard",
+                "<id:settings_id>/shadow/discard",
                 self.admin_site.admin_view(self.shadow_discard_view),
                 name="escalation_escalationsettings_shadow_discard",
             ),
             path(
-                "<int:settings_id>/suggestions/apply",
+                "<id:settings_id>/suggestions/apply",
                 self.admin_site.admin_view(self.suggestion_apply_view),
                 name="escalation_escalationsettings_suggestion_apply",
             ),
             path(
-                "<int:settings_id>/rule-preview",
+                "<id:settings_id>/rule-preview",
                 self.admin_site.admin_view(self.rule_preview_view),
                 name="escalation_escalationsettings_rule_preview",
             ),

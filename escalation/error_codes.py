@@ -9,6 +9,7 @@ class WidgetErrorCode(StrEnum):
     UNKNOWN_AGENT = "unknown_agent"
     TOKEN_REQUIRED = "token_required"  # noqa: S105 (an error code, not a password)
     INVALID_USER_HASH = "invalid_user_hash"
+    INVALID_USER_JWT = "invalid_user_jwt"
     MESSAGE_TOO_LONG = "message_too_long"
     HANDOFF_UNAVAILABLE = "handoff_unavailable"
     NOTHING_TO_RATE = "nothing_to_rate"

@@ -22,6 +22,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from halo.forms import SurrogateFreeForm, SurrogateFreeJSONField
 from halo.models import (
     ApiKey,
     Company,
@@ -100,6 +101,13 @@ class WorkspaceScopedAdmin(_ScopedFormFields, admin.ModelAdmin):  # type: ignore
     """
 
     workspace_path = "workspace"
+    formfield_overrides = {models.JSONField: {"form_class": SurrogateFreeJSONField}}
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if issubclass(form, SurrogateFreeForm):
+            return form
+        return type(form.__name__, (SurrogateFreeForm, form), {})
 
     def workspace_lookup(self) -> str:
         return f"{self.workspace_path}__in" if self.workspace_path else "pk__in"
@@ -354,10 +362,26 @@ class ContactAdmin(WorkspaceScopedAdmin):
     list_filter = ["plan", "subscription_status", "company"]
     search_fields = ["user_id", "email", "name", "company__name"]
     list_select_related = ["company", "workspace"]
-    readonly_fields = ["visitor_id", "last_active_at", "created_at"]
+    # ``unverified_email`` is what a visitor wrote in the chat: shown, never edited into ``email`` here.
+    readonly_fields = ["visitor_id", "unverified_email", "last_active_at", "created_at"]
     inlines = [PageViewInline]
     fieldsets = [
-        (None, {"fields": ["workspace", "user_id", "visitor_id", "email", "name", "role", "plan", "company"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "workspace",
+                    "user_id",
+                    "visitor_id",
+                    "email",
+                    "unverified_email",
+                    "name",
+                    "role",
+                    "plan",
+                    "company",
+                ]
+            },
+        ),
         ("Custom fields", {"fields": ["custom_fields"]}),
         ("Stripe", {"fields": ["subscription_status", "stripe_mrr", "lifetime_value"]}),
         ("Activity", {"fields": ["last_active_at", "created_at"]}),

@@ -9,7 +9,10 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.forms.fields import InvalidJSONInput
 from django.http import HttpRequest
+
+from halo.text import SURROGATE_MESSAGE, has_lone_surrogate
 
 
 def normalise_email(value: object) -> str:
@@ -46,3 +49,33 @@ class PhraseListField(forms.CharField):
             return [str(item).strip() for item in value if str(item).strip()]
         text = super().to_python(value) or ""
         return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class SurrogateFreeJSONField(forms.JSONField):
+    """A JSON form field (the admin's) that refuses a lone surrogate, and shows the text as typed again
+    (``"\\udfff"``, six ASCII characters) rather than the decoded character, which no page can encode."""
+
+    def to_python(self, value: Any) -> Any:
+        converted = super().to_python(value)
+        if has_lone_surrogate(converted):
+            raise forms.ValidationError(SURROGATE_MESSAGE, code="surrogate")
+        return converted
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        value = super().bound_data(data, initial)
+        if isinstance(data, str) and has_lone_surrogate(value):
+            return InvalidJSONInput(data)
+        return value
+
+
+class SurrogateFreeForm(forms.BaseForm):
+    """Refuses a cleaned value holding a lone surrogate (``halo.text``) with a field error. A form body
+    cannot carry one (Django decodes it with replacement characters), but a JSON field of the form can
+    (``{"plan": "\\udfff"}`` typed into the admin's custom fields)."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for name, value in list(cleaned.items()):
+            if has_lone_surrogate(value):
+                self.add_error(name, SURROGATE_MESSAGE)
+        return cleaned

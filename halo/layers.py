@@ -5,7 +5,10 @@ its own event loop — the embedded Celery worker calling ``async_to_sync(group_
 on the queue but cannot wake the server's loop that waits on it (asyncio is not thread-safe), so a live
 event could sit unseen until something else woke the loop. This layer remembers which loop waits on each
 channel and hands such sends to that loop.
-Production uses channels_redis, which has no such issue.
+Production uses channels_redis's pub/sub layer through ``RedisChannelLayer``, which sends once more on a
+fresh connection when a send fails on a pooled connection that Redis closed (a restart, a failover, an idle
+timeout): without it the first broadcast after Redis came back failed, and the pause after a failure
+(below) dropped the ones behind it, so a teammate's reply never reached the widget live.
 
 ``send_event_on_commit`` is how a service announces a change to a group of sockets: after the current
 transaction commits (at once outside one), so a socket never sees a change that was rolled back, and
@@ -23,7 +26,9 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.db import transaction
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from halo.pause import FailurePause
 
@@ -106,3 +111,37 @@ class EmbeddedChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]
             await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(super().send(channel, message), loop))
             return
         await super().send(channel, message)
+
+
+# What a send on a connection that Redis closed raises (redis-py's own, or the socket's). Not a timeout: a
+# Redis that does not answer would cost each broadcast a second timeout (the silent-Redis case).
+_DEAD_CONNECTION_ERRORS = (RedisConnectionError, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+
+
+class RedisChannelLayer(RedisPubSubChannelLayer):  # type: ignore[misc]
+    """channels_redis's pub/sub layer, whose sends are tried once more on a fresh connection.
+
+    A publish takes a pooled connection; after Redis restarted, every pooled connection is dead and the first
+    publish on one fails with "Connection closed by server". The retry drops the pool's idle connections
+    (never the one a subscription holds: receiving recovers on its own) and publishes once more, so a
+    broadcast is lost only if Redis is still unreachable. Once, not in a loop: a Redis that is down costs
+    one more connection attempt (bounded by the socket timeouts), then the caller's pause applies.
+    """
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        await self._once_more_on_a_fresh_connection("send", channel, message)
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        await self._once_more_on_a_fresh_connection("group_send", group, message)
+
+    async def _once_more_on_a_fresh_connection(self, name: str, target: str, message: dict[str, Any]) -> None:
+        layer = self._get_layer()
+        try:
+            await getattr(layer, name)(target, message)
+        except _DEAD_CONNECTION_ERRORS:
+            logger.info("channel layer: %s to %s failed; trying once more on a fresh connection", name, target)
+            for shard in layer._shards:
+                client = shard._redis
+                if client is not None:
+                    await client.connection_pool.disconnect(inuse_connections=False)
+            await getattr(layer, name)(target, message)

@@ -44,3 +44,22 @@ def after_id_param(raw: str | None, *, name: str = "after") -> int:
     if value is None:
         raise ValidationError({name: ["An id (a non-negative integer)."]})
     return value
+
+
+class IdConverter:
+    """The ``<id:name>`` path converter: a row id in ASCII digits within ``MAX_ID``.
+
+    Django's ``<int:>`` takes any length of digits, so a 23-digit id reached the database (an overflow on
+    SQLite). A value out of range does not match the pattern at all: the URL is a 404 like any unknown id.
+    """
+
+    regex = "[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        parsed = parse_id(value)
+        if parsed is None:
+            raise ValueError(value)  # Django reads this as "no match"
+        return parsed
+
+    def to_url(self, value: object) -> str:
+        return str(value)

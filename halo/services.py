@@ -24,7 +24,7 @@ from django.utils.text import slugify
 from halo.email_confirmation import EmailClaim
 from halo.identity import ContactIdentity
 from halo.inserts import insert_unless_conflict
-from halo.models import ApiKey, Company, Contact, Membership, PageView, Workspace
+from halo.models import ApiKey, Company, Contact, Membership, PageView, Workspace, validate_custom_fields
 
 CONTACT_TEXT_FIELDS = ("email", "name", "role", "plan")
 COMPANY_TEXT_FIELDS = ("name", "plan", "industry")
@@ -330,10 +330,13 @@ def contact_of_identity_get_or_create(
     """The contact of a verified widget caller, created on first sight (active at ``active_at``, if given),
     and whether this call created it.
 
-    An identified user's email and name are upserted lightly (only values that are given and differ);
-    the server API stays the source of truth for everything else. Creation is race-free: the database's
-    unique constraints decide, and the loser of a race reads the winner's row. An anonymous visitor is one
-    ``INSERT … ON CONFLICT DO NOTHING`` (no lookup first, no savepoint), read only when it exists already.
+    An identified user's email, name and traits (custom fields) are upserted lightly from a signed identity
+    (``user_jwt``; only values that are given and differ; traits merged key by key); the server API stays
+    the source of truth for everything else. The identity is already verified (``halo.identity``).
+    Creation is race-free: the database's unique constraints decide, and the loser of a race reads the
+    winner's row.
+    An anonymous visitor is one ``INSERT … ON CONFLICT DO NOTHING`` (no lookup first, no savepoint), read
+    only when it exists already.
     """
     if identity.user_id is not None:
         lookup: dict[str, Any] = {"workspace": workspace, "user_id": identity.user_id}
@@ -344,23 +347,29 @@ def contact_of_identity_get_or_create(
         return Contact.objects.get(workspace=workspace, visitor_id=identity.visitor_id), False
     else:
         raise ValueError("A widget caller needs a user_id or a visitor_id.")
-    traits = {
+    signed: dict[str, Any] = {
         name: value
         for name, value in (("email", identity.email), ("name", identity.name))
         if value and identity.user_id
     }
     contact = Contact.objects.filter(**lookup).first()
     if contact is None:
+        custom = dict(identity.traits) if identity.user_id else {}
         try:
             with transaction.atomic():
-                contact = Contact.objects.create(**lookup, **traits, last_active_at=active_at)
+                contact = Contact.objects.create(**lookup, **signed, custom_fields=custom, last_active_at=active_at)
         except IntegrityError:
             return Contact.objects.get(**lookup), False
         return contact, True
-    changed = [name for name, value in traits.items() if getattr(contact, name) != value]
+    if identity.traits:
+        merged = {**contact.custom_fields, **identity.traits}
+        if merged != contact.custom_fields:
+            validate_custom_fields(merged)  # the merge may pass the count limit
+            signed["custom_fields"] = merged
+    changed = [name for name, value in signed.items() if getattr(contact, name) != value]
     if changed:
         for name in changed:
-            setattr(contact, name, traits[name])
+            setattr(contact, name, signed[name])
         contact.save(update_fields=changed)
     return contact, False
 

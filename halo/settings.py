@@ -161,7 +161,8 @@ if REDIS_URL:
     # sockets replay gaps from the inbox event log, the widget catches up with ?after=.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # channels_redis's pub/sub layer, sending once more on a fresh connection after Redis restarted.
+            "BACKEND": "halo.layers.RedisChannelLayer",
             # channels_redis passes a host's other keys to redis-py's connection pool. Pub/sub channels are
             # global to a Redis server (not per database): the prefix keeps deployments that share one apart.
             "CONFIG": {

@@ -37,5 +37,6 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/inbox/", permanent=False)),
 ]
 
+handler400 = "halo.views.bad_request"
 handler404 = "halo.views.not_found"
 handler500 = "halo.views.server_error"

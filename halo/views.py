@@ -14,7 +14,7 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from rest_framework.request import Request
 
-from halo.api.errors import json_not_found, json_server_error
+from halo.api.errors import json_bad_request, json_not_found, json_server_error
 from halo.api.throttling import PasswordResetAccountThrottle, PasswordResetAddressThrottle
 from halo.forms import normalise_email
 
@@ -36,6 +36,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def favicon(request: HttpRequest) -> HttpResponse:
     """``/favicon.ico``, which browsers ask for on pages that name no icon (JSON, error pages): Halo's SVG icon."""
     return HttpResponsePermanentRedirect(static("halo/favicon.svg"))
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return json_bad_request(request, exception)
+    return defaults.bad_request(request, exception)
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -27,7 +27,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils.crypto import constant_time_compare
 
 from halo.models import Membership
-from halo.params import parse_id
+from halo.params import parse_id, parse_int
 from inbox.error_codes import InboxErrorCode
 from inbox.events import (
     CHANNEL_MESSAGE_TYPE,
@@ -143,8 +143,10 @@ class InboxConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 frame = json.loads(text_data)
             except ValueError:
                 frame = None
-        last_seq = frame.get("last_seq") if isinstance(frame, dict) and frame.get("type") == "resume" else None
-        if isinstance(last_seq, bool) or not isinstance(last_seq, int) or last_seq < 0:
+        raw_seq = frame.get("last_seq") if isinstance(frame, dict) and frame.get("type") == "resume" else None
+        # A JSON integer only (``parse_int`` refuses bools, floats and strings), within BIGINT.
+        last_seq = parse_int(raw_seq) if isinstance(raw_seq, int) else None
+        if last_seq is None:
             await self._send(
                 {
                     "type": "error",

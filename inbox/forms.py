@@ -141,9 +141,10 @@ class BulkForm(forms.Form):
             return self.user_id
         if not raw:
             return None
-        if not raw.isdigit():
+        assignee = parse_id(raw)
+        if assignee is None:
             raise forms.ValidationError("Choose a teammate.")
-        return int(raw)
+        return assignee
 
     def changes(self, *, now: datetime) -> dict[str, Any]:
         action = self.cleaned_data["action"]

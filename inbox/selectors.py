@@ -28,6 +28,7 @@ from agents.models import AgentTurn, Conversation, Message
 from agents.search import MessageMatch, message_matches
 from agents.turns import KnowledgeSource, sources_dedupe
 from halo.models import Contact, PageView, Workspace
+from halo.params import parse_id
 from halo.search import search_terms
 from halo.selectors import contacts_matching_text
 from inbox.models import CustomInbox, EscalationEvent, InboxCount, InboxMember, Macro, SavedView, Ticket, TicketNote
@@ -299,17 +300,18 @@ def inbox_list_get(*, workspace: Workspace, user_id: int, key: str) -> InboxList
             assignee=user_id if assignee == "me" else assignee,
         )
     kind, _, raw_id = key.partition("-")
-    if not raw_id.isdigit():
+    list_id = parse_id(raw_id)
+    if list_id is None:
         return None
     if kind == "inbox":
-        custom = CustomInbox.objects.filter(workspace=workspace, pk=int(raw_id)).first()
+        custom = CustomInbox.objects.filter(workspace=workspace, pk=list_id).first()
         if custom is None:
             return None
         return InboxList(
             key=key, label=custom.name, count=None, statuses=list(NOT_CLOSED), assignee=None, inbox=custom.pk
         )
     if kind == "view":
-        view = SavedView.objects.filter(workspace=workspace, pk=int(raw_id)).first()
+        view = SavedView.objects.filter(workspace=workspace, pk=list_id).first()
         return saved_view_list(view=view, user_id=user_id) if view is not None else None
     return None
 

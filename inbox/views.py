@@ -21,7 +21,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import dateformat, timezone
@@ -142,9 +142,28 @@ def _partial(request: HttpRequest) -> bool:
     return request.GET.get("partial") == "1"
 
 
+class BadParameter(ValueError):
+    """A query parameter of a list page that is not what the page offers: the page answers 400 saying which."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _id_param(request: HttpRequest, name: str) -> int | None:
+    """An id in the query string (``halo.params``), None when absent; ``BadParameter`` when malformed."""
+    raw = request.GET.get(name, "")
+    if not raw:
+        return None
+    value = parse_id(raw)
+    if value is None:
+        raise BadParameter(name)
+    return value
+
+
 def _list_filters(request: HttpRequest) -> ListFilters:
-    """The filters and sort of a list page from its query string; a value that does not parse is ignored
-    (the list shows unfiltered), never an error page."""
+    """The filters and sort of a list page from its query string. An unknown status or sort is ignored (the
+    links of older pages may name one); an id that does not parse is a ``BadParameter``."""
     statuses = tuple(status for status in request.GET.getlist("status") if status in Ticket.Status.values)
     assignee: int | str | None = None
     raw_assignee = request.GET.get("assignee", "")
@@ -152,10 +171,9 @@ def _list_filters(request: HttpRequest) -> ListFilters:
         assignee = _user_id(request)
     elif raw_assignee == UNSET:
         assignee = UNSET
-    elif raw_assignee:
-        assignee = parse_id(raw_assignee)
-    raw_inbox = request.GET.get("inbox", "")
-    inbox: int | str | None = UNSET if raw_inbox == UNSET else parse_id(raw_inbox) if raw_inbox else None
+    else:
+        assignee = _id_param(request, "assignee")
+    inbox: int | str | None = UNSET if request.GET.get("inbox") == UNSET else _id_param(request, "inbox")
     sort = Sort(request.GET["sort"]) if request.GET.get("sort") in Sort._value2member_map_ else Sort.NEWEST
     outcome = request.GET.get("outcome") if request.GET.get("outcome") in OUTCOMES else None
     return ListFilters(statuses=statuses, assignee=assignee, inbox=inbox, sort=sort, outcome=outcome)
@@ -275,8 +293,13 @@ def list_view(request: HttpRequest, key: str) -> HttpResponse:
     inbox_list = inbox_list_get(workspace=workspace, user_id=_user_id(request), key=key)
     if inbox_list is None:
         raise Http404("No such list.")
-    before = parse_id(request.GET.get("before", ""))
-    filters = _list_filters(request)
+    try:
+        before = _id_param(request, "before")
+        filters = _list_filters(request)
+    except BadParameter as error:
+        return HttpResponseBadRequest(
+            f"The {error.name} parameter must be an id (ASCII digits).", content_type="text/plain"
+        )
     text = request.GET.get("q", "").strip()[:200]
     context = _base_context(request, memberships, workspace, key)
     search: SearchPage | None = None
@@ -530,10 +553,10 @@ def ticket_action(request: HttpRequest, ticket_id: int, action: str) -> HttpResp
 @require_POST
 def workspace_switch(request: HttpRequest) -> HttpResponse:
     memberships = _memberships(request)
-    raw = request.POST.get("workspace", "")
-    if not raw.isdigit() or int(raw) not in {m.workspace_id for m in memberships}:
+    workspace_id = parse_id(request.POST.get("workspace", ""))
+    if workspace_id is None or workspace_id not in {m.workspace_id for m in memberships}:
         raise Http404("No such workspace.")
-    request.session[SESSION_WORKSPACE] = int(raw)
+    request.session[SESSION_WORKSPACE] = workspace_id
     return redirect("inbox:home")
 
 

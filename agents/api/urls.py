@@ -13,9 +13,9 @@ from agents.api.views import (
 
 urlpatterns = [
     path("agents", AgentListView.as_view(), name="agent-list"),
-    path("agents/<int:agent_id>", AgentView.as_view(), name="agent"),
+    path("agents/<id:agent_id>", AgentView.as_view(), name="agent"),
     path("knowledge/articles", KnowledgeArticleListView.as_view(), name="knowledge-article-list"),
-    path("knowledge/articles/<int:article_id>", KnowledgeArticleView.as_view(), name="knowledge-article"),
+    path("knowledge/articles/<id:article_id>", KnowledgeArticleView.as_view(), name="knowledge-article"),
     path("conversations", ConversationListView.as_view(), name="conversation-list"),
-    path("conversations/<int:conversation_id>", ConversationView.as_view(), name="conversation"),
+    path("conversations/<id:conversation_id>", ConversationView.as_view(), name="conversation"),
 ]

@@ -15,20 +15,20 @@ from escalation.api.views import (
 )
 
 urlpatterns = [
-    path("agents/<int:agent_id>/escalation-settings", EscalationSettingsView.as_view(), name="escalation-settings"),
+    path("agents/<id:agent_id>/escalation-settings", EscalationSettingsView.as_view(), name="escalation-settings"),
     path(
-        "agents/<int:agent_id>/escalation-settings/preview",
+        "agents/<id:agent_id>/escalation-settings/preview",
         EscalationPreviewView.as_view(),
         name="escalation-settings-preview",
     ),
-    path("agents/<int:agent_id>/escalation-settings/shadow", EscalationShadowView.as_view(), name="escalation-shadow"),
+    path("agents/<id:agent_id>/escalation-settings/shadow", EscalationShadowView.as_view(), name="escalation-shadow"),
     path(
-        "agents/<int:agent_id>/escalation-settings/shadow/promote",
+        "agents/<id:agent_id>/escalation-settings/shadow/promote",
         EscalationShadowPromoteView.as_view(),
         name="escalation-shadow-promote",
     ),
     path(
-        "agents/<int:agent_id>/escalation-settings/suggestions",
+        "agents/<id:agent_id>/escalation-settings/suggestions",
         EscalationSuggestionsView.as_view(),
         name="escalation-suggestions",
     ),
@@ -36,5 +36,5 @@ urlpatterns = [
     path("reports/escalation.csv", EscalationReportCsvView.as_view(), name="report-escalation-csv"),
     path("knowledge/gaps", KnowledgeGapListView.as_view(), name="knowledge-gaps"),
     path("knowledge/gaps/<str:gap_id>", KnowledgeGapView.as_view(), name="knowledge-gap"),
-    path("conversations/<int:conversation_id>/ai-turns", AiTurnView.as_view(), name="ai-turns"),
+    path("conversations/<id:conversation_id>/ai-turns", AiTurnView.as_view(), name="ai-turns"),
 ]

@@ -11,6 +11,8 @@ or service becomes a 400 too, so bad input never surfaces as a 500.
 from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
@@ -67,6 +69,21 @@ def _first_message(fields: Any) -> str:
 
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return JsonResponse({"code": ErrorCode.NOT_FOUND.value, "message": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+
+
+def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """What Django itself refuses before a view runs: a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (or too many
+    fields) is a 413 ``too_large``; any other refusal a 400 ``bad_request``."""
+    if isinstance(exception, (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return JsonResponse(
+            {"code": ErrorCode.TOO_LARGE.value, "message": "The request body is too large.", "max_bytes": limit},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    return JsonResponse(
+        {"code": ErrorCode.BAD_REQUEST.value, "message": "The request could not be read."},
+        status=status.HTTP_400_BAD_REQUEST,
+    )
 
 
 def json_server_error(request: HttpRequest) -> JsonResponse:

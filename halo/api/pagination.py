@@ -36,14 +36,23 @@ class KeysetPagination(CursorPagination):
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except NotFound:
+            cursor, valid = None, False
+        else:
+            # The cursor is base64 anyone can write: on an id ordering DRF would hand ``p=abc`` or a 23-digit
+            # ``p`` to the database (a 500), so its position must be an id (``halo.params``).
+            ordering = self.ordering if isinstance(self.ordering, str) else self.ordering[0]
+            on_id = ordering.lstrip("-") == "id"
+            valid = cursor is None or cursor.position is None or not on_id or parse_int(cursor.position) is not None
+        if not valid:
             raise ApiError(
                 ErrorCode.INVALID,
                 "cursor: not a cursor of this list; follow the `next` link.",
                 status=400,
                 fields={"cursor": ["Invalid cursor."]},
-            ) from None
+            )
+        return cursor
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)

@@ -9,5 +9,5 @@ urlpatterns = [
     path("contacts/<str:user_id>", ContactView.as_view(), name="contact"),
     path("contacts/<str:user_id>/events", ContactEventsView.as_view(), name="contact-events"),
     path("webhooks", WebhookEndpointListView.as_view(), name="webhook-list"),
-    path("webhooks/<int:endpoint_id>", WebhookEndpointView.as_view(), name="webhook"),
+    path("webhooks/<id:endpoint_id>", WebhookEndpointView.as_view(), name="webhook"),
 ]

@@ -6,7 +6,7 @@ from inbox.api.views import CustomInboxView, MemberView, TicketListView, TicketV
 
 urlpatterns = [
     path("tickets", TicketListView.as_view(), name="ticket-list"),
-    path("tickets/<int:ticket_id>", TicketView.as_view(), name="ticket"),
-    path("inboxes/<int:inbox_id>", CustomInboxView.as_view(), name="inbox"),
-    path("members/<int:user_id>", MemberView.as_view(), name="member"),
+    path("tickets/<id:ticket_id>", TicketView.as_view(), name="ticket"),
+    path("inboxes/<id:inbox_id>", CustomInboxView.as_view(), name="inbox"),
+    path("members/<id:user_id>", MemberView.as_view(), name="member"),
 ]

@@ -40,6 +40,7 @@ from halo import clock
 from halo.models import OutboxMessage, Workspace
 from halo.outbound import OutboundRefused, outbound_client, slack_webhook_url_refusal
 from halo.outbox import PermanentFailure, RetryLater, outbox_claim_batch, outbox_defer, outbox_due, outbox_finish
+from halo.params import parse_id
 from inbox.models import CustomInbox, SlackThrottle, Ticket, reason_label
 
 logger = logging.getLogger(__name__)
@@ -69,15 +70,16 @@ def slack_field(text: str) -> str:
 def webhook_url_for(channel: str) -> str:
     """The webhook of ``inbox:<id>`` / ``workspace:<id>`` now (an inbox without one falls back)."""
     kind, _, raw_id = channel.partition(":")
-    if not raw_id.isdigit():
+    row_id = parse_id(raw_id)
+    if row_id is None:
         return ""
     if kind == "inbox":
-        inbox = CustomInbox.objects.select_related("workspace").filter(pk=int(raw_id)).first()
+        inbox = CustomInbox.objects.select_related("workspace").filter(pk=row_id).first()
         if inbox is None:
             return ""
         return inbox.slack_webhook_url or inbox.workspace.slack_webhook_url
     if kind == "workspace":
-        return str(Workspace.objects.filter(pk=int(raw_id)).values_list("slack_webhook_url", flat=True).first() or "")
+        return str(Workspace.objects.filter(pk=row_id).values_list("slack_webhook_url", flat=True).first() or "")
     return ""
 
 
@@ -90,6 +92,9 @@ def _contact_text(ticket: Ticket) -> str:
     name = contact.name or contact.email or contact.user_id or f"Visitor {contact.pk}"
     if contact.email and contact.name:
         name = f"{contact.name} ({contact.email})"
+    elif not contact.email and contact.unverified_email:
+        # Written in the chat by the visitor: anyone can type a VIP's address.
+        name = f"{name} ({contact.unverified_email}, unverified)"
     return slack_field(name)
 
 

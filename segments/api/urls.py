@@ -7,5 +7,5 @@ from segments.api.views import SegmentDetailView, SegmentListView, SegmentPrevie
 urlpatterns = [
     path("segments", SegmentListView.as_view(), name="segment-list"),
     path("segments/preview", SegmentPreviewView.as_view(), name="segment-preview"),
-    path("segments/<int:segment_id>", SegmentDetailView.as_view(), name="segment-detail"),
+    path("segments/<id:segment_id>", SegmentDetailView.as_view(), name="segment-detail"),
 ]

@@ -44,8 +44,9 @@ class Token:
 
 
 _WORD = re.compile(r"""[^\s(),"'=!<>]+""")
-_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# ASCII digits only (``\d`` alone also matches ``١٢`` and other Unicode digits), as every integer Halo reads.
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?", re.ASCII)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _OPERATOR = re.compile(r"!=|<=|>=|==|<>|=|<|>|!")
 _SPACE = re.compile(r"\s+")
 _OPERATOR_HINTS = {"==": "use `=` to compare", "<>": "use `!=` for not equal", "!": "use `NOT` or `!=`"}

@@ -310,7 +310,7 @@ class _Parser:
 
     def days_ago(self) -> DaysAgo:
         token = self.token
-        if token.kind is not Kind.NUMBER or not token.text.isdigit():
+        if token.kind is not Kind.NUMBER or not (token.text.isascii() and token.text.isdigit()):
             raise self.error("expected a whole number of days", "e.g. more than 30 days ago")
         days = int(token.text)
         if days > MAX_DAYS:

@@ -9,12 +9,14 @@ suite runs with: the server is a separate process and must not touch the test da
 
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.browser import MANAGE, ROOT, halo_server_running, server_env, uvicorn_command, widget_ask
@@ -247,4 +249,90 @@ def test_embed_with_data_agent_talks_to_that_agent(halo_server: str, halo_data_d
     )
     assert int(stored_agent) == agent_id
     assert page.locator(".halo-message--ai .halo-author-name").first.inner_text() == "Sol from Sales"
+    page.close()
+
+
+# --- Catching up on what the socket missed ----------------------------------------------------------------
+# A message posted by a ``manage.py shell`` beside the server is broadcast on that process's own in-memory
+# channel layer, which no socket listens to: a broadcast lost as one is while Redis restarts.
+
+
+def conversation_of_page(page: Any) -> int:
+    return int(
+        page.evaluate("JSON.parse(Object.entries(localStorage).find(([k]) => k.endsWith(':conversation'))[1]).id")
+    )
+
+
+def post_unseen_teammate_message(data_dir: Path, conversation_id: int, body: str) -> None:
+    manage_shell(
+        data_dir,
+        "from agents.models import Conversation; from agents.services import message_post; "
+        f"message_post(conversation=Conversation.objects.get(pk={conversation_id}), author='teammate', body={body!r})",
+    )
+
+
+def staff_reply(base_url: str, data_dir: Path, conversation_id: int, body: str) -> None:
+    """A teammate's reply through the server's own inbox (its broadcast reaches the widget's socket)."""
+    ticket_id = manage_shell(
+        data_dir,
+        "from inbox.models import Ticket; "
+        f"print(Ticket.objects.filter(conversations={conversation_id}).values_list('pk', flat=True).first())",
+    )
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        login = client.get("/accounts/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text)
+        assert token is not None
+        credentials = {"username": "admin@acme.test", "password": "halo-demo-password"}
+        signed_in = client.post("/accounts/login/", data={"csrfmiddlewaretoken": token.group(1), **credentials})
+        assert signed_in.status_code == 302, signed_in.text[:300]
+        page = client.get(f"/inbox/tickets/{ticket_id}/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert token is not None
+        replied = client.post(
+            f"/inbox/tickets/{ticket_id}/reply",
+            data={"csrfmiddlewaretoken": token.group(1), "body": body},
+            headers={"Referer": f"{base_url}/inbox/tickets/{ticket_id}/"},
+        )
+        assert replied.status_code == 302, replied.text[:300]
+
+
+def test_a_reply_whose_broadcast_was_lost_shows_on_the_slow_timer_while_handed_off(
+    halo_server: str, halo_data_dir: Path, browser: object
+) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.add_init_script(SOCKETS_OPENED)
+    widget_ask(page, halo_server, "How do I export my data?")
+    page.click(".halo-handoff")
+    page.wait_for_selector("[data-halo-widget][data-status='handed_off']", timeout=15_000)
+    wait_for_live_socket(page)
+
+    post_unseen_teammate_message(halo_data_dir, conversation_of_page(page), "Sam here: the export is on its way.")
+
+    # widget.js catches up every 10 s while a teammate owns the conversation (HANDOFF_POLL_MS).
+    reply = page.wait_for_selector(".halo-message--teammate", timeout=15_000)
+    assert reply is not None
+    assert "the export is on its way" in reply.inner_text()
+    assert page.evaluate("window.haloSocketsOpened") == 1  # no reconnect brought it
+    page.close()
+
+
+def test_a_live_message_that_skips_ids_makes_the_widget_fetch_what_it_missed(
+    halo_server: str, halo_data_dir: Path, browser: object
+) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.add_init_script(SOCKETS_OPENED)
+    widget_ask(page, halo_server, "How do I export my data?")
+    page.click(".halo-handoff")
+    page.wait_for_selector("[data-halo-widget][data-status='handed_off']", timeout=15_000)
+    wait_for_live_socket(page)
+    conversation_id = conversation_of_page(page)
+
+    post_unseen_teammate_message(halo_data_dir, conversation_id, "First: I am looking into it.")
+    staff_reply(halo_server, halo_data_dir, conversation_id, "Second: all done.")
+
+    # The live "Second" skips past "First": the widget fetches ?after= at once, well before its slow timer.
+    page.wait_for_function("() => document.querySelectorAll('.halo-message--teammate').length >= 2", timeout=5_000)
+    texts = page.locator(".halo-message--teammate").all_inner_texts()
+    assert "First: I am looking into it." in texts[0]
+    assert "Second: all done." in texts[1]
     page.close()

@@ -44,7 +44,8 @@ def test_identified_users_email_is_never_taken_from_chat() -> None:
 
     message_receive(conversation=conversation, body="mail me at other@example.com")
 
-    assert Contact.objects.get(pk=conversation.contact_id).email == "real@example.com"
+    contact = Contact.objects.get(pk=conversation.contact_id)
+    assert (contact.email, contact.unverified_email) == ("real@example.com", None)
 
 
 def test_closed_conversation_reopens_on_a_new_message() -> None:

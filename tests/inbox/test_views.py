@@ -431,9 +431,11 @@ def test_unknown_list_is_a_404(staff: Client) -> None:
     assert staff.get(list_url("inbox-999")).status_code == 404
 
 
-def test_garbage_pagination_cursor_is_ignored(staff: Client, workspace) -> None:
+def test_garbage_pagination_cursor_is_refused(staff: Client, workspace) -> None:
     TicketFactory(workspace=workspace)
-    assert staff.get(list_url(), {"before": "'; DROP TABLE"}).status_code == 200
+    response = staff.get(list_url(), {"before": "'; DROP TABLE"})
+    assert response.status_code == 400
+    assert response.content.decode() == "The before parameter must be an id (ASCII digits)."
 
 
 def test_partial_renders_only_the_live_regions(staff: Client, escalate) -> None:

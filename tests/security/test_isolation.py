@@ -481,7 +481,9 @@ async def test_every_socket_refuses_another_workspaces_objects(ours: Tenant, the
 
 
 def test_socket_routes_are_all_in_the_matrix() -> None:
+    # "": the catch-all that closes an unknown path with 4404.
     assert sorted(str(p.pattern) for p in websocket_urlpatterns) == [
+        "",
         "ws/inbox/",
-        "ws/widget/conversations/<int:conversation_id>/",
+        "ws/widget/conversations/<id:conversation_id>/",
     ], "a new socket route: add it to test_every_socket_refuses_another_workspaces_objects"

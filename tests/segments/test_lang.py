@@ -345,3 +345,11 @@ def test_the_language_package_imports_without_django() -> None:
         [sys.executable, "-c", program], cwd=root, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+@pytest.mark.parametrize("digits", ["\u0661\u0662", "\uff11\uff12", "\U0001d7d9\U0001d7da"])
+def test_numbers_and_day_counts_are_ascii_digits_only(digits: str) -> None:
+    """Like every integer Halo reads (``halo.params``): Unicode digits are text, never the number 12."""
+    assert parse(f"user.plan = {digits}") == cond("user.plan", Op.EQ, Text(digits))
+    with pytest.raises(RuleError, match="whole number of days"):
+        parse(f"activity.last_active more than {digits} days ago")

@@ -4,16 +4,21 @@
  *   <script src="https://HALO/static/agents/widget.js" data-app-id="APP_ID" async></script>
  *
  * Optional attributes: data-agent (the id of one of the workspace's agents, e.g. "Sales" on the pricing page
- * and "Support" in the help center; default: the workspace's first agent), data-user-id + data-user-hash
- * (hex HMAC-SHA256 of the user id under the workspace's identity secret, computed by YOUR server),
- * data-email, data-name, data-open="true" (start open), data-track-pages="false" (do not record the host
- * page as a page view).
+ * and "Support" in the help center; default: the workspace's first agent), data-user-jwt (an HS256 JWT
+ * signed by YOUR server with the workspace's identity secret, claims user_id and optionally email, name,
+ * traits: the only way to give Halo a signed-in user's email, name or traits) or data-user-id +
+ * data-user-hash (hex HMAC-SHA256 of the user id under the identity secret: the user id alone),
+ * data-open="true" (start open), data-track-pages="false" (do not record the host page as a page view).
+ * data-email and data-name are not sent: unsigned, anyone could claim any address.
  *
  * The widget talks to Halo's widget API (/api/widget/v1/) on the script's own origin. An anonymous visitor
  * keeps a random visitor id, and the open conversation's id and token (one per agent), in localStorage. A
  * POST returns every message it created (the handoff's system message included); teammate and system
- * messages also arrive live over /ws/widget/conversations/{id}/, and after a reconnect the widget catches up
- * with GET .../messages?after=<last id>. A message is shown once, whichever way it came first (by id).
+ * messages also arrive live over /ws/widget/conversations/{id}/. Live delivery is at most once (a Redis
+ * restart can drop a broadcast), so the widget catches up with GET .../messages?after=<last id> when its
+ * socket reconnects, when a live message's id skips past the last one it has (something may be missing
+ * between), and every 10 s while a teammate owns the conversation. A message is shown once, whichever way
+ * it came first (by id).
  * Every text is inserted as text (never as HTML).
  *
  * Seen receipts: while the panel is open and the page visible, the widget reports the newest message shown
@@ -40,11 +45,20 @@
   var base = new URL(script.src, window.location.href).origin;
   var appId = script.dataset.appId;
   var agentId = script.dataset.agent || null; // checked by the server: not one of the workspace's agents → 404
+  // The user id a signed token names (its payload is readable; only the server checks the signature).
+  function jwtUserId(token) {
+    try {
+      var payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      var claims = JSON.parse(window.atob(payload + "===".slice((payload.length + 3) % 4)));
+      return typeof claims.user_id === "string" ? claims.user_id : null;
+    } catch (error) {
+      return null;
+    }
+  }
   var identity = {
-    user_id: script.dataset.userId || null,
+    user_jwt: script.dataset.userJwt || null,
+    user_id: script.dataset.userId || (script.dataset.userJwt ? jwtUserId(script.dataset.userJwt) : null),
     user_hash: script.dataset.userHash || null,
-    email: script.dataset.email || null,
-    name: script.dataset.name || null,
   };
   var storageKey = "halo:" + appId + (identity.user_id ? ":user:" + identity.user_id : "");
   // The visitor id is shared by every agent of the workspace (one contact); each agent has its own conversation.
@@ -52,6 +66,9 @@
   var trackPages = script.dataset.trackPages !== "false";
   var MAX_CHARS = 4000;
   var PAGE_SIZE = 200; // messages per ?after= page (agents.selectors.messages_after)
+  // While a teammate owns the conversation, a catch-up this often: a reply whose broadcast was lost (Redis
+  // restarted while the socket stayed open) shows within this time without any other message to reveal it.
+  var HANDOFF_POLL_MS = 10000;
   // A conversation opened from an email's link (the hosted page): it is not kept in storage.
   var linked = script.dataset.conversationId && script.dataset.conversationToken
     ? { id: Number(script.dataset.conversationId), token: script.dataset.conversationToken }
@@ -102,12 +119,8 @@
   }
 
   function userPayload() {
-    if (identity.user_id) {
-      var user = { user_id: identity.user_id, user_hash: identity.user_hash || "" };
-      if (identity.email) user.email = identity.email;
-      if (identity.name) user.name = identity.name;
-      return user;
-    }
+    if (identity.user_jwt) return { user_jwt: identity.user_jwt };
+    if (identity.user_id) return { user_id: identity.user_id, user_hash: identity.user_hash || "" };
     return { visitor_id: visitorId() };
   }
 
@@ -508,9 +521,11 @@
     return api("POST", "conversations/" + state.conversation.id + "/messages", { body: body });
   }
 
-  function catchUp() {
+  // The messages after ``afterId`` (default: the last one shown).
+  function catchUp(afterId) {
     if (!state.conversation) return Promise.resolve();
-    return api("GET", "conversations/" + state.conversation.id + "/messages", null, { after: state.lastId })
+    var after = typeof afterId === "number" ? afterId : state.lastId;
+    return api("GET", "conversations/" + state.conversation.id + "/messages", null, { after: after })
       .then(function (data) {
         renderAll(data.messages);
         setStatus(data.status);
@@ -548,8 +563,12 @@
         if (reconnected) catchUp();
         reportSeen();
       } else if (data.type === "message" && data.message) {
+        // Ids are global (other conversations take ids too), so a skip only says a message of ours may be
+        // missing: one catch-up settles it (and brings nothing when none was).
+        var before = state.lastId;
         render(data.message);
         if (data.message.author === "teammate") setStatus("handed_off");
+        if (before > 0 && data.message.id > before + 1) catchUp(before); // from before the skip
       } else if (data.type === "status") {
         // A closed ticket handed the conversation back to the AI: no reload needed.
         setStatus(data.status);
@@ -565,6 +584,10 @@
       window.setTimeout(connect, delay);
     };
   }
+
+  window.setInterval(function () {
+    if (state.conversation && state.status === "handed_off" && !state.busy) catchUp();
+  }, HANDOFF_POLL_MS);
 
   function setBusy(busy) {
     state.busy = busy;
@@ -698,9 +721,11 @@
 
   // --- start ----------------------------------------------------------------------------------------
 
-  var configQuery = identity.user_id
-    ? { user_id: identity.user_id, user_hash: identity.user_hash }
-    : { visitor_id: load("visitor_id") };
+  var configQuery = identity.user_jwt
+    ? { user_jwt: identity.user_jwt }
+    : identity.user_id
+      ? { user_id: identity.user_id, user_hash: identity.user_hash }
+      : { visitor_id: load("visitor_id") };
   configQuery.agent = agentId;
   api("GET", "config", null, configQuery)
     .then(function (config) {

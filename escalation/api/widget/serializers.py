@@ -17,8 +17,17 @@ class WidgetUserSerializer(StrictSerializer):
     user_hash = TextField(
         max_length=128, required=False, help_text="Hex HMAC-SHA256 of `user_id` under the identity secret."
     )
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
-    name = TextField(max_length=255, required=False, allow_blank=True)
+    user_jwt = TextField(
+        max_length=8192,
+        required=False,
+        help_text="An HS256 JWT under the identity secret with `user_id` and optionally `email`, `name`, `traits`: "
+        "the only way for the widget to set an identified user's email, name or traits.",
+    )
+    email = serializers.EmailField(
+        max_length=254, required=False, allow_blank=True, help_text="Ignored: send it inside `user_jwt`."
+    )
+    name = TextField(max_length=255, required=False, allow_blank=True, help_text="Ignored: send it inside `user_jwt`.")
+    traits = serializers.DictField(required=False, help_text="Ignored: send them inside `user_jwt`.")
     visitor_id = TextField(
         validators=[RegexValidator(r"^[A-Za-z0-9_-]{8,64}$", "8 to 64 letters, digits, - or _.")],
         required=False,

@@ -16,8 +16,8 @@ urlpatterns = [
     path("config", WidgetConfigView.as_view(), name="widget-config"),
     path("conversations", WidgetConversationsView.as_view(), name="widget-conversations"),
     path("page-views", WidgetPageViewsView.as_view(), name="widget-page-views"),
-    path("conversations/<int:conversation_id>/messages", WidgetMessagesView.as_view(), name="widget-messages"),
-    path("conversations/<int:conversation_id>/handoff", WidgetHandoffView.as_view(), name="widget-handoff"),
-    path("conversations/<int:conversation_id>/seen", WidgetSeenView.as_view(), name="widget-seen"),
-    path("conversations/<int:conversation_id>/rating", WidgetRatingView.as_view(), name="widget-rating"),
+    path("conversations/<id:conversation_id>/messages", WidgetMessagesView.as_view(), name="widget-messages"),
+    path("conversations/<id:conversation_id>/handoff", WidgetHandoffView.as_view(), name="widget-handoff"),
+    path("conversations/<id:conversation_id>/seen", WidgetSeenView.as_view(), name="widget-seen"),
+    path("conversations/<id:conversation_id>/rating", WidgetRatingView.as_view(), name="widget-rating"),
 ]

@@ -98,17 +98,17 @@ class TestStartConversation:
         assert len(set(contacts)) == 1
         assert Contact.objects.filter(workspace=workspace).count() == 1
 
-    def test_identified_user_is_verified_and_traits_upserted(
+    def test_identified_user_is_verified_and_unsigned_traits_ignored(
         self, widget: APIClient, agent: Agent, workspace: Workspace
     ) -> None:
         existing = ContactFactory(workspace=workspace, user_id="u-42", email="old@example.com", name="Ada")
-        user = {"user_id": "u-42", "user_hash": user_hash(workspace, "u-42"), "email": "ada@example.com"}
+        user = {"user_id": "u-42", "user_hash": user_hash(workspace, "u-42"), "email": "ceo@example.com", "name": "X"}
 
         response = start(widget, workspace, user=user)
 
         assert response.status_code == 201
         existing.refresh_from_db()
-        assert (existing.email, existing.name) == ("ada@example.com", "Ada")
+        assert (existing.email, existing.name) == ("old@example.com", "Ada")
         assert Conversation.objects.get(pk=response.json()["id"]).contact_id == existing.pk
 
     def test_wrong_user_hash_creates_nothing(self, widget: APIClient, agent: Agent, workspace: Workspace) -> None:

@@ -169,15 +169,19 @@ def replay_decisions(
     decisions: list[Decision | None] = []
     conversation = -1
     count = 0
-    knowledge = web = handed_off = False
+    knowledge = web = handed_off = handed_back = False
     previous: StoredTurn | None = None
     for turn in turns:
-        if turn.conversation_id != conversation or (
-            previous is not None and (previous.escalated or (turn.after_hand_back and not previous.after_hand_back))
-        ):
+        if turn.conversation_id != conversation:
             conversation = turn.conversation_id
             count = 0
+            knowledge = web = handed_off = handed_back = False
+        elif previous is not None and (previous.escalated or (turn.after_hand_back and not previous.after_hand_back)):
+            # A turn after an escalated one comes after a closed ticket handed the conversation back (the
+            # stored hand-back time is only the last one): a new window, and the hand-back rule applies.
+            count = 0
             knowledge = web = handed_off = False
+            handed_back = True
         previous = turn
         count += 1
         knowledge = knowledge or turn.knowledge_searched
@@ -197,7 +201,7 @@ def replay_decisions(
                 count,
                 False,
                 True,  # reply_normalized
-                turn.after_hand_back,  # handed_back, as live: the hand-back came before this turn
+                handed_back or turn.after_hand_back,  # as live: a hand-back came before this turn
             ),
             policy,
         )

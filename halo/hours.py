@@ -3,9 +3,9 @@ plus N business minutes, and how many business minutes lie between two instants.
 
 Pure: no Django, no clock, no database. A ``Schedule`` holds the workspace's time zone, its weekly opening
 periods (local wall-clock minutes of a weekday) and the local dates it is closed (public and custom
-holidays, gathered by ``halo.selectors.business_schedule_get``). Every function takes and returns aware
+holidays, gathered by ``halo.selectors.BusinessHoursSettings.schedule``). Every function takes and returns aware
 datetimes; the arithmetic runs on the open *intervals* in UTC that ``open_intervals`` yields, so a
-daylight-saving change is counted as the hours that really pass (a Sunday 00:00–24:00 on the night the
+daylight-saving change is counted as the hours that really pass (a Sunday 00:00-24:00 on the night the
 clocks go back is 25 hours long).
 
 Invariants (property-tested in ``tests/halo/test_hours.py``):
@@ -24,6 +24,7 @@ go back) is its first occurrence.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ def periods_overlapping(periods: tuple[Period, ...] | list[Period]) -> list[tupl
     ordered = sorted(periods)
     return [
         (first, second)
-        for first, second in zip(ordered, ordered[1:], strict=False)
+        for first, second in itertools.pairwise(ordered)
         if first.day == second.day and second.open_minute < first.close_minute
     ]
 
@@ -108,7 +109,7 @@ def _day_intervals(schedule: Schedule, day: date, zone: ZoneInfo) -> Iterator[tu
 
 def open_intervals(schedule: Schedule, start: datetime) -> Iterator[tuple[datetime, datetime]]:
     """The open intervals (UTC) from ``start`` on, in order, disjoint, the first clipped to ``start``; touching
-    intervals (17:00–24:00 then 00:00–09:00) are one. Stops at ``HORIZON_DAYS``."""
+    intervals (17:00-24:00 then 00:00-09:00) are one. Stops at ``HORIZON_DAYS``."""
     # In UTC throughout: Python subtracts and adds aware datetimes of one zone on the wall clock, which
     # would lose or gain the hour of a clock change.
     start = start.astimezone(UTC)

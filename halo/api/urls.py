@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from halo.api.views import ContactEventsView, ContactView
+from halo.api.views import BusinessHoursView, ContactEventsView, ContactView
 
 urlpatterns = [
     path("contacts/<str:user_id>", ContactView.as_view(), name="contact"),
     path("contacts/<str:user_id>/events", ContactEventsView.as_view(), name="contact-events"),
+    path("business-hours", BusinessHoursView.as_view(), name="business-hours"),
 ]

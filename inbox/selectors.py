@@ -18,7 +18,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import connection
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Case, F, OuterRef, Prefetch, Q, QuerySet, Subquery, When
 from django.utils import timezone
 
 from agents.knowledge import knowledge_search
@@ -249,6 +249,8 @@ def inbox_list_get(*, workspace: Workspace, user_id: int, key: str) -> InboxList
 # password hash were decoded into every row of every page for nothing.
 PAGE_FIELDS = (
     "status",
+    "first_reply_due_at",
+    "first_replied_at",
     "reason",
     "confidence",
     "escalation_count",
@@ -270,6 +272,7 @@ class Sort(StrEnum):
 
     NEWEST = "newest"
     OLDEST = "oldest"  # waiting longest first
+    DUE = "due"  # first reply due soonest first (the overdue on top); tickets not waiting for one after
 
 
 @dataclass(frozen=True)
@@ -320,6 +323,24 @@ def _page_rows(tickets: QuerySet[Ticket], limit: int) -> list[Ticket]:
     )
 
 
+def _by_first_reply_due(tickets: QuerySet[Ticket], *, after_id: int | None) -> QuerySet[Ticket]:
+    """Tickets waiting for their first reply, due soonest first, then the others (oldest first); keyset-paged
+    on (due, id) from the ticket ``after_id`` (the last one shown: one more query on a later page)."""
+    waiting = Q(first_replied_at__isnull=True, first_reply_due_at__isnull=False)
+    tickets = tickets.annotate(due_key=Case(When(waiting, then=F("first_reply_due_at")), default=None)).order_by(
+        F("due_key").asc(nulls_last=True), "id"
+    )
+    if after_id is None:
+        return tickets
+    anchor = tickets.filter(pk=after_id).values("due_key").first()
+    if anchor is None:
+        return tickets.filter(pk__gt=after_id)
+    if anchor["due_key"] is None:
+        return tickets.filter(due_key__isnull=True, pk__gt=after_id)
+    key = anchor["due_key"]
+    return tickets.filter(Q(due_key__gt=key) | Q(due_key=key, pk__gt=after_id) | Q(due_key__isnull=True))
+
+
 def inbox_page(
     *,
     workspace: Workspace,
@@ -339,6 +360,8 @@ def inbox_page(
         tickets = tickets.order_by("id")
         if before is not None:
             tickets = tickets.filter(pk__gt=before)
+    elif filters.sort == Sort.DUE:
+        tickets = _by_first_reply_due(tickets, after_id=before)
     elif before is not None:
         tickets = tickets.filter(pk__lt=before)
     rows = _page_rows(tickets, INBOX_PAGE_SIZE + 1)

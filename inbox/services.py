@@ -32,12 +32,14 @@ from django.utils import timezone
 from agents.models import Conversation, Message
 from agents.services import conversations_hand_back, conversations_hand_off, message_post
 from agents.turns import KnowledgeSource, ToolCall, sources_dedupe
+from halo import clock
 from halo.models import Contact, Membership, Workspace
 from halo.outbox import outbox_enqueue
 from inbox.events import MESSAGE_NEW, NOTE_NEW, TICKET_CREATED, TICKET_MERGED, TICKET_UPDATED, inbox_event_record
 from inbox.macros import PLACEHOLDERS, macro_unknown_placeholders
 from inbox.models import CustomInbox, EscalationEvent, Macro, SavedView, Ticket, TicketNote
-from inbox.notifications import notification_assignment, notifications_ticket_created
+from inbox.notifications import notification_assignment, notifications_first_reply_due, notifications_ticket_created
+from inbox.sla import WARNING_LEAD, first_reply_due
 from inbox.summaries import ticket_summary_refresh
 
 SUMMARY_TASK = "inbox.tasks.ticket_summarize"
@@ -86,6 +88,7 @@ def ticket_open_or_merge(*, conversation: Conversation, contact: Contact, escala
     contact's open ticket is locked while it is merged into, and a losing insert merges into the winner's.
     """
     at = escalation.at
+    workspace = conversation.workspace
     with transaction.atomic(savepoint=False):
         ticket = _contact_open_ticket_locked(contact)
         created = False
@@ -104,6 +107,9 @@ def ticket_open_or_merge(*, conversation: Conversation, contact: Contact, escala
                         knowledge_sources=[source.to_json() for source in escalation.knowledge_sources],
                         tools_tried=[tool.to_json(with_result=False) for tool in escalation.tools_tried],
                         settings_version=escalation.settings_version,
+                        first_reply_due_at=first_reply_due(
+                            workspace=workspace, opened_at=at, priority=escalation.priority
+                        ),
                         created_at=at,
                         updated_at=at,
                     )
@@ -113,7 +119,7 @@ def ticket_open_or_merge(*, conversation: Conversation, contact: Contact, escala
                 if ticket is None:  # it was closed meanwhile: nothing left to merge into
                     raise
         if not created:
-            _ticket_merge(ticket=ticket, escalation=escalation)
+            _ticket_merge(ticket=ticket, escalation=escalation, workspace=workspace)
         ticket.conversations.add(conversation)
         event = EscalationEvent.objects.create(
             workspace_id=conversation.workspace_id,
@@ -143,10 +149,15 @@ def _contact_open_ticket_locked(contact: Contact) -> Ticket | None:
     return Ticket.objects.select_for_update().filter(contact=contact).exclude(status=Ticket.Status.CLOSED).first()
 
 
-def _ticket_merge(*, ticket: Ticket, escalation: Escalation) -> None:
+def _ticket_merge(*, ticket: Ticket, escalation: Escalation, workspace: Workspace) -> None:
     ticket.escalation_count += 1
     if escalation.priority and ticket.status == Ticket.Status.OPEN:
         ticket.status = Ticket.Status.PRIORITY  # raised, never lowered
+        if ticket.first_replied_at is None:
+            # A priority ticket's promise is the shorter one, from the ticket's opening (never pushed later).
+            sooner = first_reply_due(workspace=workspace, opened_at=ticket.created_at, priority=True)
+            if sooner is not None and (ticket.first_reply_due_at is None or sooner < ticket.first_reply_due_at):
+                ticket.first_reply_due_at = sooner
     ticket.knowledge_sources = [
         source.to_json()
         for source in sources_dedupe(
@@ -158,7 +169,15 @@ def _ticket_merge(*, ticket: Ticket, escalation: Escalation) -> None:
     ticket.summary_state = Ticket.SummaryState.PENDING
     ticket.updated_at = escalation.at
     ticket.save(
-        update_fields=["escalation_count", "status", "knowledge_sources", "tools_tried", "summary_state", "updated_at"]
+        update_fields=[
+            "escalation_count",
+            "status",
+            "first_reply_due_at",
+            "knowledge_sources",
+            "tools_tried",
+            "summary_state",
+            "updated_at",
+        ]
     )
 
 
@@ -325,6 +344,44 @@ def tickets_wake_due(*, now: datetime | None = None) -> int:
     return woken
 
 
+# How many tickets one run of the first-reply warning job looks at (the next run takes the rest).
+WARN_BATCH = 500
+
+
+def tickets_first_reply_warn(*, now: datetime | None = None) -> int:
+    """Tell the assignee (email) and Slack about each ticket whose first reply is due within
+    ``inbox.sla.WARNING_LEAD`` (or overdue) and still not sent; returns how many tickets were flagged.
+
+    Each ticket is flagged (``first_reply_warned_at``) in the transaction that records its notifications in
+    the outbox, under a row lock taken with SKIP LOCKED and a condition on the flag: however often the job
+    runs, and however many workers run it at once, a ticket's warning is recorded once, and the outbox
+    delivers each record once."""
+    now = now or clock.now()
+    due = Ticket.objects.filter(
+        first_replied_at__isnull=True,
+        first_reply_due_at__isnull=False,
+        first_reply_due_at__lte=now + WARNING_LEAD,
+        first_reply_warned_at__isnull=True,
+        status__in=[Ticket.Status.OPEN, Ticket.Status.PRIORITY],
+    )
+    warned = 0
+    for ticket_id in due.order_by("first_reply_due_at").values_list("pk", flat=True)[:WARN_BATCH]:
+        with transaction.atomic():
+            ticket = (
+                due.select_for_update(skip_locked=True, of=("self",))
+                .select_related("workspace", "inbox")
+                .filter(pk=ticket_id)
+                .first()
+            )
+            if ticket is None:
+                continue
+            Ticket.objects.filter(pk=ticket.pk).update(first_reply_warned_at=now)
+            ticket.first_reply_warned_at = now
+            notifications_first_reply_due(ticket=ticket)
+            warned += 1
+    return warned
+
+
 def _ticket_wake(*, ticket: Ticket, now: datetime) -> None:
     """A snoozed ticket back to open, with its live event. Call inside a transaction."""
     updated = Ticket.objects.filter(pk=ticket.pk, status=Ticket.Status.SNOOZED).update(
@@ -346,6 +403,11 @@ def ticket_reply(*, ticket: Ticket, teammate: User, body: str, conversation_id: 
         raise ValidationError({"body": "This ticket has no conversation to reply to."})
     with transaction.atomic():
         message = message_post(conversation=conversation, author=Message.Author.TEAMMATE, body=body, teammate=teammate)
+        # The first teammate reply keeps (or breaks) the first-reply promise; later ones change nothing.
+        if Ticket.objects.filter(pk=ticket.pk, first_replied_at__isnull=True).update(
+            first_replied_at=message.created_at
+        ):
+            ticket.first_replied_at = message.created_at
         conversation_message_publish(message=message, ticket=ticket)
     return message
 

@@ -4,8 +4,10 @@ from typing import Any
 
 from rest_framework import serializers
 
+from halo import clock
 from halo.api.serializers import ContactSummarySerializer, StrictSerializer
 from inbox.models import Ticket
+from inbox.sla import sla_breached
 
 
 class TicketKnowledgeSourceSerializer(serializers.Serializer[Any]):
@@ -22,6 +24,9 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
     conversations = serializers.SerializerMethodField(help_text="Ids of the attached conversations.")
     knowledge_sources = TicketKnowledgeSourceSerializer(many=True, read_only=True)
     tools_tried = serializers.ListField(child=serializers.DictField(), read_only=True)
+    sla_breached = serializers.SerializerMethodField(
+        help_text="Whether the first reply missed its due time: sent late, or still not sent and overdue."
+    )
 
     class Meta:
         model = Ticket
@@ -44,11 +49,17 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
             "updated_at",
             "closed_at",
             "snoozed_until",
+            "first_reply_due_at",
+            "first_replied_at",
+            "sla_breached",
         ]
         read_only_fields = fields
 
     def get_summary(self, ticket: Ticket) -> str | None:
         return ticket.summary if ticket.summary_state == Ticket.SummaryState.READY else None
+
+    def get_sla_breached(self, ticket: Ticket) -> bool:
+        return sla_breached(ticket, now=clock.now())
 
     def get_conversations(self, ticket: Ticket) -> list[int]:
         return sorted(conversation.pk for conversation in ticket.conversations.all())

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
-from django.utils import timezone
 
 from agents.events import message_broadcast
 from agents.models import Agent, AgentTurn, Conversation, Message
@@ -53,6 +52,7 @@ from escalation.selectors import (
     agent_escalation_settings,
     contact_matches_rule,
     contact_passes_escalation_filter,
+    expected_reply_get,
     human_request_of,
     turn_context_new,
 )
@@ -64,7 +64,9 @@ from escalation.services import (
     escalation_settings_ensure,
     handoff_notice,
 )
+from halo import clock
 from halo.models import Contact, Workspace
+from halo.selectors import business_hours_get
 from halo.services import contact_email_capture, contact_touch
 from inbox.models import Ticket
 from inbox.selectors import ticket_open_of_conversation
@@ -99,34 +101,45 @@ class JudgedTurn:
     handoff: Handoff | None
 
 
-def conversation_start(*, workspace: Workspace, agent: Agent, contact: Contact, body: str) -> PostResult:
-    """Open a conversation with the user's first message and the AI's reply; the raw token is returned once."""
+def conversation_start(
+    *, workspace: Workspace, agent: Agent, contact: Contact, body: str, visitor_timezone: str | None = None
+) -> PostResult:
+    """Open a conversation with the user's first message and the AI's reply; the raw token is returned once.
+    ``visitor_timezone`` (the widget's) is the clock a handoff message tells the team's hours on."""
     body = message_body_check(body)
     conversation, token = conversation_open(workspace=workspace, agent=agent, contact=contact)
-    result = _message_receive_in_transaction(conversation=conversation, body=body, first=True)
+    result = _message_receive_in_transaction(
+        conversation=conversation, body=body, first=True, visitor_timezone=visitor_timezone
+    )
     result.token = token
     return result
 
 
-def message_receive(*, conversation: Conversation, body: str) -> PostResult:
+def message_receive(*, conversation: Conversation, body: str, visitor_timezone: str | None = None) -> PostResult:
     """A user's widget message, from storing it to the AI's answer or the handoff (see the module's steps).
 
     Expects ``conversation`` with its agent (and the agent's escalation settings), contact and workspace
     loaded, as ``agents.selectors.conversation_for_widget`` reads it.
     """
     body = message_body_check(body)
-    return _message_receive_in_transaction(conversation=conversation, body=body, first=False)
+    return _message_receive_in_transaction(
+        conversation=conversation, body=body, first=False, visitor_timezone=visitor_timezone
+    )
 
 
-def _message_receive_in_transaction(*, conversation: Conversation, body: str, first: bool) -> PostResult:
+def _message_receive_in_transaction(
+    *, conversation: Conversation, body: str, first: bool, visitor_timezone: str | None
+) -> PostResult:
     if conversation.agent.answers_offline:
         with transaction.atomic():
-            return _message_receive(conversation=conversation, body=body, first=first)
-    return _message_receive(conversation=conversation, body=body, first=first)
+            return _message_receive(
+                conversation=conversation, body=body, first=first, visitor_timezone=visitor_timezone
+            )
+    return _message_receive(conversation=conversation, body=body, first=first, visitor_timezone=visitor_timezone)
 
 
-def _message_receive(*, conversation: Conversation, body: str, first: bool) -> PostResult:
-    now = timezone.now()
+def _message_receive(*, conversation: Conversation, body: str, first: bool, visitor_timezone: str | None) -> PostResult:
+    now = clock.now()
     escalation_settings = agent_escalation_settings(agent=conversation.agent)
     with transaction.atomic(savepoint=False):
         message = message_post_user(conversation=conversation, body=body, now=now)
@@ -148,7 +161,12 @@ def _message_receive(*, conversation: Conversation, body: str, first: bool) -> P
         if request is not None:
             try:
                 return result.handed_off(
-                    _manual_hand_off(conversation=conversation, escalation_settings=escalation_settings, now=now)
+                    _manual_hand_off(
+                        conversation=conversation,
+                        escalation_settings=escalation_settings,
+                        now=now,
+                        visitor_timezone=visitor_timezone,
+                    )
                 )
             except HandoffUnavailable:
                 refused = True  # outside the escalation filter: the AI says so instead
@@ -164,7 +182,13 @@ def _message_receive(*, conversation: Conversation, body: str, first: bool) -> P
     if outcome.reply is None:  # an external bot answers through the server API
         return result
 
-    judged = _ai_turn(conversation=conversation, outcome=outcome, escalation_settings=escalation_settings, now=now)
+    judged = _ai_turn(
+        conversation=conversation,
+        outcome=outcome,
+        escalation_settings=escalation_settings,
+        now=now,
+        visitor_timezone=visitor_timezone,
+    )
     result.turn = judged.turn
     if judged.turn.message is not None:
         result.messages.append(judged.turn.message)
@@ -173,21 +197,26 @@ def _message_receive(*, conversation: Conversation, body: str, first: bool) -> P
     return result
 
 
-def handoff_request(*, conversation: Conversation) -> Handoff:
+def handoff_request(*, conversation: Conversation, visitor_timezone: str | None = None) -> Handoff:
     """The user asked for a human (the widget's button): escalate in every mode, bypassing signals and
     gates (reason ``manual``).
 
     Raises ``HandoffUnavailable`` when the contact does not match the escalation filter. Asking again while
     the conversation's ticket is not closed returns that ticket and records nothing new.
     """
-    now = timezone.now()
+    now = clock.now()
     escalation_settings = agent_escalation_settings(agent=conversation.agent)
     with transaction.atomic():
         if conversation.status == Conversation.Status.HANDED_OFF:
             ticket = ticket_open_of_conversation(conversation=conversation)
             if ticket is not None:
                 return Handoff(ticket=ticket, created=False, event=None)
-        return _manual_hand_off(conversation=conversation, escalation_settings=escalation_settings, now=now)
+        return _manual_hand_off(
+            conversation=conversation,
+            escalation_settings=escalation_settings,
+            now=now,
+            visitor_timezone=visitor_timezone,
+        )
 
 
 def ai_turn_submit(
@@ -210,7 +239,7 @@ def ai_turn_submit(
         knowledge_sources=knowledge_sources,
         escalate_reason=str(escalate.arguments.get("reason") or "") if escalate is not None else "",
     )
-    now = timezone.now()
+    now = clock.now()
     escalation_settings = agent_escalation_settings(agent=conversation.agent)
     with transaction.atomic():
         judged = _ai_turn(conversation=conversation, outcome=outcome, escalation_settings=escalation_settings, now=now)
@@ -224,7 +253,12 @@ def ai_turn_submit(
 
 
 def _ai_turn(
-    *, conversation: Conversation, outcome: TurnResult, escalation_settings: EscalationSettings | None, now: datetime
+    *,
+    conversation: Conversation,
+    outcome: TurnResult,
+    escalation_settings: EscalationSettings | None,
+    now: datetime,
+    visitor_timezone: str | None = None,
 ) -> JudgedTurn:
     """Judge an AI turn, store it with its decision, and hand off if it escalates."""
     context = turn_context_new(
@@ -257,12 +291,17 @@ def _ai_turn(
                 knowledge_sources=context.knowledge_sources,
                 tools_tried=context.tools_tried,
                 now=now,
+                visitor_timezone=visitor_timezone,
             )
     return JudgedTurn(turn=turn, decision=decision, handoff=handoff)
 
 
 def _manual_hand_off(
-    *, conversation: Conversation, escalation_settings: EscalationSettings | None, now: datetime
+    *,
+    conversation: Conversation,
+    escalation_settings: EscalationSettings | None,
+    now: datetime,
+    visitor_timezone: str | None,
 ) -> Handoff:
     """Hand off because the user asked, with the AI's latest turn as the ticket's context."""
     if not contact_passes_escalation_filter(
@@ -281,6 +320,7 @@ def _manual_hand_off(
         if latest is not None
         else (),
         now=now,
+        visitor_timezone=visitor_timezone,
     )
 
 
@@ -294,11 +334,14 @@ def _hand_off(
     knowledge_sources: tuple[KnowledgeSource, ...],
     tools_tried: tuple[ToolCall, ...],
     now: datetime,
+    visitor_timezone: str | None = None,
 ) -> Handoff:
-    """Open or merge the contact's ticket and hand the conversation to the team, telling the customer."""
+    """Open or merge the contact's ticket and hand the conversation to the team, telling the customer when a
+    reply can be expected (on the visitor's clock when the widget told it)."""
     escalation_settings = escalation_settings or escalation_settings_ensure(agent=conversation.agent)
     contact = conversation.contact
     to_inbox = escalation_settings.routing_type == EscalationSettings.RoutingType.INBOX
+    business_hours = business_hours_get(workspace=conversation.workspace)
     with transaction.atomic(savepoint=False):
         opened = ticket_open_or_merge(
             conversation=conversation,
@@ -316,11 +359,22 @@ def _hand_off(
                 knowledge_sources=knowledge_sources,
                 tools_tried=tools_tried,
                 at=now,
+                business_hours=business_hours,
             ),
         )
         message = conversation_hand_off(
             conversation=conversation,
-            notice=handoff_notice(contact=contact, escalation_settings=escalation_settings),
+            notice=handoff_notice(
+                contact=contact,
+                escalation_settings=escalation_settings,
+                expected=expected_reply_get(
+                    workspace=conversation.workspace,
+                    escalation_settings=escalation_settings,
+                    now=now,
+                    visitor_timezone=visitor_timezone,
+                    business_hours=business_hours,
+                ),
+            ),
             now=now,
         )
     return Handoff(ticket=opened.ticket, created=opened.created, event=opened.event, message=message)

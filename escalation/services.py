@@ -22,7 +22,7 @@ from agents.models import Agent, Message
 from agents.turns import TurnDecision
 from escalation.engine import Decision
 from escalation.models import EscalationSettings, EscalationSettingsVersion
-from escalation.selectors import agent_escalation_settings
+from escalation.selectors import ExpectedReply, agent_escalation_settings
 from halo.models import Contact
 from inbox.models import EscalationEvent, Ticket
 
@@ -152,12 +152,19 @@ def decision_record(decision: Decision, *, at: datetime) -> TurnDecision:
     )
 
 
-def handoff_notice(*, contact: Contact, escalation_settings: EscalationSettings) -> str:
-    """What the customer reads when their conversation is handed to the team."""
-    text = (
-        "Thanks for your patience. I've passed this conversation to our team; "
-        f"they usually reply {escalation_settings.expected_reply_time}."
-    )
+def handoff_notice(*, contact: Contact, escalation_settings: EscalationSettings, expected: ExpectedReply) -> str:
+    """What the customer reads when their conversation is handed to the team: when to expect a reply (the
+    team's measured time during business hours, when it is back outside them). Outside hours, a customer
+    Halo has no email address for is asked for one first: nobody may read the chat before they close it."""
+    if not expected.open_now:
+        back = f"we're back {expected.back}" if expected.back else "we'll reply as soon as we're back"
+        text = f"Our team is away right now: {back}."
+        if not contact.email and not contact.unverified_email:
+            text += (
+                " Please leave your email address here first, so we can get back to you even if you close this page."
+            )
+        return text + " I've passed this conversation on; a teammate will pick it up when we're back."
+    text = f"Thanks for your patience. I've passed this conversation to our team; they {expected.reply}."
     if contact.is_anonymous and not contact.email:
         text += " Please leave your email address here so we can get back to you even if you close this page."
     return text

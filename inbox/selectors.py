@@ -10,8 +10,9 @@ views with their counts), ``inbox_list_get`` / ``inbox_page`` (one keyset page o
 ``ticket_detail_get`` (a ticket page), each in a fixed number of queries.
 """
 
+import statistics
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -25,6 +26,7 @@ from agents.knowledge import knowledge_search
 from agents.models import AgentTurn, Conversation, Message
 from agents.search import MessageMatch, message_matches
 from agents.turns import KnowledgeSource, sources_dedupe
+from halo.hours import Schedule, business_minutes_between
 from halo.models import Contact, PageView, Workspace
 from halo.search import search_terms
 from halo.selectors import contacts_matching_text
@@ -642,3 +644,28 @@ def ticket_open_of_conversation(*, conversation: Conversation) -> Ticket | None:
     """The ticket that is not closed holding this conversation, if any (at most one: a conversation's
     contact has at most one ticket that is not closed)."""
     return Ticket.objects.filter(conversations=conversation).exclude(status=Ticket.Status.CLOSED).first()
+
+
+# --- Reply times -------------------------------------------------------------------------------------
+
+# How many of the latest answered tickets the measured reply time looks at, and how many it needs.
+REPLY_TIME_SAMPLE = 500
+REPLY_TIME_MIN_TICKETS = 3
+
+
+def first_reply_median_minutes(*, workspace: Workspace, schedule: Schedule, now: datetime) -> float | None:
+    """The median first-reply time of the workspace's tickets opened in the last 7 days, in business minutes
+    (a ticket opened at night and answered at 09:05 waited 5 minutes of the team's time), or None with
+    fewer than ``REPLY_TIME_MIN_TICKETS`` answered. One query, over the latest ``REPLY_TIME_SAMPLE``."""
+    pairs = list(
+        Ticket.objects.filter(
+            workspace=workspace, created_at__gte=now - timedelta(days=7), first_replied_at__isnull=False
+        )
+        .order_by("-id")
+        .values_list("created_at", "first_replied_at")[:REPLY_TIME_SAMPLE]
+    )
+    if len(pairs) < REPLY_TIME_MIN_TICKETS:
+        return None
+    return statistics.median(
+        business_minutes_between(schedule, opened, replied) for opened, replied in pairs if replied is not None
+    )

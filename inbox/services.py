@@ -35,6 +35,7 @@ from agents.turns import KnowledgeSource, ToolCall, sources_dedupe
 from halo import clock
 from halo.models import Contact, Membership, Workspace
 from halo.outbox import outbox_enqueue
+from halo.selectors import BusinessHoursSettings, business_hours_get
 from inbox.events import MESSAGE_NEW, NOTE_NEW, TICKET_CREATED, TICKET_MERGED, TICKET_UPDATED, inbox_event_record
 from inbox.macros import PLACEHOLDERS, macro_unknown_placeholders
 from inbox.models import CustomInbox, EscalationEvent, Macro, SavedView, Ticket, TicketNote
@@ -70,6 +71,8 @@ class Escalation:
     knowledge_sources: tuple[KnowledgeSource, ...]
     tools_tried: tuple[ToolCall, ...]
     at: datetime
+    # The workspace's business hours, when the caller read them already (the first-reply due time needs them).
+    business_hours: BusinessHoursSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ def ticket_open_or_merge(*, conversation: Conversation, contact: Contact, escala
     contact's open ticket is locked while it is merged into, and a losing insert merges into the winner's.
     """
     at = escalation.at
-    workspace = conversation.workspace
+    business_hours = escalation.business_hours or business_hours_get(workspace=conversation.workspace)
     with transaction.atomic(savepoint=False):
         ticket = _contact_open_ticket_locked(contact)
         created = False
@@ -108,7 +111,7 @@ def ticket_open_or_merge(*, conversation: Conversation, contact: Contact, escala
                         tools_tried=[tool.to_json(with_result=False) for tool in escalation.tools_tried],
                         settings_version=escalation.settings_version,
                         first_reply_due_at=first_reply_due(
-                            workspace=workspace, opened_at=at, priority=escalation.priority
+                            business_hours=business_hours, opened_at=at, priority=escalation.priority
                         ),
                         created_at=at,
                         updated_at=at,
@@ -119,7 +122,7 @@ def ticket_open_or_merge(*, conversation: Conversation, contact: Contact, escala
                 if ticket is None:  # it was closed meanwhile: nothing left to merge into
                     raise
         if not created:
-            _ticket_merge(ticket=ticket, escalation=escalation, workspace=workspace)
+            _ticket_merge(ticket=ticket, escalation=escalation, business_hours=business_hours)
         ticket.conversations.add(conversation)
         event = EscalationEvent.objects.create(
             workspace_id=conversation.workspace_id,
@@ -149,13 +152,13 @@ def _contact_open_ticket_locked(contact: Contact) -> Ticket | None:
     return Ticket.objects.select_for_update().filter(contact=contact).exclude(status=Ticket.Status.CLOSED).first()
 
 
-def _ticket_merge(*, ticket: Ticket, escalation: Escalation, workspace: Workspace) -> None:
+def _ticket_merge(*, ticket: Ticket, escalation: Escalation, business_hours: BusinessHoursSettings) -> None:
     ticket.escalation_count += 1
     if escalation.priority and ticket.status == Ticket.Status.OPEN:
         ticket.status = Ticket.Status.PRIORITY  # raised, never lowered
         if ticket.first_replied_at is None:
             # A priority ticket's promise is the shorter one, from the ticket's opening (never pushed later).
-            sooner = first_reply_due(workspace=workspace, opened_at=ticket.created_at, priority=True)
+            sooner = first_reply_due(business_hours=business_hours, opened_at=ticket.created_at, priority=True)
             if sooner is not None and (ticket.first_reply_due_at is None or sooner < ticket.first_reply_due_at):
                 ticket.first_reply_due_at = sooner
     ticket.knowledge_sources = [

@@ -16,8 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from halo.hours import add_business_minutes
-from halo.models import Workspace
-from halo.selectors import business_hours_get
+from halo.selectors import BusinessHoursSettings
 from inbox.models import Ticket
 
 # How long before its due time a waiting ticket counts as "due soon" and its assignee is told.
@@ -32,9 +31,8 @@ class SlaState(StrEnum):
     MET = "met"
 
 
-def first_reply_due(*, workspace: Workspace, opened_at: datetime, priority: bool) -> datetime | None:
+def first_reply_due(*, business_hours: BusinessHoursSettings, opened_at: datetime, priority: bool) -> datetime | None:
     """When the first reply of a ticket opened at ``opened_at`` is due (None if the hours never open)."""
-    business_hours = business_hours_get(workspace=workspace)
     schedule = business_hours.schedule(around=opened_at)
     return add_business_minutes(schedule, opened_at, business_hours.target_minutes(priority=priority))
 

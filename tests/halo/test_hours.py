@@ -82,7 +82,8 @@ def test_opening_is_local_wall_time_on_both_sides_of_the_clock_change() -> None:
     schedule = Schedule(timezone="Europe/Berlin", periods=weekdays())
     due = add_business_minutes(schedule, berlin(2026, 3, 27, 17, 0), 60)
     assert due == datetime(2026, 3, 30, 7, 30, tzinfo=UTC)
-    assert due is not None and due.astimezone(BERLIN).hour == 9
+    assert due is not None
+    assert due.astimezone(BERLIN).hour == 9
 
 
 def test_a_schedule_that_never_opens_gives_none() -> None:
@@ -153,9 +154,9 @@ def schedules(draw: st.DrawFn) -> Schedule:
 # Instants around the clock changes of 2026 and 2027 as often as anywhere else.
 instants = st.one_of(
     st.datetimes(datetime(2026, 1, 1), datetime(2027, 12, 1), timezones=st.just(UTC)),
-    st.sampled_from(
-        [datetime(2026, 3, 28, 23, tzinfo=UTC), datetime(2026, 10, 24, 23, tzinfo=UTC)]
-    ).map(lambda base: base),
+    st.sampled_from([datetime(2026, 3, 28, 23, tzinfo=UTC), datetime(2026, 10, 24, 23, tzinfo=UTC)]).map(
+        lambda base: base
+    ),
     st.integers(0, 48 * 60).map(lambda m: datetime(2026, 3, 28, 12, tzinfo=UTC) + timedelta(minutes=m)),
     st.integers(0, 48 * 60).map(lambda m: datetime(2026, 10, 24, 12, tzinfo=UTC) + timedelta(minutes=m)),
 )
@@ -182,7 +183,8 @@ def test_open_intervals_are_ordered_disjoint_and_non_empty(schedule: Schedule, s
 def test_adding_is_monotonic(schedule: Schedule, start: datetime, a: int, b: int) -> None:
     low, high = sorted((a, b))
     first, second = add_business_minutes(schedule, start, low), add_business_minutes(schedule, start, high)
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert start <= first <= second
 
 
@@ -215,7 +217,8 @@ def test_minutes_between_undoes_adding(schedule: Schedule, start: datetime, amou
 @given(schedules(), instants)
 def test_next_opening_is_open_and_nothing_before_it_is(schedule: Schedule, at: datetime) -> None:
     opening = next_opening(schedule, at)
-    assert opening is not None and opening >= at
+    assert opening is not None
+    assert opening >= at
     assert is_open(schedule, opening)
     if opening > at:
         assert not is_open(schedule, at)

@@ -411,46 +411,9 @@ def business_hours_set(*, workspace: Workspace, data: Mapping[str, Any]) -> Busi
     it is valid: close at or before open, overlapping periods, a time that is not HH:MM, an unknown time
     zone or country, a date that is not one.
     """
-    known = {"timezone", "weekly", "holidays_country", "holidays", *BUSINESS_HOURS_TARGETS}
-    unknown = sorted(set(data) - known)
-    errors: dict[str, list[str]] = {name: ["Unknown field."] for name in unknown}
     with transaction.atomic():
         locked_workspace = Workspace.objects.select_for_update().get(pk=workspace.pk)
-        row = BusinessHours.objects.filter(workspace=locked_workspace).first() or BusinessHours(
-            workspace=locked_workspace, weekly=business_hours_weekly_default()
-        )
-        timezone_name = data.get("timezone", locked_workspace.timezone)
-        if not isinstance(timezone_name, str) or timezone_name not in zoneinfo.available_timezones():
-            errors["timezone"] = [f"{str(timezone_name)[:60]!r} is not a known time zone (e.g. Europe/Berlin)."]
-        if "weekly" in data:
-            periods, weekly_errors = _weekly_periods(data["weekly"])
-            if weekly_errors:
-                errors["weekly"] = weekly_errors
-            row.weekly = business_hours_weekly_json(periods)
-        if "holidays_country" in data:
-            country = data["holidays_country"]
-            if country in (None, ""):
-                row.holidays_country = None
-            elif not isinstance(country, str) or country.upper() not in holidays.list_supported_countries():
-                errors["holidays_country"] = [
-                    f"{str(country)[:20]!r} is not a country whose holidays are known (an ISO code, e.g. DE)."
-                ]
-            else:
-                row.holidays_country = country.upper()
-        if "holidays" in data:
-            dates, date_errors = _holiday_dates(data["holidays"])
-            if date_errors:
-                errors["holidays"] = date_errors
-            row.holidays = [day.isoformat() for day in dates]
-        for name in BUSINESS_HOURS_TARGETS:
-            if name in data:
-                problem = _target(data[name])
-                if problem:
-                    errors[name] = [problem]
-                else:
-                    setattr(row, name, data[name])
-        if errors:
-            raise ValidationError(errors)
+        row, timezone_name = business_hours_check(workspace=locked_workspace, data=data)
         if locked_workspace.timezone != timezone_name:
             locked_workspace.timezone = timezone_name
             locked_workspace.save(update_fields=["timezone"])
@@ -458,6 +421,50 @@ def business_hours_set(*, workspace: Workspace, data: Mapping[str, Any]) -> Busi
         row.save()
     workspace.timezone = timezone_name
     return row
+
+
+def business_hours_check(*, workspace: Workspace, data: Mapping[str, Any]) -> tuple[BusinessHours, str]:
+    """The workspace's business-hours row with ``data`` applied (not saved) and the time zone, or a
+    ``ValidationError`` by field naming every problem (``business_hours_set`` explains the rules)."""
+    known = {"timezone", "weekly", "holidays_country", "holidays", *BUSINESS_HOURS_TARGETS}
+    unknown = sorted(set(data) - known)
+    errors: dict[str, list[str]] = {name: ["Unknown field."] for name in unknown}
+    row = BusinessHours.objects.filter(workspace_id=workspace.pk).first() or BusinessHours(
+        workspace=workspace, weekly=business_hours_weekly_default()
+    )
+    timezone_name = data.get("timezone", workspace.timezone)
+    if not isinstance(timezone_name, str) or timezone_name not in zoneinfo.available_timezones():
+        errors["timezone"] = [f"{str(timezone_name)[:60]!r} is not a known time zone (e.g. Europe/Berlin)."]
+    if "weekly" in data:
+        periods, weekly_errors = _weekly_periods(data["weekly"])
+        if weekly_errors:
+            errors["weekly"] = weekly_errors
+        row.weekly = business_hours_weekly_json(periods)
+    if "holidays_country" in data:
+        country = data["holidays_country"]
+        if country in (None, ""):
+            row.holidays_country = None
+        elif not isinstance(country, str) or country.upper() not in holidays.list_supported_countries():
+            errors["holidays_country"] = [
+                f"{str(country)[:20]!r} is not a country whose holidays are known (an ISO code, e.g. DE)."
+            ]
+        else:
+            row.holidays_country = country.upper()
+    if "holidays" in data:
+        dates, date_errors = _holiday_dates(data["holidays"])
+        if date_errors:
+            errors["holidays"] = date_errors
+        row.holidays = [day.isoformat() for day in dates]
+    for name in BUSINESS_HOURS_TARGETS:
+        if name in data:
+            problem = _target(data[name])
+            if problem:
+                errors[name] = [problem]
+            else:
+                setattr(row, name, data[name])
+    if errors:
+        raise ValidationError(errors)
+    return row, timezone_name
 
 
 BUSINESS_HOURS_TARGETS = ("first_reply_target_minutes", "priority_first_reply_target_minutes")

@@ -409,6 +409,14 @@ class BusinessHoursForm(forms.ModelForm):  # type: ignore[type-arg]
         help_text="One date per line, YYYY-MM-DD (e.g. 2026-12-24).",
     )
 
+    day_0 = forms.CharField(label="Monday", required=False, help_text="e.g. 09:00-12:00, 13:00-17:30")
+    day_1 = forms.CharField(label="Tuesday", required=False)
+    day_2 = forms.CharField(label="Wednesday", required=False)
+    day_3 = forms.CharField(label="Thursday", required=False)
+    day_4 = forms.CharField(label="Friday", required=False)
+    day_5 = forms.CharField(label="Saturday", required=False)
+    day_6 = forms.CharField(label="Sunday", required=False, help_text="Empty: closed all day.")
+
     class Meta:
         model = BusinessHours
         fields = ["workspace", "holidays_country", "first_reply_target_minutes", "priority_first_reply_target_minutes"]
@@ -416,11 +424,9 @@ class BusinessHoursForm(forms.ModelForm):  # type: ignore[type-arg]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         weekly = self.instance.weekly if self.instance.pk else business_hours_weekly_default()
-        for day, name in enumerate(DAY_NAMES):
+        for day in range(7):
             periods = [f"{item['open']}-{item['close']}" for item in weekly if item.get("day") == day]
-            self.fields[_day_field(day)] = forms.CharField(
-                label=name, required=False, initial=", ".join(periods), help_text="Empty: closed." if day == 6 else ""
-            )
+            self.fields[_day_field(day)].initial = ", ".join(periods)
         if self.instance.pk:
             self.fields["timezone"].initial = self.instance.workspace.timezone
             self.fields["holidays_text"].initial = "\n".join(self.instance.holidays)

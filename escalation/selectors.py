@@ -293,15 +293,21 @@ def expected_reply_get(
     if is_open(schedule, now):
         median = _median_cached(workspace=workspace, schedule=schedule, now=now)
         if median is not None:
-            reply = f"typically reply {reply_time_text(median)}"
+            adverb, when = "typically", reply_time_text(median)
         else:
-            fallback = (
+            adverb = "usually"
+            when = (
                 escalation_settings.expected_reply_time
                 if escalation_settings is not None
                 else EscalationSettings._meta.get_field("expected_reply_time").get_default()
             )
-            reply = f"usually reply {fallback}"
-        return ExpectedReply(open_now=True, text=f"Our team {reply}", next_open_at=None, reply=reply, back="")
+        return ExpectedReply(
+            open_now=True,
+            text=f"Our team {adverb} replies {when}",
+            next_open_at=None,
+            reply=f"{adverb} reply {when}",
+            back="",
+        )
     opening = next_opening(schedule, now)
     if opening is None:
         return ExpectedReply(open_now=False, text="Our team is away right now", next_open_at=None, reply="", back="")

@@ -407,10 +407,9 @@ def ticket_reply(*, ticket: Ticket, teammate: User, body: str, conversation_id: 
     with transaction.atomic():
         message = message_post(conversation=conversation, author=Message.Author.TEAMMATE, body=body, teammate=teammate)
         # The first teammate reply keeps (or breaks) the first-reply promise; later ones change nothing.
-        if Ticket.objects.filter(pk=ticket.pk, first_replied_at__isnull=True).update(
-            first_replied_at=message.created_at
-        ):
-            ticket.first_replied_at = message.created_at
+        replied_at = clock.now()
+        if Ticket.objects.filter(pk=ticket.pk, first_replied_at__isnull=True).update(first_replied_at=replied_at):
+            ticket.first_replied_at = replied_at
         conversation_message_publish(message=message, ticket=ticket)
     return message
 

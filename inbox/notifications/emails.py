@@ -8,6 +8,7 @@ permanent failure; any other SMTP or network error is retried with the outbox's 
 """
 
 import smtplib
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -67,6 +68,12 @@ def assignment_email_deliver(message: OutboxMessage) -> None:
         raise PermanentFailure(f"The mail server refused the recipient: {error.recipients}") from None
 
 
+def _local_text(moment: datetime, timezone: str) -> str:
+    """``Fri 4 Dec, 17:30`` on the workspace's clock (where its business hours are)."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"
+
+
 def first_reply_email_deliver(message: OutboxMessage) -> None:
     """Outbox handler: warn the assignee of ``payload.ticket_id`` that its first reply is about to be late,
     unless the ticket was answered, reassigned or deleted since (the warning would be wrong)."""
@@ -91,7 +98,7 @@ def first_reply_email_deliver(message: OutboxMessage) -> None:
         "contact_name": contact.name or contact.email or contact.user_id or f"Visitor {contact.pk}",
         "link": ticket_link(ticket.pk),
         "assignee": ticket.assignee,
-        "due": due.astimezone(ZoneInfo(ticket.workspace.timezone)) if due is not None else None,
+        "due": _local_text(due, ticket.workspace.timezone) if due is not None else "",
         "overdue": due is not None and due <= clock.now(),
     }
     subject = _one_line(

@@ -97,13 +97,9 @@ def test_inside_hours_the_text_is_the_teams_median_first_reply_of_the_last_week(
         opened = berlin(2026, 12, 4, 10, 0)
         TicketFactory(workspace=office, created_at=opened, first_replied_at=opened + timedelta(minutes=minutes))
     # Opened on Friday at 17:20, answered on Monday at 09:10: 20 business minutes, not a weekend.
-    TicketFactory(
-        workspace=office, created_at=berlin(2026, 12, 4, 17, 20), first_replied_at=berlin(2026, 12, 7, 9, 10)
-    )
+    TicketFactory(workspace=office, created_at=berlin(2026, 12, 4, 17, 20), first_replied_at=berlin(2026, 12, 7, 9, 10))
     # Older than a week: not counted.
-    TicketFactory(
-        workspace=office, created_at=berlin(2026, 11, 20, 10), first_replied_at=berlin(2026, 11, 20, 17)
-    )
+    TicketFactory(workspace=office, created_at=berlin(2026, 11, 20, 10), first_replied_at=berlin(2026, 11, 20, 17))
     assert config(widget, office)["text"] == "Our team typically replies in about 20 minutes"
 
 

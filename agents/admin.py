@@ -13,7 +13,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from agents.models import Agent, AgentTurn, Conversation, KnowledgeArticle, Message
+from agents.knowledge import knowledge_settings_save
+from agents.models import Agent, AgentTurn, Conversation, KnowledgeArticle, KnowledgeSettings, Message
 from agents.services import (
     AGENT_EDITABLE_FIELDS,
     AGENT_OUTBOUND_URL_FIELDS,
@@ -149,3 +150,30 @@ class ConversationAdmin(WorkspaceScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+class KnowledgeSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
+    embeddings_api_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Write-only: leave blank to keep the stored key.",
+    )
+
+    class Meta:
+        model = KnowledgeSettings
+        fields = ["workspace", "embeddings", "embeddings_base_url", "embeddings_model", "embeddings_api_key"]
+
+    def clean_embeddings_api_key(self) -> str:
+        value: str = self.cleaned_data.get("embeddings_api_key") or ""
+        return value or (self.instance.embeddings_api_key if self.instance.pk else "")
+
+
+@admin.register(KnowledgeSettings)
+class KnowledgeSettingsAdmin(WorkspaceScopedAdmin):
+    """How the workspace's knowledge is searched by meaning; saving a new choice re-embeds every article."""
+
+    form = KnowledgeSettingsForm
+    list_display = ["__str__", "embeddings", "embeddings_model"]
+
+    def save_model(self, request: HttpRequest, obj: KnowledgeSettings, form: Any, change: bool) -> None:
+        knowledge_settings_save(settings=obj)

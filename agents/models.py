@@ -25,6 +25,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -33,6 +34,7 @@ from django.utils import timezone
 from agents.topics import DEFAULT_HUMAN_ONLY_TOPICS
 from agents.turns import KnowledgeSource, ToolCall
 from halo.models import Contact, Workspace
+from halo.outbound import outbound_url_validator
 
 
 def default_human_only_topics() -> list[str]:
@@ -164,6 +166,55 @@ class KnowledgeIndexState(models.Model):
 
     def __str__(self) -> str:
         return f"knowledge index of workspace {self.workspace_id} v{self.version}"
+
+
+class KnowledgeSettings(models.Model):
+    """How a workspace's knowledge is searched by meaning: with the model bundled with Halo (when the server
+    has it installed), through an OpenAI-compatible ``/v1/embeddings`` endpoint, or not at all (words only).
+
+    Written only by ``agents.knowledge`` (``knowledge_settings_save``): a change re-embeds every passage.
+    """
+
+    class Embeddings(models.TextChoices):
+        BUNDLED = "bundled", "The model bundled with Halo (all-MiniLM-L6-v2, on this server)"
+        OPENAI = "openai", "An OpenAI-compatible /v1/embeddings endpoint"
+        OFF = "off", "Off: search by words only"
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    embeddings = models.CharField(max_length=16, choices=Embeddings.choices, default=Embeddings.BUNDLED)
+    embeddings_base_url = models.URLField(
+        max_length=500,
+        blank=True,
+        default="",
+        validators=[outbound_url_validator],
+        help_text="e.g. https://api.openai.com/v1 (OpenAI-compatible).",
+    )
+    embeddings_model = models.CharField(
+        max_length=100, blank=True, default="", help_text="e.g. text-embedding-3-small."
+    )
+    embeddings_api_key = models.CharField(max_length=500, blank=True, default="", help_text="Write-only.")
+
+    class Meta:
+        verbose_name = "knowledge settings"
+        verbose_name_plural = "knowledge settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(embeddings__in=["bundled", "openai", "off"]), name="knowledgesettings_embeddings_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"knowledge settings of workspace {self.workspace_id}"
+
+    def clean(self) -> None:
+        if self.embeddings == self.Embeddings.OPENAI:
+            missing = {
+                name: "Required for an OpenAI-compatible endpoint."
+                for name in ("embeddings_base_url", "embeddings_model")
+                if not getattr(self, name)
+            }
+            if missing:
+                raise ValidationError(missing)
 
 
 def new_conversation_token() -> str:

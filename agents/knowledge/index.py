@@ -15,10 +15,10 @@ import numpy as np
 from django.db import connection, transaction
 from django.db.models import F, Q
 
-from agents.knowledge.embeddings import MODEL_ID, embeddings_enabled, local_embedder
+from agents.knowledge.embeddings import EmbeddingChoice, embedding_choice
 from agents.knowledge.passages import Passage, article_passages
 from agents.knowledge.text import stems
-from agents.models import KnowledgeArticle, KnowledgeIndexState, KnowledgePassage
+from agents.models import KnowledgeArticle, KnowledgeIndexState, KnowledgePassage, KnowledgeSettings
 from halo.models import Workspace
 from halo.outbox import outbox_enqueue
 
@@ -129,7 +129,7 @@ def knowledge_index(*, article: KnowledgeArticle) -> None:
     created = KnowledgePassage.objects.bulk_create(create)  # ids come back on both databases (RETURNING)
     _fts_insert(created)
     index_version_bump(workspace_id=article.workspace_id)
-    if created and embeddings_enabled():
+    if created and embedding_choice(workspace_id=article.workspace_id).enabled():
         outbox_enqueue(workspace=article.workspace, task=EMBED_TASK, payload={"article_id": article.pk})
 
 
@@ -160,39 +160,70 @@ def knowledge_reindex(*, workspace: Workspace) -> int:
 
 
 def knowledge_embed_article(*, article_id: int) -> int:
-    """Embed the article's passages that have no vector from the current model; returns how many were.
+    """Embed the article's passages that have no vector from the workspace's current model; returns how many
+    were.
 
     The background job of ``knowledge_index``. Runs outside any transaction while the model computes; a
-    passage replaced meanwhile (another save) is skipped, and that save's own job embeds its successor.
+    passage replaced meanwhile (another save) is skipped, and that save's own job embeds its successor. A
+    remote endpoint that fails raises ``EmbeddingFailed``: the outbox tries the job again later.
     """
+    workspace_id = KnowledgeArticle.objects.filter(pk=article_id).values_list("workspace_id", flat=True).first()
+    if workspace_id is None:
+        return 0
+    choice = embedding_choice(workspace_id=workspace_id)
     rows = list(
         KnowledgePassage.objects.filter(article_id=article_id)
-        .filter(Q(embedding__isnull=True) | ~Q(embedding_model=MODEL_ID))
-        .values_list("pk", "workspace_id", "kind", "heading", "body", "digest", "article__title")
+        .filter(Q(embedding__isnull=True) | ~Q(embedding_model=choice.model_id))
+        .values_list("pk", "kind", "heading", "body", "digest", "article__title")
     )
-    embedder = local_embedder() if rows else None  # nothing to embed: the model is not even loaded
+    embedder = choice.embedder() if rows and choice.enabled() else None  # nothing to embed: nothing loaded
     if embedder is None:
         return 0
     texts = [Passage(heading=heading, body=body).embedding_text(title) for *_, heading, body, _d, title in rows]
     vectors = embedder.embed(texts)
     written = 0
     with transaction.atomic():
-        for (pk, _workspace, _kind, _heading, _body, digest, _title), vector in zip(rows, vectors, strict=True):
+        for (pk, _kind, _heading, _body, digest, _title), vector in zip(rows, vectors, strict=True):
             written += KnowledgePassage.objects.filter(pk=pk, digest=digest).update(
                 embedding=np.asarray(vector, dtype="<f4").tobytes(), embedding_model=embedder.model_id
             )
         if written:
-            index_version_bump(workspace_id=rows[0][1])
+            index_version_bump(workspace_id=workspace_id)
     return written
+
+
+def _articles_to_embed(*, workspace_id: int, choice: EmbeddingChoice) -> list[int]:
+    article_ids = (
+        KnowledgePassage.objects.filter(workspace_id=workspace_id)
+        .filter(Q(embedding__isnull=True) | ~Q(embedding_model=choice.model_id))
+        .values_list("article_id", flat=True)
+        .distinct()
+    )
+    return sorted(set(article_ids))
 
 
 def knowledge_embed_pending(*, workspace: Workspace) -> int:
     """Embed every passage of ``workspace`` still without a current vector (``manage.py`` and benchmarks use
     it after a bulk load); returns how many were embedded."""
-    article_ids = (
-        KnowledgePassage.objects.filter(workspace=workspace)
-        .filter(Q(embedding__isnull=True) | ~Q(embedding_model=MODEL_ID))
-        .values_list("article_id", flat=True)
-        .distinct()
+    choice = embedding_choice(workspace_id=workspace.pk)
+    return sum(
+        knowledge_embed_article(article_id=article_id)
+        for article_id in _articles_to_embed(workspace_id=workspace.pk, choice=choice)
     )
-    return sum(knowledge_embed_article(article_id=article_id) for article_id in sorted(set(article_ids)))
+
+
+def knowledge_settings_save(*, settings: KnowledgeSettings) -> KnowledgeSettings:
+    """Save how the workspace embeds, validated (an endpoint Halo may not call is a field error). Searches
+    switch at once (the index version moves); when the choice makes other vectors, every article is queued
+    to be embedded again, and until its job has run search answers by words for that article."""
+    settings.full_clean()
+    with transaction.atomic():
+        before = embedding_choice(workspace_id=settings.workspace_id)
+        settings.save()
+        after = embedding_choice(workspace_id=settings.workspace_id)
+        index_version_bump(workspace_id=settings.workspace_id)
+        if after.enabled() and after.model_id != before.model_id:
+            workspace = Workspace.objects.get(pk=settings.workspace_id)
+            for article_id in _articles_to_embed(workspace_id=workspace.pk, choice=after):
+                outbox_enqueue(workspace=workspace, task=EMBED_TASK, payload={"article_id": article_id})
+    return settings

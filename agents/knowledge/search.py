@@ -15,6 +15,7 @@ few milliseconds of one core.
 """
 
 import heapq
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,13 +23,15 @@ from enum import StrEnum
 import numpy as np
 
 from agents.knowledge.answers import quote
-from agents.knowledge.embeddings import local_embedder
+from agents.knowledge.embeddings import EmbeddingFailed
 from agents.knowledge.lexical import bm25f, idf, lexical_candidates
 from agents.knowledge.snapshot import PassageRow, Snapshot, snapshot_cached, snapshot_load
 from agents.knowledge.text import query_terms, stem
 from agents.models import KnowledgePassage
 from agents.turns import KnowledgeSource
 from halo.models import Workspace
+
+logger = logging.getLogger(__name__)
 
 # The weight of the lexical score beside the cosine: the middle of the plateau of top-1 on the Zulip dev
 # questions (0.1 to 0.3 gave the same; docs/answers.md has the sweep).
@@ -106,6 +109,25 @@ def _best_section(snapshot: Snapshot, article_id: int, score: Callable[[int], fl
     return max(sections, key=lambda row: (score(row.pk), -row.pk))
 
 
+def _question_vector(snapshot: Snapshot, text: str) -> np.ndarray | None:
+    """The question's vector from the model that embedded the workspace's passages; None (search by words)
+    when the workspace has no vectors, the model is not here, or a remote endpoint fails to answer in time."""
+    if not len(snapshot.vector_ids):
+        return None  # the model is loaded (or called) only for a workspace that has vectors
+    embedder = snapshot.embedding.embedder()
+    if embedder is None or embedder.model_id != snapshot.vector_model:
+        return None
+    try:
+        vector: np.ndarray = embedder.embed([text], query=True)[0]
+    except EmbeddingFailed as error:
+        logger.warning("knowledge search by words only for workspace %s: %s", snapshot.workspace_id, error)
+        return None
+    if vector.shape != snapshot.vectors.shape[1:]:
+        logger.warning("knowledge search by words only for workspace %s: vector size changed", snapshot.workspace_id)
+        return None
+    return vector
+
+
 def knowledge_lookup(*, workspace: Workspace, text: str, limit: int = 3) -> KnowledgeResult:
     """The ``limit`` best articles of ``workspace`` for ``text``, best first, with the search's evidence."""
     words = query_terms(text)
@@ -130,13 +152,12 @@ def knowledge_lookup(*, workspace: Workspace, text: str, limit: int = 3) -> Know
         article_id = snapshot.passages[pk].article_id
         best_lexical[article_id] = max(score, best_lexical.get(article_id, 0.0))
 
-    # The model is loaded only for a workspace that has vectors.
-    embedder = local_embedder() if len(snapshot.vector_ids) else None
+    question_vector = _question_vector(snapshot, text)
     by_article: dict[int, float]
     best_semantic: dict[int, float] = {}
-    if embedder is not None and snapshot.vector_model == embedder.model_id:
+    if question_vector is not None:
         mode = SearchMode.SEMANTIC
-        similarities = snapshot.vectors @ embedder.embed([text], query=True)[0]
+        similarities = snapshot.vectors @ question_vector
         blended_rows = similarities.copy()
         unembedded: dict[int, float] = {}
         for pk, score in lexical.items():

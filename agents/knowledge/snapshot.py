@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.db.models import Subquery
 
+from agents.knowledge.embeddings import BUNDLED, EmbeddingChoice
 from agents.knowledge.text import is_meaningful, words
-from agents.models import KnowledgeIndexState, KnowledgePassage
+from agents.models import KnowledgeIndexState, KnowledgePassage, KnowledgeSettings
 
 CACHE_WORKSPACES = 64
 # Words shorter than this are never corrected (too many real words lie one edit apart).
 MIN_CORRECTED_LENGTH = 5
+_CHOICE_FIELDS = ("embeddings", "embeddings_base_url", "embeddings_model", "embeddings_api_key")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Snapshot:
     vector_article_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     vector_rows: dict[int, int] = field(default_factory=dict)  # passage id -> row
     vector_model: str = ""
+    embedding: EmbeddingChoice = BUNDLED  # what embeds the questions: the workspace's choice
 
     def correction(self, word: str) -> str | None:
         """The most frequent help-center word one edit (insert, delete, substitute, swap) away from ``word``,
@@ -97,9 +100,14 @@ def _build(workspace_id: int) -> Snapshot:
     # apart, rows newer than their version would only cost a reload; the other way round would keep stale
     # rows under a current version.)
     version_now = KnowledgeIndexState.objects.filter(workspace_id=workspace_id).values("version")[:1]
+    # The workspace's embedding choice comes in the same statement too (it matters only if there are rows).
+    choice = KnowledgeSettings.objects.filter(workspace_id=workspace_id)
     rows = list(
         KnowledgePassage.objects.filter(workspace_id=workspace_id)
-        .annotate(index_version=Subquery(version_now))
+        .annotate(
+            index_version=Subquery(version_now),
+            **{f"choice_{name}": Subquery(choice.values(name)[:1]) for name in _CHOICE_FIELDS},
+        )
         .values_list(
             "pk",
             "article_id",
@@ -113,16 +121,21 @@ def _build(workspace_id: int) -> Snapshot:
             "embedding_model",
             "article__title",
             "article__url",
+            *(f"choice_{name}" for name in _CHOICE_FIELDS),
             "index_version",
         )
     )
+    embedding = BUNDLED
     if rows:
         version = rows[0][-1] or 0
+        kind, base_url, model, api_key = rows[0][-5:-1]
+        if kind is not None:
+            embedding = EmbeddingChoice(kind=kind, base_url=base_url, model=model, api_key=api_key)
     else:
         version = (
             KnowledgeIndexState.objects.filter(workspace_id=workspace_id).values_list("version", flat=True).first()
         )
-    snapshot = Snapshot(workspace_id=workspace_id, version=version or 0)
+    snapshot = Snapshot(workspace_id=workspace_id, version=version or 0, embedding=embedding)
     vector_ids: dict[str, list[tuple[int, int]]] = {}
     vectors: dict[str, list[bytes]] = {}
     lengths = [0, 0, 0]
@@ -140,7 +153,7 @@ def _build(workspace_id: int) -> Snapshot:
         model,
         title,
         url,
-        _v,
+        *_choice_and_version,
     ) in rows:
         row = PassageRow(
             pk=pk,
@@ -175,9 +188,9 @@ def _build(workspace_id: int) -> Snapshot:
         if len(word) >= MIN_CORRECTED_LENGTH - 1 and word.isalpha():
             for variant in _deletions(word):
                 snapshot.deletions.setdefault(variant, []).append(word)
-    if vectors:
-        # One model's vectors at a time: the one most passages were embedded with.
-        model = max(vectors, key=lambda name: len(vectors[name]))
+    model = snapshot.embedding.model_id
+    if vectors.get(model):
+        # Only the workspace's current model's vectors: another model's are not comparable with its questions.
         order = sorted(range(len(vector_ids[model])), key=lambda index: vector_ids[model][index])
         keys = [vector_ids[model][index] for index in order]
         snapshot.vector_model = model

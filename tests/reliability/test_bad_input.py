@@ -4,7 +4,7 @@ Generic sweeps (every API route from the URL resolver, every admin add form, eve
 cases schemathesis found: lax JSON types in the escalation-settings and AI-turn inputs, and an invalid
 ``limit`` silently replaced by the default. Segment rules (``tests/segments/test_api.py``), inbox socket
 frames (``tests/inbox/test_consumers.py::test_bad_frames_get_an_error_and_the_socket_stays_open``) and
-the widget's parameters (``tests/agents/test_widget_api.py``) have their own tests; see docs/hardening.md.
+the widget's parameters (``tests/escalation/widget/test_api.py``) have their own tests; see docs/hardening.md.
 """
 
 import json

@@ -1,11 +1,18 @@
 """The summary job: the outbox row written by the handoff is delivered once and fills in the ticket's summary."""
 
-from agents.models import Conversation
+import pytest
+
+from agents.models import Agent, Conversation
 from escalation.flow import handoff_request
-from halo.models import OutboxMessage
+from halo.models import OutboxMessage, Workspace
 from inbox.models import Ticket
 from inbox.tasks import ticket_summarize as ticket_summarize_task
-from tests.agents.factories import MessageFactory
+from tests.agents.factories import ConversationFactory, MessageFactory
+
+
+@pytest.fixture
+def conversation(workspace: Workspace, agent: Agent) -> Conversation:
+    return ConversationFactory(workspace=workspace, agent=agent)
 
 
 def summary_job() -> OutboxMessage:

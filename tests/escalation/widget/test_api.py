@@ -47,6 +47,12 @@ class TestConfig:
             "name": "Ada",
             "greeting": "Hi, I'm Ada!",
             "human_handoff_available": response.json()["human_handoff_available"],
+            # A workspace without business hours is open around the clock; no reply measured yet.
+            "expected_reply": {
+                "open_now": True,
+                "text": "Our team usually replies within a few hours",
+                "next_open_at": None,
+            },
         }
         assert isinstance(response.json()["human_handoff_available"], bool)
 
@@ -325,8 +331,10 @@ class TestConversationMessages:
 QUERIES_AI_ANSWER = 9
 # An AI turn that hands off adds: the turn history (1); the contact's open ticket, locked (1); SAVEPOINT,
 # ticket INSERT, RELEASE (3); the conversation link and the escalation event (2); the handoff message and the
-# conversation's status (2); the summary's outbox row (1); the inbox counter and event (2).
-QUERIES_ESCALATING_TURN = 21
+# conversation's status (2); the summary's outbox row (1); the inbox counter and event (2); the workspace's
+# business hours, for the ticket's first-reply due time and the handoff message (1); the team's measured
+# reply time, for the message (1, then cached for a few minutes).
+QUERIES_ESCALATING_TURN = 23
 # A message on a handed-off conversation: conversation, SAVEPOINT, message, touch; the ticket; the inbox
 # counter and event; RELEASE.
 QUERIES_HANDED_OFF = 8

@@ -261,3 +261,16 @@ class BusinessHoursSerializer(serializers.Serializer[Any]):
     priority_first_reply_target_minutes = serializers.IntegerField(
         min_value=1, help_text="The same for a priority ticket."
     )
+
+
+class BusinessHoursInputSerializer(StrictSerializer):
+    """``PUT business-hours``: every field may be left out (it keeps its value); ``halo.services`` checks them."""
+
+    timezone = serializers.CharField(required=False, help_text="IANA time zone of the hours, e.g. Europe/Berlin.")
+    weekly = WeeklyPeriodSerializer(many=True, required=False, help_text="Opening periods; a day's may not overlap.")
+    holidays_country = serializers.CharField(
+        required=False, allow_null=True, help_text="ISO country code whose public holidays are closed, or null."
+    )
+    holidays = serializers.ListField(child=serializers.DateField(), required=False, help_text="Other closed dates.")
+    first_reply_target_minutes = serializers.IntegerField(required=False, min_value=1, max_value=43200)
+    priority_first_reply_target_minutes = serializers.IntegerField(required=False, min_value=1, max_value=43200)

@@ -21,6 +21,7 @@ from halo.api.error_codes import ErrorCode
 from halo.api.errors import ApiError
 from halo.api.schema import error_responses
 from halo.api.serializers import (
+    BusinessHoursInputSerializer,
     BusinessHoursSerializer,
     ContactInputSerializer,
     ContactSerializer,
@@ -162,7 +163,7 @@ class BusinessHoursView(APIView):
             "before it opens, periods of a day overlap, a time is not HH:MM, or the time zone or country is "
             "unknown; nothing is changed then."
         ),
-        request=BusinessHoursSerializer,
+        request=BusinessHoursInputSerializer,
         responses={200: BusinessHoursSerializer, **error_responses(400, 401, 429)},
         tags=["business hours"],
     )

@@ -156,3 +156,14 @@ def test_the_admin_shows_each_problem_on_its_field(admin_client_of: Client, work
     assert "overlaps" in errors["day_2"][0]
     assert "not a country" in errors["holidays_country"][0]
     assert not BusinessHours.objects.filter(workspace=workspace).exists()
+
+
+def test_a_workspace_admin_never_sees_another_workspaces_hours(admin_client_of: Client, workspace: Workspace) -> None:
+    other = WorkspaceFactory(name="Globex", slug="globex")
+    theirs = business_hours_set(workspace=other, data={"weekly": [{"day": 0, "open": "10:00", "close": "11:00"}]})
+    listing = admin_client_of.get("/admin/halo/businesshours/")
+    assert listing.status_code == 200
+    assert "Globex" not in listing.content.decode()
+    response = admin_client_of.get(f"/admin/halo/businesshours/{theirs.pk}/change/")
+    assert response.status_code in (302, 404)
+    assert "Globex" not in response.content.decode()

@@ -18,7 +18,7 @@ from agents.models import Agent, Conversation, KnowledgeArticle
 from agents.services import knowledge_article_create
 from escalation.services import escalation_settings_ensure
 from halo.models import Contact, Membership, Workspace
-from halo.services import api_key_create, contact_upsert, membership_set, page_view_record
+from halo.services import api_key_create, business_hours_set, contact_upsert, membership_set, page_view_record
 from inbox.models import CustomInbox, SavedView, Ticket
 from inbox.services import macro_create, saved_view_create, ticket_note_add
 from segments.models import Segment
@@ -91,6 +91,7 @@ def tenant_build(*, name: str, marker: str) -> Tenant:
     custom_inbox = CustomInbox.objects.create(workspace=workspace, name=f"Inbox {marker}")
     saved_view = saved_view_create(workspace=workspace, name=f"View {marker}", created_by=teammate)
     macro_create(workspace=workspace, name=f"Macro {marker}", body=f"Hi {{{{ customer.first_name }}}} {marker}")
+    business_hours_set(workspace=workspace, data={"holidays": ["2026-12-24"]})
 
     # A real widget conversation of an anonymous visitor, handed off to a human.
     widget = APIClient()

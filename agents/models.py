@@ -243,6 +243,11 @@ class Conversation(models.Model):
     # a teammate wrote in it (the AI stays silent once a teammate has spoken since the hand-back).
     handed_back_at = models.DateTimeField(null=True, blank=True, editable=False)
     teammate_replied_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The customer's side of a teammate's reply: the newest message the widget reported as seen (on screen,
+    # panel open), and the newest teammate reply emailed to them. A teammate reply above both is unseen and
+    # not yet emailed: the reply email (``inbox.notifications.replies``) sends exactly those.
+    customer_seen_message_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    replies_emailed_through_id = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-updated_at", "-id"]

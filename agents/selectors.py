@@ -1,8 +1,9 @@
 """Reads of the agents app, always scoped to a workspace (another workspace's id reads as "not found")."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from agents.models import Agent, AgentTurn, Conversation, KnowledgeArticle, Message
 from agents.responders import ConversationContext
@@ -93,3 +94,31 @@ def responder_context_get(
 def turn_latest(*, conversation: Conversation) -> AgentTurn | None:
     """The conversation's latest AI turn (what a manual handoff reports as the AI's context)."""
     return AgentTurn.objects.filter(conversation=conversation).order_by("-id").first()
+
+
+def conversation_feed(
+    *,
+    workspace: Workspace,
+    statuses: Sequence[str] = (),
+    agent_id: int | None = None,
+    updated_after: datetime | None = None,
+) -> QuerySet[Conversation]:
+    """The workspace's conversations, oldest change first (the feed a bot catches up from), with their
+    contact and the id of their newest message (``last_message_id``)."""
+    conversations = Conversation.objects.filter(workspace=workspace).select_related("contact")
+    if statuses:
+        conversations = conversations.filter(status__in=statuses)
+    if agent_id is not None:
+        conversations = conversations.filter(agent_id=agent_id)
+    if updated_after is not None:
+        conversations = conversations.filter(updated_at__gt=updated_after)
+    newest = Message.objects.filter(conversation=OuterRef("pk")).order_by("-id").values("id")[:1]
+    return conversations.annotate(last_message_id=Subquery(newest)).order_by("updated_at", "id")
+
+
+def conversations_last_messages(*, conversations: Sequence[Conversation]) -> None:
+    """Attach ``last_message`` to each conversation of a feed page, in one query."""
+    ids = [getattr(conversation, "last_message_id", None) for conversation in conversations]
+    messages = Message.objects.select_related("teammate").in_bulk([pk for pk in ids if pk is not None])
+    for conversation, message_id in zip(conversations, ids, strict=True):
+        conversation.last_message = messages.get(message_id) if message_id is not None else None  # type: ignore[attr-defined]

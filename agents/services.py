@@ -14,9 +14,10 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from agents.events import message_broadcast
+from agents.events import conversation_event_data, message_broadcast, message_event_data
 from agents.knowledge import knowledge_index, knowledge_unindex
 from agents.models import (
     Agent,
@@ -29,8 +30,10 @@ from agents.models import (
 )
 from agents.responders import TurnResult
 from agents.turns import TurnDecision
+from halo import clock
 from halo.models import Contact, Workspace
 from halo.outbound import outbound_url_refusal
+from halo.webhooks.events import WebhookEvent, webhook_endpoints_for, webhook_event_record
 
 MAX_MESSAGE_CHARS = 4000
 
@@ -151,10 +154,41 @@ def conversation_open(*, workspace: Workspace, agent: Agent, contact: Contact) -
     if agent.workspace_id != workspace.pk or contact.workspace_id != workspace.pk:
         raise ValueError("The agent and the contact must belong to the workspace.")
     token = new_conversation_token()
-    conversation = Conversation.objects.create(
-        workspace=workspace, contact=contact, agent=agent, token_hash=hash_conversation_token(token)
-    )
+    if not webhook_endpoints_for(workspace, WebhookEvent.CONVERSATION_CREATED):
+        conversation = Conversation.objects.create(
+            workspace=workspace, contact=contact, agent=agent, token_hash=hash_conversation_token(token)
+        )
+        return conversation, token
+    with transaction.atomic(savepoint=False):  # the event commits with the conversation, or neither does
+        conversation = Conversation.objects.create(
+            workspace=workspace, contact=contact, agent=agent, token_hash=hash_conversation_token(token)
+        )
+        webhook_event_record(
+            workspace=workspace,
+            event=WebhookEvent.CONVERSATION_CREATED,
+            data=lambda: {"conversation": conversation_event_data(conversation)},
+            at=conversation.created_at,
+        )
     return conversation, token
+
+
+def _message_event(conversation: Conversation, message: Message) -> None:
+    """Record ``message.created`` for the endpoints that want it (call in the message's transaction)."""
+    webhook_event_record(
+        workspace=conversation.workspace,
+        event=WebhookEvent.MESSAGE_CREATED,
+        data=lambda: message_event_data(message, conversation),
+        at=message.created_at,
+    )
+
+
+def _conversation_event(conversation: Conversation, event: WebhookEvent, **extra: Any) -> None:
+    webhook_event_record(
+        workspace=conversation.workspace,
+        event=event,
+        data=lambda: {"conversation": conversation_event_data(conversation), **extra},
+        at=conversation.updated_at,
+    )
 
 
 def message_post_user(*, conversation: Conversation, body: str, now: datetime) -> Message:
@@ -169,6 +203,7 @@ def message_post_user(*, conversation: Conversation, body: str, now: datetime) -
         if conversation.status == Conversation.Status.CLOSED:
             updates["status"] = Conversation.Status.OPEN
         _conversation_update(conversation, **updates)
+        _message_event(conversation, message)
     return message
 
 
@@ -188,6 +223,7 @@ def turn_record(
                 body=outcome.reply if shown is None else shown,
                 sources=[source.citation() for source in outcome.cited_sources],
             )
+            _message_event(conversation, message)
         return AgentTurn.objects.create(
             conversation=conversation,
             message=message,
@@ -210,8 +246,11 @@ def conversation_touch(*, conversation: Conversation, now: datetime) -> None:
     _conversation_update(conversation, updated_at=now)
 
 
-def conversation_hand_off(*, conversation: Conversation, notice: str, now: datetime) -> Message | None:
-    """A human owns the conversation from now on: the AI stays silent in it.
+def conversation_hand_off(
+    *, conversation: Conversation, notice: str, now: datetime, ticket_id: int | None = None
+) -> Message | None:
+    """A human owns the conversation from now on: the AI stays silent in it (``ticket_id``: the ticket that
+    holds it now, for the ``conversation.handed_off`` event).
 
     ``notice`` is posted to the customer as a system message when this call is what handed the
     conversation off; for a conversation already handed off nothing changes and None is returned. The
@@ -228,20 +267,48 @@ def conversation_hand_off(*, conversation: Conversation, notice: str, now: datet
         if not changed:
             return None
         conversation.updated_at = now
+        _conversation_event(conversation, WebhookEvent.CONVERSATION_HANDED_OFF, ticket=ticket_id)
         return _message_create(conversation=conversation, author=Message.Author.SYSTEM, body=notice, at=now)
 
 
-def conversations_hand_off(*, conversation_ids: list[int], now: datetime) -> None:
-    """Hand several conversations to a human again, silently (a closed ticket that a teammate re-opens)."""
-    Conversation.objects.filter(pk__in=conversation_ids).update(status=Conversation.Status.HANDED_OFF, updated_at=now)
+def conversations_hand_off(*, workspace: Workspace, conversation_ids: list[int], now: datetime, ticket_id: int) -> None:
+    """Hand several conversations to a human again, silently (their closed ticket ``ticket_id`` re-opened)."""
+    with transaction.atomic(savepoint=False):
+        changing = Conversation.objects.filter(pk__in=conversation_ids)
+        changed = _conversations_changing(workspace, WebhookEvent.CONVERSATION_HANDED_OFF, changing)
+        changing.update(status=Conversation.Status.HANDED_OFF, updated_at=now)
+        for conversation in changed:
+            conversation.status, conversation.updated_at = Conversation.Status.HANDED_OFF, now
+            _conversation_event(conversation, WebhookEvent.CONVERSATION_HANDED_OFF, ticket=ticket_id)
 
 
-def conversations_hand_back(*, conversation_ids: list[int], now: datetime) -> None:
-    """Give handed-off conversations back to the AI (their ticket closed). ``handed_back_at`` starts their
-    escalation gates afresh, so the AI does not loop straight back into a new ticket."""
-    Conversation.objects.filter(pk__in=conversation_ids, status=Conversation.Status.HANDED_OFF).update(
-        status=Conversation.Status.OPEN, updated_at=now, handed_back_at=now
+def conversations_hand_back(
+    *, workspace: Workspace, conversation_ids: list[int], now: datetime, ticket_id: int | None = None
+) -> None:
+    """Give handed-off conversations back to the AI (their ticket ``ticket_id`` closed). ``handed_back_at``
+    starts their escalation gates afresh, so the AI does not loop straight back into a new ticket."""
+    with transaction.atomic(savepoint=False):
+        handed_off = Conversation.objects.filter(pk__in=conversation_ids, status=Conversation.Status.HANDED_OFF)
+        changed = _conversations_changing(workspace, WebhookEvent.CONVERSATION_HANDED_BACK, handed_off)
+        handed_off.update(status=Conversation.Status.OPEN, updated_at=now, handed_back_at=now)
+        for conversation in changed:
+            conversation.status, conversation.updated_at = Conversation.Status.OPEN, now
+            _conversation_event(conversation, WebhookEvent.CONVERSATION_HANDED_BACK, ticket=ticket_id)
+
+
+def _conversations_changing(
+    workspace: Workspace, event: WebhookEvent, changing: QuerySet[Conversation]
+) -> list[Conversation]:
+    """The conversations a bulk change is about to change, locked, when an endpoint wants ``event`` about
+    them (else none, and no query)."""
+    if not webhook_endpoints_for(workspace, event):
+        return []
+    conversations = list(
+        changing.select_for_update(of=("self",)).select_related("contact").filter(workspace=workspace).order_by("id")
     )
+    for conversation in conversations:
+        conversation.workspace = workspace
+    return conversations
 
 
 def message_post(*, conversation: Conversation, author: str, body: str, teammate: User | None = None) -> Message:
@@ -249,7 +316,8 @@ def message_post(*, conversation: Conversation, author: str, body: str, teammate
     message keeps the AI silent in the conversation from then on (``Conversation.ai_may_answer``)."""
     if author not in (Message.Author.TEAMMATE, Message.Author.SYSTEM):
         raise ValueError("Only teammate and system messages are posted this way.")
-    now = timezone.now()
+    # Halo's clock: the reply email's delay is counted from this time (``inbox.notifications.replies``).
+    now = clock.now()
     with transaction.atomic(savepoint=False):
         message = _message_create(conversation=conversation, author=author, body=body, teammate=teammate, at=now)
         updates: dict[str, Any] = {"updated_at": now}
@@ -267,6 +335,7 @@ def _message_create(
         conversation=conversation, author=author, body=message_body_check(body), teammate=teammate, created_at=at
     )
     message_broadcast(message)
+    _message_event(conversation, message)
     return message
 
 
@@ -274,3 +343,30 @@ def _conversation_update(conversation: Conversation, **values: Any) -> None:
     Conversation.objects.filter(pk=conversation.pk).update(**values)
     for name, value in values.items():
         setattr(conversation, name, value)
+
+
+# --- The customer's side of a teammate's reply -------------------------------------------------------
+
+
+def conversation_seen(*, conversation: Conversation, message_id: int) -> int | None:
+    """The widget showed the customer the conversation up to ``message_id`` (panel open, page visible).
+
+    Only a message of this conversation counts, so a client cannot mark replies that do not exist yet as
+    seen (which would silence their emails); a ``ValidationError`` otherwise. The mark only moves forward
+    (one conditional UPDATE: concurrent receipts keep the highest). Returns the conversation's seen mark."""
+    if not Message.objects.filter(conversation=conversation, pk=message_id).exists():
+        raise ValidationError({"message_id": "This is not a message of this conversation."})
+    Conversation.objects.filter(pk=conversation.pk).filter(
+        Q(customer_seen_message_id__isnull=True) | Q(customer_seen_message_id__lt=message_id)
+    ).update(customer_seen_message_id=message_id)
+    seen = Conversation.objects.filter(pk=conversation.pk).values_list("customer_seen_message_id", flat=True).get()
+    conversation.customer_seen_message_id = seen
+    return seen
+
+
+def conversation_replies_emailed(*, conversation: Conversation, through_id: int) -> None:
+    """Teammate replies up to ``through_id`` were emailed to the customer (never moves back)."""
+    Conversation.objects.filter(pk=conversation.pk).filter(
+        Q(replies_emailed_through_id__isnull=True) | Q(replies_emailed_through_id__lt=through_id)
+    ).update(replies_emailed_through_id=through_id)
+    conversation.replies_emailed_through_id = max(conversation.replies_emailed_through_id or 0, through_id)

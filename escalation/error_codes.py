@@ -11,6 +11,8 @@ class WidgetErrorCode(StrEnum):
     INVALID_USER_HASH = "invalid_user_hash"
     MESSAGE_TOO_LONG = "message_too_long"
     HANDOFF_UNAVAILABLE = "handoff_unavailable"
+    NOTHING_TO_RATE = "nothing_to_rate"
+    ALREADY_RATED = "already_rated"
 
 
 class EscalationErrorCode(StrEnum):

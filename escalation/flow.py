@@ -42,6 +42,7 @@ from agents.services import (
     conversation_open,
     conversation_touch,
     message_body_check,
+    message_post,
     message_post_user,
     turn_record,
 )
@@ -61,6 +62,7 @@ from escalation.services import (
     Handoff,
     HandoffUnavailable,
     decision_record,
+    email_captured_notice,
     escalation_settings_ensure,
     handoff_notice,
 )
@@ -69,6 +71,7 @@ from halo.models import Contact, Workspace
 from halo.selectors import business_hours_get
 from halo.services import contact_email_capture, contact_touch
 from inbox.models import Ticket
+from inbox.notifications.replies import email_confirmation_schedule
 from inbox.selectors import ticket_open_of_conversation
 from inbox.services import Escalation, conversation_message_publish, ticket_open_or_merge
 
@@ -143,9 +146,9 @@ def _message_receive(*, conversation: Conversation, body: str, first: bool, visi
     escalation_settings = agent_escalation_settings(agent=conversation.agent)
     with transaction.atomic(savepoint=False):
         message = message_post_user(conversation=conversation, body=body, now=now)
-        contact_email_capture(contact=conversation.contact, text=body)
-        contact_touch(contact=conversation.contact, at=now)
         result = PostResult(conversation=conversation, messages=[message])
+        _capture_email(conversation=conversation, body=body, result=result)
+        contact_touch(contact=conversation.contact, at=now)
 
         if conversation.status == Conversation.Status.HANDED_OFF:
             result.ticket = ticket_open_of_conversation(conversation=conversation)
@@ -195,6 +198,18 @@ def _message_receive(*, conversation: Conversation, body: str, first: bool, visi
     if judged.handoff is not None:
         result.handed_off(judged.handoff)
     return result
+
+
+def _capture_email(*, conversation: Conversation, body: str, result: PostResult) -> None:
+    """An address the visitor typed is kept as unverified; a new one gets a confirmation email and the chat
+    says so (the replies are emailed once they confirm it)."""
+    contact = conversation.contact
+    claimed = contact.unverified_email
+    contact_email_capture(contact=contact, text=body)
+    if contact.unverified_email and contact.unverified_email != claimed and not contact.email:
+        sent = email_confirmation_schedule(contact=contact, email=contact.unverified_email)
+        notice = email_captured_notice(contact=contact, confirmation_sent=sent)
+        result.messages.append(message_post(conversation=conversation, author=Message.Author.SYSTEM, body=notice))
 
 
 def handoff_request(*, conversation: Conversation, visitor_timezone: str | None = None) -> Handoff:
@@ -376,6 +391,7 @@ def _hand_off(
                 ),
             ),
             now=now,
+            ticket_id=opened.ticket.pk,
         )
     return Handoff(ticket=opened.ticket, created=opened.created, event=opened.event, message=message)
 

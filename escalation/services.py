@@ -154,17 +154,37 @@ def decision_record(decision: Decision, *, at: datetime) -> TurnDecision:
 
 def handoff_notice(*, contact: Contact, escalation_settings: EscalationSettings, expected: ExpectedReply) -> str:
     """What the customer reads when their conversation is handed to the team: when to expect a reply (the
-    team's measured time during business hours, when it is back outside them). Outside hours, a customer
-    Halo has no email address for is asked for one first: nobody may read the chat before they close it."""
+    team's measured time during business hours, when it is back outside them) and where a reply will reach
+    them. Outside hours, a customer Halo has no email address for is asked for one first: nobody may read
+    the chat before they close it."""
+    if contact.email:
+        reach = f" If you leave before they do, we'll email you at {contact.email}."
+    elif contact.unverified_email:
+        reach = f" We'll email you at {contact.unverified_email} once you confirm it (we've sent you a link)."
+    else:
+        reach = ""
     if not expected.open_now:
         back = f"we're back {expected.back}" if expected.back else "we'll reply as soon as we're back"
         text = f"Our team is away right now: {back}."
-        if not contact.email and not contact.unverified_email:
+        if not reach:
             text += (
                 " Please leave your email address here first, so we can get back to you even if you close this page."
             )
-        return text + " I've passed this conversation on; a teammate will pick it up when we're back."
-    text = f"Thanks for your patience. I've passed this conversation to our team; they {expected.reply}."
-    if contact.is_anonymous and not contact.email:
+        return text + " I've passed this conversation on; a teammate will pick it up when we're back." + reach
+    text = f"Thanks for your patience. I've passed this conversation to our team; they {expected.reply}." + reach
+    if not reach and contact.is_anonymous:
         text += " Please leave your email address here so we can get back to you even if you close this page."
     return text
+
+
+def email_captured_notice(*, contact: Contact, confirmation_sent: bool) -> str:
+    """What the chat says when a visitor types an address: replies are emailed there once it is confirmed."""
+    if not confirmation_sent:
+        return (
+            f"We'll email you at {contact.unverified_email} once you confirm it, but we've sent as many "
+            "confirmation emails as we can today. Please try again tomorrow."
+        )
+    return (
+        f"We'll email you at {contact.unverified_email} once you confirm it: "
+        "we've sent you a link. Open it to get our replies by email."
+    )

@@ -3,7 +3,9 @@
 A superuser sees everything. A workspace admin (staff, with an ``admin`` membership) sees and edits only
 rows of the workspaces they administer: the list, the change pages, the choices of every foreign key and
 what they may add. Secrets are write-only: the identity secret and the Slack webhook URL are never
-displayed back, an API key's hash is never shown and a new key is shown once, in the confirmation message.
+displayed back, an API key's hash is never shown and a new key — like a webhook endpoint's signing secret —
+is shown once, in the confirmation message. Webhook endpoints are added and deleted through
+``halo.webhooks.services``; their delivery log shows each event's last response code and can redeliver it.
 """
 
 from typing import Any
@@ -15,8 +17,10 @@ from django.contrib.admin.utils import NotRelationField, get_fields_from_path
 from django.contrib.auth.models import Group
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from halo.models import (
     ApiKey,
@@ -26,6 +30,8 @@ from halo.models import (
     Membership,
     OutboxMessage,
     PageView,
+    WebhookDelivery,
+    WebhookEndpoint,
     Workspace,
     new_identity_secret,
 )
@@ -39,6 +45,16 @@ from halo.services import (
     business_hours_check,
     business_hours_set,
     business_hours_weekly_default,
+)
+from halo.webhooks.events import WebhookEvent
+from halo.webhooks.services import (
+    URL_MAX_LENGTH,
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_endpoint_resume,
+    webhook_events_check,
+    webhook_redeliver,
+    webhook_url_refusal,
 )
 
 
@@ -245,6 +261,13 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
     def slack_configured(self, obj: Workspace) -> bool:
         return bool(obj.slack_webhook_url)
 
+    def save_model(self, request: HttpRequest, obj: Workspace, form: Any, change: bool) -> None:
+        if not change:
+            obj.save()
+            return
+        # Only what the form edits: the webhook routes are rebuilt by halo.webhooks while the form is open.
+        obj.save(update_fields=[*WorkspaceForm.Meta.fields, "slack_webhook_url", "identity_secret"])
+
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return request.user.is_superuser  # new workspaces come from create_workspace (admin + API key)
 
@@ -390,6 +413,147 @@ class OutboxMessageAdmin(WorkspaceScopedReadOnlyAdmin):
     def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
         count = outbox_retry(messages=queryset)
         messages.success(request, f"Queued {count} message(s) for another attempt.")
+
+
+# --- Webhooks: endpoints (the secret shown once, when added), the delivery log, "Redeliver", "Resume" ---
+
+
+class WebhookEndpointAddForm(forms.ModelForm):  # type: ignore[type-arg]
+    url = forms.CharField(label="URL", max_length=URL_MAX_LENGTH, help_text="Where Halo POSTs the events (https://).")
+    events = forms.MultipleChoiceField(
+        choices=[(event.value, event.value) for event in WebhookEvent], widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["workspace", "url", "events"]
+
+    def clean_url(self) -> str:
+        url = str(self.cleaned_data["url"]).strip()
+        refusal = webhook_url_refusal(url)
+        if refusal is not None:
+            raise ValidationError(refusal)
+        return url
+
+    def clean_events(self) -> list[str]:
+        try:
+            return webhook_events_check(list(self.cleaned_data["events"]))
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["events"]) from None
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(WorkspaceScopedAdmin):
+    list_display = ["url", "workspace", "subscribed", "status", "last_response", "failing_since", "created_at"]
+    list_select_related = ["workspace"]
+    search_fields = ["url"]
+    readonly_fields = ["workspace", "url", "subscribed", "status", "failing_since", "created_at", "delivery_log"]
+    fields = ["workspace", "url", "subscribed", "status", "failing_since", "created_at", "delivery_log"]
+    actions = ["resume"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:
+        last = WebhookDelivery.objects.filter(endpoint=OuterRef("pk"), last_status_code__isnull=False).order_by("-id")
+        endpoints: QuerySet[WebhookEndpoint] = super().get_queryset(request)
+        return endpoints.annotate(last_code=Subquery(last.values("last_status_code")[:1]))
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = WebhookEndpointAddForm
+            kwargs["fields"] = ["workspace", "url", "events"]
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.readonly_fields if obj is not None else []
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fields if obj is not None else ["workspace", "url", "events"]
+
+    @admin.display(description="Events")
+    def subscribed(self, obj: WebhookEndpoint) -> str:
+        return ", ".join(obj.events)
+
+    @admin.display(description="Status")
+    def status(self, obj: WebhookEndpoint) -> str:
+        if obj.paused_at is not None:
+            return f"Paused since {obj.paused_at:%Y-%m-%d %H:%M} UTC"
+        return "Active"
+
+    @admin.display(description="Last response")
+    def last_response(self, obj: WebhookEndpoint) -> str:
+        code = getattr(obj, "last_code", None)
+        return str(code) if code is not None else "—"
+
+    @admin.display(description="Delivery log")
+    def delivery_log(self, obj: WebhookEndpoint) -> str:
+        url = f"{reverse('admin:halo_webhookdelivery_changelist')}?endpoint__id__exact={obj.pk}"
+        return format_html('<a href="{}">Every event sent to this endpoint, with its last response code</a>', url)
+
+    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
+        if change:
+            return  # nothing of an endpoint is edited in place: delete it and add another
+        endpoint = webhook_endpoint_create(
+            workspace=obj.workspace, url=form.cleaned_data["url"], events=form.cleaned_data["events"]
+        )
+        obj.pk, obj.secret, obj.created_at, obj.events = (
+            endpoint.pk,
+            endpoint.secret,
+            endpoint.created_at,
+            endpoint.events,
+        )
+        obj._state.adding = False
+        messages.warning(request, f"Copy the signing secret now, it will not be shown again: {endpoint.secret}")
+
+    def delete_model(self, request: HttpRequest, obj: WebhookEndpoint) -> None:
+        webhook_endpoint_delete(endpoint=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        for endpoint in queryset:
+            webhook_endpoint_delete(endpoint=endpoint)
+
+    @admin.action(description="Resume the selected paused endpoints")
+    def resume(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        paused = [endpoint for endpoint in queryset if endpoint.paused]
+        for endpoint in paused:
+            webhook_endpoint_resume(endpoint=endpoint)
+        messages.success(request, f"Resumed {len(paused)} endpoint(s); new events are sent to them again.")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(WorkspaceScopedReadOnlyAdmin):
+    """The delivery log: one row per event and endpoint, with its last response code; "Redeliver" sends the
+    same event (same id, same body) again."""
+
+    list_display = ["event_type", "state", "last_response", "attempts", "last_attempt_at", "event_id", "endpoint"]
+    list_filter = ["state", "event_type", "endpoint"]
+    search_fields = ["event_id"]
+    list_select_related = ["endpoint"]
+    readonly_fields = [
+        "endpoint",
+        "event_id",
+        "event_type",
+        "state",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "last_attempt_at",
+        "delivered_at",
+        "created_at",
+        "event",
+    ]
+    actions = ["redeliver"]
+
+    @admin.display(description="Last response", ordering="last_status_code")
+    def last_response(self, obj: WebhookDelivery) -> str:
+        return str(obj.last_status_code) if obj.last_status_code is not None else "—"
+
+    @admin.action(description="Redeliver the selected events")
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        chosen = list(queryset.select_related("endpoint"))
+        paused = [delivery for delivery in chosen if delivery.endpoint.paused]
+        count = webhook_redeliver(deliveries=[delivery for delivery in chosen if not delivery.endpoint.paused])
+        messages.success(request, f"Queued {count} event(s) for delivery again.")
+        if paused:
+            messages.warning(request, f"{len(paused)} event(s) of paused endpoints were skipped: resume them first.")
 
 
 # Halo grants access through workspace memberships, not Django's groups: their admin (not scoped by

@@ -3,9 +3,11 @@
 Secrets that can reach a log line by way of a URL or a header value: a conversation token in ``?token=``
 (older widgets open their socket with it; the access logs of uvicorn and gunicorn print the whole request
 line, refused attempts included), a ``user_hash`` or ``user_jwt`` (they prove a user's identity), an API key
-or other bearer credential, a Slack webhook's path. ``redact_secrets`` replaces each value with
+or other bearer credential, a Slack webhook's path, the signed token in the path of a customer email's link
+(``/chat/<token>/``). ``redact_secrets`` replaces each value with
 ``[redacted]``, keeping the name, so a log still shows that a token was sent. Identity secrets and webhook
-signing secrets never travel in URLs: they are kept out of logs by never being logged (``tests/security``).
+signing secrets never travel in URLs: they are kept out of logs by never being logged (``tests/security``);
+a webhook signing secret (``whsec_…``) that reached a line anyway is redacted too.
 
 Where the filter is installed, so that it sees every line of every process:
 - Django's own logging (``settings.LOGGING``): the console handler, which every logger propagates to
@@ -45,6 +47,9 @@ _PARAMETER = re.compile(rf"(?P<name>(?:^|(?<=[?&;\s\"'(]))(?:{_NAMES})=)[^&;\s\"
 _BEARER = re.compile(r"(?P<name>\b(?:Bearer|Token)\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
 _API_KEY = re.compile(r"\bhalo_[0-9a-f]{12}_[0-9a-f]{64}\b")
 _SLACK_WEBHOOK = re.compile(r"(?P<name>hooks\.slack\.com/services/)[^\s\"'?#]+")
+_WEBHOOK_SECRET = re.compile(r"\bwhsec_[0-9a-f]{64}\b")
+# The signed links of customer emails carry their credential in the path (``agents.links``).
+_EMAIL_LINK = re.compile(r"(?P<name>/chat/(?:confirm/)?)[^/\s\"'?#]{16,}")
 
 
 def redact_secrets(text: str) -> str:
@@ -56,6 +61,10 @@ def redact_secrets(text: str) -> str:
         text = _API_KEY.sub(REDACTED, text)
     if "hooks.slack.com" in text:
         text = _SLACK_WEBHOOK.sub(rf"\g<name>{REDACTED}", text)
+    if "whsec_" in text:
+        text = _WEBHOOK_SECRET.sub(REDACTED, text)
+    if "/chat/" in text:
+        text = _EMAIL_LINK.sub(rf"\g<name>{REDACTED}", text)
     return text
 
 

@@ -112,6 +112,11 @@ class Workspace(models.Model):
     )
     slack_webhook_url = models.URLField(max_length=500, blank=True, default="", help_text="Write-only.")
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    # [{"id": endpoint id, "events": [names]}] of the workspace's active (not paused) webhook endpoints,
+    # rebuilt by ``halo.webhooks`` in the transaction of every endpoint change (db_default: rows written outside
+    # the ORM, and migrations run back past this field, get an empty list). It rides on the workspace row
+    # that every request already reads, so an event no endpoint wants costs no query at all.
+    webhook_routes = models.JSONField(default=list, db_default=[], blank=True, editable=False)
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
 
     class Meta:
@@ -329,3 +334,78 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task} #{self.pk} ({self.state})"
+
+
+def new_webhook_secret() -> str:
+    return f"whsec_{secrets.token_hex(32)}"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the workspace's that Halo POSTs the events it subscribes to, signed with ``secret``.
+
+    The secret signs deliveries, so it is kept (not hashed, unlike API keys); it is shown once, when the
+    endpoint is created, and never displayed or logged afterwards. ``failing_since`` is the first failed
+    attempt since the last success; an endpoint failing for ``halo.webhooks.PAUSE_AFTER`` is paused
+    (``paused_at``): no events are recorded for it until an admin resumes it.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list)
+    secret = models.CharField(max_length=80, default=new_webhook_secret, editable=False)
+    paused_at = models.DateTimeField(null=True, blank=True, editable=False)
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
+
+
+class WebhookDelivery(models.Model):
+    """The delivery log of one event to one endpoint: written by the delivering worker at every attempt
+    (the event itself travels in the outbox row recorded with the change). ``event`` is the body sent."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Being delivered"
+        RETRYING = "retrying", "Failed, will retry"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.CharField(max_length=64)
+    event_type = models.CharField(max_length=64)
+    event = models.JSONField(default=dict)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    outbox_message = models.ForeignKey(
+        OutboxMessage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    created_at = models.DateTimeField(default=django_timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["endpoint", "-id"], name="webhook_delivery_recent")]
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhookdelivery_one_per_event"),
+            models.CheckConstraint(
+                condition=Q(state__in=["pending", "retrying", "delivered", "failed"]),
+                name="webhookdelivery_state_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id} → {self.endpoint_id}"

@@ -22,7 +22,7 @@ the outbox writes or compares comes from ``halo.clock``.
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from django.conf import settings
@@ -60,13 +60,60 @@ class NamedTask(Protocol):
     name: str
 
 
-def outbox_enqueue(*, workspace: Workspace, task: NamedTask | str, payload: dict[str, object]) -> OutboxMessage:
+def outbox_enqueue(
+    *, workspace: Workspace, task: NamedTask | str, payload: dict[str, object], delay: timedelta | None = None
+) -> OutboxMessage:
     """Record a message for ``task`` in the caller's transaction; it is queued once that commits. Pass the
-    task itself; its name, where the task's module imports the caller's (importing it would be a cycle)."""
+    task itself; its name, where the task's module imports the caller's (importing it would be a cycle).
+    With ``delay``, the message is not due before then (a debounced email): no delivery claims it sooner,
+    whoever sends the task."""
     name = task if isinstance(task, str) else task.name
-    message = OutboxMessage.objects.create(workspace=workspace, task=name, payload=payload, next_attempt_at=clock.now())
-    transaction.on_commit(lambda: _send(message))
+    due = clock.now() + (delay or timedelta(0))
+    message = OutboxMessage.objects.create(workspace=workspace, task=name, payload=payload, next_attempt_at=due)
+    countdown = delay.total_seconds() if delay else 0
+    transaction.on_commit(lambda: _send(message, countdown=countdown))
     return message
+
+
+def outbox_enqueue_many(
+    *, workspace: Workspace, task: NamedTask | str, payloads: Sequence[dict[str, object]]
+) -> list[OutboxMessage]:
+    """``outbox_enqueue`` for several messages of one task, in one INSERT (a webhook event for each of a
+    workspace's endpoints)."""
+    name = task if isinstance(task, str) else task.name
+    now = clock.now()
+    messages = OutboxMessage.objects.bulk_create(
+        [OutboxMessage(workspace=workspace, task=name, payload=payload, next_attempt_at=now) for payload in payloads]
+    )
+
+    def send_all() -> None:
+        for message in messages:
+            _send(message)
+
+    transaction.on_commit(send_all)
+    return messages
+
+
+def outbox_recorded_since(*, task: str, workspace_id: int, payload_match: Mapping[str, object], since: datetime) -> int:
+    """How many messages of ``task`` in the workspace whose payload holds ``payload_match`` were recorded
+    since ``since``, whatever became of them (a cap on how often something is sent)."""
+    return OutboxMessage.objects.filter(
+        task=task,
+        workspace_id=workspace_id,
+        created_at__gte=since,
+        **{f"payload__{key}": value for key, value in payload_match.items()},
+    ).count()
+
+
+def outbox_pending_exists(*, task: str, workspace_id: int, payload_match: Mapping[str, object]) -> bool:
+    """Whether a message of ``task`` in the workspace whose payload holds ``payload_match`` still waits to be
+    delivered (pending, not claimed yet): a later change may join it instead of recording another."""
+    return OutboxMessage.objects.filter(
+        state=OutboxMessage.State.PENDING,
+        task=task,
+        workspace_id=workspace_id,
+        **{f"payload__{key}": value for key, value in payload_match.items()},
+    ).exists()
 
 
 # Publishing to the broker: one quick retry for a blip, then give up. The row stays and the sweep sends it
@@ -217,7 +264,12 @@ def _delay(error: BaseException, *, attempts: int) -> float | None:
         return None
     if isinstance(error, RetryLater):
         return error.delay
-    return BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
+    return outbox_backoff(attempts=attempts)
+
+
+def outbox_backoff(*, attempts: int) -> float:
+    """The backoff after a message's ``attempts``-th failed attempt (a handler may ask for it with ``RetryLater``)."""
+    return BACKOFF_SECONDS[max(1, min(attempts, len(BACKOFF_SECONDS))) - 1]
 
 
 def outbox_defer(*, message: OutboxMessage, delay: float) -> None:

@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from halo import hours
 from halo.hours import Period, Schedule
 from halo.identity import ContactIdentity
-from halo.models import BusinessHours, Contact, Membership, Workspace
+from halo.models import BusinessHours, Contact, Membership, WebhookEndpoint, Workspace
 from halo.search import term_is_prefix, term_stem, terms_found
 
 
@@ -191,3 +191,19 @@ def business_hours_get(*, workspace: Workspace) -> BusinessHoursSettings:
         first_reply_target_minutes=row.first_reply_target_minutes,
         priority_first_reply_target_minutes=row.priority_first_reply_target_minutes,
     )
+
+
+def webhook_endpoint_list(*, workspace: Workspace) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(workspace=workspace).order_by("id")
+
+
+def webhook_endpoint_get(*, workspace: Workspace, endpoint_id: int) -> WebhookEndpoint | None:
+    return webhook_endpoint_list(workspace=workspace).filter(pk=endpoint_id).first()
+
+
+def webhook_paused_recipients(*, workspace_id: int) -> list[str]:
+    """The email addresses of the workspace's admins (told when one of its endpoints is paused)."""
+    emails = Membership.objects.filter(workspace_id=workspace_id, role=Membership.Role.ADMIN).values_list(
+        "user__email", flat=True
+    )
+    return sorted({email for email in emails if email})

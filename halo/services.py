@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from halo import hours
+from halo.email_confirmation import EmailClaim
 from halo.hours import Period
 from halo.identity import ContactIdentity
 from halo.models import ApiKey, BusinessHours, Company, Contact, Membership, PageView, Workspace
@@ -312,9 +313,9 @@ _EMAIL_IN_TEXT = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[A-Za
 
 
 def contact_email_capture(*, contact: Contact, text: str) -> None:
-    """An anonymous visitor without an email who writes one in the chat (the handoff message asks for it)
-    gets it stored, so the team can reach them. Identified users' emails come from the workspace, never
-    from chat text."""
+    """An anonymous visitor without a verified email who writes one in the chat (the handoff message asks
+    for it) gets it stored as ``unverified_email``: theirs by claim only until they confirm it. Identified
+    users' emails come from the workspace, never from chat text."""
     if not contact.is_anonymous or contact.email:
         return
     match = _EMAIL_IN_TEXT.search(text)
@@ -325,8 +326,30 @@ def contact_email_capture(*, contact: Contact, text: str) -> None:
         validate_email(email)
     except ValidationError:
         return
-    contact.email = email
-    Contact.objects.filter(pk=contact.pk, email__isnull=True).update(email=email)
+    if contact.unverified_email == email:
+        return
+    contact.unverified_email = email
+    Contact.objects.filter(pk=contact.pk, email__isnull=True).update(unverified_email=email)
+
+
+class EmailNotConfirmed(Exception):
+    """A confirmation link that confirms nothing (the contact is gone, identified, already verified, or typed
+    another address since)."""
+
+
+def contact_email_verify(*, claim: EmailClaim) -> tuple[Contact, bool]:
+    """A visitor confirmed the address they typed (``halo.email_confirmation``): it becomes their verified
+    ``email``. Only for the anonymous contact the link names, and only while it has no verified email and
+    still claims this address: never another contact's email overwritten, never a merge into another contact
+    that has the same address. One conditional UPDATE, so two clicks confirm once: the second returns
+    ``(contact, False)``."""
+    updated = Contact.objects.filter(
+        pk=claim.contact_id, user_id__isnull=True, email__isnull=True, unverified_email=claim.email
+    ).update(email=claim.email, unverified_email=None)
+    contact = Contact.objects.filter(pk=claim.contact_id).first()
+    if contact is None or (not updated and contact.email != claim.email):
+        raise EmailNotConfirmed("This link no longer confirms an address.")
+    return contact, bool(updated)
 
 
 # --- Business hours ----------------------------------------------------------------------------------

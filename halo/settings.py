@@ -220,6 +220,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # SMTP in production (e.g. smtp+tls://user:password@host:587); the console in the embedded default.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Halo <halo@localhost>")
+# A teammate's reply the customer has not seen in the widget this many minutes after it was sent is emailed
+# to their verified address (one email per burst of replies).
+REPLY_EMAIL_DELAY_MINUTES = env.float("REPLY_EMAIL_DELAY_MINUTES", default=5.0)
+# How long the signed links in customer emails work: "reopen the conversation" and "confirm your email".
+REPLY_LINK_MAX_AGE_DAYS = env.int("REPLY_LINK_MAX_AGE_DAYS", default=14)
+EMAIL_CONFIRM_MAX_AGE_DAYS = env.int("EMAIL_CONFIRM_MAX_AGE_DAYS", default=3)
 
 # --- Auth, i18n, static ------------------------------------------------------------------------------
 

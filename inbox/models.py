@@ -130,7 +130,8 @@ class Ticket(models.Model):
     rating_score = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
-    rating_comment = models.TextField(blank=True, default="")
+    # db_default too: rows written outside the ORM (bulk loads, benchmarks) get it as well.
+    rating_comment = models.TextField(blank=True, default="", db_default="")
     rated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

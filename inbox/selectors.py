@@ -257,6 +257,7 @@ PAGE_FIELDS = (
     "confidence",
     "escalation_count",
     "updated_at",
+    "rating_score",
     "contact__name",
     "contact__email",
     "contact__user_id",  # these three: Contact.__str__
@@ -668,4 +669,14 @@ def first_reply_median_minutes(*, workspace: Workspace, schedule: Schedule, now:
         return None
     return statistics.median(
         business_minutes_between(schedule, opened, replied) for opened, replied in pairs if replied is not None
+    )
+
+
+def ticket_rated_of_conversation(*, conversation: Conversation) -> Ticket | None:
+    """The latest closed ticket holding this conversation, rated or not: the one its customer may rate while
+    no other ticket holds the conversation open (the caller checks that) and it is not rated yet."""
+    return (
+        Ticket.objects.filter(conversations=conversation, status=Ticket.Status.CLOSED)
+        .order_by("-closed_at", "-id")
+        .first()
     )

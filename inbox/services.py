@@ -29,6 +29,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from agents.events import conversation_status_broadcast, teammate_display_name
 from agents.models import Conversation, Message
 from agents.services import conversations_hand_back, conversations_hand_off, message_post
 from agents.turns import KnowledgeSource, ToolCall, sources_dedupe
@@ -36,10 +37,12 @@ from halo import clock
 from halo.models import Contact, Membership, Workspace
 from halo.outbox import outbox_enqueue
 from halo.selectors import BusinessHoursSettings, business_hours_get
+from halo.webhooks.events import WebhookEvent, webhook_event_record
 from inbox.events import MESSAGE_NEW, NOTE_NEW, TICKET_CREATED, TICKET_MERGED, TICKET_UPDATED, inbox_event_record
 from inbox.macros import PLACEHOLDERS, macro_unknown_placeholders
 from inbox.models import CustomInbox, EscalationEvent, Macro, SavedView, Ticket, TicketNote
 from inbox.notifications import notification_assignment, notifications_first_reply_due, notifications_ticket_created
+from inbox.notifications.replies import reply_email_schedule
 from inbox.sla import WARNING_LEAD, first_reply_due
 from inbox.summaries import ticket_summary_refresh
 
@@ -230,7 +233,8 @@ def ticket_update(
         raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
     now = timezone.now()
     with transaction.atomic():
-        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        # The workspace and contact come with the row (only the ticket is locked): its events read them.
+        locked = Ticket.objects.select_for_update(of=("self",)).select_related("workspace", "contact").get(pk=ticket.pk)
         was_closed = locked.status == Ticket.Status.CLOSED
         before = (locked.status, locked.assignee_id, locked.inbox_id)
         if "status" in data:
@@ -267,9 +271,14 @@ def ticket_update(
                 {"status": "This contact already has a ticket that is not closed; work on that one instead."}
             ) from None
         if closing:
-            _conversations_hand_back(ticket=locked, now=now)
+            _conversations_hand_back(ticket=locked, now=now, actor=actor)
         elif was_closed and locked.status != Ticket.Status.CLOSED:
-            conversations_hand_off(conversation_ids=list(locked.conversations.values_list("pk", flat=True)), now=now)
+            conversations_hand_off(
+                workspace=locked.workspace,
+                conversation_ids=list(locked.conversations.values_list("pk", flat=True)),
+                now=now,
+                ticket_id=locked.pk,
+            )
         changed = [
             name
             for name, old, new in zip(
@@ -287,14 +296,35 @@ def ticket_update(
     return locked
 
 
-def _conversations_hand_back(*, ticket: Ticket, now: datetime) -> None:
-    """Closing a ticket gives its conversations back to the AI, unless another open ticket holds them."""
-    conversation_ids = list(
+def _conversations_hand_back(*, ticket: Ticket, now: datetime, actor: User | None) -> None:
+    """Closing a ticket gives its conversations back to the AI, unless another open ticket holds them. The
+    widget of each says so live: a closing notice (a system message, in the catch-up too) and the new status
+    with the ticket to rate (``agents.events.conversation_status_broadcast``), both after commit."""
+    conversations = list(
         ticket.conversations.filter(status=Conversation.Status.HANDED_OFF)
         .exclude(tickets__in=Ticket.objects.exclude(pk=ticket.pk).exclude(status=Ticket.Status.CLOSED))
-        .values_list("pk", flat=True)
+        .select_related("agent")
     )
-    conversations_hand_back(conversation_ids=conversation_ids, now=now)
+    conversations_hand_back(
+        workspace=ticket.workspace,
+        conversation_ids=[conversation.pk for conversation in conversations],
+        now=now,
+        ticket_id=ticket.pk,
+    )
+    for conversation in conversations:
+        conversation.status = Conversation.Status.OPEN
+        message_post(
+            conversation=conversation, author=Message.Author.SYSTEM, body=closing_notice(conversation, actor=actor)
+        )
+        conversation_status_broadcast(
+            conversation_id=conversation.pk, status=conversation.status, rating_ticket_id=ticket.pk
+        )
+
+
+def closing_notice(conversation: Conversation, *, actor: User | None) -> str:
+    """What the customer reads when a teammate closes their ticket."""
+    who = teammate_display_name(actor) if actor is not None else "Our team"
+    return f"{who} closed this conversation. {conversation.agent.name} is here again if you need anything else."
 
 
 # --- Live events and the staff inbox's actions ---------------------------------------------------------
@@ -311,9 +341,47 @@ def ticket_event_data(ticket: Ticket) -> dict[str, Any]:
     }
 
 
+def ticket_webhook_data(ticket: Ticket) -> dict[str, Any]:
+    """A ticket as webhook events show it (the ticket API's field names)."""
+    contact = ticket.contact
+    return {
+        "id": ticket.pk,
+        "status": ticket.status,
+        "contact": {"id": contact.pk, "user_id": contact.user_id, "email": contact.email, "name": contact.name},
+        "assignee": ticket.assignee_id,
+        "inbox": ticket.inbox_id,
+        "reason": ticket.reason,
+        "confidence": ticket.confidence,
+        "escalation_count": ticket.escalation_count,
+        "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at,
+        "closed_at": ticket.closed_at,
+    }
+
+
+# The live inbox event → the webhook event (a merge is an update of the ticket; a close has its own).
+_WEBHOOK_EVENTS = {TICKET_CREATED: WebhookEvent.TICKET_CREATED, TICKET_MERGED: WebhookEvent.TICKET_UPDATED}
+
+
 def _ticket_event(*, ticket: Ticket, type: str, **extra: Any) -> None:
+    """The live inbox event of a ticket's change and its webhook event, in the change's transaction."""
     inbox_event_record(
         workspace_id=ticket.workspace_id, type=type, ticket_id=ticket.pk, data={**ticket_event_data(ticket), **extra}
+    )
+    changed = list(extra.get("changed", []))
+    if type == TICKET_MERGED:
+        changed = ["escalation_count"]
+    webhook = _WEBHOOK_EVENTS.get(type, WebhookEvent.TICKET_UPDATED)
+    if type == TICKET_UPDATED and "status" in changed and ticket.status == Ticket.Status.CLOSED:
+        webhook = WebhookEvent.TICKET_CLOSED
+    details: dict[str, Any] = {"changed": changed}
+    if "conversation_id" in extra:
+        details["conversation"] = extra["conversation_id"]
+    webhook_event_record(
+        workspace=ticket.workspace,
+        event=webhook,
+        data=lambda: {"ticket": ticket_webhook_data(ticket), **details},
+        at=ticket.updated_at,
     )
 
 
@@ -321,6 +389,9 @@ def conversation_message_publish(*, message: Message, ticket: Ticket) -> None:
     """A new message on a conversation that ``ticket`` holds: open inbox pages of that ticket show it, and a
     customer's message wakes the ticket if it is snoozed (back to open, in the team's Open list)."""
     if message.author == Message.Author.USER and ticket.status == Ticket.Status.SNOOZED:
+        conversation = message.conversation
+        if not Ticket.workspace.is_cached(ticket) and Conversation.workspace.is_cached(conversation):
+            ticket.workspace = conversation.workspace
         _ticket_wake(ticket=ticket, now=message.created_at)
     inbox_event_record(
         workspace_id=ticket.workspace_id,
@@ -340,7 +411,12 @@ def tickets_wake_due(*, now: datetime | None = None) -> int:
     woken = 0
     for ticket_id in due.values_list("pk", flat=True)[:WAKE_BATCH]:
         with transaction.atomic():
-            ticket = due.select_for_update(skip_locked=True).filter(pk=ticket_id).first()
+            ticket = (
+                due.select_for_update(skip_locked=True, of=("self",))
+                .select_related("workspace", "contact")
+                .filter(pk=ticket_id)
+                .first()
+            )
             if ticket is not None:
                 _ticket_wake(ticket=ticket, now=now)
                 woken += 1
@@ -398,7 +474,7 @@ def _ticket_wake(*, ticket: Ticket, now: datetime) -> None:
 def ticket_reply(*, ticket: Ticket, teammate: User, body: str, conversation_id: int | None = None) -> Message:
     """A teammate's reply to the customer: posted to the ticket's (latest, or chosen) conversation, sent
     live to the widget (``agents``), and from then on the AI stays silent in that conversation."""
-    conversations = ticket.conversations.order_by("-updated_at", "-id")
+    conversations = ticket.conversations.select_related("workspace", "contact").order_by("-updated_at", "-id")
     if conversation_id is not None:
         conversations = conversations.filter(pk=conversation_id)
     conversation = conversations.first()
@@ -411,7 +487,38 @@ def ticket_reply(*, ticket: Ticket, teammate: User, body: str, conversation_id: 
         if Ticket.objects.filter(pk=ticket.pk, first_replied_at__isnull=True).update(first_replied_at=replied_at):
             ticket.first_replied_at = replied_at
         conversation_message_publish(message=message, ticket=ticket)
+        # After message_post's UPDATE of the conversation row: concurrent replies to one conversation wait
+        # on its lock here, so the second sees the first's pending email and joins it.
+        reply_email_schedule(conversation=conversation)
     return message
+
+
+RATING_COMMENT_MAX_CHARS = 2000
+
+
+class TicketNotRatable(Exception):
+    """The ticket cannot take a rating: it is not closed, or it was rated already (once per ticket)."""
+
+
+def ticket_rate(*, ticket: Ticket, score: int, comment: str = "") -> Ticket:
+    """The customer's 1-5 rating of a closed ticket, with an optional comment: once per ticket. One
+    conditional UPDATE decides (of two concurrent ratings exactly one lands); the others raise
+    ``TicketNotRatable``. Open inbox pages of the ticket are told."""
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise ValidationError({"score": "A whole number from 1 to 5."})
+    comment = comment.strip()
+    if len(comment) > RATING_COMMENT_MAX_CHARS:
+        raise ValidationError({"comment": f"At most {RATING_COMMENT_MAX_CHARS} characters."})
+    now = timezone.now()
+    with transaction.atomic():
+        rated = Ticket.objects.filter(pk=ticket.pk, status=Ticket.Status.CLOSED, rating_score__isnull=True).update(
+            rating_score=score, rating_comment=comment, rated_at=now
+        )
+        if not rated:
+            raise TicketNotRatable("This ticket was rated already, or is not closed.")
+        ticket.rating_score, ticket.rating_comment, ticket.rated_at = score, comment, now
+        _ticket_event(ticket=ticket, type=TICKET_UPDATED, changed=["rating"])
+    return ticket
 
 
 NOTE_MAX_CHARS = 10_000

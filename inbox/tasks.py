@@ -8,6 +8,12 @@ from inbox.events import inbox_events_prune
 from inbox.models import Ticket
 from inbox.notifications import EMAIL_TASK, FIRST_REPLY_EMAIL_TASK, FIRST_REPLY_SLACK_TASK, SLACK_TASK
 from inbox.notifications.emails import assignment_email_deliver, first_reply_email_deliver
+from inbox.notifications.replies import (
+    CONFIRM_EMAIL_TASK,
+    REPLY_EMAIL_TASK,
+    email_confirmation_deliver,
+    reply_email_deliver,
+)
 from inbox.notifications.slack import first_reply_slack_deliver, slack_deliver
 from inbox.services import SUMMARY_TASK, tickets_first_reply_warn, tickets_wake_due
 from inbox.services import ticket_summarize as ticket_summarize_service
@@ -33,6 +39,16 @@ def slack_notify(message_id: int) -> None:
 @shared_task(name=EMAIL_TASK)
 def assignment_email(message_id: int) -> None:
     outbox_process(message_id=message_id, handler=assignment_email_deliver)
+
+
+@shared_task(name=REPLY_EMAIL_TASK)
+def reply_email(message_id: int) -> None:
+    outbox_process(message_id=message_id, handler=reply_email_deliver)
+
+
+@shared_task(name=CONFIRM_EMAIL_TASK)
+def email_confirmation(message_id: int) -> None:
+    outbox_process(message_id=message_id, handler=email_confirmation_deliver)
 
 
 @shared_task(name="inbox.tasks.events_prune")

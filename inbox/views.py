@@ -188,6 +188,7 @@ class TicketRow(TypedDict):
     escalation_count: str  # what the row showed, sent back by a bulk close
     assignee: str
     inbox: str | None
+    rating: str | None  # the customer's score, 1-5
     contact_html: str | None  # with the search's matches highlighted (escaped), on a search page
     match_html: str | None  # the best matching message, highlighted
     sla: str | None  # ``inbox.sla.SlaState`` of a ticket waiting for (or late with) its first reply
@@ -246,6 +247,7 @@ def _ticket_rows(tickets: list[Ticket], *, list_key: str, search: SearchPage | N
                 escalation_count=str(ticket.escalation_count),
                 assignee=assignee_name,
                 inbox=custom_inbox.name if custom_inbox is not None else None,
+                rating=str(ticket.rating_score) if ticket.rating_score is not None else None,
                 contact_html=contact_html,
                 match_html=match_html,
                 sla=sla,

@@ -5,6 +5,7 @@
 from typing import Any
 
 from django.core.validators import URLValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agents.events import message_payload
@@ -159,3 +160,21 @@ class ConversationDetailSerializer(serializers.ModelSerializer[Conversation]):
         model = Conversation
         fields = ["id", "status", "contact", "agent_id", "created_at", "updated_at", "messages", "turns"]
         read_only_fields = fields
+
+
+class ConversationSummarySerializer(serializers.ModelSerializer[Conversation]):
+    """A conversation in the feed: its state and its latest message (what a bot catching up looks at)."""
+
+    contact = ContactSummarySerializer(read_only=True)
+    agent_id = serializers.IntegerField(read_only=True)
+    last_message = serializers.SerializerMethodField(help_text="The newest message, or null.")
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "status", "contact", "agent_id", "created_at", "updated_at", "last_message"]
+        read_only_fields = fields
+
+    @extend_schema_field(MessageSerializer(allow_null=True))
+    def get_last_message(self, conversation: Conversation) -> dict[str, Any] | None:
+        message: Message | None = getattr(conversation, "last_message", None)
+        return message_payload(message) if message is not None else None

@@ -4,8 +4,15 @@ Thin: parse the input, call one service or selector scoped to the caller's works
 workspace's id is a 404, exactly like an id that does not exist.
 """
 
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,12 +21,21 @@ from agents.api.serializers import (
     AgentPatchSerializer,
     AgentSerializer,
     ConversationDetailSerializer,
+    ConversationSummarySerializer,
     KnowledgeArticleInputSerializer,
     KnowledgeArticlePageSerializer,
     KnowledgeArticleSerializer,
 )
-from agents.models import Agent, KnowledgeArticle
-from agents.selectors import agent_get, agent_list, conversation_detail, knowledge_article_get, knowledge_article_list
+from agents.models import Agent, Conversation, KnowledgeArticle
+from agents.selectors import (
+    agent_get,
+    agent_list,
+    conversation_detail,
+    conversation_feed,
+    conversations_last_messages,
+    knowledge_article_get,
+    knowledge_article_list,
+)
 from agents.services import (
     agent_update,
     knowledge_article_create,
@@ -29,8 +45,9 @@ from agents.services import (
 from halo.api.authentication import request_workspace
 from halo.api.error_codes import ErrorCode
 from halo.api.errors import ApiError
+from halo.api.pagination import KeysetPagination
 from halo.api.schema import error_responses
-from halo.params import after_id_param
+from halo.params import after_id_param, parse_id
 
 PAGE_SIZE = 100
 
@@ -176,3 +193,82 @@ class ConversationView(APIView):
         if conversation is None:
             raise _not_found("conversation")
         return Response(ConversationDetailSerializer(conversation).data)
+
+
+class ConversationFeedPagination(KeysetPagination):
+    """Oldest change first: the page after the last one a bot read holds what changed since."""
+
+    ordering = ("updated_at", "id")
+
+
+def _invalid(name: str, message: str) -> ApiError:
+    return ApiError(ErrorCode.INVALID, f"{name}: {message}", status=400, fields={name: [message]})
+
+
+def _updated_after(raw: str | None) -> datetime | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        moment = parse_datetime(raw.strip())
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise _invalid("updated_after", "An ISO 8601 date and time, e.g. 2026-12-05T18:00:00Z.")
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+
+
+class ConversationListView(ListAPIView[Conversation]):
+    serializer_class = ConversationSummarySerializer
+    pagination_class = ConversationFeedPagination
+
+    def get_queryset(self) -> QuerySet[Conversation]:
+        params = self.request.query_params
+        statuses = [value for value in params.get("status", "").split(",") if value]
+        unknown = sorted(set(statuses) - set(Conversation.Status.values))
+        if unknown:
+            raise _invalid(
+                "status", f"Unknown status {', '.join(unknown)[:100]}; choose from open, handed_off, closed."
+            )
+        agent_id = None
+        if params.get("agent"):
+            agent_id = parse_id(params["agent"])
+            if agent_id is None:
+                raise _invalid("agent", "An agent id.")
+        return conversation_feed(
+            workspace=request_workspace(self.request),
+            statuses=statuses,
+            agent_id=agent_id,
+            updated_after=_updated_after(params.get("updated_after")),
+        )
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            conversations_last_messages(conversations=page)
+        return page
+
+    @extend_schema(
+        operation_id="conversation_list",
+        summary="The conversation feed: what changed, oldest change first",
+        description=(
+            "The workspace's conversations ordered by their last change (`updated_at`), oldest first, each with "
+            "its newest message; cursor-paged (`next` links to the following page; no total count). A bot "
+            "that was down catches up from `updated_after` = the last change it handled."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "status", str, OpenApiParameter.QUERY, description="Comma-separated: open, handed_off, closed."
+            ),
+            OpenApiParameter("agent", int, OpenApiParameter.QUERY, description="Only this agent's conversations."),
+            OpenApiParameter(
+                "updated_after",
+                str,
+                OpenApiParameter.QUERY,
+                description="ISO 8601 date-time: only conversations changed after it (UTC if no offset).",
+            ),
+        ],
+        responses={200: ConversationSummarySerializer(many=True), **error_responses(400, 401, 429)},
+        tags=["conversations"],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from halo import clock
@@ -16,6 +17,12 @@ class TicketKnowledgeSourceSerializer(serializers.Serializer[Any]):
     score = serializers.FloatField(allow_null=True)
 
 
+class TicketRatingSerializer(serializers.Serializer[Any]):
+    score = serializers.IntegerField(min_value=1, max_value=5)
+    comment = serializers.CharField(allow_blank=True)
+    rated_at = serializers.DateTimeField()
+
+
 class TicketSerializer(serializers.ModelSerializer[Ticket]):
     contact = ContactSummarySerializer(read_only=True)
     assignee = serializers.IntegerField(source="assignee_id", allow_null=True, help_text="User id, or null.")
@@ -27,6 +34,7 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
     sla_breached = serializers.SerializerMethodField(
         help_text="Whether the first reply missed its due time: sent late, or still not sent and overdue."
     )
+    rating = serializers.SerializerMethodField(help_text="The customer's rating after the ticket closed, or null.")
 
     class Meta:
         model = Ticket
@@ -52,6 +60,7 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
             "first_reply_due_at",
             "first_replied_at",
             "sla_breached",
+            "rating",
         ]
         read_only_fields = fields
 
@@ -60,6 +69,12 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
 
     def get_sla_breached(self, ticket: Ticket) -> bool:
         return sla_breached(ticket, now=clock.now())
+
+    @extend_schema_field(TicketRatingSerializer(allow_null=True))
+    def get_rating(self, ticket: Ticket) -> dict[str, Any] | None:
+        if ticket.rating_score is None:
+            return None
+        return {"score": ticket.rating_score, "comment": ticket.rating_comment, "rated_at": ticket.rated_at}
 
     def get_conversations(self, ticket: Ticket) -> list[int]:
         return sorted(conversation.pk for conversation in ticket.conversations.all())

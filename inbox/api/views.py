@@ -9,7 +9,6 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +16,7 @@ from rest_framework.views import APIView
 from halo.api.authentication import request_workspace
 from halo.api.error_codes import ErrorCode
 from halo.api.errors import ApiError
+from halo.api.pagination import KeysetPagination
 from halo.api.schema import error_responses
 from halo.params import parse_id, parse_int
 from inbox.api.serializers import TicketPatchSerializer, TicketSerializer
@@ -28,35 +28,10 @@ from segments.api.views import checked_rule
 SEARCH_MAX_CHARS = 200
 
 
-class TicketCursorPagination(CursorPagination):
-    """Keyset pagination on the ticket id: constant cost per page, no ``COUNT(*)``."""
+class TicketCursorPagination(KeysetPagination):
+    """Keyset pagination on the ticket id, newest first."""
 
     ordering = "-id"
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 200
-
-    def get_page_size(self, request: Request) -> int:
-        # DRF would silently fall back to the default on a bad ``limit``; the schema promises an integer.
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        limit = parse_int(raw, minimum=1, maximum=self.max_page_size)
-        if limit is None:
-            raise ApiError(
-                ErrorCode.INVALID,
-                f"limit: an integer from 1 to {self.max_page_size}.",
-                status=400,
-                fields={"limit": [f"An integer from 1 to {self.max_page_size}."]},
-            )
-        return limit
-
-    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        parameters = super().get_schema_operation_parameters(view)
-        for parameter in parameters:
-            if parameter["name"] == self.page_size_query_param:
-                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
-        return parameters
 
 
 def _id_or_none(request: Request, name: str) -> int | str | None:

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agents', '0008_agent_verbose_name'),
-        ('halo', '0007_business_hours'),
+        ('halo', '0008_business_hours'),
         ('inbox', '0008_ticket_first_reply_and_rating'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -44,6 +44,7 @@ def stand_in_server(reply: Reply, *, host: str = "127.0.0.1", allow: bool = True
                 "query": {key: values[0] for key, values in parse_qs(parts.query).items()},
                 "headers": {key.lower(): value for key, value in self.headers.items()},
                 "json": json.loads(raw) if raw else None,
+                "raw": raw,
             }
             stand_in.requests.append(request)
             status, body, *extra = stand_in.reply(request)

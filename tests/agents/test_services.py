@@ -17,12 +17,14 @@ def anonymous_conversation() -> Conversation:
     return Conversation.objects.select_related("workspace", "agent", "contact").get(pk=conversation.pk)
 
 
-def test_anonymous_visitor_who_writes_an_email_gets_it_stored() -> None:
+def test_anonymous_visitor_who_writes_an_email_gets_it_stored_as_unverified() -> None:
     conversation = anonymous_conversation()
 
     message_receive(conversation=conversation, body="Sure, it's Ada.L@Example.com. Thanks!")
 
-    assert Contact.objects.get(pk=conversation.contact_id).email == "ada.l@example.com"
+    contact = Contact.objects.get(pk=conversation.contact_id)
+    assert contact.unverified_email == "ada.l@example.com"
+    assert contact.email is None
 
 
 @pytest.mark.parametrize("body", ["no email here", "write to me at ada@localhost", "@@@.com", "a@b"])
@@ -31,7 +33,9 @@ def test_text_without_a_valid_email_changes_nothing(body: str) -> None:
 
     message_receive(conversation=conversation, body=body)
 
-    assert Contact.objects.get(pk=conversation.contact_id).email is None
+    contact = Contact.objects.get(pk=conversation.contact_id)
+    assert contact.email is None
+    assert contact.unverified_email is None
 
 
 def test_identified_users_email_is_never_taken_from_chat() -> None:

@@ -102,7 +102,8 @@ def test_customer_is_told_the_expected_reply_time(conversation: Conversation) ->
 
     notice = Message.objects.get(conversation=conversation, author=Message.Author.SYSTEM)
     assert "within a few hours" in notice.body
-    assert "email" not in notice.body
+    assert "we'll email you at jo@example.com" in notice.body  # a verified address: no need to ask for one
+    assert "leave your email" not in notice.body
 
 
 def test_anonymous_visitor_is_asked_for_an_email(workspace, agent, escalation_settings) -> None:

@@ -32,6 +32,12 @@ KEY = "halo_0123456789ab_" + "c" * 64
         ("Authorization: Bearer abcdefgh12345678", "Authorization: Bearer [redacted]"),
         (f"key {KEY} revoked", "key [redacted] revoked"),
         ("POST https://hooks.slack.com/services/T0/B0/s3cr3t", "POST https://hooks.slack.com/services/[redacted]"),
+        (f"new endpoint whsec_{'9f' * 32}.", "new endpoint [redacted]."),
+        (
+            '"GET /chat/eyJjb252ZXJzYXRpb24iOjd9:1vS0aB:Xy_z-0123456789abcdefghij/ HTTP/1.1" 200',
+            '"GET /chat/[redacted]/ HTTP/1.1" 200',
+        ),
+        ("POST /chat/confirm/eyJjb250YWN0IjoxfQ:1vS0aB:abcdefghijklmnop/", "POST /chat/confirm/[redacted]/"),
         ("mytoken=kept&monkey=kept", "mytoken=kept&monkey=kept"),  # only whole parameter names
         ("no secret here", "no secret here"),
     ],

@@ -128,6 +128,7 @@ ID_ATTRIBUTES = {
     "article_id": "article",
     "conversation_id": "conversation",
     "ticket_id": "ticket",
+    "endpoint_id": "webhook_endpoint",
 }
 
 

@@ -12,13 +12,17 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from agents.models import Agent, Conversation, KnowledgeArticle
+from agents.knowledge import knowledge_settings_save
+from agents.models import Agent, Conversation, KnowledgeArticle, KnowledgeSettings
 from agents.services import knowledge_article_create
 from escalation.services import escalation_settings_ensure
-from halo.models import Contact, Membership, Workspace
+from halo.models import Contact, Membership, OutboxMessage, WebhookEndpoint, Workspace
 from halo.services import api_key_create, business_hours_set, contact_upsert, membership_set, page_view_record
+from halo.webhooks.events import DELIVER_TASK, WebhookEvent
+from halo.webhooks.services import webhook_delivery_start, webhook_endpoint_create
 from inbox.models import CustomInbox, SavedView, Ticket
 from inbox.services import macro_create, saved_view_create, ticket_note_add
 from segments.models import Segment
@@ -47,6 +51,7 @@ class Tenant:
     ticket: Ticket
     custom_inbox: CustomInbox
     saved_view: SavedView
+    webhook_endpoint: WebhookEndpoint
     extra: dict[str, Any] = field(default_factory=dict)
 
     def staff_client(self) -> Client:
@@ -77,6 +82,9 @@ def tenant_build(*, name: str, marker: str) -> Tenant:
     article = knowledge_article_create(
         workspace=workspace, title=f"Article {marker}", body=f"How {marker} passwords are reset.", url=""
     )
+    knowledge_settings_save(
+        settings=KnowledgeSettings(workspace=workspace, embeddings=KnowledgeSettings.Embeddings.OFF)
+    )
     segment = Segment.objects.create(workspace=workspace, name=f"Segment {marker}", rule="company.plan = enterprise")
     contact = contact_upsert(
         workspace=workspace,
@@ -92,6 +100,10 @@ def tenant_build(*, name: str, marker: str) -> Tenant:
     saved_view = saved_view_create(workspace=workspace, name=f"View {marker}", created_by=teammate)
     macro_create(workspace=workspace, name=f"Macro {marker}", body=f"Hi {{{{ customer.first_name }}}} {marker}")
     business_hours_set(workspace=workspace, data={"holidays": ["2026-12-24"]})
+    webhook_endpoint = webhook_endpoint_create(
+        workspace=workspace, url=f"https://hooks.{slug}.example.com/{marker}", events=[e.value for e in WebhookEvent]
+    )
+    workspace.refresh_from_db()  # its routes: the widget conversation below records its events
 
     # A real widget conversation of an anonymous visitor, handed off to a human.
     widget = APIClient()
@@ -109,6 +121,14 @@ def tenant_build(*, name: str, marker: str) -> Tenant:
     assert handed_off.status_code == 201, handed_off.content
     ticket = Ticket.objects.get(workspace=workspace)
     ticket_note_add(ticket=ticket, author=teammate, body=f"Note {marker}")
+    first_event = OutboxMessage.objects.filter(task=DELIVER_TASK, workspace=workspace).order_by("id").first()
+    assert first_event is not None
+    webhook_delivery_start(
+        endpoint=webhook_endpoint,
+        event=first_event.payload["event"],
+        outbox_message_id=first_event.pk,
+        now=timezone.now(),
+    )
 
     return Tenant(
         workspace=workspace,
@@ -126,6 +146,7 @@ def tenant_build(*, name: str, marker: str) -> Tenant:
         ticket=ticket,
         custom_inbox=custom_inbox,
         saved_view=saved_view,
+        webhook_endpoint=webhook_endpoint,
     )
 
 

@@ -16,10 +16,12 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.apps import apps
 from django.contrib import admin
+from django.core import signing
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
+from agents.links import conversation_link_token
 from halo.admin import WorkspaceScopedAdmin
 from halo.routing import websocket_urlpatterns
 from inbox.views import ACTIONS
@@ -61,8 +63,11 @@ def their_values(theirs: Tenant) -> dict[str, list[str]]:
         "conversation_id": [str(theirs.conversation.pk)],
         "ticket_id": [str(theirs.ticket.pk)],
         "view_id": [str(theirs.saved_view.pk)],
+        "endpoint_id": [str(theirs.webhook_endpoint.pk)],
         "action": list(ACTIONS),
         "key": [f"inbox-{theirs.custom_inbox.pk}", f"view-{theirs.saved_view.pk}"],
+        # The pages of customer emails take a signed token, not an id: one signed with another key.
+        "token": [signing.dumps({"conversation": theirs.conversation.pk}, key="not-this-servers-key")],
     }
 
 
@@ -91,6 +96,7 @@ WRITE_BODIES: dict[str, dict[str, Any]] = {
     "ai-turns": {"reply": "pwned", "confidence": 5, "tools": [{"name": "escalate"}]},
     "ticket": {"status": "closed"},
     "widget-messages": {"body": "pwned"},
+    "widget-rating": {"score": 1, "comment": "pwned"},
 }
 
 
@@ -132,7 +138,7 @@ def test_every_route_parameter_is_known(theirs: Tenant) -> None:
 
 def test_every_route_is_in_a_matrix() -> None:
     covered = {r for r, _ in api_routes()} | {r for r, _ in page_routes()}
-    covered |= {r for r, _ in routes() if r.startswith("api/widget/v1/")}
+    covered |= {r for r, _ in routes() if r.startswith(("api/widget/v1/", "chat/"))}
     missing = [r for r, _ in routes() if not r.startswith(NOT_TENANT_DATA) and r not in covered and r]
     assert missing == []
 
@@ -208,6 +214,30 @@ def test_widget_token_of_one_conversation_reaches_no_other(ours: Tenant, theirs:
                 for auth in ({"HTTP_AUTHORIZATION": f"Bearer {ours.conversation_token}"}, {}):
                     response = getattr(widget, method)(path, WRITE_BODIES.get(name, {}), format="json", **auth)
                     assert response.status_code in (401, 403, 404), (method, path, auth, response.content)
+                    assert THEIRS_MARKER not in response.content.decode()
+    assert snapshot(theirs) == before
+
+
+def test_a_signed_link_opens_its_own_conversation_only(ours: Tenant, theirs: Tenant) -> None:
+    """The reply email's link is a credential for one conversation: ours never opens theirs, and a token that
+    was not signed by this server opens nothing (the customer pages answer 404, never their data)."""
+    before = snapshot(theirs)
+    widget = APIClient()
+    widget.credentials(HTTP_AUTHORIZATION=f"Bearer {conversation_link_token(conversation=ours.conversation)}")
+    for route, callback in routes():
+        if not route.startswith("api/widget/v1/") or "conversation_id" not in parameters(route):
+            continue
+        name = next(p.name for p in _patterns_named(route))
+        for path in expand(route, their_values(theirs)):
+            for method in route_methods(callback):
+                response = getattr(widget, method)(path, WRITE_BODIES.get(name, {}), format="json")
+                assert response.status_code == 404, (method, path, response.content)
+    pages = Client()
+    for route, _ in routes():
+        if route.startswith("chat/"):
+            for path in expand(route, their_values(theirs)):
+                for response in (pages.get(path), pages.post(path)):
+                    assert response.status_code == 404, path
                     assert THEIRS_MARKER not in response.content.decode()
     assert snapshot(theirs) == before
 

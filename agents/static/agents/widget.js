@@ -16,6 +16,13 @@
  * with GET .../messages?after=<last id>. A message is shown once, whichever way it came first (by id).
  * Every text is inserted as text (never as HTML).
  *
+ * Seen receipts: while the panel is open and the page visible, the widget reports the newest message shown
+ * (over the socket once it is live, else POST .../seen); a teammate reply the customer has seen is not emailed.
+ * A closed ticket: the closing notice arrives as a system message, the status (back to the AI) and the ticket to
+ * rate arrive over the socket (and in the catch-up's rating_request), and the widget asks once for a 1-5 rating
+ * with an optional comment (POST .../rating). The hosted page of a reply email's link passes
+ * data-conversation-id + data-conversation-token (a signed link token) to open that conversation.
+ *
  * Feel: the customer's message shows at once (pending, then confirmed by the server's copy), a typing
  * indicator stands in for the AI while it answers, a failed send offers a retry in plain words, each message
  * has its time and its author (a teammate by first name, with initials), a reply that arrives while the panel
@@ -54,6 +61,10 @@
     visitorTimezone = null;
   }
   var PAGE_SIZE = 200; // messages per ?after= page (agents.selectors.messages_after)
+  // A conversation opened from an email's link (the hosted page): it is not kept in storage.
+  var linked = script.dataset.conversationId && script.dataset.conversationToken
+    ? { id: Number(script.dataset.conversationId), token: script.dataset.conversationToken }
+    : null;
 
   var state = {
     config: null,
@@ -65,6 +76,9 @@
     status: "open",
     busy: false,
     unread: 0,
+    live: false, // the socket is authenticated
+    seenSent: 0, // the newest message id reported as seen
+    ratingTicket: null,
   };
 
   // --- storage --------------------------------------------------------------------------------------
@@ -210,6 +224,48 @@
   var handoff = el("button", "halo-handoff", "Talk to a human");
   handoff.type = "button";
   handoff.hidden = true;
+  var rating = el("section", "halo-rating");
+  rating.hidden = true;
+  rating.setAttribute("aria-labelledby", "halo-rating-title");
+  var ratingTitle = el("h2", "halo-rating-title", "How did we do?");
+  ratingTitle.id = "halo-rating-title";
+  var ratingHint = el("p", "halo-rating-hint", "Rate your conversation with our team.");
+  var ratingScores = el("div", "halo-rating-scores");
+  ratingScores.setAttribute("role", "group");
+  ratingScores.setAttribute("aria-label", "Your rating, from 1 (very bad) to 5 (very good)");
+  var SCORE_LABELS = ["Very bad", "Bad", "OK", "Good", "Very good"];
+  var scoreButtons = SCORE_LABELS.map(function (label, index) {
+    var button = el("button", "halo-score", String(index + 1));
+    button.type = "button";
+    button.setAttribute("aria-pressed", "false");
+    button.setAttribute("aria-label", (index + 1) + " out of 5: " + label);
+    button.title = label;
+    button.setAttribute("data-score", String(index + 1));
+    ratingScores.appendChild(button);
+    return button;
+  });
+  var ratingComment = el("textarea", "halo-rating-comment");
+  ratingComment.rows = 2;
+  ratingComment.maxLength = 2000;
+  ratingComment.placeholder = "Anything to add? (optional)";
+  ratingComment.setAttribute("aria-label", "Comment (optional)");
+  var ratingActions = el("div", "halo-rating-actions");
+  var ratingSubmit = el("button", "halo-rating-submit", "Send rating");
+  ratingSubmit.type = "button";
+  ratingSubmit.disabled = true;
+  var ratingDismiss = el("button", "halo-rating-dismiss", "Not now");
+  ratingDismiss.type = "button";
+  ratingActions.appendChild(ratingSubmit);
+  ratingActions.appendChild(ratingDismiss);
+  var ratingError = el("p", "halo-rating-error");
+  ratingError.setAttribute("role", "alert");
+  ratingError.hidden = true;
+  rating.appendChild(ratingTitle);
+  rating.appendChild(ratingHint);
+  rating.appendChild(ratingScores);
+  rating.appendChild(ratingComment);
+  rating.appendChild(ratingError);
+  rating.appendChild(ratingActions);
   var form = el("form", "halo-form");
   var input = el("textarea", "halo-input");
   input.name = "body";
@@ -224,6 +280,7 @@
   panel.appendChild(header);
   panel.appendChild(list);
   panel.appendChild(notice);
+  panel.appendChild(rating);
   panel.appendChild(handoff);
   panel.appendChild(form);
   root.appendChild(panel);
@@ -319,7 +376,97 @@
     if (typing.parentNode) list.appendChild(typing);
     list.scrollTop = list.scrollHeight;
     if (message.author !== "user" && !state.quiet) notifyUnread(message);
+    reportSeen();
   }
+
+  /* The customer saw the conversation up to its newest message: only while the panel is open and the page is
+     visible, and only forward. The socket carries it once live; otherwise a POST does. */
+  function reportSeen() {
+    if (!state.conversation || panel.hidden || document.visibilityState !== "visible") return;
+    if (state.lastId <= state.seenSent) return;
+    var upTo = state.lastId;
+    state.seenSent = upTo;
+    if (state.live && state.socket && state.socket.readyState === 1) {
+      state.socket.send(JSON.stringify({ type: "seen", message_id: upTo }));
+      return;
+    }
+    api("POST", "conversations/" + state.conversation.id + "/seen", { message_id: upTo }).catch(function () {
+      if (state.seenSent === upTo) state.seenSent = 0; // not recorded: report again with the next message
+    });
+  }
+
+  document.addEventListener("visibilitychange", reportSeen);
+
+  // --- rating a closed ticket -----------------------------------------------------------------------
+
+  var chosenScore = 0;
+
+  function askRating(request) {
+    if (!request || !request.ticket_id || state.ratingTicket === request.ticket_id) return;
+    if (load("rating:" + request.ticket_id)) return; // asked once: rated or dismissed before
+    state.ratingTicket = request.ticket_id;
+    chosenScore = 0;
+    scoreButtons.forEach(function (button) { button.setAttribute("aria-pressed", "false"); });
+    ratingComment.value = "";
+    ratingComment.hidden = false;
+    ratingScores.hidden = false;
+    ratingActions.hidden = false;
+    ratingSubmit.disabled = true;
+    ratingError.hidden = true;
+    ratingTitle.textContent = "How did we do?";
+    ratingHint.textContent = "Rate your conversation with our team.";
+    rating.hidden = false;
+    rating.removeAttribute("data-state");
+    setStatus(state.status);
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function closeRating(outcome) {
+    if (state.ratingTicket) save("rating:" + state.ratingTicket, outcome);
+    rating.hidden = true;
+    setStatus(state.status);
+  }
+
+  scoreButtons.forEach(function (button) {
+    button.addEventListener("click", function () {
+      chosenScore = Number(button.getAttribute("data-score"));
+      scoreButtons.forEach(function (other) {
+        other.setAttribute("aria-pressed", other === button ? "true" : "false");
+      });
+      ratingSubmit.disabled = false;
+    });
+  });
+
+  ratingDismiss.addEventListener("click", function () { closeRating("dismissed"); input.focus(); });
+
+  ratingSubmit.addEventListener("click", function () {
+    if (!chosenScore || !state.conversation) return;
+    ratingSubmit.disabled = true;
+    ratingError.hidden = true;
+    api("POST", "conversations/" + state.conversation.id + "/rating", {
+      score: chosenScore,
+      comment: ratingComment.value.trim(),
+    })
+      .then(function () { return "rated"; }, function (error) {
+        if (error.status === 409) return "rated"; // rated already (another tab): nothing left to ask
+        throw error;
+      })
+      .then(function () {
+        save("rating:" + state.ratingTicket, "rated");
+        rating.setAttribute("data-state", "thanks");
+        ratingTitle.textContent = "Thanks for your rating!";
+        ratingHint.textContent = "It helps our team get better.";
+        ratingScores.hidden = true;
+        ratingComment.hidden = true;
+        ratingActions.hidden = true;
+        setStatus(state.status);
+      })
+      .catch(function (error) {
+        ratingError.textContent = error.message;
+        ratingError.hidden = false;
+        ratingSubmit.disabled = false;
+      });
+  });
 
   function notifyUnread(message) {
     if (!panel.hidden) return;
@@ -352,7 +499,8 @@
     state.status = status || state.status;
     root.setAttribute("data-status", state.status);
     var handedOff = state.status === "handed_off";
-    handoff.hidden = !(state.config && state.config.human_handoff_available) || handedOff;
+    var asking = !rating.hidden && rating.getAttribute("data-state") !== "thanks"; // one prompt at a time
+    handoff.hidden = !(state.config && state.config.human_handoff_available) || handedOff || asking;
     // Outside business hours the handoff message asks for an email address first: the input says so too.
     var away = state.config && state.config.expected_reply && !state.config.expected_reply.open_now;
     input.placeholder = handedOff && away ? "Your email address, or more details…" : "Ask a question…";
@@ -362,7 +510,7 @@
 
   function remember(conversation) {
     state.conversation = conversation;
-    save(conversationKey, conversation);
+    if (!linked) save(conversationKey, conversation);
   }
 
   function sendMessage(body) {
@@ -385,13 +533,15 @@
       .then(function (data) {
         renderAll(data.messages);
         setStatus(data.status);
+        askRating(data.rating_request);
         if ((data.messages || []).length >= PAGE_SIZE) return catchUp(); // more than one page was missed
       })
       .catch(function (error) {
         if (error.status === 404 || error.status === 401) {
           // The stored conversation is gone or its token no longer matches: start afresh next time.
           state.conversation = null;
-          save(conversationKey, null);
+          if (!linked) save(conversationKey, null);
+          else showNotice("This link no longer opens the conversation. Write to us here to start a new one.");
         }
       });
   }
@@ -413,14 +563,21 @@
         // Live from here on: after a reconnect, fetch what was missed meanwhile.
         var reconnected = state.retry > 0;
         state.retry = 0;
+        state.live = true;
         if (reconnected) catchUp();
+        reportSeen();
       } else if (data.type === "message" && data.message) {
         render(data.message);
         if (data.message.author === "teammate") setStatus("handed_off");
+      } else if (data.type === "status") {
+        // A closed ticket handed the conversation back to the AI: no reload needed.
+        setStatus(data.status);
+        askRating(data.rating_request);
       }
     };
     socket.onclose = function (event) {
       state.socket = null;
+      state.live = false;
       if (event.code === 4401 || event.code === 4403) return; // refused: retrying will not help
       state.retry += 1;
       var delay = Math.min(30000, 500 * Math.pow(2, state.retry));
@@ -528,6 +685,7 @@
     root.setAttribute("data-open", "true");
     list.scrollTop = list.scrollHeight;
     input.focus();
+    reportSeen();
   }
 
   function shut() {
@@ -576,7 +734,7 @@
       setStatus(state.status);
       root.setAttribute("data-ready", "true");
       recordPageView();
-      var stored = load(conversationKey);
+      var stored = linked || load(conversationKey);
       if (stored && stored.id && stored.token) {
         state.conversation = stored;
         state.quiet = true; // what the catch-up brings was seen before: no unread badge for it

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents.links import conversation_credential_valid
 from agents.models import Agent, Conversation
 from agents.selectors import agent_default, agent_get, conversation_for_widget
 from escalation.api.widget.auth import WidgetCaller, WidgetRateThrottle, WidgetTokenAuthentication
@@ -89,6 +90,6 @@ class WidgetView(APIView):
         caller = request.user
         if not isinstance(caller, WidgetCaller):
             raise ApiError(WidgetErrorCode.TOKEN_REQUIRED, "This conversation's token is required.", status=401)
-        if conversation is None or not conversation.token_matches(caller.token):
+        if conversation is None or not conversation_credential_valid(conversation=conversation, token=caller.token):
             raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
         return conversation

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from agents.api.serializers import MessageSerializer
 from agents.models import Conversation
 from agents.services import MAX_MESSAGE_CHARS
-from halo.api.serializers import StrictSerializer, TextField
+from halo.api.serializers import StrictSerializer, TextField, WholeNumberField
 from inbox.models import Ticket
 
 
@@ -77,10 +77,43 @@ class WidgetConversationSerializer(serializers.Serializer[Any]):
     ticket = TicketRefSerializer(allow_null=True)
 
 
+class RatingRequestSerializer(serializers.Serializer[Any]):
+    ticket_id = serializers.IntegerField(help_text="The closed ticket the customer may rate.")
+
+
 class WidgetMessagesSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=Conversation.Status.choices)
     messages = MessageSerializer(many=True)
     ticket = TicketRefSerializer(allow_null=True)
+
+
+class WidgetCatchUpSerializer(WidgetMessagesSerializer):
+    rating_request = RatingRequestSerializer(
+        allow_null=True,
+        help_text="Set while the conversation's latest ticket is closed and not rated yet: ask for a rating.",
+    )
+
+
+class WidgetSeenSerializer(StrictSerializer):
+    message_id = WholeNumberField(
+        min_value=1, max_value=2**63 - 1, help_text="The newest message of this conversation shown to the customer."
+    )
+
+
+class WidgetSeenResultSerializer(serializers.Serializer[Any]):
+    seen_message_id = serializers.IntegerField(help_text="The conversation's seen mark (it only moves forward).")
+
+
+class WidgetRatingSerializer(StrictSerializer):
+    score = WholeNumberField(min_value=1, max_value=5, help_text="1 (very bad) to 5 (very good).")
+    comment = TextField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class WidgetRatingResultSerializer(serializers.Serializer[Any]):
+    ticket_id = serializers.IntegerField()
+    score = serializers.IntegerField()
+    comment = serializers.CharField(allow_blank=True)
+    rated_at = serializers.DateTimeField()
 
 
 class HandoffSerializer(serializers.Serializer[Any]):

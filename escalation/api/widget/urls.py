@@ -8,6 +8,8 @@ from escalation.api.widget.views import (
     WidgetHandoffView,
     WidgetMessagesView,
     WidgetPageViewsView,
+    WidgetRatingView,
+    WidgetSeenView,
 )
 
 urlpatterns = [
@@ -16,4 +18,6 @@ urlpatterns = [
     path("page-views", WidgetPageViewsView.as_view(), name="widget-page-views"),
     path("conversations/<int:conversation_id>/messages", WidgetMessagesView.as_view(), name="widget-messages"),
     path("conversations/<int:conversation_id>/handoff", WidgetHandoffView.as_view(), name="widget-handoff"),
+    path("conversations/<int:conversation_id>/seen", WidgetSeenView.as_view(), name="widget-seen"),
+    path("conversations/<int:conversation_id>/rating", WidgetRatingView.as_view(), name="widget-rating"),
 ]

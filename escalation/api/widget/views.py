@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from agents.api.serializers import MessageSerializer
 from agents.selectors import messages_after
-from agents.services import MAX_MESSAGE_CHARS
+from agents.services import MAX_MESSAGE_CHARS, conversation_seen
 from escalation.api.widget.cors import WidgetView
 from escalation.api.widget.identity import widget_identity
 from escalation.api.widget.params import new_visitor_id
@@ -18,12 +18,17 @@ from escalation.api.widget.serializers import (
     ExpectedReplySerializer,
     HandoffSerializer,
     TicketRefSerializer,
+    WidgetCatchUpSerializer,
     WidgetConfigSerializer,
     WidgetConversationSerializer,
     WidgetMessageInputSerializer,
     WidgetMessagesSerializer,
     WidgetPageViewResultSerializer,
     WidgetPageViewSerializer,
+    WidgetRatingResultSerializer,
+    WidgetRatingSerializer,
+    WidgetSeenResultSerializer,
+    WidgetSeenSerializer,
     WidgetStartSerializer,
 )
 from escalation.error_codes import WidgetErrorCode
@@ -39,7 +44,8 @@ from halo.params import after_id_param
 from halo.selectors import contact_of_identity
 from halo.services import contact_of_identity_resolve, page_view_record
 from inbox.models import Ticket
-from inbox.selectors import ticket_open_of_conversation
+from inbox.selectors import ticket_open_of_conversation, ticket_rated_of_conversation
+from inbox.services import TicketNotRatable, ticket_rate
 
 APP_ID = OpenApiParameter("app_id", str, OpenApiParameter.QUERY, required=True, description="The workspace's app_id.")
 APP_ID_FOR_CORS = OpenApiParameter("app_id", str, OpenApiParameter.QUERY, required=False, description="For CORS.")
@@ -189,19 +195,23 @@ class WidgetMessagesView(WidgetView):
             OpenApiParameter("after", int, OpenApiParameter.QUERY, required=False, description="A message id."),
             APP_ID_FOR_CORS,
         ],
-        responses={200: WidgetMessagesSerializer, **error_responses(400, 401, 404, 429)},
+        responses={200: WidgetCatchUpSerializer, **error_responses(400, 401, 404, 429)},
         tags=["widget"],
     )
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = self.conversation_for_token(request, conversation_id)
         after_id = after_id_param(request.query_params.get("after"))
+        open_ticket = ticket_open_of_conversation(conversation=conversation)
+        closed = None if open_ticket is not None else ticket_rated_of_conversation(conversation=conversation)
+        to_rate = closed if closed is not None and closed.rating_score is None else None
         return Response(
             {
                 "status": conversation.status,
                 "messages": MessageSerializer(
                     messages_after(conversation=conversation, after_id=after_id), many=True
                 ).data,
-                "ticket": _ticket(ticket_open_of_conversation(conversation=conversation)),
+                "ticket": _ticket(open_ticket),
+                "rating_request": {"ticket_id": to_rate.pk} if to_rate is not None else None,
             }
         )
 
@@ -296,3 +306,73 @@ class WidgetPageViewsView(WidgetView):
             return Response({"recorded": False}, status=status.HTTP_201_CREATED)
         page_view_record(contact=contact, url=serializer.validated_data["url"][:2048])
         return Response({"recorded": True}, status=status.HTTP_201_CREATED)
+
+
+class WidgetSeenView(WidgetView):
+    @extend_schema(
+        operation_id="widget_seen",
+        summary="Report what the customer has seen",
+        description=(
+            "The widget showed the customer the conversation up to `message_id` (panel open, page visible). A "
+            "teammate reply at or below the mark is not emailed. The mark only moves forward; a message of "
+            "another conversation is a 400 field error. The widget's socket takes the same receipt as a frame, "
+            '`{"type": "seen", "message_id": N}`.'
+        ),
+        parameters=[CONVERSATION_ID, APP_ID_FOR_CORS],
+        request=WidgetSeenSerializer,
+        responses={200: WidgetSeenResultSerializer, **error_responses(400, 401, 404, 429)},
+        tags=["widget"],
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        conversation = self.conversation_for_token(request, conversation_id)
+        serializer = WidgetSeenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        seen = conversation_seen(conversation=conversation, message_id=serializer.validated_data["message_id"])
+        return Response({"seen_message_id": seen})
+
+
+class WidgetRatingView(WidgetView):
+    @extend_schema(
+        operation_id="widget_rating",
+        summary="Rate the closed ticket",
+        description=(
+            "The customer's 1-5 rating, with an optional comment (at most 2,000 characters), of the latest "
+            "closed ticket holding this conversation: once per ticket. 409 `already_rated` after the first; "
+            "409 `nothing_to_rate` while no closed ticket holds the conversation (or another one holds it "
+            "open). A score outside 1-5 is a 400 field error."
+        ),
+        parameters=[CONVERSATION_ID, APP_ID_FOR_CORS],
+        request=WidgetRatingSerializer,
+        responses={201: WidgetRatingResultSerializer, **error_responses(400, 401, 404, 409, 429)},
+        tags=["widget"],
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        conversation = self.conversation_for_token(request, conversation_id)
+        serializer = WidgetRatingSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ticket = None
+        if ticket_open_of_conversation(conversation=conversation) is None:
+            ticket = ticket_rated_of_conversation(conversation=conversation)
+        if ticket is None:
+            raise ApiError(
+                WidgetErrorCode.NOTHING_TO_RATE, "There is no closed conversation with our team to rate.", status=409
+            )
+        try:
+            ticket = ticket_rate(
+                ticket=ticket,
+                score=serializer.validated_data["score"],
+                comment=serializer.validated_data.get("comment", ""),
+            )
+        except TicketNotRatable:
+            raise ApiError(
+                WidgetErrorCode.ALREADY_RATED, "You have rated this conversation already.", status=409
+            ) from None
+        return Response(
+            {
+                "ticket_id": ticket.pk,
+                "score": ticket.rating_score,
+                "comment": ticket.rating_comment,
+                "rated_at": ticket.rated_at,
+            },
+            status=status.HTTP_201_CREATED,
+        )

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('halo', '0006_contact_unverified_email'),
+        ('halo', '0007_webhooks'),
     ]
 
     operations = [

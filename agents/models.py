@@ -357,6 +357,9 @@ class AgentTurn(models.Model):
     reason = models.CharField(max_length=32, null=True, blank=True, help_text="Written by escalation.")
     suppressed_by = models.CharField(max_length=32, null=True, blank=True, help_text="Written by escalation.")
     decided_at = models.DateTimeField(null=True, blank=True, help_text="Written by escalation.")
+    # The same turn judged under the agent's shadow settings, never acted on: ``{"version", "escalated",
+    # "reason", "suppressed_by", "signals"}``, or null when the agent had no shadow settings then.
+    shadow = models.JSONField(null=True, blank=True, help_text="Written by escalation.")
 
     class Meta:
         ordering = ["id"]

@@ -36,8 +36,10 @@ def knowledge_article_get(*, workspace: Workspace, article_id: int) -> Knowledge
 
 def conversation_for_widget(*, conversation_id: int) -> Conversation | None:
     """A conversation with everything a widget message reads, in one query: its workspace, contact, agent
-    and the agent's escalation settings (its token is checked by the caller)."""
-    related = Conversation.objects.select_related("workspace", "contact", "agent__escalation_settings")
+    and the agent's escalation settings and shadow settings (its token is checked by the caller)."""
+    related = Conversation.objects.select_related(
+        "workspace", "contact", "agent__escalation_settings", "agent__escalation_shadow"
+    )
     try:
         return related.get(pk=conversation_id)  # get(): no ORDER BY, unlike first()
     except Conversation.DoesNotExist:
@@ -94,6 +96,15 @@ def responder_context_get(
 def turn_latest(*, conversation: Conversation) -> AgentTurn | None:
     """The conversation's latest AI turn (what a manual handoff reports as the AI's context)."""
     return AgentTurn.objects.filter(conversation=conversation).order_by("-id").first()
+
+
+def turns_held_back_count(*, conversation: Conversation) -> int:
+    """The AI turns of ``conversation`` that a rule held back (``suppressed_by`` set) since it was last handed
+    back to the AI (all of them if it never was)."""
+    turns = AgentTurn.objects.filter(conversation_id=conversation.pk, suppressed_by__isnull=False)
+    if conversation.handed_back_at is not None:
+        turns = turns.filter(created_at__gt=conversation.handed_back_at)
+    return turns.count()
 
 
 def conversation_feed(

@@ -8,6 +8,7 @@ message re-opens a closed conversation); every message is stored by ``message_po
 happen is escalation (``escalation.flow``) and the inbox (``inbox.services``); they call these functions.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -238,6 +239,7 @@ def turn_record(
             reason=decision.reason,
             suppressed_by=decision.suppressed_by,
             decided_at=decision.decided_at,
+            shadow=dict(decision.shadow) if decision.shadow is not None else None,
         )
 
 
@@ -343,6 +345,98 @@ def _conversation_update(conversation: Conversation, **values: Any) -> None:
     Conversation.objects.filter(pk=conversation.pk).update(**values)
     for name, value in values.items():
         setattr(conversation, name, value)
+
+
+# --- Seeding history in bulk (the demo and the benchmarks) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeedTurn:
+    """One past exchange: the customer's question and the AI's judged reply."""
+
+    question: str
+    reply: str
+    at: datetime
+    confidence: int | None
+    signals: tuple[str, ...] = ()
+    escalated: bool = False
+    reason: str | None = None
+    suppressed_by: str | None = None
+    knowledge_sources: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class SeedConversation:
+    contact_id: int
+    agent_id: int
+    started_at: datetime
+    status: str
+    turns: tuple[SeedTurn, ...]
+    # Messages after the turns: (author, body, at, teammate id or None).
+    after: tuple[tuple[str, str, datetime, int | None], ...] = ()
+
+
+def conversations_seed(
+    *, workspace: Workspace, conversations: list[SeedConversation], messages: bool = True
+) -> list[tuple[int, list[int]]]:
+    """Write past conversations, their messages and judged turns in a few bulk INSERTs (the demo's month of
+    history, the benchmarks' millions): the rows the live flow would have left, without running it. Returns
+    each conversation's id with its turns' ids. Tokens are random and never handed out: these conversations
+    cannot be resumed from a widget. ``messages=False`` writes the turns alone (no message rows: the
+    benchmarks' millions of turns, which the report reads without their text)."""
+    with transaction.atomic():
+        created = Conversation.objects.bulk_create(
+            Conversation(
+                workspace=workspace,
+                contact_id=seed.contact_id,
+                agent_id=seed.agent_id,
+                status=seed.status,
+                token_hash=hash_conversation_token(new_conversation_token()),
+                created_at=seed.started_at,
+                updated_at=max([seed.started_at, *(turn.at for turn in seed.turns), *(m[2] for m in seed.after)]),
+                teammate_replied_at=max((m[2] for m in seed.after if m[0] == Message.Author.TEAMMATE), default=None),
+            )
+            for seed in conversations
+        )
+        rows: list[Message] = []
+        for conversation, seed in zip(created, conversations, strict=True) if messages else ():
+            for turn in seed.turns:
+                rows.append(
+                    Message(
+                        conversation=conversation, author=Message.Author.USER, body=turn.question, created_at=turn.at
+                    )
+                )
+                rows.append(
+                    Message(conversation=conversation, author=Message.Author.AI, body=turn.reply, created_at=turn.at)
+                )
+            for author, body, at, teammate_id in seed.after:
+                rows.append(
+                    Message(conversation=conversation, author=author, body=body, created_at=at, teammate_id=teammate_id)
+                )
+        Message.objects.bulk_create(rows, batch_size=2000)
+        ai_messages = iter(message for message in rows if message.author == Message.Author.AI)
+        turns = [
+            AgentTurn(
+                conversation=conversation,
+                message=next(ai_messages) if messages else None,
+                reply=turn.reply,
+                confidence=turn.confidence,
+                knowledge_sources=list(turn.knowledge_sources),
+                signals=list(turn.signals),
+                escalated=turn.escalated,
+                reason=turn.reason,
+                suppressed_by=turn.suppressed_by,
+                created_at=turn.at,
+                decided_at=turn.at,
+            )
+            for conversation, seed in zip(created, conversations, strict=True)
+            for turn in seed.turns
+        ]
+        AgentTurn.objects.bulk_create(turns, batch_size=2000)
+    by_conversation: dict[int, list[int]] = {conversation.pk: [] for conversation in created}
+    for stored in turns:
+        by_conversation[stored.conversation_id].append(stored.pk)
+    return [(conversation.pk, by_conversation[conversation.pk]) for conversation in created]
 
 
 # --- The customer's side of a teammate's reply -------------------------------------------------------

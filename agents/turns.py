@@ -119,3 +119,5 @@ class TurnDecision:
     reason: str | None
     suppressed_by: str | None
     decided_at: datetime
+    # The decision under the agent's shadow settings (recorded, never acted on), or None without a shadow.
+    shadow: Mapping[str, Any] | None = None

@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], str, int]] = {
     "B4": ("segments.py", [], "segments in memory and over 1M contacts", 1800),
     "B5": ("inbox_list.py", [], "inbox list first page at 1k/10k/100k tickets", 900),
     "B6": ("notifications.py", [], "1,000 escalations against a 1 msg/s Slack", 900),
+    "B8": ("report.py", ["--turns", "1000000"], "escalation report, one agent, 90 days, 1M turns", 2400),
     "B10": ("inbox_search.py", [], "inbox search at 1M messages, 100k tickets", 2400),
 }
 

@@ -66,11 +66,12 @@ def normalize_phrases(phrases: Iterable[str]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def contains_phrase(text: str, normalized_phrases: tuple[str, ...]) -> bool:
-    """Whether ``text`` contains one of the (already normalised) phrases, ignoring case and spacing."""
+def contains_phrase(text: str, normalized_phrases: tuple[str, ...], *, normalized: bool = False) -> bool:
+    """Whether ``text`` contains one of the (already normalised) phrases, ignoring case and spacing
+    (``normalized``: ``text`` is in ``normalize_text`` form already)."""
     if not normalized_phrases or not text:
         return False
-    haystack = normalize_text(text)
+    haystack = text if normalized else normalize_text(text)
     # A plain loop: ``any()`` over a generator costs ~20% of the engine's throughput (bench/escalation.py).
     for phrase in normalized_phrases:  # noqa: SIM110
         if phrase in haystack:
@@ -124,6 +125,10 @@ class TurnSnapshot:
     ``knowledge_searched`` / ``web_searched`` count this turn's tool calls and every earlier turn's in
     the conversation; ``ai_turn_count`` counts the AI turns of the conversation including this one.
     ``manual`` marks a handoff the user asked for (button or handoff phrase), judged without signals.
+    ``reply_normalized`` says ``reply`` is already in ``normalize_text`` form (a replay normalises each
+    stored reply once, not once per settings it is judged under).
+    ``handed_back`` marks a conversation a closed ticket gave back to the AI before this turn; the counts
+    above then start at the hand-back.
     """
 
     reply: str = ""
@@ -135,6 +140,8 @@ class TurnSnapshot:
     web_search_enabled: bool = False
     ai_turn_count: int = 1
     manual: bool = False
+    reply_normalized: bool = False
+    handed_back: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +199,7 @@ def detect_signals(snapshot: TurnSnapshot, policy: Policy) -> tuple[Signal, ...]
 
 def _signal_mask(snapshot: TurnSnapshot, policy: Policy) -> int:
     mask = 4 if snapshot.escalate_tool_called else 0
-    if contains_phrase(snapshot.reply, policy.escalation_phrases):
+    if contains_phrase(snapshot.reply, policy.escalation_phrases, normalized=snapshot.reply_normalized):
         mask |= 2
     confidence = snapshot.confidence
     if confidence is not None and confidence < policy.confidence_threshold:
@@ -214,8 +221,12 @@ def decide(snapshot: TurnSnapshot, policy: Policy) -> Decision:
         return _DECISIONS[(mask, False, SuppressedBy.MODE_OFF)]
     if not snapshot.contact_passes_filter:  # row 3
         return _DECISIONS[(mask, False, SuppressedBy.FILTER)]
-    if mode == Mode.ALWAYS or mask & 4:  # rows 4 and 5 (mode is conditional here)
+    if mask & 4:  # row 4: the escalate tool is a fresh reason in any mode that escalates
         return _DECISIONS[(mask, True, None)]
+    if mode == Mode.ALWAYS and not snapshot.handed_back:  # row 5
+        return _DECISIONS[(mask, True, None)]
+    # Conditional mode, or `always` after a hand-back: a weak signal must meet the gates, counted from the
+    # hand-back on, so a conversation a teammate gave back does not loop straight into a new ticket.
     if policy.require_knowledge_search and not snapshot.knowledge_searched:  # row 6
         return _DECISIONS[(mask, False, SuppressedBy.GATE_KNOWLEDGE)]
     if policy.require_web_search and snapshot.web_search_enabled and not snapshot.web_searched:  # row 7

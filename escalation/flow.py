@@ -51,6 +51,7 @@ from escalation.engine import Decision, Policy, Reason, SuppressedBy, contains_p
 from escalation.models import EscalationSettings
 from escalation.selectors import (
     agent_escalation_settings,
+    agent_escalation_shadow,
     contact_matches_rule,
     contact_passes_escalation_filter,
     expected_reply_get,
@@ -277,7 +278,11 @@ def _ai_turn(
 ) -> JudgedTurn:
     """Judge an AI turn, store it with its decision, and hand off if it escalates."""
     context = turn_context_new(
-        conversation=conversation, outcome=outcome, escalation_settings=escalation_settings, now=now
+        conversation=conversation,
+        outcome=outcome,
+        escalation_settings=escalation_settings,
+        now=now,
+        shadow=agent_escalation_shadow(agent=conversation.agent),
     )
     decision = decide(context.snapshot, context.policy)
     shown = None
@@ -293,7 +298,13 @@ def _ai_turn(
         shown = customer_reply(outcome.reply, decision, teammate_available=available, policy=context.policy)
     with transaction.atomic(savepoint=False):
         turn = turn_record(
-            conversation=conversation, outcome=outcome, decision=decision_record(decision, at=now), shown=shown
+            conversation=conversation,
+            outcome=outcome,
+            # The shadow's decision is recorded beside the live one and never acted on.
+            decision=decision_record(
+                decision, at=now, shadow=context.shadow.record() if context.shadow is not None else None
+            ),
+            shown=shown,
         )
         handoff = None
         if decision.escalate and decision.reason is not None:
@@ -307,6 +318,7 @@ def _ai_turn(
                 tools_tried=context.tools_tried,
                 now=now,
                 visitor_timezone=visitor_timezone,
+                held_back_turns=context.held_back_turns,
             )
     return JudgedTurn(turn=turn, decision=decision, handoff=handoff)
 
@@ -350,9 +362,11 @@ def _hand_off(
     tools_tried: tuple[ToolCall, ...],
     now: datetime,
     visitor_timezone: str | None = None,
+    held_back_turns: int | None = None,
 ) -> Handoff:
     """Open or merge the contact's ticket and hand the conversation to the team, telling the customer when a
-    reply can be expected (on the visitor's clock when the widget told it)."""
+    reply can be expected (on the visitor's clock when the widget told it). ``held_back_turns``: the turns
+    held back before, when the judged turn's history counted them."""
     escalation_settings = escalation_settings or escalation_settings_ensure(agent=conversation.agent)
     contact = conversation.contact
     to_inbox = escalation_settings.routing_type == EscalationSettings.RoutingType.INBOX
@@ -375,6 +389,7 @@ def _hand_off(
                 tools_tried=tools_tried,
                 at=now,
                 business_hours=business_hours,
+                held_back_turns=held_back_turns,
             ),
         )
         message = conversation_hand_off(

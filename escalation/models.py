@@ -224,3 +224,89 @@ class EscalationSettingsVersion(models.Model):
 
     def __str__(self) -> str:
         return f"Version {self.version} of {self.escalation_settings}"
+
+
+class ReportDay(models.Model):
+    """One day of the escalation report for one agent under one settings version: the day's counts, computed
+    from the stored conversations, turns, escalations and tickets by ``escalation.services.report_days_refresh``
+    (the only writer) and kept current by the beat job ``escalation.tasks.report_rollups_update``.
+
+    ``day`` is a date in the workspace's time zone; ``settings_version`` is 0 for rows that have none (an agent
+    whose settings were never saved). ``counts`` maps each name of ``escalation.reports.COUNTERS`` to an
+    integer, plus ``first_reply_median`` (seconds, or null): see ``escalation.reports`` for what each counts.
+    """
+
+    workspace = models.ForeignKey("halo.Workspace", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    settings_version = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["workspace", "agent", "day", "settings_version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "agent", "day", "settings_version"], name="reportday_unique_key"
+            ),
+        ]
+        indexes = [models.Index(fields=["workspace", "day"], name="reportday_workspace_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} agent {self.agent_id} v{self.settings_version}"
+
+
+class ReportRollupState(models.Model):
+    """When a workspace's report days were last brought up to date: the next run recomputes the days touched
+    since then (minus a margin for transactions that were still open)."""
+
+    workspace = models.OneToOneField("halo.Workspace", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"report of workspace {self.workspace_id} as of {self.refreshed_at}"
+
+
+class EscalationShadow(models.Model):
+    """An agent's shadow settings: a draft every live turn is also judged under, recorded and never acted on.
+
+    ``values`` holds every setting (``escalation.services.SETTINGS_FIELDS``, foreign keys as ids), validated
+    like a save of the live settings. Each save bumps ``version`` and restarts ``since``: the agreement shown
+    is always that of the values on screen (a turn records the shadow version that judged it). Promoting it
+    is a normal versioned save of the live settings, after which the shadow is removed.
+    """
+
+    agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="escalation_shadow")
+    values = models.JSONField(default=dict)
+    version = models.PositiveIntegerField(default=1)
+    since = models.DateTimeField(default=timezone.now)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "shadow escalation settings"
+
+    def __str__(self) -> str:
+        return f"Shadow escalation settings of {self.agent} (v{self.version})"
+
+
+class KnowledgeGapLink(models.Model):
+    """An admin's answer to a knowledge gap: the article written (or found) for one topic of unanswered
+    questions. The topics themselves are computed from the turns (``escalation.gaps``); ``key`` is a topic's
+    stable id (its index terms), so a link survives the backlog being recomputed."""
+
+    workspace = models.ForeignKey("halo.Workspace", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    article = models.ForeignKey("agents.KnowledgeArticle", on_delete=models.CASCADE, related_name="+")
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    linked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "knowledge gap"
+        verbose_name_plural = "knowledge gaps"
+        constraints = [models.UniqueConstraint(fields=["workspace", "key"], name="knowledgegaplink_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key} → article {self.article_id}"

@@ -9,10 +9,12 @@ contact (``segments``), so the engine never sees a rule. Queries: at most one fo
 the segment evaluator's fixed cost per non-blank filter.
 """
 
+import copy
 import zoneinfo
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Q
@@ -22,7 +24,12 @@ from agents.responders import TurnResult
 from agents.turns import KnowledgeSource, ToolCall, ToolName, sources_dedupe
 from escalation.engine import Decision, Mode, Policy, TurnSnapshot, decide, detect_signals
 from escalation.intent import HumanRequest, OfferReply, Rule, human_request, offer_reply, words_of
-from escalation.models import EscalationSettings, default_escalation_phrases, default_handoff_phrases
+from escalation.models import (
+    EscalationSettings,
+    EscalationShadow,
+    default_escalation_phrases,
+    default_handoff_phrases,
+)
 from halo.hours import Schedule, is_open, next_opening, opening_text, reply_time_text
 from halo.models import Contact, Workspace
 from halo.selectors import BusinessHoursSettings, business_hours_get
@@ -38,6 +45,20 @@ class TurnContext:
     snapshot: TurnSnapshot
     knowledge_sources: tuple[KnowledgeSource, ...]  # every source searched since the hand-back, best first
     tools_tried: tuple[ToolCall, ...]  # every tool called since the hand-back, without results
+    held_back_turns: int = 0  # earlier turns since the hand-back that a rule held back (a ticket records it)
+    # The same turn under the agent's shadow settings (judged, never acted on), when it has some.
+    shadow: "ShadowJudgement | None" = None
+
+
+@dataclass(frozen=True)
+class ShadowJudgement:
+    version: int
+    policy: Policy
+    snapshot: TurnSnapshot
+
+    def record(self) -> dict[str, Any]:
+        """What is stored beside the live decision on the turn (``AgentTurn.shadow``)."""
+        return {"version": self.version, **decide(self.snapshot, self.policy).as_dict()}
 
 
 def agent_escalation_settings(*, agent: Agent) -> EscalationSettings | None:
@@ -47,6 +68,36 @@ def agent_escalation_settings(*, agent: Agent) -> EscalationSettings | None:
     if agent._meta.get_field("escalation_settings").is_cached(agent):
         return getattr(agent, "escalation_settings", None)  # None when the join found no row
     return EscalationSettings.objects.filter(agent_id=agent.pk).first()
+
+
+def agent_escalation_shadow(*, agent: Agent) -> EscalationShadow | None:
+    """The agent's shadow settings (None without): joined by the request's own read when it was
+    (``select_related("agent__escalation_shadow")``), else read here."""
+    if agent._meta.get_field("escalation_shadow").is_cached(agent):
+        return getattr(agent, "escalation_shadow", None)
+    return EscalationShadow.objects.filter(agent_id=agent.pk).first()
+
+
+def escalation_settings_unsaved_copy(escalation_settings: EscalationSettings) -> EscalationSettings:
+    """A copy of the settings to change in memory (a draft): never saved, and changing one of its foreign keys
+    leaves the original's cached rows alone."""
+    draft = copy.copy(escalation_settings)
+    draft._state = copy.copy(escalation_settings._state)
+    draft._state.fields_cache = dict(escalation_settings._state.fields_cache)
+    return draft
+
+
+def policy_from_values(values: dict[str, Any]) -> Policy:
+    """The engine's view of settings stored as plain values (a shadow, a version's ``values``)."""
+    return Policy.build(
+        mode=Mode(values.get("mode", Mode.CONDITIONAL)),
+        confidence_threshold=int(values.get("confidence_threshold", 50)),
+        max_attempts=int(values.get("max_attempts", 3)),
+        require_knowledge_search=bool(values.get("require_knowledge_search", True)),
+        require_web_search=bool(values.get("require_web_search", False)),
+        escalation_phrases=values.get("escalation_phrases", default_escalation_phrases()),
+        handoff_phrases=values.get("handoff_phrases", default_handoff_phrases()),
+    )
 
 
 def policy_from_settings(escalation_settings: EscalationSettings | None) -> Policy:
@@ -122,6 +173,7 @@ class _TurnRecord:
     confidence: int | None
     tools: list[ToolCall]
     sources: list[KnowledgeSource]
+    held_back: bool = False
 
 
 def _history(window: Q) -> list[_TurnRecord]:
@@ -131,20 +183,31 @@ def _history(window: Q) -> list[_TurnRecord]:
             confidence=None,
             tools=ToolCall.list_from_json(tools),
             sources=KnowledgeSource.list_from_json(sources),
+            held_back=suppressed_by is not None,
         )
-        for tools, sources in AgentTurn.objects.filter(window).order_by("id").values_list("tools", "knowledge_sources")
+        for tools, sources, suppressed_by in AgentTurn.objects.filter(window)
+        .order_by("id")
+        .values_list("tools", "knowledge_sources", "suppressed_by")
     ]
 
 
 def turn_context_new(
-    *, conversation: Conversation, outcome: TurnResult, escalation_settings: EscalationSettings | None, now: datetime
+    *,
+    conversation: Conversation,
+    outcome: TurnResult,
+    escalation_settings: EscalationSettings | None,
+    now: datetime,
+    shadow: EscalationShadow | None = None,
 ) -> TurnContext:
-    """The inputs for judging a new AI turn of ``conversation`` (agent, contact and workspace loaded).
+    """The inputs for judging a new AI turn of ``conversation`` (agent, contact and workspace loaded), and,
+    with ``shadow``, for judging it under the shadow settings too.
 
-    The earlier turns are read only when this one carries a signal: without one nothing happens whatever
-    came before (the first row of the decision table), so the snapshot then counts this turn alone.
+    The earlier turns are read only when this one carries a signal (under the live or the shadow settings):
+    without one nothing happens whatever came before (the first row of the decision table), so the snapshot
+    then counts this turn alone.
     """
     policy = policy_from_settings(escalation_settings)
+    shadow_policy = policy_from_values(shadow.values) if shadow is not None else None
     turn = _TurnRecord(
         reply=outcome.reply or "",
         confidence=outcome.confidence,
@@ -152,16 +215,28 @@ def turn_context_new(
         sources=list(outcome.knowledge_sources),
     )
     earlier: list[_TurnRecord] = []
-    if detect_signals(_snapshot(turn, contact_passes_filter=True), policy):
+    alone = _snapshot(turn, contact_passes_filter=True)
+    if detect_signals(alone, policy) or (shadow_policy is not None and detect_signals(alone, shadow_policy)):
         earlier = _history(_since_hand_back(conversation))
-    return _context(
+    context = _context(
         turn=turn,
         history=[*earlier, turn],
         conversation=conversation,
         escalation_settings=escalation_settings,
         policy=policy,
         now=now,
+        at=now,
     )
+    if shadow is None or shadow_policy is None:
+        return context
+    rule = str(shadow.values.get("escalation_filter") or "")
+    passes = not rule.strip() or contact_matches_rule(contact=conversation.contact, rule=rule, now=now)
+    judgement = ShadowJudgement(
+        version=shadow.version,
+        policy=shadow_policy,
+        snapshot=replace(context.snapshot, contact_passes_filter=passes),
+    )
+    return replace(context, shadow=judgement)
 
 
 def turn_context_stored(*, turn_id: int, now: datetime, policy: Policy | None = None) -> TurnContext:
@@ -188,6 +263,7 @@ def turn_context_stored(*, turn_id: int, now: datetime, policy: Policy | None = 
         escalation_settings=escalation_settings,
         policy=policy or policy_from_settings(escalation_settings),
         now=now,
+        at=stored.created_at,
     )
 
 
@@ -218,7 +294,9 @@ def _context(
     escalation_settings: EscalationSettings | None,
     policy: Policy,
     now: datetime,
+    at: datetime,
 ) -> TurnContext:
+    """``now`` evaluates the escalation filter; ``at`` is when the turn was (is being) judged."""
     tools = [tool for record in history for tool in record.tools]
     sources = [source for record in history for source in record.sources]
     snapshot = _snapshot(
@@ -230,12 +308,14 @@ def _context(
         web_searched=any(tool.is_tool(ToolName.WEB_SEARCH) for tool in tools),
         web_search_enabled=conversation.agent.web_search_enabled,
         ai_turn_count=len(history),
+        handed_back=conversation.handed_back_at is not None and conversation.handed_back_at < at,
     )
     return TurnContext(
         policy=policy,
         snapshot=snapshot,
         knowledge_sources=tuple(sources_dedupe(sources)),
         tools_tried=_without_results(tools),
+        held_back_turns=sum(record.held_back for record in history),
     )
 
 

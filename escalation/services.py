@@ -9,8 +9,9 @@ message, a "Talk to a human" click, an external bot's turn — is ``escalation.f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -18,12 +19,20 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agents.models import Agent, Message
+from agents.models import Agent, KnowledgeArticle, Message
 from agents.turns import TurnDecision
 from escalation.engine import Decision
-from escalation.models import EscalationSettings, EscalationSettingsVersion
-from escalation.selectors import ExpectedReply, agent_escalation_settings
-from halo.models import Contact
+from escalation.models import (
+    EscalationSettings,
+    EscalationSettingsVersion,
+    EscalationShadow,
+    KnowledgeGapLink,
+    ReportDay,
+    ReportRollupState,
+)
+from escalation.reports import report_days_compute, report_days_touched
+from escalation.selectors import ExpectedReply, agent_escalation_settings, escalation_settings_unsaved_copy
+from halo.models import Contact, Workspace
 from inbox.models import EscalationEvent, Ticket
 
 # The settings a workspace edits (admin form and API), in the order the admin shows them.
@@ -96,6 +105,32 @@ def escalation_settings_ensure(*, agent: Agent) -> EscalationSettings:
     return escalation_settings
 
 
+def _settings_apply(escalation_settings: EscalationSettings, data: dict[str, Any]) -> None:
+    """Set ``data`` on the instance and validate the whole as a save does (``ValidationError``); no write."""
+    unknown = set(data) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise ValidationError({name: "Unknown setting." for name in sorted(unknown)})
+    for name, value in data.items():
+        if name in SETTINGS_FOREIGN_KEYS and not (value is None or hasattr(value, "pk")):
+            setattr(escalation_settings, SETTINGS_FOREIGN_KEYS[name], value)
+        else:
+            setattr(escalation_settings, name, value)
+    escalation_settings.full_clean(exclude=["agent"])
+
+
+def escalation_settings_draft(*, escalation_settings: EscalationSettings, data: dict[str, Any]) -> EscalationSettings:
+    """The settings as they would be with ``data`` applied, validated exactly like a save
+    (``ValidationError`` with the field errors), and never written: an unsaved copy."""
+    draft = escalation_settings_unsaved_copy(escalation_settings)
+    _settings_apply(draft, data)
+    return draft
+
+
+def settings_values(escalation_settings: EscalationSettings) -> dict[str, Any]:
+    """Every setting of ``escalation_settings`` as plain values (foreign keys as ids), as versions store them."""
+    return _settings_values(escalation_settings)
+
+
 def escalation_settings_update(
     *, escalation_settings: EscalationSettings, data: dict[str, Any], changed_by: User | None = None, via: str = "api"
 ) -> EscalationSettings:
@@ -111,12 +146,7 @@ def escalation_settings_update(
     with transaction.atomic():
         locked = EscalationSettings.objects.select_for_update().select_related("agent").get(pk=escalation_settings.pk)
         before = _settings_values(locked)
-        for name, value in data.items():
-            if name in SETTINGS_FOREIGN_KEYS and not (value is None or hasattr(value, "pk")):
-                setattr(locked, SETTINGS_FOREIGN_KEYS[name], value)
-            else:
-                setattr(locked, name, value)
-        locked.full_clean(exclude=["agent"])
+        _settings_apply(locked, data)
         after = _settings_values(locked)
         changes = {name: [before[name], after[name]] for name in SETTINGS_FIELDS if before[name] != after[name]}
         if not changes:
@@ -138,12 +168,85 @@ def escalation_settings_update(
     return locked
 
 
+# --- Shadow settings ---------------------------------------------------------------------------------
+
+
+def escalation_shadow_save(
+    *, escalation_settings: EscalationSettings, data: dict[str, Any], changed_by: User | None = None
+) -> EscalationShadow:
+    """Save a draft as the agent's shadow settings: ``data`` over the live values, validated exactly like a
+    save of the live settings. Each save is a new shadow version, measured from now."""
+    draft = escalation_settings_draft(escalation_settings=escalation_settings, data=data)
+    values = _settings_values(draft)
+    now = timezone.now()
+    user = changed_by if changed_by is not None and changed_by.pk else None
+    with transaction.atomic():
+        shadow = EscalationShadow.objects.select_for_update().filter(agent_id=escalation_settings.agent_id).first()
+        if shadow is None:
+            return EscalationShadow.objects.create(
+                agent_id=escalation_settings.agent_id, values=values, since=now, changed_by=user
+            )
+        shadow.values, shadow.since, shadow.changed_by = values, now, user
+        shadow.version += 1
+        shadow.save()
+    return shadow
+
+
+def escalation_shadow_delete(*, agent: Agent) -> bool:
+    """Remove the agent's shadow settings; False when it had none."""
+    deleted, _ = EscalationShadow.objects.filter(agent_id=agent.pk).delete()
+    return bool(deleted)
+
+
+def escalation_shadow_promote(
+    *, escalation_settings: EscalationSettings, changed_by: User | None = None, via: str = "api"
+) -> EscalationSettings | None:
+    """Make the shadow the live settings, through the normal versioned save, and remove it (one
+    transaction). None when the agent has no shadow."""
+    with transaction.atomic():
+        shadow = EscalationShadow.objects.select_for_update().filter(agent_id=escalation_settings.agent_id).first()
+        if shadow is None:
+            return None
+        values = {name: value for name, value in shadow.values.items() if name in SETTINGS_FIELDS}
+        promoted = escalation_settings_update(
+            escalation_settings=escalation_settings, data=values, changed_by=changed_by, via=via
+        )
+        shadow.delete()
+    return promoted
+
+
+# --- Knowledge gaps ----------------------------------------------------------------------------------
+
+
+def knowledge_gap_link(
+    *, workspace: Workspace, key: str, article: KnowledgeArticle | None, linked_by: User | None = None
+) -> KnowledgeGapLink | None:
+    """Link an article to a knowledge-gap topic (it is handled), or unlink it (``article`` None)."""
+    if article is not None and article.workspace_id != workspace.pk:
+        raise ValidationError({"article": "Choose an article of this workspace."})
+    with transaction.atomic():
+        if article is None:
+            KnowledgeGapLink.objects.filter(workspace=workspace, key=key).delete()
+            return None
+        link, _ = KnowledgeGapLink.objects.update_or_create(
+            workspace=workspace,
+            key=key,
+            defaults={
+                "article": article,
+                "linked_by": linked_by if linked_by is not None and linked_by.pk else None,
+                "linked_at": timezone.now(),
+            },
+        )
+    return link
+
+
 # --- Decisions ---------------------------------------------------------------------------------------
 
 
-def decision_record(decision: Decision, *, at: datetime) -> TurnDecision:
-    """The record of ``decision`` stored with its turn."""
+def decision_record(decision: Decision, *, at: datetime, shadow: dict[str, Any] | None = None) -> TurnDecision:
+    """The record of ``decision`` stored with its turn, with the shadow settings' decision beside it if any."""
     return TurnDecision(
+        shadow=shadow,
         signals=tuple(signal.value for signal in decision.signals),
         escalated=decision.escalate,
         reason=decision.reason.value if decision.reason is not None else None,
@@ -175,6 +278,50 @@ def handoff_notice(*, contact: Contact, escalation_settings: EscalationSettings,
     if not reach and contact.is_anonymous:
         text += " Please leave your email address here so we can get back to you even if you close this page."
     return text
+
+
+# --- The escalation report's rollups -------------------------------------------------------------------
+
+# A transaction still open when the last run read the rows commits rows stamped before that run: looking
+# back this far catches them (no write transaction of the product lasts that long).
+ROLLUP_MARGIN = timedelta(minutes=5)
+# Days recounted per transaction (a first run over a long history goes month by month).
+ROLLUP_CHUNK_DAYS = 31
+
+
+def report_days_refresh(*, workspace: Workspace, days: Iterable[date], now: datetime | None = None) -> int:
+    """Count ``days`` of the workspace again from its stored rows and replace their ``ReportDay`` rows (the
+    only writer of the table); returns how many rows it wrote. Each chunk of days is one transaction: a
+    report never reads a day half replaced."""
+    ordered = sorted(set(days))
+    written = 0
+    for index in range(0, len(ordered), ROLLUP_CHUNK_DAYS):
+        chunk = ordered[index : index + ROLLUP_CHUNK_DAYS]
+        counted = report_days_compute(workspace=workspace, days=chunk, now=now)
+        with transaction.atomic():
+            ReportDay.objects.filter(workspace=workspace, day__in=chunk).delete()
+            ReportDay.objects.bulk_create(
+                ReportDay(workspace=workspace, agent_id=agent_id, day=day, settings_version=version, counts=counts)
+                for (agent_id, day, version), counts in counted.items()
+            )
+        written += len(counted)
+    return written
+
+
+def report_rollups_update(*, now: datetime | None = None, full: bool = False) -> int:
+    """Bring every workspace's report days up to date (the beat job): recount the days touched since the last
+    run (``full``: every day, e.g. after a time zone change). Returns how many days were recounted."""
+    now = now or timezone.now()
+    recounted = 0
+    states = {state.workspace_id: state.refreshed_at for state in ReportRollupState.objects.all()}
+    for workspace in Workspace.objects.order_by("pk"):
+        last = None if full else states.get(workspace.pk)
+        since = last - ROLLUP_MARGIN if last is not None else None
+        days = report_days_touched(workspace=workspace, since=since, now=now)
+        report_days_refresh(workspace=workspace, days=days, now=now)
+        ReportRollupState.objects.update_or_create(workspace=workspace, defaults={"refreshed_at": now})
+        recounted += len(days)
+    return recounted
 
 
 def email_captured_notice(*, contact: Contact, confirmation_sent: bool) -> str:

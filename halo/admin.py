@@ -328,8 +328,8 @@ class ApiKeyAdmin(WorkspaceScopedAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(WorkspaceScopedAdmin):
-    list_display = ["user", "workspace", "role", "created_at"]
-    list_filter = ["role"]
+    list_display = ["user", "workspace", "role", "available", "capacity", "created_at"]
+    list_filter = ["role", "available"]
     search_fields = ["user__username", "user__email", "workspace__name"]
     list_select_related = ["user", "workspace"]
 

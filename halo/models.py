@@ -202,12 +202,21 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.TEAMMATE)
+    # Team assignment: an away teammate is given no ticket automatically, and nobody is given more than
+    # ``capacity`` tickets that are not closed (None: no limit). A teammate may still take tickets by hand.
+    available = models.BooleanField(default=True)
+    capacity = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most tickets that are not closed assigned automatically; blank: no limit."
+    )
     created_at = models.DateTimeField(default=django_timezone.now, editable=False)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "workspace"], name="membership_unique_user_workspace"),
             models.CheckConstraint(condition=Q(role__in=["admin", "teammate"]), name="membership_role_valid"),
+            models.CheckConstraint(
+                condition=Q(capacity__isnull=True) | Q(capacity__gte=0), name="membership_capacity_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -103,8 +103,14 @@ def address_is_public(address: IPAddress) -> bool:
         networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = _NOT_PUBLIC_V6
     else:
         networks = _NOT_PUBLIC_V4
-    # ``is_global`` is a second opinion: whatever either calls non-public is refused.
-    return address.is_global and not address.is_multicast and not any(address in network for network in networks)
+    # ``is_global`` is a second opinion: whatever either calls non-public is refused. Reserved space (IPv6
+    # outside the allocated unicast ranges, which ``is_global`` still accepts) has no public host either.
+    return (
+        address.is_global
+        and not address.is_multicast
+        and not address.is_reserved
+        and not any(address in network for network in networks)
+    )
 
 
 def _normalise_host(host: str) -> str:

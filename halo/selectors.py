@@ -27,6 +27,11 @@ def contact_get(*, workspace: Workspace, user_id: str) -> Contact | None:
     return contact_list(workspace=workspace).filter(user_id=user_id).first()
 
 
+def membership_get(*, workspace: Workspace, user_id: int) -> Membership | None:
+    """A teammate's membership of ``workspace`` (None for a user of another workspace or no user at all)."""
+    return Membership.objects.filter(workspace=workspace, user_id=user_id).select_related("user").first()
+
+
 def workspace_ids_administered(*, user: User | AnonymousUser) -> set[int]:
     """Ids of the workspaces ``user`` is an admin of (empty for anonymous or inactive users)."""
     if not user.is_authenticated or not user.is_active:

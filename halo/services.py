@@ -35,6 +35,8 @@ COMPANY_TEXT_FIELDS = ("name", "plan", "industry")
 STRIPE_FIELDS = {"subscription_status": "subscription_status", "mrr": "stripe_mrr", "lifetime_value": "lifetime_value"}
 
 ModelT = TypeVar("ModelT", bound=models.Model)
+# The most tickets a teammate's capacity can name (a typo such as 10000 is refused rather than meaning "no limit").
+MEMBERSHIP_CAPACITY_MAX = 1000
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,51 @@ def membership_set(*, workspace: Workspace, user: User, role: str) -> Membership
             user.is_staff = True
             user.save(update_fields=["is_staff"])
     return membership
+
+
+@dataclass(frozen=True)
+class MembershipUpdated:
+    """A changed membership, and whether the teammate can now take more work than before (available again,
+    or a capacity raised or lifted)."""
+
+    membership: Membership
+    more_room: bool
+
+
+MEMBERSHIP_EDITABLE_FIELDS = ("available", "capacity")
+
+
+def membership_update(*, membership: Membership, data: Mapping[str, Any]) -> MembershipUpdated:
+    """Change a teammate's ``available`` (bool) and/or ``capacity`` (a whole number of tickets, or None for
+    no limit) in their workspace, under the membership's row lock (the one team assignment takes)."""
+    unknown = set(data) - set(MEMBERSHIP_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+    errors: dict[str, str] = {}
+    if "available" in data and not isinstance(data["available"], bool):
+        errors["available"] = "true or false."
+    capacity = data.get("capacity")
+    if (
+        "capacity" in data
+        and capacity is not None
+        and (
+            isinstance(capacity, bool) or not isinstance(capacity, int) or not 0 <= capacity <= MEMBERSHIP_CAPACITY_MAX
+        )
+    ):
+        errors["capacity"] = f"A whole number from 0 to {MEMBERSHIP_CAPACITY_MAX}, or null for no limit."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked = Membership.objects.select_for_update().select_related("workspace").get(pk=membership.pk)
+        was_available, had_capacity = locked.available, locked.capacity
+        for name in MEMBERSHIP_EDITABLE_FIELDS:
+            if name in data:
+                setattr(locked, name, data[name])
+        locked.save(update_fields=[name for name in MEMBERSHIP_EDITABLE_FIELDS if name in data])
+    more_room = locked.available and (
+        not was_available or (had_capacity is not None and (locked.capacity is None or locked.capacity > had_capacity))
+    )
+    return MembershipUpdated(membership=locked, more_room=more_room)
 
 
 def _locked_get_or_create(

@@ -213,6 +213,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "inbox-tickets-wake": {"task": "inbox.tasks.tickets_wake", "schedule": 60.0},
     # Tickets whose first reply is due within inbox.sla.WARNING_LEAD: their assignee and Slack are told, once.
     "inbox-first-reply-warn": {"task": "inbox.tasks.first_reply_warn", "schedule": 60.0},
+    # The escalation report's daily rollups: the days touched since the last run are counted again.
+    "escalation-report-rollups": {
+        "task": "escalation.tasks.report_rollups_update",
+        "schedule": env.float("HALO_REPORT_ROLLUP_INTERVAL", default=60.0),
+    },
+    # Team inboxes' waiting tickets get an assignee where a place is free; the backstop of the assignment
+    # each freed place records in its own transaction.
+    "inbox-tickets-assign": {"task": "inbox.tasks.tickets_assign_sweep", "schedule": 60.0},
 }
 
 # --- Email -------------------------------------------------------------------------------------------

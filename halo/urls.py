@@ -31,6 +31,7 @@ urlpatterns = [
     path("api/widget/v1/", include("escalation.api.widget.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
+    path("inbox/reports/", include("escalation.urls")),
     path("inbox/", include("inbox.urls")),
     path("", include("agents.urls")),
     path("", RedirectView.as_view(url="/inbox/", permanent=False)),

@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -20,9 +21,29 @@ from django.utils.html import format_html
 from halo.admin import WorkspaceScopedAdmin, WorkspaceScopedReadOnlyAdmin
 from halo.models import Membership
 from halo.outbound import slack_webhook_url_validator
+from halo.params import parse_id
 from inbox.macros import PLACEHOLDERS, macro_unknown_placeholders
 from inbox.models import CustomInbox, EscalationEvent, InboxEvent, Macro, SavedView, Ticket, TicketNote
-from inbox.services import TICKET_EDITABLE_FIELDS, macro_create, macro_delete, macro_update, ticket_update
+from inbox.services import (
+    TICKET_EDITABLE_FIELDS,
+    custom_inbox_update,
+    macro_create,
+    macro_delete,
+    macro_update,
+    ticket_update,
+)
+
+
+class UsersField(forms.ModelMultipleChoiceField):  # type: ignore[type-arg]
+    """Users by id: a value that is no id (a 20-digit number, text) is refused before it reaches a query."""
+
+    def clean(self, value: Any) -> Any:
+        for item in value or []:
+            if parse_id(str(item)) is None:
+                raise ValidationError(
+                    self.error_messages["invalid_choice"], code="invalid_choice", params={"value": str(item)[:20]}
+                )
+        return super().clean(value)
 
 
 class CustomInboxForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -38,10 +59,45 @@ class CustomInboxForm(forms.ModelForm):  # type: ignore[type-arg]
         "Leave blank to keep the current URL.",
     )
     clear_slack_webhook_url = forms.BooleanField(label="Remove the Slack webhook", required=False)
+    assignment = forms.ChoiceField(
+        choices=CustomInbox.Assignment.choices,
+        required=False,
+        help_text="How new tickets get an assignee among the inbox's available members (members are set through "
+        "PATCH /api/v1/inboxes/{id}). Waiting tickets are given out within a minute of a change here.",
+    )
+
+    team_members = UsersField(
+        queryset=User.objects.none(),  # the admin gives the users of the workspaces the viewer administers
+        required=False,
+        label="Members",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The teammates this inbox assigns its tickets to, by its policy.",
+    )
 
     class Meta:
         model = CustomInbox
-        fields = ["workspace", "name"]
+        fields = ["workspace", "name", "assignment"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["team_members"].initial = list(self.instance.memberships.values_list("user_id", flat=True))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        workspace, team = cleaned.get("workspace"), cleaned.get("team_members") or []
+        if workspace is not None and team:
+            members = set(
+                Membership.objects.filter(workspace=workspace, user__in=team).values_list("user_id", flat=True)
+            )
+            strangers = [user.get_username() for user in team if user.pk not in members]
+            if strangers:
+                self.add_error("team_members", f"Not a member of this workspace: {', '.join(strangers)}.")
+        return cleaned
+
+    def clean_assignment(self) -> str:
+        # Left out of a post, the policy stays as it is.
+        return str(self.cleaned_data.get("assignment") or self.instance.assignment or CustomInbox.Assignment.MANUAL)
 
     def save(self, commit: bool = True) -> CustomInbox:
         inbox: CustomInbox = super().save(commit=False)
@@ -58,11 +114,36 @@ class CustomInboxForm(forms.ModelForm):  # type: ignore[type-arg]
 class CustomInboxAdmin(WorkspaceScopedAdmin):
     # Listed explicitly: a secret added to the model (a webhook URL) must never be displayed by default.
     form = CustomInboxForm
-    fields = ["workspace", "name", "slack_configured", "new_slack_webhook_url", "clear_slack_webhook_url"]
+    fields = [
+        "workspace",
+        "name",
+        "assignment",
+        "team_members",
+        "slack_configured",
+        "new_slack_webhook_url",
+        "clear_slack_webhook_url",
+    ]
     readonly_fields = ["slack_configured"]
-    list_display = ["name", "workspace", "slack_configured", "created_at"]
+    list_display = ["name", "workspace", "assignment", "slack_configured", "created_at"]
     search_fields = ["name", "workspace__name"]
     list_select_related = ["workspace"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        users = User.objects.filter(memberships__isnull=False)
+        if not request.user.is_superuser:
+            users = users.filter(memberships__workspace__in=self._allowed(request))
+        team_members = form.base_fields["team_members"]
+        assert isinstance(team_members, forms.ModelMultipleChoiceField)
+        team_members.queryset = users.distinct().order_by("username")
+        return form
+
+    def save_model(self, request: HttpRequest, obj: CustomInbox, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # Through the service: members kept keep their turn, and waiting tickets are given out after commit.
+        custom_inbox_update(
+            inbox=obj, data={"members": [user.pk for user in form.cleaned_data.get("team_members") or []]}
+        )
 
     @admin.display(boolean=True, description="Own Slack webhook")
     def slack_configured(self, obj: CustomInbox) -> bool:

@@ -23,6 +23,7 @@ state (``SlackThrottle``, one row per webhook, shared by every worker).
 """
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -46,7 +47,17 @@ def reason_label(reason: str) -> str:
 
 
 class CustomInbox(models.Model):
-    """A named queue of a workspace's tickets (e.g. "Billing"), the target of ``inbox`` routing."""
+    """A named queue of a workspace's tickets (e.g. "Billing"), the target of ``inbox`` routing.
+
+    Its ``members`` are the teammates it assigns new tickets to, by its ``assignment`` policy. Its row lock
+    orders the assignments of the inbox (``inbox.services``); ``assigned_total`` numbers them, so a member's
+    ``last_assigned_seq`` says whose turn it is.
+    """
+
+    class Assignment(models.TextChoices):
+        MANUAL = "manual", "Manually"
+        ROUND_ROBIN = "round_robin", "Round robin"
+        BALANCED = "balanced", "Balanced (fewest open tickets)"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="custom_inboxes")
     name = models.CharField(max_length=100)
@@ -56,6 +67,16 @@ class CustomInbox(models.Model):
         default="",
         help_text="Write-only. Slack messages of this inbox's new tickets go here instead of the workspace's webhook.",
     )
+    assignment = models.CharField(
+        max_length=16,
+        choices=Assignment.choices,
+        default=Assignment.MANUAL,
+        help_text="How new tickets of this inbox get an assignee among its available members.",
+    )
+    members: "models.ManyToManyField[User, InboxMember]" = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="InboxMember", related_name="team_inboxes", blank=True
+    )
+    assigned_total = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -65,10 +86,35 @@ class CustomInbox(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["workspace", "name"], name="custominbox_unique_name"),
             models.CheckConstraint(condition=~Q(name=""), name="custominbox_name_not_empty"),
+            models.CheckConstraint(
+                condition=Q(assignment__in=["manual", "round_robin", "balanced"]), name="custominbox_assignment_valid"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class InboxMember(models.Model):
+    """A teammate of a team inbox, with the inbox's record of what it assigned them.
+
+    ``assigned_count`` counts the tickets the inbox's policy gave them; ``last_assigned_seq`` is the inbox's
+    ``assigned_total`` at their latest one (0: never), so round robin gives the next ticket to the member
+    whose turn is oldest.
+    """
+
+    inbox = models.ForeignKey(CustomInbox, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    assigned_count = models.PositiveIntegerField(default=0)
+    last_assigned_seq = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["inbox", "user"]
+        constraints = [models.UniqueConstraint(fields=["inbox", "user"], name="inboxmember_unique_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in inbox {self.inbox_id}"
 
 
 class Ticket(models.Model):
@@ -83,7 +129,7 @@ class Ticket(models.Model):
         READY = "ready", "Ready"
 
     class Verdict(models.TextChoices):
-        AI_COULD_ANSWER = "ai_could_answer", "AI could have answered"
+        AI_COULD_HAVE_ANSWERED = "ai_could_have_answered", "AI could have answered"
         RIGHT_TO_ESCALATE = "right_to_escalate", "Right to escalate"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="tickets")
@@ -119,6 +165,12 @@ class Ticket(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     verdict_at = models.DateTimeField(null=True, blank=True)
+    # How many times a teammate re-opened the ticket after it was closed (the report's reopen rate). Both
+    # counts have a db_default too: rows written outside the ORM (bulk loads, benchmarks) get them as well.
+    reopened_count = models.PositiveIntegerField(default=0, db_default=0)
+    # AI turns held back by a rule (``AgentTurn.suppressed_by``) in the escalating conversation before the
+    # ticket opened (since the conversation was last handed back to the AI): a delayed escalation when > 0.
+    held_back_turns = models.PositiveIntegerField(default=0, db_default=0)
     # The first-reply promise: when a teammate's first reply is due (counted in business hours) and when the
     # first one was sent.
     first_reply_due_at = models.DateTimeField(null=True, blank=True)
@@ -149,6 +201,16 @@ class Ticket(models.Model):
                 fields=["workspace", "first_reply_due_at", "id"],
                 condition=Q(first_replied_at__isnull=True, first_reply_due_at__isnull=False),
                 name="ticket_first_reply_due",
+            ),
+            # A team inbox's tickets waiting for an assignee, oldest first.
+            models.Index(
+                fields=["inbox", "created_at", "id"],
+                condition=Q(assignee__isnull=True, inbox__isnull=False) & ~Q(status="closed"),
+                name="ticket_waiting_for_assignee",
+            ),
+            # A teammate's tickets that are not closed (their load, against their capacity).
+            models.Index(
+                fields=["assignee", "workspace"], condition=~Q(status="closed"), name="ticket_assignee_not_closed"
             ),
         ]
         constraints = [

@@ -30,7 +30,7 @@ from halo.hours import Schedule, business_minutes_between
 from halo.models import Contact, PageView, Workspace
 from halo.search import search_terms
 from halo.selectors import contacts_matching_text
-from inbox.models import CustomInbox, EscalationEvent, Macro, SavedView, Ticket, TicketNote
+from inbox.models import CustomInbox, EscalationEvent, InboxMember, Macro, SavedView, Ticket, TicketNote
 from segments.lang import Node
 from segments.selectors import contacts_matching
 
@@ -287,14 +287,33 @@ class ListFilters:
     assignee: int | str | None = None
     inbox: int | str | None = None
     sort: Sort = Sort.NEWEST
+    outcome: str | None = None  # a key of ``OUTCOMES``
 
     @property
     def active(self) -> bool:
-        return bool(self.statuses or self.assignee is not None or self.inbox is not None)
+        return bool(self.statuses or self.assignee is not None or self.inbox is not None or self.outcome)
+
+
+# How the AI's handoff went, as a list filter (``?outcome=``): held back before it escalated or not, why it
+# escalated, and what a teammate judged.
+OUTCOMES: dict[str, tuple[str, Q]] = {
+    "delayed": ("Delayed: held back first", Q(held_back_turns__gt=0)),
+    "immediate": ("Escalated at once", Q(held_back_turns=0)),
+    "reason-escalate_tool": ("Reason: escalate tool", Q(reason="escalate_tool")),
+    "reason-phrase": ("Reason: escalation phrase", Q(reason="phrase")),
+    "reason-low_confidence": ("Reason: low confidence", Q(reason="low_confidence")),
+    "reason-manual": ("Reason: customer asked", Q(reason="manual")),
+    "ai_could_have_answered": ("Judged: AI could have answered", Q(verdict="ai_could_have_answered")),
+    "right_to_escalate": ("Judged: right to escalate", Q(verdict="right_to_escalate")),
+    "unjudged": ("Not judged yet", Q(verdict="")),
+}
 
 
 def _narrowed(tickets: QuerySet[Ticket], filters: ListFilters) -> QuerySet[Ticket]:
-    return tickets.filter(_list_filter(statuses=list(filters.statuses), assignee=filters.assignee, inbox=filters.inbox))
+    condition = _list_filter(statuses=list(filters.statuses), assignee=filters.assignee, inbox=filters.inbox)
+    if filters.outcome in OUTCOMES:
+        condition &= OUTCOMES[filters.outcome][1]
+    return tickets.filter(condition)
 
 
 def _list_tickets(
@@ -506,7 +525,9 @@ def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDeta
     conversations = list(
         Conversation.objects.filter(tickets=ticket)
         .order_by("created_at", "id")
-        .prefetch_related(Prefetch("messages", queryset=Message.objects.select_related("teammate").order_by("id")))
+        .prefetch_related(
+            Prefetch("messages", queryset=Message.objects.select_related("teammate", "turn").order_by("id"))
+        )
     )
     escalations = list(
         EscalationEvent.objects.filter(ticket=ticket)
@@ -639,6 +660,15 @@ def ticket_reply_suggestion(*, workspace: Workspace, focus: EscalationFocus) -> 
 
 def macro_list(*, workspace_id: int) -> list[Macro]:
     return list(Macro.objects.filter(workspace_id=workspace_id).order_by("name", "id"))
+
+
+def custom_inbox_get(*, workspace: Workspace, inbox_id: int) -> CustomInbox | None:
+    """One of the workspace's team inboxes with its members' ids (two queries)."""
+    return (
+        CustomInbox.objects.filter(workspace=workspace, pk=inbox_id)
+        .prefetch_related(Prefetch("memberships", queryset=InboxMember.objects.order_by("user_id")))
+        .first()
+    )
 
 
 def ticket_open_of_conversation(*, conversation: Conversation) -> Ticket | None:

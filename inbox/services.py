@@ -27,20 +27,24 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agents.events import conversation_status_broadcast, teammate_display_name
 from agents.models import Conversation, Message
+from agents.selectors import turns_held_back_count
 from agents.services import conversations_hand_back, conversations_hand_off, message_post
 from agents.turns import KnowledgeSource, ToolCall, sources_dedupe
 from halo import clock
 from halo.models import Contact, Membership, Workspace
 from halo.outbox import outbox_enqueue
 from halo.selectors import BusinessHoursSettings, business_hours_get
+from halo.services import membership_update
 from halo.webhooks.events import WebhookEvent, webhook_event_record
 from inbox.events import MESSAGE_NEW, NOTE_NEW, TICKET_CREATED, TICKET_MERGED, TICKET_UPDATED, inbox_event_record
 from inbox.macros import PLACEHOLDERS, macro_unknown_placeholders
-from inbox.models import CustomInbox, EscalationEvent, Macro, SavedView, Ticket, TicketNote
+from inbox.models import CustomInbox, EscalationEvent, InboxMember, Macro, SavedView, Ticket, TicketNote
 from inbox.notifications import notification_assignment, notifications_first_reply_due, notifications_ticket_created
 from inbox.notifications.replies import reply_email_schedule
 from inbox.sla import WARNING_LEAD, first_reply_due
@@ -76,6 +80,9 @@ class Escalation:
     at: datetime
     # The workspace's business hours, when the caller read them already (the first-reply due time needs them).
     business_hours: BusinessHoursSettings | None = None
+    # AI turns held back in the conversation since its last hand-back, when the caller already knows (the
+    # judged turn's history); None: counted here when a ticket opens.
+    held_back_turns: int | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,9 @@ def ticket_open_or_merge(*, conversation: Conversation, contact: Contact, escala
                         first_reply_due_at=first_reply_due(
                             business_hours=business_hours, opened_at=at, priority=escalation.priority
                         ),
+                        held_back_turns=turns_held_back_count(conversation=conversation)
+                        if escalation.held_back_turns is None
+                        else escalation.held_back_turns,
                         created_at=at,
                         updated_at=at,
                     )
@@ -142,6 +152,9 @@ def ticket_open_or_merge(*, conversation: Conversation, contact: Contact, escala
         )
         if not Ticket.workspace.is_cached(ticket) and Conversation.workspace.is_cached(conversation):
             ticket.workspace = conversation.workspace
+        if created and ticket.inbox_id is not None and ticket.assignee_id is None:
+            # The inbox's policy assigns it (or it waits behind older tickets for a place to free up).
+            _inbox_assign_waiting(inbox_id=ticket.inbox_id, now=at, new_ticket=ticket)
         outbox_enqueue(workspace=ticket.workspace, task=SUMMARY_TASK, payload={"ticket_id": ticket.pk})
         if created:
             notifications_ticket_created(ticket=ticket)
@@ -258,10 +271,12 @@ def ticket_update(
             raise ValidationError(
                 {"status": "The customer escalated again a moment ago: read their latest message before closing."}
             )
+        reopening = was_closed and locked.status != Ticket.Status.CLOSED
         if closing:
             locked.closed_at = now
-        elif was_closed and locked.status != Ticket.Status.CLOSED:
+        elif reopening:
             locked.closed_at = None
+            locked.reopened_count += 1
         locked.updated_at = now
         try:
             with transaction.atomic():
@@ -272,7 +287,7 @@ def ticket_update(
             ) from None
         if closing:
             _conversations_hand_back(ticket=locked, now=now, actor=actor)
-        elif was_closed and locked.status != Ticket.Status.CLOSED:
+        elif reopening:
             conversations_hand_off(
                 workspace=locked.workspace,
                 conversation_ids=list(locked.conversations.values_list("pk", flat=True)),
@@ -293,6 +308,10 @@ def ticket_update(
             _ticket_event(ticket=locked, type=TICKET_UPDATED, changed=changed)
         if "assignee" in changed and locked.assignee_id is not None:
             notification_assignment(ticket=locked, actor_id=actor.pk if actor is not None else None)
+        freed = before[1] is not None and (closing or "assignee" in changed)
+        waits = locked.inbox_id is not None and locked.assignee_id is None and locked.status != Ticket.Status.CLOSED
+        if changed and (freed or waits):
+            _assignment_rerun(workspace_id=locked.workspace_id)
     return locked
 
 
@@ -538,8 +557,9 @@ def ticket_note_add(*, ticket: Ticket, author: User, body: str) -> TicketNote:
     return note
 
 
-def ticket_verdict_set(*, ticket: Ticket, user: User, verdict: str) -> Ticket:
-    """A teammate's verdict on the escalation ("AI could have answered" / "right to escalate"); "" clears it."""
+def ticket_verdict_set(*, ticket: Ticket, user: User | None, verdict: str) -> Ticket:
+    """A teammate's verdict on the escalation ("AI could have answered" / "right to escalate"); "" clears it.
+    ``user`` is None when it comes through the server API (an API key speaks for the workspace, not a person)."""
     if verdict and verdict not in Ticket.Verdict.values:
         raise ValidationError({"verdict": f"Choose one of: {', '.join(Ticket.Verdict.values)}."})
     now = timezone.now()
@@ -547,6 +567,7 @@ def ticket_verdict_set(*, ticket: Ticket, user: User, verdict: str) -> Ticket:
         Ticket.objects.filter(pk=ticket.pk).update(
             verdict=verdict, verdict_by=user if verdict else None, verdict_at=now if verdict else None, updated_at=now
         )
+        ticket.updated_at = now
         ticket.verdict, ticket.verdict_by, ticket.verdict_at = (
             verdict,
             user if verdict else None,
@@ -665,3 +686,285 @@ def macro_update(*, macro: Macro, name: str, body: str) -> Macro:
 
 def macro_delete(*, macro: Macro) -> None:
     macro.delete()
+
+
+# --- Seeding history in bulk (the demo and the benchmarks) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeedTicket:
+    """A past ticket, as an escalation and the teammates who worked it would have left it."""
+
+    conversation_id: int
+    contact_id: int
+    agent_id: int
+    turn_id: int | None
+    reason: str
+    confidence: int | None
+    settings_version: int | None
+    created_at: datetime
+    status: str = Ticket.Status.CLOSED
+    closed_at: datetime | None = None
+    first_replied_at: datetime | None = None
+    first_reply_due_at: datetime | None = None
+    rating_score: int | None = None
+    verdict: str = ""
+    verdict_by_id: int | None = None
+    reopened_count: int = 0
+    held_back_turns: int = 0
+    summary: str = ""
+
+
+def tickets_seed(*, workspace: Workspace, tickets: list[SeedTicket]) -> list[Ticket]:
+    """Write past tickets with their conversation links and escalation events in a few bulk INSERTs (the
+    demo's history, the benchmarks). No live events, notifications or summaries: this is history. The caller
+    keeps the one-ticket-not-closed-per-contact rule (the database refuses otherwise)."""
+    with transaction.atomic():
+        created = Ticket.objects.bulk_create(
+            Ticket(
+                workspace=workspace,
+                contact_id=seed.contact_id,
+                agent_id=seed.agent_id,
+                status=seed.status,
+                reason=seed.reason,
+                confidence=seed.confidence,
+                settings_version=seed.settings_version,
+                summary=seed.summary,
+                summary_state=Ticket.SummaryState.READY,
+                created_at=seed.created_at,
+                updated_at=max(filter(None, [seed.created_at, seed.closed_at, seed.first_replied_at])),
+                closed_at=seed.closed_at,
+                first_replied_at=seed.first_replied_at,
+                first_reply_due_at=seed.first_reply_due_at,
+                rating_score=seed.rating_score,
+                rated_at=seed.closed_at if seed.rating_score is not None else None,
+                verdict=seed.verdict,
+                verdict_by_id=seed.verdict_by_id if seed.verdict else None,
+                verdict_at=seed.closed_at if seed.verdict else None,
+                reopened_count=seed.reopened_count,
+                held_back_turns=seed.held_back_turns,
+            )
+            for seed in tickets
+        )
+        Ticket.conversations.through.objects.bulk_create(
+            Ticket.conversations.through(ticket_id=ticket.pk, conversation_id=seed.conversation_id)
+            for ticket, seed in zip(created, tickets, strict=True)
+        )
+        EscalationEvent.objects.bulk_create(
+            EscalationEvent(
+                workspace=workspace,
+                ticket=ticket,
+                conversation_id=seed.conversation_id,
+                turn_id=seed.turn_id,
+                reason=seed.reason,
+                confidence=seed.confidence,
+                mode="conditional",
+                outcome=EscalationEvent.Outcome.CREATED,
+                settings_version=seed.settings_version,
+                created_at=seed.created_at,
+            )
+            for ticket, seed in zip(created, tickets, strict=True)
+        )
+    return created
+
+
+# --- Team assignment ---------------------------------------------------------------------------------
+#
+# A team inbox whose policy is not ``manual`` gives each of its tickets that has no assignee (a "waiting"
+# ticket) to one of its members, oldest ticket first. Invariants, each held by the database:
+#
+# - Assignments of one inbox happen one at a time: each takes the inbox's row lock (SELECT … FOR UPDATE)
+#   and keeps it until its transaction commits, so the next one reads the committed result of the last
+#   (READ COMMITTED takes a fresh snapshot per statement). Round robin gives the ticket to the eligible
+#   member whose turn is oldest (``last_assigned_seq``, numbered by the inbox's ``assigned_total``), so
+#   among members who stay eligible the counts differ by at most one, however many escalations race.
+# - Nobody is given a ticket automatically beyond their capacity, counted over every ticket of theirs that
+#   is not closed in the workspace (several inboxes may share a teammate): a pass first locks the
+#   ``Membership`` rows of its members that have a capacity (in id order), so two inboxes cannot both fill
+#   the last place, and counts loads only after. Locks are always taken inbox → memberships (by id) → the
+#   workspace's event counter, never in another order, so passes and escalations cannot deadlock.
+# - Waiting tickets are taken oldest first, and an escalation's own new ticket waits behind older ones: a
+#   place freed a moment ago goes to the ticket that waited longest. Tickets a teammate is changing right
+#   now are skipped (SKIP LOCKED; the next pass takes them), so a pass never waits on a ticket lock while
+#   holding the inbox's.
+
+ASSIGN_TASK = "inbox.tasks.tickets_assign"
+# How many waiting tickets one pass over an inbox assigns at most (the next pass takes the rest).
+ASSIGN_BATCH = 100
+
+
+def _member_next(*, inbox: CustomInbox, capacity_locked: set[int]) -> int | None:
+    """The user id of the member whose turn it is by the inbox's policy: available and under capacity. A
+    member with a capacity qualifies only if this pass holds their membership lock (``capacity_locked``)."""
+    membership = Membership.objects.filter(workspace_id=inbox.workspace_id, user_id=OuterRef("user_id"))
+    load = (
+        Ticket.objects.filter(workspace_id=inbox.workspace_id, assignee_id=OuterRef("user_id"))
+        .exclude(status=Ticket.Status.CLOSED)
+        .order_by()
+        .values("assignee_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    members = (
+        InboxMember.objects.filter(inbox=inbox)
+        .annotate(
+            available=Subquery(membership.values("available")),
+            capacity=Subquery(membership.values("capacity")),
+            load=Coalesce(Subquery(load), 0),
+        )
+        .filter(
+            Q(capacity__isnull=True) | Q(load__lt=F("capacity"), user_id__in=capacity_locked),
+            available=True,
+        )
+    )
+    if inbox.assignment == CustomInbox.Assignment.BALANCED:
+        members = members.order_by("load", "last_assigned_seq", "user_id")
+    else:
+        members = members.order_by("last_assigned_seq", "user_id")
+    return members.values_list("user_id", flat=True).first()
+
+
+def _capacities_lock(*, inbox: CustomInbox) -> set[int]:
+    """Lock the memberships of the inbox's members that have a capacity, in id order (every pass locks in
+    the same order, so passes of inboxes sharing teammates wait for one another and never deadlock); the
+    user ids locked. While they are held no other pass can give these teammates a ticket, so the loads
+    counted from here on stay true."""
+    return set(
+        Membership.objects.select_for_update()
+        .filter(
+            workspace_id=inbox.workspace_id,
+            capacity__isnull=False,
+            user_id__in=InboxMember.objects.filter(inbox=inbox).values("user_id"),
+        )
+        .order_by("pk")
+        .values_list("user_id", flat=True)
+    )
+
+
+def _inbox_assign_waiting(*, inbox_id: int, now: datetime, new_ticket: Ticket | None = None) -> list[Ticket]:
+    """Give the inbox's waiting tickets, oldest first, to its members by its policy, while a member has room.
+
+    Call inside a transaction. ``new_ticket`` is the escalation's own ticket (in the list, its notifications
+    and event recorded by the caller); every other ticket assigned gets its live event and assignee email
+    here. Returns the tickets assigned."""
+    inbox = (
+        CustomInbox.objects.select_for_update()
+        .filter(pk=inbox_id)
+        .exclude(assignment=CustomInbox.Assignment.MANUAL)
+        .first()
+    )
+    if inbox is None:
+        return []
+    if new_ticket is not None:
+        new_ticket.inbox = inbox  # read already: its Slack channel needs no second read
+    capacity_locked = _capacities_lock(inbox=inbox)
+    waiting = list(
+        # Only the tickets are locked; their workspace and contact come along for their events.
+        Ticket.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("workspace", "contact")
+        .filter(inbox_id=inbox_id, assignee__isnull=True)
+        .exclude(status=Ticket.Status.CLOSED)
+        .order_by("created_at", "id")[:ASSIGN_BATCH]
+    )
+    assigned: list[Ticket] = []
+    for ticket in waiting:
+        user_id = _member_next(inbox=inbox, capacity_locked=capacity_locked)
+        if user_id is None:
+            break  # everyone is away or full: the rest wait for a place to free up
+        inbox.assigned_total += 1
+        InboxMember.objects.filter(inbox=inbox, user_id=user_id).update(
+            assigned_count=F("assigned_count") + 1, last_assigned_seq=inbox.assigned_total
+        )
+        Ticket.objects.filter(pk=ticket.pk).update(assignee_id=user_id, updated_at=now)
+        ticket.assignee_id, ticket.updated_at, ticket.inbox = user_id, now, inbox
+        if new_ticket is not None and ticket.pk == new_ticket.pk:
+            new_ticket.assignee_id, new_ticket.updated_at = user_id, now
+        else:
+            _ticket_event(ticket=ticket, type=TICKET_UPDATED, changed=["assignee"])
+            notification_assignment(ticket=ticket)
+        assigned.append(ticket)
+    if assigned:
+        CustomInbox.objects.filter(pk=inbox.pk).update(assigned_total=inbox.assigned_total)
+    return assigned
+
+
+def tickets_assign_waiting(*, workspace_id: int | None = None, now: datetime | None = None) -> int:
+    """Assign the waiting tickets of every team inbox that assigns (of one workspace, or all), each inbox in
+    its own transaction; returns how many were assigned. Run after a place frees up (the outbox task) and
+    by the beat sweep as a backstop."""
+    now = now or timezone.now()
+    inboxes = (
+        CustomInbox.objects.exclude(assignment=CustomInbox.Assignment.MANUAL)
+        .filter(
+            Exists(
+                Ticket.objects.filter(inbox_id=OuterRef("pk"), assignee__isnull=True).exclude(
+                    status=Ticket.Status.CLOSED
+                )
+            )
+        )
+        .order_by("pk")
+    )
+    if workspace_id is not None:
+        inboxes = inboxes.filter(workspace_id=workspace_id)
+    assigned = 0
+    for inbox_id in inboxes.values_list("pk", flat=True):
+        with transaction.atomic():
+            assigned += len(_inbox_assign_waiting(inbox_id=inbox_id, now=now))
+    return assigned
+
+
+def _assignment_rerun(*, workspace_id: int) -> None:
+    """A place may have freed up (a ticket closed or unassigned, a teammate available again or given more
+    capacity, an inbox's members or policy changed): record a pass over the workspace's waiting tickets,
+    in the caller's transaction."""
+    # A reference by id is all the outbox row needs: no read of the workspace.
+    outbox_enqueue(workspace=Workspace(pk=workspace_id), task=ASSIGN_TASK, payload={})
+
+
+def custom_inbox_update(*, inbox: CustomInbox, data: dict[str, Any]) -> CustomInbox:
+    """Change a team inbox's ``members`` (user ids, each a member of the inbox's workspace) and/or its
+    ``assignment`` policy. Members kept keep their turn; waiting tickets are assigned after commit."""
+    unknown = set(data) - {"members", "assignment"}
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+    errors: dict[str, str] = {}
+    if "assignment" in data and data["assignment"] not in CustomInbox.Assignment.values:
+        errors["assignment"] = f"Choose one of: {', '.join(CustomInbox.Assignment.values)}."
+    members: list[int] | None = None
+    if "members" in data:
+        members = list(dict.fromkeys(data["members"]))
+        known = set(
+            Membership.objects.filter(workspace_id=inbox.workspace_id, user_id__in=members).values_list(
+                "user_id", flat=True
+            )
+        )
+        strangers = [user_id for user_id in members if user_id not in known]
+        if strangers:
+            errors["members"] = f"Not a member of this workspace: {', '.join(str(user_id) for user_id in strangers)}."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked = CustomInbox.objects.select_for_update().get(pk=inbox.pk)
+        if "assignment" in data:
+            locked.assignment = data["assignment"]
+            locked.save(update_fields=["assignment"])
+        if members is not None:
+            InboxMember.objects.filter(inbox=locked).exclude(user_id__in=members).delete()
+            present = set(InboxMember.objects.filter(inbox=locked).values_list("user_id", flat=True))
+            InboxMember.objects.bulk_create(
+                [InboxMember(inbox=locked, user_id=user_id) for user_id in members if user_id not in present]
+            )
+        if locked.assignment != CustomInbox.Assignment.MANUAL:
+            _assignment_rerun(workspace_id=locked.workspace_id)
+    return locked
+
+
+def teammate_availability_set(*, membership: Membership, data: dict[str, Any]) -> Membership:
+    """A teammate's ``available`` (bool) and/or ``capacity`` (int or None) in a workspace, set by them in the
+    inbox header or by the API. When that may free a place (available again, more or unlimited capacity),
+    waiting tickets are assigned after commit."""
+    with transaction.atomic():
+        updated = membership_update(membership=membership, data=data)
+        if updated.more_room:
+            _assignment_rerun(workspace_id=updated.membership.workspace_id)
+    return updated.membership

@@ -15,7 +15,13 @@ from inbox.notifications.replies import (
     reply_email_deliver,
 )
 from inbox.notifications.slack import first_reply_slack_deliver, slack_deliver
-from inbox.services import SUMMARY_TASK, tickets_first_reply_warn, tickets_wake_due
+from inbox.services import (
+    ASSIGN_TASK,
+    SUMMARY_TASK,
+    tickets_assign_waiting,
+    tickets_first_reply_warn,
+    tickets_wake_due,
+)
 from inbox.services import ticket_summarize as ticket_summarize_service
 
 
@@ -74,3 +80,17 @@ def first_reply_email(message_id: int) -> None:
 @shared_task(name="inbox.tasks.first_reply_warn")
 def first_reply_warn() -> int:
     return tickets_first_reply_warn()
+
+
+def _assign(message: OutboxMessage) -> None:
+    tickets_assign_waiting(workspace_id=message.workspace_id)
+
+
+@shared_task(name=ASSIGN_TASK)
+def tickets_assign(message_id: int) -> None:
+    outbox_process(message_id=message_id, handler=_assign)
+
+
+@shared_task(name="inbox.tasks.tickets_assign_sweep")
+def tickets_assign_sweep() -> int:
+    return tickets_assign_waiting()

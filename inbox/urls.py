@@ -9,6 +9,7 @@ app_name = "inbox"
 urlpatterns = [
     path("", views.inbox_home, name="home"),
     path("workspace", views.workspace_switch, name="workspace-switch"),
+    path("availability", views.availability_set, name="availability"),
     path("bulk", views.bulk_action, name="bulk"),
     path("views/new", views.saved_view_new, name="view-new"),
     path("views/<int:view_id>/delete", views.saved_view_remove, name="view-delete"),

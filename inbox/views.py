@@ -51,6 +51,7 @@ from inbox.forms import (
 from inbox.macros import MacroContext, macro_render
 from inbox.models import SavedView, Ticket, reason_label
 from inbox.selectors import (
+    OUTCOMES,
     UNSET,
     InboxList,
     ListFilters,
@@ -71,6 +72,7 @@ from inbox.selectors import (
 from inbox.services import (
     saved_view_create,
     saved_view_delete,
+    teammate_availability_set,
     ticket_note_add,
     ticket_reply,
     ticket_update,
@@ -116,11 +118,21 @@ def _base_context(
     return {
         "workspace": workspace,
         "memberships": memberships,
+        "membership": next(m for m in memberships if m.workspace_id == workspace.pk),
         "seq": seq,
         "lists": inbox_lists(workspace=workspace, user_id=_user_id(request)),
         "current_key": current_key,
         "socket_path": "/ws/inbox/",
+        "is_admin": any(m.workspace_id == workspace.pk and m.role == Membership.Role.ADMIN for m in memberships),
     }
+
+
+def staff_page_context(request: HttpRequest, current_key: str) -> tuple[Workspace, dict[str, Any]]:
+    """The current workspace and the context every page of the staff UI extends (nav lists, switcher, live
+    sequence): for pages of the layers above that live in the inbox's frame (the escalation report)."""
+    memberships = _memberships(request)
+    workspace = _current(request, memberships)
+    return workspace, _base_context(request, memberships, workspace, current_key)
 
 
 def _safe_url(url: Any) -> str:
@@ -148,7 +160,8 @@ def _list_filters(request: HttpRequest) -> ListFilters:
     raw_inbox = request.GET.get("inbox", "")
     inbox: int | str | None = UNSET if raw_inbox == UNSET else parse_id(raw_inbox) if raw_inbox else None
     sort = Sort(request.GET["sort"]) if request.GET.get("sort") in Sort._value2member_map_ else Sort.NEWEST
-    return ListFilters(statuses=statuses, assignee=assignee, inbox=inbox, sort=sort)
+    outcome = request.GET.get("outcome") if request.GET.get("outcome") in OUTCOMES else None
+    return ListFilters(statuses=statuses, assignee=assignee, inbox=inbox, sort=sort, outcome=outcome)
 
 
 def _filter_query(request: HttpRequest, **changes: str | None) -> str:
@@ -352,8 +365,10 @@ def _filter_options(
         "sort": filters.sort.value,
         "teammates": [(user.pk, user.get_full_name() or user.get_username()) for user in teammates],
         "inboxes": inboxes,
+        "outcome": filters.outcome or "",
+        "outcomes": [(key, label) for key, (label, _) in OUTCOMES.items()],
         "active": filters.active,
-        "clear_url": _filter_query(request, status=None, assignee=None, inbox=None),
+        "clear_url": _filter_query(request, status=None, assignee=None, inbox=None, outcome=None),
     }
 
 
@@ -558,6 +573,30 @@ def workspace_switch(request: HttpRequest) -> HttpResponse:
         raise Http404("No such workspace.")
     request.session[SESSION_WORKSPACE] = int(raw)
     return redirect("inbox:home")
+
+
+@login_required
+@require_POST
+def availability_set(request: HttpRequest) -> HttpResponse:
+    """The teammate's own availability in the current workspace (the header's Available / Away toggle)."""
+    memberships = _memberships(request)
+    workspace = _current(request, memberships)
+    membership = next(m for m in memberships if m.workspace_id == workspace.pk)
+    value = request.POST.get("available", "")
+    if value not in ("true", "false"):
+        messages.error(request, "Choose available or away.")
+    else:
+        available = value == "true"
+        teammate_availability_set(membership=membership, data={"available": available})
+        messages.success(
+            request,
+            "You're available: team inboxes assign you new tickets."
+            if available
+            else "You're away: team inboxes assign you no new tickets.",
+        )
+    target = request.POST.get("next", "")
+    back = target if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) else None
+    return redirect(back or "inbox:home")
 
 
 @login_required

@@ -60,6 +60,12 @@ def shoot_inbox(browser: Any, url: str, out: Path) -> None:
     page.wait_for_selector("#macro-picker[open]")
     page.screenshot(path=out / "ticket-macros.png")
     page.keyboard.press("Escape")
+    page.goto(f"{url}/inbox/open/")
+    page.get_by_role("button", name="Available").click()  # the header's switch: away, then back
+    page.wait_for_selector(".inbox-availability-toggle[data-available='false']")
+    page.screenshot(path=out / "inbox-availability.png")
+    page.get_by_role("button", name="Away").click()
+    page.wait_for_selector(".inbox-availability-toggle[data-available='true']")
     phone = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
     log_in(phone, url)
     phone.screenshot(path=out / "inbox-phone.png")

@@ -21,7 +21,15 @@ from agents.knowledge.index import (
     knowledge_settings_save,
     knowledge_unindex,
 )
-from agents.knowledge.search import KnowledgeHit, KnowledgeResult, SearchMode, knowledge_lookup, knowledge_search
+from agents.knowledge.search import (
+    KnowledgeHit,
+    KnowledgeResult,
+    SearchMode,
+    knowledge_lookup,
+    knowledge_search,
+    question_stemmer,
+    term_weight,
+)
 from agents.knowledge.text import query_coverage, query_terms
 
 __all__ = [
@@ -38,4 +46,6 @@ __all__ = [
     "knowledge_unindex",
     "query_coverage",
     "query_terms",
+    "question_stemmer",
+    "term_weight",
 ]

@@ -27,7 +27,7 @@ from agents.knowledge.embeddings import EmbeddingFailed
 from agents.knowledge.lexical import bm25f, idf, lexical_candidates
 from agents.knowledge.snapshot import PassageRow, Snapshot, snapshot_cached, snapshot_load
 from agents.knowledge.text import query_terms, stem
-from agents.models import KnowledgePassage
+from agents.models import KnowledgeIndexState, KnowledgePassage
 from agents.turns import KnowledgeSource
 from halo.models import Workspace
 
@@ -96,6 +96,32 @@ def _question_stems(snapshot: Snapshot, words: list[str]) -> tuple[list[str], li
             if term_stem and term_stem not in result:
                 result.append(term_stem)
     return terms, result
+
+
+def snapshot_current(*, workspace_id: int) -> Snapshot:
+    """The workspace's snapshot at its index's current version (one query: the version), the cached one when it
+    is that version."""
+    version = KnowledgeIndexState.objects.filter(workspace_id=workspace_id).values_list("version", flat=True).first()
+    return snapshot_load(workspace_id=workspace_id, version=version)
+
+
+def question_stemmer(*, workspace: Workspace) -> Callable[[str], list[str]]:
+    """The stems a question is looked up by, as ``knowledge_lookup`` finds them: its meaningful words through the
+    index's stemmer, a misspelt word followed by the help-center word it is corrected to (the index read once)."""
+    snapshot = snapshot_current(workspace_id=workspace.pk)
+
+    def stems_of(text: str) -> list[str]:
+        words = query_terms(text)
+        return _question_stems(snapshot, words)[1] if words else []
+
+    return stems_of
+
+
+def term_weight(*, workspace: Workspace) -> Callable[[str], float]:
+    """How telling a stem is in the workspace's help center: the index's inverse document frequency (a stem the
+    help center never uses weighs most)."""
+    snapshot = snapshot_current(workspace_id=workspace.pk)
+    return lambda term_stem: idf(snapshot, term_stem)
 
 
 def _best_section(snapshot: Snapshot, article_id: int, score: Callable[[int], float]) -> PassageRow | None:

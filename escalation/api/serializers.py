@@ -95,3 +95,68 @@ class DecisionSerializer(serializers.Serializer[Any]):
     suppressed_by = serializers.ChoiceField(choices=[rule.value for rule in SuppressedBy], allow_null=True)
     signals = serializers.ListField(child=serializers.ChoiceField(choices=[signal.value for signal in Signal]))
     ticket = TicketSerializer(allow_null=True)
+
+
+class PreviewInputSerializer(StrictSerializer):
+    settings = serializers.DictField(
+        help_text="Any escalation settings fields (as for PATCH escalation-settings); the rest are the live values."
+    )
+    days = WholeNumberField(min_value=1, max_value=365, required=False, default=30)
+
+
+class PreviewSerializer(serializers.Serializer[Any]):
+    days = serializers.IntegerField()
+    turns_replayed = serializers.IntegerField()
+    newly_escalated = serializers.ListField(child=serializers.IntegerField(), help_text="Conversation ids.")
+    no_longer_escalated = serializers.ListField(child=serializers.IntegerField(), help_text="Conversation ids.")
+    newly_priority = serializers.ListField(child=serializers.IntegerField(), help_text="Ticket ids.")
+    by_reason = serializers.DictField(child=serializers.IntegerField(), help_text="Escalations under the draft.")
+    by_reason_live = serializers.DictField(child=serializers.IntegerField(), help_text="Under the live settings.")
+    held_back_by = serializers.DictField(child=serializers.IntegerField())
+    held_back_by_live = serializers.DictField(child=serializers.IntegerField())
+    tickets_delta = serializers.IntegerField(help_text="Tickets more (negative: fewer) than the live settings.")
+
+
+class ShadowSerializer(serializers.Serializer[Any]):
+    settings = serializers.DictField(help_text="Every setting of the shadow.")
+    version = serializers.IntegerField()
+    since = serializers.DateTimeField()
+    turns = serializers.IntegerField(help_text="Live turns judged under this shadow version.")
+    agreement_rate = serializers.FloatField(allow_null=True)
+    would_open = serializers.ListField(child=serializers.IntegerField(), help_text="Conversation ids.")
+    would_avoid = serializers.ListField(child=serializers.IntegerField(), help_text="Ticket ids.")
+
+
+class SuggestionEffectSerializer(serializers.Serializer[Any]):
+    tickets_delta = serializers.IntegerField()
+    conversations = serializers.ListField(child=serializers.IntegerField())
+
+
+class SuggestionSerializer(serializers.Serializer[Any]):
+    field = serializers.CharField()
+    value = serializers.IntegerField()
+    current = serializers.IntegerField()
+    effect = SuggestionEffectSerializer()
+    evidence = serializers.ListField(child=serializers.IntegerField(), help_text="Ticket or conversation ids.")
+    evidence_detail = serializers.ListField(child=serializers.DictField())
+
+
+class ArticleRefSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    url = serializers.CharField()
+
+
+class KnowledgeGapSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField(help_text="The topic's stable id: its search terms.")
+    topic = serializers.CharField()
+    count = serializers.IntegerField()
+    last_seen_at = serializers.DateTimeField()
+    examples = serializers.ListField(child=serializers.CharField())
+    articles_tried = serializers.ListField(child=serializers.DictField())
+    article = ArticleRefSerializer(allow_null=True)
+    answered_now = serializers.FloatField(allow_null=True)
+
+
+class KnowledgeGapPatchSerializer(StrictSerializer):
+    article = WholeNumberField(min_value=1, allow_null=True, help_text="A knowledge article's id; null unlinks.")

@@ -7,23 +7,45 @@ records a turn of the workspace's own bot and judges it with the same engine as 
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent, Conversation
+from agents.selectors import knowledge_article_get
 from agents.turns import KnowledgeSource, ToolCall
 from escalation.api.serializers import (
     AiTurnInputSerializer,
     DecisionSerializer,
     EscalationSettingsPatchSerializer,
     EscalationSettingsSerializer,
+    KnowledgeGapPatchSerializer,
+    KnowledgeGapSerializer,
+    PreviewInputSerializer,
+    PreviewSerializer,
+    ShadowSerializer,
+    SuggestionSerializer,
 )
 from escalation.error_codes import EscalationErrorCode
 from escalation.flow import ai_turn_submit
-from escalation.services import ConversationHandedOff, escalation_settings_ensure, escalation_settings_update
+from escalation.gaps import agent_thresholds, answered_share, knowledge_gap_get, knowledge_gaps
+from escalation.replay import replay_preview
+from escalation.selectors import agent_escalation_shadow
+from escalation.services import (
+    ConversationHandedOff,
+    escalation_settings_draft,
+    escalation_settings_ensure,
+    escalation_settings_update,
+    escalation_shadow_delete,
+    escalation_shadow_promote,
+    escalation_shadow_save,
+    knowledge_gap_link,
+)
+from escalation.tuning import shadow_summary, suggestions
 from halo.api.authentication import request_workspace
 from halo.api.error_codes import ErrorCode
 from halo.api.errors import ApiError
@@ -108,7 +130,9 @@ class AiTurnView(APIView):
     def post(self, request: Request, conversation_id: int) -> Response:
         workspace = request_workspace(request)
         conversation = (
-            Conversation.objects.select_related("workspace", "agent", "contact")
+            Conversation.objects.select_related(
+                "workspace", "agent__escalation_settings", "agent__escalation_shadow", "contact"
+            )
             .filter(workspace=workspace, pk=conversation_id)
             .first()
         )
@@ -142,3 +166,192 @@ class AiTurnView(APIView):
             "ticket": ticket,
         }
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _agent_of(request: Request, agent_id: int) -> Agent:
+    agent = Agent.objects.filter(workspace=request_workspace(request), pk=agent_id).select_related("workspace").first()
+    if agent is None:
+        raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
+    return agent
+
+
+def _draft_data(raw: object) -> dict[str, Any]:
+    """Draft settings validated as a PATCH of the settings is (errors under the settings' own names)."""
+    data = EscalationSettingsPatchSerializer(data=raw)
+    data.is_valid(raise_exception=True)
+    return dict(data.validated_data)
+
+
+class EscalationPreviewView(APIView):
+    @extend_schema(
+        operation_id="escalation_settings_preview",
+        summary="Replay draft settings over the agent's recent turns (nothing is saved)",
+        description=(
+            "The agent's AI turns of conversations started in the last `days` days (default 30) are judged "
+            "again under the draft (`settings` over the live values) and under the live settings, by the same "
+            "engine. An invalid draft is a 400 with the same field errors as a PATCH, and nothing is replayed."
+        ),
+        request=PreviewInputSerializer,
+        responses={200: PreviewSerializer, **error_responses(400, 401, 404, 429)},
+        examples=[
+            OpenApiExample(
+                "What if the threshold were 70?", request_only=True, value={"settings": {"confidence_threshold": 70}}
+            )
+        ],
+        tags=["escalation"],
+    )
+    def post(self, request: Request, agent_id: int) -> Response:
+        agent = _agent_of(request, agent_id)
+        body = PreviewInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        live = escalation_settings_ensure(agent=agent)
+        live.agent = agent  # the draft's validation reads it
+        draft = escalation_settings_draft(escalation_settings=live, data=_draft_data(body.validated_data["settings"]))
+        preview = replay_preview(
+            agent=agent, live=live, draft=draft, now=timezone.now(), days=body.validated_data["days"]
+        )
+        return Response(PreviewSerializer(preview.as_dict()).data)
+
+
+class EscalationShadowView(APIView):
+    @extend_schema(
+        operation_id="escalation_shadow_get",
+        summary="The agent's shadow settings and how they compare with the live decisions",
+        responses={200: ShadowSerializer, **error_responses(401, 404, 429)},
+        tags=["escalation"],
+    )
+    def get(self, request: Request, agent_id: int) -> Response:
+        shadow = agent_escalation_shadow(agent=_agent_of(request, agent_id))
+        if shadow is None:
+            raise ApiError(ErrorCode.NOT_FOUND, "This agent has no shadow settings.", status=404)
+        return Response(ShadowSerializer(shadow_summary(shadow=shadow).as_dict()).data)
+
+    @extend_schema(
+        operation_id="escalation_shadow_put",
+        summary="Save draft settings as the agent's shadow",
+        description=(
+            "Every live turn is also judged under the shadow, recorded beside the live decision and never acted "
+            "on. Fields left out take the live values; validated like a PATCH of the settings. Each save "
+            "restarts the comparison."
+        ),
+        request=EscalationSettingsPatchSerializer,
+        responses={200: ShadowSerializer, **error_responses(400, 401, 404, 429)},
+        tags=["escalation"],
+    )
+    def put(self, request: Request, agent_id: int) -> Response:
+        agent = _agent_of(request, agent_id)
+        live = escalation_settings_ensure(agent=agent)
+        shadow = escalation_shadow_save(escalation_settings=live, data=_draft_data(request.data))
+        return Response(ShadowSerializer(shadow_summary(shadow=shadow).as_dict()).data)
+
+    @extend_schema(
+        operation_id="escalation_shadow_delete",
+        summary="Remove the agent's shadow settings",
+        responses={204: None, **error_responses(401, 404, 429)},
+        tags=["escalation"],
+    )
+    def delete(self, request: Request, agent_id: int) -> Response:
+        if not escalation_shadow_delete(agent=_agent_of(request, agent_id)):
+            raise ApiError(ErrorCode.NOT_FOUND, "This agent has no shadow settings.", status=404)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EscalationShadowPromoteView(APIView):
+    @extend_schema(
+        operation_id="escalation_shadow_promote",
+        summary="Make the shadow settings live (a new version), and remove the shadow",
+        request=None,
+        responses={200: EscalationSettingsSerializer, **error_responses(400, 401, 404, 429)},
+        tags=["escalation"],
+    )
+    def post(self, request: Request, agent_id: int) -> Response:
+        agent = _agent_of(request, agent_id)
+        promoted = escalation_shadow_promote(escalation_settings=escalation_settings_ensure(agent=agent), via="api")
+        if promoted is None:
+            raise ApiError(ErrorCode.NOT_FOUND, "This agent has no shadow settings.", status=404)
+        return Response(EscalationSettingsSerializer(promoted).data)
+
+
+class EscalationSuggestionsView(APIView):
+    @extend_schema(
+        operation_id="escalation_settings_suggestions",
+        summary="Suggested confidence threshold and max attempts, with their replayed effect and evidence",
+        description=(
+            "From teammates' verdicts on escalations and from held-back conversations whose customer then asked "
+            "for a human, over the last `days` days (default 30). Nothing is applied: apply one with a PATCH "
+            "of the settings."
+        ),
+        parameters=[OpenApiParameter("days", int, required=False)],
+        responses={200: SuggestionSerializer(many=True), **error_responses(400, 401, 404, 429)},
+        tags=["escalation"],
+    )
+    def get(self, request: Request, agent_id: int) -> Response:
+        agent = _agent_of(request, agent_id)
+        days = _days(request, default=30)
+        found = suggestions(
+            agent=agent, escalation_settings=escalation_settings_ensure(agent=agent), now=timezone.now(), days=days
+        )
+        return Response(SuggestionSerializer([item.as_dict() for item in found], many=True).data)
+
+
+def _days(request: Request, *, default: int) -> int:
+    raw = request.query_params.get("days")
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 365:
+        raise ApiError(ErrorCode.INVALID, "days: a whole number from 1 to 365.", status=400)
+    return int(raw)
+
+
+class KnowledgeGapListView(APIView):
+    @extend_schema(
+        operation_id="knowledge_gaps_list",
+        summary="Topics of questions the AI could not answer, most asked first",
+        description=(
+            "Questions of the last `days` days (default 90) with low confidence or no answer, or whose "
+            "escalation a teammate judged the AI could have answered, grouped by the knowledge search's terms. "
+            "`answered_now` is computed for topics with a linked article (null otherwise). At most `limit` "
+            "topics (default 50, at most 100)."
+        ),
+        parameters=[OpenApiParameter("days", int, required=False), OpenApiParameter("limit", int, required=False)],
+        responses={200: KnowledgeGapSerializer(many=True), **error_responses(400, 401, 429)},
+        tags=["knowledge"],
+    )
+    def get(self, request: Request) -> Response:
+        workspace = request_workspace(request)
+        days = _days(request, default=90)
+        raw_limit = request.query_params.get("limit", "50")
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+            raise ApiError(ErrorCode.INVALID, "limit: a whole number from 1 to 100.", status=400)
+        topics = knowledge_gaps(workspace=workspace, now=timezone.now(), days=days, limit=int(raw_limit))
+        return Response(KnowledgeGapSerializer([topic.as_dict() for topic in topics], many=True).data)
+
+
+class KnowledgeGapView(APIView):
+    @extend_schema(
+        operation_id="knowledge_gap_update",
+        summary="Link an article to a knowledge-gap topic (handled), or unlink it",
+        request=KnowledgeGapPatchSerializer,
+        responses={200: KnowledgeGapSerializer, **error_responses(400, 401, 404, 429)},
+        tags=["knowledge"],
+    )
+    def patch(self, request: Request, gap_id: str) -> Response:
+        workspace = request_workspace(request)
+        body = KnowledgeGapPatchSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        now = timezone.now()
+        topic = knowledge_gap_get(workspace=workspace, key=gap_id, now=now)
+        if topic is None:
+            raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
+        article = None
+        if body.validated_data["article"] is not None:
+            article = knowledge_article_get(workspace=workspace, article_id=body.validated_data["article"])
+            if article is None:
+                raise ValidationError({"article": "Choose an article of this workspace."})
+        knowledge_gap_link(workspace=workspace, key=topic.key, article=article)
+        topic.article = article
+        if article is not None:
+            topic.answered_now = answered_share(
+                workspace=workspace, topic=topic, thresholds=agent_thresholds(workspace)
+            )
+        return Response(KnowledgeGapSerializer(topic.as_dict()).data)

@@ -6,8 +6,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from halo import clock
-from halo.api.serializers import ContactSummarySerializer, StrictSerializer
-from inbox.models import Ticket
+from halo.api.serializers import ContactSummarySerializer, StrictBooleanField, StrictSerializer, WholeNumberField
+from halo.models import Membership
+from halo.services import MEMBERSHIP_CAPACITY_MAX
+from inbox.models import CustomInbox, Ticket
 from inbox.sla import sla_breached
 
 
@@ -33,6 +35,9 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
     tools_tried = serializers.ListField(child=serializers.DictField(), read_only=True)
     sla_breached = serializers.SerializerMethodField(
         help_text="Whether the first reply missed its due time: sent late, or still not sent and overdue."
+    )
+    verdict = serializers.SerializerMethodField(
+        help_text="A teammate's judgement of the escalation: `ai_could_have_answered`, `right_to_escalate`, or null."
     )
     rating = serializers.SerializerMethodField(help_text="The customer's rating after the ticket closed, or null.")
 
@@ -60,6 +65,9 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
             "first_reply_due_at",
             "first_replied_at",
             "sla_breached",
+            "verdict",
+            "reopened_count",
+            "held_back_turns",
             "rating",
         ]
         read_only_fields = fields
@@ -69,6 +77,9 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
 
     def get_sla_breached(self, ticket: Ticket) -> bool:
         return sla_breached(ticket, now=clock.now())
+
+    def get_verdict(self, ticket: Ticket) -> str | None:
+        return ticket.verdict or None
 
     @extend_schema_field(TicketRatingSerializer(allow_null=True))
     def get_rating(self, ticket: Ticket) -> dict[str, Any] | None:
@@ -88,4 +99,58 @@ class TicketPatchSerializer(StrictSerializer):
         allow_null=True,
         required=False,
         help_text="With status `snoozed`: when the ticket comes back to open (null: when the customer writes).",
+    )
+    verdict = serializers.ChoiceField(
+        choices=Ticket.Verdict.choices,
+        allow_null=True,
+        required=False,
+        help_text="Judge the escalation for tuning: `ai_could_have_answered`, `right_to_escalate`; null clears it.",
+    )
+
+
+class CustomInboxSerializer(serializers.ModelSerializer[CustomInbox]):
+    members = serializers.SerializerMethodField(help_text="User ids of the inbox's teammates.")
+
+    class Meta:
+        model = CustomInbox
+        fields = ["id", "name", "assignment", "members"]
+        read_only_fields = fields
+
+    def get_members(self, inbox: CustomInbox) -> list[int]:
+        return [member.user_id for member in inbox.memberships.all()]
+
+
+class CustomInboxPatchSerializer(StrictSerializer):
+    members = serializers.ListField(
+        child=WholeNumberField(min_value=1),
+        required=False,
+        max_length=500,
+        help_text="User ids, each a member of the workspace; replaces the inbox's teammates.",
+    )
+    assignment = serializers.ChoiceField(
+        choices=CustomInbox.Assignment.choices,
+        required=False,
+        help_text="`manual`: nobody is assigned automatically; `round_robin`: each available member in turn; "
+        "`balanced`: the available member with the fewest tickets that are not closed.",
+    )
+
+
+class MemberSerializer(serializers.ModelSerializer[Membership]):
+    user = serializers.IntegerField(source="user_id", read_only=True)
+    email = serializers.CharField(source="user.email", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user", "email", "role", "available", "capacity"]
+        read_only_fields = fields
+
+
+class MemberPatchSerializer(StrictSerializer):
+    available = StrictBooleanField(required=False, help_text="false: away, given no ticket automatically.")
+    capacity = WholeNumberField(
+        allow_null=True,
+        required=False,
+        min_value=0,
+        max_value=MEMBERSHIP_CAPACITY_MAX,
+        help_text="Most tickets that are not closed assigned automatically at once; null: no limit.",
     )

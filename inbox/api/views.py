@@ -6,6 +6,7 @@ Views parse input, call one selector or service, render; every lookup is scoped 
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import ListAPIView
@@ -19,10 +20,27 @@ from halo.api.errors import ApiError
 from halo.api.pagination import KeysetPagination
 from halo.api.schema import error_responses
 from halo.params import parse_id, parse_int
-from inbox.api.serializers import TicketPatchSerializer, TicketSerializer
-from inbox.models import Ticket
-from inbox.selectors import UNSET, InboxList, ListFilters, ticket_get, ticket_list, ticket_search
-from inbox.services import ticket_update
+from halo.selectors import membership_get
+from inbox.api.serializers import (
+    CustomInboxPatchSerializer,
+    CustomInboxSerializer,
+    MemberPatchSerializer,
+    MemberSerializer,
+    TicketPatchSerializer,
+    TicketSerializer,
+)
+from inbox.models import CustomInbox, Ticket
+from inbox.selectors import (
+    OUTCOMES,
+    UNSET,
+    InboxList,
+    ListFilters,
+    custom_inbox_get,
+    ticket_get,
+    ticket_list,
+    ticket_search,
+)
+from inbox.services import custom_inbox_update, teammate_availability_set, ticket_update, ticket_verdict_set
 from segments.api.views import checked_rule
 
 SEARCH_MAX_CHARS = 200
@@ -54,6 +72,14 @@ TICKET_FILTERS = [
     ),
     OpenApiParameter("assignee", str, OpenApiParameter.QUERY, description="A user id, or `none` for unassigned."),
     OpenApiParameter("inbox", str, OpenApiParameter.QUERY, description="A custom inbox id, or `none`."),
+    OpenApiParameter(
+        "outcome",
+        str,
+        OpenApiParameter.QUERY,
+        enum=list(OUTCOMES),
+        description="How the AI's handoff went: `delayed` (turns held back before the ticket opened), "
+        "`immediate`, `reason-<reason>`, a verdict, or `unjudged`.",
+    ),
     OpenApiParameter(
         "segment",
         str,
@@ -94,15 +120,28 @@ class TicketListView(ListAPIView[Ticket]):
             )
         return statuses
 
+    def _outcome(self) -> str | None:
+        outcome = self.request.query_params.get("outcome") or None
+        if outcome is not None and outcome not in OUTCOMES:
+            raise ApiError(
+                ErrorCode.INVALID,
+                f"outcome: choose from {', '.join(OUTCOMES)}.",
+                status=400,
+                fields={"outcome": [f"Unknown outcome: {outcome[:50]}."]},
+            )
+        return outcome
+
     def get_queryset(self) -> QuerySet[Ticket]:
         request = self.request
-        return ticket_list(
+        outcome = self._outcome()
+        tickets = ticket_list(
             workspace=request_workspace(request),
             statuses=self._statuses(),
             assignee=_id_or_none(request, "assignee"),
             inbox=_id_or_none(request, "inbox"),
             segment=checked_rule(segment) if (segment := request.query_params.get("segment", "").strip()) else None,
         )
+        return tickets.filter(OUTCOMES[outcome][1]) if outcome is not None else tickets
 
     @extend_schema(
         operation_id="ticket_list",
@@ -145,6 +184,7 @@ class TicketListView(ListAPIView[Ticket]):
             statuses=tuple(self._statuses()),
             assignee=_id_or_none(request, "assignee"),
             inbox=_id_or_none(request, "inbox"),
+            outcome=self._outcome(),
         )
         found = ticket_search(
             workspace=workspace, text=text, inbox_list=scope, filters=filters, offset=offset, limit=limit
@@ -178,10 +218,12 @@ class TicketView(APIView):
 
     @extend_schema(
         operation_id="ticket_update",
-        summary="Change a ticket's status, assignee or inbox",
+        summary="Change a ticket's status, assignee, inbox or verdict",
         description=(
             "Closing a ticket hands its conversations back to the AI. Re-opening a closed ticket is refused "
-            "(400) while the contact has another ticket that is not closed."
+            "(400) while the contact has another ticket that is not closed, and counts in `reopened_count`. "
+            "`verdict` judges the escalation for tuning (null clears it). The changes are applied together or "
+            "not at all."
         ),
         request=TicketPatchSerializer,
         responses={200: TicketSerializer, **error_responses(400, 401, 404, 429)},
@@ -191,5 +233,69 @@ class TicketView(APIView):
         ticket = self._ticket(request, ticket_id)
         data = TicketPatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        ticket_update(ticket=ticket, data=dict(data.validated_data))
+        changes = dict(data.validated_data)
+        with transaction.atomic():
+            if "verdict" in changes:
+                ticket_verdict_set(ticket=ticket, user=None, verdict=changes.pop("verdict") or "")
+            if changes:
+                ticket_update(ticket=ticket, data=changes)
         return Response(TicketSerializer(ticket_get(workspace=request_workspace(request), ticket_id=ticket_id)).data)
+
+
+class CustomInboxView(APIView):
+    def _inbox(self, request: Request, inbox_id: int) -> CustomInbox:
+        inbox = None
+        if parse_id(inbox_id) is not None:  # a 23-digit id is not found, never an integer overflow
+            inbox = custom_inbox_get(workspace=request_workspace(request), inbox_id=inbox_id)
+        if inbox is None:
+            raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
+        return inbox
+
+    @extend_schema(
+        operation_id="inbox_get",
+        summary="Read a team inbox",
+        responses={200: CustomInboxSerializer, **error_responses(401, 404, 429)},
+        tags=["inboxes"],
+    )
+    def get(self, request: Request, inbox_id: int) -> Response:
+        return Response(CustomInboxSerializer(self._inbox(request, inbox_id)).data)
+
+    @extend_schema(
+        operation_id="inbox_update",
+        summary="Change a team inbox's members or assignment policy",
+        description="`members` replaces the inbox's teammates (each must be a member of the workspace: 400 "
+        "otherwise). With `round_robin` or `balanced`, tickets waiting for an assignee are given out at once.",
+        request=CustomInboxPatchSerializer,
+        responses={200: CustomInboxSerializer, **error_responses(400, 401, 404, 429)},
+        tags=["inboxes"],
+    )
+    def patch(self, request: Request, inbox_id: int) -> Response:
+        inbox = self._inbox(request, inbox_id)
+        data = CustomInboxPatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        custom_inbox_update(inbox=inbox, data=dict(data.validated_data))
+        return Response(CustomInboxSerializer(self._inbox(request, inbox_id)).data)
+
+
+class MemberView(APIView):
+    @extend_schema(
+        operation_id="member_update",
+        summary="Set a teammate's availability or capacity",
+        description="An away teammate (`available: false`) or one at `capacity` is given no ticket "
+        "automatically; tickets waiting for an assignee are given out as soon as one has room again.",
+        request=MemberPatchSerializer,
+        responses={200: MemberSerializer, **error_responses(400, 401, 404, 429)},
+        tags=["inboxes"],
+    )
+    def patch(self, request: Request, user_id: int) -> Response:
+        workspace = request_workspace(request)
+        membership = None
+        if parse_id(user_id) is not None:  # a 23-digit id is not found, never an integer overflow
+            membership = membership_get(workspace=workspace, user_id=user_id)
+        if membership is None:
+            raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
+        data = MemberPatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        updated = teammate_availability_set(membership=membership, data=dict(data.validated_data))
+        updated.user = membership.user
+        return Response(MemberSerializer(updated).data)

@@ -87,8 +87,30 @@ LOW = {"confidence": 10}
         (1, POLICY, turn(confidence=90), False, None),
         (2, replace(POLICY, mode=Mode.OFF), turn(escalate_tool_called=True), False, SuppressedBy.MODE_OFF),
         (3, POLICY, turn(escalate_tool_called=True, contact_passes_filter=False), False, SuppressedBy.FILTER),
-        (4, replace(POLICY, mode=Mode.ALWAYS), TurnSnapshot(ai_turn_count=1, **LOW), True, None),
-        (5, POLICY, TurnSnapshot(escalate_tool_called=True, ai_turn_count=1), True, None),
+        (4, POLICY, TurnSnapshot(escalate_tool_called=True, ai_turn_count=1), True, None),
+        (
+            4,
+            replace(POLICY, mode=Mode.ALWAYS),
+            TurnSnapshot(escalate_tool_called=True, ai_turn_count=1, handed_back=True),
+            True,
+            None,
+        ),
+        (5, replace(POLICY, mode=Mode.ALWAYS), TurnSnapshot(ai_turn_count=1, **LOW), True, None),
+        (
+            8,
+            replace(POLICY, mode=Mode.ALWAYS),
+            turn(ai_turn_count=1, handed_back=True, **LOW),
+            False,
+            SuppressedBy.GATE_ATTEMPTS,
+        ),
+        (
+            6,
+            replace(POLICY, mode=Mode.ALWAYS),
+            turn(knowledge_searched=False, handed_back=True, **LOW),
+            False,
+            SuppressedBy.GATE_KNOWLEDGE,
+        ),
+        (9, replace(POLICY, mode=Mode.ALWAYS), turn(ai_turn_count=3, handed_back=True, **LOW), True, None),
         (6, POLICY, turn(knowledge_searched=False, **LOW), False, SuppressedBy.GATE_KNOWLEDGE),
         (
             7,
@@ -134,13 +156,14 @@ def test_attempts_count_this_turn() -> None:
 
 def reference(snapshot: TurnSnapshot, policy: Policy, signals: tuple[Signal, ...]) -> tuple[bool, str | None]:
     """The decision table transcribed as (condition, outcome) rows, evaluated top to bottom."""
-    conditional = policy.mode == Mode.CONDITIONAL
+    # The gates apply in conditional mode, and in `always` mode after a hand-back.
+    conditional = policy.mode == Mode.CONDITIONAL or snapshot.handed_back
     rows = [
         (not signals, (False, None)),
         (policy.mode == Mode.OFF, (False, "mode_off")),
         (not snapshot.contact_passes_filter, (False, "filter")),
-        (policy.mode == Mode.ALWAYS, (True, None)),
-        (conditional and Signal.ESCALATE_TOOL in signals, (True, None)),
+        (Signal.ESCALATE_TOOL in signals, (True, None)),
+        (policy.mode == Mode.ALWAYS and not snapshot.handed_back, (True, None)),
         (
             conditional and policy.require_knowledge_search and not snapshot.knowledge_searched,
             (False, "gate_knowledge"),
@@ -160,8 +183,8 @@ SIGNAL_INPUTS = list(itertools.product([False, True], repeat=3))  # tool, phrase
 
 def all_combinations() -> list[tuple[Policy, TurnSnapshot]]:
     cases = []
-    for mode, (tool, phrase, low), passes, require_ks, ks, require_ws, ws_on, ws, turns in itertools.product(
-        Mode, SIGNAL_INPUTS, *[[False, True]] * 6, [1, 2, 3, 4]
+    for mode, (tool, phrase, low), passes, require_ks, ks, require_ws, ws_on, ws, back, turns in itertools.product(
+        Mode, SIGNAL_INPUTS, *[[False, True]] * 7, [1, 2, 3, 4]
     ):
         policy = replace(POLICY, mode=mode, require_knowledge_search=require_ks, require_web_search=require_ws)
         snapshot = TurnSnapshot(
@@ -173,6 +196,7 @@ def all_combinations() -> list[tuple[Policy, TurnSnapshot]]:
             web_search_enabled=ws_on,
             web_searched=ws,
             ai_turn_count=turns,
+            handed_back=back,
         )
         cases.append((policy, snapshot))
     return cases
@@ -180,7 +204,7 @@ def all_combinations() -> list[tuple[Policy, TurnSnapshot]]:
 
 def test_every_mode_signal_and_gate_combination_follows_the_table() -> None:
     cases = all_combinations()
-    assert len(cases) == 3 * 8 * 2**6 * 4
+    assert len(cases) == 3 * 8 * 2**7 * 4
     for policy, snapshot in cases:
         decision = decide(snapshot, policy)
         expected = reference(snapshot, policy, decision.signals)
@@ -242,6 +266,7 @@ snapshots = st.builds(
     web_searched=st.booleans(),
     web_search_enabled=st.booleans(),
     ai_turn_count=st.integers(1, 12),
+    handed_back=st.booleans(),
 )
 
 

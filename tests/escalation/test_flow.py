@@ -292,9 +292,9 @@ def test_judged_turn_without_a_signal_does_not_read_the_history(
 ) -> None:
     for _ in range(3):
         judged(conversation, confidence=95)
-    conversation = Conversation.objects.select_related("workspace", "contact", "agent__escalation_settings").get(
-        pk=conversation.pk
-    )
+    conversation = Conversation.objects.select_related(
+        "workspace", "contact", "agent__escalation_settings", "agent__escalation_shadow"
+    ).get(pk=conversation.pk)
     # SAVEPOINT, the AI message, the turn with its decision, the conversation's touch, RELEASE.
     with django_assert_num_queries(5):
         ai_turn_submit(conversation=conversation, reply="Sure.", confidence=95, tools=[SEARCH], knowledge_sources=[])
@@ -310,9 +310,9 @@ def test_escalating_turn_uses_a_fixed_number_of_queries(
         )
         for _ in range(history):
             judged(conversation, confidence=95)
-        conversation = Conversation.objects.select_related("workspace", "contact", "agent__escalation_settings").get(
-            pk=conversation.pk
-        )
+        conversation = Conversation.objects.select_related(
+            "workspace", "contact", "agent__escalation_settings", "agent__escalation_shadow"
+        ).get(pk=conversation.pk)
         cache.clear()  # the team's measured reply time is read once per few minutes: read it in both runs
         with CaptureQueriesContext(connection) as queries:
             ai_turn_submit(
@@ -324,10 +324,11 @@ def test_escalating_turn_uses_a_fixed_number_of_queries(
             )
         counts.append(len(queries))
     assert counts[0] == counts[1]
-    # SAVEPOINT; the history; the AI message, the turn with its decision; the business hours; the ticket lock,
-    # SAVEPOINT/INSERT/RELEASE (the race arbiter), its conversation link, the event, the summary's outbox row,
-    # the inbox counter and event; the team's measured reply time; the conversation handed off and the
-    # customer's notice; the conversation's touch; RELEASE.
+    # SAVEPOINT; the history (which also counts the turns held back before, for the ticket); the AI message,
+    # the turn with its decision; the business hours; the ticket lock, SAVEPOINT/INSERT/RELEASE (the race
+    # arbiter), its conversation link, the event, the summary's outbox row, the inbox counter and event; the
+    # team's measured reply time; the conversation handed off and the customer's notice; the conversation's
+    # touch; RELEASE.
     assert counts[0] == 19, counts
 
 
@@ -418,3 +419,83 @@ def test_a_past_turn_can_be_replayed_under_other_settings(conversation: Conversa
     assert (replayed.escalate, replayed.reason) == (True, Reason.LOW_CONFIDENCE)
     turn.refresh_from_db()
     assert turn.escalated is False  # a replay changes nothing
+
+
+# --- No loop after a hand-back: a fresh reason is needed, in every mode ---------------------------------
+
+WEAK_TURN_AFTER_HAND_BACK = {"off": "mode_off", "always": "gate_attempts", "conditional": "gate_attempts"}
+
+
+def _handed_back(conversation: Conversation, escalation_settings: EscalationSettings, mode: str) -> None:
+    """The conversation escalated (the customer asked), then a teammate closed its ticket."""
+    escalation_settings_update(escalation_settings=escalation_settings, data={"mode": mode})
+    conversation.agent.refresh_from_db()
+    ticket = handoff_request(conversation=conversation).ticket
+    ticket_update(ticket=ticket, data={"status": "closed"})
+    conversation.refresh_from_db()
+    assert conversation.handed_back_at is not None
+    assert conversation.ai_may_answer
+
+
+@pytest.mark.parametrize("mode", ["off", "always", "conditional"])
+def test_a_handed_back_conversation_does_not_escalate_on_the_next_weak_signal(
+    conversation: Conversation, escalation_settings: EscalationSettings, mode: str
+) -> None:
+    _handed_back(conversation, escalation_settings, mode)
+
+    low = judged(conversation, confidence=10)
+    phrase = judged(conversation, reply="Let me connect you with a teammate.", confidence=90)
+
+    assert (low.escalated, low.suppressed_by) == (False, WEAK_TURN_AFTER_HAND_BACK[mode])
+    assert (phrase.escalated, phrase.suppressed_by) == (False, WEAK_TURN_AFTER_HAND_BACK[mode])
+    assert not Ticket.objects.exclude(status="closed").exists()
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.OPEN
+
+
+def test_always_mode_escalates_a_weak_signal_at_once_before_any_hand_back(
+    conversation: Conversation, escalation_settings: EscalationSettings
+) -> None:
+    escalation_settings_update(escalation_settings=escalation_settings, data={"mode": "always"})
+    conversation.agent.refresh_from_db()
+
+    assert judged(conversation, confidence=10).escalated
+
+
+@pytest.mark.parametrize("mode", ["off", "always", "conditional"])
+def test_after_a_hand_back_asking_for_a_human_is_a_fresh_reason(
+    conversation: Conversation, escalation_settings: EscalationSettings, mode: str
+) -> None:
+    _handed_back(conversation, escalation_settings, mode)
+    judged(conversation, confidence=10)
+
+    assert _asks(conversation, "Can I talk to a human please?")
+    assert Ticket.objects.exclude(status="closed").get().reason == "manual"
+
+
+@pytest.mark.parametrize("mode", ["always", "conditional"])
+def test_after_a_hand_back_the_escalate_tool_is_a_fresh_reason(
+    conversation: Conversation, escalation_settings: EscalationSettings, mode: str
+) -> None:
+    _handed_back(conversation, escalation_settings, mode)
+
+    turn = judged(conversation, tools=[{"name": "escalate", "arguments": {"reason": "refund"}}])
+
+    assert (turn.escalated, turn.reason) == (True, "escalate_tool")
+    assert Ticket.objects.exclude(status="closed").count() == 1
+
+
+@pytest.mark.parametrize("mode", ["always", "conditional"])
+def test_after_a_hand_back_the_gates_met_again_escalate(
+    conversation: Conversation, escalation_settings: EscalationSettings, mode: str
+) -> None:
+    escalation_settings_update(escalation_settings=escalation_settings, data={"max_attempts": 3})
+    judged(conversation, confidence=90)  # turns before the hand-back do not count towards the gates
+    judged(conversation, confidence=90)
+    _handed_back(conversation, escalation_settings, mode)
+
+    turns = [judged(conversation, confidence=10) for _ in range(3)]
+
+    assert [turn.escalated for turn in turns] == [False, False, True]
+    assert [turn.suppressed_by for turn in turns[:2]] == ["gate_attempts", "gate_attempts"]
+    assert Ticket.objects.exclude(status="closed").get().reason == "low_confidence"

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from django.test import override_settings
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from halo.outbound import (
@@ -95,6 +95,7 @@ def test_an_ipv4_address_inside_ipv6_is_judged_as_the_ipv4_address(address: ipad
 
 
 @given(st.one_of(ipv4s, ipv6s))
+@example(ipaddress.IPv6Address("4000::"))  # reserved, yet ``is_global``
 def test_no_address_python_calls_special_is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
     special = (
         address.is_loopback

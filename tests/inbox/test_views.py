@@ -323,9 +323,9 @@ def test_internal_note_is_shown_to_staff_and_never_to_the_customer(staff: Client
 
 def test_verdict_is_recorded_and_can_be_cleared(staff: Client, escalate, teammate: Membership) -> None:
     ticket = escalate()
-    staff.post(action_url(ticket, "verdict"), {"verdict": "ai_could_answer"})
+    staff.post(action_url(ticket, "verdict"), {"verdict": "ai_could_have_answered"})
     ticket.refresh_from_db()
-    assert (ticket.verdict, ticket.verdict_by) == ("ai_could_answer", teammate.user)
+    assert (ticket.verdict, ticket.verdict_by) == ("ai_could_have_answered", teammate.user)
     staff.post(action_url(ticket, "verdict"), {"verdict": "right_to_escalate"})
     ticket.refresh_from_db()
     assert ticket.verdict == "right_to_escalate"
@@ -458,3 +458,33 @@ def test_ticket_page_ignores_a_bad_list_parameter(staff: Client, escalate, key: 
     response = staff.get(ticket_url(ticket), {"list": key})
     assert response.status_code == 200
     assert 'href="/inbox/open/"' in response.content.decode()
+
+
+def test_the_header_toggle_sets_the_teammates_availability(staff: Client, teammate: Membership) -> None:
+    response = staff.post("/inbox/availability", {"available": "false", "next": "/inbox/open/"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/inbox/open/"
+    teammate.refresh_from_db()
+    assert not teammate.available
+    page = staff.get("/inbox/open/").content.decode()
+    assert 'aria-pressed="false"' in page
+    assert ">Away</button>" in page
+
+    staff.post("/inbox/availability", {"available": "true"})
+    teammate.refresh_from_db()
+    assert teammate.available
+
+
+@pytest.mark.parametrize("value", ["", "yes", "\x00"])
+def test_the_header_toggle_refuses_garbage(staff: Client, teammate: Membership, value: str) -> None:
+    response = staff.post("/inbox/availability", {"available": value, "next": "https://evil.example/"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/inbox/"
+    teammate.refresh_from_db()
+    assert teammate.available
+
+
+def test_the_header_toggle_is_only_a_post(staff: Client) -> None:
+    assert staff.get("/inbox/availability").status_code == 405

@@ -5,10 +5,11 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from halo.models import Membership, Workspace
+from halo.models import Membership, OutboxMessage, Workspace
 from halo.services import membership_set
 from inbox.events import TICKET_UPDATED, inbox_event_record
 from inbox.models import CustomInbox, SavedView, TicketNote
+from inbox.services import ASSIGN_TASK
 from tests.halo.factories import UserFactory
 from tests.inbox.factories import CustomInboxFactory, TicketFactory
 
@@ -81,3 +82,31 @@ def test_custom_inbox_slack_webhook_is_write_only(admin_client: Client, workspac
 def test_inbox_events_and_notes_are_read_only_in_the_admin(admin_client: Client, workspace: Workspace) -> None:
     assert admin_client.get("/admin/inbox/inboxevent/add/").status_code == 403
     assert admin_client.get("/admin/inbox/ticketnote/add/").status_code == 403
+
+
+def test_a_workspace_admin_sets_an_inboxs_members_and_policy(
+    admin_browser: Client, workspace: Workspace, teammate: Membership, outsider: Membership
+) -> None:
+    inbox = CustomInboxFactory(workspace=workspace, name="Billing")
+    url = f"/admin/inbox/custominbox/{inbox.pk}/change/"
+    page = admin_browser.get(url).content.decode()
+    assert teammate.user.username in page
+    assert outsider.user.username not in page  # another workspace's teammate is not offered
+
+    response = admin_browser.post(
+        url,
+        {"workspace": workspace.pk, "name": "Billing", "assignment": "round_robin", "team_members": [teammate.user_id]},
+    )
+
+    assert response.status_code == 302
+    inbox.refresh_from_db()
+    assert inbox.assignment == "round_robin"
+    assert list(inbox.memberships.values_list("user_id", flat=True)) == [teammate.user_id]
+    assert OutboxMessage.objects.filter(task=ASSIGN_TASK).exists()  # waiting tickets are given out
+
+    refused = admin_browser.post(
+        url, {"workspace": workspace.pk, "name": "Billing", "team_members": [outsider.user_id]}
+    )
+    assert refused.status_code == 200
+    assert "team_members" in refused.context["adminform"].form.errors
+    assert list(inbox.memberships.values_list("user_id", flat=True)) == [teammate.user_id]

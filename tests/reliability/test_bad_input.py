@@ -99,7 +99,7 @@ def test_every_api_route_answers_malformed_json_with_a_4xx_and_writes_nothing(ou
     """Server and widget API, every write method, their own objects (so the body is what is judged)."""
     before = all_rows(ours)
     values = {name: [str(getattr(ours, attr).pk)] for name, attr in ID_ATTRIBUTES.items()}
-    values["user_id"] = [ours.contact.user_id]
+    values["user_id"] = [ours.contact.user_id, str(ours.teammate.pk)]
     checked = 0
     for route, callback in routes():
         if not route.startswith(("api/v1/", "api/widget/v1/")):
@@ -128,6 +128,7 @@ ID_ATTRIBUTES = {
     "article_id": "article",
     "conversation_id": "conversation",
     "ticket_id": "ticket",
+    "inbox_id": "custom_inbox",
     "endpoint_id": "webhook_endpoint",
 }
 

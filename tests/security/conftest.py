@@ -16,9 +16,12 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from agents.knowledge import knowledge_settings_save
+from agents.knowledge.text import stem
 from agents.models import Agent, Conversation, KnowledgeArticle, KnowledgeSettings
 from agents.services import knowledge_article_create
-from escalation.services import escalation_settings_ensure
+from agents.turns import ToolCall
+from escalation.flow import ai_turn_submit
+from escalation.services import escalation_settings_ensure, knowledge_gap_link
 from halo.models import Contact, Membership, OutboxMessage, WebhookEndpoint, Workspace
 from halo.services import api_key_create, business_hours_set, contact_upsert, membership_set, page_view_record
 from halo.webhooks.events import DELIVER_TASK, WebhookEvent
@@ -26,7 +29,7 @@ from halo.webhooks.services import webhook_delivery_start, webhook_endpoint_crea
 from inbox.models import CustomInbox, SavedView, Ticket
 from inbox.services import macro_create, saved_view_create, ticket_note_add
 from segments.models import Segment
-from tests.agents.factories import AgentFactory
+from tests.agents.factories import AgentFactory, ConversationFactory
 from tests.halo.factories import UserFactory, WorkspaceFactory
 
 THEIRS_MARKER = "Zanzibarian"
@@ -121,6 +124,15 @@ def tenant_build(*, name: str, marker: str) -> Tenant:
     assert handed_off.status_code == 201, handed_off.content
     ticket = Ticket.objects.get(workspace=workspace)
     ticket_note_add(ticket=ticket, author=teammate, body=f"Note {marker}")
+    # A question the AI could not answer, on its own in the knowledge-gap backlog: the topic ``stem(marker)``.
+    ai_turn_submit(
+        conversation=ConversationFactory(workspace=workspace, agent=agent, contact=contact),
+        reply="I couldn't find an answer to that in our help center.",
+        confidence=5,
+        tools=[ToolCall(name="knowledge_search", arguments={"query": marker})],
+        knowledge_sources=[],
+    )
+    knowledge_gap_link(workspace=workspace, key=stem(marker.lower()), article=article)
     first_event = OutboxMessage.objects.filter(task=DELIVER_TASK, workspace=workspace).order_by("id").first()
     assert first_event is not None
     webhook_delivery_start(

@@ -21,6 +21,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
+from agents.knowledge.text import stem
 from agents.links import conversation_link_token
 from halo.admin import WorkspaceScopedAdmin
 from halo.routing import websocket_urlpatterns
@@ -56,7 +57,9 @@ def route_methods(callback: Any) -> list[str]:
 def their_values(theirs: Tenant) -> dict[str, list[str]]:
     """For each path parameter: the values that address an object of theirs."""
     return {
-        "user_id": [theirs.contact.user_id],
+        # A contact's own id (contacts/…) and a teammate's user id (members/…).
+        "user_id": [theirs.contact.user_id, str(theirs.teammate.pk)],
+        "inbox_id": [str(theirs.custom_inbox.pk)],
         "segment_id": [str(theirs.segment.pk)],
         "agent_id": [str(theirs.agent.pk)],
         "article_id": [str(theirs.article.pk)],
@@ -68,6 +71,7 @@ def their_values(theirs: Tenant) -> dict[str, list[str]]:
         "key": [f"inbox-{theirs.custom_inbox.pk}", f"view-{theirs.saved_view.pk}"],
         # The pages of customer emails take a signed token, not an id: one signed with another key.
         "token": [signing.dumps({"conversation": theirs.conversation.pk}, key="not-this-servers-key")],
+        "gap_id": [stem(theirs.marker.lower())],  # their knowledge-gap topic (tests/security/conftest.py)
     }
 
 
@@ -95,6 +99,11 @@ WRITE_BODIES: dict[str, dict[str, Any]] = {
     "escalation-settings": {"mode": "off"},
     "ai-turns": {"reply": "pwned", "confidence": 5, "tools": [{"name": "escalate"}]},
     "ticket": {"status": "closed"},
+    "knowledge-gap": {"article": None},
+    "escalation-settings-preview": {"settings": {"mode": "off"}},
+    "escalation-shadow": {"mode": "off"},
+    "inbox": {"assignment": "round_robin"},
+    "member": {"available": False},
     "widget-messages": {"body": "pwned"},
     "widget-rating": {"score": 1, "comment": "pwned"},
 }

@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from agents.knowledge.text import stem
 from tests.security.conftest import Tenant, tenant_build
 
 MAX_EXAMPLES = int(os.environ.get("HALO_SCHEMATHESIS_EXAMPLES", "15"))
@@ -63,6 +64,7 @@ PATH_OBJECTS = {
     "conversation_id": lambda t: t.conversation.pk,
     "segment_id": lambda t: t.segment.pk,
     "ticket_id": lambda t: t.ticket.pk,
+    "gap_id": lambda t: stem(t.marker.lower()),  # the tenant's knowledge-gap topic
 }
 
 

@@ -195,13 +195,16 @@
     return [...doc.querySelectorAll(".halo-messages li.error")].length === 0;
   }
 
-  async function load(url, init, push) {
+  async function load(url, init, push, restoring) {
     const response = await fetch(url, Object.assign({ credentials: "same-origin", headers: { "X-Requested-With": "fetch" } }, init));
     const doc = new DOMParser().parseFromString(await response.text(), "text/html");
     const ok = showMessages(doc) && response.ok;
     const finalUrl = new URL(response.url);
     const same = finalUrl.pathname === location.pathname && (!push || finalUrl.search === location.search);
-    if (same && doc.getElementById("inbox-root")) swapRegions(doc);
+    // Back/forward: the address bar already shows the page to restore, whatever page is on screen (a list, a
+    // ticket, the report): the whole page is swapped, and nothing pushed.
+    if (restoring) swapPage(doc, finalUrl.toString(), false);
+    else if (same && doc.getElementById("inbox-root")) swapRegions(doc);
     else swapPage(doc, finalUrl.toString(), true);
     return ok;
   }
@@ -253,7 +256,7 @@
     submitForm(form, submitter);
   });
 
-  window.addEventListener("popstate", () => { load(location.href, {}, false).catch(() => location.reload()); });
+  window.addEventListener("popstate", () => { load(location.href, {}, false, true).catch(() => location.reload()); });
 
   // --- Bulk selection ----------------------------------------------------------------------------------
 
@@ -287,7 +290,9 @@
 
   document.addEventListener("click", (event) => {
     const link = event.target.closest("a[href]");
-    if (link && link.closest("#inbox-root") && !link.target && !event.ctrlKey && !event.metaKey && !event.shiftKey &&
+    // A download (the report's CSV) is left to the browser: it is a file, not a page to swap in.
+    if (link && link.closest("#inbox-root") && !link.target && !link.hasAttribute("download") &&
+        !event.ctrlKey && !event.metaKey && !event.shiftKey &&
         new URL(link.href).origin === location.origin && new URL(link.href).pathname.startsWith("/inbox/")) {
       event.preventDefault();
       load(link.href, {}, true).catch(() => location.assign(link.href));

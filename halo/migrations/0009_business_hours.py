@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('halo', '0007_webhooks'),
+        ('halo', '0008_membership_availability_capacity'),
     ]
 
     operations = [

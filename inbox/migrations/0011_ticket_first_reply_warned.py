@@ -8,8 +8,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agents', '0008_agent_verbose_name'),
-        ('halo', '0008_business_hours'),
-        ('inbox', '0008_ticket_first_reply_and_rating'),
+        ('halo', '0009_business_hours'),
+        ('inbox', '0010_ticket_reopens_held_back_turns_verdict_value'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

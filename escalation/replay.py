@@ -1,0 +1,347 @@
+"""What-if replay: an agent's stored turns judged again under other settings, unsaved.
+
+``replay_load`` reads everything a replay needs in a fixed number of queries: the AI turns of the
+agent's conversations started in the last ``days`` days, as plain tuples (``values_list``, streamed), in
+conversation and id order. ``replay_decisions`` is the pure part: it walks them once, folding each
+conversation's turns since its last hand-back into the engine's ``TurnSnapshot`` exactly as the live path
+does (``escalation.selectors``), and asks the same pure engine (``escalation.engine.decide``). Segment
+filters are evaluated once per contact by the segment evaluator (``segments``), never per turn.
+
+A conversation's turns are judged in windows, as live: a window ends at the conversation's hand-back
+(``Conversation.handed_back_at``) and after a turn that escalated (the AI speaks again only once the
+ticket was closed and the conversation handed back). Under the replayed settings a window also ends at
+the first turn that would escalate: a human would have owned the conversation from there, so its later
+turns in that window are not judged (``None``). Replaying the live settings therefore reproduces the
+stored decisions (a property test holds it to that).
+
+``replay_preview`` compares a draft with the live settings over the same turns: conversations that would
+newly escalate or no longer escalate, existing tickets whose contact the draft's priority filter would
+make priority, and escalations by reason. Manual handoffs (the user asked for a human) are not AI turns
+and are not replayed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from django.db import connection
+from django.db.models import BooleanField, Expression, ExpressionWrapper, F, Q, QuerySet
+from django.db.models.expressions import RawSQL
+
+from agents.models import Agent, AgentTurn, Conversation
+from escalation.engine import Decision, Policy, Reason, SuppressedBy, TurnSnapshot, decide, normalize_text
+from escalation.models import EscalationSettings
+from escalation.selectors import policy_from_settings
+from inbox.models import Ticket
+from segments.selectors import contacts_matching
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 365
+_ESCALATE, _KNOWLEDGE, _WEB = "escalate", "knowledge_search", "web_search"
+
+
+class StoredTurn(NamedTuple):
+    """What a replay reads of one stored AI turn, as plain values (a row as the database returns it)."""
+
+    turn_id: int
+    conversation_id: int
+    contact_id: int
+    after_hand_back: bool  # stored after the conversation's last hand-back
+    reply: str  # in ``engine.normalize_text`` form
+    confidence: int | None
+    escalate_tool: bool
+    knowledge_searched: bool  # this turn called the knowledge search or has knowledge sources
+    web_searched: bool
+    escalated: bool  # as stored: what happened
+    reason: str | None
+    suppressed_by: str | None
+
+
+@dataclass
+class ReplayInput:
+    agent: Agent
+    since: datetime
+    turns: list[StoredTurn] = field(default_factory=list)
+
+    @property
+    def contact_ids(self) -> set[int]:
+        return {turn.contact_id for turn in self.turns}
+
+
+def _conversations(agent: Agent, since: datetime) -> QuerySet[Conversation]:
+    return Conversation.objects.filter(workspace_id=agent.workspace_id, agent=agent, created_at__gte=since)
+
+
+def _called(tool: str) -> Expression:
+    """Whether the turn's stored tools include a call of ``tool``, computed by the database (the JSON is
+    never sent to Python): ``@>`` on PostgreSQL, ``json_each`` on SQLite."""
+    if connection.vendor == "postgresql":
+        return ExpressionWrapper(Q(tools__contains=[{"name": tool}]), output_field=BooleanField())
+    return RawSQL(
+        "EXISTS (SELECT 1 FROM json_each(agents_agentturn.tools) AS called "
+        "WHERE json_extract(called.value, '$.name') = %s)",
+        [tool],
+        output_field=BooleanField(),
+    )
+
+
+def replay_load(
+    *, agent: Agent, now: datetime, days: int = DEFAULT_DAYS, conversation_ids: Sequence[int] | None = None
+) -> ReplayInput:
+    """The AI turns of ``agent``'s conversations started in the last ``days`` days (only ``conversation_ids``
+    among them, when given): one query, built by the ORM and read as plain rows (tool calls and hand-backs
+    reduced to booleans by the database)."""
+    since = now - timedelta(days=days)
+    conversations = _conversations(agent, since)
+    if conversation_ids is not None:
+        conversations = conversations.filter(pk__in=conversation_ids)
+    rows = (
+        AgentTurn.objects.filter(conversation__in=conversations.values("pk"))
+        .alias(replay_knowledge_tool=_called(_KNOWLEDGE))
+        .annotate(
+            replay_after_hand_back=ExpressionWrapper(
+                Q(conversation__handed_back_at__isnull=False) & Q(created_at__gt=F("conversation__handed_back_at")),
+                output_field=BooleanField(),
+            ),
+            replay_escalate=_called(_ESCALATE),
+            replay_knowledge=ExpressionWrapper(
+                Q(replay_knowledge_tool=True) | ~Q(knowledge_sources=[]), output_field=BooleanField()
+            ),
+            replay_web=_called(_WEB),
+        )
+        .order_by("conversation_id", "id")
+        .values_list(
+            "id",
+            "conversation_id",
+            "conversation__contact_id",
+            "replay_after_hand_back",
+            "reply",
+            "confidence",
+            "replay_escalate",
+            "replay_knowledge",
+            "replay_web",
+            "escalated",
+            "reason",
+            "suppressed_by",
+        )
+    )
+    sql, params = rows.query.sql_with_params()
+    turns: list[StoredTurn] = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while chunk := cursor.fetchmany(5000):
+            # The reply in the engine's normal form, once: each replay of it then skips that step.
+            turns.extend(StoredTurn._make((*row[:4], normalize_text(row[4]), *row[5:])) for row in chunk)
+    return ReplayInput(agent=agent, since=since, turns=turns)
+
+
+def contacts_passing(
+    *, agent: Agent, rule: str, contact_ids: Iterable[int], since: datetime, now: datetime
+) -> frozenset[int] | None:
+    """The contacts among the agent's recent conversations that match ``rule`` (one query, each contact
+    evaluated once by the segment evaluator); None for a blank rule."""
+    if not rule.strip():
+        return None
+    if not contact_ids:
+        return frozenset()
+    matching = contacts_matching(workspace=agent.workspace, rule=rule, now=now).filter(
+        pk__in=_conversations(agent, since).values("contact_id")
+    )
+    return frozenset(matching.values_list("pk", flat=True))
+
+
+def replay_decisions(
+    turns: Sequence[StoredTurn],
+    policy: Policy,
+    *,
+    passing: frozenset[int] | None,
+    web_search_enabled: bool,
+) -> list[Decision | None]:
+    """Each stored turn judged under ``policy`` (None where a human would already own the conversation).
+
+    ``passing``: the contacts inside the escalation filter (None: no filter, everyone passes). Pure: no
+    query, no clock.
+    """
+    decisions: list[Decision | None] = []
+    conversation = -1
+    count = 0
+    knowledge = web = handed_off = False
+    previous: StoredTurn | None = None
+    for turn in turns:
+        if turn.conversation_id != conversation or (
+            previous is not None and (previous.escalated or (turn.after_hand_back and not previous.after_hand_back))
+        ):
+            conversation = turn.conversation_id
+            count = 0
+            knowledge = web = handed_off = False
+        previous = turn
+        count += 1
+        knowledge = knowledge or turn.knowledge_searched
+        web = web or turn.web_searched
+        if handed_off:
+            decisions.append(None)
+            continue
+        decision = decide(
+            TurnSnapshot(
+                turn.reply,
+                turn.confidence,
+                turn.escalate_tool,
+                passing is None or turn.contact_id in passing,
+                knowledge,
+                web,
+                web_search_enabled,
+                count,
+                False,
+                True,  # reply_normalized
+                turn.after_hand_back,  # handed_back, as live: the hand-back came before this turn
+            ),
+            policy,
+        )
+        handed_off = decision.escalate
+        decisions.append(decision)
+    return decisions
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a set of settings does over the replayed turns."""
+
+    escalated_conversations: frozenset[int]
+    by_reason: dict[str, int]
+    held_back_by: dict[str, int]
+    turn_ids: list[int]
+    decisions: list[Decision | None]
+
+    @property
+    def turns(self) -> dict[int, Decision | None]:
+        """Turn id -> its decision (None: a human would already own the conversation)."""
+        return dict(zip(self.turn_ids, self.decisions, strict=True))
+
+
+def replay_outcome(
+    data: ReplayInput, escalation_settings: EscalationSettings | None, *, now: datetime, policy: Policy | None = None
+) -> Outcome:
+    """Replay ``data`` under ``escalation_settings`` (a draft or the live row): at most one query, the
+    escalation filter's."""
+    agent = data.agent
+    rule = escalation_settings.escalation_filter if escalation_settings is not None else ""
+    passing = contacts_passing(agent=agent, rule=rule, contact_ids=data.contact_ids, since=data.since, now=now)
+    decisions = replay_decisions(
+        data.turns,
+        policy or policy_from_settings(escalation_settings),
+        passing=passing,
+        web_search_enabled=agent.web_search_enabled,
+    )
+    return _outcome(data.turns, decisions)
+
+
+def _outcome(turns: Sequence[StoredTurn], decisions: list[Decision | None]) -> Outcome:
+    escalated: set[int] = set()
+    # Keyed by the enums' values: a ``StrEnum`` member counts under its string.
+    by_reason: Counter[str] = Counter({reason.value: 0 for reason in Reason if reason != Reason.MANUAL})
+    held: Counter[str] = Counter({rule.value: 0 for rule in SuppressedBy})
+    for turn, decision in zip(turns, decisions, strict=True):
+        if decision is None or not decision.signals:
+            continue
+        if decision.escalate:
+            escalated.add(turn.conversation_id)
+            by_reason[decision.reason] += 1  # type: ignore[index]
+        elif decision.suppressed_by is not None:
+            held[decision.suppressed_by] += 1
+    return Outcome(
+        escalated_conversations=frozenset(escalated),
+        by_reason=dict(by_reason),
+        held_back_by=dict(held),
+        turn_ids=[turn.turn_id for turn in turns],
+        decisions=decisions,
+    )
+
+
+@dataclass(frozen=True)
+class Preview:
+    days: int
+    turns_replayed: int
+    newly_escalated: list[int]
+    no_longer_escalated: list[int]
+    newly_priority: list[int]
+    by_reason: dict[str, int]
+    by_reason_live: dict[str, int]
+    held_back_by: dict[str, int]
+    held_back_by_live: dict[str, int]
+
+    @property
+    def tickets_delta(self) -> int:
+        """How many more tickets (negative: fewer) the draft would have opened."""
+        return len(self.newly_escalated) - len(self.no_longer_escalated)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "days": self.days,
+            "turns_replayed": self.turns_replayed,
+            "newly_escalated": self.newly_escalated,
+            "no_longer_escalated": self.no_longer_escalated,
+            "newly_priority": self.newly_priority,
+            "by_reason": self.by_reason,
+            "by_reason_live": self.by_reason_live,
+            "held_back_by": self.held_back_by,
+            "held_back_by_live": self.held_back_by_live,
+            "tickets_delta": self.tickets_delta,
+        }
+
+
+def newly_priority_tickets(
+    *, agent: Agent, live: EscalationSettings | None, draft: EscalationSettings, since: datetime, now: datetime
+) -> list[int]:
+    """The agent's tickets opened since ``since`` and not already priority whose contact the draft's priority
+    filter matches and the live one does not (one query)."""
+    rule = draft.priority_filter.strip()
+    live_rule = live.priority_filter.strip() if live is not None else ""
+    if not rule or rule == live_rule:
+        return []
+    tickets = Ticket.objects.filter(workspace_id=agent.workspace_id, agent=agent, created_at__gte=since).exclude(
+        status=Ticket.Status.PRIORITY
+    )
+    matching = contacts_matching(workspace=agent.workspace, rule=rule, now=now).values("pk")
+    tickets = tickets.filter(contact_id__in=matching)
+    if live_rule:
+        tickets = tickets.exclude(contact_id__in=contacts_matching(workspace=agent.workspace, rule=live_rule, now=now))
+    return sorted(tickets.values_list("pk", flat=True))
+
+
+def replay_preview(
+    *,
+    agent: Agent,
+    live: EscalationSettings | None,
+    draft: EscalationSettings,
+    now: datetime,
+    days: int = DEFAULT_DAYS,
+    data: ReplayInput | None = None,
+) -> Preview:
+    """The draft's effect over the agent's last ``days`` days, against the live settings."""
+    data = data or replay_load(agent=agent, now=now, days=days)
+    before = replay_outcome(data, live, now=now)
+    after = before if _same_rule(live, draft) and _same_policy(live, draft) else replay_outcome(data, draft, now=now)
+    return Preview(
+        days=days,
+        turns_replayed=len(data.turns),
+        newly_escalated=sorted(after.escalated_conversations - before.escalated_conversations),
+        no_longer_escalated=sorted(before.escalated_conversations - after.escalated_conversations),
+        newly_priority=newly_priority_tickets(agent=agent, live=live, draft=draft, since=data.since, now=now),
+        by_reason=after.by_reason,
+        by_reason_live=before.by_reason,
+        held_back_by=after.held_back_by,
+        held_back_by_live=before.held_back_by,
+    )
+
+
+def _same_rule(a: EscalationSettings | None, b: EscalationSettings) -> bool:
+    live_rule: str = a.escalation_filter.strip() if a is not None else ""
+    return live_rule == str(b.escalation_filter).strip()
+
+
+def _same_policy(a: EscalationSettings | None, b: EscalationSettings) -> bool:
+    return bool(policy_from_settings(a) == policy_from_settings(b))

@@ -1,0 +1,226 @@
+"""What-if replay: the stored turns judged again by the same engine, and the preview API built on it."""
+
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rest_framework.test import APIClient
+
+from agents.models import Agent, AgentTurn, Conversation
+from agents.turns import ToolCall
+from escalation.flow import ai_turn_submit
+from escalation.models import EscalationSettings, EscalationSettingsVersion, EscalationShadow
+from escalation.replay import replay_load, replay_outcome
+from escalation.services import escalation_settings_update
+from halo.models import Workspace
+from inbox.services import ticket_update
+from tests.agents.factories import AgentFactory, ConversationFactory
+from tests.halo.factories import ContactFactory, WorkspaceFactory
+
+pytestmark = pytest.mark.django_db
+
+TOOLS = {
+    "none": [],
+    "search": [{"name": "knowledge_search", "arguments": {"query": "q"}}],
+    "escalate": [{"name": "escalate", "arguments": {"reason": "asked"}}],
+}
+
+
+def turn(conversation: Conversation, *, confidence: int | None, tools: str = "search", reply: str = "Here is how."):
+    return ai_turn_submit(
+        conversation=conversation,
+        reply=reply,
+        confidence=confidence,
+        tools=ToolCall.list_from_json(TOOLS[tools]),
+        knowledge_sources=[],
+    )
+
+
+def preview_url(agent: Agent) -> str:
+    return f"/api/v1/agents/{agent.pk}/escalation-settings/preview"
+
+
+# --- Replaying the live settings reproduces what was decided ----------------------------------------
+
+turns_strategy = st.lists(
+    st.tuples(
+        st.sampled_from(["Here is how.", "I'm not sure, let me get a teammate involved."]),
+        st.one_of(st.none(), st.integers(min_value=0, max_value=100)),
+        st.sampled_from(sorted(TOOLS)),
+        st.booleans(),  # after an escalation: the ticket is closed and the AI gets the conversation back
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    conversations=st.lists(turns_strategy, min_size=1, max_size=3),
+    mode=st.sampled_from(["off", "always", "conditional"]),
+    threshold=st.integers(min_value=0, max_value=100),
+    max_attempts=st.integers(min_value=1, max_value=4),
+    require_knowledge_search=st.booleans(),
+    vip_only=st.booleans(),
+)
+def test_replaying_the_live_settings_reproduces_every_stored_decision(
+    workspace: Workspace,
+    escalation_settings: EscalationSettings,
+    conversations: list[list[Any]],
+    mode: str,
+    threshold: int,
+    max_attempts: int,
+    require_knowledge_search: bool,
+    vip_only: bool,
+) -> None:
+    agent = AgentFactory(workspace=workspace)  # a fresh agent per example: its turns are this example's only
+    live = escalation_settings_update(
+        escalation_settings=EscalationSettings.objects.create(agent=agent),
+        data={
+            "mode": mode,
+            "confidence_threshold": threshold,
+            "max_attempts": max_attempts,
+            "require_knowledge_search": require_knowledge_search,
+            "escalation_filter": "user.plan = vip" if vip_only else "",
+        },
+    )
+    for index, turns in enumerate(conversations):
+        contact = ContactFactory(workspace=workspace, plan="vip" if index % 2 else "free")
+        conversation = ConversationFactory(workspace=workspace, agent=agent, contact=contact)
+        for reply, confidence, tools, hand_back in turns:
+            if conversation.status != Conversation.Status.OPEN:
+                break
+            judged = turn(conversation, confidence=confidence, tools=tools, reply=reply)
+            if judged.handoff is not None and hand_back:
+                ticket_update(ticket=judged.handoff.ticket, data={"status": "closed"})
+                conversation.refresh_from_db()
+
+    replayed = replay_outcome(replay_load(agent=agent, now=timezone.now()), live, now=timezone.now())
+
+    stored = AgentTurn.objects.filter(conversation__agent=agent)
+    assert len(replayed.turns) == stored.count()
+    for row in stored:
+        decision = replayed.turns[row.pk]
+        assert decision is not None, row
+        assert (decision.escalate, decision.reason, decision.suppressed_by) == (
+            row.escalated,
+            row.reason,
+            row.suppressed_by,
+        )
+        assert [signal.value for signal in decision.signals] == row.signals
+
+
+# --- The preview API ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def history(agent: Agent, escalation_settings: EscalationSettings, workspace: Workspace) -> dict[str, Any]:
+    """Three conversations under threshold 50: one unsure turn (45) that escalated, one at 60 that did not,
+    one at 80 that did not; a VIP contact's ticket for the first."""
+    vip = ContactFactory(workspace=workspace, plan="vip")
+    unsure = ConversationFactory(workspace=workspace, agent=agent, contact=vip)
+    sixty = ConversationFactory(workspace=workspace, agent=agent, contact=ContactFactory(workspace=workspace))
+    sure = ConversationFactory(workspace=workspace, agent=agent, contact=ContactFactory(workspace=workspace))
+    escalation_settings_update(escalation_settings=escalation_settings, data={"max_attempts": 1})
+    escalated = turn(unsure, confidence=45)
+    turn(sixty, confidence=60)
+    turn(sure, confidence=80)
+    return {"unsure": unsure, "sixty": sixty, "sure": sure, "ticket": escalated.handoff.ticket}
+
+
+def test_preview_shows_what_a_higher_threshold_would_change(
+    api: APIClient, agent: Agent, history: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    # The API key (2), the agent, its settings, the draft's validation as a save does it (the model's five
+    # check constraints, each a query in a savepoint), the turns, the priority filter's tickets.
+    with django_assert_max_num_queries(21):
+        response = api.post(
+            preview_url(agent),
+            {"settings": {"confidence_threshold": 70, "priority_filter": "user.plan = vip"}},
+            format="json",
+        )
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["turns_replayed"] == 3
+    assert body["newly_escalated"] == [history["sixty"].pk]
+    assert body["no_longer_escalated"] == []
+    assert body["newly_priority"] == [history["ticket"].pk]
+    assert body["by_reason"]["low_confidence"] == 2
+    assert body["by_reason_live"]["low_confidence"] == 1
+    assert body["tickets_delta"] == 1
+
+
+def test_preview_shows_what_a_lower_threshold_would_avoid(
+    api: APIClient, agent: Agent, history: dict[str, Any]
+) -> None:
+    body = api.post(preview_url(agent), {"settings": {"confidence_threshold": 40}}, format="json").json()
+
+    assert (body["newly_escalated"], body["no_longer_escalated"]) == ([], [history["unsure"].pk])
+    assert body["tickets_delta"] == -1
+
+
+def test_preview_only_replays_the_days_asked(api: APIClient, agent: Agent, history: dict[str, Any]) -> None:
+    Conversation.objects.filter(pk=history["sixty"].pk).update(created_at=timezone.now() - timezone.timedelta(days=40))
+
+    assert api.post(preview_url(agent), {"settings": {}}, format="json").json()["turns_replayed"] == 2
+    body = api.post(preview_url(agent), {"settings": {"confidence_threshold": 70}, "days": 60}, format="json").json()
+    assert body["turns_replayed"] == 3
+
+
+def test_an_invalid_draft_gets_the_saves_own_field_errors_and_changes_nothing(
+    api: APIClient, agent: Agent, history: dict[str, Any], escalation_settings: EscalationSettings
+) -> None:
+    versions = EscalationSettingsVersion.objects.count()
+    for draft, fields in (
+        ({"confidence_threshold": 101, "max_attempts": 0}, {"confidence_threshold", "max_attempts"}),
+        ({"routing_type": "inbox"}, {"default_inbox"}),  # the model's own rule
+        ({"escalation_filter": "user.plan = = vip"}, {"escalation_filter"}),
+        ({"require_web_search": True}, {"require_web_search"}),  # the agent has no web search
+        ({"colour": "red"}, {"colour"}),
+    ):
+        response = api.post(preview_url(agent), {"settings": draft}, format="json")
+
+        assert response.status_code == 400, draft
+        assert response.json()["code"] == "invalid"
+        assert set(response.json()["fields"]) == fields, response.json()
+        assert "turns_replayed" not in response.json()
+    assert api.post(preview_url(agent), {"settings": {}, "days": 0}, format="json").status_code == 400
+    assert EscalationSettingsVersion.objects.count() == versions
+    escalation_settings.refresh_from_db()
+    assert (escalation_settings.confidence_threshold, escalation_settings.routing_type) == (50, "team_member")
+    assert not EscalationShadow.objects.exists()
+
+
+def test_preview_of_another_workspaces_agent_is_not_found(api: APIClient, history: dict[str, Any]) -> None:
+    other = AgentFactory(workspace=WorkspaceFactory())
+
+    assert api.post(preview_url(other), {"settings": {}}, format="json").status_code == 404
+
+
+def test_replay_reads_another_agents_turns_never(
+    api: APIClient, agent: Agent, workspace: Workspace, history: dict[str, Any]
+) -> None:
+    other = AgentFactory(workspace=workspace)
+    turn(
+        ConversationFactory(workspace=workspace, agent=other, contact=ContactFactory(workspace=workspace)), confidence=5
+    )
+
+    assert api.post(preview_url(agent), {"settings": {}}, format="json").json()["turns_replayed"] == 3
+
+
+def test_replay_is_a_fixed_number_of_queries_whatever_the_history(
+    agent: Agent, workspace: Workspace, escalation_settings: EscalationSettings, django_assert_num_queries: Any
+) -> None:
+    escalation_settings_update(escalation_settings=escalation_settings, data={"escalation_filter": "user.plan = vip"})
+    for index in range(6):
+        conversation = ConversationFactory(
+            workspace=workspace, agent=agent, contact=ContactFactory(workspace=workspace, plan="vip")
+        )
+        for _ in range(index):
+            turn(conversation, confidence=90)
+    with django_assert_num_queries(2):  # the turns, the escalation filter's contacts
+        outcome = replay_outcome(replay_load(agent=agent, now=timezone.now()), escalation_settings, now=timezone.now())
+    assert len(outcome.turns) == 15

@@ -28,9 +28,11 @@ def agent_get(*, workspace: Workspace, agent_id: int) -> Agent | None:
 
 def agent_for_widget(*, app_id: str, agent_id: int | None) -> Agent | None:
     """The agent a widget embed talks to (``agent_id``, else the workspace's first), found by the workspace's
-    ``app_id``, with its workspace and escalation settings, in one query; None when either is unknown (the
-    caller tells which apart)."""
-    agents = Agent.objects.select_related("workspace", "escalation_settings").filter(workspace__app_id=app_id)
+    ``app_id``, with its workspace (and its business hours) and escalation settings, in one query; None when
+    either is unknown (the caller tells which apart)."""
+    agents = Agent.objects.select_related("workspace__business_hours", "escalation_settings").filter(
+        workspace__app_id=app_id
+    )
     if agent_id is not None:
         return agents.filter(pk=agent_id).first()
     return agents.order_by("id").first()
@@ -48,7 +50,7 @@ def conversation_for_widget(*, conversation_id: int) -> Conversation | None:
     """A conversation with everything a widget message reads, in one query: its workspace, contact, agent
     and the agent's escalation settings and shadow settings (its token is checked by the caller)."""
     related = Conversation.objects.select_related(
-        "workspace", "contact", "agent__escalation_settings", "agent__escalation_shadow"
+        "workspace__business_hours", "contact", "agent__escalation_settings", "agent__escalation_shadow"
     )
     try:
         return related.get(pk=conversation_id)  # get(): no ORDER BY, unlike first()

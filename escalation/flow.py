@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
-from django.utils import timezone
 
 from agents.events import message_broadcast
 from agents.models import Agent, AgentTurn, Conversation, Message
@@ -56,6 +55,7 @@ from escalation.selectors import (
     agent_escalation_shadow,
     contact_matches_rule,
     contact_passes_escalation_filter,
+    expected_reply_get,
     human_request_of,
     turn_context_new,
 )
@@ -68,8 +68,10 @@ from escalation.services import (
     escalation_settings_ensure,
     handoff_notice,
 )
+from halo import clock
 from halo.identity import ContactIdentity
 from halo.models import Contact, Workspace
+from halo.selectors import business_hours_get
 from halo.services import contact_email_capture, contact_of_identity_get_or_create, contact_touch
 from inbox.models import Ticket
 from inbox.notifications.replies import email_confirmation_schedule
@@ -112,35 +114,64 @@ def conversation_start(
     body: str,
     contact: Contact | None = None,
     identity: ContactIdentity | None = None,
+    visitor_timezone: str | None = None,
 ) -> PostResult:
     """Open a conversation with the user's first message and the AI's reply; the raw token is returned once.
 
     The customer is ``contact``, or the widget caller's ``identity``: its contact is found (created on first
-    sight) in the message's transaction, so a first message from a new visitor commits once."""
+    sight) in the message's transaction, so a first message from a new visitor commits once.
+    ``visitor_timezone`` (the widget's) is the clock a handoff message tells the team's hours on."""
     body = message_body_check(body)
     if (contact is None) == (identity is None):
         raise ValueError("Pass a contact or an identity.")
     if agent.answers_offline:
         with transaction.atomic():
-            return _conversation_start(workspace=workspace, agent=agent, body=body, contact=contact, identity=identity)
-    return _conversation_start(workspace=workspace, agent=agent, body=body, contact=contact, identity=identity)
+            return _conversation_start(
+                workspace=workspace,
+                agent=agent,
+                body=body,
+                contact=contact,
+                identity=identity,
+                visitor_timezone=visitor_timezone,
+            )
+    return _conversation_start(
+        workspace=workspace,
+        agent=agent,
+        body=body,
+        contact=contact,
+        identity=identity,
+        visitor_timezone=visitor_timezone,
+    )
 
 
 def _conversation_start(
-    *, workspace: Workspace, agent: Agent, body: str, contact: Contact | None, identity: ContactIdentity | None
+    *,
+    workspace: Workspace,
+    agent: Agent,
+    body: str,
+    contact: Contact | None,
+    identity: ContactIdentity | None,
+    visitor_timezone: str | None,
 ) -> PostResult:
-    now = timezone.now()
+    now = clock.now()
     new_contact = False
     if contact is None:
         assert identity is not None
         contact, new_contact = contact_of_identity_get_or_create(workspace=workspace, identity=identity, active_at=now)
     conversation, token = conversation_open(workspace=workspace, agent=agent, contact=contact, now=now)
-    result = _message_receive(conversation=conversation, body=body, first=True, new_contact=new_contact, now=now)
+    result = _message_receive(
+        conversation=conversation,
+        body=body,
+        first=True,
+        new_contact=new_contact,
+        now=now,
+        visitor_timezone=visitor_timezone,
+    )
     result.token = token
     return result
 
 
-def message_receive(*, conversation: Conversation, body: str) -> PostResult:
+def message_receive(*, conversation: Conversation, body: str, visitor_timezone: str | None = None) -> PostResult:
     """A user's widget message, from storing it to the AI's answer or the handoff (see the module's steps).
 
     Expects ``conversation`` with its agent (and the agent's escalation settings), contact and workspace
@@ -149,16 +180,24 @@ def message_receive(*, conversation: Conversation, body: str) -> PostResult:
     body = message_body_check(body)
     if conversation.agent.answers_offline:
         with transaction.atomic():
-            return _message_receive(conversation=conversation, body=body, first=False)
-    return _message_receive(conversation=conversation, body=body, first=False)
+            return _message_receive(
+                conversation=conversation, body=body, first=False, visitor_timezone=visitor_timezone
+            )
+    return _message_receive(conversation=conversation, body=body, first=False, visitor_timezone=visitor_timezone)
 
 
 def _message_receive(
-    *, conversation: Conversation, body: str, first: bool, new_contact: bool = False, now: datetime | None = None
+    *,
+    conversation: Conversation,
+    body: str,
+    first: bool,
+    new_contact: bool = False,
+    now: datetime | None = None,
+    visitor_timezone: str | None = None,
 ) -> PostResult:
     """``first``: the conversation is new (``conversation_open``, not stored yet); ``new_contact``: so is its
     contact, inserted by this transaction."""
-    now = now or timezone.now()
+    now = now or clock.now()
     escalation_settings = agent_escalation_settings(agent=conversation.agent)
     with transaction.atomic(savepoint=False):
         contact_touch(contact=conversation.contact, at=now)
@@ -191,6 +230,7 @@ def _message_receive(
                 user_body=body,
                 first=first,
                 new_contact=new_contact,
+                visitor_timezone=visitor_timezone,
             )
             assert handoff.user_message is not None
             result = PostResult(conversation=conversation, messages=[handoff.user_message]).handed_off(handoff)
@@ -212,7 +252,13 @@ def _message_receive(
     if outcome.reply is None:  # an external bot answers through the server API
         return result
 
-    judged = _ai_turn(conversation=conversation, outcome=outcome, escalation_settings=escalation_settings, now=now)
+    judged = _ai_turn(
+        conversation=conversation,
+        outcome=outcome,
+        escalation_settings=escalation_settings,
+        now=now,
+        visitor_timezone=visitor_timezone,
+    )
     result.turn = judged.turn
     if judged.turn.message is not None:
         result.messages.append(judged.turn.message)
@@ -233,21 +279,26 @@ def _capture_email(*, conversation: Conversation, body: str, result: PostResult)
         result.messages.append(message_post(conversation=conversation, author=Message.Author.SYSTEM, body=notice))
 
 
-def handoff_request(*, conversation: Conversation) -> Handoff:
+def handoff_request(*, conversation: Conversation, visitor_timezone: str | None = None) -> Handoff:
     """The user asked for a human (the widget's button): escalate in every mode, bypassing signals and
     gates (reason ``manual``).
 
     Raises ``HandoffUnavailable`` when the contact does not match the escalation filter. Asking again while
     the conversation's ticket is not closed returns that ticket and records nothing new.
     """
-    now = timezone.now()
+    now = clock.now()
     escalation_settings = agent_escalation_settings(agent=conversation.agent)
     with transaction.atomic():
         if conversation.status == Conversation.Status.HANDED_OFF:
             ticket = ticket_open_of_conversation(conversation=conversation)
             if ticket is not None:
                 return Handoff(ticket=ticket, created=False, event=None)
-        return _manual_hand_off(conversation=conversation, escalation_settings=escalation_settings, now=now)
+        return _manual_hand_off(
+            conversation=conversation,
+            escalation_settings=escalation_settings,
+            now=now,
+            visitor_timezone=visitor_timezone,
+        )
 
 
 def ai_turn_submit(
@@ -270,7 +321,7 @@ def ai_turn_submit(
         knowledge_sources=knowledge_sources,
         escalate_reason=str(escalate.arguments.get("reason") or "") if escalate is not None else "",
     )
-    now = timezone.now()
+    now = clock.now()
     escalation_settings = agent_escalation_settings(agent=conversation.agent)
     with transaction.atomic():
         judged = _ai_turn(conversation=conversation, outcome=outcome, escalation_settings=escalation_settings, now=now)
@@ -284,7 +335,12 @@ def ai_turn_submit(
 
 
 def _ai_turn(
-    *, conversation: Conversation, outcome: TurnResult, escalation_settings: EscalationSettings | None, now: datetime
+    *,
+    conversation: Conversation,
+    outcome: TurnResult,
+    escalation_settings: EscalationSettings | None,
+    now: datetime,
+    visitor_timezone: str | None = None,
 ) -> JudgedTurn:
     """Judge an AI turn, store it with its decision, and hand off if it escalates."""
     context = turn_context_new(
@@ -327,6 +383,7 @@ def _ai_turn(
                 knowledge_sources=context.knowledge_sources,
                 tools_tried=context.tools_tried,
                 now=now,
+                visitor_timezone=visitor_timezone,
                 held_back_turns=context.held_back_turns,
             )
     return JudgedTurn(turn=turn, decision=decision, handoff=handoff)
@@ -340,6 +397,7 @@ def _manual_hand_off(
     user_body: str | None = None,
     first: bool = False,
     new_contact: bool = False,
+    visitor_timezone: str | None = None,
 ) -> Handoff:
     """Hand off because the user asked, with the AI's latest turn as the ticket's context (a new conversation
     has none). ``user_body``: the message that asked, stored with the handoff's notice."""
@@ -362,6 +420,7 @@ def _manual_hand_off(
         user_body=user_body,
         new_contact=new_contact,
         held_back_turns=0 if first else None,
+        visitor_timezone=visitor_timezone,
     )
 
 
@@ -378,10 +437,11 @@ def _hand_off(
     user_body: str | None = None,
     new_contact: bool = False,
     held_back_turns: int | None = None,
+    visitor_timezone: str | None = None,
 ) -> Handoff:
-    """Open or merge the contact's ticket and hand the conversation to the team, telling the customer.
-    ``held_back_turns``: the turns held back before, when the judged turn's history counted them (or a new
-    conversation: none).
+    """Open or merge the contact's ticket and hand the conversation to the team, telling the customer when a
+    reply can be expected (on the visitor's clock when the widget told it). ``held_back_turns``: the turns
+    held back before, when the judged turn's history counted them (or a new conversation: none).
 
     A conversation not stored yet is inserted handed off before its ticket links to it; a stored one is
     handed off after its ticket is locked, the order every other write of a ticket and its conversations
@@ -389,7 +449,18 @@ def _hand_off(
     escalation_settings = escalation_settings or escalation_settings_ensure(agent=conversation.agent)
     contact = conversation.contact
     to_inbox = escalation_settings.routing_type == EscalationSettings.RoutingType.INBOX
-    notice = handoff_notice(contact=contact, escalation_settings=escalation_settings)
+    business_hours = business_hours_get(workspace=conversation.workspace)
+    notice = handoff_notice(
+        contact=contact,
+        escalation_settings=escalation_settings,
+        expected=expected_reply_get(
+            workspace=conversation.workspace,
+            escalation_settings=escalation_settings,
+            now=now,
+            visitor_timezone=visitor_timezone,
+            business_hours=business_hours,
+        ),
+    )
     with transaction.atomic(savepoint=False):
         stored_first = conversation.pk is None
         if stored_first:
@@ -415,6 +486,7 @@ def _hand_off(
                 knowledge_sources=knowledge_sources,
                 tools_tried=tools_tried,
                 at=now,
+                business_hours=business_hours,
                 held_back_turns=held_back_turns,
             ),
         )

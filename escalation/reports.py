@@ -518,10 +518,18 @@ def report_days_touched(*, workspace: Workspace, since: datetime | None, now: da
 DEFAULT_DAYS = 30
 
 
-def report_query_parse(*, workspace: Workspace, params: dict[str, str], now: datetime | None = None) -> ReportQuery:
+def report_query_parse(
+    *, workspace: Workspace, params: dict[str, str], now: datetime | None = None, blank_is_default: bool = True
+) -> ReportQuery:
     """``agent``, ``from``, ``to`` and ``version`` from a query string, checked; a ``ValidationError`` with one
-    message per wrong field otherwise. Defaults: every agent, the last 30 days to today (workspace time)."""
+    message per wrong field otherwise. Defaults: every agent, the last 30 days to today (workspace time). A
+    parameter left blank takes its default on the page (an emptied picker); ``blank_is_default=False`` (the
+    API) refuses it, as its schema says."""
     errors: dict[str, list[str]] = {}
+    if not blank_is_default:
+        for name in ("agent", "from", "to", "version"):
+            if name in params and not params[name].strip():
+                errors[name] = ["Leave the parameter out for its default, or give a value."]
     today = (now or timezone.now()).astimezone(workspace_zone(workspace)).date()
 
     def day(name: str) -> date | None:

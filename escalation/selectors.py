@@ -10,11 +10,13 @@ the segment evaluator's fixed cost per non-blank filter.
 """
 
 import copy
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Q
 
 from agents.models import Agent, AgentTurn, Conversation
@@ -28,7 +30,10 @@ from escalation.models import (
     default_escalation_phrases,
     default_handoff_phrases,
 )
-from halo.models import Contact
+from halo.hours import Schedule, is_open, next_opening, opening_text, reply_time_text
+from halo.models import Contact, Workspace
+from halo.selectors import BusinessHoursSettings, business_hours_get
+from inbox.selectors import first_reply_median_minutes
 from segments.selectors import contact_matches
 
 
@@ -316,3 +321,75 @@ def _context(
 
 def _without_results(tools: Iterable[ToolCall]) -> tuple[ToolCall, ...]:
     return tuple(ToolCall(name=tool.name, arguments=tool.arguments) for tool in tools)
+
+
+# --- When the customer can expect a reply ------------------------------------------------------------
+
+# The measured reply time is read at most this often per workspace (the widget's config asks on every page).
+REPLY_TIME_CACHE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class ExpectedReply:
+    """What the widget's header and the handoff message say about a reply: during business hours, the team's
+    measured median first-reply time (``reply``, e.g. "in about 20 minutes"; the agent's
+    ``expected_reply_time`` text until enough tickets were answered); outside them, when the team is back
+    (``next_open_at``), on the visitor's clock."""
+
+    open_now: bool
+    text: str
+    next_open_at: datetime | None
+    reply: str  # "typically reply in about 20 minutes" / "usually reply within a few hours" / ""
+    back: str  # "Monday at 09:00" / "" (open, or never opening)
+
+
+def _median_cached(*, workspace: Workspace, schedule: Schedule, now: datetime) -> float | None:
+    key = f"halo:first-reply-median:{workspace.pk}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached[0]  # type: ignore[no-any-return]
+    median = first_reply_median_minutes(workspace=workspace, schedule=schedule, now=now)
+    cache.set(key, (median,), REPLY_TIME_CACHE_SECONDS)
+    return median
+
+
+def reader_timezone(value: object, *, workspace: Workspace) -> str:
+    """The visitor's time zone if the widget sent a known one, else the workspace's."""
+    return value if isinstance(value, str) and value in zoneinfo.available_timezones() else workspace.timezone
+
+
+def expected_reply_get(
+    *,
+    workspace: Workspace,
+    escalation_settings: EscalationSettings | None,
+    now: datetime,
+    visitor_timezone: str | None = None,
+    business_hours: BusinessHoursSettings | None = None,
+) -> ExpectedReply:
+    """When a reply can be expected, in the visitor's terms (their time zone if known, else the workspace's).
+    ``business_hours``: the workspace's, when the caller read them already."""
+    business_hours = business_hours or business_hours_get(workspace=workspace)
+    schedule = business_hours.schedule(around=now)
+    if is_open(schedule, now):
+        median = _median_cached(workspace=workspace, schedule=schedule, now=now)
+        if median is not None:
+            adverb, when = "typically", reply_time_text(median)
+        else:
+            adverb = "usually"
+            when = (
+                escalation_settings.expected_reply_time
+                if escalation_settings is not None
+                else EscalationSettings._meta.get_field("expected_reply_time").get_default()
+            )
+        return ExpectedReply(
+            open_now=True,
+            text=f"Our team {adverb} replies {when}",
+            next_open_at=None,
+            reply=f"{adverb} reply {when}",
+            back="",
+        )
+    opening = next_opening(schedule, now)
+    if opening is None:
+        return ExpectedReply(open_now=False, text="Our team is away right now", next_open_at=None, reply="", back="")
+    back = opening_text(opening, now=now, timezone=reader_timezone(visitor_timezone, workspace=workspace))
+    return ExpectedReply(open_now=False, text=f"We're back {back}", next_open_at=opening, reply="", back=back)

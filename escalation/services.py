@@ -31,7 +31,7 @@ from escalation.models import (
     ReportRollupState,
 )
 from escalation.reports import report_days_compute, report_days_touched
-from escalation.selectors import agent_escalation_settings, escalation_settings_unsaved_copy
+from escalation.selectors import ExpectedReply, agent_escalation_settings, escalation_settings_unsaved_copy
 from halo.models import Contact, Workspace
 from inbox.models import EscalationEvent, Ticket
 
@@ -256,17 +256,27 @@ def decision_record(decision: Decision, *, at: datetime, shadow: dict[str, Any] 
     )
 
 
-def handoff_notice(*, contact: Contact, escalation_settings: EscalationSettings) -> str:
-    """What the customer reads when their conversation is handed to the team."""
-    text = (
-        "Thanks for your patience. I've passed this conversation to our team; "
-        f"they usually reply {escalation_settings.expected_reply_time}."
-    )
+def handoff_notice(*, contact: Contact, escalation_settings: EscalationSettings, expected: ExpectedReply) -> str:
+    """What the customer reads when their conversation is handed to the team: when to expect a reply (the
+    team's measured time during business hours, when it is back outside them) and where a reply will reach
+    them. Outside hours, a customer Halo has no email address for is asked for one first: nobody may read
+    the chat before they close it."""
     if contact.email:
-        text += f" If you leave before they do, we'll email you at {contact.email}."
+        reach = f" If you leave before they do, we'll email you at {contact.email}."
     elif contact.unverified_email:
-        text += f" We'll email you at {contact.unverified_email} once you confirm it (we've sent you a link)."
-    elif contact.is_anonymous:
+        reach = f" We'll email you at {contact.unverified_email} once you confirm it (we've sent you a link)."
+    else:
+        reach = ""
+    if not expected.open_now:
+        back = f"we're back {expected.back}" if expected.back else "we'll reply as soon as we're back"
+        text = f"Our team is away right now: {back}."
+        if not reach:
+            text += (
+                " Please leave your email address here first, so we can get back to you even if you close this page."
+            )
+        return text + " I've passed this conversation on; a teammate will pick it up when we're back." + reach
+    text = f"Thanks for your patience. I've passed this conversation to our team; they {expected.reply}." + reach
+    if not reach and contact.is_anonymous:
         text += " Please leave your email address here so we can get back to you even if you close this page."
     return text
 

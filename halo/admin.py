@@ -25,6 +25,7 @@ from django.utils.html import format_html
 from halo.forms import SurrogateFreeForm, SurrogateFreeJSONField
 from halo.models import (
     ApiKey,
+    BusinessHours,
     Company,
     Contact,
     Membership,
@@ -38,7 +39,14 @@ from halo.models import (
 from halo.outbound import slack_webhook_url_validator
 from halo.outbox import outbox_retry
 from halo.selectors import workspace_ids_administered
-from halo.services import api_key_create, api_key_revoke
+from halo.services import (
+    DAY_NAMES,
+    api_key_create,
+    api_key_revoke,
+    business_hours_check,
+    business_hours_set,
+    business_hours_weekly_default,
+)
 from halo.webhooks.events import WebhookEvent
 from halo.webhooks.services import (
     URL_MAX_LENGTH,
@@ -575,3 +583,104 @@ class WebhookDeliveryAdmin(WorkspaceScopedReadOnlyAdmin):
 # Halo grants access through workspace memberships, not Django's groups: their admin (not scoped by
 # workspace, and on SQLite a 500 for an out-of-range permission id posted into its form) is not offered.
 admin.site.unregister(Group)
+
+
+class BusinessHoursForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Business hours as a person writes them: one line per weekday ("09:00-12:00, 13:00-17:30", empty for
+    closed), closed dates one per line. Checked by the same service as the API, each problem on its field."""
+
+    timezone = forms.CharField(max_length=64, help_text="The team's time zone, e.g. Europe/Berlin.")
+    holidays_text = forms.CharField(
+        label="Other closed dates",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One date per line, YYYY-MM-DD (e.g. 2026-12-24).",
+    )
+
+    day_0 = forms.CharField(label="Monday", required=False, help_text="e.g. 09:00-12:00, 13:00-17:30")
+    day_1 = forms.CharField(label="Tuesday", required=False)
+    day_2 = forms.CharField(label="Wednesday", required=False)
+    day_3 = forms.CharField(label="Thursday", required=False)
+    day_4 = forms.CharField(label="Friday", required=False)
+    day_5 = forms.CharField(label="Saturday", required=False)
+    day_6 = forms.CharField(label="Sunday", required=False, help_text="Empty: closed all day.")
+
+    class Meta:
+        model = BusinessHours
+        fields = ["workspace", "holidays_country", "first_reply_target_minutes", "priority_first_reply_target_minutes"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        weekly = self.instance.weekly if self.instance.pk else business_hours_weekly_default()
+        for day in range(7):
+            periods = [f"{item['open']}-{item['close']}" for item in weekly if item.get("day") == day]
+            self.fields[_day_field(day)].initial = ", ".join(periods)
+        if self.instance.pk:
+            self.fields["timezone"].initial = self.instance.workspace.timezone
+            self.fields["holidays_text"].initial = "\n".join(self.instance.holidays)
+            self.fields["workspace"].disabled = True
+
+    def _weekly(self) -> list[dict[str, Any]] | None:
+        weekly: list[dict[str, Any]] = []
+        for day in range(7):
+            for part in filter(None, (p.strip() for p in self.cleaned_data.get(_day_field(day), "").split(","))):
+                opens, dash, closes = part.replace("\u2013", "-").partition("-")
+                if not dash:
+                    self.add_error(_day_field(day), f"{part!r}: write a period as 09:00-17:30.")
+                    return None
+                weekly.append({"day": day, "open": opens.strip(), "close": closes.strip()})
+        return weekly
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        workspace = cleaned.get("workspace") or (self.instance.workspace if self.instance.pk else None)
+        weekly = self._weekly()
+        if workspace is None or weekly is None:
+            return cleaned
+        self.business_hours_data = {
+            "timezone": cleaned.get("timezone", ""),
+            "weekly": weekly,
+            "holidays_country": cleaned.get("holidays_country") or None,
+            "holidays": [line.strip() for line in cleaned.get("holidays_text", "").splitlines() if line.strip()],
+            "first_reply_target_minutes": cleaned.get("first_reply_target_minutes"),
+            "priority_first_reply_target_minutes": cleaned.get("priority_first_reply_target_minutes"),
+        }
+        try:
+            business_hours_check(workspace=workspace, data=self.business_hours_data)
+        except ValidationError as error:
+            for field, messages_ in error.message_dict.items():
+                for message in messages_:
+                    self.add_error(_admin_field(field, message), message)
+        return cleaned
+
+
+def _day_field(day: int) -> str:
+    return f"day_{day}"
+
+
+def _admin_field(field: str, message: str) -> str | None:
+    """The admin form's field for a service error: a weekly problem goes to the day it names."""
+    if field == "weekly":
+        return next((_day_field(day) for day, name in enumerate(DAY_NAMES) if message.startswith(name)), None)
+    return {"holidays": "holidays_text"}.get(field, field)
+
+
+@admin.register(BusinessHours)
+class BusinessHoursAdmin(WorkspaceScopedAdmin):
+    form = BusinessHoursForm
+    list_display = ["workspace", "holidays_country", "first_reply_target_minutes", "updated_at"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [
+            (None, {"fields": ["workspace", "timezone"]}),
+            ("Weekly opening hours", {"fields": [_day_field(day) for day in range(7)]}),
+            ("Holidays", {"fields": ["holidays_country", "holidays_text"]}),
+            (
+                "First-reply targets (business minutes)",
+                {"fields": ["first_reply_target_minutes", "priority_first_reply_target_minutes"]},
+            ),
+        ]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        saved = business_hours_set(workspace=obj.workspace, data=form.business_hours_data)
+        obj.pk = saved.pk

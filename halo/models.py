@@ -126,6 +126,48 @@ class Workspace(models.Model):
         return self.name
 
 
+class BusinessHours(models.Model):
+    """When a workspace's team is open: weekly periods in the workspace's time zone (``Workspace.timezone``),
+    a country's public holidays and custom closed dates, and the first-reply targets counted in those hours.
+
+    A workspace without a row is open around the clock with the default targets. ``weekly`` is a list of
+    ``{"day": 0-6 (Monday first), "open": "HH:MM", "close": "HH:MM"}`` (``"24:00"`` closes at midnight);
+    ``holidays`` a list of ISO dates. ``halo.services.business_hours_set`` validates both (the admin and the
+    API share it); ``halo.hours`` does the arithmetic.
+    """
+
+    DEFAULT_FIRST_REPLY_TARGET_MINUTES = 120
+    DEFAULT_PRIORITY_FIRST_REPLY_TARGET_MINUTES = 30
+    # A month of business minutes: a longer promise is no promise.
+    MAX_TARGET_MINUTES = 30 * 24 * 60
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="business_hours")
+    weekly = models.JSONField(default=list, blank=True)
+    holidays_country = models.CharField(
+        max_length=3, null=True, blank=True, help_text="ISO country code whose public holidays are closed days."
+    )
+    holidays = models.JSONField(default=list, blank=True, help_text="Other closed dates (ISO, e.g. 2026-12-24).")
+    first_reply_target_minutes = models.PositiveIntegerField(default=DEFAULT_FIRST_REPLY_TARGET_MINUTES)
+    priority_first_reply_target_minutes = models.PositiveIntegerField(
+        default=DEFAULT_PRIORITY_FIRST_REPLY_TARGET_MINUTES
+    )
+    updated_at = models.DateTimeField(default=django_timezone.now)
+
+    class Meta:
+        verbose_name = "business hours"
+        verbose_name_plural = "business hours"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_reply_target_minutes__gte=1, priority_first_reply_target_minutes__gte=1),
+                name="businesshours_targets_positive",
+            ),
+            *_not_empty("holidays_country", model="businesshours"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Business hours of {self.workspace}"
+
+
 class ApiKey(models.Model):
     """A server API key. Only a SHA-256 of the secret is stored; the key is shown once, when created.
 

@@ -1,15 +1,21 @@
 """Reads on tenancy and people, always scoped to one workspace."""
 
+import functools
 import re
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import holidays
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection
 from django.db.models import Q, QuerySet
 
+from halo import hours
+from halo.hours import Period, Schedule
 from halo.identity import ContactIdentity
-from halo.models import Contact, Membership, WebhookEndpoint, Workspace
+from halo.models import BusinessHours, Contact, Membership, WebhookEndpoint, Workspace
 from halo.search import term_is_prefix, term_stem, terms_found
 
 
@@ -132,6 +138,69 @@ def _contacts_with_terms(*, workspace_id: int, terms: list[str], every: bool, li
             condition = condition & one if every else condition | one
         contacts = contacts.filter(condition)
     return list(contacts.values_list("pk", "name", "email", "company__name")[:limit])
+
+
+# --- Business hours ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BusinessHoursSettings:
+    """A workspace's business hours as the API shows them (defaults when it never set any)."""
+
+    timezone: str
+    weekly: list[dict[str, Any]]
+    holidays_country: str | None
+    holidays: list[str]
+    first_reply_target_minutes: int
+    priority_first_reply_target_minutes: int
+
+    def schedule(self, *, around: datetime) -> Schedule:
+        """The schedule for arithmetic near ``around``: the country's holidays of the year before it to two
+        years after it (a first-reply due time is hours or days away), with the custom dates."""
+        closed = {date.fromisoformat(value) for value in self.holidays}
+        if self.holidays_country:
+            for year in range(around.year - 1, around.year + 3):
+                closed |= _country_holidays(self.holidays_country, year)
+        periods = tuple(
+            Period(item["day"], hours.minute_of_day(item["open"]), hours.minute_of_day(item["close"]))
+            for item in self.weekly
+        )
+        return Schedule(timezone=self.timezone, periods=periods, closed_dates=frozenset(closed))
+
+    def target_minutes(self, *, priority: bool) -> int:
+        return self.priority_first_reply_target_minutes if priority else self.first_reply_target_minutes
+
+
+@functools.lru_cache(maxsize=512)
+def _country_holidays(country: str, year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays(country, years=year).keys())
+
+
+def business_hours_get(*, workspace: Workspace) -> BusinessHoursSettings:
+    """The workspace's business hours, or the defaults: open around the clock. No query when the workspace
+    was read with them (``select_related("workspace__business_hours")``, as the widget's reads do), else one."""
+    row: BusinessHours | None
+    if Workspace.business_hours.is_cached(workspace):
+        row = getattr(workspace, "business_hours", None)
+    else:
+        row = BusinessHours.objects.filter(workspace_id=workspace.pk).first()
+    if row is None:
+        return BusinessHoursSettings(
+            timezone=workspace.timezone,
+            weekly=[{"day": period.day, "open": "00:00", "close": "24:00"} for period in hours.ALWAYS_OPEN_PERIODS],
+            holidays_country=None,
+            holidays=[],
+            first_reply_target_minutes=BusinessHours.DEFAULT_FIRST_REPLY_TARGET_MINUTES,
+            priority_first_reply_target_minutes=BusinessHours.DEFAULT_PRIORITY_FIRST_REPLY_TARGET_MINUTES,
+        )
+    return BusinessHoursSettings(
+        timezone=workspace.timezone,
+        weekly=list(row.weekly),
+        holidays_country=row.holidays_country,
+        holidays=list(row.holidays),
+        first_reply_target_minutes=row.first_reply_target_minutes,
+        priority_first_reply_target_minutes=row.priority_first_reply_target_minutes,
+    )
 
 
 def webhook_endpoint_list(*, workspace: Workspace) -> QuerySet[WebhookEndpoint]:

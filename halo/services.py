@@ -8,11 +8,13 @@ requests: the database's unique constraints decide which writer creates a row, t
 
 import re
 import secrets
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
+import holidays
 from django.contrib.auth import password_validation
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -21,10 +23,12 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from halo import hours
 from halo.email_confirmation import EmailClaim
+from halo.hours import Period
 from halo.identity import ContactIdentity
 from halo.inserts import insert_unless_conflict
-from halo.models import ApiKey, Company, Contact, Membership, PageView, Workspace, validate_custom_fields
+from halo.models import ApiKey, BusinessHours, Company, Contact, Membership, PageView, Workspace, validate_custom_fields
 
 CONTACT_TEXT_FIELDS = ("email", "name", "role", "plan")
 COMPANY_TEXT_FIELDS = ("name", "plan", "industry")
@@ -422,3 +426,159 @@ def contact_email_verify(*, claim: EmailClaim) -> tuple[Contact, bool]:
     if contact is None or (not updated and contact.email != claim.email):
         raise EmailNotConfirmed("This link no longer confirms an address.")
     return contact, bool(updated)
+
+
+# --- Business hours ----------------------------------------------------------------------------------
+
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MAX_PERIODS_PER_DAY = 6
+MAX_CUSTOM_HOLIDAYS = 400
+
+
+def _weekly_periods(weekly: Any) -> tuple[list[Period], list[str]]:
+    """The periods of a ``weekly`` list, and one message per problem (format, order, overlap)."""
+    if not isinstance(weekly, list):
+        return [], ['A list of {"day": 0-6, "open": "HH:MM", "close": "HH:MM"}.']
+    periods: list[Period] = []
+    errors: list[str] = []
+    for index, item in enumerate(weekly):
+        where = f"Period {index + 1}"
+        if not isinstance(item, Mapping) or set(item) != {"day", "open", "close"}:
+            errors.append(f'{where}: give exactly "day", "open" and "close".')
+            continue
+        day = item["day"]
+        if isinstance(day, bool) or not isinstance(day, int) or not 0 <= day <= 6:
+            errors.append(f"{where}: day is 0 (Monday) to 6 (Sunday).")
+            continue
+        where = f"{DAY_NAMES[day]} {item['open']}-{item['close']}"
+        try:
+            opens, closes = hours.minute_of_day(item["open"]), hours.minute_of_day(item["close"])
+        except ValueError:
+            errors.append(f"{where}: times are HH:MM, from 00:00 to 24:00.")
+            continue
+        if closes <= opens:
+            errors.append(f"{where}: the closing time must be after the opening time.")
+            continue
+        periods.append(Period(day, opens, closes))
+    for day in range(7):
+        if sum(1 for period in periods if period.day == day) > MAX_PERIODS_PER_DAY:
+            errors.append(f"{DAY_NAMES[day]}: at most {MAX_PERIODS_PER_DAY} periods a day.")
+    for first, second in hours.periods_overlapping(periods):
+        errors.append(
+            f"{DAY_NAMES[first.day]}: {hours.clock_text(first.open_minute)}-{hours.clock_text(first.close_minute)} "
+            f"overlaps {hours.clock_text(second.open_minute)}-{hours.clock_text(second.close_minute)}."
+        )
+    if not errors and not periods:
+        errors.append("Give at least one opening period (00:00-24:00 every day for around the clock).")
+    return periods, errors
+
+
+def _holiday_dates(values: Any) -> tuple[list[date], list[str]]:
+    if not isinstance(values, list):
+        return [], ["A list of dates (YYYY-MM-DD)."]
+    dates: list[date] = []
+    errors: list[str] = []
+    for value in values:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            dates.append(value)
+            continue
+        try:
+            dates.append(date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else date.min)
+        except ValueError:
+            dates.append(date.min)
+        if dates[-1] == date.min:
+            errors.append(f"{str(value)[:40]!r} is not a date (YYYY-MM-DD).")
+            dates.pop()
+    if len(set(dates)) > MAX_CUSTOM_HOLIDAYS:
+        errors.append(f"At most {MAX_CUSTOM_HOLIDAYS} custom dates.")
+    return sorted(set(dates)), errors
+
+
+def _target(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "A whole number of business minutes."
+    if not 1 <= value <= BusinessHours.MAX_TARGET_MINUTES:
+        return f"From 1 to {BusinessHours.MAX_TARGET_MINUTES} business minutes."
+    return None
+
+
+def business_hours_set(*, workspace: Workspace, data: Mapping[str, Any]) -> BusinessHours:
+    """Set a workspace's business hours: ``timezone`` (the workspace's own), ``weekly``, ``holidays_country``,
+    ``holidays`` and the two first-reply targets, in the API's shapes. Fields left out keep their values.
+
+    Every problem is reported at once, by field (``ValidationError``), and nothing is written unless all of
+    it is valid: close at or before open, overlapping periods, a time that is not HH:MM, an unknown time
+    zone or country, a date that is not one.
+    """
+    with transaction.atomic():
+        locked_workspace = Workspace.objects.select_for_update().get(pk=workspace.pk)
+        row, timezone_name = business_hours_check(workspace=locked_workspace, data=data)
+        if locked_workspace.timezone != timezone_name:
+            locked_workspace.timezone = timezone_name
+            locked_workspace.save(update_fields=["timezone"])
+        row.updated_at = timezone.now()
+        row.save()
+    workspace.timezone = timezone_name
+    return row
+
+
+def business_hours_check(*, workspace: Workspace, data: Mapping[str, Any]) -> tuple[BusinessHours, str]:
+    """The workspace's business-hours row with ``data`` applied (not saved) and the time zone, or a
+    ``ValidationError`` by field naming every problem (``business_hours_set`` explains the rules)."""
+    known = {"timezone", "weekly", "holidays_country", "holidays", *BUSINESS_HOURS_TARGETS}
+    unknown = sorted(set(data) - known)
+    errors: dict[str, list[str]] = {name: ["Unknown field."] for name in unknown}
+    row = BusinessHours.objects.filter(workspace_id=workspace.pk).first() or BusinessHours(
+        workspace=workspace, weekly=business_hours_weekly_default()
+    )
+    timezone_name = data.get("timezone", workspace.timezone)
+    if not isinstance(timezone_name, str) or timezone_name not in zoneinfo.available_timezones():
+        errors["timezone"] = [f"{str(timezone_name)[:60]!r} is not a known time zone (e.g. Europe/Berlin)."]
+    if "weekly" in data:
+        periods, weekly_errors = _weekly_periods(data["weekly"])
+        if weekly_errors:
+            errors["weekly"] = weekly_errors
+        row.weekly = business_hours_weekly_json(periods)
+    if "holidays_country" in data:
+        country = data["holidays_country"]
+        if country in (None, ""):
+            row.holidays_country = None
+        elif not isinstance(country, str) or country.upper() not in holidays.list_supported_countries():
+            errors["holidays_country"] = [
+                f"{str(country)[:20]!r} is not a country whose holidays are known (an ISO code, e.g. DE)."
+            ]
+        else:
+            row.holidays_country = country.upper()
+    if "holidays" in data:
+        dates, date_errors = _holiday_dates(data["holidays"])
+        if date_errors:
+            errors["holidays"] = date_errors
+        row.holidays = [day.isoformat() for day in dates]
+    for name in BUSINESS_HOURS_TARGETS:
+        if name in data:
+            problem = _target(data[name])
+            if problem:
+                errors[name] = [problem]
+            else:
+                setattr(row, name, data[name])
+    if errors:
+        raise ValidationError(errors)
+    return row, timezone_name
+
+
+BUSINESS_HOURS_TARGETS = ("first_reply_target_minutes", "priority_first_reply_target_minutes")
+
+
+def business_hours_weekly_default() -> list[dict[str, Any]]:
+    return business_hours_weekly_json(list(hours.ALWAYS_OPEN_PERIODS))
+
+
+def business_hours_weekly_json(periods: list[Period]) -> list[dict[str, Any]]:
+    return [
+        {
+            "day": period.day,
+            "open": hours.clock_text(period.open_minute),
+            "close": hours.clock_text(period.close_minute),
+        }
+        for period in sorted(periods)
+    ]

@@ -212,6 +212,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "inbox-events-prune": {"task": "inbox.tasks.events_prune", "schedule": 3600.0},
     # Snoozed tickets whose wake-up time has come go back to open.
     "inbox-tickets-wake": {"task": "inbox.tasks.tickets_wake", "schedule": 60.0},
+    # Tickets whose first reply is due within inbox.sla.WARNING_LEAD: their assignee and Slack are told, once.
+    "inbox-first-reply-warn": {"task": "inbox.tasks.first_reply_warn", "schedule": 60.0},
     # The escalation report's daily rollups: the days touched since the last run are counted again.
     "escalation-report-rollups": {
         "task": "escalation.tasks.report_rollups_update",

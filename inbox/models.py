@@ -175,6 +175,9 @@ class Ticket(models.Model):
     # first one was sent.
     first_reply_due_at = models.DateTimeField(null=True, blank=True)
     first_replied_at = models.DateTimeField(null=True, blank=True)
+    # When the assignee and Slack were told the first reply is about to be late (``inbox.sla``): set once, in
+    # the transaction that records the notifications, so each is sent once.
+    first_reply_warned_at = models.DateTimeField(null=True, blank=True)
     # The customer's satisfaction rating, given once after the ticket closes.
     rating_score = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
@@ -193,6 +196,12 @@ class Ticket(models.Model):
             models.Index(fields=["workspace", "assignee", "-id"], name="ticket_workspace_assignee"),
             models.Index(fields=["workspace", "inbox", "-id"], name="ticket_workspace_inbox"),
             models.Index(fields=["snoozed_until"], condition=Q(status="snoozed"), name="ticket_snoozed_until"),
+            # The SLA sweep and the "due soonest" sort: tickets still waiting for their first reply.
+            models.Index(
+                fields=["workspace", "first_reply_due_at", "id"],
+                condition=Q(first_replied_at__isnull=True, first_reply_due_at__isnull=False),
+                name="ticket_first_reply_due",
+            ),
             # A team inbox's tickets waiting for an assignee, oldest first.
             models.Index(
                 fields=["inbox", "created_at", "id"],

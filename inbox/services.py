@@ -36,16 +36,19 @@ from agents.models import Conversation, Message
 from agents.selectors import turns_held_back_count
 from agents.services import conversations_hand_back, conversations_hand_off, message_post
 from agents.turns import KnowledgeSource, ToolCall, sources_dedupe
+from halo import clock
 from halo.inserts import insert_unless_conflict
 from halo.models import Contact, Membership, Workspace
 from halo.outbox import outbox_enqueue
+from halo.selectors import BusinessHoursSettings, business_hours_get
 from halo.services import membership_update
 from halo.webhooks.events import WebhookEvent, webhook_event_record
 from inbox.events import MESSAGE_NEW, NOTE_NEW, TICKET_CREATED, TICKET_MERGED, TICKET_UPDATED, inbox_event_record
 from inbox.macros import PLACEHOLDERS, macro_unknown_placeholders
 from inbox.models import CustomInbox, EscalationEvent, InboxCount, InboxMember, Macro, SavedView, Ticket, TicketNote
-from inbox.notifications import notification_assignment, notifications_ticket_created
+from inbox.notifications import notification_assignment, notifications_first_reply_due, notifications_ticket_created
 from inbox.notifications.replies import reply_email_schedule
+from inbox.sla import WARNING_LEAD, first_reply_due
 from inbox.summaries import summary_of_new_ticket, ticket_summary_refresh
 
 SUMMARY_TASK = "inbox.tasks.ticket_summarize"
@@ -76,6 +79,8 @@ class Escalation:
     knowledge_sources: tuple[KnowledgeSource, ...]
     tools_tried: tuple[ToolCall, ...]
     at: datetime
+    # The workspace's business hours, when the caller read them already (the first-reply due time needs them).
+    business_hours: BusinessHoursSettings | None = None
     # AI turns held back in the conversation since its last hand-back, when the caller already knows (the
     # judged turn's history); None: counted here when a ticket opens.
     held_back_turns: int | None = None
@@ -123,20 +128,31 @@ def ticket_open_or_merge(
             tools_tried=[tool.to_json(with_result=False) for tool in escalation.tools_tried],
             knowledge_sources=[source.to_json() for source in escalation.knowledge_sources],
         )
+    business_hours = escalation.business_hours or business_hours_get(workspace=conversation.workspace)
     if escalation.held_back_turns is None:  # for a ticket it creates (read before the INSERT decides that)
         escalation = replace(escalation, held_back_turns=turns_held_back_count(conversation=conversation))
     with transaction.atomic(savepoint=False):
         if contact_is_new:
-            ticket = _ticket_new(conversation=conversation, contact=contact, escalation=escalation, summary=summary)
+            ticket = _ticket_new(
+                conversation=conversation,
+                contact=contact,
+                escalation=escalation,
+                summary=summary,
+                business_hours=business_hours,
+            )
             ticket.save(force_insert=True)
             created = True
         else:
             ticket, created = _ticket_insert_or_lock(
-                conversation=conversation, contact=contact, escalation=escalation, summary=summary
+                conversation=conversation,
+                contact=contact,
+                escalation=escalation,
+                summary=summary,
+                business_hours=business_hours,
             )
         before = None if created else _cell(ticket)
         if not created:
-            _ticket_merge(ticket=ticket, escalation=escalation)
+            _ticket_merge(ticket=ticket, escalation=escalation, business_hours=business_hours)
         ticket.conversations.add(conversation)
         event = EscalationEvent.objects.create(
             workspace_id=conversation.workspace_id,
@@ -172,7 +188,12 @@ def ticket_open_or_merge(
 
 
 def _ticket_new(
-    *, conversation: Conversation, contact: Contact, escalation: Escalation, summary: str | None = None
+    *,
+    conversation: Conversation,
+    contact: Contact,
+    escalation: Escalation,
+    business_hours: BusinessHoursSettings,
+    summary: str | None = None,
 ) -> Ticket:
     at = escalation.at
     return Ticket(
@@ -190,6 +211,7 @@ def _ticket_new(
         tools_tried=[tool.to_json(with_result=False) for tool in escalation.tools_tried],
         settings_version=escalation.settings_version,
         held_back_turns=escalation.held_back_turns or 0,
+        first_reply_due_at=first_reply_due(business_hours=business_hours, opened_at=at, priority=escalation.priority),
         created_at=at,
         updated_at=at,
     )
@@ -201,12 +223,23 @@ OPEN_TICKET_ATTEMPTS = 3
 
 
 def _ticket_insert_or_lock(
-    *, conversation: Conversation, contact: Contact, escalation: Escalation, summary: str | None
+    *,
+    conversation: Conversation,
+    contact: Contact,
+    escalation: Escalation,
+    summary: str | None,
+    business_hours: BusinessHoursSettings,
 ) -> tuple[Ticket, bool]:
     """The constraint decides, in one statement: a new ticket (True), or the contact's ticket that is not
     closed, locked (False)."""
     for _ in range(OPEN_TICKET_ATTEMPTS):
-        ticket = _ticket_new(conversation=conversation, contact=contact, escalation=escalation, summary=summary)
+        ticket = _ticket_new(
+            conversation=conversation,
+            contact=contact,
+            escalation=escalation,
+            summary=summary,
+            business_hours=business_hours,
+        )
         if insert_unless_conflict(ticket, constraint="ticket_one_open_per_contact"):
             return ticket, True
         found = _contact_open_ticket_locked(contact)
@@ -220,10 +253,15 @@ def _contact_open_ticket_locked(contact: Contact) -> Ticket | None:
     return Ticket.objects.select_for_update().filter(contact=contact).exclude(status=Ticket.Status.CLOSED).first()
 
 
-def _ticket_merge(*, ticket: Ticket, escalation: Escalation) -> None:
+def _ticket_merge(*, ticket: Ticket, escalation: Escalation, business_hours: BusinessHoursSettings) -> None:
     ticket.escalation_count += 1
     if escalation.priority and ticket.status == Ticket.Status.OPEN:
         ticket.status = Ticket.Status.PRIORITY  # raised, never lowered
+        if ticket.first_replied_at is None:
+            # A priority ticket's promise is the shorter one, from the ticket's opening (never pushed later).
+            sooner = first_reply_due(business_hours=business_hours, opened_at=ticket.created_at, priority=True)
+            if sooner is not None and (ticket.first_reply_due_at is None or sooner < ticket.first_reply_due_at):
+                ticket.first_reply_due_at = sooner
     ticket.knowledge_sources = [
         source.to_json()
         for source in sources_dedupe(
@@ -235,7 +273,15 @@ def _ticket_merge(*, ticket: Ticket, escalation: Escalation) -> None:
     ticket.summary_state = Ticket.SummaryState.PENDING
     ticket.updated_at = escalation.at
     ticket.save(
-        update_fields=["escalation_count", "status", "knowledge_sources", "tools_tried", "summary_state", "updated_at"]
+        update_fields=[
+            "escalation_count",
+            "status",
+            "first_reply_due_at",
+            "knowledge_sources",
+            "tools_tried",
+            "summary_state",
+            "updated_at",
+        ]
     )
 
 
@@ -621,6 +667,44 @@ def tickets_wake_due(*, now: datetime | None = None) -> int:
     return woken
 
 
+# How many tickets one run of the first-reply warning job looks at (the next run takes the rest).
+WARN_BATCH = 500
+
+
+def tickets_first_reply_warn(*, now: datetime | None = None) -> int:
+    """Tell the assignee (email) and Slack about each ticket whose first reply is due within
+    ``inbox.sla.WARNING_LEAD`` (or overdue) and still not sent; returns how many tickets were flagged.
+
+    Each ticket is flagged (``first_reply_warned_at``) in the transaction that records its notifications in
+    the outbox, under a row lock taken with SKIP LOCKED and a condition on the flag: however often the job
+    runs, and however many workers run it at once, a ticket's warning is recorded once, and the outbox
+    delivers each record once."""
+    now = now or clock.now()
+    due = Ticket.objects.filter(
+        first_replied_at__isnull=True,
+        first_reply_due_at__isnull=False,
+        first_reply_due_at__lte=now + WARNING_LEAD,
+        first_reply_warned_at__isnull=True,
+        status__in=[Ticket.Status.OPEN, Ticket.Status.PRIORITY],
+    )
+    warned = 0
+    for ticket_id in due.order_by("first_reply_due_at").values_list("pk", flat=True)[:WARN_BATCH]:
+        with transaction.atomic():
+            ticket = (
+                due.select_for_update(skip_locked=True, of=("self",))
+                .select_related("workspace", "inbox")
+                .filter(pk=ticket_id)
+                .first()
+            )
+            if ticket is None:
+                continue
+            Ticket.objects.filter(pk=ticket.pk).update(first_reply_warned_at=now)
+            ticket.first_reply_warned_at = now
+            notifications_first_reply_due(ticket=ticket)
+            warned += 1
+    return warned
+
+
 def _ticket_wake(*, ticket: Ticket, now: datetime) -> None:
     """A snoozed ticket back to open, with its live event. Call inside a transaction."""
     updated = Ticket.objects.filter(pk=ticket.pk, status=Ticket.Status.SNOOZED).update(
@@ -644,6 +728,10 @@ def ticket_reply(*, ticket: Ticket, teammate: User, body: str, conversation_id: 
         raise ValidationError({"body": "This ticket has no conversation to reply to."})
     with transaction.atomic():
         message = message_post(conversation=conversation, author=Message.Author.TEAMMATE, body=body, teammate=teammate)
+        # The first teammate reply keeps (or breaks) the first-reply promise; later ones change nothing.
+        replied_at = clock.now()
+        if Ticket.objects.filter(pk=ticket.pk, first_replied_at__isnull=True).update(first_replied_at=replied_at):
+            ticket.first_replied_at = replied_at
         conversation_message_publish(message=message, ticket=ticket)
         # After message_post's UPDATE of the conversation row: concurrent replies to one conversation wait
         # on its lock here, so the second sees the first's pending email and joins it.

@@ -6,16 +6,22 @@ from halo.models import OutboxMessage
 from halo.outbox import PermanentFailure, outbox_process
 from inbox.events import inbox_events_prune
 from inbox.models import Ticket
-from inbox.notifications import EMAIL_TASK, SLACK_TASK
-from inbox.notifications.emails import assignment_email_deliver
+from inbox.notifications import EMAIL_TASK, FIRST_REPLY_EMAIL_TASK, FIRST_REPLY_SLACK_TASK, SLACK_TASK
+from inbox.notifications.emails import assignment_email_deliver, first_reply_email_deliver
 from inbox.notifications.replies import (
     CONFIRM_EMAIL_TASK,
     REPLY_EMAIL_TASK,
     email_confirmation_deliver,
     reply_email_deliver,
 )
-from inbox.notifications.slack import slack_deliver
-from inbox.services import ASSIGN_TASK, SUMMARY_TASK, tickets_assign_waiting, tickets_wake_due
+from inbox.notifications.slack import first_reply_slack_deliver, slack_deliver
+from inbox.services import (
+    ASSIGN_TASK,
+    SUMMARY_TASK,
+    tickets_assign_waiting,
+    tickets_first_reply_warn,
+    tickets_wake_due,
+)
 from inbox.services import ticket_summarize as ticket_summarize_service
 
 
@@ -59,6 +65,21 @@ def events_prune() -> int:
 @shared_task(name="inbox.tasks.tickets_wake")
 def tickets_wake() -> int:
     return tickets_wake_due()
+
+
+@shared_task(name=FIRST_REPLY_SLACK_TASK)
+def first_reply_slack(message_id: int) -> None:
+    first_reply_slack_deliver(message_id=message_id)
+
+
+@shared_task(name=FIRST_REPLY_EMAIL_TASK)
+def first_reply_email(message_id: int) -> None:
+    outbox_process(message_id=message_id, handler=first_reply_email_deliver)
+
+
+@shared_task(name="inbox.tasks.first_reply_warn")
+def first_reply_warn() -> int:
+    return tickets_first_reply_warn()
 
 
 def _assign(message: OutboxMessage) -> None:

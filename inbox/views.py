@@ -14,6 +14,7 @@ HTML — customer text included — is rendered and escaped by templates, never 
 
 import re
 import unicodedata
+from datetime import datetime, timedelta
 from typing import Any, TypedDict
 from urllib.parse import quote, urlsplit
 
@@ -32,6 +33,7 @@ from django.utils.timesince import timesince
 from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET, require_POST
 
+from halo import clock
 from halo.models import Membership, Workspace
 from halo.params import parse_id, parse_int
 from halo.search import highlight
@@ -77,6 +79,7 @@ from inbox.services import (
     ticket_verdict_set,
     tickets_bulk_update,
 )
+from inbox.sla import SlaState, sla_state
 
 SESSION_WORKSPACE = "inbox_workspace_id"
 ACTIONS = ("assign", "status", "inbox", "reply", "note", "verdict")
@@ -219,6 +222,8 @@ class TicketRow(TypedDict):
     rating: str | None  # the customer's score, 1-5
     contact_html: str | None  # with the search's matches highlighted (escaped), on a search page
     match_html: str | None  # the best matching message, highlighted
+    sla: str | None  # ``inbox.sla.SlaState`` of a ticket waiting for (or late with) its first reply
+    sla_label: str | None
 
 
 PREVIEW_CHARS = 140
@@ -239,6 +244,7 @@ def _ticket_rows(tickets: list[Ticket], *, list_key: str, search: SearchPage | N
     url_end += f"?list={quote(list_key)}"  # what the ``urlencode`` filter does
     title_format = get_format("DATETIME_FORMAT")  # what ``date:"DATETIME_FORMAT"`` looks up for every row
     rows = []
+    now = clock.now()
     for ticket in tickets:
         contact, assignee = ticket.contact, ticket.assignee
         company, custom_inbox = contact.company, ticket.inbox
@@ -253,6 +259,7 @@ def _ticket_rows(tickets: list[Ticket], *, list_key: str, search: SearchPage | N
             )
             body = search.messages.get(hit.message_id) if hit.message_id is not None else None
             match_html = highlight(" ".join(body.split()), search.terms, max_chars=PREVIEW_CHARS) if body else None
+        sla, sla_label = _sla_badge(ticket, now=now)
         rows.append(
             TicketRow(
                 id=str(ticket.pk),
@@ -274,9 +281,35 @@ def _ticket_rows(tickets: list[Ticket], *, list_key: str, search: SearchPage | N
                 rating=str(ticket.rating_score) if ticket.rating_score is not None else None,
                 contact_html=contact_html,
                 match_html=match_html,
+                sla=sla,
+                sla_label=sla_label,
             )
         )
     return rows
+
+
+def _duration_text(delta: timedelta) -> str:
+    """``1 h 20 min``, ``35 min``, ``2 d 3 h``: short enough for a badge."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, hours, minutes = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
+
+
+def _sla_badge(ticket: Ticket, *, now: datetime) -> tuple[str | None, str | None]:
+    """The first-reply badge of a ticket: shown while it waits (due in…, overdue by…) and when it was late."""
+    state = sla_state(ticket, now=now)
+    due = ticket.first_reply_due_at
+    if due is None or state in (SlaState.NONE, SlaState.MET):
+        return None, None
+    if state == SlaState.BREACHED:
+        if ticket.first_replied_at is not None:
+            return state.value, "First reply was late"
+        return state.value, f"Reply overdue by {_duration_text(now - due)}"
+    return state.value, f"Reply due in {_duration_text(due - now)}"
 
 
 @login_required
@@ -416,9 +449,14 @@ def _ticket_context(detail: TicketDetail, *, teammate: User) -> dict[str, Any]:
                 "created_at": event.created_at,
             }
         )
+    sla, sla_label = _sla_badge(ticket, now=clock.now())
+    if sla is None and sla_state(ticket, now=clock.now()) == SlaState.MET:
+        sla, sla_label = SlaState.MET.value, "First reply in time"
     return {
         "ticket": ticket,
         "detail": detail,
+        "sla": sla,
+        "sla_label": sla_label,
         "reason_label": reason_label(ticket.reason),
         "needed": focus.needed,
         "sources": escalating or other_sources[:1],

@@ -87,7 +87,9 @@ class EscalationReportView(APIView):
         tags=["reports"],
     )
     def get(self, request: Request) -> Response:
-        query = report_query_parse(workspace=request_workspace(request), params=request.query_params.dict())
+        query = report_query_parse(
+            workspace=request_workspace(request), params=request.query_params.dict(), blank_is_default=False
+        )
         return Response(report_public(escalation_report(query)))
 
 
@@ -101,7 +103,9 @@ class EscalationReportCsvView(APIView):
         tags=["reports"],
     )
     def get(self, request: Request) -> HttpResponse:
-        query = report_query_parse(workspace=request_workspace(request), params=request.query_params.dict())
+        query = report_query_parse(
+            workspace=request_workspace(request), params=request.query_params.dict(), blank_is_default=False
+        )
         return report_csv_response(escalation_report(query))
 
 

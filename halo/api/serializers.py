@@ -238,3 +238,39 @@ class EventsRecordedSerializer(serializers.Serializer[Any]):
 
     recorded = serializers.IntegerField(help_text="How many events were recorded.")
     last_active_at = serializers.DateTimeField(allow_null=True)
+
+
+class WeeklyPeriodSerializer(serializers.Serializer[Any]):
+    day = serializers.IntegerField(min_value=0, max_value=6, help_text="0 = Monday … 6 = Sunday.")
+    open = serializers.CharField(help_text='Local time "HH:MM".')
+    close = serializers.CharField(help_text='Local time "HH:MM", after `open` ("24:00" is midnight).')
+
+
+class BusinessHoursSerializer(serializers.Serializer[Any]):
+    """A workspace's business hours: in the input, fields left out keep their values."""
+
+    timezone = serializers.CharField(help_text="IANA time zone of the hours, e.g. Europe/Berlin.")
+    weekly = WeeklyPeriodSerializer(many=True, help_text="Opening periods; periods of one day may not overlap.")
+    holidays_country = serializers.CharField(
+        allow_null=True, help_text="ISO country code whose public holidays are closed (e.g. DE), or null."
+    )
+    holidays = serializers.ListField(child=serializers.DateField(), help_text="Other closed dates.")
+    first_reply_target_minutes = serializers.IntegerField(
+        min_value=1, help_text="First-reply target of a ticket, in business minutes."
+    )
+    priority_first_reply_target_minutes = serializers.IntegerField(
+        min_value=1, help_text="The same for a priority ticket."
+    )
+
+
+class BusinessHoursInputSerializer(StrictSerializer):
+    """``PUT business-hours``: every field may be left out (it keeps its value); ``halo.services`` checks them."""
+
+    timezone = serializers.CharField(required=False, help_text="IANA time zone of the hours, e.g. Europe/Berlin.")
+    weekly = WeeklyPeriodSerializer(many=True, required=False, help_text="Opening periods; a day's may not overlap.")
+    holidays_country = serializers.CharField(
+        required=False, allow_null=True, help_text="ISO country code whose public holidays are closed, or null."
+    )
+    holidays = serializers.ListField(child=serializers.DateField(), required=False, help_text="Other closed dates.")
+    first_reply_target_minutes = serializers.IntegerField(required=False, min_value=1, max_value=43200)
+    priority_first_reply_target_minutes = serializers.IntegerField(required=False, min_value=1, max_value=43200)

@@ -21,14 +21,16 @@ from halo.api.error_codes import ErrorCode
 from halo.api.errors import ApiError
 from halo.api.schema import error_responses
 from halo.api.serializers import (
+    BusinessHoursInputSerializer,
+    BusinessHoursSerializer,
     ContactInputSerializer,
     ContactSerializer,
     EventBatchInputSerializer,
     EventInputSerializer,
     EventsRecordedSerializer,
 )
-from halo.selectors import contact_get
-from halo.services import contact_upsert, page_views_record
+from halo.selectors import business_hours_get, contact_get
+from halo.services import business_hours_set, contact_upsert, page_views_record
 
 USER_ID_PARAMETER = OpenApiParameter(
     "user_id",
@@ -139,3 +141,35 @@ def _events(data: Any) -> list[dict[str, Any]]:
     single = EventInputSerializer(data=data)
     single.is_valid(raise_exception=True)
     return [dict(single.validated_data)]
+
+
+class BusinessHoursView(APIView):
+    @extend_schema(
+        operation_id="business_hours_get",
+        summary="Read the business hours",
+        description="The workspace's opening hours, holidays and first-reply targets (open around the clock "
+        "until set).",
+        responses={200: BusinessHoursSerializer, **error_responses(401, 429)},
+        tags=["business hours"],
+    )
+    def get(self, request: Request) -> Response:
+        return Response(BusinessHoursSerializer(business_hours_get(workspace=request_workspace(request))).data)
+
+    @extend_schema(
+        operation_id="business_hours_set",
+        summary="Set the business hours",
+        description=(
+            "Fields left out keep their values. Refused with field errors (400) when a period closes at or "
+            "before it opens, periods of a day overlap, a time is not HH:MM, or the time zone or country is "
+            "unknown; nothing is changed then."
+        ),
+        request=BusinessHoursInputSerializer,
+        responses={200: BusinessHoursSerializer, **error_responses(400, 401, 429)},
+        tags=["business hours"],
+    )
+    def put(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["Send a JSON object."]})
+        workspace = request_workspace(request)
+        business_hours_set(workspace=workspace, data=request.data)
+        return Response(BusinessHoursSerializer(business_hours_get(workspace=workspace)).data)

@@ -5,10 +5,12 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from halo import clock
 from halo.api.serializers import ContactSummarySerializer, StrictBooleanField, StrictSerializer, WholeNumberField
 from halo.models import Membership
 from halo.services import MEMBERSHIP_CAPACITY_MAX
 from inbox.models import CustomInbox, Ticket
+from inbox.sla import sla_breached
 
 
 class TicketKnowledgeSourceSerializer(serializers.Serializer[Any]):
@@ -31,6 +33,9 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
     conversations = serializers.SerializerMethodField(help_text="Ids of the attached conversations.")
     knowledge_sources = TicketKnowledgeSourceSerializer(many=True, read_only=True)
     tools_tried = serializers.ListField(child=serializers.DictField(), read_only=True)
+    sla_breached = serializers.SerializerMethodField(
+        help_text="Whether the first reply missed its due time: sent late, or still not sent and overdue."
+    )
     verdict = serializers.SerializerMethodField(
         help_text="A teammate's judgement of the escalation: `ai_could_have_answered`, `right_to_escalate`, or null."
     )
@@ -57,6 +62,9 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
             "updated_at",
             "closed_at",
             "snoozed_until",
+            "first_reply_due_at",
+            "first_replied_at",
+            "sla_breached",
             "verdict",
             "reopened_count",
             "held_back_turns",
@@ -66,6 +74,9 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
 
     def get_summary(self, ticket: Ticket) -> str | None:
         return ticket.summary if ticket.summary_state == Ticket.SummaryState.READY else None
+
+    def get_sla_breached(self, ticket: Ticket) -> bool:
+        return sla_breached(ticket, now=clock.now())
 
     def get_verdict(self, ticket: Ticket) -> str | None:
         return ticket.verdict or None

@@ -1,4 +1,5 @@
-"""Notifications of the inbox: a Slack message when a ticket is created, an email when one is assigned.
+"""Notifications of the inbox: a Slack message when a ticket is created, an email when one is assigned, and
+both when a ticket's first reply is about to be late (``inbox.sla``).
 
 Both are *recorded* in the transaction that creates or assigns the ticket, as transactional-outbox rows
 (``halo.outbox``), and *delivered* by Celery (``inbox.tasks``) outside any transaction, with retries and
@@ -18,6 +19,8 @@ from inbox.models import Ticket
 
 SLACK_TASK = "inbox.tasks.slack_notify"
 EMAIL_TASK = "inbox.tasks.assignment_email"
+FIRST_REPLY_SLACK_TASK = "inbox.tasks.first_reply_slack"
+FIRST_REPLY_EMAIL_TASK = "inbox.tasks.first_reply_email"
 
 
 def slack_channel_for(ticket: Ticket) -> str | None:
@@ -49,3 +52,22 @@ def notification_assignment(*, ticket: Ticket, actor_id: int | None = None) -> N
         task=EMAIL_TASK,
         payload={"ticket_id": ticket.pk, "assignee_id": ticket.assignee_id},
     )
+
+
+def notifications_first_reply_due(*, ticket: Ticket) -> None:
+    """Record the warnings of a ticket whose first reply is about to be late (inside the transaction that
+    flags it): an email to its assignee, if it has one, and a Slack message where its new-ticket message
+    would go."""
+    channel = slack_channel_for(ticket)
+    if channel is not None:
+        outbox_enqueue(
+            workspace=ticket.workspace,
+            task=FIRST_REPLY_SLACK_TASK,
+            payload={"ticket_id": ticket.pk, "channel": channel},
+        )
+    if ticket.assignee_id is not None:
+        outbox_enqueue(
+            workspace=ticket.workspace,
+            task=FIRST_REPLY_EMAIL_TASK,
+            payload={"ticket_id": ticket.pk, "assignee_id": ticket.assignee_id},
+        )

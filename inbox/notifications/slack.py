@@ -269,7 +269,7 @@ def slack_slot_hold(*, key: str, seconds: float) -> None:
 # --- Delivery ----------------------------------------------------------------------------------------
 
 
-def _slack_payload(tickets: list[Ticket]) -> dict[str, Any]:
+def _slack_payload(tickets: list[Ticket]) -> dict[str, Any] | None:
     if len(tickets) > 1:
         return digest_message(tickets)
     last = (
@@ -281,9 +281,45 @@ def _slack_payload(tickets: list[Ticket]) -> dict[str, Any]:
     return ticket_message(tickets[0], last_user_message=last or "")
 
 
-def slack_deliver(*, message_id: int) -> None:
+def first_reply_due_message(tickets: list[Ticket], *, now: datetime) -> dict[str, Any]:
+    """The Slack payload warning that tickets' first replies are about to be late (or are late)."""
+    lines = [
+        f"*:alarm_clock: {len(tickets)} ticket{'s' if len(tickets) != 1 else ''} waiting for a first reply*"
+        if len(tickets) > 1
+        else "*:alarm_clock: A ticket is waiting for its first reply*"
+    ]
+    for ticket in tickets:
+        due = ticket.first_reply_due_at
+        minutes = round((due - now).total_seconds() / 60) if due is not None else 0
+        when = f"due in {minutes} min" if minutes > 0 else "overdue" if minutes < 0 else "due now"
+        assignee = ticket.assignee.get_full_name() or ticket.assignee.get_username() if ticket.assignee else None
+        lines.append(
+            f"• <{ticket_link(ticket.pk)}|#{ticket.pk}> {_contact_text(ticket)} — *{when}*"
+            f"{f' (assigned to {slack_field(assignee)})' if assignee else ' (unassigned)'}"
+        )
+    return {
+        "text": f"First reply due: {', '.join(f'#{ticket.pk}' for ticket in tickets)}",
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}],
+    }
+
+
+def _first_reply_payload(tickets: list[Ticket]) -> dict[str, Any] | None:
+    waiting = [ticket for ticket in tickets if ticket.first_replied_at is None]
+    return first_reply_due_message(waiting, now=clock.now()) if waiting else None
+
+
+def first_reply_slack_deliver(*, message_id: int) -> None:
+    """Warn in Slack about the ticket of outbox row ``message_id`` (with the others waiting for the same
+    webhook), skipping tickets answered since the warning was recorded."""
+    slack_deliver(message_id=message_id, payload_for=_first_reply_payload)
+
+
+def slack_deliver(
+    *, message_id: int, payload_for: Callable[[list[Ticket]], dict[str, Any] | None] = _slack_payload
+) -> None:
     """Announce the ticket of outbox row ``message_id`` in Slack, with every other row waiting for the same
-    webhook (one message, or a digest of up to ``DIGEST_MAX``). The outbox keeps the rows' bookkeeping."""
+    webhook (one message, or a digest of up to ``DIGEST_MAX``). The outbox keeps the rows' bookkeeping.
+    ``payload_for`` builds the message from the tickets (None: nothing to send)."""
     message = outbox_due(message_id=message_id)
     if message is None:  # announced in another delivery's digest, failed, in flight or not due yet
         return
@@ -310,9 +346,11 @@ def slack_deliver(*, message_id: int) -> None:
     sent_at: list[datetime] = []
     try:
         ticket_ids = [int(row.payload["ticket_id"]) for row in batch]
-        tickets = list(Ticket.objects.filter(pk__in=ticket_ids).select_related("contact__company").order_by("id"))
-        if tickets:
-            payload = _slack_payload(tickets)
+        tickets = list(
+            Ticket.objects.filter(pk__in=ticket_ids).select_related("contact__company", "assignee").order_by("id")
+        )
+        payload = payload_for(tickets) if tickets else None
+        if payload is not None:
             slack_post(url=url, payload=payload, before_send=lambda: sent_at.append(clock.now()))
     except RetryLater as retry:
         slack_slot_hold(key=key, seconds=retry.delay)

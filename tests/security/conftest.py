@@ -23,7 +23,7 @@ from agents.turns import ToolCall
 from escalation.flow import ai_turn_submit
 from escalation.services import escalation_settings_ensure, knowledge_gap_link
 from halo.models import Contact, Membership, OutboxMessage, WebhookEndpoint, Workspace
-from halo.services import api_key_create, contact_upsert, membership_set, page_view_record
+from halo.services import api_key_create, business_hours_set, contact_upsert, membership_set, page_view_record
 from halo.webhooks.events import DELIVER_TASK, WebhookEvent
 from halo.webhooks.services import webhook_delivery_start, webhook_endpoint_create
 from inbox.models import CustomInbox, SavedView, Ticket
@@ -102,6 +102,7 @@ def tenant_build(*, name: str, marker: str) -> Tenant:
     custom_inbox = CustomInbox.objects.create(workspace=workspace, name=f"Inbox {marker}")
     saved_view = saved_view_create(workspace=workspace, name=f"View {marker}", created_by=teammate)
     macro_create(workspace=workspace, name=f"Macro {marker}", body=f"Hi {{{{ customer.first_name }}}} {marker}")
+    business_hours_set(workspace=workspace, data={"holidays": ["2026-12-24"]})
     webhook_endpoint = webhook_endpoint_create(
         workspace=workspace, url=f"https://hooks.{slug}.example.com/{marker}", events=[e.value for e in WebhookEvent]
     )

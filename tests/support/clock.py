@@ -29,3 +29,15 @@ class ManualClock(Clock):
 
     def monotonic(self) -> float:
         return super().monotonic() + self._offset
+
+
+class FixedClock(ManualClock):
+    """``halo.clock`` stopped at ``moment`` (a Monday morning in Berlin, the night the clocks change), moved on
+    only by ``advance``: for rules that depend on the time of day or the calendar, not on elapsed time."""
+
+    def __init__(self, moment: datetime) -> None:
+        super().__init__()
+        self._moment = moment
+
+    def now(self) -> datetime:
+        return self._moment + timedelta(seconds=self._offset)

@@ -32,7 +32,9 @@
  * indicator stands in for the AI while it answers, a failed send offers a retry in plain words, each message
  * has its time and its author (a teammate by first name, with initials), a reply that arrives while the panel
  * is closed puts an unread badge and a preview on the launcher, Esc closes the panel and gives focus back to
- * the launcher, and on a phone the panel takes the whole screen.
+ * the launcher, and on a phone the panel takes the whole screen. The header says when a reply can be expected
+ * (the config's expected_reply: the team's typical reply time in business hours, when it is back outside
+ * them, on the visitor's clock: every call sends the browser's time zone).
  */
 (function () {
   "use strict";
@@ -65,6 +67,13 @@
   var conversationKey = agentId ? "conversation:agent:" + agentId : "conversation";
   var trackPages = script.dataset.trackPages !== "false";
   var MAX_CHARS = 4000;
+  // When the team is back is said on the visitor's own clock (the server falls back to the workspace's).
+  var visitorTimezone = null;
+  try {
+    visitorTimezone = Intl.DateTimeFormat().resolvedOptions().timeZone || null;
+  } catch (error) {
+    visitorTimezone = null;
+  }
   var PAGE_SIZE = 200; // messages per ?after= page (agents.selectors.messages_after)
   // While a teammate owns the conversation, a catch-up this often: a reply whose broadcast was lost (Redis
   // restarted while the socket stayed open) shows within this time without any other message to reveal it.
@@ -129,6 +138,7 @@
   function api(method, path, body, query) {
     var url = new URL(base + "/api/widget/v1/" + path);
     url.searchParams.set("app_id", appId); // lets a CORS preflight find the workspace
+    if (visitorTimezone) url.searchParams.set("timezone", visitorTimezone);
     Object.keys(query || {}).forEach(function (key) {
       if (query[key] !== null && query[key] !== undefined) url.searchParams.set(key, query[key]);
     });
@@ -201,11 +211,17 @@
   panel.setAttribute("role", "dialog");
   panel.hidden = true;
   var header = el("header", "halo-header");
+  var heading = el("div", "halo-heading");
   var title = el("span", "halo-title", "Chat");
+  // When a reply can be expected: the team's typical reply time in its hours, when it is back outside them.
+  var expected = el("span", "halo-expected");
+  expected.hidden = true;
+  heading.appendChild(title);
+  heading.appendChild(expected);
   var close = el("button", "halo-close", "×");
   close.type = "button";
   close.setAttribute("aria-label", "Close chat");
-  header.appendChild(title);
+  header.appendChild(heading);
   header.appendChild(close);
   var list = el("ol", "halo-messages");
   list.setAttribute("aria-live", "polite");
@@ -498,6 +514,9 @@
     var handedOff = state.status === "handed_off";
     var asking = !rating.hidden && rating.getAttribute("data-state") !== "thanks"; // one prompt at a time
     handoff.hidden = !(state.config && state.config.human_handoff_available) || handedOff || asking;
+    // Outside business hours the handoff message asks for an email address first: the input says so too.
+    var away = state.config && state.config.expected_reply && !state.config.expected_reply.open_now;
+    input.placeholder = handedOff && away ? "Your email address, or more details…" : "Ask a question…";
   }
 
   // --- conversation ---------------------------------------------------------------------------------
@@ -731,6 +750,11 @@
     .then(function (config) {
       state.config = config;
       title.textContent = config.name;
+      if (config.expected_reply && config.expected_reply.text) {
+        expected.textContent = config.expected_reply.text;
+        expected.hidden = false;
+        root.setAttribute("data-team", config.expected_reply.open_now ? "open" : "away");
+      }
       if (config.greeting) list.appendChild(el("li", "halo-message halo-message--greeting", config.greeting));
       setStatus(state.status);
       root.setAttribute("data-ready", "true");

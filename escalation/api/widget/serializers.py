@@ -35,11 +35,21 @@ class WidgetUserSerializer(StrictSerializer):
     )
 
 
+class ExpectedReplySerializer(serializers.Serializer[Any]):
+    open_now = serializers.BooleanField(help_text="Whether the team is within its business hours now.")
+    text = serializers.CharField(
+        help_text='For the widget\'s header: "Our team typically replies in about 20 minutes", "We\'re back '
+        'Monday at 09:00".'
+    )
+    next_open_at = serializers.DateTimeField(allow_null=True, help_text="When the team is back (null while open).")
+
+
 class WidgetConfigSerializer(serializers.Serializer[Any]):
     app_id = serializers.CharField()
     name = serializers.CharField(help_text="The agent's name.")
     greeting = serializers.CharField()
     human_handoff_available = serializers.BooleanField()
+    expected_reply = ExpectedReplySerializer()
 
 
 class WidgetStartSerializer(StrictSerializer):

@@ -3,7 +3,6 @@ selector) and renders the result."""
 
 from typing import Any
 
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -16,6 +15,7 @@ from escalation.api.widget.cors import WidgetView
 from escalation.api.widget.identity import widget_identity
 from escalation.api.widget.params import new_visitor_id
 from escalation.api.widget.serializers import (
+    ExpectedReplySerializer,
     HandoffSerializer,
     TicketRefSerializer,
     WidgetCatchUpSerializer,
@@ -33,8 +33,9 @@ from escalation.api.widget.serializers import (
 )
 from escalation.error_codes import WidgetErrorCode
 from escalation.flow import PostResult, conversation_start, handoff_request, message_receive
-from escalation.selectors import handoff_available
+from escalation.selectors import agent_escalation_settings, expected_reply_get, handoff_available
 from escalation.services import HandoffUnavailable
+from halo import clock
 from halo.api.errors import ApiError
 from halo.api.schema import error_responses
 from halo.identity import ContactIdentity
@@ -56,6 +57,18 @@ AGENT_ID = OpenApiParameter(
     description="The id of one of the workspace's agents (default: its first). Unknown: 404 `unknown_agent`.",
 )
 CONVERSATION_ID = OpenApiParameter("conversation_id", int, OpenApiParameter.PATH)
+VISITOR_TIMEZONE = OpenApiParameter(
+    "timezone",
+    str,
+    OpenApiParameter.QUERY,
+    required=False,
+    description="The visitor's IANA time zone (e.g. America/New_York): when the team is back is said on their "
+    "clock. Unknown or absent: the workspace's.",
+)
+
+
+def _visitor_timezone(request: Request) -> str | None:
+    return request.query_params.get("timezone") or None
 
 
 def _check_body_length(data: Any) -> None:
@@ -87,12 +100,15 @@ class WidgetConfigView(WidgetView):
         operation_id="widget_config",
         summary="Widget configuration",
         description=(
-            "The agent's name and greeting, and whether the 'Talk to a human' button is shown. `agent` picks "
-            "one of the workspace's agents (default: its first); 404 `unknown_agent` if it is not one of them."
+            "The agent's name and greeting, whether the 'Talk to a human' button is shown, and when a reply can "
+            "be expected (`expected_reply`: during business hours the team's median first-reply time over the "
+            "last 7 days, else when it is back, on the visitor's clock). `agent` picks one of the workspace's "
+            "agents (default: its first); 404 `unknown_agent` if it is not one of them."
         ),
         parameters=[
             APP_ID,
             AGENT_ID,
+            VISITOR_TIMEZONE,
             OpenApiParameter("user_id", str, OpenApiParameter.QUERY, required=False),
             OpenApiParameter("user_hash", str, OpenApiParameter.QUERY, required=False),
             OpenApiParameter("visitor_id", str, OpenApiParameter.QUERY, required=False),
@@ -106,12 +122,20 @@ class WidgetConfigView(WidgetView):
         agent = self.agent_for_embed(workspace, request.query_params.get("agent"))
         identity = widget_identity(workspace=workspace, data=dict(request.query_params.items()))
         contact = contact_of_identity(workspace=workspace, identity=identity)
+        now = clock.now()
+        expected = expected_reply_get(
+            workspace=workspace,
+            escalation_settings=agent_escalation_settings(agent=agent),
+            now=now,
+            visitor_timezone=_visitor_timezone(request),
+        )
         return Response(
             {
                 "app_id": workspace.app_id,
                 "name": agent.name,
                 "greeting": agent.greeting,
-                "human_handoff_available": handoff_available(agent=agent, contact=contact, now=timezone.now()),
+                "human_handoff_available": handoff_available(agent=agent, contact=contact, now=now),
+                "expected_reply": ExpectedReplySerializer(expected).data,
             }
         )
 
@@ -127,6 +151,7 @@ class WidgetConversationsView(WidgetView):
             "picks one of the workspace's agents (default: its first), which keeps the conversation; 404 "
             "`unknown_agent` if it is not one of them."
         ),
+        parameters=[VISITOR_TIMEZONE],
         request=WidgetStartSerializer,
         responses={201: WidgetConversationSerializer, **error_responses(400, 401, 404, 429)},
         auth=[],
@@ -148,7 +173,11 @@ class WidgetConversationsView(WidgetView):
         if identity.user_id is None and identity.visitor_id is None:
             identity = ContactIdentity(visitor_id=new_visitor_id())
         result = conversation_start(
-            workspace=workspace, agent=agent, identity=identity, body=serializer.validated_data["body"]
+            workspace=workspace,
+            agent=agent,
+            identity=identity,
+            body=serializer.validated_data["body"],
+            visitor_timezone=_visitor_timezone(request),
         )
         payload = {
             "id": result.conversation.pk,
@@ -195,7 +224,7 @@ class WidgetMessagesView(WidgetView):
         description="Stores the user's message and returns every message it created, in id order (the user's, "
         "the AI's reply unless a human owns the conversation, and the handoff's system message if it handed off), "
         "the conversation's status and its ticket.",
-        parameters=[CONVERSATION_ID, APP_ID_FOR_CORS],
+        parameters=[CONVERSATION_ID, APP_ID_FOR_CORS, VISITOR_TIMEZONE],
         request=WidgetMessageInputSerializer,
         responses={201: WidgetMessagesSerializer, **error_responses(400, 401, 404, 429)},
         tags=["widget"],
@@ -205,7 +234,11 @@ class WidgetMessagesView(WidgetView):
         _check_body_length(request.data)
         serializer = WidgetMessageInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = message_receive(conversation=conversation, body=serializer.validated_data["body"])
+        result = message_receive(
+            conversation=conversation,
+            body=serializer.validated_data["body"],
+            visitor_timezone=_visitor_timezone(request),
+        )
         return Response(_messages_payload(result), status=status.HTTP_201_CREATED)
 
 
@@ -219,7 +252,7 @@ class WidgetHandoffView(WidgetView):
             "filter is enforced here, on the server, whatever the widget shows). Asking again returns the same "
             "ticket."
         ),
-        parameters=[CONVERSATION_ID, APP_ID_FOR_CORS],
+        parameters=[CONVERSATION_ID, APP_ID_FOR_CORS, VISITOR_TIMEZONE],
         request=None,
         responses={201: HandoffSerializer, **error_responses(401, 403, 404, 429)},
         tags=["widget"],
@@ -227,7 +260,7 @@ class WidgetHandoffView(WidgetView):
     def post(self, request: Request, conversation_id: int) -> Response:
         conversation = self.conversation_for_token(request, conversation_id)
         try:
-            handoff = handoff_request(conversation=conversation)
+            handoff = handoff_request(conversation=conversation, visitor_timezone=_visitor_timezone(request))
         except HandoffUnavailable:
             raise ApiError(
                 WidgetErrorCode.HANDOFF_UNAVAILABLE,

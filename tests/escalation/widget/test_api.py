@@ -47,6 +47,12 @@ class TestConfig:
             "name": "Ada",
             "greeting": "Hi, I'm Ada!",
             "human_handoff_available": response.json()["human_handoff_available"],
+            # A workspace without business hours is open around the clock; no reply measured yet.
+            "expected_reply": {
+                "open_now": True,
+                "text": "Our team usually replies within a few hours",
+                "next_open_at": None,
+            },
         }
         assert isinstance(response.json()["human_handoff_available"], bool)
 
@@ -326,8 +332,9 @@ QUERIES_AI_ANSWER = 9
 # An AI turn that hands off adds: the turn history (1); the ticket, one INSERT that the "one open ticket per
 # contact" constraint may refuse (1); the conversation link and the escalation event (2); the handoff message
 # and the conversation's status (2); the summary's outbox row (1); the sidebar's count cells (1); the inbox
-# counter and event (2).
-QUERIES_ESCALATING_TURN = 19
+# counter and event (2); the team's measured reply time, for the handoff message (1, then cached for a few
+# minutes). The workspace's business hours come with the conversation's own read.
+QUERIES_ESCALATING_TURN = 20
 # A message on a handed-off conversation: conversation, SAVEPOINT, message, touch; the ticket; the inbox
 # counter and event; RELEASE.
 QUERIES_HANDED_OFF = 8

@@ -474,13 +474,11 @@ def _counts_add(*, workspace_id: int, deltas: dict[Cell, int], create: bool = Fa
     params: list[Any] = []
     for status, assignee_key, inbox_key in cells:
         params += [workspace_id, status, assignee_key, inbox_key, deltas[(status, assignee_key, inbox_key)]]
+    on_conflict = "DO NOTHING" if create else f"DO UPDATE SET n = {table}.n + excluded.n"  # nosec B608
+    # Only our table's quoted name and placeholders are formatted in; every value is a parameter.
+    sql = f"INSERT INTO {table} (workspace_id, status, assignee_key, inbox_key, n) VALUES {values} ON CONFLICT (workspace_id, status, assignee_key, inbox_key) {on_conflict}"  # noqa: S608, E501  # nosec B608
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (workspace_id, status, assignee_key, inbox_key, n) VALUES {values} "  # noqa: S608 (our table)  # nosec B608
-            "ON CONFLICT (workspace_id, status, assignee_key, inbox_key) "
-            + ("DO NOTHING" if create else f"DO UPDATE SET n = {table}.n + excluded.n"),
-            params,
-        )
+        cursor.execute(sql, params)
 
 
 def inbox_counts_rebuild(*, workspace_id: int | None = None) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Q
+from redis.exceptions import RedisError
 
 from agents.models import Agent, AgentTurn, Conversation
 from agents.responders import TurnResult
@@ -30,6 +31,7 @@ from escalation.models import (
     default_escalation_phrases,
     default_handoff_phrases,
 )
+from halo.api.throttling import cache_available, cache_failed
 from halo.hours import Schedule, is_open, next_opening, opening_text, reply_time_text
 from halo.models import Contact, Workspace
 from halo.selectors import BusinessHoursSettings, business_hours_get
@@ -344,12 +346,23 @@ class ExpectedReply:
 
 
 def _median_cached(*, workspace: Workspace, schedule: Schedule, now: datetime) -> float | None:
+    """The team's measured median, from the cache when it is there; a cache that fails is left alone (the
+    median is measured again), never a failed widget request."""
     key = f"halo:first-reply-median:{workspace.pk}"
-    cached = cache.get(key)
-    if cached is not None:
-        return cached[0]  # type: ignore[no-any-return]
+    if cache_available():
+        try:
+            cached = cache.get(key)
+        except (RedisError, OSError):
+            cache_failed("the team's reply time")
+        else:
+            if cached is not None:
+                return cached[0]  # type: ignore[no-any-return]
     median = first_reply_median_minutes(workspace=workspace, schedule=schedule, now=now)
-    cache.set(key, (median,), REPLY_TIME_CACHE_SECONDS)
+    if cache_available():
+        try:
+            cache.set(key, (median,), REPLY_TIME_CACHE_SECONDS)
+        except (RedisError, OSError):
+            cache_failed("the team's reply time")
     return median
 
 

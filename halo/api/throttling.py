@@ -113,3 +113,15 @@ class PasswordResetAccountThrottle(CacheRateThrottle):
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": hashlib.sha256(self.email.encode()).hexdigest()}
+
+
+def cache_available() -> bool:
+    """Whether the cache may be asked now: not while a failure paused it (the rate limits' own pause, so a
+    cache that does not answer costs a request one timeout, whoever asked it first)."""
+    return not _cache_pause.active(_cache_location())
+
+
+def cache_failed(scope: str) -> None:
+    """The cache failed a caller other than the rate limits: leave it alone for a few seconds, as they do."""
+    _cache_pause.start(_cache_location(), CACHE_PAUSE_SECONDS)
+    logger.warning("cache not used for %.0f s: it is unreachable (%s)", CACHE_PAUSE_SECONDS, scope)

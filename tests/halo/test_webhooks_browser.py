@@ -119,10 +119,10 @@ def test_an_admin_adds_an_endpoint_sees_deliveries_and_redelivers(
     page.screenshot(path=str(SCREENSHOTS / "admin-webhook-deliveries.png"), full_page=True)
 
     received = len(receiver.events)
-    first_id = receiver.events[0]["id"]
+    sent_ids = {event["id"] for event in receiver.events}
     page.locator("#result_list tbody tr").last.locator("input.action-select").check()
     page.select_option("select[name=action]", "redeliver")
     page.click("button[name=index]")
     assert "Queued 1 event(s) for delivery again." in page.inner_text(".messagelist")
     wait_until(lambda: len(receiver.events) > received, timeout=30, what="the redelivery")
-    assert receiver.events[-1]["id"] == first_id  # the same event, under the same id
+    assert receiver.events[-1]["id"] in sent_ids  # an event sent before, again under its id

@@ -39,7 +39,7 @@ def channel_layer(request: pytest.FixtureRequest, settings: Any) -> str:
     if request.param == "redis":
         if not os.environ.get("REDIS_URL"):
             pytest.skip("needs REDIS_URL")
-        assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+        assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "halo.layers.RedisChannelLayer"  # pub/sub
     else:
         settings.CHANNEL_LAYERS = {"default": {"BACKEND": "halo.layers.EmbeddedChannelLayer"}}
     return str(request.param)

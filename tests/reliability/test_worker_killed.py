@@ -213,11 +213,12 @@ def test_worker_killed_mid_digest_against_a_slow_slack_duplicates_at_most_one_me
             wait_until(drained, timeout=60, what="the restarted worker to finish the backlog")
 
     announced: set[int] = set()
-    duplicated_messages: list[list[int]] = []
+    twice: set[int] = set()
     for message in slack.received_tickets:
-        if announced & set(message):
-            duplicated_messages.append(message)
+        twice |= announced & set(message)
         announced |= set(message)
     assert announced == {ticket.pk for ticket in tickets}  # none lost
-    assert len(duplicated_messages) <= 1, slack.received_tickets
+    # The tickets announced twice are those of one message at most: the digest in flight when the worker died
+    # (the new worker may send them again in one message or, when their leases end a moment apart, in two).
+    assert any(twice <= set(message) for message in slack.received_tickets), slack.received_tickets
     assert slack.most_in_flight == 1  # one message of the webhook in flight at a time

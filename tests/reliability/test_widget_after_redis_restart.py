@@ -107,7 +107,7 @@ class Widget:
             try:
                 socket = self._connect()
             except Exception:  # the ws process cannot take the socket yet: retry, as widget.js backs off
-                time.sleep(0.2)
+                self.stopped.wait(0.2)  # the reconnect backoff, cut short when the test stops the client
                 continue
             self.catch_up()  # every (re)connect catches up with what the socket missed
             self.ready.set()

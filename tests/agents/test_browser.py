@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.browser import MANAGE, ROOT, halo_server_running, server_env, uvicorn_command, widget_ask
+from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -65,7 +66,9 @@ window.WebSocket.prototype = NativeWebSocket.prototype;
 
 
 def wait_for_live_socket(page: Any) -> None:
-    page.wait_for_function("window.haloSocketsOpened >= 1", timeout=10_000)
+    # Polled from here: Playwright's own polling of a predicate compiles it in the page, which the widget's
+    # Content-Security-Policy (no eval) refuses; a plain evaluate is not compiled by the page.
+    wait_until(lambda: page.evaluate("() => window.haloSocketsOpened || 0") >= 1, timeout=10, what="a live socket")
 
 
 NO_SOCKET = """
@@ -331,7 +334,7 @@ def test_a_live_message_that_skips_ids_makes_the_widget_fetch_what_it_missed(
     staff_reply(halo_server, halo_data_dir, conversation_id, "Second: all done.")
 
     # The live "Second" skips past "First": the widget fetches ?after= at once, well before its slow timer.
-    page.wait_for_function("() => document.querySelectorAll('.halo-message--teammate').length >= 2", timeout=5_000)
+    page.locator(".halo-message--teammate").nth(1).wait_for(timeout=5_000)
     texts = page.locator(".halo-message--teammate").all_inner_texts()
     assert "First: I am looking into it." in texts[0]
     assert "Second: all done." in texts[1]

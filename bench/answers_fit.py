@@ -16,7 +16,8 @@ calibration sets (``bench/data/zulip-calibration.json``, ``bench/data/demo-calib
 without vectors, fits four logistic regressions (L2-regularised, Newton's method in numpy): the chance
 that the first hit is right, and that one of the first three is, for the semantic and the lexical mode.
 It prints them as the ``Model(...)`` values to paste into ``agents/knowledge/calibration.py``, with their
-in-sample and 5-fold cross-validated AUC and expected calibration error. The calibration sets are never
+in-sample and 5-fold cross-validated AUC and expected calibration error (``--check FILE…``: also on other
+question files over Zulip's help center, measured only). The calibration sets are never
 used for tuning retrieval, and the dev and held-out questions never for fitting.
 """
 
@@ -144,6 +145,21 @@ def evaluate(rows: list[dict[str, Any]], names: list[str], label: str) -> tuple[
     )
 
 
+def _check(rows: list[dict[str, Any]], names: list[str], label: str, weights: np.ndarray, intercept: float) -> str:
+    """A fitted model's AUC (answerable vs not) and calibration error on questions it was not fitted on."""
+    p = np.array(
+        [
+            predict(np.array([row["features"][n] for n in names]), weights, intercept) if row["features"] else 0.0
+            for row in rows
+        ]
+    )
+    answerable = np.array([row["answerable"] for row in rows])
+    pairs = list(zip(p.tolist(), [bool(row[label]) for row in rows], strict=True))
+    auc = bench.auc(p[answerable].tolist(), p[~answerable].tolist())
+    share = np.mean([row[label] for row in rows if row["answerable"]])
+    return f"AUC answerable vs not {auc:.3f}, ECE {bench.ece(pairs):.3f}, {label} {share:.3f} (n={len(rows)})"
+
+
 def load(zulip: Path, with_demo: bool) -> dict[str, tuple[Any, dict[str, str]]]:
     from halo.models import Workspace
 
@@ -195,6 +211,10 @@ def main() -> int:
     parser.add_argument("--zulip", type=Path, required=True)
     parser.add_argument("--dev", type=Path)
     parser.add_argument("--vector-cache", type=Path, help="keep passage vectors here between runs")
+    parser.add_argument(
+        "--check", type=Path, nargs="*", default=[], help="fit: question files over Zulip to measure the models on"
+    )
+    parser.add_argument("--semantic-features", help="fit: comma-separated features of the semantic models")
     options = parser.parse_args()
     bench.setup("sqlite", "local")
     if options.vector_cache:
@@ -221,15 +241,23 @@ def main() -> int:
             top1, top3 = np.mean([r["top1"] for r in rows]), np.mean([r["top3"] for r in rows])
             print(f"| words only | - | {top1:.3f} | {top3:.3f} |")
             return 0
-        for mode, names in (("SEMANTIC", SEMANTIC_FEATURES), ("LEXICAL", LEXICAL_FEATURES)):
+        semantic_names = options.semantic_features.split(",") if options.semantic_features else SEMANTIC_FEATURES
+        for mode, names in (("SEMANTIC", semantic_names), ("LEXICAL", LEXICAL_FEATURES)):
             rows = []
             for set_name, (workspace, by_url) in workspaces.items():
                 rows += lookup_rows(workspace, questions_of(CALIBRATION[set_name]), by_url, semantic=mode == "SEMANTIC")
+            workspace, by_url = workspaces["zulip"]
+            checks = {
+                path.name: lookup_rows(workspace, questions_of(path), by_url, semantic=mode == "SEMANTIC")
+                for path in options.check
+            }
             for label, model in (("top1", "ANSWER"), ("top3", "CHOICES")):
                 weights, intercept, report = evaluate(rows, names, label)
                 values = ", ".join(f'"{n}": {w:.4f}' for n, w in zip(names, weights, strict=True))
                 print(f"{mode}_{model} = Model(intercept={intercept:.4f}, weights={{{values}}})")
                 print("    # " + ", ".join(f"{k} {v:.3f}" for k, v in report.items()) + f" (n={len(rows)})")
+                for check_name, check_rows in checks.items():
+                    print(f"    # {check_name}: " + _check(check_rows, names, label, weights, intercept))
         return 0
     finally:
         connection.creation.destroy_test_db(name, verbosity=0)

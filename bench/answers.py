@@ -282,6 +282,7 @@ def handoff_figures(context: Context) -> list[tuple[str, str]]:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return list(module.handoff_figures(context))
 

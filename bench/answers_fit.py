@@ -42,9 +42,18 @@ CALIBRATION = {
     "zulip": ROOT / "bench" / "data" / "zulip-calibration.json",
     "demo": ROOT / "bench" / "data" / "demo-calibration.json",
 }
-# Which features each model may use (fewer, steadier coefficients for the lexical mode).
-SEMANTIC_FEATURES = ["score", "margin", "cosine", "lexical", "coverage", "unknown", "lexical_agrees", "terms"]
-LEXICAL_FEATURES = ["score", "margin", "coverage", "unknown", "terms"]
+# Which features each model may use. The chance that the first hit is right needs the margin to the
+# runner-up; the chance that one of three is right does not, and the search's score with the share of
+# unknown words separates answerable questions from off-topic ones best (compared on the dev questions,
+# docs/answers.md).
+SEMANTIC_FEATURES = {
+    "ANSWER": ["score", "margin", "cosine", "unknown", "terms"],
+    "CHOICES": ["score", "unknown"],
+}
+LEXICAL_FEATURES = {
+    "ANSWER": ["score", "margin", "coverage", "unknown", "terms"],
+    "CHOICES": ["score", "margin", "coverage", "unknown", "terms"],
+}
 L2 = 1.0
 
 
@@ -241,8 +250,10 @@ def main() -> int:
             top1, top3 = np.mean([r["top1"] for r in rows]), np.mean([r["top3"] for r in rows])
             print(f"| words only | - | {top1:.3f} | {top3:.3f} |")
             return 0
-        semantic_names = options.semantic_features.split(",") if options.semantic_features else SEMANTIC_FEATURES
-        for mode, names in (("SEMANTIC", semantic_names), ("LEXICAL", LEXICAL_FEATURES)):
+        semantic = SEMANTIC_FEATURES
+        if options.semantic_features:
+            semantic = dict.fromkeys(SEMANTIC_FEATURES, options.semantic_features.split(","))
+        for mode, feature_sets in (("SEMANTIC", semantic), ("LEXICAL", LEXICAL_FEATURES)):
             rows = []
             for set_name, (workspace, by_url) in workspaces.items():
                 rows += lookup_rows(workspace, questions_of(CALIBRATION[set_name]), by_url, semantic=mode == "SEMANTIC")
@@ -252,6 +263,7 @@ def main() -> int:
                 for path in options.check
             }
             for label, model in (("top1", "ANSWER"), ("top3", "CHOICES")):
+                names = feature_sets[model]
                 weights, intercept, report = evaluate(rows, names, label)
                 values = ", ".join(f'"{n}": {w:.4f}' for n, w in zip(names, weights, strict=True))
                 print(f"{mode}_{model} = Model(intercept={intercept:.4f}, weights={{{values}}})")

@@ -42,13 +42,13 @@ CALIBRATION = {
     "zulip": ROOT / "bench" / "data" / "zulip-calibration.json",
     "demo": ROOT / "bench" / "data" / "demo-calibration.json",
 }
-# Which features each model may use. The chance that the first hit is right needs the margin to the
-# runner-up; the chance that one of three is right does not, and the search's score with the share of
-# unknown words separates answerable questions from off-topic ones best (compared on the dev questions,
-# docs/answers.md).
+# Which features each model may use. The chance that the first hit is right: the lexical score, the
+# coverage and the agreement of words and meaning separated answerable questions from off-topic ones worse
+# on the dev questions (docs/answers.md), so they are left out. The chance that one of three is right keeps
+# them: without them the "Did you mean" replies, chosen when the first two are close, came out overconfident.
 SEMANTIC_FEATURES = {
     "ANSWER": ["score", "margin", "cosine", "unknown", "terms"],
-    "CHOICES": ["score", "unknown"],
+    "CHOICES": ["score", "margin", "cosine", "lexical", "coverage", "unknown", "lexical_agrees", "terms"],
 }
 LEXICAL_FEATURES = {
     "ANSWER": ["score", "margin", "coverage", "unknown", "terms"],

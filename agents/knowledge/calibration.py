@@ -38,10 +38,19 @@ SEMANTIC_ANSWER = Model(
     intercept=-2.7123,
     weights={"score": 0.2637, "margin": 16.6012, "cosine": 3.3079, "unknown": -1.3673, "terms": -0.0813},
 )
-# Whether one of three offered articles is right hardly depends on the margin between the first two; the
-# search's score and the share of unknown words carry it, and fewer features separate answerable questions
-# from off-topic ones better on questions the fit never saw (docs/answers.md).
-SEMANTIC_CHOICES = Model(intercept=-3.7521, weights={"score": 8.5484, "unknown": -0.6588})
+SEMANTIC_CHOICES = Model(
+    intercept=-3.7177,
+    weights={
+        "score": 1.3639,
+        "margin": 14.2368,
+        "cosine": 5.6017,
+        "lexical": 3.5310,
+        "coverage": -0.5588,
+        "unknown": -0.9767,
+        "lexical_agrees": 0.0212,
+        "terms": -0.2189,
+    },
+)
 LEXICAL_ANSWER = Model(
     intercept=-5.8120,
     weights={"score": 3.5174, "margin": 11.6645, "coverage": 0.7761, "unknown": 1.9120, "terms": 1.2482},

@@ -6,9 +6,8 @@ between the question's vector and the passage's). The two are blended linearly â
 ``LEXICAL_WEIGHT`` times the lexical score â€” because people ask with other words than articles use
 ("hotkeys" for keyboard shortcuts) and the meaning carries it, while a rare exact word (an integration's
 name) is best caught by the words. An article scores as its best passage (its title counts as a passage
-searched by meaning). A passage that only lists other articles (``PassageRow.reference``) is never scored:
-it would stand for the articles it names. Passages not embedded yet are scored by their words alone; a
-workspace with no vectors (the model not installed, or switched off) is searched by words only.
+searched by meaning). Passages not embedded yet are scored by their words alone; a workspace with no
+vectors (the model not installed, or switched off) is searched by words only.
 
 Cost per question: one query (the lexical candidates with the workspace's index version) plus, when the
 index changed since this process last looked, one to reload its snapshot; the question's vector takes a

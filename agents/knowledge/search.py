@@ -128,7 +128,7 @@ def _best_section(snapshot: Snapshot, article_id: int, score: Callable[[int], fl
     sections = [
         snapshot.passages[pk]
         for pk in snapshot.article_passages.get(article_id, ())
-        if snapshot.passages[pk].kind == KnowledgePassage.Kind.SECTION and not snapshot.passages[pk].reference
+        if snapshot.passages[pk].kind == KnowledgePassage.Kind.SECTION
     ]
     if not sections:
         return None
@@ -171,7 +171,7 @@ def knowledge_lookup(*, workspace: Workspace, text: str, limit: int = 3) -> Know
     lexical: dict[int, float] = {}
     for pk in candidates.passage_ids:
         row = snapshot.passages.get(pk)
-        if row is not None and not row.reference:
+        if row is not None:
             lexical[pk] = bm25f(snapshot, row, stems)
     best_lexical: dict[int, float] = {}
     for pk, score in lexical.items():

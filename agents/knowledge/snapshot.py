@@ -9,7 +9,6 @@ query, and every search reads the workspace's index version in its own query: a 
 ``CACHE_WORKSPACES`` most recently searched workspaces.
 """
 
-import re
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
@@ -37,9 +36,6 @@ class PassageRow:
     title_terms: tuple[str, ...]
     heading_terms: tuple[str, ...]
     body_terms: tuple[str, ...]
-    # A list of other articles of the help center ("Related articles"): it points to them and answers
-    # nothing itself, so search never ranks it (``reference_passage``).
-    reference: bool = False
 
 
 @dataclass
@@ -99,27 +95,6 @@ def _one_edit(a: str, b: str) -> bool:
     return any(long[:index] + long[index + 1 :] == short for index in range(len(long)))
 
 
-_LIST_ITEM = re.compile(r"^\s*(?:[*+\u2022-]|\d+[.)])\s+")
-_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_MARKS = re.compile(r"[*_`\[\]]")
-
-
-def _naming(line: str) -> str:
-    """A list item as the title it may name: bullet, link target and Markdown marks dropped, lower case."""
-    text = _MARKS.sub("", _LINK.sub(r"\1", _LIST_ITEM.sub("", line)))
-    return " ".join(text.lower().split()).rstrip(".:;")
-
-
-def reference_passage(body: str, *, own_title: str, titles: set[str]) -> bool:
-    """True when at least half of the passage's lines are list items naming another article of the help
-    center (``titles``, as ``_naming`` gives them): a list of related articles. Ranked as the article it
-    sits in, such a list would answer a question about any of the articles it names."""
-    lines = [line for line in body.splitlines() if line.strip()]
-    own = _naming(own_title)
-    naming = sum(1 for line in lines if _LIST_ITEM.match(line) and _naming(line) in titles and _naming(line) != own)
-    return bool(lines) and 2 * naming >= len(lines)
-
-
 def _build(workspace_id: int) -> Snapshot:
     # The version is read with the rows, in the same statement: rows and version of one moment. (Read
     # apart, rows newer than their version would only cost a reload; the other way round would keep stale
@@ -165,7 +140,6 @@ def _build(workspace_id: int) -> Snapshot:
     vectors: dict[str, list[bytes]] = {}
     lengths = [0, 0, 0]
     text_parts: list[str] = []
-    titles = {_naming(row[10]) for row in rows}  # the published articles' (those with passages)
     for (
         pk,
         article_id,
@@ -190,8 +164,6 @@ def _build(workspace_id: int) -> Snapshot:
             title_terms=tuple(title_terms.split()),
             heading_terms=tuple(heading_terms.split()),
             body_terms=tuple(body_terms.split()),
-            reference=kind == KnowledgePassage.Kind.SECTION
-            and reference_passage(body, own_title=title, titles=titles),
         )
         snapshot.passages[pk] = row
         snapshot.article_passages.setdefault(article_id, []).append(pk)
@@ -206,7 +178,7 @@ def _build(workspace_id: int) -> Snapshot:
             lengths[2] += len(row.body_terms)
             text_parts.append(heading)
             text_parts.append(body)
-        if embedding is not None and model and not row.reference:
+        if embedding is not None and model:
             vector_ids.setdefault(model, []).append((article_id, pk))
             vectors.setdefault(model, []).append(bytes(embedding))
     if snapshot.sections:

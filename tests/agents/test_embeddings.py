@@ -117,23 +117,6 @@ def test_meaning_finds_what_no_word_matches(model: MiniLM, workspace: Workspace)
     )
 
 
-def test_a_list_of_related_articles_is_not_what_finds_an_article_by_meaning(
-    model: MiniLM, workspace: Workspace
-) -> None:
-    _articles(workspace)
-    knowledge_article_create(
-        workspace=workspace,
-        title="Your account",
-        body="Rename yourself under Settings.\n\n## Related articles\n\n* Change your profile picture\n"
-        "* Keyboard shortcuts\n",
-    )
-    _embed_pending()
-
-    hits = knowledge_search(workspace=workspace, text="profile picture or keyboard shortcuts?")
-
-    assert "Your account" not in [hit.title for hit in hits[:2]]
-
-
 def test_passages_not_embedded_yet_are_found_by_their_words(model: MiniLM, workspace: Workspace) -> None:
     _articles(workspace)
     _embed_pending()

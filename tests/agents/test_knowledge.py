@@ -9,7 +9,7 @@ from agents.knowledge import knowledge_reindex, knowledge_search, query_coverage
 from agents.knowledge.answers import MAX_QUOTE_CHARS, quote
 from agents.knowledge.passages import MAX_PASSAGE_WORDS, article_passages
 from agents.knowledge.search import knowledge_lookup
-from agents.knowledge.snapshot import reference_passage, snapshot_forget_all
+from agents.knowledge.snapshot import snapshot_forget_all
 from agents.knowledge.text import sentences, stems
 from agents.models import KnowledgeArticle, KnowledgePassage
 from agents.services import knowledge_article_create, knowledge_article_delete, knowledge_article_update
@@ -152,30 +152,6 @@ def test_a_typo_is_corrected_from_the_help_centers_own_words(
 
     assert "password" in result.terms
     assert result.hits[0].title == "How to reset your password"
-
-
-def test_a_list_of_related_articles_is_not_what_finds_an_article(workspace: Workspace) -> None:
-    KnowledgeArticleFactory(
-        workspace=workspace,
-        title="Keyboard shortcuts",
-        body="Press ? to see every shortcut.\n\n## Related articles\n\n* Dark theme\n* [Font size](/help/font-size)\n",
-    )
-    KnowledgeArticleFactory(workspace=workspace, title="Dark theme", body="Switch the colours under Preferences.")
-    KnowledgeArticleFactory(workspace=workspace, title="Font size", body="Pick a bigger font under Preferences.")
-
-    hits = knowledge_search(workspace=workspace, text="font size and dark theme")
-
-    assert sorted(hit.title for hit in hits) == ["Dark theme", "Font size"]
-    assert knowledge_search(workspace=workspace, text="see every shortcut")[0].title == "Keyboard shortcuts"
-
-
-def test_a_passage_is_a_reference_list_only_when_most_of_it_names_other_articles() -> None:
-    titles = {"dark theme", "font size", "keyboard shortcuts"}
-
-    assert reference_passage("* Dark theme\n* **Font size**\n* Something else", own_title="X", titles=titles)
-    assert not reference_passage("* Dark theme\n* Pick a colour\n* Save it", own_title="X", titles=titles)
-    assert not reference_passage("Dark theme\nFont size", own_title="X", titles=titles)  # not a list
-    assert not reference_passage("* Keyboard shortcuts\n* Save", own_title="Keyboard shortcuts", titles=titles)
 
 
 def test_unpublished_and_other_workspaces_articles_are_never_found(workspace: Workspace) -> None:

@@ -35,29 +35,29 @@ class Model:
 # regressions on standardised features, folded back to raw features here. Their cross-validated calibration
 # is in docs/answers.md. Refit after any change to retrieval: the features' scale moves with it.
 SEMANTIC_ANSWER = Model(
-    intercept=-2.7433,
-    weights={"score": 0.3386, "margin": 16.3076, "cosine": 3.3574, "unknown": -1.3563, "terms": -0.0837},
+    intercept=-2.5743,
+    weights={"score": 0.1625, "margin": 17.4449, "cosine": 3.4345, "unknown": -1.3873, "terms": -0.2031},
 )
 SEMANTIC_CHOICES = Model(
-    intercept=-3.5563,
+    intercept=-3.1982,
     weights={
-        "score": 2.8467,
-        "margin": 14.8291,
-        "cosine": 3.9580,
-        "lexical": -0.7799,
-        "coverage": 1.3403,
-        "unknown": -1.6598,
-        "lexical_agrees": 0.2632,
-        "terms": -0.1573,
+        "score": 2.6790,
+        "margin": 15.4771,
+        "cosine": 4.8573,
+        "lexical": 1.0500,
+        "coverage": 0.3576,
+        "unknown": -1.4360,
+        "lexical_agrees": 0.1780,
+        "terms": -0.6736,
     },
 )
 LEXICAL_ANSWER = Model(
-    intercept=-5.8120,
-    weights={"score": 3.5174, "margin": 11.6645, "coverage": 0.7761, "unknown": 1.9120, "terms": 1.2482},
+    intercept=-5.8069,
+    weights={"score": 3.5267, "margin": 11.6277, "coverage": 0.7651, "unknown": 1.8975, "terms": 1.2530},
 )
 LEXICAL_CHOICES = Model(
-    intercept=-5.1943,
-    weights={"score": 4.1767, "margin": 10.1021, "coverage": 0.2584, "unknown": 0.6166, "terms": 1.5984},
+    intercept=-5.1974,
+    weights={"score": 4.1864, "margin": 10.0970, "coverage": 0.2522, "unknown": 0.6119, "terms": 1.6026},
 )
 
 

@@ -26,7 +26,9 @@ from django.utils import timezone
 
 from agents.knowledge import knowledge_search
 from agents.models import AgentTurn, Conversation, Message
-from agents.search import MessageMatch, message_matches
+from agents.search import FTS_TABLE as MESSAGE_FTS_TABLE
+from agents.search import PG_TABLE as MESSAGE_SEARCH_TABLE
+from agents.search import MessageMatch, fts5_match, message_matches, pg_term
 from agents.turns import KnowledgeSource, sources_dedupe
 from halo.hours import Schedule, business_minutes_between
 from halo.models import Contact, PageView, Workspace
@@ -464,13 +466,14 @@ def inbox_page(
 
 # --- Search ------------------------------------------------------------------------------------------
 
-# How many of the newest matching messages, and of the matching contacts, a search ranks. A word found in
-# more messages than this is looked for in its newest ones (see ``agents.search``).
-SEARCH_MESSAGE_CANDIDATES = 1000
+# How many of the newest tickets whose text matches, and of the matching contacts, a search ranks. A word
+# found in more tickets than this is looked for in the newest ones.
+SEARCH_TEXT_CANDIDATES = 1000
 SEARCH_CONTACT_CANDIDATES = 1000
 SEARCH_PAGE_SIZE = 50
-# A term found in the contact's name, email or company counts this much more than one found in a message.
+# A term found in the contact's name, email or company counts this much more than one found in the text.
 CONTACT_WEIGHT = 2.0
+TICKET_SEARCH_TABLE = "inbox_ticket_search"
 
 
 @dataclass(frozen=True)
@@ -492,6 +495,12 @@ class SearchPage:
     next_offset: int | None
 
 
+@dataclass(frozen=True)
+class _TextMatch:
+    score: float  # 0-1, higher is better; comparable within one backend
+    terms_mask: int  # bit i: the ticket's messages contain terms[i]
+
+
 def ticket_search(
     *,
     workspace: Workspace,
@@ -506,72 +515,161 @@ def ticket_search(
     or company, or whose conversations' messages, contain every word of ``text``, best first.
 
     A ticket matches when each term is found somewhere in it: in the contact (name, email, company name) or
-    in one of its messages (PostgreSQL full text with a GIN index, SQLite FTS5; see ``agents.search``).
-    Best first: terms found in the contact weigh ``CONTACT_WEIGHT`` each, plus the best message's relevance;
-    ties go to the newest ticket. At most nine queries whatever the workspace's size: matching messages (two
-    on PostgreSQL), matching contacts (all the words, else any of them), the tickets holding those
-    conversations, the tickets of those contacts, which of them the list's conditions and filters keep, the
-    page's rows, and the best messages' text for the snippets.
+    in one of its messages (PostgreSQL: the ticket's document in ``inbox_ticket_search``, GIN-indexed;
+    SQLite: the messages' FTS5 table). Best first: terms found in the contact weigh ``CONTACT_WEIGHT`` each,
+    plus the relevance of the ticket's text; ties go to the newest ticket. At most nine queries whatever the
+    workspace's size: matching tickets by text (PostgreSQL: a bounded count, then the tickets; SQLite: the
+    messages, then their tickets), matching contacts (all the words, else any of them), the tickets of those
+    contacts, which of the candidates the list's conditions and filters keep, the page's rows, and each page
+    ticket's best matching message for the snippet.
     """
     terms = search_terms(text)
     empty = SearchPage(terms=terms, tickets=[], hits={}, messages={}, next_offset=None)
     if not terms:
         return empty
     full = (1 << len(terms)) - 1
-    messages = message_matches(workspace_id=workspace.pk, terms=terms, limit=SEARCH_MESSAGE_CANDIDATES)
+    by_text = _tickets_matching_text(workspace_id=workspace.pk, terms=terms, limit=SEARCH_TEXT_CANDIDATES)
     contacts = contacts_matching_text(workspace_id=workspace.pk, terms=terms, limit=SEARCH_CONTACT_CANDIDATES)
-    by_conversation: dict[int, list[MessageMatch]] = {}
-    for match in messages:
-        by_conversation.setdefault(match.conversation_id, []).append(match)
     if inbox_list is None:
         inbox_list = InboxList(key="all", label="All tickets", count=None, statuses=[], assignee=None)
     tickets = _list_tickets(workspace=workspace, inbox_list=inbox_list, filters=filters or ListFilters(), now=now)
-    # Each step reads through an index: the tickets holding the matching conversations, the tickets of the
-    # matching contacts, then those of them the list and its filters keep (an OR of the first two in one
-    # query would scan every ticket of the workspace).
-    conversations_of: dict[int, list[int]] = {}
-    through = Ticket.conversations.through.objects.filter(conversation_id__in=list(by_conversation))
-    for ticket_id, conversation_id in through.values_list("ticket_id", "conversation_id"):
-        conversations_of.setdefault(ticket_id, []).append(conversation_id)
+    # The tickets of the matching contacts, then those of all candidates the list and its filters keep: each
+    # through an index (an OR of text and contact in one query would scan every ticket of the workspace).
     of_contacts = Ticket.objects.filter(workspace=workspace, contact_id__in=list(contacts)).values_list("pk", flat=True)
-    candidate_ids = set(conversations_of) | set(of_contacts)
+    candidate_ids = set(by_text) | set(of_contacts)
     kept = tickets.filter(pk__in=list(candidate_ids)).order_by().values_list("pk", "contact_id")
-    hits: list[SearchHit] = []
+    scored: list[tuple[float, int, int]] = []  # (score, ticket id, contact mask)
     for ticket_id, contact_id in kept:
-        conversation_ids = conversations_of.get(ticket_id, [])
         contact_mask = contacts.get(contact_id, 0)
-        mask, best = contact_mask, None
-        for conversation_id in conversation_ids:
-            for match in by_conversation.get(conversation_id, ()):
-                mask |= match.terms_mask
-                if best is None or match.score > best.score:
-                    best = match
-        if mask != full:
+        match = by_text.get(ticket_id)
+        if contact_mask | (match.terms_mask if match is not None else 0) != full:
             continue
-        score = CONTACT_WEIGHT * bin(contact_mask).count("1") + (best.score if best is not None else 0.0)
-        hits.append(
-            SearchHit(
-                ticket_id=ticket_id,
-                score=score,
-                contact_mask=contact_mask,
-                message_id=best.message_id if best is not None else None,
-            )
-        )
-    hits.sort(key=lambda hit: (-hit.score, -hit.ticket_id))
-    page = hits[offset : offset + limit]
+        score = CONTACT_WEIGHT * bin(contact_mask).count("1") + (match.score if match is not None else 0.0)
+        scored.append((score, ticket_id, contact_mask))
+    scored.sort(key=lambda row: (-row[0], -row[1]))
+    page = scored[offset : offset + limit]
     if not page:
         return empty
-    page_ids = [hit.ticket_id for hit in page]
+    page_ids = [ticket_id for _, ticket_id, _ in page]
     rows = {ticket.pk: ticket for ticket in _page_rows(Ticket.objects.filter(pk__in=page_ids), limit)}
-    message_ids = [hit.message_id for hit in page if hit.message_id is not None]
-    bodies = dict(Message.objects.filter(pk__in=message_ids).values_list("pk", "body")) if message_ids else {}
+    best = _best_messages(ticket_ids=[pk for pk in page_ids if pk in by_text], terms=terms)
+    hits = {
+        ticket_id: SearchHit(
+            ticket_id=ticket_id,
+            score=score,
+            contact_mask=contact_mask,
+            message_id=best[ticket_id][0] if ticket_id in best else None,
+        )
+        for score, ticket_id, contact_mask in page
+    }
     return SearchPage(
         terms=terms,
-        tickets=[rows[hit.ticket_id] for hit in page if hit.ticket_id in rows],
-        hits={hit.ticket_id: hit for hit in page},
-        messages=bodies,
-        next_offset=offset + limit if len(hits) > offset + limit else None,
+        tickets=[rows[pk] for pk in page_ids if pk in rows],
+        hits=hits,
+        messages=dict(best.values()),
+        next_offset=offset + limit if len(scored) > offset + limit else None,
     )
+
+
+def _tickets_matching_text(*, workspace_id: int, terms: list[str], limit: int) -> dict[int, _TextMatch]:
+    """The newest tickets of a workspace whose messages contain any of ``terms`` (at most ``limit``), by id."""
+    if connection.vendor == "postgresql":
+        return _ticket_documents_matching(workspace_id=workspace_id, terms=terms, limit=limit)
+    # SQLite: the newest matching messages (FTS5), gathered by ticket; a ticket's best message gives its score.
+    by_conversation: dict[int, list[MessageMatch]] = {}
+    for message in message_matches(workspace_id=workspace_id, terms=terms, limit=limit):
+        by_conversation.setdefault(message.conversation_id, []).append(message)
+    found: dict[int, _TextMatch] = {}
+    through = Ticket.conversations.through.objects.filter(conversation_id__in=list(by_conversation))
+    for ticket_id, conversation_id in through.values_list("ticket_id", "conversation_id"):
+        for message in by_conversation[conversation_id]:
+            before = found.get(ticket_id, _TextMatch(score=0.0, terms_mask=0))
+            found[ticket_id] = _TextMatch(
+                score=max(before.score, message.score), terms_mask=before.terms_mask | message.terms_mask
+            )
+    return found
+
+
+def _ticket_documents_matching(*, workspace_id: int, terms: list[str], limit: int) -> dict[int, _TextMatch]:
+    query = " | ".join(pg_term(term) for term in terms)
+    # How many tickets match, counted up to limit + 1 (a rare word through the GIN index; a common one stops
+    # after limit + 1 rows). PostgreSQL cannot estimate a prefix query's frequency: left to itself it walks
+    # the newest tickets backwards for a word found in none of them, reading the whole workspace.
+    probe = (
+        f"SELECT count(*) FROM (SELECT 1 FROM {TICKET_SEARCH_TABLE} WHERE workspace_id = %s "  # noqa: S608  # nosec B608
+        "AND document @@ to_tsquery('english', %s) LIMIT %s) AS probe"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(probe, [workspace_id, query, limit + 1])
+        row = cursor.fetchone()
+    if row is None or int(row[0]) == 0:
+        return {}
+    # Few matches: all of them through the GIN index, then the newest (``ticket_id + 0`` keeps the planner off
+    # the backward walk). Many: the backward walk of the (workspace, ticket id) index, which stops at ``limit``.
+    order = "ticket_id DESC" if int(row[0]) > limit else "ticket_id + 0 DESC"
+    # A term that English drops as a stop word ("the") has an empty query: it counts as found everywhere.
+    mask = " + ".join(
+        f"(CASE WHEN numnode(to_tsquery('english', %s)) = 0 OR s.document @@ to_tsquery('english', %s) "
+        f"THEN {1 << index} ELSE 0 END)"
+        for index in range(len(terms))
+    )
+    # The rank and the mask are computed for the kept rows only (outside the LIMIT), not for every match.
+    sql = (
+        f"SELECT s.ticket_id, ts_rank(s.document, to_tsquery('english', %s)), {mask} "  # noqa: S608  # nosec B608
+        f"FROM (SELECT ticket_id, document FROM {TICKET_SEARCH_TABLE} "
+        "WHERE workspace_id = %s AND document @@ to_tsquery('english', %s) "
+        f"ORDER BY {order} LIMIT %s) AS s"
+    )
+    params: list[str | int] = [query]
+    for term in terms:
+        params += [pg_term(term), pg_term(term)]
+    params += [workspace_id, query, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {ticket_id: _TextMatch(score=_squash(rank), terms_mask=int(found)) for ticket_id, rank, found in rows}
+
+
+def _best_messages(*, ticket_ids: list[int], terms: list[str]) -> dict[int, tuple[int, str]]:
+    """Each ticket's most relevant message containing any of ``terms`` (the newest on a tie), as {ticket id:
+    (message id, body)}: the search row's snippet. One query, over the messages of these tickets only."""
+    if not ticket_ids:
+        return {}
+    best: dict[int, tuple[int, str]] = {}
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The page's messages first (a handful of tickets' conversations), then their documents by key: the
+            # planner must not start from the GIN index, where a common word has a million entries.
+            query = " | ".join(pg_term(term) for term in terms)
+            sql = (
+                "WITH page AS MATERIALIZED (SELECT tc.ticket_id, m.id, m.body "  # noqa: S608  # nosec B608
+                "FROM inbox_ticket_conversations tc JOIN agents_message m ON m.conversation_id = tc.conversation_id "
+                "WHERE tc.ticket_id = ANY(%s)) "
+                "SELECT DISTINCT ON (page.ticket_id) page.ticket_id, page.id, page.body "
+                f"FROM page JOIN {MESSAGE_SEARCH_TABLE} s ON s.message_id = page.id "
+                "WHERE s.document @@ to_tsquery('english', %s) "
+                "ORDER BY page.ticket_id, ts_rank(s.document, to_tsquery('english', %s)) DESC, page.id DESC"
+            )
+            cursor.execute(sql, [ticket_ids, query, query])
+            for ticket_id, message_id, body in cursor.fetchall():
+                best[ticket_id] = (message_id, body)
+            return best
+        marks = ", ".join("%s" for _ in ticket_ids)
+        cursor.execute(
+            f"SELECT tc.ticket_id, m.id, m.body, -bm25({MESSAGE_FTS_TABLE}) AS relevance "  # noqa: S608  # nosec B608
+            f"FROM {MESSAGE_FTS_TABLE} JOIN agents_message m ON m.id = {MESSAGE_FTS_TABLE}.rowid "
+            "JOIN inbox_ticket_conversations tc ON tc.conversation_id = m.conversation_id "
+            f"WHERE {MESSAGE_FTS_TABLE} MATCH %s AND tc.ticket_id IN ({marks}) ORDER BY relevance, m.id",
+            [fts5_match(terms), *ticket_ids],
+        )
+        for ticket_id, message_id, body, _ in cursor.fetchall():
+            best[ticket_id] = (message_id, body)  # ascending relevance: the best is written last
+    return best
+
+
+def _squash(rank: float | None) -> float:
+    raw = max(float(rank or 0.0), 0.0)
+    return raw / (raw + 1.0)
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,59 @@ def test_the_index_follows_message_edits_and_deletes(workspace) -> None:
     assert found(workspace, "replacement") == [ticket.pk]
     message.delete()
     assert message_matches(workspace_id=workspace.pk, terms=["replacement"], limit=10) == []
+    assert found(workspace, "replacement") == []
+
+
+def test_the_index_follows_messages_added_and_conversations_linked_or_unlinked(workspace) -> None:
+    ticket = ticket_with(workspace, "first words")
+    conversation = ticket.conversations.get()
+    MessageFactory(conversation=conversation, author="teammate", body="a later reply about invoices")
+    Message.objects.bulk_create(
+        [Message(conversation=conversation, author="user", body=body) for body in ("thanks", "one more question")]
+    )
+    assert found(workspace, "invoices") == [ticket.pk]
+    assert found(workspace, "question first") == [ticket.pk]
+
+    older = ConversationFactory(workspace=workspace, contact=ticket.contact)
+    MessageFactory(conversation=older, author="user", body="an older conversation about shipping")
+    assert found(workspace, "shipping") == []
+    ticket.conversations.add(older)  # an escalation merged into the open ticket
+    assert found(workspace, "shipping") == [ticket.pk]
+    assert found(workspace, "shipping invoices") == [ticket.pk]
+    ticket.conversations.remove(older)
+    assert found(workspace, "shipping") == []
+    assert found(workspace, "invoices") == [ticket.pk]
+
+
+@pytest.mark.postgres
+def test_postgresql_ticket_documents_hold_exactly_their_messages_words(workspace) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    first = ticket_with(workspace, "the printer jams", "and the scanner too")
+    second = ticket_with(workspace, "login fails", status="closed")
+    empty = TicketFactory(workspace=workspace, contact=ContactFactory(workspace=workspace))
+    conversation = first.conversations.get()
+    MessageFactory(conversation=conversation, author="ai", body="Try turning it off and on")
+    Message.objects.filter(conversation=conversation, body__startswith="and").update(body="the fax as well")
+    Message.objects.filter(conversation=conversation, author="ai").delete()
+    second.conversations.add(conversation)  # one conversation on two tickets
+    empty.conversations.add(ConversationFactory(workspace=workspace, contact=empty.contact))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.ticket_id, s.workspace_id, strip(s.document) = strip(coalesce(("
+            "SELECT to_tsvector('english', string_agg(m.body, ' ')) FROM inbox_ticket_conversations tc "
+            "JOIN agents_message m ON m.conversation_id = tc.conversation_id WHERE tc.ticket_id = s.ticket_id"
+            "), ''::tsvector)), s.document::text FROM inbox_ticket_search s ORDER BY s.ticket_id"
+        )
+        rows = cursor.fetchall()
+    assert [row[:3] for row in rows] == [
+        (first.pk, workspace.pk, True),
+        (second.pk, workspace.pk, True),
+        (empty.pk, workspace.pk, True),
+    ]
+    assert "'fax'" in rows[0][3] and "'scanner'" not in rows[0][3] and "'turn'" not in rows[0][3]
+    assert "'printer'" in rows[1][3] and "'login'" in rows[1][3]
+    assert rows[2][3] == ""
 
 
 def test_search_runs_a_fixed_number_of_queries(workspace, django_assert_max_num_queries) -> None:
@@ -166,6 +219,12 @@ def test_postgresql_search_uses_the_indexes(workspace) -> None:
             "translate(coalesce(email, ''), '@.+_-', '     ')) @@ to_tsquery('simple', 'ada:*')"
         )
         contact_plan = " ".join(row[0] for row in cursor.fetchall())
+        cursor.execute(
+            "EXPLAIN SELECT 1 FROM inbox_ticket_search WHERE workspace_id = 1 AND "
+            "document @@ to_tsquery('english', 'refund:*')"
+        )
+        ticket_plan = " ".join(row[0] for row in cursor.fetchall())
         cursor.execute("RESET enable_seqscan")
     assert "agents_message_search_gin" in plan or "agents_message_search_recent" in plan
+    assert "inbox_ticket_search_gin" in ticket_plan or "inbox_ticket_search_recent" in ticket_plan
     assert "contact_text_search" in contact_plan

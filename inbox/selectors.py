@@ -644,7 +644,7 @@ def _best_messages(*, ticket_ids: list[int], terms: list[str]) -> dict[int, tupl
             sql = (
                 "WITH page AS MATERIALIZED (SELECT tc.ticket_id, m.id, m.body "  # noqa: S608  # nosec B608
                 "FROM inbox_ticket_conversations tc JOIN agents_message m ON m.conversation_id = tc.conversation_id "
-                "WHERE tc.ticket_id = ANY(%s)) "
+                "WHERE tc.ticket_id = ANY(%s::bigint[])) "
                 "SELECT DISTINCT ON (page.ticket_id) page.ticket_id, page.id, page.body "
                 f"FROM page JOIN {MESSAGE_SEARCH_TABLE} s ON s.message_id = page.id "
                 "WHERE s.document @@ to_tsquery('english', %s) "

@@ -28,18 +28,32 @@ BACKFILL_BATCH = 10_000
 TICKET_TEXT = "to_tsvector('english', string_agg(m.body, ' ' ORDER BY m.id))"
 
 PG_CREATE = [
-    """CREATE OR REPLACE FUNCTION inbox_ticket_search_rebuild(ticket_ids bigint[]) RETURNS void AS $$
+    # The tickets' rows are locked (as an UPDATE of them would, in id order) before their documents: every
+    # writer of a document then holds its ticket first, as a ticket's own changes do (``ticket_update``,
+    # a merge), so a message and a change of its ticket wait for each other instead of deadlocking.
+    """CREATE OR REPLACE FUNCTION inbox_ticket_search_lock(ticket_ids bigint[]) RETURNS void AS $$
+    BEGIN
+        PERFORM 1 FROM inbox_ticket WHERE id = ANY(ticket_ids) ORDER BY id FOR NO KEY UPDATE;
+    END
+    $$ LANGUAGE plpgsql""",
+    f"""CREATE OR REPLACE FUNCTION inbox_ticket_search_rebuild(ticket_ids bigint[]) RETURNS void AS $$
+    BEGIN
+        IF cardinality(ticket_ids) = 0 THEN
+            RETURN;
+        END IF;
+        PERFORM inbox_ticket_search_lock(ticket_ids);
         UPDATE inbox_ticket_search s SET document = coalesce((
-            SELECT to_tsvector('english', string_agg(m.body, ' ' ORDER BY m.id))
+            SELECT {TICKET_TEXT}
               FROM inbox_ticket_conversations tc JOIN agents_message m ON m.conversation_id = tc.conversation_id
              WHERE tc.ticket_id = s.ticket_id), ''::tsvector)
-         WHERE s.ticket_id = ANY(ticket_ids)
-    $$ LANGUAGE sql""",
-    """CREATE OR REPLACE FUNCTION inbox_ticket_search_linked() RETURNS trigger AS $$
+         WHERE s.ticket_id = ANY(ticket_ids);
+    END
+    $$ LANGUAGE plpgsql""",
+    f"""CREATE OR REPLACE FUNCTION inbox_ticket_search_linked() RETURNS trigger AS $$
     BEGIN
+        PERFORM inbox_ticket_search_lock(ARRAY(SELECT DISTINCT ticket_id FROM new_links));
         INSERT INTO inbox_ticket_search (ticket_id, workspace_id, document)
-        SELECT n.ticket_id, t.workspace_id,
-               coalesce(to_tsvector('english', string_agg(m.body, ' ' ORDER BY m.id)), ''::tsvector)
+        SELECT n.ticket_id, t.workspace_id, coalesce({TICKET_TEXT}, ''::tsvector)
           FROM new_links n JOIN inbox_ticket t ON t.id = n.ticket_id
           LEFT JOIN agents_message m ON m.conversation_id = n.conversation_id
          GROUP BY n.ticket_id, t.workspace_id
@@ -54,7 +68,16 @@ PG_CREATE = [
     END
     $$ LANGUAGE plpgsql""",
     """CREATE OR REPLACE FUNCTION inbox_ticket_search_messages_added() RETURNS trigger AS $$
+    DECLARE
+        ticket_ids bigint[];
     BEGIN
+        ticket_ids := ARRAY(
+            SELECT DISTINCT tc.ticket_id
+              FROM new_messages n JOIN inbox_ticket_conversations tc ON tc.conversation_id = n.conversation_id);
+        IF cardinality(ticket_ids) = 0 THEN
+            RETURN NULL;
+        END IF;
+        PERFORM inbox_ticket_search_lock(ticket_ids);
         UPDATE inbox_ticket_search s SET document = s.document || added.document
           FROM (SELECT tc.ticket_id, to_tsvector('english', string_agg(n.body, ' ' ORDER BY n.id)) AS document
                   FROM new_messages n JOIN inbox_ticket_conversations tc ON tc.conversation_id = n.conversation_id
@@ -121,6 +144,7 @@ PG_DROP = [
     "DROP FUNCTION IF EXISTS inbox_ticket_search_messages_changed()",
     "DROP FUNCTION IF EXISTS inbox_ticket_search_messages_deleted()",
     "DROP FUNCTION IF EXISTS inbox_ticket_search_rebuild(bigint[])",
+    "DROP FUNCTION IF EXISTS inbox_ticket_search_lock(bigint[])",
     "DROP INDEX IF EXISTS inbox_ticket_search_gin",
 ]
 

@@ -2,8 +2,10 @@
 (SQLite FTS5 by default, PostgreSQL full text with ``DATABASE_URL``): names, emails, companies and message text,
 open and closed tickets, best first, matches highlighted and escaped, another workspace never found."""
 
+import threading
+
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.test import Client
 
 from agents.models import Message
@@ -142,8 +144,11 @@ def test_postgresql_ticket_documents_hold_exactly_their_messages_words(workspace
         (second.pk, workspace.pk, True),
         (empty.pk, workspace.pk, True),
     ]
-    assert "'fax'" in rows[0][3] and "'scanner'" not in rows[0][3] and "'turn'" not in rows[0][3]
-    assert "'printer'" in rows[1][3] and "'login'" in rows[1][3]
+    assert "'fax'" in rows[0][3]
+    assert "'scanner'" not in rows[0][3]
+    assert "'turn'" not in rows[0][3]
+    assert "'printer'" in rows[1][3]
+    assert "'login'" in rows[1][3]
     assert rows[2][3] == ""
 
 
@@ -201,6 +206,39 @@ def test_api_search_refuses_bad_input(api, params) -> None:
     response = api.get("/api/v1/tickets", params)
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_a_message_holds_its_tickets_row_until_commit(workspace) -> None:
+    """The message's transaction locks its ticket's row before the ticket's search document, as a change of
+    the ticket itself does (a close, a merge): a reply and a close of one ticket wait for each other rather
+    than each holding what the other needs."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    ticket = ticket_with(workspace, "hello")
+    conversation = ticket.conversations.get()
+    posted, release = threading.Event(), threading.Event()
+
+    def post() -> None:
+        try:
+            with transaction.atomic():
+                MessageFactory(conversation=conversation, author="teammate", body="investigating now")
+                posted.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    try:
+        assert posted.wait(timeout=30)
+        with pytest.raises(OperationalError), transaction.atomic():
+            list(Ticket.objects.select_for_update(nowait=True).filter(pk=ticket.pk))
+    finally:
+        release.set()
+        thread.join()
+    assert found(workspace, "investigating") == [ticket.pk]
 
 
 @pytest.mark.postgres

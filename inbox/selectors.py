@@ -470,6 +470,10 @@ def inbox_page(
 # found in more tickets than this is looked for in the newest ones.
 SEARCH_TEXT_CANDIDATES = 1000
 SEARCH_CONTACT_CANDIDATES = 1000
+# Up to this many matching tickets, all are read through the GIN index and the newest kept; beyond it, the
+# newest tickets are walked until the candidates are found. Reading every match costs one row per match; the
+# walk costs about candidates * tickets / matches rows: the bound sits where neither is large.
+SEARCH_GIN_BOUND = 4000
 SEARCH_PAGE_SIZE = 50
 # A term found in the contact's name, email or company counts this much more than one found in the text.
 CONTACT_WEIGHT = 2.0
@@ -592,21 +596,23 @@ def _tickets_matching_text(*, workspace_id: int, terms: list[str], limit: int) -
 
 def _ticket_documents_matching(*, workspace_id: int, terms: list[str], limit: int) -> dict[int, _TextMatch]:
     query = " | ".join(pg_term(term) for term in terms)
-    # How many tickets match, counted up to limit + 1 (a rare word through the GIN index; a common one stops
-    # after limit + 1 rows). PostgreSQL cannot estimate a prefix query's frequency: left to itself it walks
-    # the newest tickets backwards for a word found in none of them, reading the whole workspace.
+    # How many tickets match, counted up to SEARCH_GIN_BOUND + 1 (a rare word through the GIN index; a common
+    # one stops after that many rows). PostgreSQL cannot estimate a prefix query's frequency: left to itself
+    # it walks the newest tickets backwards for a word found in none of them, reading the whole workspace.
     probe = (
         f"SELECT count(*) FROM (SELECT 1 FROM {TICKET_SEARCH_TABLE} WHERE workspace_id = %s "  # noqa: S608  # nosec B608
         "AND document @@ to_tsquery('english', %s) LIMIT %s) AS probe"
     )
     with connection.cursor() as cursor:
-        cursor.execute(probe, [workspace_id, query, limit + 1])
+        cursor.execute(probe, [workspace_id, query, SEARCH_GIN_BOUND + 1])
         row = cursor.fetchone()
-    if row is None or int(row[0]) == 0:
+    found = int(row[0]) if row is not None else 0
+    if found == 0:
         return {}
-    # Few matches: all of them through the GIN index, then the newest (``ticket_id + 0`` keeps the planner off
-    # the backward walk). Many: the backward walk of the (workspace, ticket id) index, which stops at ``limit``.
-    order = "ticket_id DESC" if int(row[0]) > limit else "ticket_id + 0 DESC"
+    # Up to the bound: every match through the GIN index, then the newest (``ticket_id + 0`` keeps the planner
+    # off the backward walk). Beyond it: the backward walk of the (workspace, ticket id) index, which stops at
+    # ``limit`` matches — after about limit * tickets / matches rows, few since the matches are many.
+    order = "ticket_id DESC" if found > SEARCH_GIN_BOUND else "ticket_id + 0 DESC"
     # A term that English drops as a stop word ("the") has an empty query: it counts as found everywhere.
     mask = " + ".join(
         f"(CASE WHEN numnode(to_tsquery('english', %s)) = 0 OR s.document @@ to_tsquery('english', %s) "
@@ -627,7 +633,7 @@ def _ticket_documents_matching(*, workspace_id: int, terms: list[str], limit: in
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return {ticket_id: _TextMatch(score=_squash(rank), terms_mask=int(found)) for ticket_id, rank, found in rows}
+    return {ticket_id: _TextMatch(score=_squash(rank), terms_mask=int(bits)) for ticket_id, rank, bits in rows}
 
 
 def _best_messages(*, ticket_ids: list[int], terms: list[str]) -> dict[int, tuple[int, str]]:

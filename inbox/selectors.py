@@ -470,10 +470,9 @@ def inbox_page(
 # found in more tickets than this is looked for in the newest ones.
 SEARCH_TEXT_CANDIDATES = 1000
 SEARCH_CONTACT_CANDIDATES = 1000
-# Up to this many matching tickets, all are read through the GIN index and the newest kept; beyond it, the
-# newest tickets are walked until the candidates are found. Reading every match costs one row per match; the
-# walk costs about candidates * tickets / matches rows: the bound sits where neither is large.
-SEARCH_GIN_BOUND = 4000
+# How many of the newest tickets a search walks first, looking for its candidates there (see
+# ``_ticket_documents_matching``): a word found in at least candidates / this share of the tickets ends there.
+SEARCH_RECENT_TICKETS = 10_000
 SEARCH_PAGE_SIZE = 50
 # A term found in the contact's name, email or company counts this much more than one found in the text.
 CONTACT_WEIGHT = 2.0
@@ -595,43 +594,45 @@ def _tickets_matching_text(*, workspace_id: int, terms: list[str], limit: int) -
 
 
 def _ticket_documents_matching(*, workspace_id: int, terms: list[str], limit: int) -> dict[int, _TextMatch]:
+    """At most two queries. First the newest ``SEARCH_RECENT_TICKETS`` tickets are walked newest first (the
+    (workspace, ticket id) index, stopping at ``limit`` matches): a common word ends there. A rarer word has
+    fewer than ``limit`` matches among them, so it has at most about limit * tickets / SEARCH_RECENT_TICKETS
+    in all: every one is read through the GIN index, and the newest ``limit`` kept. (PostgreSQL cannot estimate
+    a prefix query's frequency, so it is not left to choose: it would walk the whole workspace for a word found
+    in no ticket, or build the GIN bitmap of a word found in most of them.)"""
     query = " | ".join(pg_term(term) for term in terms)
-    # How many tickets match, counted up to SEARCH_GIN_BOUND + 1 (a rare word through the GIN index; a common
-    # one stops after that many rows). PostgreSQL cannot estimate a prefix query's frequency: left to itself
-    # it walks the newest tickets backwards for a word found in none of them, reading the whole workspace.
-    probe = (
-        f"SELECT count(*) FROM (SELECT 1 FROM {TICKET_SEARCH_TABLE} WHERE workspace_id = %s "  # noqa: S608  # nosec B608
-        "AND document @@ to_tsquery('english', %s) LIMIT %s) AS probe"
+    recent = (
+        f"SELECT ticket_id, document FROM (SELECT ticket_id, document FROM {TICKET_SEARCH_TABLE} "  # noqa: S608  # nosec B608
+        "WHERE workspace_id = %s ORDER BY ticket_id DESC LIMIT %s) AS recent "
+        "WHERE document @@ to_tsquery('english', %s) ORDER BY ticket_id DESC LIMIT %s"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(probe, [workspace_id, query, SEARCH_GIN_BOUND + 1])
-        row = cursor.fetchone()
-    found = int(row[0]) if row is not None else 0
-    if found == 0:
-        return {}
-    # Up to the bound: every match through the GIN index, then the newest (``ticket_id + 0`` keeps the planner
-    # off the backward walk). Beyond it: the backward walk of the (workspace, ticket id) index, which stops at
-    # ``limit`` matches — after about limit * tickets / matches rows, few since the matches are many.
-    order = "ticket_id DESC" if found > SEARCH_GIN_BOUND else "ticket_id + 0 DESC"
+    rows = _ranked_documents(recent, [workspace_id, SEARCH_RECENT_TICKETS, query, limit], terms=terms)
+    if len(rows) == limit:
+        return rows
+    # ``ticket_id + 0`` keeps the planner off the backward walk: the matches are few, the GIN index finds them.
+    every = (
+        f"SELECT ticket_id, document FROM {TICKET_SEARCH_TABLE} "  # noqa: S608  # nosec B608
+        "WHERE workspace_id = %s AND document @@ to_tsquery('english', %s) ORDER BY ticket_id + 0 DESC LIMIT %s"
+    )
+    return _ranked_documents(every, [workspace_id, query, limit], terms=terms)
+
+
+def _ranked_documents(source: str, params: list[str | int], *, terms: list[str]) -> dict[int, _TextMatch]:
+    """The tickets of ``source`` (a query of ticket ids and documents), each with its rank for ``terms`` and
+    the mask of the terms it holds: computed for those rows only, outside the source's ``LIMIT``."""
+    query = " | ".join(pg_term(term) for term in terms)
     # A term that English drops as a stop word ("the") has an empty query: it counts as found everywhere.
     mask = " + ".join(
         f"(CASE WHEN numnode(to_tsquery('english', %s)) = 0 OR s.document @@ to_tsquery('english', %s) "
         f"THEN {1 << index} ELSE 0 END)"
         for index in range(len(terms))
     )
-    # The rank and the mask are computed for the kept rows only (outside the LIMIT), not for every match.
-    sql = (
-        f"SELECT s.ticket_id, ts_rank(s.document, to_tsquery('english', %s)), {mask} "  # noqa: S608  # nosec B608
-        f"FROM (SELECT ticket_id, document FROM {TICKET_SEARCH_TABLE} "
-        "WHERE workspace_id = %s AND document @@ to_tsquery('english', %s) "
-        f"ORDER BY {order} LIMIT %s) AS s"
-    )
-    params: list[str | int] = [query]
+    sql = f"SELECT s.ticket_id, ts_rank(s.document, to_tsquery('english', %s)), {mask} FROM ({source}) AS s"  # noqa: S608  # nosec B608
+    ranked_params: list[str | int] = [query]
     for term in terms:
-        params += [pg_term(term), pg_term(term)]
-    params += [workspace_id, query, limit]
+        ranked_params += [pg_term(term), pg_term(term)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*ranked_params, *params])
         rows = cursor.fetchall()
     return {ticket_id: _TextMatch(score=_squash(rank), terms_mask=int(bits)) for ticket_id, rank, bits in rows}
 

@@ -152,6 +152,19 @@ def test_postgresql_ticket_documents_hold_exactly_their_messages_words(workspace
     assert rows[2][3] == ""
 
 
+@pytest.mark.parametrize("recent", [1, 10])
+def test_a_word_in_more_tickets_than_the_candidates_is_looked_for_in_the_newest(workspace, monkeypatch, recent) -> None:
+    """With 2 candidates, the 2 newest of 3 matching tickets; found by the walk of the newest tickets (10 walked)
+    or, when the walk holds fewer than the candidates (1 walked), through the index."""
+    monkeypatch.setattr("inbox.selectors.SEARCH_TEXT_CANDIDATES", 2)
+    monkeypatch.setattr("inbox.selectors.SEARCH_RECENT_TICKETS", recent)
+    oldest, middle, newest = (ticket_with(workspace, "refund please") for _ in range(3))
+    ticket_with(workspace, "something else")
+
+    assert found(workspace, "refund") == [newest.pk, middle.pk]
+    assert oldest.pk not in found(workspace, "refund")
+
+
 def test_search_runs_a_fixed_number_of_queries(workspace, django_assert_max_num_queries) -> None:
     for n in range(30):
         ticket_with(workspace, f"refund number {n}", name=f"Customer {n}")

@@ -187,9 +187,10 @@ class EscalationPreviewView(APIView):
         operation_id="escalation_settings_preview",
         summary="Replay draft settings over the agent's recent turns (nothing is saved)",
         description=(
-            "The agent's AI turns of conversations started in the last `days` days (default 30) are judged "
-            "again under the draft (`settings` over the live values) and under the live settings, by the same "
-            "engine. An invalid draft is a 400 with the same field errors as a PATCH, and nothing is replayed."
+            "The agent's AI turns and manual handoffs (the customer asked for a human) of conversations started "
+            "in the last `days` days (default 30) are judged again under the draft (`settings` over the live "
+            "values) and under the live settings, by the same engine. An invalid draft is a 400 with the same "
+            "field errors as a PATCH, and nothing is replayed."
         ),
         request=PreviewInputSerializer,
         responses={200: PreviewSerializer, **error_responses(400, 401, 404, 429)},
@@ -277,9 +278,9 @@ class EscalationSuggestionsView(APIView):
         operation_id="escalation_settings_suggestions",
         summary="Suggested confidence threshold and max attempts, with their replayed effect and evidence",
         description=(
-            "From teammates' verdicts on escalations and from held-back conversations whose customer then asked "
-            "for a human, over the last `days` days (default 30). Nothing is applied: apply one with a PATCH "
-            "of the settings."
+            "From teammates' verdicts on escalations, re-opened tickets and held-back conversations whose customer "
+            "then asked for a human, over the last `days` days (default 30), each with the evidence for it and "
+            "against it. Nothing is applied: apply one with a PATCH of the settings."
         ),
         parameters=[OpenApiParameter("days", int, required=False)],
         responses={200: SuggestionSerializer(many=True), **error_responses(400, 401, 404, 429)},

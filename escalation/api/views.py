@@ -33,6 +33,7 @@ from escalation.api.serializers import (
 from escalation.error_codes import EscalationErrorCode
 from escalation.flow import ai_turn_submit
 from escalation.gaps import agent_thresholds, answered_share, knowledge_gap_get, knowledge_gaps
+from escalation.models import EscalationSettings
 from escalation.replay import replay_preview
 from escalation.selectors import agent_escalation_shadow
 from escalation.services import (
@@ -54,13 +55,24 @@ from inbox.api.serializers import TicketSerializer
 from inbox.selectors import ticket_get
 
 
-class EscalationSettingsView(APIView):
-    def _agent(self, request: Request, agent_id: int) -> Agent:
-        agent = Agent.objects.filter(workspace=request_workspace(request), pk=agent_id).first()
-        if agent is None:
-            raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
-        return agent
+def _agent_of(request: Request, agent_id: int) -> Agent:
+    """The caller's workspace's agent ``agent_id`` (404 for another workspace's or none)."""
+    agent = Agent.objects.filter(workspace=request_workspace(request), pk=agent_id).select_related("workspace").first()
+    if agent is None:
+        raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
+    return agent
 
+
+def _settings_of(request: Request, agent_id: int) -> EscalationSettings:
+    """The escalation settings of the caller's agent ``agent_id`` (created with the defaults the first time they
+    are needed), with that agent attached: validation and the replay read it."""
+    agent = _agent_of(request, agent_id)
+    escalation_settings = escalation_settings_ensure(agent=agent)
+    escalation_settings.agent = agent
+    return escalation_settings
+
+
+class EscalationSettingsView(APIView):
     @extend_schema(
         operation_id="escalation_settings_get",
         summary="Read an agent's escalation settings",
@@ -68,8 +80,7 @@ class EscalationSettingsView(APIView):
         tags=["escalation"],
     )
     def get(self, request: Request, agent_id: int) -> Response:
-        escalation_settings = escalation_settings_ensure(agent=self._agent(request, agent_id))
-        return Response(EscalationSettingsSerializer(escalation_settings).data)
+        return Response(EscalationSettingsSerializer(_settings_of(request, agent_id)).data)
 
     @extend_schema(
         operation_id="escalation_settings_update",
@@ -91,7 +102,7 @@ class EscalationSettingsView(APIView):
         tags=["escalation"],
     )
     def patch(self, request: Request, agent_id: int) -> Response:
-        escalation_settings = escalation_settings_ensure(agent=self._agent(request, agent_id))
+        escalation_settings = _settings_of(request, agent_id)
         data = EscalationSettingsPatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         escalation_settings = escalation_settings_update(
@@ -168,13 +179,6 @@ class AiTurnView(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-def _agent_of(request: Request, agent_id: int) -> Agent:
-    agent = Agent.objects.filter(workspace=request_workspace(request), pk=agent_id).select_related("workspace").first()
-    if agent is None:
-        raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
-    return agent
-
-
 def _draft_data(raw: object) -> dict[str, Any]:
     """Draft settings validated as a PATCH of the settings is (errors under the settings' own names)."""
     data = EscalationSettingsPatchSerializer(data=raw)
@@ -202,14 +206,12 @@ class EscalationPreviewView(APIView):
         tags=["escalation"],
     )
     def post(self, request: Request, agent_id: int) -> Response:
-        agent = _agent_of(request, agent_id)
+        live = _settings_of(request, agent_id)
         body = PreviewInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        live = escalation_settings_ensure(agent=agent)
-        live.agent = agent  # the draft's validation reads it
         draft = escalation_settings_draft(escalation_settings=live, data=_draft_data(body.validated_data["settings"]))
         preview = replay_preview(
-            agent=agent, live=live, draft=draft, now=timezone.now(), days=body.validated_data["days"]
+            agent=live.agent, live=live, draft=draft, now=timezone.now(), days=body.validated_data["days"]
         )
         return Response(PreviewSerializer(preview.as_dict()).data)
 
@@ -240,9 +242,9 @@ class EscalationShadowView(APIView):
         tags=["escalation"],
     )
     def put(self, request: Request, agent_id: int) -> Response:
-        agent = _agent_of(request, agent_id)
-        live = escalation_settings_ensure(agent=agent)
-        shadow = escalation_shadow_save(escalation_settings=live, data=_draft_data(request.data))
+        shadow = escalation_shadow_save(
+            escalation_settings=_settings_of(request, agent_id), data=_draft_data(request.data)
+        )
         return Response(ShadowSerializer(shadow_summary(shadow=shadow).as_dict()).data)
 
     @extend_schema(
@@ -266,8 +268,7 @@ class EscalationShadowPromoteView(APIView):
         tags=["escalation"],
     )
     def post(self, request: Request, agent_id: int) -> Response:
-        agent = _agent_of(request, agent_id)
-        promoted = escalation_shadow_promote(escalation_settings=escalation_settings_ensure(agent=agent), via="api")
+        promoted = escalation_shadow_promote(escalation_settings=_settings_of(request, agent_id), via="api")
         if promoted is None:
             raise ApiError(ErrorCode.NOT_FOUND, "This agent has no shadow settings.", status=404)
         return Response(EscalationSettingsSerializer(promoted).data)
@@ -287,10 +288,10 @@ class EscalationSuggestionsView(APIView):
         tags=["escalation"],
     )
     def get(self, request: Request, agent_id: int) -> Response:
-        agent = _agent_of(request, agent_id)
+        escalation_settings = _settings_of(request, agent_id)
         days = _days(request, default=30)
         found = suggestions(
-            agent=agent, escalation_settings=escalation_settings_ensure(agent=agent), now=timezone.now(), days=days
+            agent=escalation_settings.agent, escalation_settings=escalation_settings, now=timezone.now(), days=days
         )
         return Response(SuggestionSerializer([item.as_dict() for item in found], many=True).data)
 

@@ -32,7 +32,13 @@ from escalation.api.serializers import (
 )
 from escalation.error_codes import EscalationErrorCode
 from escalation.flow import ai_turn_submit
-from escalation.gaps import agent_thresholds, answered_share, knowledge_gap_get, knowledge_gaps
+from escalation.gaps import (
+    agent_thresholds,
+    answered_now,
+    knowledge_gap_get,
+    knowledge_gaps,
+    knowledge_index_version,
+)
 from escalation.models import EscalationSettings
 from escalation.replay import replay_preview
 from escalation.selectors import agent_escalation_shadow
@@ -350,10 +356,14 @@ class KnowledgeGapView(APIView):
             article = knowledge_article_get(workspace=workspace, article_id=body.validated_data["article"])
             if article is None:
                 raise ValidationError({"article": "Choose an article of this workspace."})
-        knowledge_gap_link(workspace=workspace, key=topic.key, article=article)
+        link = knowledge_gap_link(workspace=workspace, key=topic.key, article=article)
         topic.article = article
-        if article is not None:
-            topic.answered_now = answered_share(
-                workspace=workspace, topic=topic, thresholds=agent_thresholds(workspace)
+        if link is not None:
+            topic.answered_now = answered_now(
+                workspace=workspace,
+                topic=topic,
+                link=link,
+                thresholds=agent_thresholds(workspace),
+                index_version=knowledge_index_version(workspace),
             )
         return Response(KnowledgeGapSerializer(topic.as_dict()).data)

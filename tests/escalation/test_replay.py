@@ -262,10 +262,10 @@ def test_a_manual_handoff_outside_the_drafts_escalation_filter_would_no_longer_h
     assert (body["by_reason_live"]["manual"], body["by_reason"]["manual"]) == (2, 1)
 
 
-def test_a_manual_handoff_bypasses_the_drafts_mode_and_gates(
+def test_a_manual_handoff_bypasses_the_drafts_mode_and_gates_and_the_saved_values_change_nothing(
     api: APIClient, agent: Agent, asked: dict[str, Any]
 ) -> None:
-    for draft in ({"mode": "off"}, {"max_attempts": 10, "require_knowledge_search": True}):
+    for draft in ({}, {"mode": "off"}, {"max_attempts": 10, "require_knowledge_search": True}):
         body = api.post(preview_url(agent), {"settings": draft}, format="json").json()
 
         assert (body["newly_escalated"], body["no_longer_escalated"], body["tickets_delta"]) == ([], [], 0), draft

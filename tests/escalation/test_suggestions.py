@@ -151,6 +151,7 @@ def test_a_ticket_reopened_after_the_ai_held_the_customer_back_suggests_fewer_at
 
 def test_a_reopened_ticket_counts_against_a_value_that_would_not_have_opened_it(
     api: APIClient,
+    admin_client_of: Any,
     agent: Agent,
     workspace: Workspace,
     escalation_settings: EscalationSettings,
@@ -171,6 +172,11 @@ def test_a_reopened_ticket_counts_against_a_value_that_would_not_have_opened_it(
     assert suggestion["evidence"] == sorted(judged.handoff.ticket.pk for judged in needless)
     assert suggestion["evidence_against"] == [{"kind": "reopened", "id": needed.pk, "type": "ticket"}]
     assert suggestion["effect"]["tickets_delta"] == -3
+    page = admin_client_of.get(reverse("admin:escalation_escalationsettings_change", args=[escalation_settings.pk]))
+    against = reverse("inbox:ticket", args=[needed.pk])
+    assert f'Against it: <a href="{against}">ticket #{needed.pk}</a> (re-opened' in page.content.decode().replace(
+        "\n", ""
+    )
 
 
 def test_reopened_tickets_outweighing_the_verdicts_leave_the_threshold_alone(

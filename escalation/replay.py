@@ -20,9 +20,9 @@ queries and judged by the same engine as live (``TurnSnapshot(manual=True)``: on
 applies; mode, signals and gates do not), the filter evaluated by the same segment evaluator.
 
 Handoffs are counted per conversation: each window that escalates is one (a ticket opened or merged into),
-and so is each manual handoff the settings allow; a manual handoff in a conversation whose AI the draft would
-hand off in a window where the live AI did not is counted as replaced by that handoff (the customer would not
-have had to ask).
+and so is each manual handoff the settings allow; each window the draft's AI would hand off where the live AI
+did not replaces one manual handoff of that conversation on the same side of its last hand-back, if it had
+one (the customer would not have had to ask).
 
 ``replay_preview`` compares a draft with the live settings over the same turns and manual handoffs: the
 conversations with a window the draft's AI would hand off and the live AI did not, or a manual handoff the
@@ -78,6 +78,7 @@ class ManualHandoff(NamedTuple):
     event_id: int
     conversation_id: int
     contact_id: int
+    after_hand_back: bool  # made after the conversation's last hand-back (as ``StoredTurn.after_hand_back``)
 
 
 @dataclass
@@ -161,8 +162,14 @@ def replay_load(
         for row in EscalationEvent.objects.filter(
             conversation__in=conversations.values("pk"), reason=Reason.MANUAL.value, turn__isnull=True
         )
+        .annotate(
+            replay_after_hand_back=ExpressionWrapper(
+                Q(conversation__handed_back_at__isnull=False) & Q(created_at__gt=F("conversation__handed_back_at")),
+                output_field=BooleanField(),
+            )
+        )
         .order_by("conversation_id", "id")
-        .values_list("id", "conversation_id", "conversation__contact_id")
+        .values_list("id", "conversation_id", "conversation__contact_id", "replay_after_hand_back")
     ]
     return ReplayInput(agent=agent, since=since, turns=turns, manual=manual)
 
@@ -244,7 +251,7 @@ def replay_manual(
     """Each manual handoff judged under ``policy`` as the live path judges a request for a human. Pure."""
     return [
         decide(TurnSnapshot(manual=True, contact_passes_filter=passing is None or contact_id in passing), policy)
-        for _, _, contact_id in handoffs
+        for _, _, contact_id, _ in handoffs
     ]
 
 
@@ -252,17 +259,17 @@ def replay_manual(
 class Outcome:
     """What a set of settings does over the replayed turns and manual handoffs.
 
-    ``escalated_windows``: (conversation, window) of each window whose AI hands off, windows numbered from 0
-    in each conversation as ``replay_decisions`` cuts them. ``manual_handoffs``: (conversation, event) of each
-    manual handoff the settings allow."""
+    ``escalated_windows``: (conversation, window, after the last hand-back) of each window whose AI hands off,
+    windows numbered from 0 in each conversation as ``replay_decisions`` cuts them. ``manual_handoffs``:
+    (conversation, event, after the last hand-back) of each manual handoff the settings allow."""
 
     escalated_conversations: frozenset[int]
     by_reason: dict[str, int]
     held_back_by: dict[str, int]
     turn_ids: list[int]
     decisions: list[Decision | None]
-    escalated_windows: frozenset[tuple[int, int]] = frozenset()
-    manual_handoffs: frozenset[tuple[int, int]] = frozenset()
+    escalated_windows: frozenset[tuple[int, int, bool]] = frozenset()
+    manual_handoffs: frozenset[tuple[int, int, bool]] = frozenset()
 
     @property
     def turns(self) -> dict[int, Decision | None]:
@@ -290,7 +297,7 @@ def _outcome(
     manual_decisions: Sequence[Decision] = (),
 ) -> Outcome:
     escalated: set[int] = set()
-    windows: set[tuple[int, int]] = set()
+    windows: set[tuple[int, int, bool]] = set()
     # Keyed by the enums' values: a ``StrEnum`` member counts under its string.
     by_reason: Counter[str] = Counter({reason.value: 0 for reason in Reason})
     held: Counter[str] = Counter({rule.value: 0 for rule in SuppressedBy})
@@ -307,15 +314,15 @@ def _outcome(
             continue
         if decision.escalate:
             escalated.add(turn.conversation_id)
-            windows.add((turn.conversation_id, window))
+            windows.add((turn.conversation_id, window, turn.after_hand_back))
             by_reason[decision.reason] += 1  # type: ignore[index]
         elif decision.suppressed_by is not None:
             held[decision.suppressed_by] += 1
-    allowed: set[tuple[int, int]] = set()
+    allowed: set[tuple[int, int, bool]] = set()
     for handoff, decision in zip(manual, manual_decisions, strict=True):
         if decision.escalate:
             escalated.add(handoff.conversation_id)
-            allowed.add((handoff.conversation_id, handoff.event_id))
+            allowed.add((handoff.conversation_id, handoff.event_id, handoff.after_hand_back))
             by_reason[Reason.MANUAL.value] += 1
     return Outcome(
         escalated_conversations=frozenset(escalated),
@@ -391,15 +398,16 @@ def replay_preview(
     data = data or replay_load(agent=agent, now=now, days=days)
     before = replay_outcome(data, live, now=now)
     after = before if _same_rule(live, draft) and _same_policy(live, draft) else replay_outcome(data, draft, now=now)
-    # A manual handoff is replaced by the draft's AI handing off where the live AI did not, in that conversation:
-    # the customer would not have had to ask. The conversation is then newly escalated by the AI, with as many
-    # handoffs as before.
-    newly_windows = after.escalated_windows - before.escalated_windows
-    replaced = {conversation for conversation, _ in newly_windows}
-    after_manual = {key for key in after.manual_handoffs if key[0] not in replaced}
+    # Each window the draft's AI hands off and the live AI did not replaces one manual handoff of the conversation
+    # on the same side of its last hand-back, if it had one: the customer would not have had to ask. The
+    # conversation is newly escalated by the AI, with as many handoffs as before.
+    newly_windows = Counter((c, side) for c, _, side in after.escalated_windows - before.escalated_windows)
+    manual_after = Counter((c, side) for c, _, side in after.manual_handoffs)
     handoffs_before = Counter(key[0] for key in (*before.escalated_windows, *before.manual_handoffs))
-    handoffs_after = Counter(key[0] for key in (*after.escalated_windows, *after_manual))
-    newly = replaced | {conversation for conversation, _ in after.manual_handoffs - before.manual_handoffs}
+    handoffs_after = Counter(key[0] for key in after.escalated_windows)
+    for (conversation, side), count in manual_after.items():
+        handoffs_after[conversation] += max(0, count - newly_windows[(conversation, side)])
+    newly = {c for c, _ in newly_windows} | {key[0] for key in after.manual_handoffs - before.manual_handoffs}
     no_longer = {c for c in handoffs_before.keys() | handoffs_after.keys() if handoffs_after[c] < handoffs_before[c]}
     return Preview(
         days=days,

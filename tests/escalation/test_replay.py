@@ -289,3 +289,17 @@ def test_a_manual_handoffs_ticket_would_become_priority_under_the_drafts_priorit
     body = api.post(preview_url(agent), {"settings": {"priority_filter": "user.plan = free"}}, format="json").json()
 
     assert body["newly_priority"] == [asked["free_ticket"].pk]
+
+
+def test_a_manual_handoff_before_the_hand_back_is_not_replaced_by_the_drafts_handoff_after_it(
+    api: APIClient, agent: Agent, workspace: Workspace, escalation_settings: EscalationSettings
+) -> None:
+    conversation = ConversationFactory(workspace=workspace, agent=agent, contact=ContactFactory(workspace=workspace))
+    ticket_update(ticket=handoff_request(conversation=conversation).ticket, data={"status": "closed"})
+    conversation.refresh_from_db()
+    assert turn(conversation, confidence=30).decision.suppressed_by == "gate_attempts"  # the AI has it back
+
+    body = api.post(preview_url(agent), {"settings": {"max_attempts": 1}}, format="json").json()
+
+    assert body["newly_escalated"] == [conversation.pk]
+    assert body["tickets_delta"] == 1  # the customer's own request still happened, before the close

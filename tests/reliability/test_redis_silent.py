@@ -237,7 +237,7 @@ def test_after_one_failed_rate_limit_check_requests_leave_a_silent_cache_alone_f
     with silent_server() as redis:
         settings.CACHES = {
             "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "BACKEND": "halo.cache.RedisCache",
                 "LOCATION": redis.url,
                 "OPTIONS": dict(settings.REDIS_TIMEOUTS),
             }

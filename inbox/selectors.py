@@ -603,7 +603,7 @@ class TicketDetail:
     conversations: list[Conversation]  # each with ``messages`` prefetched, oldest first
     escalations: list[EscalationEvent]  # oldest first
     notes: list[TicketNote]
-    teammates: list[User]  # users of the workspace
+    teammates: list[User]  # users of the workspace, each with ``available`` (their membership's: not away)
     inboxes: list[CustomInbox]
 
 
@@ -632,6 +632,7 @@ def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDeta
     teammates = list(
         get_user_model()
         .objects.filter(memberships__workspace_id=ticket.workspace_id, is_active=True)
+        .annotate(available=F("memberships__available"))  # the membership the filter joined: this workspace's
         .order_by("first_name", "username")
     )
     inboxes = list(CustomInbox.objects.filter(workspace_id=ticket.workspace_id))

@@ -25,7 +25,13 @@ from inbox.models import Ticket
 from inbox.notifications import FIRST_REPLY_EMAIL_TASK, FIRST_REPLY_SLACK_TASK
 from inbox.notifications.emails import first_reply_email_deliver
 from inbox.notifications.slack import first_reply_slack_deliver
-from inbox.services import Escalation, ticket_open_or_merge, ticket_reply, tickets_first_reply_warn
+from inbox.services import (
+    Escalation,
+    ticket_open_or_merge,
+    ticket_reply,
+    ticket_update,
+    tickets_first_reply_warn,
+)
 from tests.agents.factories import ConversationFactory
 from tests.halo.factories import ContactFactory, MembershipFactory
 from tests.inbox.slack_stand_in import SlackStandIn, slack_stand_in_running
@@ -218,6 +224,24 @@ def test_sorting_by_due_puts_the_most_urgent_first_across_pages(
         older = response.context["older_url"]
         url = reverse("inbox:list", args=["open"]) + older if older else ""
     assert order == [urgent.pk, urgent_too.pk, normal.pk, answered.pk]
+
+
+def test_the_next_due_page_starts_after_the_last_ticket_shown_even_once_it_left_the_list(
+    staff: Client, office: Workspace, agent: Agent, frozen: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(selectors, "INBOX_PAGE_SIZE", 2)
+    normal = open_ticket(office, agent)  # due Monday 10:30
+    urgent = open_ticket(office, agent, priority=True)  # due today 17:30
+    frozen.advance(60)
+    urgent_too = open_ticket(office, agent, priority=True)  # due Monday 09:01
+    later = open_ticket(office, agent)  # due Monday 10:31
+    first = staff.get(reverse("inbox:list", args=["open"]) + "?sort=due")
+    assert [int(row["id"]) for row in first.context["rows"]] == [urgent.pk, urgent_too.pk]
+
+    ticket_update(ticket=urgent_too, data={"status": Ticket.Status.CLOSED})  # a teammate closes the last one shown
+
+    second = staff.get(reverse("inbox:list", args=["open"]) + first.context["older_url"])
+    assert [int(row["id"]) for row in second.context["rows"]] == [normal.pk, later.pk]
 
 
 def _api_pages(api: APIClient, url: str | None) -> list[list[int]]:

@@ -266,11 +266,19 @@ def test_the_api_sorts_by_due_across_pages_with_ties_and_tickets_not_waiting(
     urgent_later = open_ticket(office, agent, priority=True)  # due Monday 09:01
     closed = open_ticket(office, agent)  # due Monday 10:31, never answered: the order counts it as waiting
     api.patch(f"/api/v1/tickets/{closed.pk}", {"status": "closed"}, format="json")
+    answered_too = open_ticket(office, agent)
+    ticket_reply(ticket=answered_too, teammate=teammate.user, body="Hi")
     assert urgent.first_reply_due_at == urgent_tie.first_reply_due_at  # a tie on the due time: by id
 
     pages = _api_pages(api, "/api/v1/tickets?sort=due&limit=2")
 
-    assert pages == [[urgent.pk, urgent_tie.pk], [urgent_later.pk, normal.pk], [closed.pk, answered.pk]]
+    # The third page ends on a ticket not waiting: the fourth goes on among those, by id.
+    assert pages == [
+        [urgent.pk, urgent_tie.pk],
+        [urgent_later.pk, normal.pk],
+        [closed.pk, answered.pk],
+        [answered_too.pk],
+    ]
     open_only = _api_pages(api, "/api/v1/tickets?sort=due&status=open,priority&limit=3")
     assert [pk for page in open_only for pk in page] == [
         urgent.pk,
@@ -278,6 +286,7 @@ def test_the_api_sorts_by_due_across_pages_with_ties_and_tickets_not_waiting(
         urgent_later.pk,
         normal.pk,
         answered.pk,
+        answered_too.pk,
     ]
 
 

@@ -629,7 +629,7 @@ def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDeta
         .order_by("created_at", "id")
     )
     notes = list(TicketNote.objects.filter(ticket=ticket).select_related("author").order_by("id"))
-    teammates = list(
+    teammates = list[User](
         get_user_model()
         .objects.filter(memberships__workspace_id=ticket.workspace_id, is_active=True)
         .annotate(available=F("memberships__available"))  # the membership the filter joined: this workspace's

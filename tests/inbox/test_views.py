@@ -121,6 +121,14 @@ def test_sidebar_counts_stop_at_the_cap(staff: Client, workspace, monkeypatch: p
     assert re.search(r'data-count="priority">1<', html)
 
 
+def test_list_rows_say_when_a_ticket_last_moved(staff: Client, workspace, clock) -> None:
+    TicketFactory(workspace=workspace)
+
+    assert '">just now</time>' in staff.get(list_url()).content.decode()
+    clock.advance(5 * 60 + 1)
+    assert '">5\xa0minutes ago</time>' in staff.get(list_url()).content.decode()
+
+
 def test_list_is_keyset_paginated(staff: Client, workspace) -> None:
     tickets = [TicketFactory(workspace=workspace) for _ in range(60)]
     first = staff.get(list_url()).content.decode()

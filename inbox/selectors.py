@@ -344,7 +344,8 @@ PAGE_FIELDS = (
 
 
 class Sort(StrEnum):
-    """How a list is ordered. Both are keyset-paginated on the id (``before`` is the last id shown)."""
+    """How a list is ordered: newest and oldest are keyset-paginated on the id, due on (due time, id)
+    (``before`` is the last id shown)."""
 
     NEWEST = "newest"
     OLDEST = "oldest"  # waiting longest first
@@ -418,22 +419,43 @@ def _page_rows(tickets: QuerySet[Ticket], limit: int) -> list[Ticket]:
     )
 
 
-def _by_first_reply_due(tickets: QuerySet[Ticket], *, after_id: int | None) -> QuerySet[Ticket]:
-    """Tickets waiting for their first reply, due soonest first, then the others (oldest first); keyset-paged
-    on (due, id) from the ticket ``after_id`` (the last one shown: one more query on a later page)."""
-    waiting = Q(first_replied_at__isnull=True, first_reply_due_at__isnull=False)
-    tickets = tickets.annotate(due_key=Case(When(waiting, then=F("first_reply_due_at")), default=None)).order_by(
-        F("due_key").asc(nulls_last=True), "id"
-    )
-    if after_id is None:
+@dataclass(frozen=True)
+class DuePosition:
+    """Where a list sorted by first-reply due time stands: the last ticket shown's due key (None for a ticket
+    not waiting for a first reply: those come last) and its id (the tie-breaker)."""
+
+    due: datetime | None
+    ticket_id: int
+
+
+# A ticket's place in the due sort: its due time while it waits for a first reply, else NULL (last).
+DUE_KEY = Case(
+    When(Q(first_replied_at__isnull=True, first_reply_due_at__isnull=False), then=F("first_reply_due_at")),
+    default=None,
+)
+
+
+def tickets_by_first_reply_due(tickets: QuerySet[Ticket], *, after: DuePosition | None) -> QuerySet[Ticket]:
+    """Tickets waiting for their first reply, due soonest first (ties by id), then the others (oldest first);
+    keyset-paged on (due, id) from ``after``, the position of the last ticket shown. The inbox's ``?sort=due``
+    and the tickets API's ``sort=due`` both page through this order."""
+    tickets = tickets.annotate(due_key=DUE_KEY).order_by(F("due_key").asc(nulls_last=True), "id")
+    if after is None:
         return tickets
-    anchor = tickets.filter(pk=after_id).values("due_key").first()
-    if anchor is None:
-        return tickets.filter(pk__gt=after_id)
-    if anchor["due_key"] is None:
-        return tickets.filter(due_key__isnull=True, pk__gt=after_id)
-    key = anchor["due_key"]
-    return tickets.filter(Q(due_key__gt=key) | Q(due_key=key, pk__gt=after_id) | Q(due_key__isnull=True))
+    if after.due is None:
+        return tickets.filter(due_key__isnull=True, pk__gt=after.ticket_id)
+    # ``due_key > x`` is never true for a NULL key, so the tickets not waiting are named on their own.
+    return tickets.filter(
+        Q(due_key__gt=after.due) | Q(due_key=after.due, pk__gt=after.ticket_id) | Q(due_key__isnull=True)
+    )
+
+
+def due_position_get(*, workspace: Workspace, ticket_id: int) -> DuePosition:
+    """The due-sort position of one of the workspace's tickets, read whatever list it is in now (a ticket
+    closed or reassigned since the page showed it still marks where the next page starts). A ticket that no
+    longer exists reads as not waiting: the next page goes on among the tickets not waiting after its id."""
+    row = Ticket.objects.filter(workspace=workspace, pk=ticket_id).annotate(due_key=DUE_KEY).values("due_key").first()
+    return DuePosition(due=row["due_key"] if row is not None else None, ticket_id=ticket_id)
 
 
 def inbox_page(
@@ -456,7 +478,8 @@ def inbox_page(
         if before is not None:
             tickets = tickets.filter(pk__gt=before)
     elif filters.sort == Sort.DUE:
-        tickets = _by_first_reply_due(tickets, after_id=before)
+        after = due_position_get(workspace=workspace, ticket_id=before) if before is not None else None
+        tickets = tickets_by_first_reply_due(tickets, after=after)
     elif before is not None:
         tickets = tickets.filter(pk__lt=before)
     rows = _page_rows(tickets, INBOX_PAGE_SIZE + 1)
@@ -685,7 +708,7 @@ class TicketDetail:
     conversations: list[Conversation]  # each with ``messages`` prefetched, oldest first
     escalations: list[EscalationEvent]  # oldest first
     notes: list[TicketNote]
-    teammates: list[User]  # users of the workspace
+    teammates: list[User]  # users of the workspace, each with ``available`` (their membership's: not away)
     inboxes: list[CustomInbox]
 
 
@@ -711,9 +734,10 @@ def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDeta
         .order_by("created_at", "id")
     )
     notes = list(TicketNote.objects.filter(ticket=ticket).select_related("author").order_by("id"))
-    teammates = list(
+    teammates = list[User](
         get_user_model()
         .objects.filter(memberships__workspace_id=ticket.workspace_id, is_active=True)
+        .annotate(available=F("memberships__available"))  # the membership the filter joined: this workspace's
         .order_by("first_name", "username")
     )
     inboxes = list(CustomInbox.objects.filter(workspace_id=ticket.workspace_id))

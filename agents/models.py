@@ -364,7 +364,14 @@ class AgentTurn(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["conversation", "created_at"], name="agentturn_conversation_created")]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="agentturn_conversation_created"),
+            # The escalation report's rollups count the turns held back in a span of days by ``created_at``
+            # (``escalation.reports.report_days_compute``): only held-back turns, a small share of all turns.
+            models.Index(
+                fields=["created_at"], condition=Q(suppressed_by__isnull=False), name="agentturn_held_back_created"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(confidence__isnull=True) | Q(confidence__gte=0, confidence__lte=100),

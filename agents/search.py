@@ -30,8 +30,16 @@ class MessageMatch:
     terms_mask: int  # bit i: the message contains terms[i]
 
 
-def _pg_term(term: str) -> str:
+def pg_term(term: str) -> str:
+    """A term in PostgreSQL ``to_tsquery('english', …)`` syntax (English stems a prefix query's word too)."""
     return f"{term}:*" if term_is_prefix(term) else term
+
+
+def fts5_match(terms: list[str]) -> str:
+    """An FTS5 ``MATCH`` expression for messages containing any of ``terms``. A prefix term is also looked for
+    whole: the porter tokenizer stems it as it stemmed the text ("shipping" is indexed as "ship", which the
+    prefix "shipp" misses)."""
+    return " OR ".join(f'"{term_stem(term)}"* OR "{term}"' if term_is_prefix(term) else f'"{term}"' for term in terms)
 
 
 def message_matches(*, workspace_id: int, terms: list[str], limit: int) -> list[MessageMatch]:
@@ -48,7 +56,7 @@ def message_matches(*, workspace_id: int, terms: list[str], limit: int) -> list[
 
 
 def _matches_postgresql(*, workspace_id: int, terms: list[str], limit: int) -> list[MessageMatch]:
-    query = " | ".join(_pg_term(term) for term in terms)
+    query = " | ".join(pg_term(term) for term in terms)
     # How many messages match, counted up to limit + 1 (a rare word through the GIN index; a common one stops
     # after limit + 1 rows). PostgreSQL cannot estimate a prefix query's frequency: left to itself it walks
     # the newest messages backwards for a word found in none of them, reading the whole workspace.
@@ -80,7 +88,7 @@ def _matches_postgresql(*, workspace_id: int, terms: list[str], limit: int) -> l
     )
     params: list[str | int] = [query]
     for term in terms:
-        params += [_pg_term(term), _pg_term(term)]
+        params += [pg_term(term), pg_term(term)]
     params += [workspace_id, query, limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -92,7 +100,7 @@ def _matches_postgresql(*, workspace_id: int, terms: list[str], limit: int) -> l
 
 
 def _matches_sqlite(*, workspace_id: int, terms: list[str], limit: int) -> list[MessageMatch]:
-    match = " OR ".join(f'"{term_stem(term)}"*' if term_is_prefix(term) else f'"{term}"' for term in terms)
+    match = fts5_match(terms)
     sql = (
         f"SELECT m.id, m.conversation_id, -bm25({FTS_TABLE}), m.body "  # noqa: S608  # nosec B608
         f"FROM {FTS_TABLE} JOIN agents_message m ON m.id = {FTS_TABLE}.rowid "

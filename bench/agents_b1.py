@@ -303,6 +303,16 @@ def main() -> int:
                 log=LOGS / "halo_bench_b1_worker.log",
             )
         )
+        # Beat as in production: its outbox sweep hands the worker the jobs recorded before it started (the
+        # help center's embedding jobs, which the benchmark ran in process), so the outbox drains.
+        beat_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="halo_bench_b1_beat_")))
+        stack.enter_context(
+            harness.process_running(
+                harness.procfile_argv(harness.procfile_command("beat")),
+                env={**env, "CELERY_BEAT_SCHEDULE_FILE": str(beat_dir / "schedule")},
+                log=LOGS / "halo_bench_b1_beat.log",
+            )
+        )
         monitor = Monitor(os.environ["DATABASE_URL"])
         stack.callback(monitor.close)
         url = f"http://127.0.0.1:{port}"

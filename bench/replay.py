@@ -196,14 +196,15 @@ def measure(agent: Any, samples: int) -> dict[str, Any]:
         )
         baselines.append(time.perf_counter() - started)
 
-        started = time.perf_counter()
-        data = replay_load(agent=agent, now=now)
-        reads.append(time.perf_counter() - started)
+        with CaptureQueriesContext(connection) as read_queries:
+            started = time.perf_counter()
+            data = replay_load(agent=agent, now=now)
+            reads.append(time.perf_counter() - started)
         with CaptureQueriesContext(connection) as captured:
             started = time.perf_counter()
             preview = replay_preview(agent=agent, live=live, draft=draft, now=now, data=data)
             replays.append(time.perf_counter() - started)
-        queries = len(captured.captured_queries) + 1  # + the read above
+        queries = len(read_queries.captured_queries) + len(captured.captured_queries)
 
         started, cpu = time.perf_counter(), time.process_time()
         replay_preview(agent=agent, live=live, draft=draft, now=now)

@@ -413,11 +413,14 @@ REASON_LABELS = {
     "escalate_tool": "The AI called the escalate tool",
     "phrase": "An escalation phrase in the reply",
     "low_confidence": "Low confidence",
+    "manual": "The customer asked for a human",
 }
 EVIDENCE_LABELS = {
     "ai_could_have_answered": "marked “AI could have answered”",
     "right_to_escalate": "marked “right to escalate”",
     "asked_for_human": "held back, then asked for a human",
+    "reopened": "re-opened after a teammate closed it",
+    "held_back_then_reopened": "held back after the close, then re-opened",
 }
 
 
@@ -433,6 +436,10 @@ def preview_context(preview: Preview) -> dict[str, Any]:
         for reason, label in REASON_LABELS.items()
     ]
     return {"preview": preview, "reasons": reasons, "tickets_delta_abs": abs(preview.tickets_delta)}
+
+
+def _labelled(evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**proof, "kind_label": EVIDENCE_LABELS.get(proof["kind"], proof["kind"])} for proof in evidence]
 
 
 def tuning_context(escalation_settings: EscalationSettings, *, now: Any) -> dict[str, Any]:
@@ -456,10 +463,8 @@ def tuning_context(escalation_settings: EscalationSettings, *, now: Any) -> dict
             "tickets_delta": item.tickets_delta,
             "tickets_delta_abs": abs(item.tickets_delta),
             "conversations": item.conversations,
-            "evidence_detail": [
-                {**proof, "kind_label": EVIDENCE_LABELS.get(proof["kind"], proof["kind"])}
-                for proof in item.evidence_detail
-            ],
+            "evidence_detail": _labelled(item.evidence_detail),
+            "evidence_against": _labelled(item.evidence_against),
         }
         for item in found
     ]

@@ -18,26 +18,35 @@ words customers used. Topics are ranked by count, then by the last time asked.
 ``answered_now``: for a topic with a linked article, its questions (the latest ``ANSWER_CHECK_LIMIT``) are
 searched again against the knowledge base as it is now, and a question counts as answered when the builtin
 responder would answer it — an article likely enough to quote (``REFUSE_BELOW``) with a confidence at or
-above the agent's threshold (no low-confidence signal).
+above the agent's threshold (no low-confidence signal). The share is cached per topic (``answered_now``),
+under a key made of everything it depends on: the workspace's knowledge index version (moved by every article
+saved, deleted or embedded, and by a change of the search's settings), the topic's link (its article and the
+time it was linked), and the questions checked with their agents' thresholds. A change to any of them is a new
+key, so a cached share is never stale and a view of an unchanged backlog searches nothing (a search may call a
+workspace's remote embeddings endpoint).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Exists, OuterRef, Q
+from redis.exceptions import RedisError
 
 from agents.knowledge import knowledge_lookup, question_stemmer, term_weight
 from agents.knowledge.calibration import answer_probability
 from agents.knowledge.text import query_terms, stem
-from agents.models import AgentTurn, KnowledgeArticle, Message
+from agents.models import AgentTurn, KnowledgeArticle, KnowledgeIndexState, Message
 from agents.responders import ANSWER_MIN_CONFIDENCE, REFUSE_BELOW
 from agents.turns import KnowledgeSource, ToolName
 from escalation.engine import Signal
 from escalation.models import EscalationSettings, KnowledgeGapLink
+from halo.api.throttling import cache_available, cache_failed
 from halo.models import Workspace
 from inbox.models import EscalationEvent
 
@@ -45,6 +54,8 @@ DEFAULT_DAYS = 90
 EXAMPLES = 5
 ANSWER_CHECK_LIMIT = 20
 MAX_TOPICS = 100
+# The key holds everything the share depends on; the expiry only bounds what an unused key keeps.
+ANSWERED_CACHE_SECONDS = 7 * 24 * 3600
 # The verdict "AI could have answered", under its current and its former value.
 AI_COULD_HAVE_ANSWERED = ("ai_could_have_answered", "ai_could_answer")
 
@@ -246,17 +257,65 @@ def knowledge_gaps(
     questions = gap_questions(workspace=workspace, now=now, days=days)
     topics = group_questions(questions, term_weight(workspace=workspace))[:limit]
     links = {
-        link.key: link.article
+        link.key: link
         for link in KnowledgeGapLink.objects.filter(
             workspace=workspace, key__in=[t.key for t in topics]
         ).select_related("article")
     }
-    thresholds = agent_thresholds(workspace) if check and any(topic.key in links for topic in topics) else {}
+    linked = check and any(topic.key in links for topic in topics)
+    thresholds = agent_thresholds(workspace) if linked else {}
+    version = knowledge_index_version(workspace) if linked else None
     for topic in topics:
-        topic.article = links.get(topic.key)
-        if check and topic.article is not None:
-            topic.answered_now = answered_share(workspace=workspace, topic=topic, thresholds=thresholds)
+        link = links.get(topic.key)
+        topic.article = link.article if link is not None else None
+        if check and link is not None:
+            topic.answered_now = answered_now(
+                workspace=workspace, topic=topic, link=link, thresholds=thresholds, index_version=version
+            )
     return topics
+
+
+def knowledge_index_version(workspace: Workspace) -> int | None:
+    """The workspace's knowledge index version (None before its first article)."""
+    return KnowledgeIndexState.objects.filter(workspace_id=workspace.pk).values_list("version", flat=True).first()
+
+
+def answered_now(
+    *,
+    workspace: Workspace,
+    topic: Topic,
+    link: KnowledgeGapLink,
+    thresholds: dict[int, int],
+    index_version: int | None,
+) -> float:
+    """``answered_share`` of a linked topic, from the cache when nothing it depends on changed (see the module)."""
+    latest = _latest(topic)
+    asked = hashlib.sha256(
+        repr([(q.turn_id, q.text, q.agent_id, thresholds.get(q.agent_id, 50)) for q in latest]).encode()
+    ).hexdigest()[:32]
+    key = (
+        f"halo:gap-answered:{workspace.pk}:{index_version}:{hashlib.sha256(topic.key.encode()).hexdigest()[:16]}:"
+        f"{link.article_id}:{link.linked_at.timestamp()}:{asked}"
+    )
+    if cache_available():
+        try:
+            cached = cache.get(key)
+        except (RedisError, OSError):
+            cache_failed("the knowledge gaps' answered share")
+        else:
+            if cached is not None:
+                return float(cached)
+    share = answered_share(workspace=workspace, topic=topic, thresholds=thresholds)
+    if cache_available():
+        try:
+            cache.set(key, share, ANSWERED_CACHE_SECONDS)
+        except (RedisError, OSError):
+            cache_failed("the knowledge gaps' answered share")
+    return share
+
+
+def _latest(topic: Topic) -> list[Question]:
+    return sorted(topic.questions, key=lambda q: q.asked_at, reverse=True)[:ANSWER_CHECK_LIMIT]
 
 
 def agent_thresholds(workspace: Workspace) -> dict[int, int]:
@@ -267,7 +326,7 @@ def agent_thresholds(workspace: Workspace) -> dict[int, int]:
 
 def answered_share(*, workspace: Workspace, topic: Topic, thresholds: dict[int, int]) -> float:
     """The share of the topic's latest questions the builtin responder answers from the knowledge base now."""
-    latest = sorted(topic.questions, key=lambda q: q.asked_at, reverse=True)[:ANSWER_CHECK_LIMIT]
+    latest = _latest(topic)
     answered = 0
     for question in latest:
         result = knowledge_lookup(workspace=workspace, text=question.text, limit=3)

@@ -14,10 +14,21 @@ the first turn that would escalate: a human would have owned the conversation fr
 turns in that window are not judged (``None``). Replaying the live settings therefore reproduces the
 stored decisions (a property test holds it to that).
 
-``replay_preview`` compares a draft with the live settings over the same turns: conversations that would
-newly escalate or no longer escalate, existing tickets whose contact the draft's priority filter would
-make priority, and escalations by reason. Manual handoffs (the user asked for a human) are not AI turns
-and are not replayed.
+Manual handoffs (the customer asked for a human: the widget's button, a request in words, a yes to the AI's
+offer; ``EscalationEvent`` rows of reason ``manual`` without a turn) are read in the same fixed number of
+queries and judged by the same engine as live (``TurnSnapshot(manual=True)``: only the escalation filter
+applies; mode, signals and gates do not), the filter evaluated by the same segment evaluator.
+
+Handoffs are counted per conversation: each window that escalates is one (a ticket opened or merged into),
+and so is each manual handoff the settings allow; each window the draft's AI would hand off where the live AI
+did not replaces one manual handoff of that conversation on the same side of its last hand-back, if it had
+one (the customer would not have had to ask).
+
+``replay_preview`` compares a draft with the live settings over the same turns and manual handoffs: the
+conversations with a window the draft's AI would hand off and the live AI did not, or a manual handoff the
+draft allows and the live settings refused (newly escalated), those with fewer handoffs under the draft (no
+longer escalated), the difference in handoffs (tickets more or fewer), existing tickets whose contact the
+draft's priority filter would make priority, and escalations by reason.
 """
 
 from __future__ import annotations
@@ -36,7 +47,7 @@ from agents.models import Agent, AgentTurn, Conversation
 from escalation.engine import Decision, Policy, Reason, SuppressedBy, TurnSnapshot, decide, normalize_text
 from escalation.models import EscalationSettings
 from escalation.selectors import policy_from_settings
-from inbox.models import Ticket
+from inbox.models import EscalationEvent, Ticket
 from segments.selectors import contacts_matching
 
 DEFAULT_DAYS = 30
@@ -61,15 +72,25 @@ class StoredTurn(NamedTuple):
     suppressed_by: str | None
 
 
+class ManualHandoff(NamedTuple):
+    """A stored handoff the customer asked for (no AI turn judged it)."""
+
+    event_id: int
+    conversation_id: int
+    contact_id: int
+    after_hand_back: bool  # made after the conversation's last hand-back (as ``StoredTurn.after_hand_back``)
+
+
 @dataclass
 class ReplayInput:
     agent: Agent
     since: datetime
     turns: list[StoredTurn] = field(default_factory=list)
+    manual: list[ManualHandoff] = field(default_factory=list)
 
     @property
     def contact_ids(self) -> set[int]:
-        return {turn.contact_id for turn in self.turns}
+        return {turn.contact_id for turn in self.turns} | {handoff.contact_id for handoff in self.manual}
 
 
 def _conversations(agent: Agent, since: datetime) -> QuerySet[Conversation]:
@@ -92,9 +113,9 @@ def _called(tool: str) -> Expression:
 def replay_load(
     *, agent: Agent, now: datetime, days: int = DEFAULT_DAYS, conversation_ids: Sequence[int] | None = None
 ) -> ReplayInput:
-    """The AI turns of ``agent``'s conversations started in the last ``days`` days (only ``conversation_ids``
-    among them, when given): one query, built by the ORM and read as plain rows (tool calls and hand-backs
-    reduced to booleans by the database)."""
+    """The AI turns and the manual handoffs of ``agent``'s conversations started in the last ``days`` days (only
+    ``conversation_ids`` among them, when given): two queries, built by the ORM and read as plain rows (tool
+    calls and hand-backs reduced to booleans by the database)."""
     since = now - timedelta(days=days)
     conversations = _conversations(agent, since)
     if conversation_ids is not None:
@@ -136,7 +157,21 @@ def replay_load(
         while chunk := cursor.fetchmany(5000):
             # The reply in the engine's normal form, once: each replay of it then skips that step.
             turns.extend(StoredTurn._make((*row[:4], normalize_text(row[4]), *row[5:])) for row in chunk)
-    return ReplayInput(agent=agent, since=since, turns=turns)
+    manual = [
+        ManualHandoff._make(row)
+        for row in EscalationEvent.objects.filter(
+            conversation__in=conversations.values("pk"), reason=Reason.MANUAL.value, turn__isnull=True
+        )
+        .annotate(
+            replay_after_hand_back=ExpressionWrapper(
+                Q(conversation__handed_back_at__isnull=False) & Q(created_at__gt=F("conversation__handed_back_at")),
+                output_field=BooleanField(),
+            )
+        )
+        .order_by("conversation_id", "id")
+        .values_list("id", "conversation_id", "conversation__contact_id", "replay_after_hand_back")
+    ]
+    return ReplayInput(agent=agent, since=since, turns=turns, manual=manual)
 
 
 def contacts_passing(
@@ -210,15 +245,31 @@ def replay_decisions(
     return decisions
 
 
+def replay_manual(
+    handoffs: Sequence[ManualHandoff], policy: Policy, *, passing: frozenset[int] | None
+) -> list[Decision]:
+    """Each manual handoff judged under ``policy`` as the live path judges a request for a human. Pure."""
+    return [
+        decide(TurnSnapshot(manual=True, contact_passes_filter=passing is None or contact_id in passing), policy)
+        for _, _, contact_id, _ in handoffs
+    ]
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """What a set of settings does over the replayed turns."""
+    """What a set of settings does over the replayed turns and manual handoffs.
+
+    ``escalated_windows``: (conversation, window, after the last hand-back) of each window whose AI hands off,
+    windows numbered from 0 in each conversation as ``replay_decisions`` cuts them. ``manual_handoffs``:
+    (conversation, event, after the last hand-back) of each manual handoff the settings allow."""
 
     escalated_conversations: frozenset[int]
     by_reason: dict[str, int]
     held_back_by: dict[str, int]
     turn_ids: list[int]
     decisions: list[Decision | None]
+    escalated_windows: frozenset[tuple[int, int, bool]] = frozenset()
+    manual_handoffs: frozenset[tuple[int, int, bool]] = frozenset()
 
     @property
     def turns(self) -> dict[int, Decision | None]:
@@ -234,34 +285,53 @@ def replay_outcome(
     agent = data.agent
     rule = escalation_settings.escalation_filter if escalation_settings is not None else ""
     passing = contacts_passing(agent=agent, rule=rule, contact_ids=data.contact_ids, since=data.since, now=now)
-    decisions = replay_decisions(
-        data.turns,
-        policy or policy_from_settings(escalation_settings),
-        passing=passing,
-        web_search_enabled=agent.web_search_enabled,
-    )
-    return _outcome(data.turns, decisions)
+    policy = policy or policy_from_settings(escalation_settings)
+    decisions = replay_decisions(data.turns, policy, passing=passing, web_search_enabled=agent.web_search_enabled)
+    return _outcome(data.turns, decisions, data.manual, replay_manual(data.manual, policy, passing=passing))
 
 
-def _outcome(turns: Sequence[StoredTurn], decisions: list[Decision | None]) -> Outcome:
+def _outcome(
+    turns: Sequence[StoredTurn],
+    decisions: list[Decision | None],
+    manual: Sequence[ManualHandoff] = (),
+    manual_decisions: Sequence[Decision] = (),
+) -> Outcome:
     escalated: set[int] = set()
+    windows: set[tuple[int, int, bool]] = set()
     # Keyed by the enums' values: a ``StrEnum`` member counts under its string.
-    by_reason: Counter[str] = Counter({reason.value: 0 for reason in Reason if reason != Reason.MANUAL})
+    by_reason: Counter[str] = Counter({reason.value: 0 for reason in Reason})
     held: Counter[str] = Counter({rule.value: 0 for rule in SuppressedBy})
+    window = 0
+    previous: StoredTurn | None = None
     for turn, decision in zip(turns, decisions, strict=True):
+        # Windows cut as ``replay_decisions`` cuts them.
+        if previous is None or previous.conversation_id != turn.conversation_id:
+            window = 0
+        elif previous.escalated or (turn.after_hand_back and not previous.after_hand_back):
+            window += 1
+        previous = turn
         if decision is None or not decision.signals:
             continue
         if decision.escalate:
             escalated.add(turn.conversation_id)
+            windows.add((turn.conversation_id, window, turn.after_hand_back))
             by_reason[decision.reason] += 1  # type: ignore[index]
         elif decision.suppressed_by is not None:
             held[decision.suppressed_by] += 1
+    allowed: set[tuple[int, int, bool]] = set()
+    for handoff, decision in zip(manual, manual_decisions, strict=True):
+        if decision.escalate:
+            escalated.add(handoff.conversation_id)
+            allowed.add((handoff.conversation_id, handoff.event_id, handoff.after_hand_back))
+            by_reason[Reason.MANUAL.value] += 1
     return Outcome(
         escalated_conversations=frozenset(escalated),
         by_reason=dict(by_reason),
         held_back_by=dict(held),
         turn_ids=[turn.turn_id for turn in turns],
         decisions=decisions,
+        escalated_windows=frozenset(windows),
+        manual_handoffs=frozenset(allowed),
     )
 
 
@@ -276,16 +346,15 @@ class Preview:
     by_reason_live: dict[str, int]
     held_back_by: dict[str, int]
     held_back_by_live: dict[str, int]
-
-    @property
-    def tickets_delta(self) -> int:
-        """How many more tickets (negative: fewer) the draft would have opened."""
-        return len(self.newly_escalated) - len(self.no_longer_escalated)
+    # How many more handoffs, each a ticket opened or merged into (negative: fewer), the draft would have made.
+    tickets_delta: int = 0
+    manual_replayed: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {
             "days": self.days,
             "turns_replayed": self.turns_replayed,
+            "manual_replayed": self.manual_replayed,
             "newly_escalated": self.newly_escalated,
             "no_longer_escalated": self.no_longer_escalated,
             "newly_priority": self.newly_priority,
@@ -329,11 +398,24 @@ def replay_preview(
     data = data or replay_load(agent=agent, now=now, days=days)
     before = replay_outcome(data, live, now=now)
     after = before if _same_rule(live, draft) and _same_policy(live, draft) else replay_outcome(data, draft, now=now)
+    # Each window the draft's AI hands off and the live AI did not replaces one manual handoff of the conversation
+    # on the same side of its last hand-back, if it had one: the customer would not have had to ask. The
+    # conversation is newly escalated by the AI, with as many handoffs as before.
+    newly_windows = Counter((c, side) for c, _, side in after.escalated_windows - before.escalated_windows)
+    manual_after = Counter((c, side) for c, _, side in after.manual_handoffs)
+    handoffs_before = Counter(key[0] for key in (*before.escalated_windows, *before.manual_handoffs))
+    handoffs_after = Counter(key[0] for key in after.escalated_windows)
+    for (conversation, side), count in manual_after.items():
+        handoffs_after[conversation] += max(0, count - newly_windows[(conversation, side)])
+    newly = {c for c, _ in newly_windows} | {key[0] for key in after.manual_handoffs - before.manual_handoffs}
+    no_longer = {c for c in handoffs_before.keys() | handoffs_after.keys() if handoffs_after[c] < handoffs_before[c]}
     return Preview(
         days=days,
         turns_replayed=len(data.turns),
-        newly_escalated=sorted(after.escalated_conversations - before.escalated_conversations),
-        no_longer_escalated=sorted(before.escalated_conversations - after.escalated_conversations),
+        manual_replayed=len(data.manual),
+        tickets_delta=handoffs_after.total() - handoffs_before.total(),
+        newly_escalated=sorted(newly),
+        no_longer_escalated=sorted(no_longer),
         newly_priority=newly_priority_tickets(agent=agent, live=live, draft=draft, since=data.since, now=now),
         by_reason=after.by_reason,
         by_reason_live=before.by_reason,

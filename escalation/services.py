@@ -17,6 +17,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent, KnowledgeArticle, Message
@@ -307,6 +308,24 @@ def report_days_refresh(*, workspace: Workspace, days: Iterable[date], now: date
             )
         written += len(counted)
     return written
+
+
+def report_rollups_recount(*, workspace_id: int, now: datetime | None = None) -> int:
+    """Count every report day of one workspace again, in its time zone as it is now (after the zone changed every
+    local day moved): the days from its first conversation or ticket to today are replaced, and the rows of any
+    other day (a day of the old zone only) removed. Returns how many days were recounted."""
+    now = now or timezone.now()
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return 0
+    days = report_days_touched(workspace=workspace, since=None, now=now)
+    stale = ReportDay.objects.filter(workspace=workspace)
+    if days:
+        stale = stale.filter(Q(day__lt=min(days)) | Q(day__gt=max(days)))
+    stale.delete()
+    report_days_refresh(workspace=workspace, days=days, now=now)
+    ReportRollupState.objects.update_or_create(workspace=workspace, defaults={"refreshed_at": now})
+    return len(days)
 
 
 def report_rollups_update(*, now: datetime | None = None, full: bool = False) -> int:

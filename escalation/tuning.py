@@ -12,18 +12,25 @@ escalated. Two queries.
 - escalations a teammate judged "AI could have answered" (the ticket's verdict) should not happen;
 - escalations judged "right to escalate" should still happen;
 - conversations in which a turn was held back and the customer then asked for a human (a manual handoff
-  later in the same conversation) should have been handed off by the AI.
+  later in the same conversation) should have been handed off by the AI;
+- tickets the AI opened that a teammate closed and then re-opened (``Ticket.reopened_count``; a verdict on
+  the ticket says more and counts instead): the customer still needed a human after the teammate's answer.
+  When the AI held back turns in that conversation after the close handed it back (the customer came back
+  and the AI kept them waiting until a teammate re-opened the ticket), the AI should have handed off one of
+  those turns (``held_back_then_reopened``); otherwise the escalation was needed and should still happen
+  (``reopened``: never a reason to change a value on its own, it stops a change that would avoid the ticket).
 
 A candidate scores one point per piece of evidence it satisfies that the live settings do not, minus one
 per piece the live settings satisfy and it does not; the best positive score is suggested, with its
-effect over every replayed conversation (tickets more or fewer, conversations affected) and its evidence.
-Nothing is applied: applying is the normal versioned save, by an admin.
+effect over every replayed conversation (tickets more or fewer, conversations affected), the evidence for it
+and the evidence against it. Nothing is applied: applying is the normal versioned save, by an admin.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
@@ -112,8 +119,10 @@ class Suggestion:
     current: int
     tickets_delta: int
     conversations: list[int]
-    evidence: list[int]  # ticket ids (verdicts) and conversation ids (held back, then asked for a human)
+    evidence: list[int]  # ticket ids (verdicts, reopens) and conversation ids (held back, then asked for a human)
     evidence_detail: list[dict[str, Any]]
+    # The evidence the live settings satisfy and the suggested value does not (what the score subtracted).
+    evidence_against: list[dict[str, Any]]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -123,37 +132,65 @@ class Suggestion:
             "effect": {"tickets_delta": self.tickets_delta, "conversations": self.conversations},
             "evidence": self.evidence,
             "evidence_detail": self.evidence_detail,
+            "evidence_against": self.evidence_against,
         }
+
+
+class EvidenceKind(StrEnum):
+    AI_COULD_HAVE_ANSWERED = "ai_could_have_answered"
+    RIGHT_TO_ESCALATE = "right_to_escalate"
+    ASKED_FOR_HUMAN = "asked_for_human"
+    REOPENED = "reopened"
+    HELD_BACK_THEN_REOPENED = "held_back_then_reopened"
 
 
 @dataclass(frozen=True)
 class _Evidence:
-    kind: str  # "ai_could_have_answered" | "right_to_escalate" | "asked_for_human"
-    id: int  # the ticket's id, or the conversation's
+    kind: EvidenceKind
+    id: int  # the ticket's id, or the conversation's (``asked_for_human``)
     conversation_id: int
     should_escalate: bool
+    # Judged on the conversation's turns after its last hand-back only (the AI had it back after a close).
+    after_hand_back: bool = False
+
+    def detail(self) -> dict[str, Any]:
+        kind_type = "conversation" if self.kind == EvidenceKind.ASKED_FOR_HUMAN else "ticket"
+        return {"kind": self.kind.value, "id": self.id, "type": kind_type}
 
 
 def _evidence(*, agent: Agent, since: datetime) -> list[_Evidence]:
-    """Verdicts on the tickets the agent's AI turns opened in conversations started since ``since``, and
-    those conversations in which a turn was held back and the customer then asked for a human: two
-    queries, without reading the turns (no evidence, no replay)."""
+    """Verdicts on the tickets the agent's AI turns opened in conversations started since ``since``, the
+    re-opened ones among those tickets, and the conversations in which a turn was held back and the customer
+    then asked for a human: two queries, without reading the turns (no evidence, no replay)."""
     window = Q(conversation__agent=agent, conversation__created_at__gte=since)
     found: list[_Evidence] = []
+    held_after_hand_back = AgentTurn.objects.filter(
+        conversation_id=OuterRef("conversation_id"),
+        suppressed_by__isnull=False,
+        created_at__gt=OuterRef("conversation__handed_back_at"),
+    )
     judged = (
         EscalationEvent.objects.filter(window, turn__isnull=False)
-        .filter(ticket__verdict__in=[*AI_COULD_HAVE_ANSWERED, "right_to_escalate"])
-        .values_list("ticket_id", "conversation_id", "ticket__verdict")
+        .filter(Q(ticket__verdict__in=[*AI_COULD_HAVE_ANSWERED, "right_to_escalate"]) | Q(ticket__reopened_count__gt=0))
+        .annotate(held_after_hand_back=Exists(held_after_hand_back))
+        .values_list("ticket_id", "conversation_id", "ticket__verdict", "held_after_hand_back")
         .order_by("ticket_id")
     )
     seen: set[int] = set()
-    for ticket_id, conversation_id, verdict in judged:
+    for ticket_id, conversation_id, verdict, held_after in judged:
         if ticket_id in seen:
             continue
         seen.add(ticket_id)
-        could = verdict in AI_COULD_HAVE_ANSWERED
-        kind = "ai_could_have_answered" if could else "right_to_escalate"
-        found.append(_Evidence(kind, ticket_id, conversation_id, should_escalate=not could))
+        if verdict in AI_COULD_HAVE_ANSWERED:
+            found.append(_Evidence(EvidenceKind.AI_COULD_HAVE_ANSWERED, ticket_id, conversation_id, False))
+        elif verdict == "right_to_escalate":
+            found.append(_Evidence(EvidenceKind.RIGHT_TO_ESCALATE, ticket_id, conversation_id, True))
+        elif held_after:
+            found.append(
+                _Evidence(EvidenceKind.HELD_BACK_THEN_REOPENED, ticket_id, conversation_id, True, after_hand_back=True)
+            )
+        else:
+            found.append(_Evidence(EvidenceKind.REOPENED, ticket_id, conversation_id, True))
     held_back = AgentTurn.objects.filter(
         conversation_id=OuterRef("conversation_id"), suppressed_by__isnull=False, created_at__lt=OuterRef("created_at")
     )
@@ -165,15 +202,19 @@ def _evidence(*, agent: Agent, since: datetime) -> list[_Evidence]:
         .order_by("conversation_id")
     )
     for conversation_id in manual:
-        found.append(_Evidence("asked_for_human", conversation_id, conversation_id, should_escalate=True))
+        found.append(_Evidence(EvidenceKind.ASKED_FOR_HUMAN, conversation_id, conversation_id, should_escalate=True))
     return found
 
 
-def _escalated_conversations(turns: list[StoredTurn], decisions: list[Decision | None]) -> set[int]:
+def _escalated_conversations(
+    turns: list[StoredTurn], decisions: list[Decision | None], *, after_hand_back: bool = False
+) -> set[int]:
+    """The conversations with a turn that escalates (only among the turns after the last hand-back, when
+    ``after_hand_back``)."""
     return {
         turn.conversation_id
         for turn, decision in zip(turns, decisions, strict=True)
-        if decision is not None and decision.escalate
+        if decision is not None and decision.escalate and (turn.after_hand_back or not after_hand_back)
     }
 
 
@@ -200,11 +241,15 @@ def suggestions(
     live = policy_from_settings(escalation_settings)
 
     def satisfied(policy: Policy) -> set[_Evidence]:
-        escalated = _escalated_conversations(
-            turns,
-            replay_decisions(turns, policy, passing=passing, web_search_enabled=agent.web_search_enabled),
-        )
-        return {item for item in evidence if (item.conversation_id in escalated) == item.should_escalate}
+        decisions = replay_decisions(turns, policy, passing=passing, web_search_enabled=agent.web_search_enabled)
+        escalated = _escalated_conversations(turns, decisions)
+        escalated_again = _escalated_conversations(turns, decisions, after_hand_back=True)
+        return {
+            item
+            for item in evidence
+            if (item.conversation_id in (escalated_again if item.after_hand_back else escalated))
+            == item.should_escalate
+        }
 
     before = satisfied(live)
     found = []
@@ -218,10 +263,11 @@ def suggestions(
             score = len(after - before) - len(before - after)
             # Ties go to the value closest to the current one: the smallest change that does as well.
             if score > 0 and (best is None or (score, -abs(value - current)) > (best[0], -abs(best[1] - current))):
-                best = (score, value, after - before)
+                best = (score, value, after)
         if best is None:
             continue
-        _, value, gained = best
+        _, value, after = best
+        gained, lost = after - before, before - after
         # Candidates lie within the setting's range by construction: the draft needs no validation to be replayed.
         draft = escalation_settings_unsaved_copy(escalation_settings)
         setattr(draft, name, value)
@@ -235,14 +281,8 @@ def suggestions(
                 tickets_delta=preview.tickets_delta,
                 conversations=sorted({*preview.newly_escalated, *preview.no_longer_escalated}),
                 evidence=sorted(item.id for item in gained),
-                evidence_detail=[
-                    {
-                        "kind": item.kind,
-                        "id": item.id,
-                        "type": "conversation" if item.kind == "asked_for_human" else "ticket",
-                    }
-                    for item in sorted(gained, key=lambda item: (item.kind, item.id))
-                ],
+                evidence_detail=[item.detail() for item in sorted(gained, key=lambda item: (item.kind, item.id))],
+                evidence_against=[item.detail() for item in sorted(lost, key=lambda item: (item.kind, item.id))],
             )
         )
     return found

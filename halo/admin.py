@@ -46,6 +46,7 @@ from halo.services import (
     business_hours_check,
     business_hours_set,
     business_hours_weekly_default,
+    workspace_timezone_changed,
 )
 from halo.webhooks.events import WebhookEvent
 from halo.webhooks.services import (
@@ -275,6 +276,8 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
             return
         # Only what the form edits: the webhook routes are rebuilt by halo.webhooks while the form is open.
         obj.save(update_fields=[*WorkspaceForm.Meta.fields, "slack_webhook_url", "identity_secret"])
+        if "timezone" in form.changed_data:  # the admin's save is one transaction: recorded with the change
+            workspace_timezone_changed(workspace=obj)
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return request.user.is_superuser  # new workspaces come from create_workspace (admin + API key)

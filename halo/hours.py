@@ -108,8 +108,12 @@ def _day_intervals(schedule: Schedule, day: date, zone: ZoneInfo) -> Iterator[tu
 
 
 def open_intervals(schedule: Schedule, start: datetime) -> Iterator[tuple[datetime, datetime]]:
-    """The open intervals (UTC) from ``start`` on, in order, disjoint, the first clipped to ``start``; touching
-    intervals (17:00-24:00 then 00:00-09:00) are one. Stops at ``HORIZON_DAYS``."""
+    """The open intervals (UTC) from ``start`` on, in order, disjoint, the first clipped to ``start``. Stops at
+    ``HORIZON_DAYS``.
+
+    Touching intervals (17:00-24:00 then 00:00-09:00) are yielded one after the other, not merged: every
+    caller reads them as one stretch of open time, and merging would have to look ahead to the horizon
+    before yielding anything for a schedule that never closes (open around the clock)."""
     # In UTC throughout: Python subtracts and adds aware datetimes of one zone on the wall clock, which
     # would lose or gain the hour of a clock change.
     start = start.astimezone(UTC)
@@ -118,7 +122,7 @@ def open_intervals(schedule: Schedule, start: datetime) -> Iterator[tuple[dateti
     current: tuple[datetime, datetime] | None = None
     for offset in range(HORIZON_DAYS + 2):
         for interval_start, interval_end in _day_intervals(schedule, first_day + timedelta(days=offset), zone):
-            if current is not None and interval_start <= current[1]:
+            if current is not None and interval_start < current[1]:
                 current = (current[0], max(current[1], interval_end))
                 continue
             if current is not None and current[1] > start:
@@ -138,12 +142,6 @@ def next_opening(schedule: Schedule, at: datetime) -> datetime | None:
     never opens within the horizon."""
     interval = next(open_intervals(schedule, at), None)
     return interval[0] if interval is not None else None
-
-
-def current_closing(schedule: Schedule, at: datetime) -> datetime | None:
-    """When the open period holding ``at`` ends (None when closed at ``at``)."""
-    interval = next(open_intervals(schedule, at), None)
-    return interval[1] if interval is not None and interval[0] <= at.astimezone(UTC) else None
 
 
 def add_business_minutes(schedule: Schedule, start: datetime, minutes: float) -> datetime | None:

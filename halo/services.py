@@ -29,6 +29,7 @@ from halo.hours import Period
 from halo.identity import ContactIdentity
 from halo.inserts import insert_unless_conflict
 from halo.models import ApiKey, BusinessHours, Company, Contact, Membership, PageView, Workspace, validate_custom_fields
+from halo.outbox import outbox_enqueue
 
 CONTACT_TEXT_FIELDS = ("email", "name", "role", "plan")
 COMPANY_TEXT_FIELDS = ("name", "plan", "industry")
@@ -502,6 +503,17 @@ def _target(value: Any) -> str | None:
     return None
 
 
+# The escalation app's task that counts a workspace's report days again, by name: ``halo`` sits below it.
+REPORT_RECOUNT_TASK = "escalation.tasks.report_rollups_recount"
+
+
+def workspace_timezone_changed(*, workspace: Workspace) -> None:
+    """Record, in the transaction that changes the workspace's time zone, what the change requires: the
+    escalation report's rollups are per local day, so every day is counted again in the new zone (an outbox
+    job: it is delivered once the change commits, and never lost if the worker is down)."""
+    outbox_enqueue(workspace=workspace, task=REPORT_RECOUNT_TASK, payload={})
+
+
 def business_hours_set(*, workspace: Workspace, data: Mapping[str, Any]) -> BusinessHours:
     """Set a workspace's business hours: ``timezone`` (the workspace's own), ``weekly``, ``holidays_country``,
     ``holidays`` and the two first-reply targets, in the API's shapes. Fields left out keep their values.
@@ -516,6 +528,7 @@ def business_hours_set(*, workspace: Workspace, data: Mapping[str, Any]) -> Busi
         if locked_workspace.timezone != timezone_name:
             locked_workspace.timezone = timezone_name
             locked_workspace.save(update_fields=["timezone"])
+            workspace_timezone_changed(workspace=locked_workspace)
         row.updated_at = timezone.now()
         row.save()
     workspace.timezone = timezone_name

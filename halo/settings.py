@@ -173,7 +173,7 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "halo.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": dict(REDIS_TIMEOUTS),
         }

@@ -24,6 +24,7 @@ state (``SlackThrottle``, one row per webhook, shared by every worker).
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -413,3 +414,28 @@ class Macro(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TicketSearch(models.Model):
+    """A ticket's full-text search document on PostgreSQL: ``to_tsvector('english', …)`` of the bodies of every
+    message of its conversations, one narrow row per ticket, GIN-indexed. Written only by the database
+    triggers of migration ``0013_ticket_search`` (a message inserted, edited or deleted; a conversation linked
+    to or unlinked from a ticket), in the transaction of that change, never by Python. On SQLite the
+    messages' FTS5 table (``agents_message_fts``) plays this part and this table stays empty.
+
+    Invariant: for every ticket with a conversation, ``document`` holds the words of exactly the messages of
+    its conversations (positions aside). ``workspace_id`` is the ticket's, so a search reads this table only;
+    ``inbox.selectors.ticket_search`` queries it."""
+
+    ticket = models.OneToOneField(
+        Ticket, on_delete=models.CASCADE, primary_key=True, related_name="+", db_constraint=False
+    )
+    workspace_id = models.BigIntegerField()
+    document = SearchVectorField()
+
+    class Meta:
+        db_table = "inbox_ticket_search"
+        indexes = [models.Index(fields=["workspace_id", "-ticket"], name="inbox_ticket_search_recent")]
+
+    def __str__(self) -> str:
+        return f"Search document of ticket #{self.ticket_id}"

@@ -26,7 +26,9 @@ from django.utils import timezone
 
 from agents.knowledge import knowledge_search
 from agents.models import AgentTurn, Conversation, Message
-from agents.search import MessageMatch, message_matches
+from agents.search import FTS_TABLE as MESSAGE_FTS_TABLE
+from agents.search import PG_TABLE as MESSAGE_SEARCH_TABLE
+from agents.search import MessageMatch, fts5_match, message_matches, pg_term
 from agents.turns import KnowledgeSource, sources_dedupe
 from halo.hours import Schedule, business_minutes_between
 from halo.models import Contact, PageView, Workspace
@@ -342,7 +344,8 @@ PAGE_FIELDS = (
 
 
 class Sort(StrEnum):
-    """How a list is ordered. Both are keyset-paginated on the id (``before`` is the last id shown)."""
+    """How a list is ordered: newest and oldest are keyset-paginated on the id, due on (due time, id)
+    (``before`` is the last id shown)."""
 
     NEWEST = "newest"
     OLDEST = "oldest"  # waiting longest first
@@ -416,22 +419,43 @@ def _page_rows(tickets: QuerySet[Ticket], limit: int) -> list[Ticket]:
     )
 
 
-def _by_first_reply_due(tickets: QuerySet[Ticket], *, after_id: int | None) -> QuerySet[Ticket]:
-    """Tickets waiting for their first reply, due soonest first, then the others (oldest first); keyset-paged
-    on (due, id) from the ticket ``after_id`` (the last one shown: one more query on a later page)."""
-    waiting = Q(first_replied_at__isnull=True, first_reply_due_at__isnull=False)
-    tickets = tickets.annotate(due_key=Case(When(waiting, then=F("first_reply_due_at")), default=None)).order_by(
-        F("due_key").asc(nulls_last=True), "id"
-    )
-    if after_id is None:
+@dataclass(frozen=True)
+class DuePosition:
+    """Where a list sorted by first-reply due time stands: the last ticket shown's due key (None for a ticket
+    not waiting for a first reply: those come last) and its id (the tie-breaker)."""
+
+    due: datetime | None
+    ticket_id: int
+
+
+# A ticket's place in the due sort: its due time while it waits for a first reply, else NULL (last).
+DUE_KEY = Case(
+    When(Q(first_replied_at__isnull=True, first_reply_due_at__isnull=False), then=F("first_reply_due_at")),
+    default=None,
+)
+
+
+def tickets_by_first_reply_due(tickets: QuerySet[Ticket], *, after: DuePosition | None) -> QuerySet[Ticket]:
+    """Tickets waiting for their first reply, due soonest first (ties by id), then the others (oldest first);
+    keyset-paged on (due, id) from ``after``, the position of the last ticket shown. The inbox's ``?sort=due``
+    and the tickets API's ``sort=due`` both page through this order."""
+    tickets = tickets.annotate(due_key=DUE_KEY).order_by(F("due_key").asc(nulls_last=True), "id")
+    if after is None:
         return tickets
-    anchor = tickets.filter(pk=after_id).values("due_key").first()
-    if anchor is None:
-        return tickets.filter(pk__gt=after_id)
-    if anchor["due_key"] is None:
-        return tickets.filter(due_key__isnull=True, pk__gt=after_id)
-    key = anchor["due_key"]
-    return tickets.filter(Q(due_key__gt=key) | Q(due_key=key, pk__gt=after_id) | Q(due_key__isnull=True))
+    if after.due is None:
+        return tickets.filter(due_key__isnull=True, pk__gt=after.ticket_id)
+    # ``due_key > x`` is never true for a NULL key, so the tickets not waiting are named on their own.
+    return tickets.filter(
+        Q(due_key__gt=after.due) | Q(due_key=after.due, pk__gt=after.ticket_id) | Q(due_key__isnull=True)
+    )
+
+
+def due_position_get(*, workspace: Workspace, ticket_id: int) -> DuePosition:
+    """The due-sort position of one of the workspace's tickets, read whatever list it is in now (a ticket
+    closed or reassigned since the page showed it still marks where the next page starts). A ticket that no
+    longer exists reads as not waiting: the next page goes on among the tickets not waiting after its id."""
+    row = Ticket.objects.filter(workspace=workspace, pk=ticket_id).annotate(due_key=DUE_KEY).values("due_key").first()
+    return DuePosition(due=row["due_key"] if row is not None else None, ticket_id=ticket_id)
 
 
 def inbox_page(
@@ -454,7 +478,8 @@ def inbox_page(
         if before is not None:
             tickets = tickets.filter(pk__gt=before)
     elif filters.sort == Sort.DUE:
-        tickets = _by_first_reply_due(tickets, after_id=before)
+        after = due_position_get(workspace=workspace, ticket_id=before) if before is not None else None
+        tickets = tickets_by_first_reply_due(tickets, after=after)
     elif before is not None:
         tickets = tickets.filter(pk__lt=before)
     rows = _page_rows(tickets, INBOX_PAGE_SIZE + 1)
@@ -464,13 +489,17 @@ def inbox_page(
 
 # --- Search ------------------------------------------------------------------------------------------
 
-# How many of the newest matching messages, and of the matching contacts, a search ranks. A word found in
-# more messages than this is looked for in its newest ones (see ``agents.search``).
-SEARCH_MESSAGE_CANDIDATES = 1000
+# How many of the newest tickets whose text matches, and of the matching contacts, a search ranks. A word
+# found in more tickets than this is looked for in the newest ones.
+SEARCH_TEXT_CANDIDATES = 1000
 SEARCH_CONTACT_CANDIDATES = 1000
+# How many of the newest tickets a search walks first, looking for its candidates there (see
+# ``_ticket_documents_matching``): a word found in at least candidates / this share of the tickets ends there.
+SEARCH_RECENT_TICKETS = 10_000
 SEARCH_PAGE_SIZE = 50
-# A term found in the contact's name, email or company counts this much more than one found in a message.
+# A term found in the contact's name, email or company counts this much more than one found in the text.
 CONTACT_WEIGHT = 2.0
+TICKET_SEARCH_TABLE = "inbox_ticket_search"
 
 
 @dataclass(frozen=True)
@@ -492,6 +521,12 @@ class SearchPage:
     next_offset: int | None
 
 
+@dataclass(frozen=True)
+class _TextMatch:
+    score: float  # 0-1, higher is better; comparable within one backend
+    terms_mask: int  # bit i: the ticket's messages contain terms[i]
+
+
 def ticket_search(
     *,
     workspace: Workspace,
@@ -506,72 +541,165 @@ def ticket_search(
     or company, or whose conversations' messages, contain every word of ``text``, best first.
 
     A ticket matches when each term is found somewhere in it: in the contact (name, email, company name) or
-    in one of its messages (PostgreSQL full text with a GIN index, SQLite FTS5; see ``agents.search``).
-    Best first: terms found in the contact weigh ``CONTACT_WEIGHT`` each, plus the best message's relevance;
-    ties go to the newest ticket. At most nine queries whatever the workspace's size: matching messages (two
-    on PostgreSQL), matching contacts (all the words, else any of them), the tickets holding those
-    conversations, the tickets of those contacts, which of them the list's conditions and filters keep, the
-    page's rows, and the best messages' text for the snippets.
+    in one of its messages (PostgreSQL: the ticket's document in ``inbox_ticket_search``, GIN-indexed;
+    SQLite: the messages' FTS5 table). Best first: terms found in the contact weigh ``CONTACT_WEIGHT`` each,
+    plus the relevance of the ticket's text; ties go to the newest ticket. At most nine queries whatever the
+    workspace's size: matching tickets by text (PostgreSQL: a bounded count, then the tickets; SQLite: the
+    messages, then their tickets), matching contacts (all the words, else any of them), the tickets of those
+    contacts, which of the candidates the list's conditions and filters keep, the page's rows, and each page
+    ticket's best matching message for the snippet.
     """
     terms = search_terms(text)
     empty = SearchPage(terms=terms, tickets=[], hits={}, messages={}, next_offset=None)
     if not terms:
         return empty
     full = (1 << len(terms)) - 1
-    messages = message_matches(workspace_id=workspace.pk, terms=terms, limit=SEARCH_MESSAGE_CANDIDATES)
+    by_text = _tickets_matching_text(workspace_id=workspace.pk, terms=terms, limit=SEARCH_TEXT_CANDIDATES)
     contacts = contacts_matching_text(workspace_id=workspace.pk, terms=terms, limit=SEARCH_CONTACT_CANDIDATES)
-    by_conversation: dict[int, list[MessageMatch]] = {}
-    for match in messages:
-        by_conversation.setdefault(match.conversation_id, []).append(match)
     if inbox_list is None:
         inbox_list = InboxList(key="all", label="All tickets", count=None, statuses=[], assignee=None)
     tickets = _list_tickets(workspace=workspace, inbox_list=inbox_list, filters=filters or ListFilters(), now=now)
-    # Each step reads through an index: the tickets holding the matching conversations, the tickets of the
-    # matching contacts, then those of them the list and its filters keep (an OR of the first two in one
-    # query would scan every ticket of the workspace).
-    conversations_of: dict[int, list[int]] = {}
-    through = Ticket.conversations.through.objects.filter(conversation_id__in=list(by_conversation))
-    for ticket_id, conversation_id in through.values_list("ticket_id", "conversation_id"):
-        conversations_of.setdefault(ticket_id, []).append(conversation_id)
+    # The tickets of the matching contacts, then those of all candidates the list and its filters keep: each
+    # through an index (an OR of text and contact in one query would scan every ticket of the workspace).
     of_contacts = Ticket.objects.filter(workspace=workspace, contact_id__in=list(contacts)).values_list("pk", flat=True)
-    candidate_ids = set(conversations_of) | set(of_contacts)
+    candidate_ids = set(by_text) | set(of_contacts)
     kept = tickets.filter(pk__in=list(candidate_ids)).order_by().values_list("pk", "contact_id")
-    hits: list[SearchHit] = []
+    scored: list[tuple[float, int, int]] = []  # (score, ticket id, contact mask)
     for ticket_id, contact_id in kept:
-        conversation_ids = conversations_of.get(ticket_id, [])
         contact_mask = contacts.get(contact_id, 0)
-        mask, best = contact_mask, None
-        for conversation_id in conversation_ids:
-            for match in by_conversation.get(conversation_id, ()):
-                mask |= match.terms_mask
-                if best is None or match.score > best.score:
-                    best = match
-        if mask != full:
+        match = by_text.get(ticket_id)
+        if contact_mask | (match.terms_mask if match is not None else 0) != full:
             continue
-        score = CONTACT_WEIGHT * bin(contact_mask).count("1") + (best.score if best is not None else 0.0)
-        hits.append(
-            SearchHit(
-                ticket_id=ticket_id,
-                score=score,
-                contact_mask=contact_mask,
-                message_id=best.message_id if best is not None else None,
-            )
-        )
-    hits.sort(key=lambda hit: (-hit.score, -hit.ticket_id))
-    page = hits[offset : offset + limit]
+        score = CONTACT_WEIGHT * bin(contact_mask).count("1") + (match.score if match is not None else 0.0)
+        scored.append((score, ticket_id, contact_mask))
+    scored.sort(key=lambda row: (-row[0], -row[1]))
+    page = scored[offset : offset + limit]
     if not page:
         return empty
-    page_ids = [hit.ticket_id for hit in page]
+    page_ids = [ticket_id for _, ticket_id, _ in page]
     rows = {ticket.pk: ticket for ticket in _page_rows(Ticket.objects.filter(pk__in=page_ids), limit)}
-    message_ids = [hit.message_id for hit in page if hit.message_id is not None]
-    bodies = dict(Message.objects.filter(pk__in=message_ids).values_list("pk", "body")) if message_ids else {}
+    best = _best_messages(ticket_ids=[pk for pk in page_ids if pk in by_text], terms=terms)
+    hits = {
+        ticket_id: SearchHit(
+            ticket_id=ticket_id,
+            score=score,
+            contact_mask=contact_mask,
+            message_id=best[ticket_id][0] if ticket_id in best else None,
+        )
+        for score, ticket_id, contact_mask in page
+    }
     return SearchPage(
         terms=terms,
-        tickets=[rows[hit.ticket_id] for hit in page if hit.ticket_id in rows],
-        hits={hit.ticket_id: hit for hit in page},
-        messages=bodies,
-        next_offset=offset + limit if len(hits) > offset + limit else None,
+        tickets=[rows[pk] for pk in page_ids if pk in rows],
+        hits=hits,
+        messages=dict(best.values()),
+        next_offset=offset + limit if len(scored) > offset + limit else None,
     )
+
+
+def _tickets_matching_text(*, workspace_id: int, terms: list[str], limit: int) -> dict[int, _TextMatch]:
+    """The newest tickets of a workspace whose messages contain any of ``terms`` (at most ``limit``), by id."""
+    if connection.vendor == "postgresql":
+        return _ticket_documents_matching(workspace_id=workspace_id, terms=terms, limit=limit)
+    # SQLite: the newest matching messages (FTS5), gathered by ticket; a ticket's best message gives its score.
+    by_conversation: dict[int, list[MessageMatch]] = {}
+    for message in message_matches(workspace_id=workspace_id, terms=terms, limit=limit):
+        by_conversation.setdefault(message.conversation_id, []).append(message)
+    found: dict[int, _TextMatch] = {}
+    through = Ticket.conversations.through.objects.filter(conversation_id__in=list(by_conversation))
+    for ticket_id, conversation_id in through.values_list("ticket_id", "conversation_id"):
+        for message in by_conversation[conversation_id]:
+            before = found.get(ticket_id, _TextMatch(score=0.0, terms_mask=0))
+            found[ticket_id] = _TextMatch(
+                score=max(before.score, message.score), terms_mask=before.terms_mask | message.terms_mask
+            )
+    return found
+
+
+def _ticket_documents_matching(*, workspace_id: int, terms: list[str], limit: int) -> dict[int, _TextMatch]:
+    """At most two queries. First the newest ``SEARCH_RECENT_TICKETS`` tickets are walked newest first (the
+    (workspace, ticket id) index, stopping at ``limit`` matches): a common word ends there. A rarer word has
+    fewer than ``limit`` matches among them, so it has at most about limit * tickets / SEARCH_RECENT_TICKETS
+    in all: every one is read through the GIN index, and the newest ``limit`` kept. (PostgreSQL cannot estimate
+    a prefix query's frequency, so it is not left to choose: it would walk the whole workspace for a word found
+    in no ticket, or build the GIN bitmap of a word found in most of them.)"""
+    query = " | ".join(pg_term(term) for term in terms)
+    recent = (
+        f"SELECT ticket_id, document FROM (SELECT ticket_id, document FROM {TICKET_SEARCH_TABLE} "  # noqa: S608  # nosec B608
+        "WHERE workspace_id = %s ORDER BY ticket_id DESC LIMIT %s) AS recent "
+        "WHERE document @@ to_tsquery('english', %s) ORDER BY ticket_id DESC LIMIT %s"
+    )
+    rows = _ranked_documents(recent, [workspace_id, SEARCH_RECENT_TICKETS, query, limit], terms=terms)
+    if len(rows) == limit:
+        return rows
+    # ``ticket_id + 0`` keeps the planner off the backward walk: the matches are few, the GIN index finds them.
+    every = (
+        f"SELECT ticket_id, document FROM {TICKET_SEARCH_TABLE} "  # noqa: S608  # nosec B608
+        "WHERE workspace_id = %s AND document @@ to_tsquery('english', %s) ORDER BY ticket_id + 0 DESC LIMIT %s"
+    )
+    return _ranked_documents(every, [workspace_id, query, limit], terms=terms)
+
+
+def _ranked_documents(source: str, params: list[str | int], *, terms: list[str]) -> dict[int, _TextMatch]:
+    """The tickets of ``source`` (a query of ticket ids and documents), each with its rank for ``terms`` and
+    the mask of the terms it holds: computed for those rows only, outside the source's ``LIMIT``."""
+    query = " | ".join(pg_term(term) for term in terms)
+    # A term that English drops as a stop word ("the") has an empty query: it counts as found everywhere.
+    mask = " + ".join(
+        f"(CASE WHEN numnode(to_tsquery('english', %s)) = 0 OR s.document @@ to_tsquery('english', %s) "
+        f"THEN {1 << index} ELSE 0 END)"
+        for index in range(len(terms))
+    )
+    sql = f"SELECT s.ticket_id, ts_rank(s.document, to_tsquery('english', %s)), {mask} FROM ({source}) AS s"  # noqa: S608  # nosec B608
+    ranked_params: list[str | int] = [query]
+    for term in terms:
+        ranked_params += [pg_term(term), pg_term(term)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ranked_params, *params])
+        rows = cursor.fetchall()
+    return {ticket_id: _TextMatch(score=_squash(rank), terms_mask=int(bits)) for ticket_id, rank, bits in rows}
+
+
+def _best_messages(*, ticket_ids: list[int], terms: list[str]) -> dict[int, tuple[int, str]]:
+    """Each ticket's most relevant message containing any of ``terms`` (the newest on a tie), as {ticket id:
+    (message id, body)}: the search row's snippet. One query, over the messages of these tickets only."""
+    if not ticket_ids:
+        return {}
+    best: dict[int, tuple[int, str]] = {}
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The page's messages first (a handful of tickets' conversations), then their documents by key: the
+            # planner must not start from the GIN index, where a common word has a million entries.
+            query = " | ".join(pg_term(term) for term in terms)
+            sql = (
+                "WITH page AS MATERIALIZED (SELECT tc.ticket_id, m.id, m.body "  # noqa: S608  # nosec B608
+                "FROM inbox_ticket_conversations tc JOIN agents_message m ON m.conversation_id = tc.conversation_id "
+                "WHERE tc.ticket_id = ANY(%s::bigint[])) "
+                "SELECT DISTINCT ON (page.ticket_id) page.ticket_id, page.id, page.body "
+                f"FROM page JOIN {MESSAGE_SEARCH_TABLE} s ON s.message_id = page.id "
+                "WHERE s.document @@ to_tsquery('english', %s) "
+                "ORDER BY page.ticket_id, ts_rank(s.document, to_tsquery('english', %s)) DESC, page.id DESC"
+            )
+            cursor.execute(sql, [ticket_ids, query, query])
+            for ticket_id, message_id, body in cursor.fetchall():
+                best[ticket_id] = (message_id, body)
+            return best
+        marks = ", ".join("%s" for _ in ticket_ids)
+        cursor.execute(
+            f"SELECT tc.ticket_id, m.id, m.body, -bm25({MESSAGE_FTS_TABLE}) AS relevance "  # noqa: S608  # nosec B608
+            f"FROM {MESSAGE_FTS_TABLE} JOIN agents_message m ON m.id = {MESSAGE_FTS_TABLE}.rowid "
+            "JOIN inbox_ticket_conversations tc ON tc.conversation_id = m.conversation_id "
+            f"WHERE {MESSAGE_FTS_TABLE} MATCH %s AND tc.ticket_id IN ({marks}) ORDER BY relevance, m.id",
+            [fts5_match(terms), *ticket_ids],
+        )
+        for ticket_id, message_id, body, _ in cursor.fetchall():
+            best[ticket_id] = (message_id, body)  # ascending relevance: the best is written last
+    return best
+
+
+def _squash(rank: float | None) -> float:
+    raw = max(float(rank or 0.0), 0.0)
+    return raw / (raw + 1.0)
 
 
 @dataclass(frozen=True)
@@ -580,7 +708,7 @@ class TicketDetail:
     conversations: list[Conversation]  # each with ``messages`` prefetched, oldest first
     escalations: list[EscalationEvent]  # oldest first
     notes: list[TicketNote]
-    teammates: list[User]  # users of the workspace
+    teammates: list[User]  # users of the workspace, each with ``available`` (their membership's: not away)
     inboxes: list[CustomInbox]
 
 
@@ -606,9 +734,10 @@ def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDeta
         .order_by("created_at", "id")
     )
     notes = list(TicketNote.objects.filter(ticket=ticket).select_related("author").order_by("id"))
-    teammates = list(
+    teammates = list[User](
         get_user_model()
         .objects.filter(memberships__workspace_id=ticket.workspace_id, is_active=True)
+        .annotate(available=F("memberships__available"))  # the membership the filter joined: this workspace's
         .order_by("first_name", "username")
     )
     inboxes = list(CustomInbox.objects.filter(workspace_id=ticket.workspace_id))

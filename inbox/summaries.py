@@ -67,13 +67,19 @@ def _quote(text: str) -> str:
     return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
 
 
+def _quoted_sentence(lead: str, text: str) -> str:
+    """``lead: "text".`` — without the closing full stop when the quote already ends a sentence."""
+    quoted = _quote(text)
+    return f'{lead}: "{quoted}"' + ("" if quoted.endswith((".", "?", "!", "…")) else ".")
+
+
 class BuiltinSummarizer:
     def summarize(self, facts: SummaryFacts) -> str:
         users = [body for author, body in facts.transcript if author == Message.Author.USER]
         needed = facts.needed or (users[-1] if users else None)
-        parts = [f'The customer needed: "{_quote(needed)}".' if needed else "The customer has not written yet."]
+        parts = [_quoted_sentence("The customer needed", needed) if needed else "The customer has not written yet."]
         if users and users[0] != needed:
-            parts.append(f'The conversation began with: "{_quote(users[0])}".')
+            parts.append(_quoted_sentence("The conversation began with", users[0]))
         tried: list[str] = []
         if facts.searches:
             tried.append("; ".join(_quote(search) for search in facts.searches[:5]))

@@ -211,7 +211,7 @@ class TicketRow(TypedDict):
     company: str | None
     updated_iso: str  # the ``date:"c"`` filter
     updated_title: str  # ``date:"DATETIME_FORMAT"``
-    updated_ago: str  # ``timesince``
+    updated_ago: str  # "just now", or ``timesince`` + " ago"
     preview: str
     reason: str
     confidence: str | None
@@ -235,6 +235,11 @@ def _preview(text: str | None) -> str:
     (NFC-normalized) without ``Truncator``, which looks up the translated ellipsis for every row."""
     text = unicodedata.normalize("NFC", text or "(no message)")
     return text if len(text) <= PREVIEW_CHARS else Truncator(text).chars(PREVIEW_CHARS)
+
+
+def _ago(at: datetime, *, now: datetime) -> str:
+    """ "just now" under a minute ("0 minutes ago" reads as a glitch), else Django's "5 minutes ago"."""
+    return "just now" if now - at < timedelta(minutes=1) else f"{timesince(at, now)} ago"
 
 
 def _ticket_rows(tickets: list[Ticket], *, list_key: str, search: SearchPage | None = None) -> list[TicketRow]:
@@ -270,7 +275,7 @@ def _ticket_rows(tickets: list[Ticket], *, list_key: str, search: SearchPage | N
                 company=str(company) if company is not None else None,
                 updated_iso=updated.isoformat(),
                 updated_title=dateformat.format(updated, title_format),
-                updated_ago=timesince(updated),
+                updated_ago=_ago(updated, now=now),
                 preview=_preview(getattr(ticket, "preview", None)),
                 reason=capfirst(reason_label(ticket.reason)),
                 confidence=str(ticket.confidence) if ticket.confidence is not None else None,

@@ -6,7 +6,10 @@ the test database), starts the server command on a free loopback port, waits for
 the base URL. ``widget_ask`` sends a visitor's message from the widget demo page. The ``browser`` fixture
 (registered for the whole suite in ``tests/conftest.py``) launches the system Chromium through Playwright,
 or skips the test where Chromium is not installed (fails instead under CI, which installs it); every page
-it opens reports Content-Security-Policy violations, and a browser test that caused one fails.
+it opens reports Content-Security-Policy violations, and a browser test that caused one fails. So a test waits
+with a locator (``locator.wait_for``, ``nth(n).wait_for``) or polls from Python (``wait_until`` around a
+``count()`` or a plain ``evaluate``), never with ``wait_for_function``: Playwright compiles its predicate in
+the page, which the pages' policy (no eval) refuses.
 """
 
 import os

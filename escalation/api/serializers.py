@@ -107,6 +107,7 @@ class PreviewInputSerializer(StrictSerializer):
 class PreviewSerializer(serializers.Serializer[Any]):
     days = serializers.IntegerField()
     turns_replayed = serializers.IntegerField()
+    manual_replayed = serializers.IntegerField(help_text="Manual handoffs (the customer asked for a human) replayed.")
     newly_escalated = serializers.ListField(child=serializers.IntegerField(), help_text="Conversation ids.")
     no_longer_escalated = serializers.ListField(child=serializers.IntegerField(), help_text="Conversation ids.")
     newly_priority = serializers.ListField(child=serializers.IntegerField(), help_text="Ticket ids.")
@@ -114,7 +115,9 @@ class PreviewSerializer(serializers.Serializer[Any]):
     by_reason_live = serializers.DictField(child=serializers.IntegerField(), help_text="Under the live settings.")
     held_back_by = serializers.DictField(child=serializers.IntegerField())
     held_back_by_live = serializers.DictField(child=serializers.IntegerField())
-    tickets_delta = serializers.IntegerField(help_text="Tickets more (negative: fewer) than the live settings.")
+    tickets_delta = serializers.IntegerField(
+        help_text="Handoffs (tickets opened or merged into) more, negative: fewer, than under the live settings."
+    )
 
 
 class ShadowSerializer(serializers.Serializer[Any]):
@@ -138,7 +141,18 @@ class SuggestionSerializer(serializers.Serializer[Any]):
     current = serializers.IntegerField()
     effect = SuggestionEffectSerializer()
     evidence = serializers.ListField(child=serializers.IntegerField(), help_text="Ticket or conversation ids.")
-    evidence_detail = serializers.ListField(child=serializers.DictField())
+    evidence_detail = serializers.ListField(
+        child=serializers.DictField(),
+        help_text=(
+            "The evidence the value satisfies and the live settings do not: `{kind, id, type}`, `kind` one of "
+            "`ai_could_have_answered`, `right_to_escalate`, `asked_for_human`, `reopened`, "
+            "`held_back_then_reopened`; `type` `ticket` or `conversation`."
+        ),
+    )
+    evidence_against = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="The evidence the live settings satisfy and the value does not (same shape).",
+    )
 
 
 class ArticleRefSerializer(serializers.Serializer[Any]):

@@ -32,7 +32,14 @@ from escalation.api.serializers import (
 )
 from escalation.error_codes import EscalationErrorCode
 from escalation.flow import ai_turn_submit
-from escalation.gaps import agent_thresholds, answered_share, knowledge_gap_get, knowledge_gaps
+from escalation.gaps import (
+    agent_thresholds,
+    answered_now,
+    knowledge_gap_get,
+    knowledge_gaps,
+    knowledge_index_version,
+)
+from escalation.models import EscalationSettings
 from escalation.replay import replay_preview
 from escalation.selectors import agent_escalation_shadow
 from escalation.services import (
@@ -54,13 +61,24 @@ from inbox.api.serializers import TicketSerializer
 from inbox.selectors import ticket_get
 
 
-class EscalationSettingsView(APIView):
-    def _agent(self, request: Request, agent_id: int) -> Agent:
-        agent = Agent.objects.filter(workspace=request_workspace(request), pk=agent_id).first()
-        if agent is None:
-            raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
-        return agent
+def _agent_of(request: Request, agent_id: int) -> Agent:
+    """The caller's workspace's agent ``agent_id`` (404 for another workspace's or none)."""
+    agent = Agent.objects.filter(workspace=request_workspace(request), pk=agent_id).select_related("workspace").first()
+    if agent is None:
+        raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
+    return agent
 
+
+def _settings_of(request: Request, agent_id: int) -> EscalationSettings:
+    """The escalation settings of the caller's agent ``agent_id`` (created with the defaults the first time they
+    are needed), with that agent attached: validation and the replay read it."""
+    agent = _agent_of(request, agent_id)
+    escalation_settings = escalation_settings_ensure(agent=agent)
+    escalation_settings.agent = agent
+    return escalation_settings
+
+
+class EscalationSettingsView(APIView):
     @extend_schema(
         operation_id="escalation_settings_get",
         summary="Read an agent's escalation settings",
@@ -68,8 +86,7 @@ class EscalationSettingsView(APIView):
         tags=["escalation"],
     )
     def get(self, request: Request, agent_id: int) -> Response:
-        escalation_settings = escalation_settings_ensure(agent=self._agent(request, agent_id))
-        return Response(EscalationSettingsSerializer(escalation_settings).data)
+        return Response(EscalationSettingsSerializer(_settings_of(request, agent_id)).data)
 
     @extend_schema(
         operation_id="escalation_settings_update",
@@ -91,7 +108,7 @@ class EscalationSettingsView(APIView):
         tags=["escalation"],
     )
     def patch(self, request: Request, agent_id: int) -> Response:
-        escalation_settings = escalation_settings_ensure(agent=self._agent(request, agent_id))
+        escalation_settings = _settings_of(request, agent_id)
         data = EscalationSettingsPatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         escalation_settings = escalation_settings_update(
@@ -168,13 +185,6 @@ class AiTurnView(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-def _agent_of(request: Request, agent_id: int) -> Agent:
-    agent = Agent.objects.filter(workspace=request_workspace(request), pk=agent_id).select_related("workspace").first()
-    if agent is None:
-        raise ApiError(ErrorCode.NOT_FOUND, "Not found.", status=404)
-    return agent
-
-
 def _draft_data(raw: object) -> dict[str, Any]:
     """Draft settings validated as a PATCH of the settings is (errors under the settings' own names)."""
     data = EscalationSettingsPatchSerializer(data=raw)
@@ -187,9 +197,10 @@ class EscalationPreviewView(APIView):
         operation_id="escalation_settings_preview",
         summary="Replay draft settings over the agent's recent turns (nothing is saved)",
         description=(
-            "The agent's AI turns of conversations started in the last `days` days (default 30) are judged "
-            "again under the draft (`settings` over the live values) and under the live settings, by the same "
-            "engine. An invalid draft is a 400 with the same field errors as a PATCH, and nothing is replayed."
+            "The agent's AI turns and manual handoffs (the customer asked for a human) of conversations started "
+            "in the last `days` days (default 30) are judged again under the draft (`settings` over the live "
+            "values) and under the live settings, by the same engine. An invalid draft is a 400 with the same "
+            "field errors as a PATCH, and nothing is replayed."
         ),
         request=PreviewInputSerializer,
         responses={200: PreviewSerializer, **error_responses(400, 401, 404, 429)},
@@ -201,14 +212,12 @@ class EscalationPreviewView(APIView):
         tags=["escalation"],
     )
     def post(self, request: Request, agent_id: int) -> Response:
-        agent = _agent_of(request, agent_id)
+        live = _settings_of(request, agent_id)
         body = PreviewInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        live = escalation_settings_ensure(agent=agent)
-        live.agent = agent  # the draft's validation reads it
         draft = escalation_settings_draft(escalation_settings=live, data=_draft_data(body.validated_data["settings"]))
         preview = replay_preview(
-            agent=agent, live=live, draft=draft, now=timezone.now(), days=body.validated_data["days"]
+            agent=live.agent, live=live, draft=draft, now=timezone.now(), days=body.validated_data["days"]
         )
         return Response(PreviewSerializer(preview.as_dict()).data)
 
@@ -239,9 +248,9 @@ class EscalationShadowView(APIView):
         tags=["escalation"],
     )
     def put(self, request: Request, agent_id: int) -> Response:
-        agent = _agent_of(request, agent_id)
-        live = escalation_settings_ensure(agent=agent)
-        shadow = escalation_shadow_save(escalation_settings=live, data=_draft_data(request.data))
+        shadow = escalation_shadow_save(
+            escalation_settings=_settings_of(request, agent_id), data=_draft_data(request.data)
+        )
         return Response(ShadowSerializer(shadow_summary(shadow=shadow).as_dict()).data)
 
     @extend_schema(
@@ -265,8 +274,7 @@ class EscalationShadowPromoteView(APIView):
         tags=["escalation"],
     )
     def post(self, request: Request, agent_id: int) -> Response:
-        agent = _agent_of(request, agent_id)
-        promoted = escalation_shadow_promote(escalation_settings=escalation_settings_ensure(agent=agent), via="api")
+        promoted = escalation_shadow_promote(escalation_settings=_settings_of(request, agent_id), via="api")
         if promoted is None:
             raise ApiError(ErrorCode.NOT_FOUND, "This agent has no shadow settings.", status=404)
         return Response(EscalationSettingsSerializer(promoted).data)
@@ -277,19 +285,19 @@ class EscalationSuggestionsView(APIView):
         operation_id="escalation_settings_suggestions",
         summary="Suggested confidence threshold and max attempts, with their replayed effect and evidence",
         description=(
-            "From teammates' verdicts on escalations and from held-back conversations whose customer then asked "
-            "for a human, over the last `days` days (default 30). Nothing is applied: apply one with a PATCH "
-            "of the settings."
+            "From teammates' verdicts on escalations, re-opened tickets and held-back conversations whose customer "
+            "then asked for a human, over the last `days` days (default 30), each with the evidence for it and "
+            "against it. Nothing is applied: apply one with a PATCH of the settings."
         ),
         parameters=[OpenApiParameter("days", int, required=False)],
         responses={200: SuggestionSerializer(many=True), **error_responses(400, 401, 404, 429)},
         tags=["escalation"],
     )
     def get(self, request: Request, agent_id: int) -> Response:
-        agent = _agent_of(request, agent_id)
+        escalation_settings = _settings_of(request, agent_id)
         days = _days(request, default=30)
         found = suggestions(
-            agent=agent, escalation_settings=escalation_settings_ensure(agent=agent), now=timezone.now(), days=days
+            agent=escalation_settings.agent, escalation_settings=escalation_settings, now=timezone.now(), days=days
         )
         return Response(SuggestionSerializer([item.as_dict() for item in found], many=True).data)
 
@@ -348,10 +356,14 @@ class KnowledgeGapView(APIView):
             article = knowledge_article_get(workspace=workspace, article_id=body.validated_data["article"])
             if article is None:
                 raise ValidationError({"article": "Choose an article of this workspace."})
-        knowledge_gap_link(workspace=workspace, key=topic.key, article=article)
+        link = knowledge_gap_link(workspace=workspace, key=topic.key, article=article)
         topic.article = article
-        if article is not None:
-            topic.answered_now = answered_share(
-                workspace=workspace, topic=topic, thresholds=agent_thresholds(workspace)
+        if link is not None:
+            topic.answered_now = answered_now(
+                workspace=workspace,
+                topic=topic,
+                link=link,
+                thresholds=agent_thresholds(workspace),
+                index_version=knowledge_index_version(workspace),
             )
         return Response(KnowledgeGapSerializer(topic.as_dict()).data)

@@ -1,15 +1,17 @@
-"""Tickets server API: list with filters (keyset pagination), read one, change status, assignee or inbox.
+"""Tickets server API: list with filters and a sort (keyset pagination), read one, change status, assignee or inbox.
 
 Views parse input, call one selector or service, render; every lookup is scoped to the caller's workspace
 (another workspace's ticket is a 404).
 """
 
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import ListAPIView
+from rest_framework.pagination import BasePagination, Cursor
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -33,12 +35,15 @@ from inbox.models import CustomInbox, Ticket
 from inbox.selectors import (
     OUTCOMES,
     UNSET,
+    DuePosition,
     InboxList,
     ListFilters,
+    Sort,
     custom_inbox_get,
     ticket_get,
     ticket_list,
     ticket_search,
+    tickets_by_first_reply_due,
 )
 from inbox.services import custom_inbox_update, teammate_availability_set, ticket_update, ticket_verdict_set
 from segments.api.views import checked_rule
@@ -50,6 +55,67 @@ class TicketCursorPagination(KeysetPagination):
     """Keyset pagination on the ticket id, newest first."""
 
     ordering = "-id"
+
+
+class TicketOldestPagination(KeysetPagination):
+    """Keyset pagination on the ticket id, oldest (waiting longest) first."""
+
+    ordering = "id"
+
+
+class TicketDuePagination(KeysetPagination):
+    """``sort=due``: forward-only keyset pagination on (first-reply due time, id), the order of
+    ``inbox.selectors.tickets_by_first_reply_due``. The cursor carries the last ticket's position itself, not
+    its id, so the next page starts at the right place even if that ticket was answered, closed or deleted
+    meanwhile; ``previous`` is always null (a client goes back with the links it followed)."""
+
+    ordering = ("due_key", "id")  # a cursor's position is a due time and an id, never an id alone
+
+    def paginate_queryset(self, queryset: QuerySet[Any], request: Request, view: Any = None) -> list[Any]:
+        self.base_url = request.build_absolute_uri()
+        self.page_size = self.get_page_size(request)
+        rows = list(tickets_by_first_reply_due(queryset, after=self._position(request))[: self.page_size + 1])
+        last = rows[self.page_size - 1] if len(rows) > self.page_size else None
+        due = last.due_key if last is not None else None  # type: ignore[attr-defined]  # the selector's annotation
+        self.last_position = DuePosition(due=due, ticket_id=last.pk) if last is not None else None
+        return rows[: self.page_size]
+
+    def get_next_link(self) -> str | None:
+        if self.last_position is None:
+            return None
+        due = self.last_position.due.isoformat() if self.last_position.due is not None else ""
+        position = f"{due}|{self.last_position.ticket_id}"
+        return self.encode_cursor(Cursor(offset=0, reverse=False, position=position))  # type: ignore[arg-type]
+
+    def get_previous_link(self) -> str | None:
+        return None
+
+    def _position(self, request: Request) -> DuePosition | None:
+        cursor = self.decode_cursor(request)  # not base64 of ours: a 400
+        if cursor is None:
+            return None
+        due, _, raw_id = str(cursor.position or "").partition("|")
+        ticket_id = parse_id(raw_id)
+        try:
+            due_at = datetime.fromisoformat(due) if due else None
+        except ValueError:
+            due_at = None
+            ticket_id = None
+        if ticket_id is None or cursor.reverse or (due_at is not None and due_at.tzinfo is None):
+            raise ApiError(
+                ErrorCode.INVALID,
+                "cursor: not a cursor of this list; follow the `next` link.",
+                status=400,
+                fields={"cursor": ["Invalid cursor."]},
+            )
+        return DuePosition(due=due_at, ticket_id=ticket_id)
+
+
+PAGINATION_BY_SORT: dict[Sort, type[BasePagination]] = {
+    Sort.NEWEST: TicketCursorPagination,
+    Sort.OLDEST: TicketOldestPagination,
+    Sort.DUE: TicketDuePagination,
+}
 
 
 def _id_or_none(request: Request, name: str) -> int | str | None:
@@ -90,6 +156,19 @@ TICKET_FILTERS = [
 ]
 
 
+SORT_PARAMETER = OpenApiParameter(
+    "sort",
+    str,
+    OpenApiParameter.QUERY,
+    enum=[sort.value for sort in Sort],
+    description="`newest` (the default) or `oldest` first, by id; or `due`: tickets not answered yet (whatever their "
+    "status: add `status=open,priority` for the ones to work on) by `first_reply_due_at`, soonest (the overdue) "
+    "first, ties by id, then every other ticket, oldest first. "
+    "Each is keyset-paginated: follow `next` (with `due`, `previous` is always null). Not with `q` (search "
+    "results are best first): 400.",
+)
+
+
 SEARCH_PARAMETERS = [
     OpenApiParameter(
         "q",
@@ -105,7 +184,26 @@ SEARCH_MAX_OFFSET = 10_000
 
 class TicketListView(ListAPIView[Ticket]):
     serializer_class = TicketSerializer
-    pagination_class = TicketCursorPagination
+    pagination_class = TicketCursorPagination  # the default sort's; ``paginator`` picks the one of ``sort``
+
+    @property
+    def paginator(self) -> BasePagination | None:
+        if not hasattr(self, "_paginator"):
+            self._paginator = PAGINATION_BY_SORT[self._sort()]()
+        return self._paginator
+
+    def _sort(self) -> Sort:
+        raw = self.request.query_params.get("sort")
+        if raw is None:
+            return Sort.NEWEST
+        if raw not in Sort._value2member_map_:
+            raise ApiError(
+                ErrorCode.INVALID,
+                f"sort: choose from {', '.join(Sort)}.",
+                status=400,
+                fields={"sort": [f"Unknown sort: {raw[:50]}."]},
+            )
+        return Sort(raw)
 
     def _statuses(self) -> list[str]:
         request = self.request
@@ -146,9 +244,9 @@ class TicketListView(ListAPIView[Ticket]):
     @extend_schema(
         operation_id="ticket_list",
         summary="List or search tickets",
-        description="Newest first, keyset-paginated (`next`/`previous` cursors; no total count). With `q`: the "
-        "matching tickets, open and closed (unless `status` says otherwise), best first.",
-        parameters=[*TICKET_FILTERS, *SEARCH_PARAMETERS],
+        description="Newest first unless `sort` says otherwise, keyset-paginated (`next`/`previous` cursors; no "
+        "total count). With `q`: the matching tickets, open and closed (unless `status` says otherwise), best first.",
+        parameters=[*TICKET_FILTERS, SORT_PARAMETER, *SEARCH_PARAMETERS],
         responses={200: TicketSerializer(many=True), **error_responses(400, 401, 429)},
         tags=["tickets"],
     )
@@ -156,6 +254,13 @@ class TicketListView(ListAPIView[Ticket]):
         offset = self._offset(request)  # checked with or without q: a bad value is a 400 either way
         text = request.query_params.get("q", "").strip()
         if text:
+            if "sort" in request.query_params:
+                raise ApiError(
+                    ErrorCode.INVALID,
+                    "sort: search results are best first; leave `sort` out with `q`.",
+                    status=400,
+                    fields={"sort": ["Not with q."]},
+                )
             return self._search(request, text, offset)
         return super().get(request, *args, **kwargs)
 

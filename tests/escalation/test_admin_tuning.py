@@ -10,7 +10,7 @@ from django.urls import reverse
 from agents.models import Agent
 from agents.services import knowledge_article_create
 from agents.turns import ToolCall
-from escalation.flow import ai_turn_submit
+from escalation.flow import ai_turn_submit, handoff_request
 from escalation.gaps import AI_COULD_HAVE_ANSWERED as AI_COULD_VERDICTS
 from escalation.models import EscalationSettings, EscalationSettingsVersion, EscalationShadow, KnowledgeGapLink
 from escalation.services import escalation_settings_update
@@ -163,3 +163,21 @@ def test_the_backlog_never_shows_another_workspaces_questions(admin_client_of: C
     assert "export" not in admin_client_of.get(f"{backlog}?workspace={other.pk}").content.decode()
     admin_client_of.post(backlog, {"workspace": other.pk, "topic": "export", "article": ""})
     assert not KnowledgeGapLink.objects.filter(workspace=other).exists()
+
+
+def test_preview_links_the_manual_handoff_a_draft_filter_would_refuse(
+    admin_client_of: Client, agent: Agent, workspace: Workspace, escalation_settings: EscalationSettings
+) -> None:
+    free = ConversationFactory(
+        workspace=workspace, agent=agent, contact=ContactFactory(workspace=workspace, plan="free")
+    )
+    handoff_request(conversation=free)  # "Talk to a human", before any AI turn
+
+    page = admin_client_of.post(
+        url("preview", escalation_settings), form_data(escalation_settings, escalation_filter="user.plan = vip")
+    )
+
+    html = page.content.decode()
+    assert "0 AI turns and 1 request for a human replayed" in html
+    assert reverse("admin:agents_conversation_change", args=[free.pk]) in html
+    assert "1 fewer ticket" in html

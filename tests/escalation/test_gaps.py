@@ -11,8 +11,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from agents.models import Agent, AgentTurn, Conversation
-from agents.services import knowledge_article_create
+from agents.services import knowledge_article_create, knowledge_article_update
 from agents.turns import KnowledgeSource, ToolCall
+from escalation import gaps
 from escalation.flow import ai_turn_submit
 from escalation.gaps import AI_COULD_HAVE_ANSWERED as AI_COULD_VERDICTS
 from escalation.models import KnowledgeGapLink
@@ -163,6 +164,46 @@ def test_linking_an_article_replays_the_topics_questions_against_the_knowledge_b
 
     assert api.patch("/api/v1/knowledge/gaps/export", {"article": None}, format="json").status_code == 200
     assert not KnowledgeGapLink.objects.filter(key="export").exists()
+
+
+@pytest.fixture
+def searches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The questions the backlog searched the knowledge base for (the real search runs)."""
+    asked: list[str] = []
+    search = gaps.knowledge_lookup
+
+    def counted(**kwargs: Any) -> Any:
+        asked.append(kwargs["text"])
+        return search(**kwargs)
+
+    monkeypatch.setattr(gaps, "knowledge_lookup", counted)
+    return asked
+
+
+def test_a_linked_topics_answered_share_is_searched_once_until_the_knowledge_base_or_the_topic_changes(
+    api: APIClient, workspace: Workspace, agent: Agent, asked: None, searches: list[str]
+) -> None:
+    export = ARTICLES["export-your-organization"]
+    article = knowledge_article_create(
+        workspace=workspace, title=export["title"], body=export["body"], url=export["url"]
+    )
+    linked = api.patch("/api/v1/knowledge/gaps/export", {"article": article.pk}, format="json").json()
+    assert sorted(searches) == sorted(QUESTIONS["export"])
+
+    searches.clear()
+    listed = {topic["id"]: topic for topic in api.get("/api/v1/knowledge/gaps").json()}
+    assert searches == []  # a second view searches nothing
+    assert listed["export"]["answered_now"] == linked["answered_now"]
+
+    knowledge_article_update(article=article, data={"body": "Nothing about that here any more."})
+    listed = {topic["id"]: topic for topic in api.get("/api/v1/knowledge/gaps").json()}
+    assert sorted(searches) == sorted(QUESTIONS["export"])  # an article saved: searched again
+    assert listed["export"]["answered_now"] < linked["answered_now"]
+
+    searches.clear()
+    unsure(agent, "export our messages to json")
+    api.get("/api/v1/knowledge/gaps")
+    assert "export our messages to json" in searches  # a new question on the topic: searched again
 
 
 def test_gaps_are_walled_off_by_workspace(api: APIClient, workspace: Workspace, asked: None) -> None:

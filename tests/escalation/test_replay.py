@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from agents.models import Agent, AgentTurn, Conversation
 from agents.turns import ToolCall
-from escalation.flow import ai_turn_submit
+from escalation.flow import ai_turn_submit, handoff_request
 from escalation.models import EscalationSettings, EscalationSettingsVersion, EscalationShadow
 from escalation.replay import replay_load, replay_outcome
 from escalation.services import escalation_settings_update
@@ -134,8 +134,9 @@ def test_preview_shows_what_a_higher_threshold_would_change(
     api: APIClient, agent: Agent, history: dict[str, Any], django_assert_max_num_queries: Any
 ) -> None:
     # The API key (2), the agent, its settings, the draft's validation as a save does it (the model's five
-    # check constraints, each a query in a savepoint), the turns, the priority filter's tickets.
-    with django_assert_max_num_queries(21):
+    # check constraints, each a query in a savepoint), the turns, the manual handoffs, the priority filter's
+    # tickets.
+    with django_assert_max_num_queries(22):
         response = api.post(
             preview_url(agent),
             {"settings": {"confidence_threshold": 70, "priority_filter": "user.plan = vip"}},
@@ -221,6 +222,84 @@ def test_replay_is_a_fixed_number_of_queries_whatever_the_history(
         )
         for _ in range(index):
             turn(conversation, confidence=90)
-    with django_assert_num_queries(2):  # the turns, the escalation filter's contacts
+        handoff_request(conversation=conversation)  # a manual handoff after the turns (none for the first)
+    with django_assert_num_queries(3):  # the turns, the manual handoffs, the escalation filter's contacts
         outcome = replay_outcome(replay_load(agent=agent, now=timezone.now()), escalation_settings, now=timezone.now())
     assert len(outcome.turns) == 15
+    assert len(outcome.manual_handoffs) == 6
+
+
+# --- Manual handoffs (the customer asked for a human) ------------------------------------------------------
+
+
+@pytest.fixture
+def asked(agent: Agent, escalation_settings: EscalationSettings, workspace: Workspace) -> dict[str, Any]:
+    """A free-plan customer who pressed "Talk to a human" before any AI turn, and a VIP who asked after the AI
+    held back a low-confidence turn (one attempt of three)."""
+    free = ConversationFactory(
+        workspace=workspace, agent=agent, contact=ContactFactory(workspace=workspace, plan="free")
+    )
+    vip = ConversationFactory(workspace=workspace, agent=agent, contact=ContactFactory(workspace=workspace, plan="vip"))
+    held = turn(vip, confidence=30)
+    assert held.decision.suppressed_by == "gate_attempts"
+    return {
+        "free": free,
+        "vip": vip,
+        "free_ticket": handoff_request(conversation=free).ticket,
+        "vip_ticket": handoff_request(conversation=vip).ticket,
+    }
+
+
+def test_a_manual_handoff_outside_the_drafts_escalation_filter_would_no_longer_happen(
+    api: APIClient, agent: Agent, asked: dict[str, Any]
+) -> None:
+    body = api.post(preview_url(agent), {"settings": {"escalation_filter": "user.plan = vip"}}, format="json").json()
+
+    assert (body["turns_replayed"], body["manual_replayed"]) == (1, 2)
+    assert body["no_longer_escalated"] == [asked["free"].pk]
+    assert body["newly_escalated"] == []
+    assert body["tickets_delta"] == -1
+    assert (body["by_reason_live"]["manual"], body["by_reason"]["manual"]) == (2, 1)
+
+
+def test_a_manual_handoff_bypasses_the_drafts_mode_and_gates_and_the_saved_values_change_nothing(
+    api: APIClient, agent: Agent, asked: dict[str, Any]
+) -> None:
+    for draft in ({}, {"mode": "off"}, {"max_attempts": 10, "require_knowledge_search": True}):
+        body = api.post(preview_url(agent), {"settings": draft}, format="json").json()
+
+        assert (body["newly_escalated"], body["no_longer_escalated"], body["tickets_delta"]) == ([], [], 0), draft
+        assert body["by_reason"]["manual"] == 2
+
+
+def test_a_manual_handoff_the_drafts_ai_would_have_made_first_is_newly_escalated_with_as_many_tickets(
+    api: APIClient, agent: Agent, asked: dict[str, Any]
+) -> None:
+    body = api.post(preview_url(agent), {"settings": {"max_attempts": 1}}, format="json").json()
+
+    assert body["newly_escalated"] == [asked["vip"].pk]  # the AI hands off before the customer has to ask
+    assert body["no_longer_escalated"] == []
+    assert body["tickets_delta"] == 0
+    assert body["by_reason"]["low_confidence"] == 1
+
+
+def test_a_manual_handoffs_ticket_would_become_priority_under_the_drafts_priority_filter(
+    api: APIClient, agent: Agent, asked: dict[str, Any]
+) -> None:
+    body = api.post(preview_url(agent), {"settings": {"priority_filter": "user.plan = free"}}, format="json").json()
+
+    assert body["newly_priority"] == [asked["free_ticket"].pk]
+
+
+def test_a_manual_handoff_before_the_hand_back_is_not_replaced_by_the_drafts_handoff_after_it(
+    api: APIClient, agent: Agent, workspace: Workspace, escalation_settings: EscalationSettings
+) -> None:
+    conversation = ConversationFactory(workspace=workspace, agent=agent, contact=ContactFactory(workspace=workspace))
+    ticket_update(ticket=handoff_request(conversation=conversation).ticket, data={"status": "closed"})
+    conversation.refresh_from_db()
+    assert turn(conversation, confidence=30).decision.suppressed_by == "gate_attempts"  # the AI has it back
+
+    body = api.post(preview_url(agent), {"settings": {"max_attempts": 1}}, format="json").json()
+
+    assert body["newly_escalated"] == [conversation.pk]
+    assert body["tickets_delta"] == 1  # the customer's own request still happened, before the close

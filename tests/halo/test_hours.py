@@ -76,6 +76,18 @@ def test_fall_back_day_is_25_hours_long() -> None:
     assert business_minutes_between(always, start, end) == 25 * 60
 
 
+def test_an_always_open_schedule_is_read_one_day_at_a_time() -> None:
+    # Every widget handoff asks whether the team is open and when the first reply is due: the answer must not
+    # wait for the arithmetic to walk the whole horizon of a schedule that never closes.
+    always = Schedule(timezone="Europe/Berlin", periods=ALWAYS_OPEN_PERIODS)
+    at = berlin(2026, 12, 5, 21, 40)
+    first_start, first_end = next(open_intervals(always, at))
+    assert first_start == at.astimezone(UTC)
+    assert first_end == berlin(2026, 12, 6, 0, 0)
+    assert is_open(always, at)
+    assert add_business_minutes(always, at, 3 * 24 * 60) == at + timedelta(days=3)
+
+
 def test_opening_is_local_wall_time_on_both_sides_of_the_clock_change() -> None:
     # Friday before the change at 17:00 + 60 business minutes lands on Monday at 09:30 local: 07:30 UTC in
     # summer time, where the Friday was 16:00 UTC in winter time.
@@ -172,7 +184,7 @@ def test_open_intervals_are_ordered_disjoint_and_non_empty(schedule: Schedule, s
         assert interval_start < interval_end
         assert interval_start >= start
         if previous_end is not None:
-            assert interval_start > previous_end  # touching intervals are merged
+            assert interval_start >= previous_end
         previous_end = interval_end
         if count > 30:
             break

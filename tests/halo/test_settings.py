@@ -103,7 +103,7 @@ def test_database_and_redis_urls_switch_to_postgres_and_redis(tmp_path):
     assert (
         values["channel_layer"] == "halo.layers.RedisChannelLayer"
     )  # channels_redis, retried once on a dead connection
-    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["cache"] == "halo.cache.RedisCache"
     assert values["broker"] == "redis://127.0.0.1:6379/7"
     assert values["embedded_worker"] is False
 

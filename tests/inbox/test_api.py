@@ -86,6 +86,17 @@ def test_keyset_pages_cover_every_ticket_once(api: APIClient, workspace: Workspa
     assert sorted(seen) == sorted(created)
 
 
+def test_sort_oldest_pages_from_the_ticket_waiting_longest(api: APIClient, workspace: Workspace) -> None:
+    created = [TicketFactory(workspace=workspace).pk for _ in range(5)]
+    seen: list[int] = []
+    url: str | None = "/api/v1/tickets?sort=oldest&limit=2"
+    while url:
+        body = api.get(url).json()
+        seen += [ticket["id"] for ticket in body["results"]]
+        url = body["next"]
+    assert seen == created
+
+
 def test_list_query_count_does_not_grow_with_tickets(
     api: APIClient, workspace: Workspace, django_assert_max_num_queries
 ) -> None:

@@ -6,6 +6,7 @@ the inbox without a reload, its AI summary arrives, the teammate's reply appears
 the visitor's next message appears live on the ticket page. The harness is ``tests/browser.py``.
 """
 
+import re
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -56,9 +57,7 @@ def test_escalation_appears_live_in_the_inbox_and_the_reply_appears_live_in_the_
     widget.wait_for_selector("[data-halo-widget][data-status='handed_off']", timeout=15_000)
 
     # The ticket appears in the open inbox page without a reload, counts included.
-    inbox.wait_for_function(
-        "(before) => document.querySelectorAll('.ticket-row').length > before", arg=rows_before, timeout=15_000
-    )
+    inbox.locator(".ticket-row").nth(rows_before).wait_for(timeout=15_000)
     row = inbox.locator(".ticket-row").first
     assert "Where is my invoice for <b>March</b>?" in row.inner_text()  # shown as text, not HTML
     assert inbox.locator(".ticket-row b").count() == 0
@@ -128,8 +127,6 @@ def test_inbox_stays_live_through_an_own_password_change_and_says_so_when_signed
     csrf = next(cookie["value"] for cookie in context.cookies() if cookie["name"] == "csrftoken")
     response = context.request.post(f"{halo_embedded}/accounts/logout/", headers={"X-CSRFToken": csrf})
     assert response.ok
-    inbox.wait_for_function(
-        "() => document.getElementById('inbox-live-state').textContent.startsWith('Signed out')", timeout=15_000
-    )
+    inbox.locator("#inbox-live-state", has_text=re.compile("^Signed out")).wait_for(timeout=15_000)
     assert inbox.get_attribute("#inbox-live-state", "data-state") == "offline"
     assert errors == []

@@ -93,7 +93,7 @@ def test_a_closed_ticket_shows_in_the_widget_live_and_the_rating_reaches_the_inb
     # The AI answers again in the same conversation.
     widget.fill(".halo-input", "How do I reset my password?")
     widget.press(".halo-input", "Enter")
-    widget.wait_for_function("() => document.querySelectorAll('.halo-message--ai').length >= 2", timeout=15_000)
+    widget.locator(".halo-message--ai").nth(1).wait_for(timeout=15_000)
 
     # The inbox: the rating on the ticket page (its live region updates) and in the Closed list's row.
     inbox.wait_for_selector("#ticket-rating", timeout=15_000)

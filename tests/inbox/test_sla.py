@@ -2,6 +2,7 @@
 change), the first reply, ``sla_breached`` in the API, the inbox's badges and due sort, and the warning
 before a breach, sent once to the assignee (SMTP) and Slack (the stand-in)."""
 
+import base64
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -24,7 +25,13 @@ from inbox.models import Ticket
 from inbox.notifications import FIRST_REPLY_EMAIL_TASK, FIRST_REPLY_SLACK_TASK
 from inbox.notifications.emails import first_reply_email_deliver
 from inbox.notifications.slack import first_reply_slack_deliver
-from inbox.services import Escalation, ticket_open_or_merge, ticket_reply, tickets_first_reply_warn
+from inbox.services import (
+    Escalation,
+    ticket_open_or_merge,
+    ticket_reply,
+    ticket_update,
+    tickets_first_reply_warn,
+)
 from tests.agents.factories import ConversationFactory
 from tests.halo.factories import ContactFactory, MembershipFactory
 from tests.inbox.slack_stand_in import SlackStandIn, slack_stand_in_running
@@ -217,6 +224,112 @@ def test_sorting_by_due_puts_the_most_urgent_first_across_pages(
         older = response.context["older_url"]
         url = reverse("inbox:list", args=["open"]) + older if older else ""
     assert order == [urgent.pk, urgent_too.pk, normal.pk, answered.pk]
+
+
+def test_the_next_due_page_starts_after_the_last_ticket_shown_even_once_it_left_the_list(
+    staff: Client, office: Workspace, agent: Agent, frozen: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(selectors, "INBOX_PAGE_SIZE", 2)
+    normal = open_ticket(office, agent)  # due Monday 10:30
+    urgent = open_ticket(office, agent, priority=True)  # due today 17:30
+    frozen.advance(60)
+    urgent_too = open_ticket(office, agent, priority=True)  # due Monday 09:01
+    later = open_ticket(office, agent)  # due Monday 10:31
+    first = staff.get(reverse("inbox:list", args=["open"]) + "?sort=due")
+    assert [int(row["id"]) for row in first.context["rows"]] == [urgent.pk, urgent_too.pk]
+
+    ticket_update(ticket=urgent_too, data={"status": Ticket.Status.CLOSED})  # a teammate closes the last one shown
+
+    second = staff.get(reverse("inbox:list", args=["open"]) + first.context["older_url"])
+    assert [int(row["id"]) for row in second.context["rows"]] == [normal.pk, later.pk]
+
+
+def _api_pages(api: APIClient, url: str | None) -> list[list[int]]:
+    pages = []
+    while url:
+        response = api.get(url)
+        assert response.status_code == 200, response.content
+        pages.append([ticket["id"] for ticket in response.json()["results"]])
+        assert response.json()["previous"] is None
+        url = response.json()["next"]
+    return pages
+
+
+def test_the_api_sorts_by_due_across_pages_with_ties_and_tickets_not_waiting(
+    api: APIClient, office: Workspace, agent: Agent, teammate: Membership, frozen: Any
+) -> None:
+    normal = open_ticket(office, agent)  # due Monday 10:30
+    answered = open_ticket(office, agent)  # not waiting: after every waiting ticket
+    ticket_reply(ticket=answered, teammate=teammate.user, body="Hi")
+    urgent, urgent_tie = open_ticket(office, agent, priority=True), open_ticket(office, agent, priority=True)
+    frozen.advance(60)
+    urgent_later = open_ticket(office, agent, priority=True)  # due Monday 09:01
+    closed = open_ticket(office, agent)  # due Monday 10:31, never answered: the order counts it as waiting
+    api.patch(f"/api/v1/tickets/{closed.pk}", {"status": "closed"}, format="json")
+    answered_too = open_ticket(office, agent)
+    ticket_reply(ticket=answered_too, teammate=teammate.user, body="Hi")
+    assert urgent.first_reply_due_at == urgent_tie.first_reply_due_at  # a tie on the due time: by id
+
+    pages = _api_pages(api, "/api/v1/tickets?sort=due&limit=2")
+
+    # The third page ends on a ticket not waiting: the fourth goes on among those, by id.
+    assert pages == [
+        [urgent.pk, urgent_tie.pk],
+        [urgent_later.pk, normal.pk],
+        [closed.pk, answered.pk],
+        [answered_too.pk],
+    ]
+    open_only = _api_pages(api, "/api/v1/tickets?sort=due&status=open,priority&limit=3")
+    assert [pk for page in open_only for pk in page] == [
+        urgent.pk,
+        urgent_tie.pk,
+        urgent_later.pk,
+        normal.pk,
+        answered.pk,
+        answered_too.pk,
+    ]
+
+
+def test_the_api_due_cursor_holds_its_place_when_the_last_ticket_shown_is_answered(
+    api: APIClient, office: Workspace, agent: Agent, teammate: Membership, frozen: Any
+) -> None:
+    first, second, third = (open_ticket(office, agent) for _ in range(3))
+    frozen.advance(60)
+    fourth = open_ticket(office, agent)
+    body = api.get("/api/v1/tickets?sort=due&limit=2").json()
+    assert [ticket["id"] for ticket in body["results"]] == [first.pk, second.pk]
+
+    ticket_reply(ticket=second, teammate=teammate.user, body="On it.")  # it moves to the end of the order
+
+    # The next page starts after the second ticket's place when it was shown: the first is not shown again,
+    # the second comes back among the tickets not waiting any more.
+    assert [pk for page in _api_pages(api, body["next"]) for pk in page] == [third.pk, fourth.pk, second.pk]
+
+
+def test_the_api_refuses_a_bad_sort_or_cursor(api: APIClient, office: Workspace, agent: Agent) -> None:
+    open_ticket(office, agent), open_ticket(office, agent)
+    bad_sort = api.get("/api/v1/tickets?sort=urgent")
+    assert bad_sort.status_code == 400
+    assert bad_sort.json()["code"] == "invalid"
+    assert "sort: choose from newest, oldest, due." in bad_sort.json()["message"]
+    assert api.get("/api/v1/tickets?sort=due&q=refund").status_code == 400
+    newest_cursor = api.get("/api/v1/tickets?limit=1").json()["next"]  # an id cursor is not a due cursor
+    assert api.get(newest_cursor.replace("limit=1", "limit=1&sort=due")).status_code == 400
+    for position in ("p=yesterday%7C5", "p=2026-12-07T09%3A30%3A00%7Cabc", "p=2026-12-07T09%3A30%3A00%7C5"):
+        cursor = base64.b64encode(position.encode()).decode()
+        response = api.get(f"/api/v1/tickets?sort=due&cursor={cursor}")
+        assert response.status_code == 400, position
+        assert response.json()["fields"] == {"cursor": ["Invalid cursor."]}
+
+
+def test_the_api_due_sort_reads_a_page_in_a_fixed_number_of_queries(
+    api: APIClient, office: Workspace, agent: Agent, frozen: Any, django_assert_max_num_queries: Any
+) -> None:
+    for _ in range(12):
+        open_ticket(office, agent)
+    next_url = api.get("/api/v1/tickets?sort=due&limit=5").json()["next"]
+    with django_assert_max_num_queries(5):  # the key, the page (with contacts), the conversation ids
+        assert len(api.get(next_url).json()["results"]) == 5
 
 
 # --- The warning before a breach --------------------------------------------------------------------------

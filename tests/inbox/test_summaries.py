@@ -10,7 +10,7 @@ from agents.models import Agent
 from escalation.models import EscalationSettings
 from inbox.models import InboxEvent, Ticket
 from inbox.services import ticket_summarize
-from inbox.summaries import BuiltinSummarizer, LLMSummarizer, summarizer_for, ticket_summary_refresh
+from inbox.summaries import BuiltinSummarizer, LLMSummarizer, SummaryFacts, summarizer_for, ticket_summary_refresh
 from tests.agents.standins import stand_in_server
 from tests.halo.factories import MembershipFactory
 
@@ -125,3 +125,24 @@ def test_summary_is_capped(escalate) -> None:
     ticket = escalate(body="x" * 3000)
     ticket = ticket_summarize(ticket_id=ticket.pk)
     assert len(ticket.summary) < 600
+
+
+@pytest.mark.parametrize(
+    ("said", "sentence"),
+    [
+        ("I need to add an employee.", 'The customer needed: "I need to add an employee."'),
+        ("Where is my parcel?", 'The customer needed: "Where is my parcel?"'),
+        ("refund please", 'The customer needed: "refund please".'),
+    ],
+)
+def test_the_builtin_summary_ends_a_quote_once(said: str, sentence: str) -> None:
+    facts = SummaryFacts(
+        ticket_id=1,
+        reason="manual",
+        confidence=None,
+        escalation_count=1,
+        transcript=(("user", said),),
+        searches=(),
+        source_titles=(),
+    )
+    assert BuiltinSummarizer().summarize(facts).startswith(sentence + " The AI")

@@ -121,6 +121,14 @@ def test_sidebar_counts_stop_at_the_cap(staff: Client, workspace, monkeypatch: p
     assert re.search(r'data-count="priority">1<', html)
 
 
+def test_list_rows_say_when_a_ticket_last_moved(staff: Client, workspace, clock) -> None:
+    TicketFactory(workspace=workspace)
+
+    assert '">just now</time>' in staff.get(list_url()).content.decode()
+    clock.advance(5 * 60 + 1)
+    assert '">5\xa0minutes ago</time>' in staff.get(list_url()).content.decode()
+
+
 def test_list_is_keyset_paginated(staff: Client, workspace) -> None:
     tickets = [TicketFactory(workspace=workspace) for _ in range(60)]
     first = staff.get(list_url()).content.decode()
@@ -236,6 +244,24 @@ def test_assign_to_me_a_teammate_and_unassign(staff: Client, escalate, teammate:
         colleague.pk,
         None,
     ]
+
+
+def test_the_assignee_menu_marks_away_teammates_who_stay_assignable_by_hand(staff: Client, escalate, workspace) -> None:
+    ticket = escalate()
+    kim = MembershipFactory(
+        workspace=workspace, user__username="kim@acme.test", user__first_name="Kim", available=False
+    ).user
+    lee = MembershipFactory(workspace=workspace, user__username="lee@acme.test", user__first_name="Lee").user
+    MembershipFactory(user=lee, available=False)  # away in another workspace only: not away here
+
+    menu = re.search(r'<select id="assignee".*?</select>', staff.get(ticket_url(ticket)).content.decode(), re.S)
+
+    assert menu is not None
+    assert re.search(rf'<option value="{kim.pk}" title="Away: [^"]*">Kim \(away\)</option>', menu.group())
+    assert f'<option value="{lee.pk}">Lee</option>' in menu.group()
+    staff.post(action_url(ticket, "assign"), {"assignee": str(kim.pk)})
+    ticket.refresh_from_db()
+    assert ticket.assignee == kim
 
 
 def test_cannot_assign_to_someone_outside_the_workspace(staff: Client, escalate, outsider: Membership) -> None:

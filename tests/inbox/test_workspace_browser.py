@@ -11,6 +11,7 @@ import pytest
 
 from tests.accessibility import axe_violations, page_overflow
 from tests.browser import halo_server_running, serve_command
+from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -65,9 +66,7 @@ def test_search_bulk_close_customer_panel_and_macro(halo_url: str, browser: Any)
     page.locator(".ticket-select").nth(1).check()
     assert page.inner_text("#bulk-count") == "2 selected"
     page.click("#bulk-close")
-    page.wait_for_function(
-        "(left) => document.querySelectorAll('.ticket-row').length === left", arg=rows_before - 2, timeout=15_000
-    )
+    wait_until(lambda: page.locator(".ticket-row").count() == rows_before - 2, timeout=15, what="the closed rows to go")
     assert "Closed 2 tickets." in page.inner_text("#inbox-toasts")
 
     # The ticket page: assign and status in the header without scrolling, the customer panel, a macro.
@@ -107,7 +106,9 @@ def test_close_and_next_opens_the_next_ticket_without_a_reload(halo_url: str, br
     page.wait_for_selector("#close-next")
     page.evaluate("() => { window.__sameDocument = true; }")
     page.keyboard.press("Shift+C")
-    page.wait_for_function("(path) => !location.pathname.includes(path)", arg=f"/tickets/{first}/", timeout=15_000)
+    wait_until(
+        lambda: f"/tickets/{first}/" not in page.evaluate("() => location.pathname"), timeout=15, what="the next ticket"
+    )
     assert "/inbox/tickets/" in page.url
     assert page.evaluate("() => window.__sameDocument") is True
 
@@ -124,11 +125,8 @@ def test_saved_view_deletion_asks_first(halo_url: str, browser: Any) -> None:
     assert page.locator(".inbox-list-link", has_text="Enterprise customers").count() == 1
     page.click("text=Delete view")
     page.click("#confirm-ok")
-    page.wait_for_function(
-        "(name) => ![...document.querySelectorAll('.inbox-list-link')].some((link) => link.innerText.includes(name))",
-        arg="Enterprise customers",
-        timeout=15_000,
-    )
+    deleted = page.locator(".inbox-list-link", has_text="Enterprise customers")
+    wait_until(lambda: deleted.count() == 0, timeout=15, what="the deleted view to leave the sidebar")
 
 
 def test_widget_unread_badge_phone_layout_and_accessibility(halo_url: str, browser: Any) -> None:

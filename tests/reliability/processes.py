@@ -1,17 +1,21 @@
 """Halo's own processes for the fault tests: a throwaway Redis server, web servers and a Celery worker that
-share the test run's PostgreSQL database, each started, stopped or killed on its own. Ports, waiting and
-the process lifecycle are ``tests.support.processes`` (shared with the benchmarks)."""
+share the test run's PostgreSQL database, each started, stopped or killed on its own; ``OutboxWorkers``, the
+workers of a "worker killed mid-delivery" test one after another; and a local HTTP receiver served on a thread.
+Ports, waiting and the process lifecycle are ``tests.support.processes`` (shared with the benchmarks)."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from django.conf import settings
@@ -133,6 +137,73 @@ def celery_worker(schedule: Path) -> list[str]:
         "--without-gossip",
         "--without-mingle",
     ]
+
+
+class OutboxWorkers:
+    """Celery workers started one after another on the same Redis and database (worker-1, worker-2, ...; each
+    its own beat schedule and log in ``data_dir``), with the outbox sweep every second — the tests write
+    outbox rows without sending them, so the sweep is what delivers — and loopback receivers allowed."""
+
+    def __init__(self, *, redis: RedisServer, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.env = process_env(
+            redis_url=redis.url, data_dir=data_dir, OUTBOX_SWEEP_INTERVAL="1", HALO_OUTBOUND_ALLOW_HOSTS="127.0.0.1"
+        )
+        self.started = 0
+
+    @contextmanager
+    def running(self) -> Iterator["subprocess.Popen[bytes]"]:
+        """The next worker, for the block."""
+        self.started += 1
+        command = celery_worker(self.data_dir / f"beat-{self.started}")
+        with halo_process(command, env=self.env, log=self.data_dir / f"worker-{self.started}.log") as worker:
+            yield worker
+
+    def kill_one_when(self, condition: Callable[[], object], *, what: str) -> None:
+        """Start a worker, wait until ``condition`` shows it in the middle of its work, and SIGKILL it with its
+        children (nothing of it runs any more on return)."""
+        with self.running() as worker:
+            wait_until(condition, timeout=60, what=what)
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=10)
+
+    def run_one_until(self, condition: Callable[[], object], *, what: str) -> None:
+        """Start a worker and keep it running until ``condition`` holds."""
+        with self.running():
+            wait_until(condition, timeout=60, what=what)
+
+
+@contextmanager
+def outbox_workers(tmp_path: Path) -> Iterator[OutboxWorkers]:
+    """``OutboxWorkers`` on a Redis of the test's own, for the block."""
+    with redis_server(tmp_path) as redis:
+        yield OutboxWorkers(redis=redis, data_dir=tmp_path)
+
+
+def row_done(row: Any) -> Callable[[], bool]:
+    """A condition for ``wait_until``: the outbox row was delivered (read afresh at each poll)."""
+
+    def done() -> bool:
+        row.refresh_from_db()
+        return bool(row.state == "done")
+
+    return done
+
+
+Server = TypeVar("Server", bound=ThreadingHTTPServer)
+
+
+@contextmanager
+def http_server_running(server: Server) -> Iterator[Server]:
+    """Serve ``server`` on a thread for the block, then stop it and close its socket (which waits for its
+    request threads: a handler still waiting must be released before the block ends)."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def http_json(

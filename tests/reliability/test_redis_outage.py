@@ -43,7 +43,7 @@ def test_rate_limits_fail_open_when_the_cache_is_unreachable(settings: Any) -> N
     AgentFactory(workspace=workspace, name="Ada")
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "halo.cache.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
         }
     }

@@ -194,14 +194,16 @@ def test_after_one_failed_broadcast_requests_leave_a_silent_channel_layer_alone(
         first = broadcast()
         tried_first = redis.connections()
         clock.advance(layers.SEND_PAUSE_SECONDS - 0.5)
-        paused = [broadcast() for _ in range(3)]
+        for _ in range(3):
+            broadcast()
         tried_while_paused = redis.connections()
         clock.advance(0.5)
         broadcast()
         tried_after_pause = redis.connections()
 
     assert 0.5 < first < 3  # the socket timeout (1 s), not SEND_TIMEOUT_SECONDS nor forever
-    assert max(paused) < 0.5  # under the socket timeout even on a loaded machine; the count shows no connection
+    # No connection while paused, so no socket timeout paid: counted, not timed (the machine's load decides
+    # a request's time).
     assert tried_while_paused == tried_first >= 1
     assert tried_after_pause > tried_first
 
@@ -237,7 +239,7 @@ def test_after_one_failed_rate_limit_check_requests_leave_a_silent_cache_alone_f
     with silent_server() as redis:
         settings.CACHES = {
             "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "BACKEND": "halo.cache.RedisCache",
                 "LOCATION": redis.url,
                 "OPTIONS": dict(settings.REDIS_TIMEOUTS),
             }
@@ -245,7 +247,8 @@ def test_after_one_failed_rate_limit_check_requests_leave_a_silent_cache_alone_f
         first = widget_config()
         tried_first = redis.connections()
         clock.advance(throttling.CACHE_PAUSE_SECONDS - 0.5)
-        paused = [widget_config(), server_agents(), widget_config(), server_agents()]
+        for request in (widget_config, server_agents, widget_config, server_agents):
+            request()
         tried_while_paused = redis.connections()
         warnings_while_paused = warnings()
         clock.advance(0.5)
@@ -253,7 +256,8 @@ def test_after_one_failed_rate_limit_check_requests_leave_a_silent_cache_alone_f
         tried_after_pause = redis.connections()
 
     assert 0.5 < first < REQUEST_BOUND_SECONDS  # the cache's socket timeout (1 s), then let through
-    assert max(paused) < 1.0  # under the cache's 1 s socket timeout; the count shows the cache was not asked
+    # Not asked at all while paused (no connection, so no socket timeout to wait for; each request answered
+    # 200): the connection count shows it whatever the machine's load, where a bound on their time would not.
     assert tried_while_paused == tried_first >= 1
     assert warnings_while_paused == 1  # one warning for the pause, not one per request
     assert after_pause > 0.5  # tried again: the cache's timeout once more

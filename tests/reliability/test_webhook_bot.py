@@ -11,7 +11,6 @@ PostgreSQL, and the docs' example bot (``docs/examples/bot.py``, run as it is pu
 
 import json
 import os
-import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -35,13 +34,13 @@ from inbox.models import Ticket
 from tests.agents.factories import AgentFactory
 from tests.halo.factories import WorkspaceFactory
 from tests.reliability.processes import (
-    celery_worker,
     gunicorn,
     halo_process,
     http_json,
-    process_env,
-    redis_server,
+    http_server_running,
+    outbox_workers,
     require_postgresql,
+    row_done,
 )
 from tests.support.processes import ROOT, free_port, port_open, process_running, wait_until
 
@@ -71,71 +70,68 @@ def test_the_example_bot_answers_a_widget_message_and_its_escalate_call_opens_a_
     web_port, bot_port = free_port(), free_port()
     base = f"http://127.0.0.1:{web_port}"
 
-    with redis_server(tmp_path) as redis:
-        env = process_env(
-            redis_url=redis.url, data_dir=tmp_path, OUTBOX_SWEEP_INTERVAL="1", HALO_OUTBOUND_ALLOW_HOSTS="127.0.0.1"
+    with (
+        outbox_workers(tmp_path) as workers,
+        halo_process(gunicorn(web_port), env=workers.env, log=tmp_path / "web.log", port=web_port),
+        workers.running(),
+    ):
+        status, endpoint = http_json(
+            "POST",
+            f"{base}/api/v1/webhooks",
+            json.dumps({"url": f"http://127.0.0.1:{bot_port}/halo", "events": ["message.created"]}).encode(),
+            headers=bearer(api_key),
         )
-        with (
-            halo_process(gunicorn(web_port), env=env, log=tmp_path / "web.log", port=web_port),
-            halo_process(celery_worker(tmp_path / "beat"), env=env, log=tmp_path / "worker.log"),
-        ):
-            status, endpoint = http_json(
+        assert status == 201, endpoint
+        bot_env = {
+            **os.environ,
+            "HALO_URL": base,
+            "HALO_API_KEY": api_key,
+            "HALO_WEBHOOK_SECRET": endpoint["secret"],
+            "PORT": str(bot_port),
+        }
+        with process_running([sys.executable, str(BOT)], env=bot_env, log=tmp_path / "bot.log") as bot:
+            wait_until(lambda: port_open(bot_port), timeout=15, what="the bot to listen", process=bot)
+
+            status, started = http_json(
                 "POST",
-                f"{base}/api/v1/webhooks",
-                json.dumps({"url": f"http://127.0.0.1:{bot_port}/halo", "events": ["message.created"]}).encode(),
-                headers=bearer(api_key),
+                f"{base}/api/widget/v1/conversations",
+                json.dumps({"app_id": workspace.app_id, "body": "Where is my order?"}).encode(),
             )
-            assert status == 201, endpoint
-            bot_env = {
-                **os.environ,
-                "HALO_URL": base,
-                "HALO_API_KEY": api_key,
-                "HALO_WEBHOOK_SECRET": endpoint["secret"],
-                "PORT": str(bot_port),
-            }
-            with process_running([sys.executable, str(BOT)], env=bot_env, log=tmp_path / "bot.log") as bot:
-                wait_until(lambda: port_open(bot_port), timeout=15, what="the bot to listen", process=bot)
+            assert status == 201, started
+            assert [message["author"] for message in started["messages"]] == ["user"]  # Halo stays silent
+            conversation_id, token = started["id"], started["token"]
 
-                status, started = http_json(
-                    "POST",
-                    f"{base}/api/widget/v1/conversations",
-                    json.dumps({"app_id": workspace.app_id, "body": "Where is my order?"}).encode(),
-                )
-                assert status == 201, started
-                assert [message["author"] for message in started["messages"]] == ["user"]  # Halo stays silent
-                conversation_id, token = started["id"], started["token"]
+            def bot_answered() -> bool:
+                return any(m["author"] == "ai" for m in widget_messages(base, conversation_id, token))
 
-                def bot_answered() -> bool:
-                    return any(m["author"] == "ai" for m in widget_messages(base, conversation_id, token))
+            wait_until(bot_answered, timeout=60, what="the bot's reply in the widget", process=bot)
+            ai = [m for m in widget_messages(base, conversation_id, token) if m["author"] == "ai"]
+            assert [m["body"] for m in ai] == ["Hello from the bot! You wrote: Where is my order?"]
 
-                wait_until(bot_answered, timeout=60, what="the bot's reply in the widget", process=bot)
-                ai = [m for m in widget_messages(base, conversation_id, token) if m["author"] == "ai"]
-                assert [m["body"] for m in ai] == ["Hello from the bot! You wrote: Where is my order?"]
+            status, sent = http_json(
+                "POST",
+                f"{base}/api/widget/v1/conversations/{conversation_id}/messages",
+                json.dumps({"body": "I would like a refund for order 42"}).encode(),
+                headers=bearer(token),
+            )
+            assert status == 201, sent
 
-                status, sent = http_json(
-                    "POST",
-                    f"{base}/api/widget/v1/conversations/{conversation_id}/messages",
-                    json.dumps({"body": "I would like a refund for order 42"}).encode(),
-                    headers=bearer(token),
-                )
-                assert status == 201, sent
+            def ticket_opened() -> bool:
+                return Ticket.objects.filter(conversations=conversation_id).exists()
 
-                def ticket_opened() -> bool:
-                    return Ticket.objects.filter(conversations=conversation_id).exists()
+            wait_until(ticket_opened, timeout=60, what="the bot's escalate call to open a ticket", process=bot)
 
-                wait_until(ticket_opened, timeout=60, what="the bot's escalate call to open a ticket", process=bot)
+            # The log shows the user's two messages delivered to the bot and acknowledged (204). The bot answers a
+            # delivery after its own call to Halo: on a busy machine that call may outlast the delivery's timeout,
+            # and the event is delivered again (at least once), so the log is read until both are acknowledged.
+            def users_logged() -> list[tuple[str, int | None]]:
+                logged = WebhookDelivery.objects.filter(endpoint__workspace=workspace).order_by("id")
+                users = [delivery for delivery in logged if delivery.event["data"]["message"]["author"] == "user"]
+                return [(delivery.state, delivery.last_status_code) for delivery in users]
 
-                # The log shows the user's two messages delivered to the bot and acknowledged (204). The bot answers a
-                # delivery after its own call to Halo: on a busy machine that call may outlast the delivery's timeout,
-                # and the event is delivered again (at least once), so the log is read until both are acknowledged.
-                def users_logged() -> list[tuple[str, int | None]]:
-                    logged = WebhookDelivery.objects.filter(endpoint__workspace=workspace).order_by("id")
-                    users = [delivery for delivery in logged if delivery.event["data"]["message"]["author"] == "user"]
-                    return [(delivery.state, delivery.last_status_code) for delivery in users]
-
-                wait_until(
-                    lambda: users_logged() == [("delivered", 204)] * 2, timeout=120, what="both deliveries acknowledged"
-                )
+            wait_until(
+                lambda: users_logged() == [("delivered", 204)] * 2, timeout=120, what="both deliveries acknowledged"
+            )
 
     ticket = Ticket.objects.get(conversations=conversation_id)
     assert ticket.reason == "escalate_tool"
@@ -187,13 +183,11 @@ class HoldingHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver() -> Iterator[HoldingReceiver]:
-    server = HoldingReceiver()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.release.set()
-    server.shutdown()
-    server.server_close()
+    with http_server_running(HoldingReceiver()) as server:
+        try:
+            yield server
+        finally:
+            server.release.set()
 
 
 def test_a_worker_killed_mid_delivery_loses_no_event(
@@ -209,14 +203,8 @@ def test_a_worker_killed_mid_delivery_loses_no_event(
     row = OutboxMessage.objects.get(task=DELIVER_TASK)
 
     receiver.hold.set()
-    with redis_server(tmp_path) as redis:
-        env = process_env(
-            redis_url=redis.url, data_dir=tmp_path, OUTBOX_SWEEP_INTERVAL="1", HALO_OUTBOUND_ALLOW_HOSTS="127.0.0.1"
-        )
-        with halo_process(celery_worker(tmp_path / "beat-1"), env=env, log=tmp_path / "worker-1.log") as worker:
-            wait_until(lambda: len(receiver.received) == 1, timeout=60, what="the first worker to deliver")
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(timeout=10)
+    with outbox_workers(tmp_path) as workers:
+        workers.kill_one_when(lambda: len(receiver.received) == 1, what="the first worker to deliver")
         receiver.release.set()
 
         row.refresh_from_db()
@@ -224,14 +212,7 @@ def test_a_worker_killed_mid_delivery_loses_no_event(
         assert receiver.acknowledged == []
         # What time would do: the dead worker's two-minute lease runs out.
         OutboxMessage.objects.filter(pk=row.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-
-        with halo_process(celery_worker(tmp_path / "beat-2"), env=env, log=tmp_path / "worker-2.log"):
-
-            def delivered() -> bool:
-                row.refresh_from_db()
-                return row.state == "done"
-
-            wait_until(delivered, timeout=60, what="the restarted worker to deliver")
+        workers.run_one_until(row_done(row), what="the restarted worker to deliver")
 
     assert receiver.received == [event_id, event_id]  # the dead worker's attempt, then the one acknowledged
     assert receiver.acknowledged == [event_id]

@@ -9,8 +9,6 @@ waited out: the tests move their ends into the past, which is all that time woul
 """
 
 import json
-import os
-import signal
 import socket
 import threading
 import time
@@ -31,7 +29,7 @@ from inbox.notifications import SLACK_TASK
 from tests.agents.factories import AgentFactory, ConversationFactory, MessageFactory
 from tests.halo.factories import ContactFactory, WorkspaceFactory
 from tests.inbox.slack_stand_in import TICKET_REF
-from tests.reliability.processes import celery_worker, halo_process, process_env, redis_server, require_postgresql
+from tests.reliability.processes import http_server_running, outbox_workers, require_postgresql, row_done
 from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -112,13 +110,11 @@ class SlackHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def slack() -> Iterator[SlackStandIn]:
-    server = SlackStandIn()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.release.set()
-    server.shutdown()
-    server.server_close()
+    with http_server_running(SlackStandIn()) as server:
+        try:
+            yield server
+        finally:
+            server.release.set()
 
 
 def escalated(workspace: Workspace, count: int) -> list[Ticket]:
@@ -152,14 +148,8 @@ def test_worker_killed_mid_delivery_delivers_exactly_once_after_restart(
     row = OutboxMessage.objects.get(task=SLACK_TASK)
 
     slack.hold.set()
-    with redis_server(tmp_path) as redis:
-        env = process_env(
-            redis_url=redis.url, data_dir=tmp_path, OUTBOX_SWEEP_INTERVAL="1", HALO_OUTBOUND_ALLOW_HOSTS="127.0.0.1"
-        )
-        with halo_process(celery_worker(tmp_path / "beat-1"), env=env, log=tmp_path / "worker-1.log") as worker:
-            wait_until(lambda: len(slack.received) == 1, timeout=60, what="the first worker to call Slack")
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(timeout=10)
+    with outbox_workers(tmp_path) as workers:
+        workers.kill_one_when(lambda: len(slack.received) == 1, what="the first worker to call Slack")
         slack.hold.clear()
         slack.release.set()
         wait_until(lambda: slack.answered == 1, timeout=10, what="the held request to end")
@@ -168,14 +158,7 @@ def test_worker_killed_mid_delivery_delivers_exactly_once_after_restart(
         assert (row.state, row.attempts) == ("running", 1)  # claimed by the dead worker, not delivered
         assert slack.posted == []
         dead_worker_time_passes()
-
-        with halo_process(celery_worker(tmp_path / "beat-2"), env=env, log=tmp_path / "worker-2.log"):
-
-            def delivered() -> bool:
-                row.refresh_from_db()
-                return row.state == "done"
-
-            wait_until(delivered, timeout=60, what="the restarted worker to deliver")
+        workers.run_one_until(row_done(row), what="the restarted worker to deliver")
 
     assert len(slack.posted) == 1
     assert slack.received == [slack.posted[0], slack.posted[0]]  # the dead worker's call, then the one posted
@@ -195,22 +178,14 @@ def test_worker_killed_mid_digest_against_a_slow_slack_duplicates_at_most_one_me
     tickets = escalated(workspace, 30)
 
     slack.latency = 1.5
-    with redis_server(tmp_path) as redis:
-        env = process_env(
-            redis_url=redis.url, data_dir=tmp_path, OUTBOX_SWEEP_INTERVAL="1", HALO_OUTBOUND_ALLOW_HOSTS="127.0.0.1"
-        )
-        with halo_process(celery_worker(tmp_path / "beat-1"), env=env, log=tmp_path / "worker-1.log") as worker:
-            wait_until(lambda: len(slack.received) == 2, timeout=60, what="Slack to receive a second message")
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(timeout=10)
+    with outbox_workers(tmp_path) as workers:
+        workers.kill_one_when(lambda: len(slack.received) == 2, what="Slack to receive a second message")
         dead_worker_time_passes()
 
-        with halo_process(celery_worker(tmp_path / "beat-2"), env=env, log=tmp_path / "worker-2.log"):
+        def drained() -> bool:
+            return not OutboxMessage.objects.filter(task=SLACK_TASK).exclude(state="done").exists()
 
-            def drained() -> bool:
-                return not OutboxMessage.objects.filter(task=SLACK_TASK).exclude(state="done").exists()
-
-            wait_until(drained, timeout=60, what="the restarted worker to finish the backlog")
+        workers.run_one_until(drained, what="the restarted worker to finish the backlog")
 
     announced: set[int] = set()
     twice: set[int] = set()

@@ -13,7 +13,9 @@ less readily than a telling one ("export") — anchors a topic of every question
 over the questions left until no stem is shared, and each question left is a topic of its own. A topic's id
 is its anchor stem, so an admin's link to an article (``KnowledgeGapLink``) keeps its topic when the
 backlog is computed again; its name is the anchor and the stem its questions share most after it, in the
-words customers used. Topics are ranked by count, then by the last time asked.
+words customers used. Topics are ranked by count, then by the last time asked. The few short words search
+keeps for their meaning but that name no subject ("not", "no", "off", "out") never anchor or name a topic,
+and a message with nothing else ("Sorry, that's not it") is a reaction, not a question: it is left out.
 
 ``answered_now``: for a topic with a linked article, its questions (the latest ``ANSWER_CHECK_LIMIT``) are
 searched again against the knowledge base as it is now, and a question counts as answered when the builtin
@@ -54,6 +56,8 @@ DEFAULT_DAYS = 90
 EXAMPLES = 5
 ANSWER_CHECK_LIMIT = 20
 MAX_TOPICS = 100
+# Kept by search for their meaning ("turn off"), but no subject of a topic.
+NO_TOPIC = frozenset(stem(word) for word in ("not", "no", "off", "out"))
 # The key holds everything the share depends on; the expiry only bounds what an unused key keeps.
 ANSWERED_CACHE_SECONDS = 7 * 24 * 3600
 # The verdict "AI could have answered", under its current and its former value.
@@ -169,7 +173,7 @@ def gap_questions(*, workspace: Workspace, now: datetime, days: int = DEFAULT_DA
     stems_of = question_stemmer(workspace=workspace)
     for turn_id, _, agent_id, _, created_at, _, sources in rows:
         text = texts.get(turn_id, "")
-        stems = frozenset(stems_of(text)) if text else frozenset()
+        stems = frozenset(stems_of(text)) - NO_TOPIC if text else frozenset()
         if stems:
             questions.append(
                 Question(

@@ -12,7 +12,8 @@ from functools import lru_cache
 import Stemmer
 
 # Common English words that carry no meaning for retrieval, plus the filler of chat messages ("hi",
-# "please", "thanks"). Kept short on purpose: "not", "off" and "out" are left to the question.
+# "please", "thanks", "sorry", "ok"), which would otherwise make a topic of the knowledge-gap backlog. Kept
+# short on purpose: "not", "off" and "out" are left to the question.
 STOPWORDS = frozenset(
     """a about after again all am an and any are as at be been before being both but by can could did do does
     doing don't down during each few for from further had has have having he her here hers him his how i i'm if
@@ -20,7 +21,7 @@ STOPWORDS = frozenset(
     should so some such than that the their them then there these they this those through to too under until
     up very was we were what when where which while who whom why will with would you your yours hi hello hey
     thanks thank help need want get got know tell let using use like way also im ive dont cant there's
-    what's whats someone something""".split()  # noqa: SIM905
+    what's whats that's thats someone something sorry ok okay""".split()  # noqa: SIM905
 )
 # Letters and digits, with an inner apostrophe ("don't"); underscores and punctuation split words.
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*", re.UNICODE)

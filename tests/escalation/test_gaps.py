@@ -121,6 +121,21 @@ def test_answered_small_talk_and_deliberate_handoffs_are_not_gaps(
     assert api.get("/api/v1/knowledge/gaps").json() == []
 
 
+def test_a_reaction_is_not_a_topic_and_a_negation_names_none(
+    api: APIClient, agent: Agent, help_center: None, escalation_settings: Any
+) -> None:
+    for _ in range(3):
+        unsure(agent, "Sorry, that's not it.")
+        unsure(agent, "ok, no")
+    unsure(agent, "notifications not working on my phone")
+    unsure(agent, "can't turn off notifications")
+
+    topics = api.get("/api/v1/knowledge/gaps").json()
+
+    assert [(topic["id"], topic["count"]) for topic in topics] == [("notif", 2)]
+    assert "not" not in topics[0]["topic"].split(" · ")
+
+
 def test_an_escalation_judged_answerable_is_a_gap_whatever_its_confidence(
     api: APIClient, agent: Agent, help_center: None, escalation_settings: Any, teammate: Membership
 ) -> None:

@@ -23,9 +23,14 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 BACKFILL_BATCH = 10_000
+# A tsvector holds at most 1 MB, and a text yields at most about 6 bytes of it per character (a one-character
+# word of four UTF-8 bytes and a space: the word, its 4-byte entry, its position and their count). A document
+# built from this many characters always fits; one grown message by message may not, and then keeps the words
+# it has (see the triggers).
+MAX_DOCUMENT_CHARS = 150_000
 
-# A ticket's words: every message of its conversations, oldest first.
-TICKET_TEXT = "to_tsvector('english', string_agg(m.body, ' ' ORDER BY m.id))"
+# A ticket's words: its conversations' messages, oldest first (the first ``MAX_DOCUMENT_CHARS`` characters).
+TICKET_TEXT = f"to_tsvector('english', left(string_agg(m.body, ' ' ORDER BY m.id), {MAX_DOCUMENT_CHARS}))"
 
 PG_CREATE = [
     # The tickets' rows are locked (as an UPDATE of them would, in id order) before their documents: every
@@ -52,12 +57,22 @@ PG_CREATE = [
     f"""CREATE OR REPLACE FUNCTION inbox_ticket_search_linked() RETURNS trigger AS $$
     BEGIN
         PERFORM inbox_ticket_search_lock(ARRAY(SELECT DISTINCT ticket_id FROM new_links));
-        INSERT INTO inbox_ticket_search (ticket_id, workspace_id, document)
-        SELECT n.ticket_id, t.workspace_id, coalesce({TICKET_TEXT}, ''::tsvector)
-          FROM new_links n JOIN inbox_ticket t ON t.id = n.ticket_id
-          LEFT JOIN agents_message m ON m.conversation_id = n.conversation_id
-         GROUP BY n.ticket_id, t.workspace_id
-        ON CONFLICT (ticket_id) DO UPDATE SET document = inbox_ticket_search.document || EXCLUDED.document;
+        BEGIN
+            INSERT INTO inbox_ticket_search (ticket_id, workspace_id, document)
+            SELECT n.ticket_id, t.workspace_id, coalesce({TICKET_TEXT}, ''::tsvector)
+              FROM new_links n JOIN inbox_ticket t ON t.id = n.ticket_id
+              LEFT JOIN agents_message m ON m.conversation_id = n.conversation_id
+             GROUP BY n.ticket_id, t.workspace_id
+            ON CONFLICT (ticket_id) DO UPDATE SET document = inbox_ticket_search.document || EXCLUDED.document;
+        EXCEPTION WHEN program_limit_exceeded THEN
+            -- A document that would outgrow a tsvector keeps the words it has; new tickets still get theirs.
+            INSERT INTO inbox_ticket_search (ticket_id, workspace_id, document)
+            SELECT n.ticket_id, t.workspace_id, coalesce({TICKET_TEXT}, ''::tsvector)
+              FROM new_links n JOIN inbox_ticket t ON t.id = n.ticket_id
+              LEFT JOIN agents_message m ON m.conversation_id = n.conversation_id
+             GROUP BY n.ticket_id, t.workspace_id
+            ON CONFLICT (ticket_id) DO NOTHING;
+        END;
         RETURN NULL;
     END
     $$ LANGUAGE plpgsql""",
@@ -67,9 +82,10 @@ PG_CREATE = [
         RETURN NULL;
     END
     $$ LANGUAGE plpgsql""",
-    """CREATE OR REPLACE FUNCTION inbox_ticket_search_messages_added() RETURNS trigger AS $$
+    f"""CREATE OR REPLACE FUNCTION inbox_ticket_search_messages_added() RETURNS trigger AS $$
     DECLARE
         ticket_ids bigint[];
+        one record;
     BEGIN
         ticket_ids := ARRAY(
             SELECT DISTINCT tc.ticket_id
@@ -78,11 +94,32 @@ PG_CREATE = [
             RETURN NULL;
         END IF;
         PERFORM inbox_ticket_search_lock(ticket_ids);
-        UPDATE inbox_ticket_search s SET document = s.document || added.document
-          FROM (SELECT tc.ticket_id, to_tsvector('english', string_agg(n.body, ' ' ORDER BY n.id)) AS document
+        BEGIN
+            UPDATE inbox_ticket_search s SET document = s.document || added.document
+              FROM (SELECT tc.ticket_id,
+                           to_tsvector('english', left(string_agg(n.body, ' ' ORDER BY n.id), {MAX_DOCUMENT_CHARS}))
+                               AS document
+                      FROM new_messages n JOIN inbox_ticket_conversations tc ON tc.conversation_id = n.conversation_id
+                     GROUP BY tc.ticket_id) AS added
+             WHERE s.ticket_id = added.ticket_id;
+        EXCEPTION WHEN program_limit_exceeded THEN
+            -- Some ticket's document would outgrow a tsvector: ticket by ticket, and that one keeps the words
+            -- it has (its messages are stored all the same; search finds it by its earlier words).
+            FOR one IN
+                SELECT tc.ticket_id,
+                       to_tsvector('english', left(string_agg(n.body, ' ' ORDER BY n.id), {MAX_DOCUMENT_CHARS}))
+                           AS document
                   FROM new_messages n JOIN inbox_ticket_conversations tc ON tc.conversation_id = n.conversation_id
-                 GROUP BY tc.ticket_id) AS added
-         WHERE s.ticket_id = added.ticket_id;
+                 GROUP BY tc.ticket_id
+            LOOP
+                BEGIN
+                    UPDATE inbox_ticket_search SET document = document || one.document
+                     WHERE ticket_id = one.ticket_id;
+                EXCEPTION WHEN program_limit_exceeded THEN
+                    NULL;
+                END;
+            END LOOP;
+        END;
         RETURN NULL;
     END
     $$ LANGUAGE plpgsql""",

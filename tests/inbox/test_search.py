@@ -2,6 +2,7 @@
 (SQLite FTS5 by default, PostgreSQL full text with ``DATABASE_URL``): names, emails, companies and message text,
 open and closed tickets, best first, matches highlighted and escaped, another workspace never found."""
 
+import hashlib
 import threading
 
 import pytest
@@ -150,6 +151,29 @@ def test_postgresql_ticket_documents_hold_exactly_their_messages_words(workspace
     assert "'printer'" in rows[1][3]
     assert "'login'" in rows[1][3]
     assert rows[2][3] == ""
+
+
+def test_postgresql_a_ticket_whose_words_outgrow_a_document_still_takes_messages(workspace) -> None:
+    """A tsvector holds at most 1 MB: a ticket past that (pasted logs, say) keeps the words it has, and its
+    conversation still takes every message, edit and delete."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    ticket = ticket_with(workspace, "the zebra printer jams")
+    conversation = ticket.conversations.get()
+
+    def log_lines(start: int) -> str:  # ~3,900 characters of words seen nowhere else
+        return " ".join(hashlib.sha256(str(n).encode()).hexdigest()[:14] for n in range(start, start + 260))
+
+    for batch in range(0, 300, 20):  # 300 messages, 20 per statement: ~1.2M characters of distinct words
+        Message.objects.bulk_create(
+            Message(conversation=conversation, author="user", body=log_lines(n * 260)) for n in range(batch, batch + 20)
+        )
+    MessageFactory(conversation=conversation, author="user", body="and a kangaroo")
+    Message.objects.filter(conversation=conversation, body__startswith="and a").update(body="and a koala")
+    Message.objects.filter(conversation=conversation, body="and a koala").delete()
+
+    assert Message.objects.filter(conversation=conversation).count() == 301
+    assert found(workspace, "zebra") == [ticket.pk]
 
 
 @pytest.mark.parametrize("recent", [1, 10])

@@ -28,6 +28,7 @@ responder that calls the network runs between two, so no lock is held while it w
 
 import re
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -124,24 +125,17 @@ def conversation_start(
     body = message_body_check(body)
     if (contact is None) == (identity is None):
         raise ValueError("Pass a contact or an identity.")
-    if agent.answers_offline:
-        with transaction.atomic():
-            return _conversation_start(
-                workspace=workspace,
-                agent=agent,
-                body=body,
-                contact=contact,
-                identity=identity,
-                visitor_timezone=visitor_timezone,
-            )
-    return _conversation_start(
-        workspace=workspace,
-        agent=agent,
-        body=body,
-        contact=contact,
-        identity=identity,
-        visitor_timezone=visitor_timezone,
-    )
+    # A responder that answers offline (the builtin without web search) runs inside the message's transaction:
+    # one commit. One that calls out (an LLM, a web search) must not hold a transaction open while it waits.
+    with transaction.atomic() if agent.answers_offline else nullcontext():
+        return _conversation_start(
+            workspace=workspace,
+            agent=agent,
+            body=body,
+            contact=contact,
+            identity=identity,
+            visitor_timezone=visitor_timezone,
+        )
 
 
 def _conversation_start(

@@ -328,7 +328,12 @@ def inbox_home(request: HttpRequest) -> HttpResponse:
 def list_view(request: HttpRequest, key: str) -> HttpResponse:
     memberships = _memberships(request)
     workspace = _current(request, memberships)
-    inbox_list = inbox_list_get(workspace=workspace, user_id=_user_id(request), key=key)
+    context = _base_context(request, memberships, workspace, key)
+    # The sidebar holds every list of the workspace under its own key: the page's list is taken from it
+    # rather than read again (a saved view or a team inbox); a key spelled otherwise is looked up.
+    inbox_list = next((item for item in context["lists"] if item.key == key), None) or inbox_list_get(
+        workspace=workspace, user_id=_user_id(request), key=key
+    )
     if inbox_list is None:
         raise Http404("No such list.")
     try:
@@ -339,7 +344,6 @@ def list_view(request: HttpRequest, key: str) -> HttpResponse:
             f"The {error.name} parameter must be an id (ASCII digits).", content_type="text/plain"
         )
     text = request.GET.get("q", "").strip()[:200]
-    context = _base_context(request, memberships, workspace, key)
     search: SearchPage | None = None
     next_offset: int | None = None
     if text:

@@ -1,12 +1,14 @@
 """What one ticket row of an inbox list shows: the contact and company, the time, the customer's latest
 message, status, reason, confidence, escalations, assignee and team inbox, and a link that keeps the list.
 
-The rows are formatted in ``inbox.views`` rather than by template filters (B5); these tests pin the
-text a teammate sees, exactly as the filters rendered it.
+The rows are formatted and rendered in ``inbox.views`` rather than by the template engine (B5); these
+tests pin the text a teammate sees, exactly as the template's filters rendered it, and that customer and
+teammate text in a row stays text.
 """
 
 import datetime as dt
 import re
+from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
@@ -132,3 +134,46 @@ def test_customer_text_in_a_row_is_escaped(staff: Client, workspace) -> None:
 
     assert "<img" not in row
     assert row.count("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;") == 2
+
+
+class Markup(HTMLParser):
+    """The elements and attribute names of an HTML fragment, as a browser's parser sees them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.attributes: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.attributes |= {name for name, _ in attrs}
+
+
+def test_hostile_text_in_every_part_of_a_row_stays_text(staff: Client, workspace) -> None:
+    payload = '"><script>alert(1)</script><img src=x onerror=alert(2) title="'
+    ticket = TicketFactory(
+        workspace=workspace,
+        contact=ContactFactory(
+            workspace=workspace, name=payload, company=CompanyFactory(workspace=workspace, name=payload)
+        ),
+        assignee=UserFactory(username="mallory@acme.test", first_name=payload, last_name=""),
+        inbox=CustomInboxFactory(workspace=workspace, name=payload),
+        escalation_count=2,
+    )
+    with_customer_message(ticket, payload)
+
+    html = staff.get(reverse("inbox:list", args=["open"])).content.decode()
+    item = re.search(rf'<li class="ticket-item">(?:(?!</li>).)*data-ticket-id="{ticket.pk}".*?</li>', html, re.S)
+    assert item is not None
+    markup = Markup()
+    markup.feed(item.group(0))
+
+    assert markup.tags == {"li", "input", "a", "span", "time"}
+    assert markup.attributes == {
+        "class", "type", "name", "value", "form", "aria-label", "aria-hidden", "href", "data-ticket-id",
+        "datetime", "title",
+    }  # fmt: skip
+    escaped = "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2) title=&quot;"
+    # The checkbox's label, the contact, the company, the message, the assignee and the team inbox.
+    assert item.group(0).count(escaped) == 6
+    assert '<span class="avatar" aria-hidden="true">&quot;</span>' in item.group(0)

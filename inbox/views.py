@@ -32,8 +32,8 @@ from django.utils.formats import get_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeData, SafeString, mark_safe
 from django.utils.text import Truncator, capfirst
-from django.utils.timesince import timesince
-from django.utils.timezone import localtime
+from django.utils.timesince import TIME_STRINGS, timesince
+from django.utils.timezone import get_current_timezone, localtime
 from django.views.decorators.http import require_GET, require_POST
 
 from halo import clock
@@ -227,6 +227,7 @@ class TicketRow(TypedDict):
 
 
 PREVIEW_CHARS = 140
+STATUS_LABELS = dict(Ticket.Status.choices)  # ``get_status_display`` builds this dict for every call
 URL_ID_MARKER = "9" * 18  # a ticket id no workspace reaches, replaced by each row's id
 
 
@@ -237,9 +238,26 @@ def _preview(text: str | None) -> str:
     return text if len(text) <= PREVIEW_CHARS else Truncator(text).chars(PREVIEW_CHARS)
 
 
-def _ago(at: datetime, *, now: datetime) -> str:
-    """ "just now" under a minute ("0 minutes ago" reads as a glitch), else Django's "5 minutes ago"."""
-    return "just now" if now - at < timedelta(minutes=1) else f"{timesince(at, now)} ago"
+class _UnitText:
+    """One of ``timesince``'s unit texts ("%(num)d hours"), each count's translation looked up once: a list page
+    asks for the same few counts row after row, and a translation lookup costs more than the rest of a row's
+    "ago" text. One per page (the page's language)."""
+
+    def __init__(self, text: Any) -> None:
+        self.text = text
+        self.by_count: dict[int, str] = {}
+
+    def __mod__(self, values: dict[str, int]) -> str:
+        count = values["num"]
+        if count not in self.by_count:
+            self.by_count[count] = str(self.text % values)
+        return self.by_count[count]
+
+
+def _ago(at: datetime, *, now: datetime, units: dict[str, Any] | None = None) -> str:
+    """ "just now" under a minute ("0 minutes ago" reads as a glitch), else Django's "5 minutes ago" (``units``:
+    ``timesince``'s unit texts, ``_UnitText``s for a page of rows)."""
+    return "just now" if now - at < timedelta(minutes=1) else f"{timesince(at, now, time_strings=units)} ago"
 
 
 def _ticket_rows(tickets: list[Ticket], *, list_key: str, search: SearchPage | None = None) -> list[TicketRow]:
@@ -248,12 +266,14 @@ def _ticket_rows(tickets: list[Ticket], *, list_key: str, search: SearchPage | N
     url_start, _, url_end = reverse("inbox:ticket", args=[URL_ID_MARKER]).rpartition(URL_ID_MARKER)
     url_end += f"?list={quote(list_key)}"  # what the ``urlencode`` filter does
     title_format = get_format("DATETIME_FORMAT")  # what ``date:"DATETIME_FORMAT"`` looks up for every row
+    zone = get_current_timezone()  # what ``localtime`` looks up for every row
+    units = {unit: _UnitText(text) for unit, text in TIME_STRINGS.items()}
     rows = []
     now = clock.now()
     for ticket in tickets:
         contact, assignee = ticket.contact, ticket.assignee
         company, custom_inbox = contact.company, ticket.inbox
-        updated = localtime(ticket.updated_at)  # as templates show datetimes (USE_TZ)
+        updated = localtime(ticket.updated_at, zone)  # as templates show datetimes (USE_TZ)
         assignee_name = (assignee.get_full_name() or assignee.get_username()) if assignee is not None else "Unassigned"
         contact_html = match_html = None
         if search is not None:
@@ -270,12 +290,12 @@ def _ticket_rows(tickets: list[Ticket], *, list_key: str, search: SearchPage | N
                 id=str(ticket.pk),
                 url=f"{url_start}{ticket.pk}{url_end}",
                 status=ticket.status,
-                status_label=ticket.get_status_display(),
+                status_label=STATUS_LABELS.get(ticket.status, ticket.status),
                 contact=str(contact),
                 company=str(company) if company is not None else None,
                 updated_iso=updated.isoformat(),
                 updated_title=dateformat.format(updated, title_format),
-                updated_ago=_ago(updated, now=now),
+                updated_ago=_ago(updated, now=now, units=units),
                 preview=_preview(getattr(ticket, "preview", None)),
                 reason=capfirst(reason_label(ticket.reason)),
                 confidence=str(ticket.confidence) if ticket.confidence is not None else None,

@@ -262,10 +262,7 @@ def _cells(*, workspace: Workspace, inbox_list: InboxList) -> CellSum:
     """A list's ``CellSum``. Written out rather than compiled from a queryset: the sidebar sums six lists or
     more on every page, and building and compiling a queryset for each cost the page more than the query
     itself. Only the table's and columns' names and placeholders are formatted in; the values are parameters."""
-    column = {
-        name: InboxCount._meta.get_field(name).column
-        for name in ("workspace", "status", "assignee_key", "inbox_key", "n")
-    }
+    column = {field.name: field.column for field in InboxCount._meta.concrete_fields}
     statuses = inbox_list.statuses or NOT_CLOSED
     where = [f"{column['workspace']} = %s", f"{column['status']} IN ({', '.join(['%s'] * len(statuses))})"]
     params: list[Any] = [workspace.pk, *statuses]

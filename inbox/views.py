@@ -339,9 +339,9 @@ def _sla_badge(ticket: Ticket, *, now: datetime) -> tuple[str | None, str | None
 
 # One row of a list, placed by ``_list.html`` inside its ``<ol>``. Python rather than a template: fifty rows of
 # the template engine's variable lookups and autoescaping cost more than the rest of the page's rendering.
-# Invariant: the markup places only the values of ``_escaped`` (text escaped as Django's ``escape`` does,
-# ``html.escape`` with quotes; the search's highlights are ``SafeString``s of escaped text already). The page
-# and its live region (``?partial=1``) both render rows through here.
+# Invariant: the markup places only the values of ``_escaped`` and text escaped where it is placed (escaped as
+# Django's ``escape`` does, ``html.escape`` with quotes; the search's highlights are ``SafeString``s of escaped
+# text already). The page and its live region (``?partial=1``) both render rows through here.
 ROW_HTML = (
     '\n  <li class="ticket-item">'
     '\n    <input type="checkbox" class="ticket-select" name="ticket" value="{id}" form="bulk-form"'

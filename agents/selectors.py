@@ -99,14 +99,21 @@ def messages_after(*, conversation: Conversation, after_id: int = 0, limit: int 
     )
 
 
-def messages_recent(*, conversation: Conversation, before_id: int | None = None) -> list[Message]:
-    """The conversation's newest messages (before ``before_id``, if given), oldest first, each AI message with
-    its turn (the turn's decision says whether that reply offered a teammate): one query."""
-    messages = Message.objects.filter(conversation=conversation)
-    if before_id is not None:
-        messages = messages.filter(pk__lt=before_id)
-    recent = messages.select_related("turn").order_by("-id")[:HISTORY_MESSAGES]
-    return list(reversed(list(recent)))
+# Read on every message the AI answers: compiled once per connection (the placeholder is an id no row has).
+_MESSAGES_RECENT = CompiledRead(
+    lambda conversation_id: (
+        Message.objects.filter(conversation_id=conversation_id)
+        .select_related("turn")
+        .order_by("-id")[:HISTORY_MESSAGES]
+    ),
+    0,
+)
+
+
+def messages_recent(*, conversation: Conversation) -> list[Message]:
+    """The conversation's newest messages, oldest first, each AI message with its turn (the turn's decision
+    says whether that reply offered a teammate): one query."""
+    return list(reversed(_MESSAGES_RECENT.all(conversation.pk)))
 
 
 def responder_context_get(

@@ -11,11 +11,11 @@ instances, with the same related objects cached (a missing reverse one-to-one in
 
 Invariants:
 
-- every parameter of the compiled SQL is one of the placeholders, each exactly once, so a call's values take
-  their places and nothing else is bound (checked when compiling);
+- each placeholder is bound exactly once in the compiled SQL (checked when compiling), so a call's values
+  take the placeholders' places; every other parameter is a constant of the queryset and stays as compiled;
 - values are given as the ORM would bind them: of the field's Python type and within its range (an id that
-  a parser of ``halo.params`` accepted); no lookup that rewrites its value (``__in`` over a list, ``__contains``
-  with its wildcards) is used;
+  a parser of ``halo.params`` accepted); a lookup that rewrites its value (``__contains`` adds wildcards)
+  leaves no placeholder to find and is refused when compiling;
 - the compiled state belongs to one connection object, and Django gives each thread its own: each thread
   compiles once, and a different connection (another thread, another alias) compiles its own.
 """
@@ -39,12 +39,10 @@ class _Compiled:
     def __init__(self, queryset: QuerySet[Any], placeholders: tuple[Any, ...], connection: BaseDatabaseWrapper):
         compiler: SQLCompiler = queryset.query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()
-        positions = [_position(params, placeholder) for placeholder in placeholders]
-        if len(params) != len(placeholders):
-            raise ValueError(f"the compiled read binds values besides its placeholders: {params!r}")
+        self.positions = [_position(params, placeholder) for placeholder in placeholders]
+        self.template = list(params)
         self.connection = connection
         self.sql = sql
-        self.positions = positions
         self.compiler = compiler
         klass_info = compiler.klass_info
         if klass_info is None or compiler.annotation_col_map or queryset._known_related_objects:
@@ -60,10 +58,22 @@ class _Compiled:
         self.converters = compiler.get_converters(columns)  # the database's and the fields' from_db_value
 
     def params(self, values: tuple[Any, ...]) -> list[Any]:
-        params: list[Any] = [None] * len(values)
+        params = self.template.copy()
         for position, value in zip(self.positions, values, strict=True):
             params[position] = value
         return params
+
+    def instances(self, rows: list[tuple[Any, ...]]) -> list[Any]:
+        """Rows as the ORM's iteration makes them into instances (``ModelIterable``)."""
+        converted = self.compiler.apply_converters(rows, self.converters) if self.converters else rows
+        alias = self.connection.alias
+        instances = []
+        for row in converted:
+            instance = self.model.from_db(alias, self.init_list, row[self.start : self.end])
+            for populator in self.populators:
+                populator.populate(row, instance)
+            instances.append(instance)
+        return instances
 
 
 def _position(params: tuple[Any, ...] | list[Any], placeholder: Any) -> int:
@@ -96,18 +106,21 @@ class CompiledRead(Generic[M]):
             )
         return compiled
 
+    def _rows(self, compiled: _Compiled, values: tuple[Any, ...], *, one: bool) -> list[tuple[Any, ...]]:
+        with compiled.connection.cursor() as cursor:
+            cursor.execute(compiled.sql, compiled.params(values))
+            if one:
+                row = cursor.fetchone()
+                return [] if row is None else [row]
+            return cursor.fetchall()
+
     def first(self, *values: Any) -> M | None:
         """The first row for ``values`` as the queryset would return it, or None."""
         compiled = self._compiled()
-        with compiled.connection.cursor() as cursor:
-            cursor.execute(compiled.sql, compiled.params(values))
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        (converted,) = compiled.compiler.apply_converters([row], compiled.converters) if compiled.converters else (row,)
-        instance = compiled.model.from_db(
-            compiled.connection.alias, compiled.init_list, converted[compiled.start : compiled.end]
-        )
-        for populator in compiled.populators:
-            populator.populate(converted, instance)
-        return instance  # type: ignore[return-value]
+        found = compiled.instances(self._rows(compiled, values, one=True))
+        return found[0] if found else None
+
+    def all(self, *values: Any) -> list[M]:
+        """Every row for ``values``, as ``list(queryset)`` returns them."""
+        compiled = self._compiled()
+        return compiled.instances(self._rows(compiled, values, one=False))

@@ -1,17 +1,18 @@
-"""The widget's reads of its agent and of a conversation: compiled once (``halo.compiled``), they must return
-what the querysets they were compiled from return, for every workspace and every value, in one query."""
+"""The widget path's reads compiled once (``halo.compiled``): the agent, the conversation and its recent
+messages. Each must return what the queryset it was compiled from returns, for every workspace and every
+value, in one query."""
 
 from typing import Any
 
 import pytest
 from django.db import models
 
-from agents.models import Agent, Conversation
-from agents.selectors import agent_for_widget, conversation_for_widget
+from agents.models import Agent, AgentTurn, Conversation, Message
+from agents.selectors import agent_for_widget, conversation_for_widget, messages_recent
 from escalation.models import EscalationSettings, EscalationShadow
 from escalation.services import escalation_settings_ensure
 from halo.models import BusinessHours
-from tests.agents.factories import AgentFactory, ConversationFactory
+from tests.agents.factories import AgentFactory, ConversationFactory, MessageFactory
 from tests.halo.factories import WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
@@ -158,3 +159,29 @@ def test_the_conversation_for_a_widget_is_the_querysets_with_everything_loaded_i
     assert (full_loaded["settings"]["id"], full_loaded["shadow"]["values"]) == (settings.pk, {"mode": "off"})
     assert full_loaded["business_hours"]["holidays_country"] == "FR"
     assert conversation_for_widget(conversation_id=full.pk + plain.pk + 1000) is None
+
+
+def test_recent_messages_are_the_newest_twenty_oldest_first_with_their_turns_in_one_query(
+    django_assert_num_queries: Any,
+) -> None:
+    conversation, other = ConversationFactory(), ConversationFactory()
+    for n in range(12):
+        MessageFactory(conversation=conversation, author=Message.Author.USER, body=f"question {n}")
+        answer = MessageFactory(conversation=conversation, author=Message.Author.AI, body=f"answer {n}")
+        if n % 3:  # some answers have no turn (a reply stored without one)
+            AgentTurn.objects.create(
+                conversation=conversation, message=answer, signals=["low_confidence"], suppressed_by="mode_off"
+            )
+    MessageFactory(conversation=other, body="another conversation")
+    orm = list(
+        reversed(list(Message.objects.filter(conversation=conversation).select_related("turn").order_by("-id")[:20]))
+    )
+
+    with django_assert_num_queries(1):
+        recent = messages_recent(conversation=conversation)
+        turns = [_row(getattr(message, "turn", None)) for message in recent]  # no query: loaded with them
+
+    assert [_row(message) for message in recent] == [_row(message) for message in orm]
+    assert [message.body for message in recent][:2] == ["question 2", "answer 2"]
+    assert turns == [_row(getattr(message, "turn", None)) for message in orm]
+    assert sum(1 for turn in turns if turn is not None) == 7  # answers 2, 4, 5, 7, 8, 10, 11

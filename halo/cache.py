@@ -73,7 +73,8 @@ class RedisCache(DjangoRedisCache):
         """Add a request at ``now`` to the window under ``key`` unless ``limit`` requests of the last ``window``
         seconds are in it already. None: added; else the times in the window, newest first (refused). The list
         has a key of its own: a key that ``set`` wrote (a pickled value) is never read as one."""
-        client: RedisCacheClient = self._cache
+        django: Any = self  # Django's client (``RedisCacheClient`` above), absent from the type stubs
+        client: RedisCacheClient = django._cache
         return client.request_window_add(
             self.make_and_validate_key(f"{key}:window"), now=now, window=window, limit=limit
         )

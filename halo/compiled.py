@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
-from django.db.models.query import get_related_populators
+from django.db.models.query import get_related_populators  # type: ignore[attr-defined]  # Django's own
 from django.db.models.sql.compiler import SQLCompiler
 
 M = TypeVar("M", bound=Model)
@@ -45,7 +45,7 @@ class _Compiled:
         self.sql = sql
         self.compiler = compiler
         klass_info = compiler.klass_info
-        if klass_info is None or compiler.annotation_col_map or queryset._known_related_objects:
+        if klass_info is None or compiler.annotation_col_map or queryset._known_related_objects:  # type: ignore[attr-defined]
             raise ValueError("a compiled read selects model instances only")
         select_fields = klass_info["select_fields"]
         self.model: type[Model] = klass_info["model"]
@@ -112,7 +112,8 @@ class CompiledRead(Generic[M]):
             if one:
                 row = cursor.fetchone()
                 return [] if row is None else [row]
-            return cursor.fetchall()
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
 
     def first(self, *values: Any) -> M | None:
         """The first row for ``values`` as the queryset would return it, or None."""

@@ -10,6 +10,7 @@ The writes that use it stay in their app's ``services.py``; this only builds the
 """
 
 import functools
+from typing import Any
 
 from django.db import connection, models
 from django.db.models.sql.query import Query
@@ -44,7 +45,9 @@ def _conflict_target(model: type[models.Model], constraint: models.UniqueConstra
 
 
 @functools.cache
-def _statement(model: type[models.Model], constraint: str, vendor: str) -> tuple[str, tuple[models.Field, ...]]:
+def _statement(
+    model: type[models.Model], constraint: str, vendor: str
+) -> tuple[str, tuple["models.Field[Any, Any]", ...]]:
     """The INSERT of ``model``'s columns (all but the primary key) refused by ``constraint``, and those fields:
     the same text for every row, built once per database kind (``vendor``: its quoting and its literals)."""
     fields = tuple(field for field in model._meta.concrete_fields if not field.primary_key)

@@ -70,7 +70,11 @@ class CacheRateThrottle(SimpleRateThrottle):
     def get_ident(self, request: Request) -> str:
         return client_address(request) or ""
 
-    def timer(self) -> float:  # type: ignore[override]
+    # Set by ``SimpleRateThrottle.__init__`` from the rate (absent from the type stubs).
+    num_requests: int
+    duration: int
+
+    def timer(self) -> float:
         """Now, in seconds since the epoch (the window is shared by every process): ``halo.clock``'s."""
         return clock.now().timestamp()
 

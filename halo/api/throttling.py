@@ -8,6 +8,10 @@ leaves the throttles' cache alone for ``CACHE_PAUSE_SECONDS`` (``halo.pause.Fail
 and the channel layer do): the requests meanwhile are let through at once, and one warning is logged per
 pause, not one per request.
 
+On Redis the window DRF keeps per client (its sliding window of request times) is checked and extended in
+one atomic round trip (``halo.cache.RedisCache.request_window_add``); in the process's memory (the embedded
+default) DRF's own ``get`` and ``set`` of the history do it. The time is ``halo.clock``'s.
+
 Throttles count per client address (``client_address``): behind proxies, ``TRUSTED_PROXIES`` says how many
 ``X-Forwarded-For`` hops to trust, so a client cannot pick a new identity per request by sending the header.
 """

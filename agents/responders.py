@@ -26,6 +26,7 @@ result as a ``Message`` and an ``AgentTurn``.
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -114,6 +115,18 @@ def _web_tool(results: list[WebResult], query: str) -> ToolCall:
     )
 
 
+def offers_choices(hits: Sequence[KnowledgeHit], *, probability: float, choices: float) -> bool:
+    """Whether the builtin asks "Did you mean one of these?" rather than answering from the first hit: the first
+    is unlikely, or the first two score about the same and the first alone is not sure, while one of the first
+    three is likely enough and likelier than the first alone (``probability``: that the first hit answers;
+    ``choices``: that one of the first three does)."""
+    close = len(hits) >= 2 and hits[0].score - hits[1].score < CHOICES_MARGIN
+    unsure = probability < REFUSE_BELOW or close
+    return (
+        len(hits) >= 2 and unsure and probability < CHOICES_BELOW and choices >= REFUSE_BELOW and choices > probability
+    )
+
+
 class BuiltinResponder:
     def respond(self, *, context: ConversationContext) -> TurnResult:
         started = time.perf_counter()
@@ -144,15 +157,7 @@ class BuiltinResponder:
             return self._result(started, SMALL_TALK_REPLY, None, tools, sources, cited=[])
 
         choices = choices_probability(result)
-        close = len(hits) >= 2 and hits[0].score - hits[1].score < CHOICES_MARGIN
-        unsure = probability < REFUSE_BELOW or close
-        if (
-            len(hits) >= 2
-            and unsure
-            and probability < CHOICES_BELOW
-            and choices >= REFUSE_BELOW
-            and choices > probability
-        ):
+        if offers_choices(hits, probability=probability, choices=choices):
             offered = hits[:3]
             reply = "\n".join([CHOICES_INTRO, *(f"• {hit.title}" for hit in offered)])
             cited = [KnowledgeSource(title=hit.title, url=hit.url) for hit in offered]

@@ -13,12 +13,16 @@ one retrieval knob) and of the lexical-only mode: what retrieval was tuned on.
 
 ``fit`` computes the search features (``agents.knowledge.calibration.features``) of every question of the
 calibration sets (``bench/data/zulip-calibration.json``, ``bench/data/demo-calibration.json``), with and
-without vectors, fits four logistic regressions (L2-regularised, Newton's method in numpy): the chance
-that the first hit is right, and that one of the first three is, for the semantic and the lexical mode.
-It prints them as the ``Model(...)`` values to paste into ``agents/knowledge/calibration.py``, with their
-in-sample and 5-fold cross-validated AUC and expected calibration error (``--check FILE…``: also on other
-question files over Zulip's help center, measured only). The calibration sets are never
-used for tuning retrieval, and the dev and held-out questions never for fitting.
+without vectors, and fits the logistic regressions of ``agents/knowledge/calibration.py`` (L2-regularised,
+Newton's method in numpy): with vectors, the chance that the help center answers the question (on every
+question) and the chances that the first hit, or one of the first three, is right when it does (on the
+answerable ones), whose products are the confidences; without vectors, one model per confidence. It prints
+them as the ``Model(...)`` values to paste, each with its cross-validated log-loss, then the confidences'
+expected calibration error and AUC (answerable vs not) through the responder's choice of reply
+(``agents.responders.offers_choices``): in sample and 5-fold cross-validated (``--check FILE…``: also on
+other question files over Zulip's help center, measured only). ``--features NAME=a,b`` fits a model on
+other features, to compare. The calibration sets are never used for tuning retrieval, and the dev and
+held-out questions never for fitting.
 """
 
 import argparse
@@ -42,18 +46,28 @@ CALIBRATION = {
     "zulip": ROOT / "bench" / "data" / "zulip-calibration.json",
     "demo": ROOT / "bench" / "data" / "demo-calibration.json",
 }
-# Which features each model may use. The chance that the first hit is right: the lexical score, the
-# coverage and the agreement of words and meaning separated answerable questions from off-topic ones worse
-# on the dev questions (docs/answers.md), so they are left out. The chance that one of three is right keeps
-# them: without them the "Did you mean" replies, chosen when the first two are close, came out overconfident.
-SEMANTIC_FEATURES = {
-    "ANSWER": ["score", "margin", "cosine", "unknown", "terms"],
-    "CHOICES": ["score", "margin", "cosine", "lexical", "coverage", "unknown", "lexical_agrees", "terms"],
+# Each model: the row's label it predicts, the questions it is fitted on ("all", or the "answerable" ones
+# only) and its features. With vectors, the first model reads the evidence that the help center answers the
+# question at all (how well the best hit matches, the share of the question's stems it never uses) and the
+# two others the evidence of which article is right (the margin over the runner-up); each feature set is the
+# subset of its kind of evidence with the best cross-validated log-loss on the calibration set (printed with
+# each model; ``--features`` compares another). Words only: one model per confidence.
+Spec = tuple[str, str, list[str]]
+SEMANTIC_MODELS: dict[str, Spec] = {
+    "ANSWERABLE": ("answerable", "all", ["score", "unknown"]),
+    "FIRST_RIGHT": ("top1", "answerable", ["margin"]),
+    "ONE_OF_THREE_RIGHT": ("top3", "answerable", ["margin"]),
 }
-LEXICAL_FEATURES = {
-    "ANSWER": ["score", "margin", "coverage", "unknown", "terms"],
-    "CHOICES": ["score", "margin", "coverage", "unknown", "terms"],
+LEXICAL_MODELS: dict[str, Spec] = {
+    "ANSWER": ("top1", "all", ["score", "margin", "coverage", "unknown", "terms"]),
+    "CHOICES": ("top3", "all", ["score", "margin", "coverage", "unknown", "terms"]),
 }
+# The confidence of an answer and of a "Did you mean" reply: the product of these models' probabilities.
+CONFIDENCES = {
+    "SEMANTIC": (("ANSWERABLE", "FIRST_RIGHT"), ("ANSWERABLE", "ONE_OF_THREE_RIGHT")),
+    "LEXICAL": (("ANSWER",), ("CHOICES",)),
+}
+FOLDS = 5
 L2 = 1.0
 
 
@@ -66,6 +80,7 @@ def lookup_rows(
     workspace: Any, items: list[tuple[str, list[str]]], by_url: dict[str, str], semantic: bool
 ) -> list[dict[str, Any]]:
     from agents.knowledge import calibration, search
+    from agents.topics import DEFAULT_HUMAN_ONLY_TOPICS, human_only_topic
 
     real = search._question_vector
     if not semantic:
@@ -82,6 +97,8 @@ def lookup_rows(
                     "top1": bool(expect) and bool(ranked) and ranked[0] in expect,
                     "top3": bool(expect) and bool(set(ranked[:3]) & set(expect)),
                     "answerable": bool(expect),
+                    "hits": result.hits,
+                    "human_only": human_only_topic(question, DEFAULT_HUMAN_ONLY_TOPICS) is not None,
                 }
             )
         return rows
@@ -113,60 +130,83 @@ def predict(x: np.ndarray, weights: np.ndarray, intercept: float) -> np.ndarray:
     return 1 / (1 + np.exp(-(x @ weights + intercept)))
 
 
-def matrix(rows: list[dict[str, Any]], names: list[str]) -> tuple[np.ndarray, list[int]]:
-    kept = [i for i, row in enumerate(rows) if row["features"] is not None]
-    return np.array([[rows[i]["features"][n] for n in names] for i in kept], dtype=float), kept
+Fitted = dict[str, tuple[list[str], np.ndarray, float]]
 
 
-def evaluate(rows: list[dict[str, Any]], names: list[str], label: str) -> tuple[np.ndarray, float, dict[str, float]]:
-    x, kept = matrix(rows, names)
-    y = np.array([float(rows[i][label]) for i in kept])
-    weights, intercept = fit_logistic(x, y)
-    inside = predict(x, weights, intercept)
-    folds = np.arange(len(y)) % 5
-    rng = np.random.default_rng(7)
-    rng.shuffle(folds)
-    outside = np.zeros(len(y))
-    for fold in range(5):
-        w, b = fit_logistic(x[folds != fold], y[folds != fold])
-        outside[folds == fold] = predict(x[folds == fold], w, b)
-    # Questions without any hit get probability 0 and are always wrong: they count in the figures.
-    missing = len(rows) - len(kept)
-    all_y = np.concatenate([y, np.zeros(missing)])
-    answerable = np.array(
-        [rows[i]["answerable"] for i in kept] + [rows[i]["answerable"] for i in range(len(rows)) if i not in kept]
-    )
-
-    def report(p: np.ndarray) -> dict[str, float]:
-        p = np.concatenate([p, np.zeros(missing)])
-        pairs = list(zip(p.tolist(), all_y.astype(bool).tolist(), strict=True))
-        return {
-            "ece": bench.ece(pairs),
-            "auc_answerable": bench.auc(p[answerable].tolist(), p[~answerable].tolist()),
-            "mean": float(p.mean()),
-            "rate": float(all_y.mean()),
-        }
-
-    return (
-        weights,
-        intercept,
-        {**{f"in_{k}": v for k, v in report(inside).items()}, **{f"cv_{k}": v for k, v in report(outside).items()}},
-    )
+def fit_models(rows: list[dict[str, Any]], specs: dict[str, Spec]) -> Fitted:
+    fitted: Fitted = {}
+    for name, (label, subset, names) in specs.items():
+        train = [row for row in rows if row["features"] is not None and (subset == "all" or row["answerable"])]
+        x = np.array([[row["features"][n] for n in names] for row in train], dtype=float)
+        weights, intercept = fit_logistic(x, np.array([float(row[label]) for row in train]))
+        fitted[name] = (names, weights, intercept)
+    return fitted
 
 
-def _check(rows: list[dict[str, Any]], names: list[str], label: str, weights: np.ndarray, intercept: float) -> str:
-    """A fitted model's AUC (answerable vs not) and calibration error on questions it was not fitted on."""
-    p = np.array(
-        [
-            predict(np.array([row["features"][n] for n in names]), weights, intercept) if row["features"] else 0.0
-            for row in rows
-        ]
-    )
-    answerable = np.array([row["answerable"] for row in rows])
-    pairs = list(zip(p.tolist(), [bool(row[label]) for row in rows], strict=True))
-    auc = bench.auc(p[answerable].tolist(), p[~answerable].tolist())
-    share = np.mean([row[label] for row in rows if row["answerable"]])
-    return f"AUC answerable vs not {auc:.3f}, ECE {bench.ece(pairs):.3f}, {label} {share:.3f} (n={len(rows)})"
+def chance(fitted: Fitted, product: tuple[str, ...], row: dict[str, Any]) -> float:
+    """The product of the models' probabilities for ``row`` (0 without a hit, as the product says)."""
+    if row["features"] is None:
+        return 0.0
+    result = 1.0
+    for name in product:
+        names, weights, intercept = fitted[name]
+        result *= float(predict(np.array([row["features"][n] for n in names]), weights, intercept))
+    return result
+
+
+def reply(row: dict[str, Any], answer: float, choices: float) -> tuple[float, bool]:
+    """The turn's confidence (0-1) and whether its reply answers, as the builtin responder decides them."""
+    from agents.responders import REFUSE_BELOW, offers_choices
+
+    if not row["hits"] or row["human_only"]:
+        return round(100 * answer) / 100, False
+    if offers_choices(row["hits"], probability=answer, choices=choices):
+        return round(100 * choices) / 100, row["top3"]
+    return round(100 * answer) / 100, answer >= REFUSE_BELOW and row["top1"]
+
+
+def replies(rows: list[dict[str, Any]], fitted: Fitted, mode: str) -> list[tuple[float, bool]]:
+    answer, choices = CONFIDENCES[mode]
+    return [reply(row, chance(fitted, answer, row), chance(fitted, choices, row)) for row in rows]
+
+
+def figures(rows: list[dict[str, Any]], outcomes: list[tuple[float, bool]]) -> str:
+    """The confidences' calibration error (against "the reply answers") and AUC (answerable vs not)."""
+    answerable = [confidence for (confidence, _), row in zip(outcomes, rows, strict=True) if row["answerable"]]
+    other = [confidence for (confidence, _), row in zip(outcomes, rows, strict=True) if not row["answerable"]]
+    answered = np.mean([right for (_, right), row in zip(outcomes, rows, strict=True) if row["answerable"]])
+    auc = bench.auc(answerable, other)
+    return f"ECE {bench.ece(outcomes):.3f}, AUC answerable vs not {auc:.3f}, answered {answered:.2f}"
+
+
+def folds_of(count: int) -> np.ndarray:
+    folds = np.arange(count) % FOLDS
+    np.random.default_rng(7).shuffle(folds)
+    return folds
+
+
+def cross_validated(rows: list[dict[str, Any]], specs: dict[str, Spec], mode: str) -> list[tuple[float, bool]]:
+    """Each question's confidence and outcome from models fitted on the other folds."""
+    folds = folds_of(len(rows))
+    outcomes: list[tuple[float, bool]] = [(0.0, False)] * len(rows)
+    for fold in range(FOLDS):
+        fitted = fit_models([row for row, f in zip(rows, folds, strict=True) if f != fold], specs)
+        for index in np.flatnonzero(folds == fold):
+            outcomes[index] = replies([rows[index]], fitted, mode)[0]
+    return outcomes
+
+
+def log_loss(rows: list[dict[str, Any]], name: str, spec: Spec) -> float:
+    """The model's cross-validated log-loss on the questions it is fitted on."""
+    label, subset, _names = spec
+    kept = [row for row in rows if row["features"] is not None and (subset == "all" or row["answerable"])]
+    folds, losses = folds_of(len(kept)), []
+    for fold in range(FOLDS):
+        fitted = fit_models([row for row, f in zip(kept, folds, strict=True) if f != fold], {name: spec})
+        for index in np.flatnonzero(folds == fold):
+            p = min(max(chance(fitted, (name,), kept[index]), 1e-9), 1 - 1e-9)
+            losses.append(-np.log(p) if kept[index][label] else -np.log(1 - p))
+    return float(np.mean(losses))
 
 
 def load(zulip: Path, with_demo: bool) -> dict[str, tuple[Any, dict[str, str]]]:
@@ -223,7 +263,9 @@ def main() -> int:
     parser.add_argument(
         "--check", type=Path, nargs="*", default=[], help="fit: question files over Zulip to measure the models on"
     )
-    parser.add_argument("--semantic-features", help="fit: comma-separated features of the semantic models")
+    parser.add_argument(
+        "--features", action="append", default=[], help="fit: NAME=a,b fits model NAME on these features instead"
+    )
     options = parser.parse_args()
     bench.setup("sqlite", "local")
     if options.vector_cache:
@@ -250,26 +292,30 @@ def main() -> int:
             top1, top3 = np.mean([r["top1"] for r in rows]), np.mean([r["top3"] for r in rows])
             print(f"| words only | - | {top1:.3f} | {top3:.3f} |")
             return 0
-        semantic = SEMANTIC_FEATURES
-        if options.semantic_features:
-            semantic = dict.fromkeys(SEMANTIC_FEATURES, options.semantic_features.split(","))
-        for mode, feature_sets in (("SEMANTIC", semantic), ("LEXICAL", LEXICAL_FEATURES)):
+        chosen = dict(option.split("=", 1) for option in options.features)
+        for mode, defaults in (("SEMANTIC", SEMANTIC_MODELS), ("LEXICAL", LEXICAL_MODELS)):
+            specs = {
+                name: (label, subset, chosen[name].split(",") if name in chosen else names)
+                for name, (label, subset, names) in defaults.items()
+            }
             rows = []
             for set_name, (workspace, by_url) in workspaces.items():
                 rows += lookup_rows(workspace, questions_of(CALIBRATION[set_name]), by_url, semantic=mode == "SEMANTIC")
-            workspace, by_url = workspaces["zulip"]
-            checks = {
-                path.name: lookup_rows(workspace, questions_of(path), by_url, semantic=mode == "SEMANTIC")
-                for path in options.check
-            }
-            for label, model in (("top1", "ANSWER"), ("top3", "CHOICES")):
-                names = feature_sets[model]
-                weights, intercept, report = evaluate(rows, names, label)
+            fitted = fit_models(rows, specs)
+            for name, (names, weights, intercept) in fitted.items():
                 values = ", ".join(f'"{n}": {w:.4f}' for n, w in zip(names, weights, strict=True))
-                print(f"{mode}_{model} = Model(intercept={intercept:.4f}, weights={{{values}}})")
-                print("    # " + ", ".join(f"{k} {v:.3f}" for k, v in report.items()) + f" (n={len(rows)})")
-                for check_name, check_rows in checks.items():
-                    print(f"    # {check_name}: " + _check(check_rows, names, label, weights, intercept))
+                print(f"{mode}_{name} = Model(intercept={intercept:.4f}, weights={{{values}}})")
+                label, subset, _ = specs[name]
+                loss = log_loss(rows, name, specs[name])
+                print(f"    # {label} on {subset} questions, cross-validated log-loss {loss:.4f}")
+            print(
+                f"# {mode} through the reply, in sample: {figures(rows, replies(rows, fitted, mode))} (n={len(rows)})"
+            )
+            print(f"# {mode} through the reply, cross-validated: {figures(rows, cross_validated(rows, specs, mode))}")
+            workspace, by_url = workspaces["zulip"]
+            for path in options.check:
+                check_rows = lookup_rows(workspace, questions_of(path), by_url, semantic=mode == "SEMANTIC")
+                print(f"# {mode} on {path.name}: {figures(check_rows, replies(check_rows, fitted, mode))}")
         return 0
     finally:
         connection.creation.destroy_test_db(name, verbosity=0)

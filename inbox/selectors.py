@@ -495,7 +495,8 @@ def inbox_page(
 SEARCH_TEXT_CANDIDATES = 1000
 SEARCH_CONTACT_CANDIDATES = 1000
 # How many of the newest tickets a search walks first, looking for its candidates there (see
-# ``_ticket_documents_matching``): a word found in at least candidates / this share of the tickets ends there.
+# ``_ticket_documents_matching``), at the least: the walk covers sqrt(candidates x the workspace's tickets) when
+# that is more. A word found in at least candidates / walked of the tickets ends in the walk.
 SEARCH_RECENT_TICKETS = 10_000
 SEARCH_PAGE_SIZE = 50
 # A term found in the contact's name, email or company counts this much more than one found in the text.
@@ -618,19 +619,39 @@ def _tickets_matching_text(*, workspace_id: int, terms: list[str], limit: int) -
 
 
 def _ticket_documents_matching(*, workspace_id: int, terms: list[str], limit: int) -> dict[int, _TextMatch]:
-    """At most two queries. First the newest ``SEARCH_RECENT_TICKETS`` tickets are walked newest first (the
-    (workspace, ticket id) index, stopping at ``limit`` matches): a common word ends there. A rarer word has
-    fewer than ``limit`` matches among them, so it has at most about limit * tickets / SEARCH_RECENT_TICKETS
-    in all: every one is read through the GIN index, and the newest ``limit`` kept. (PostgreSQL cannot estimate
-    a prefix query's frequency, so it is not left to choose: it would walk the whole workspace for a word found
-    in no ticket, or build the GIN bitmap of a word found in most of them.)"""
+    """At most two queries. First the newest W tickets are walked newest first (the (workspace, ticket id)
+    index, stopping at ``limit`` matches): a common word ends there. A rarer word has fewer than ``limit``
+    matches among them, so it has at most about limit * N / W in all (N: the workspace's tickets): every one is
+    read through the GIN index, and the newest ``limit`` kept. (PostgreSQL cannot estimate a prefix query's
+    frequency, so it is not left to choose: it would walk the whole workspace for a word found in no ticket,
+    or build the GIN bitmap of a word found in most of them.)
+
+    W = sqrt(limit * N), at least ``SEARCH_RECENT_TICKETS``: the longest walk (W rows: a word in no ticket) and
+    the most the index reads (limit * N / W documents: a word just too rare for the walk) both grow as the
+    square root of the workspace, where a fixed W would leave the index to read a fixed share of all its
+    tickets. N comes from the planner's statistics of the table (its rows, and the workspace's share of them
+    among its most common values), read inside the walk's query: no count is run. Without statistics (a table
+    never analysed, a workspace too small to be among the most common) the walk is the floor."""
     query = " | ".join(pg_term(term) for term in terms)
+    walk = (
+        "SELECT greatest(%s, sqrt(%s * greatest(c.reltuples, 0) * coalesce(("
+        "SELECT u.share FROM pg_stats s, unnest(s.most_common_vals::text::bigint[], s.most_common_freqs) "
+        "AS u(id, share) WHERE s.schemaname = current_schema() AND s.tablename = %s "
+        "AND s.attname = 'workspace_id' AND u.id = %s), 0)))::bigint FROM pg_class c WHERE c.oid = %s::regclass"
+    )
     recent = (
         f"SELECT ticket_id, document FROM (SELECT ticket_id, document FROM {TICKET_SEARCH_TABLE} "  # noqa: S608  # nosec B608
-        "WHERE workspace_id = %s ORDER BY ticket_id DESC LIMIT %s) AS recent "
+        f"WHERE workspace_id = %s ORDER BY ticket_id DESC LIMIT ({walk})) AS recent "
         "WHERE document @@ to_tsquery('english', %s) ORDER BY ticket_id DESC LIMIT %s"
     )
-    rows = _ranked_documents(recent, [workspace_id, SEARCH_RECENT_TICKETS, query, limit], terms=terms)
+    walk_params: list[str | int] = [
+        SEARCH_RECENT_TICKETS,
+        limit,
+        TICKET_SEARCH_TABLE,
+        workspace_id,
+        TICKET_SEARCH_TABLE,
+    ]
+    rows = _ranked_documents(recent, [workspace_id, *walk_params, query, limit], terms=terms)
     if len(rows) == limit:
         return rows
     # ``ticket_id + 0`` keeps the planner off the backward walk: the matches are few, the GIN index finds them.

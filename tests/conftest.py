@@ -2,8 +2,9 @@
 
 Shared: ``workspace`` (Acme), ``agent`` (its AI agent Ada, with escalation settings), ``api_key`` and
 ``api`` (a server-API client carrying a key of ``workspace``), ``widget`` (a widget client), ``teammate`` (a
-member of ``workspace``), ``admin_client_of`` (a logged-in workspace admin) and ``clock`` (a manual
-``halo.clock`` for code that waits: the test moves it forward instead of sleeping). An app's
+member of ``workspace``), ``admin_client_of`` (a logged-in workspace admin), ``office`` (``workspace`` with
+the Berlin office's business hours, ``tests.support.office``) and ``clock`` (a manual ``halo.clock`` for code
+that waits: the test moves it forward instead of sleeping). An app's
 ``conftest.py`` overrides one where its tests need another shape (the agents' ``workspace`` has an allowed
 origin); a test that needs another ``agent`` parametrises it (``AgentShape``). The browser harness
 (``browser``) is the ``tests.browser`` plugin.
@@ -23,10 +24,11 @@ from agents.models import Agent
 from escalation.services import escalation_settings_ensure
 from halo.clock import clock_use
 from halo.models import Membership, Workspace
-from halo.services import api_key_create
+from halo.services import api_key_create, business_hours_set
 from tests.agents.factories import AgentFactory
 from tests.halo.factories import MembershipFactory, UserFactory, WorkspaceFactory
 from tests.support.clock import ManualClock
+from tests.support.office import berlin_office_hours
 
 pytest_plugins = ["tests.browser"]
 
@@ -130,6 +132,14 @@ def clock() -> Iterator[ManualClock]:
     """``halo.clock`` for this test: real time plus what the test adds with ``clock.advance(seconds)``."""
     with clock_use(ManualClock()) as manual:
         yield manual
+
+
+@pytest.fixture
+def office(workspace: Workspace) -> Workspace:
+    """``workspace`` open Monday to Friday 09:00-17:30 in Berlin; a first reply due within two business hours,
+    30 minutes for priority (``tests.support.office``)."""
+    business_hours_set(workspace=workspace, data=berlin_office_hours())
+    return workspace
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from agents.knowledge import knowledge_lookup, knowledge_search
 from agents.knowledge.embeddings import MiniLM, ModelUnavailable, local_embedder, model_directory
 from agents.knowledge.index import EMBED_TASK
 from agents.knowledge.search import SearchMode
-from agents.models import KnowledgePassage
+from agents.models import Agent, KnowledgePassage
+from agents.responders import NO_ANSWER_REPLY, BuiltinResponder, ConversationContext, TurnResult
 from agents.services import knowledge_article_create, knowledge_article_delete
 from agents.tasks import knowledge_embed_task
 from halo.models import OutboxMessage, Workspace
@@ -161,3 +162,37 @@ def test_without_the_model_package_search_uses_words(
     assert "search is lexical only" in caplog.text
     result = knowledge_lookup(workspace=workspace, text="keyboard shortcut list")
     assert (result.mode, result.hits[0].title) == (SearchMode.LEXICAL, "Keyboard shortcuts")
+
+
+def test_with_vectors_answerable_questions_are_confident_and_off_topic_ones_are_not(
+    model: MiniLM, workspace: Workspace, agent: Agent
+) -> None:
+    _articles(workspace)
+    knowledge_article_create(
+        workspace=workspace,
+        title="Reset your password",
+        body="Click Forgot password on the login page and follow the link we email you.",
+        url="https://help.example.com/password",
+    )
+    _embed_pending()
+
+    def ask(text: str) -> TurnResult:
+        context = ConversationContext(
+            workspace=workspace, agent=agent, conversation_id=1, history=(("user", text),), user_message=text
+        )
+        return BuiltinResponder().respond(context=context)
+
+    # Above the default escalation threshold (50): answered from the right article, no handoff.
+    for question, title in (
+        ("list of hotkeys?", "Keyboard shortcuts"),
+        ("I forgot my password", "Reset your password"),
+    ):
+        answered = ask(question)
+        assert [source.title for source in answered.cited_sources] == [title]
+        assert (answered.confidence or 0) >= 50
+    # Off-topic: the no-answer reply, with a confidence low enough to hand off.
+    for question in ("which wine pairs with salmon?", "how do I make a pivot table in excel"):
+        refused = ask(question)
+        assert refused.reply == NO_ANSWER_REPLY
+        assert refused.confidence is not None
+        assert refused.confidence < 20

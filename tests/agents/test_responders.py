@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from agents.knowledge import KnowledgeHit
 from agents.models import Agent, KnowledgeArticle
 from agents.responders import (
     CHOICES_INTRO,
@@ -16,6 +17,7 @@ from agents.responders import (
     ExternalResponder,
     OpenAIResponder,
     TurnResult,
+    offers_choices,
     responder_for,
 )
 from agents.services import knowledge_article_create
@@ -168,6 +170,31 @@ class TestBuiltinResponder:
         ]
         assert result.confidence is not None
         assert result.confidence < 40
+
+
+def hits_scoring(*scores: float) -> list[KnowledgeHit]:
+    return [
+        KnowledgeHit(article_id=n, title=f"Article {n}", url=f"https://help.example.com/{n}", score=s, snippet="")
+        for n, s in enumerate(scores, 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("scores", "probability", "choices", "offered"),
+    [
+        ((0.65, 0.64, 0.60), 0.45, 0.85, True),  # two near-duplicates, the first alone not sure
+        ((0.40, 0.30, 0.20), 0.15, 0.35, True),  # the first unlikely, one of three likely enough
+        ((0.70, 0.40, 0.30), 0.90, 0.95, False),  # a clear first hit is the answer
+        ((0.65, 0.64, 0.60), 0.65, 0.90, False),  # close, but the first alone is sure enough
+        ((0.30, 0.29, 0.28), 0.10, 0.15, False),  # none of them likely: the no-answer reply
+        ((0.65, 0.64, 0.60), 0.45, 0.40, False),  # the choices no likelier than the first alone
+        ((0.40,), 0.15, 0.35, False),  # one hit is no choice
+    ],
+)
+def test_did_you_mean_is_offered_when_one_of_three_is_likely_and_the_first_alone_is_not(
+    scores: tuple[float, ...], probability: float, choices: float, offered: bool
+) -> None:
+    assert offers_choices(hits_scoring(*scores), probability=probability, choices=choices) is offered
 
 
 def openai_agent(workspace: Workspace, url: str, **fields: Any) -> Agent:

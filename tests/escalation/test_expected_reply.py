@@ -4,7 +4,6 @@ outside business hours (a fixed clock), on the visitor's clock, across Europe/Be
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from rest_framework.test import APIClient
@@ -12,31 +11,12 @@ from rest_framework.test import APIClient
 from agents.models import Agent
 from halo.clock import clock_use
 from halo.models import Workspace
-from halo.services import business_hours_set
 from inbox.models import Ticket
 from tests.inbox.factories import TicketFactory
 from tests.support.clock import FixedClock
+from tests.support.office import berlin
 
-BERLIN = ZoneInfo("Europe/Berlin")
 CONFIG = "/api/widget/v1/config"
-
-
-def berlin(*args: int) -> datetime:
-    return datetime(*args, tzinfo=BERLIN)  # type: ignore[misc]
-
-
-@pytest.fixture
-def office(workspace: Workspace) -> Workspace:
-    """Monday to Friday, 09:00-17:30 in Berlin; a two-hour first-reply target."""
-    business_hours_set(
-        workspace=workspace,
-        data={
-            "timezone": "Europe/Berlin",
-            "weekly": [{"day": day, "open": "09:00", "close": "17:30"} for day in range(5)],
-            "first_reply_target_minutes": 120,
-        },
-    )
-    return workspace
 
 
 @pytest.fixture

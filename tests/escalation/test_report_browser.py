@@ -1,5 +1,6 @@
 """The escalation report page in a real headless Chromium over the seeded demo (a month of history): figures,
-the three SVG charts drawn, the pickers, the CSV export, and no serious accessibility problem (axe)."""
+the three SVG charts drawn, no row of figures or charts left part empty at common widths, the pickers, the CSV
+export, and no serious accessibility problem (axe)."""
 
 import subprocess
 from collections.abc import Iterator
@@ -26,6 +27,18 @@ def halo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+def part_empty_rows(page: Any, grid: str) -> list[int]:
+    """The rows of the grid ``grid`` (by their top, in pixels) whose last tile ends short of the grid's right
+    edge: a row left part empty."""
+    frame = page.locator(grid).bounding_box()
+    right_ends: dict[int, float] = {}
+    for tile in page.locator(f"{grid} > *").all():
+        found = tile.bounding_box()
+        top = round(found["y"])
+        right_ends[top] = max(right_ends.get(top, 0.0), found["x"] + found["width"])
+    return [top for top, end in sorted(right_ends.items()) if frame["x"] + frame["width"] - end > 2]
+
+
 def test_report_page_renders_charts_and_passes_axe(halo_url: str, browser: Any) -> None:
     page = browser.new_context(viewport={"width": 1360, "height": 1100}).new_page()
     page.goto(f"{halo_url}/accounts/login/?next=/inbox/open/")
@@ -49,6 +62,12 @@ def test_report_page_renders_charts_and_passes_axe(halo_url: str, browser: Any) 
     assert drawn["height"] > 0
     assert page.locator("svg.chart-svg polyline").count() == 2
     assert axe_violations(page, browser) == []
+    # The figures and the charts fill every row they start, at the common screen widths (and a narrow one).
+    for width in (1920, 1440, 1360, 1280, 1024, 800):
+        page.set_viewport_size({"width": width, "height": 1100})
+        assert part_empty_rows(page, ".report-cards") == [], width
+        assert part_empty_rows(page, ".report-charts") == [], width
+    page.set_viewport_size({"width": 1360, "height": 1100})
 
     # One agent: its settings versions become choosable; the figures follow the pickers.
     page.select_option("#report-agent", index=1)

@@ -2,7 +2,6 @@
 Europe/Berlin, holidays, and properties that must hold for every schedule and instant."""
 
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -22,8 +21,7 @@ from halo.hours import (
     periods_overlapping,
     reply_time_text,
 )
-
-BERLIN = ZoneInfo("Europe/Berlin")
+from tests.support.office import BERLIN, berlin
 
 
 def weekdays(open_text: str = "09:00", close_text: str = "17:30", days: range = range(5)) -> tuple[Period, ...]:
@@ -31,10 +29,6 @@ def weekdays(open_text: str = "09:00", close_text: str = "17:30", days: range = 
 
 
 OFFICE = Schedule(timezone="Europe/Berlin", periods=weekdays())
-
-
-def berlin(*args: int) -> datetime:
-    return datetime(*args, tzinfo=BERLIN)  # type: ignore[misc]
 
 
 def test_open_inside_hours_and_closed_outside() -> None:

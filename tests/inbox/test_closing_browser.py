@@ -1,6 +1,7 @@
 """A real headless Chromium against Halo's embedded default (``manage.py serve``): a teammate closes a ticket
 in the inbox, and the visitor's open widget says so live — the closing notice, the conversation back with the
-AI (no reload), the rating prompt — the visitor rates it, and the inbox shows the rating. axe finds no serious
+AI (no reload), the rating prompt (one row until a score is chosen, the conversation still readable above it)
+— the visitor rates it, and the inbox shows the rating. axe finds no serious
 or critical problem in the widget's rating state or on the ticket page. The harness is ``tests/browser.py``.
 """
 
@@ -37,6 +38,17 @@ def shoot(page: Any, name: str) -> None:
     directory = os.environ.get("HALO_SCREENSHOTS")
     if directory:
         page.screenshot(path=str(Path(directory) / name))
+
+
+def box(page: Any, selector: str) -> dict[str, float]:
+    found = page.locator(selector).bounding_box()
+    assert found is not None, f"{selector} is not shown"
+    return found  # type: ignore[no-any-return]
+
+
+def on_one_row(first: dict[str, float], second: dict[str, float]) -> bool:
+    """Whether two boxes sit on one line: their vertical middles within a few pixels."""
+    return abs((first["y"] + first["height"] / 2) - (second["y"] + second["height"] / 2)) < 6
 
 
 def widget_ticket_id(page: Any, url: str) -> int:
@@ -80,9 +92,19 @@ def test_a_closed_ticket_shows_in_the_widget_live_and_the_rating_reaches_the_inb
     widget.wait_for_selector("[data-halo-widget][data-status='open']", timeout=15_000)
     widget.wait_for_selector(".halo-rating:not([hidden])", timeout=15_000)
     assert widget.inner_text(".halo-rating-title") == "How did we do?"
+    # Compact, so the conversation stays readable at the widget's default size: the question, the five scores
+    # and the dismiss on one row; the comment and its Send button only once a score is chosen.
+    title, five, dismiss = (
+        box(widget, name) for name in (".halo-rating-title", ".halo-score[data-score='5']", ".halo-rating-dismiss")
+    )
+    assert on_one_row(title, five)
+    assert on_one_row(five, dismiss)
+    assert not widget.locator(".halo-rating-comment").is_visible()
     assert widget.locator(".halo-rating-submit").is_disabled()
     widget.click(".halo-score[data-score='4']")
     widget.fill(".halo-rating-comment", "Quick and friendly.")
+    # With the comment open, the messages keep more than half of the panel.
+    assert box(widget, ".halo-messages")["height"] > box(widget, ".halo-panel")["height"] / 2
     assert axe_violations(widget, browser, "[data-halo-widget]") == []
     shoot(widget, "widget-rating.png")
     widget.click(".halo-rating-submit")

@@ -8,6 +8,7 @@ import threading
 import pytest
 from django.db import OperationalError, connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from agents.models import Message
 from agents.search import message_matches
@@ -187,6 +188,44 @@ def test_a_word_in_more_tickets_than_the_candidates_is_looked_for_in_the_newest(
 
     assert found(workspace, "refund") == [newest.pk, middle.pk]
     assert oldest.pk not in found(workspace, "refund")
+
+
+@pytest.mark.postgres
+def test_postgresql_the_walk_of_the_newest_tickets_grows_with_the_workspace(workspace, monkeypatch) -> None:
+    """With 2 candidates and a floor of 1, a workspace of 50 tickets, once analysed, is walked 10 deep
+    (sqrt(2 x 50)): "refund" (6th and 8th newest) is found by the walk alone, "invoice" (6th and 12th) needs the
+    GIN index; before the table has statistics the walk is the floor; a floor of 12 walks 12. The same tickets
+    whichever way they are found."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    monkeypatch.setattr("inbox.selectors.SEARCH_TEXT_CANDIDATES", 2)
+    monkeypatch.setattr("inbox.selectors.SEARCH_RECENT_TICKETS", 1)
+    ticket_with(workspace, "refund invoice")  # the oldest: a third match of each word, beyond the candidates
+    for _ in range(37):
+        ticket_with(workspace, "something else")
+    twelfth = ticket_with(workspace, "invoice")
+    for _ in range(3):
+        ticket_with(workspace, "something else")
+    eighth = ticket_with(workspace, "refund")
+    ticket_with(workspace, "something else")
+    sixth = ticket_with(workspace, "refund invoice")
+    for _ in range(5):
+        ticket_with(workspace, "something else")
+
+    def search(word: str) -> tuple[set[int], bool]:
+        """The tickets found, and whether the GIN index was read."""
+        with CaptureQueriesContext(connection) as queries:
+            tickets = set(found(workspace, word))
+        return tickets, any("ticket_id + 0" in query["sql"] for query in queries.captured_queries)
+
+    # Whether or not the table was analysed before (by another test's rows), this workspace is not in it yet.
+    assert search("refund") == ({sixth.pk, eighth.pk}, True)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE inbox_ticket_search")  # this transaction's rows count as live
+    assert search("refund") == ({sixth.pk, eighth.pk}, False)
+    assert search("invoice") == ({sixth.pk, twelfth.pk}, True)
+    monkeypatch.setattr("inbox.selectors.SEARCH_RECENT_TICKETS", 12)
+    assert search("invoice") == ({sixth.pk, twelfth.pk}, False)
 
 
 def test_search_runs_a_fixed_number_of_queries(workspace, django_assert_max_num_queries) -> None:

@@ -4,7 +4,6 @@ before a breach, sent once to the assignee (SMTP) and Slack (the stand-in)."""
 
 import base64
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,28 +36,9 @@ from tests.halo.factories import ContactFactory, MembershipFactory
 from tests.inbox.slack_stand_in import SlackStandIn, slack_stand_in_running
 from tests.inbox.test_notifications import Mailbox, parts, smtp  # noqa: F401  (the SMTP stand-in fixture)
 from tests.support.clock import FixedClock, ManualClock
+from tests.support.office import berlin
 
 pytestmark = pytest.mark.django_db
-BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def berlin(*args: int) -> datetime:
-    return datetime(*args, tzinfo=BERLIN)  # type: ignore[misc]
-
-
-@pytest.fixture
-def office(workspace: Workspace) -> Workspace:
-    """Monday to Friday 09:00-17:30 in Berlin; first reply within 2 business hours, 30 minutes for priority."""
-    business_hours_set(
-        workspace=workspace,
-        data={
-            "timezone": "Europe/Berlin",
-            "weekly": [{"day": day, "open": "09:00", "close": "17:30"} for day in range(5)],
-            "first_reply_target_minutes": 120,
-            "priority_first_reply_target_minutes": 30,
-        },
-    )
-    return workspace
 
 
 @pytest.fixture

@@ -237,15 +237,18 @@
   var handoff = el("button", "halo-handoff", "Talk to a human");
   handoff.type = "button";
   handoff.hidden = true;
+  // The rating prompt sits between the conversation and the input, so it takes as little height as it can:
+  // one row (the question, the five scores, a dismiss), and the comment with its Send button only once a
+  // score is chosen.
   var rating = el("section", "halo-rating");
   rating.hidden = true;
   rating.setAttribute("aria-labelledby", "halo-rating-title");
+  var ratingRow = el("div", "halo-rating-row");
   var ratingTitle = el("h2", "halo-rating-title", "How did we do?");
   ratingTitle.id = "halo-rating-title";
-  var ratingHint = el("p", "halo-rating-hint", "Rate your conversation with our team.");
   var ratingScores = el("div", "halo-rating-scores");
   ratingScores.setAttribute("role", "group");
-  ratingScores.setAttribute("aria-label", "Your rating, from 1 (very bad) to 5 (very good)");
+  ratingScores.setAttribute("aria-label", "Rate your conversation with our team, from 1 (very bad) to 5 (very good)");
   var SCORE_LABELS = ["Very bad", "Bad", "OK", "Good", "Very good"];
   var scoreButtons = SCORE_LABELS.map(function (label, index) {
     var button = el("button", "halo-score", String(index + 1));
@@ -257,28 +260,31 @@
     ratingScores.appendChild(button);
     return button;
   });
+  var ratingDismiss = el("button", "halo-rating-dismiss", "×");
+  ratingDismiss.type = "button";
+  ratingDismiss.setAttribute("aria-label", "Not now");
+  ratingDismiss.title = "Not now";
+  ratingRow.appendChild(ratingTitle);
+  ratingRow.appendChild(ratingScores);
+  ratingRow.appendChild(ratingDismiss);
+  var ratingMore = el("div", "halo-rating-more");
+  ratingMore.hidden = true;
   var ratingComment = el("textarea", "halo-rating-comment");
-  ratingComment.rows = 2;
+  ratingComment.rows = 1;
   ratingComment.maxLength = 2000;
   ratingComment.placeholder = "Anything to add? (optional)";
   ratingComment.setAttribute("aria-label", "Comment (optional)");
-  var ratingActions = el("div", "halo-rating-actions");
   var ratingSubmit = el("button", "halo-rating-submit", "Send rating");
   ratingSubmit.type = "button";
   ratingSubmit.disabled = true;
-  var ratingDismiss = el("button", "halo-rating-dismiss", "Not now");
-  ratingDismiss.type = "button";
-  ratingActions.appendChild(ratingSubmit);
-  ratingActions.appendChild(ratingDismiss);
+  ratingMore.appendChild(ratingComment);
+  ratingMore.appendChild(ratingSubmit);
   var ratingError = el("p", "halo-rating-error");
   ratingError.setAttribute("role", "alert");
   ratingError.hidden = true;
-  rating.appendChild(ratingTitle);
-  rating.appendChild(ratingHint);
-  rating.appendChild(ratingScores);
-  rating.appendChild(ratingComment);
+  rating.appendChild(ratingRow);
+  rating.appendChild(ratingMore);
   rating.appendChild(ratingError);
-  rating.appendChild(ratingActions);
   var form = el("form", "halo-form");
   var input = el("textarea", "halo-input");
   input.name = "body";
@@ -421,13 +427,11 @@
     chosenScore = 0;
     scoreButtons.forEach(function (button) { button.setAttribute("aria-pressed", "false"); });
     ratingComment.value = "";
-    ratingComment.hidden = false;
     ratingScores.hidden = false;
-    ratingActions.hidden = false;
+    ratingMore.hidden = true;
     ratingSubmit.disabled = true;
     ratingError.hidden = true;
     ratingTitle.textContent = "How did we do?";
-    ratingHint.textContent = "Rate your conversation with our team.";
     rating.hidden = false;
     rating.removeAttribute("data-state");
     setStatus(state.status);
@@ -447,10 +451,16 @@
         other.setAttribute("aria-pressed", other === button ? "true" : "false");
       });
       ratingSubmit.disabled = false;
+      var opening = ratingMore.hidden;
+      ratingMore.hidden = false;
+      if (opening) list.scrollTop = list.scrollHeight; // the list just got shorter: keep the newest in view
     });
   });
 
-  ratingDismiss.addEventListener("click", function () { closeRating("dismissed"); input.focus(); });
+  ratingDismiss.addEventListener("click", function () {
+    closeRating(rating.getAttribute("data-state") === "thanks" ? "rated" : "dismissed");
+    input.focus();
+  });
 
   ratingSubmit.addEventListener("click", function () {
     if (!chosenScore || !state.conversation) return;
@@ -468,10 +478,8 @@
         save("rating:" + state.ratingTicket, "rated");
         rating.setAttribute("data-state", "thanks");
         ratingTitle.textContent = "Thanks for your rating!";
-        ratingHint.textContent = "It helps our team get better.";
         ratingScores.hidden = true;
-        ratingComment.hidden = true;
-        ratingActions.hidden = true;
+        ratingMore.hidden = true;
         setStatus(state.status);
       })
       .catch(function (error) {

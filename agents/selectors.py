@@ -7,6 +7,7 @@ from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from agents.models import Agent, AgentTurn, Conversation, KnowledgeArticle, Message
 from agents.responders import ConversationContext
+from halo.compiled import CompiledRead
 from halo.models import Workspace
 
 # How much of the conversation a responder sees (the newest messages).
@@ -26,16 +27,28 @@ def agent_get(*, workspace: Workspace, agent_id: int) -> Agent | None:
     return Agent.objects.filter(workspace=workspace, pk=agent_id).first()
 
 
+def _agents_of_app(app_id: str) -> QuerySet[Agent]:
+    return Agent.objects.select_related("workspace__business_hours", "escalation_settings").filter(
+        workspace__app_id=app_id
+    )
+
+
+# The widget reads these on every request: compiled once per connection (``halo.compiled``). The placeholders
+# are values no call passes: an app_id ``APP_ID_PATTERN`` refuses and the id 0 (ids are positive).
+_AGENT_OF_APP = CompiledRead(lambda app_id: _agents_of_app(app_id)[:1], "<app_id>")
+_AGENT_OF_APP_BY_ID = CompiledRead(
+    lambda app_id, agent_id: _agents_of_app(app_id).filter(pk=agent_id)[:1], "<app_id>", 0
+)
+
+
 def agent_for_widget(*, app_id: str, agent_id: int | None) -> Agent | None:
     """The agent a widget embed talks to (``agent_id``, else the workspace's first), found by the workspace's
     ``app_id``, with its workspace (and its business hours) and escalation settings, in one query; None when
-    either is unknown (the caller tells which apart)."""
-    agents = Agent.objects.select_related("workspace__business_hours", "escalation_settings").filter(
-        workspace__app_id=app_id
-    )
+    either is unknown (the caller tells which apart). ``app_id`` matches ``halo.selectors.APP_ID_PATTERN`` and
+    ``agent_id`` is a parsed id (``halo.params.parse_id``)."""
     if agent_id is not None:
-        return agents.filter(pk=agent_id).first()
-    return agents.order_by("id").first()
+        return _AGENT_OF_APP_BY_ID.first(app_id, agent_id)
+    return _AGENT_OF_APP.first(app_id)
 
 
 def knowledge_article_list(*, workspace: Workspace) -> QuerySet[KnowledgeArticle]:
@@ -46,16 +59,23 @@ def knowledge_article_get(*, workspace: Workspace, article_id: int) -> Knowledge
     return knowledge_article_list(workspace=workspace).filter(pk=article_id).first()
 
 
+_CONVERSATION_FOR_WIDGET = CompiledRead(
+    lambda conversation_id: (
+        Conversation.objects.select_related(
+            "workspace__business_hours", "contact", "agent__escalation_settings", "agent__escalation_shadow"
+        )
+        .filter(pk=conversation_id)
+        .order_by()
+    ),  # a primary key: no ORDER BY, no LIMIT needed
+    0,
+)
+
+
 def conversation_for_widget(*, conversation_id: int) -> Conversation | None:
     """A conversation with everything a widget message reads, in one query: its workspace, contact, agent
-    and the agent's escalation settings and shadow settings (its token is checked by the caller)."""
-    related = Conversation.objects.select_related(
-        "workspace__business_hours", "contact", "agent__escalation_settings", "agent__escalation_shadow"
-    )
-    try:
-        return related.get(pk=conversation_id)  # get(): no ORDER BY, unlike first()
-    except Conversation.DoesNotExist:
-        return None
+    and the agent's escalation settings and shadow settings (its token is checked by the caller).
+    ``conversation_id`` is a parsed id (the ``<id:>`` path converter)."""
+    return _CONVERSATION_FOR_WIDGET.first(conversation_id)
 
 
 def conversation_detail(*, workspace: Workspace, conversation_id: int) -> Conversation | None:
@@ -79,14 +99,21 @@ def messages_after(*, conversation: Conversation, after_id: int = 0, limit: int 
     )
 
 
-def messages_recent(*, conversation: Conversation, before_id: int | None = None) -> list[Message]:
-    """The conversation's newest messages (before ``before_id``, if given), oldest first, each AI message with
-    its turn (the turn's decision says whether that reply offered a teammate): one query."""
-    messages = Message.objects.filter(conversation=conversation)
-    if before_id is not None:
-        messages = messages.filter(pk__lt=before_id)
-    recent = messages.select_related("turn").order_by("-id")[:HISTORY_MESSAGES]
-    return list(reversed(list(recent)))
+# Read on every message the AI answers: compiled once per connection (the placeholder is an id no row has).
+_MESSAGES_RECENT = CompiledRead(
+    lambda conversation_id: (
+        Message.objects.filter(conversation_id=conversation_id)
+        .select_related("turn")
+        .order_by("-id")[:HISTORY_MESSAGES]
+    ),
+    0,
+)
+
+
+def messages_recent(*, conversation: Conversation) -> list[Message]:
+    """The conversation's newest messages, oldest first, each AI message with its turn (the turn's decision
+    says whether that reply offered a teammate): one query."""
+    return list(reversed(_MESSAGES_RECENT.all(conversation.pk)))
 
 
 def responder_context_get(

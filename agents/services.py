@@ -299,6 +299,9 @@ def conversation_hand_off(
     (None when the conversation was handed off already).
     """
     with transaction.atomic(savepoint=False):
+        # A conversation this transaction inserts has no socket to tell yet: its token is in this request's
+        # answer, which carries the notice too.
+        new = inserted or conversation.pk is None
         if inserted:
             changed = 1
         elif conversation.pk is None:
@@ -333,7 +336,8 @@ def conversation_hand_off(
         )
         rows.append(notice_message)
         Message.objects.bulk_create(rows)  # ids in list order: the user's message, then the notice
-        message_broadcast(notice_message)
+        if not new:
+            message_broadcast(notice_message)
         for row in rows:
             _message_event(conversation, row)
         return (rows[0] if user_body is not None else None), notice_message

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/profile_widget.py                 # --path handoff --requests 300
     .venv/bin/python bench/profile_widget.py --path b1       # the B1 mix (AI answers, escalations, handed off)
+    .venv/bin/python bench/profile_widget.py --cpu           # CPU per request only (A/B runs of two checkouts)
 
 Runs the widget API in this process through DRF's test client (the whole middleware and DRF stack, not
 gunicorn) on PostgreSQL (database ``halo_bench_profile``, created and migrated when missing; ``DATABASE_URL``
@@ -21,9 +22,14 @@ request handling) beside the library running at that moment (psycopg — mostly 
 the Django ORM compiling SQL, DRF, Redis clients, the rest of Django, Halo's own lines; the standard
 library counts for the library that called it). Wall time: waiting for PostgreSQL or Redis counts where it
 happens.
+
+``--cpu`` prints only the CPU time of this process per request (``time.process_time``: every thread of the
+process, so the channel layer's sending thread counts, as it does in a gunicorn worker), without the
+profiler: run it from two checkouts in turn, a few times each, to compare them on a shared machine.
 """
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -150,6 +156,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--path", choices=("handoff", "b1"), default="handoff")
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--cpu", action="store_true", help="only this process's CPU time per request, no profiler")
     options = parser.parse_args()
 
     from pyinstrument import Profiler
@@ -186,6 +193,18 @@ def main() -> int:
                 cursor.execute("VACUUM ANALYZE")
             for n in range(30):  # warm-up: connections, plans, imports
                 send(n)
+            if options.cpu:
+                gc.collect()
+                cpu, started = time.process_time(), time.perf_counter()
+                for n in range(1000, 1000 + options.requests):
+                    send(n)
+                cpu_ms = (time.process_time() - cpu) * 1000 / options.requests
+                wall_ms = (time.perf_counter() - started) * 1000 / options.requests
+                print(
+                    f"\n{options.path}: {options.requests} requests in process, {harness.machine_load()}: "
+                    f"{cpu_ms:.2f} ms of CPU per request (wall {wall_ms:.2f} ms)"
+                )
+                return 0
 
             from querycount import recording
 

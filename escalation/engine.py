@@ -51,6 +51,12 @@ class SuppressedBy(StrEnum):
     GATE_ATTEMPTS = "gate_attempts"
 
 
+GATES = frozenset({SuppressedBy.GATE_KNOWLEDGE, SuppressedBy.GATE_WEB, SuppressedBy.GATE_ATTEMPTS})
+# Held-back decisions whose reply offers a teammate, where one is available (mode off: if the contact passes
+# the escalation filter; a gate: always, the filter's row came first), and a yes to the offer hands off.
+OFFERING = frozenset({SuppressedBy.MODE_OFF, *GATES})
+
+
 def normalize_text(text: str) -> str:
     """Case-insensitive, whitespace-normalised form used on both sides of a phrase match."""
     return " ".join(text.split()).casefold()

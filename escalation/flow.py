@@ -49,7 +49,7 @@ from agents.services import (
     turn_record,
 )
 from agents.turns import KnowledgeSource, ToolCall, ToolName
-from escalation.engine import Decision, Policy, Reason, SuppressedBy, contains_phrase, decide
+from escalation.engine import GATES, OFFERING, Decision, Policy, Reason, SuppressedBy, contains_phrase, decide
 from escalation.models import EscalationSettings
 from escalation.selectors import (
     agent_escalation_settings,
@@ -349,7 +349,7 @@ def _ai_turn(
     if outcome.reply:
         # A teammate can be offered where the contact may be handed off: a gate held the handoff back (the
         # filter, a row above the gates, passed), or mode off did and the contact matches the filter.
-        available = decision.suppressed_by in _GATES or (
+        available = decision.suppressed_by in GATES or (
             decision.suppressed_by == SuppressedBy.MODE_OFF
             and contact_passes_escalation_filter(
                 contact=conversation.contact, escalation_settings=escalation_settings, now=now
@@ -507,10 +507,6 @@ NO_TEAMMATE_HERE_REPLY = (
     "I'm sorry, a teammate isn't available from this chat, but I can help with anything our help center "
     "covers. What would you like to know?"
 )
-_GATES = frozenset({SuppressedBy.GATE_KNOWLEDGE, SuppressedBy.GATE_WEB, SuppressedBy.GATE_ATTEMPTS})
-# Held-back decisions whose reply offered a teammate (where one was available; a yes to a reply that could
-# not offer one is refused like any request from outside the filter).
-_OFFERING = frozenset({SuppressedBy.MODE_OFF, *_GATES})
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -544,5 +540,5 @@ def _offered_a_teammate(recent: Sequence[Message]) -> bool:
     for message in reversed(recent):
         if message.author == Message.Author.AI:
             turn = getattr(message, "turn", None)  # None for a reply without a turn
-            return bool(turn is not None and turn.signals and turn.suppressed_by in _OFFERING)
+            return bool(turn is not None and turn.signals and turn.suppressed_by in OFFERING)
     return False

@@ -17,7 +17,9 @@ stored decisions (a property test holds it to that).
 Manual handoffs (the customer asked for a human: the widget's button, a request in words, a yes to the AI's
 offer; ``EscalationEvent`` rows of reason ``manual`` without a turn) are read in the same fixed number of
 queries and judged by the same engine as live (``TurnSnapshot(manual=True)``: only the escalation filter
-applies; mode, signals and gates do not), the filter evaluated by the same segment evaluator.
+applies; mode, signals and gates do not), the filter evaluated by the same segment evaluator. A yes to the
+AI's offer (a message that is no request on its own, answering a turn that offered a teammate) counts only
+where the replayed settings' decision for that turn offers one too, or hands off (then replaced, below).
 
 Handoffs are counted per conversation: each window that escalates is one (a ticket opened or merged into),
 and so is each manual handoff the settings allow; each window the draft's AI would hand off where the live AI
@@ -34,17 +36,28 @@ draft's priority filter would make priority, and escalations by reason.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import BooleanField, Expression, ExpressionWrapper, F, Q, QuerySet
+from django.db.models import BooleanField, Expression, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
-from agents.models import Agent, AgentTurn, Conversation
-from escalation.engine import Decision, Policy, Reason, SuppressedBy, TurnSnapshot, decide, normalize_text
+from agents.models import Agent, AgentTurn, Conversation, Message
+from escalation.engine import (
+    GATES,
+    OFFERING,
+    Decision,
+    Policy,
+    Reason,
+    SuppressedBy,
+    TurnSnapshot,
+    decide,
+    normalize_text,
+)
+from escalation.intent import human_request
 from escalation.models import EscalationSettings
 from escalation.selectors import policy_from_settings
 from inbox.models import EscalationEvent, Ticket
@@ -73,12 +86,18 @@ class StoredTurn(NamedTuple):
 
 
 class ManualHandoff(NamedTuple):
-    """A stored handoff the customer asked for (no AI turn judged it)."""
+    """A stored handoff the customer asked for (no AI turn judged it).
+
+    ``offered_by``: the stored turn of the AI's latest reply before the customer's message that asked, when
+    that turn offered a teammate (held back by mode off or a gate); ``asked``: that message, in that case
+    only. None for both otherwise (the widget's button stores no message)."""
 
     event_id: int
     conversation_id: int
     contact_id: int
     after_hand_back: bool  # made after the conversation's last hand-back (as ``StoredTurn.after_hand_back``)
+    offered_by: int | None = None
+    asked: str | None = None
 
 
 @dataclass
@@ -115,7 +134,11 @@ def replay_load(
 ) -> ReplayInput:
     """The AI turns and the manual handoffs of ``agent``'s conversations started in the last ``days`` days (only
     ``conversation_ids`` among them, when given): two queries, built by the ORM and read as plain rows (tool
-    calls and hand-backs reduced to booleans by the database)."""
+    calls and hand-backs reduced to booleans by the database).
+
+    A manual handoff's message is the customer's message stored with it (same conversation, same time: the
+    handoff stores the message and its notice at the handoff's time), and the turn it answered is the turn
+    of the latest AI reply before that message, as the live path reads the offer (``escalation.flow``)."""
     since = now - timedelta(days=days)
     conversations = _conversations(agent, since)
     if conversation_ids is not None:
@@ -157,19 +180,40 @@ def replay_load(
         while chunk := cursor.fetchmany(5000):
             # The reply in the engine's normal form, once: each replay of it then skips that step.
             turns.extend(StoredTurn._make((*row[:4], normalize_text(row[4]), *row[5:])) for row in chunk)
+    asked = Message.objects.filter(
+        conversation_id=OuterRef("conversation_id"), author=Message.Author.USER, created_at=OuterRef("created_at")
+    ).order_by("-id")
+    answered = Message.objects.filter(
+        conversation_id=OuterRef("conversation_id"),
+        author=Message.Author.AI,
+        pk__lt=OuterRef("replay_asked"),
+    ).order_by("-id")
+    # The message and its turn are kept only where that turn offered a teammate: only then may other settings
+    # change whether the message asked for a human.
+    offering = {turn.turn_id for turn in turns if turn.suppressed_by in OFFERING}
     manual = [
-        ManualHandoff._make(row)
+        ManualHandoff(*row[:4], row[4], row[5]) if row[4] in offering else ManualHandoff(*row[:4])
         for row in EscalationEvent.objects.filter(
             conversation__in=conversations.values("pk"), reason=Reason.MANUAL.value, turn__isnull=True
         )
+        .alias(replay_asked=Subquery(asked.values("pk")[:1]))
         .annotate(
             replay_after_hand_back=ExpressionWrapper(
                 Q(conversation__handed_back_at__isnull=False) & Q(created_at__gt=F("conversation__handed_back_at")),
                 output_field=BooleanField(),
-            )
+            ),
+            replay_offered_by=Subquery(answered.values("turn__id")[:1]),
+            replay_asked_body=Subquery(asked.values("body")[:1]),
         )
         .order_by("conversation_id", "id")
-        .values_list("id", "conversation_id", "conversation__contact_id", "replay_after_hand_back")
+        .values_list(
+            "id",
+            "conversation_id",
+            "conversation__contact_id",
+            "replay_after_hand_back",
+            "replay_offered_by",
+            "replay_asked_body",
+        )
     ]
     return ReplayInput(agent=agent, since=since, turns=turns, manual=manual)
 
@@ -246,13 +290,42 @@ def replay_decisions(
 
 
 def replay_manual(
-    handoffs: Sequence[ManualHandoff], policy: Policy, *, passing: frozenset[int] | None
-) -> list[Decision]:
-    """Each manual handoff judged under ``policy`` as the live path judges a request for a human. Pure."""
-    return [
-        decide(TurnSnapshot(manual=True, contact_passes_filter=passing is None or contact_id in passing), policy)
-        for _, _, contact_id, _ in handoffs
-    ]
+    handoffs: Sequence[ManualHandoff],
+    policy: Policy,
+    *,
+    passing: frozenset[int] | None,
+    turns: Mapping[int, Decision | None],
+) -> list[Decision | None]:
+    """Each manual handoff judged under ``policy`` as the live path judges a request for a human; None where the
+    customer would not have asked. Pure.
+
+    A yes to the AI's offer of a teammate (``ManualHandoff.offered_by``, and its message is no request for a
+    human on its own under the policy's handoff phrases) asks only because of that offer: it stands only where
+    the policy's decision for the offering turn (``turns``: turn id -> its replayed decision) offers a teammate
+    too. Where that decision hands off, or a human would already own the conversation (None), it stands: the
+    preview replaces it by the AI's handoff."""
+    decisions: list[Decision | None] = []
+    for handoff in handoffs:
+        passes = passing is None or handoff.contact_id in passing
+        offer = turns.get(handoff.offered_by) if handoff.offered_by is not None else None
+        if (
+            offer is not None
+            and handoff.asked is not None
+            and human_request(handoff.asked, phrases=policy.handoff_phrases) is None
+            and not (offer.escalate or _offers_a_teammate(offer, contact_passes_filter=passes))
+        ):
+            decisions.append(None)
+        else:
+            decisions.append(decide(TurnSnapshot(manual=True, contact_passes_filter=passes), policy))
+    return decisions
+
+
+def _offers_a_teammate(decision: Decision, *, contact_passes_filter: bool) -> bool:
+    """Whether the turn's reply offers a teammate, as the live path decides it (``escalation.flow``): it wanted
+    to hand off and a gate held it back, or mode off did and the contact may be handed off."""
+    if decision.suppressed_by == SuppressedBy.MODE_OFF:
+        return contact_passes_filter
+    return decision.suppressed_by in GATES
 
 
 @dataclass(frozen=True)
@@ -287,14 +360,20 @@ def replay_outcome(
     passing = contacts_passing(agent=agent, rule=rule, contact_ids=data.contact_ids, since=data.since, now=now)
     policy = policy or policy_from_settings(escalation_settings)
     decisions = replay_decisions(data.turns, policy, passing=passing, web_search_enabled=agent.web_search_enabled)
-    return _outcome(data.turns, decisions, data.manual, replay_manual(data.manual, policy, passing=passing))
+    # Only the turns a manual handoff answered are looked up.
+    offering = {handoff.offered_by for handoff in data.manual} - {None}
+    turns = {
+        turn.turn_id: decision for turn, decision in zip(data.turns, decisions, strict=True) if turn.turn_id in offering
+    }
+    manual = replay_manual(data.manual, policy, passing=passing, turns=turns)
+    return _outcome(data.turns, decisions, data.manual, manual)
 
 
 def _outcome(
     turns: Sequence[StoredTurn],
     decisions: list[Decision | None],
     manual: Sequence[ManualHandoff] = (),
-    manual_decisions: Sequence[Decision] = (),
+    manual_decisions: Sequence[Decision | None] = (),
 ) -> Outcome:
     escalated: set[int] = set()
     windows: set[tuple[int, int, bool]] = set()
@@ -320,7 +399,7 @@ def _outcome(
             held[decision.suppressed_by] += 1
     allowed: set[tuple[int, int, bool]] = set()
     for handoff, decision in zip(manual, manual_decisions, strict=True):
-        if decision.escalate:
+        if decision is not None and decision.escalate:
             escalated.add(handoff.conversation_id)
             allowed.add((handoff.conversation_id, handoff.event_id, handoff.after_hand_back))
             by_reason[Reason.MANUAL.value] += 1

@@ -9,6 +9,9 @@ survive losing a race, and no lookup before it to avoid one.
 The writes that use it stay in their app's ``services.py``; this only builds the statement.
 """
 
+import functools
+from typing import Any
+
 from django.db import connection, models
 from django.db.models.sql.query import Query
 
@@ -41,20 +44,29 @@ def _conflict_target(model: type[models.Model], constraint: models.UniqueConstra
     return f"({columns}) WHERE " + sql % tuple(editor.quote_value(param) for param in params)
 
 
-def insert_unless_conflict(instance: models.Model, *, constraint: str) -> bool:
-    """Insert ``instance`` (a new, unsaved row) unless the unique constraint named ``constraint`` already
-    holds a row like it. True: inserted (its primary key set); False: nothing was written."""
-    model = type(instance)
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+@functools.cache
+def _statement(
+    model: type[models.Model], constraint: str, vendor: str
+) -> tuple[str, tuple["models.Field[Any, Any]", ...]]:
+    """The INSERT of ``model``'s columns (all but the primary key) refused by ``constraint``, and those fields:
+    the same text for every row, built once per database kind (``vendor``: its quoting and its literals)."""
+    fields = tuple(field for field in model._meta.concrete_fields if not field.primary_key)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
-    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 (our table and columns)  # nosec B608
         f"VALUES ({', '.join(['%s'] * len(fields))}) "
         f"ON CONFLICT {_conflict_target(model, _constraint(model, constraint))} DO NOTHING "
         f"RETURNING {quote(model._meta.pk.column)}"
     )
+    return sql, fields
+
+
+def insert_unless_conflict(instance: models.Model, *, constraint: str) -> bool:
+    """Insert ``instance`` (a new, unsaved row) unless the unique constraint named ``constraint`` already
+    holds a row like it. True: inserted (its primary key set); False: nothing was written."""
+    sql, fields = _statement(type(instance), constraint, connection.vendor)
+    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()

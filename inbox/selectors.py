@@ -30,6 +30,7 @@ from agents.search import FTS_TABLE as MESSAGE_FTS_TABLE
 from agents.search import PG_TABLE as MESSAGE_SEARCH_TABLE
 from agents.search import MessageMatch, fts5_match, message_matches, pg_term
 from agents.turns import KnowledgeSource, sources_dedupe
+from halo.compiled import CompiledRead
 from halo.hours import Schedule, business_minutes_between
 from halo.models import Contact, PageView, Workspace
 from halo.params import parse_id
@@ -906,10 +907,20 @@ def custom_inbox_get(*, workspace: Workspace, inbox_id: int) -> CustomInbox | No
     )
 
 
+# Read on every widget message of a handed-off conversation: compiled once per connection (``halo.compiled``;
+# the placeholder is an id no conversation has).
+_TICKET_OPEN_OF_CONVERSATION = CompiledRead(
+    lambda conversation_id: Ticket.objects.filter(conversations=conversation_id).exclude(status=Ticket.Status.CLOSED)[
+        :1
+    ],
+    0,
+)
+
+
 def ticket_open_of_conversation(*, conversation: Conversation) -> Ticket | None:
     """The ticket that is not closed holding this conversation, if any (at most one: a conversation's
     contact has at most one ticket that is not closed)."""
-    return Ticket.objects.filter(conversations=conversation).exclude(status=Ticket.Status.CLOSED).first()
+    return _TICKET_OPEN_OF_CONVERSATION.first(conversation.pk)
 
 
 # --- Reply times -------------------------------------------------------------------------------------

@@ -8,6 +8,10 @@ leaves the throttles' cache alone for ``CACHE_PAUSE_SECONDS`` (``halo.pause.Fail
 and the channel layer do): the requests meanwhile are let through at once, and one warning is logged per
 pause, not one per request.
 
+On Redis the window DRF keeps per client (its sliding window of request times) is checked and extended in
+one atomic round trip (``halo.cache.RedisCache.request_window_add``); in the process's memory (the embedded
+default) DRF's own ``get`` and ``set`` of the history do it. The time is ``halo.clock``'s.
+
 Throttles count per client address (``client_address``): behind proxies, ``TRUSTED_PROXIES`` says how many
 ``X-Forwarded-For`` hops to trust, so a client cannot pick a new identity per request by sending the header.
 """
@@ -18,13 +22,15 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import DEFAULT_CACHE_ALIAS
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.http import HttpRequest
 from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
+from halo import clock
 from halo.api.authentication import WorkspaceClient
+from halo.cache import RedisCache
 from halo.pause import FailurePause
 
 logger = logging.getLogger(__name__)
@@ -68,12 +74,20 @@ class CacheRateThrottle(SimpleRateThrottle):
     def get_ident(self, request: Request) -> str:
         return client_address(request) or ""
 
+    # Set by ``SimpleRateThrottle.__init__`` from the rate (absent from the type stubs).
+    num_requests: int
+    duration: int
+
+    def timer(self) -> float:
+        """Now, in seconds since the epoch (the window is shared by every process): ``halo.clock``'s."""
+        return clock.now().timestamp()
+
     def allow_request(self, request: Request, view: Any) -> bool:
         location = _cache_location()
         if _cache_pause.active(location):
             return True
         try:
-            return super().allow_request(request, view)
+            return self._window_allows(request, view)
         except (RedisError, OSError):
             _cache_pause.start(location, CACHE_PAUSE_SECONDS)
             logger.warning(
@@ -82,6 +96,24 @@ class CacheRateThrottle(SimpleRateThrottle):
                 self.scope,
             )
             return True
+
+    def _window_allows(self, request: Request, view: Any) -> bool:
+        """DRF's sliding window (``SimpleRateThrottle.allow_request``); on Redis in one round trip
+        (``halo.cache.RedisCache.request_window_add``), elsewhere (the process's memory) DRF's own."""
+        cache = caches[DEFAULT_CACHE_ALIAS]
+        if not isinstance(cache, RedisCache):
+            return bool(super().allow_request(request, view))
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.now = self.timer()
+        refused = cache.request_window_add(self.key, now=self.now, window=self.duration, limit=self.num_requests)
+        if refused is None:
+            return True
+        self.history = refused  # what DRF's ``wait`` (the 429's Retry-After) reads
+        return bool(self.throttle_failure())
 
 
 class WorkspaceRateThrottle(CacheRateThrottle):

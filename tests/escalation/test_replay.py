@@ -10,11 +10,12 @@ from rest_framework.test import APIClient
 
 from agents.models import Agent, AgentTurn, Conversation
 from agents.turns import ToolCall
-from escalation.flow import ai_turn_submit, handoff_request
+from escalation.flow import OFFER, ai_turn_submit, handoff_request, message_receive
 from escalation.models import EscalationSettings, EscalationSettingsVersion, EscalationShadow
 from escalation.replay import replay_load, replay_outcome
 from escalation.services import escalation_settings_update
 from halo.models import Workspace
+from inbox.models import EscalationEvent
 from inbox.services import ticket_update
 from tests.agents.factories import AgentFactory, ConversationFactory
 from tests.halo.factories import ContactFactory, WorkspaceFactory
@@ -56,9 +57,14 @@ turns_strategy = st.lists(
 )
 
 
+# What the customer says after the AI's last turn, if anything: a yes (a request for a human only where the AI
+# offered a teammate) or a request on its own.
+last_words_strategy = st.sampled_from([None, "yes please", "I want to talk to a human"])
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    conversations=st.lists(turns_strategy, min_size=1, max_size=3),
+    conversations=st.lists(st.tuples(turns_strategy, last_words_strategy), min_size=1, max_size=3),
     mode=st.sampled_from(["off", "always", "conditional"]),
     threshold=st.integers(min_value=0, max_value=100),
     max_attempts=st.integers(min_value=1, max_value=4),
@@ -68,7 +74,7 @@ turns_strategy = st.lists(
 def test_replaying_the_live_settings_reproduces_every_stored_decision(
     workspace: Workspace,
     escalation_settings: EscalationSettings,
-    conversations: list[list[Any]],
+    conversations: list[tuple[list[Any], str | None]],
     mode: str,
     threshold: int,
     max_attempts: int,
@@ -86,7 +92,7 @@ def test_replaying_the_live_settings_reproduces_every_stored_decision(
             "escalation_filter": "user.plan = vip" if vip_only else "",
         },
     )
-    for index, turns in enumerate(conversations):
+    for index, (turns, last_words) in enumerate(conversations):
         contact = ContactFactory(workspace=workspace, plan="vip" if index % 2 else "free")
         conversation = ConversationFactory(workspace=workspace, agent=agent, contact=contact)
         for reply, confidence, tools, hand_back in turns:
@@ -96,6 +102,8 @@ def test_replaying_the_live_settings_reproduces_every_stored_decision(
             if judged.handoff is not None and hand_back:
                 ticket_update(ticket=judged.handoff.ticket, data={"status": "closed"})
                 conversation.refresh_from_db()
+        if last_words is not None and conversation.status == Conversation.Status.OPEN:
+            message_receive(conversation=conversation, body=last_words)
 
     replayed = replay_outcome(replay_load(agent=agent, now=timezone.now()), live, now=timezone.now())
 
@@ -110,6 +118,9 @@ def test_replaying_the_live_settings_reproduces_every_stored_decision(
             row.suppressed_by,
         )
         assert [signal.value for signal in decision.signals] == row.signals
+    # Every handoff the customer asked for is kept, a yes to the AI's offer included.
+    manual = EscalationEvent.objects.filter(conversation__agent=agent, reason="manual", turn__isnull=True)
+    assert {event for _, event, _ in replayed.manual_handoffs} == set(manual.values_list("pk", flat=True))
 
 
 # --- The preview API ----------------------------------------------------------------------------------
@@ -303,3 +314,71 @@ def test_a_manual_handoff_before_the_hand_back_is_not_replaced_by_the_drafts_han
 
     assert body["newly_escalated"] == [conversation.pk]
     assert body["tickets_delta"] == 1  # the customer's own request still happened, before the close
+
+
+# --- A yes to the AI's offer of a teammate -------------------------------------------------------------------
+
+
+@pytest.fixture
+def offered(agent: Agent, escalation_settings: EscalationSettings, workspace: Workspace) -> Conversation:
+    """A conversation whose unsure turn (30, threshold 50) the attempts gate held back: its reply offered a
+    teammate."""
+    conversation = ConversationFactory(workspace=workspace, agent=agent, contact=ContactFactory(workspace=workspace))
+    held = turn(conversation, confidence=30)
+    assert held.decision.suppressed_by == "gate_attempts"
+    assert held.turn.message is not None
+    assert held.turn.message.body.endswith(OFFER)
+    return conversation
+
+
+def test_a_yes_to_an_offer_the_drafts_ai_would_not_make_would_no_longer_hand_off(
+    api: APIClient, agent: Agent, offered: Conversation
+) -> None:
+    assert message_receive(conversation=offered, body="yes please").ticket is not None
+
+    body = api.post(preview_url(agent), {"settings": {"confidence_threshold": 20}}, format="json").json()
+
+    assert (body["turns_replayed"], body["manual_replayed"]) == (1, 1)
+    assert body["no_longer_escalated"] == [offered.pk]
+    assert body["newly_escalated"] == []
+    assert body["tickets_delta"] == -1
+    assert (body["by_reason_live"]["manual"], body["by_reason"]["manual"]) == (1, 0)
+
+
+def test_a_yes_to_an_offer_still_hands_off_where_the_drafts_ai_offers_too(
+    api: APIClient, agent: Agent, offered: Conversation
+) -> None:
+    message_receive(conversation=offered, body="yes please")
+
+    for draft in ({}, {"confidence_threshold": 40}, {"max_attempts": 5}, {"mode": "off"}):
+        body = api.post(preview_url(agent), {"settings": draft}, format="json").json()
+
+        assert (body["newly_escalated"], body["no_longer_escalated"], body["tickets_delta"]) == ([], [], 0), draft
+        assert body["by_reason"]["manual"] == 1, draft
+
+
+def test_a_yes_to_an_offer_where_the_drafts_ai_hands_off_itself_is_one_handoff(
+    api: APIClient, agent: Agent, offered: Conversation
+) -> None:
+    message_receive(conversation=offered, body="yes please")
+
+    body = api.post(preview_url(agent), {"settings": {"max_attempts": 1}}, format="json").json()
+
+    assert body["newly_escalated"] == [offered.pk]  # the AI hands off before the customer is asked
+    assert body["no_longer_escalated"] == []
+    assert body["tickets_delta"] == 0
+    assert body["by_reason"]["low_confidence"] == 1
+
+
+def test_a_request_for_a_human_after_an_offer_hands_off_under_any_draft_the_filter_allows(
+    api: APIClient, agent: Agent, offered: Conversation
+) -> None:
+    message_receive(conversation=offered, body="I want to talk to a human")
+
+    for draft in ({"confidence_threshold": 20}, {"mode": "off", "confidence_threshold": 0}):
+        body = api.post(preview_url(agent), {"settings": draft}, format="json").json()
+
+        assert (body["no_longer_escalated"], body["tickets_delta"]) == ([], 0), draft
+        assert body["by_reason"]["manual"] == 1, draft
+    outside = {"escalation_filter": "user.plan = vip", "confidence_threshold": 20}
+    assert api.post(preview_url(agent), {"settings": outside}, format="json").json()["tickets_delta"] == -1

@@ -69,12 +69,25 @@ class WidgetMessageInputSerializer(StrictSerializer):
 
 
 class TicketRefSerializer(serializers.ModelSerializer[Ticket]):
-    """The ticket that owns a conversation, as the widget sees it."""
+    """The ticket that owns a conversation, as the widget sees it. Rendered without building the fields: a
+    ``ModelSerializer`` introspects its model for every instance it renders; the fields here describe the
+    shape for the schema, and ``created_at`` is rendered by DRF's own field."""
 
     class Meta:
         model = Ticket
         fields = ["id", "status", "created_at"]
         read_only_fields = fields
+
+    def to_representation(self, instance: Ticket) -> dict[str, Any]:
+        return {
+            "id": instance.pk,
+            "status": instance.status,
+            "created_at": _TICKET_CREATED_AT.to_representation(instance.created_at),
+        }
+
+
+# Stateless when rendering (no parent, no context): one instance serves every request.
+_TICKET_CREATED_AT = serializers.DateTimeField()
 
 
 class WidgetConversationSerializer(serializers.Serializer[Any]):

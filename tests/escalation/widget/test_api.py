@@ -7,14 +7,17 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from agents.knowledge import knowledge_search
 from agents.models import Agent, Conversation, KnowledgeArticle, Message
 from agents.services import message_post
 from escalation.api.widget.auth import WidgetRateThrottle
+from escalation.api.widget.serializers import TicketRefSerializer
 from escalation.services import escalation_settings_ensure
 from halo.models import Contact, Workspace
+from inbox.models import Ticket
 from tests.agents.factories import TEST_TOKEN, AgentFactory, ConversationFactory
 from tests.halo.factories import ContactFactory, WorkspaceFactory
 
@@ -435,3 +438,22 @@ class TestHostileInput:
         assert api.get("/api/v1/agents/99999999999999999999999").status_code == 404
         assert api.get("/api/v1/conversations/99999999999999999999999").status_code == 404
         assert api.get("/api/v1/knowledge/articles?after=%C2%B2").status_code == 400
+
+
+@pytest.mark.django_db
+def test_the_ticket_reference_is_drf_s_rendering_of_its_fields(widget: APIClient, agent: Agent) -> None:
+    escalation_settings_ensure(agent=agent)
+    conversation = ConversationFactory(workspace=agent.workspace, agent=agent)
+
+    body = widget.post(
+        f"/api/widget/v1/conversations/{conversation.pk}/handoff", {}, format="json", **bearer(TEST_TOKEN)
+    ).json()
+
+    ticket = Ticket.objects.get(pk=body["ticket"]["id"])
+    as_drf_renders_them = serializers.ModelSerializer.to_representation(TicketRefSerializer(ticket), ticket)
+    assert body["ticket"] == dict(as_drf_renders_them)
+    assert body["ticket"] == {
+        "id": ticket.pk,
+        "status": "open",
+        "created_at": ticket.created_at.isoformat().replace("+00:00", "Z"),
+    }

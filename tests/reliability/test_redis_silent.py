@@ -6,8 +6,9 @@ Redis clients' timeouts cost (cache, channel layer and Celery broker all give up
 events and its outbox rows are written; the live events are recovered by sequence replay, the queued work by
 the outbox sweep once Redis answers again.
 
-The pauses after a failure (``halo.pause``) run on the test's ``clock``: a test steps over one instead of
-waiting it out. What the silent server costs (the clients' socket timeouts) is real time.
+The pauses after a failure (``halo.pause``) run on the test's ``clock``, stopped (``StoppedClock``): a test
+steps over one instead of waiting it out, and a loaded machine running the requests slowly cannot end one
+early. What the silent server costs (the clients' socket timeouts) is real time.
 """
 
 import json
@@ -27,6 +28,7 @@ from escalation.services import escalation_settings_ensure
 from halo import outbox
 from halo.api import throttling
 from halo.celery import app as celery_app
+from halo.clock import clock_use
 from halo.models import OutboxMessage
 from halo.outbox import outbox_enqueue
 from halo.services import api_key_create
@@ -35,7 +37,7 @@ from inbox.services import SUMMARY_TASK
 from tests.agents.factories import AgentFactory
 from tests.halo.factories import WorkspaceFactory
 from tests.reliability.processes import gunicorn, halo_process, http_json, process_env, require_postgresql
-from tests.support.clock import ManualClock
+from tests.support.clock import ManualClock, StoppedClock
 from tests.support.processes import free_port
 
 # Far below "forever" (what a widget request waited before the timeouts), far above what the timeouts cost
@@ -63,6 +65,12 @@ class SilentServer:
                 self.accepted.append(self.listener.accept()[0])
             except BlockingIOError:
                 return len(self.accepted)
+
+
+@pytest.fixture
+def clock() -> Iterator[ManualClock]:
+    with clock_use(StoppedClock()) as stopped:
+        yield stopped
 
 
 @contextmanager

@@ -31,6 +31,18 @@ class ManualClock(Clock):
         return super().monotonic() + self._offset
 
 
+class StoppedClock(ManualClock):
+    """``halo.clock``'s monotonic time stopped where it was made, moved on only by ``advance``: a pause of a few
+    seconds then lasts until the test steps over it, however slowly a loaded machine runs the requests."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._start = Clock.monotonic(self)
+
+    def monotonic(self) -> float:
+        return self._start + self._offset
+
+
 class FixedClock(ManualClock):
     """``halo.clock`` stopped at ``moment`` (a Monday morning in Berlin, the night the clocks change), moved on
     only by ``advance``: for rules that depend on the time of day or the calendar, not on elapsed time."""

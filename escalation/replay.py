@@ -116,6 +116,14 @@ def _conversations(agent: Agent, since: datetime) -> QuerySet[Conversation]:
     return Conversation.objects.filter(workspace_id=agent.workspace_id, agent=agent, created_at__gte=since)
 
 
+def _after_hand_back() -> Expression:
+    """Whether a row (a turn, an escalation event) was made after its conversation's last hand-back."""
+    return ExpressionWrapper(
+        Q(conversation__handed_back_at__isnull=False) & Q(created_at__gt=F("conversation__handed_back_at")),
+        output_field=BooleanField(),
+    )
+
+
 def _called(tool: str) -> Expression:
     """Whether the turn's stored tools include a call of ``tool``, computed by the database (the JSON is
     never sent to Python): ``@>`` on PostgreSQL, ``json_each`` on SQLite."""
@@ -147,10 +155,7 @@ def replay_load(
         AgentTurn.objects.filter(conversation__in=conversations.values("pk"))
         .alias(replay_knowledge_tool=_called(_KNOWLEDGE))
         .annotate(
-            replay_after_hand_back=ExpressionWrapper(
-                Q(conversation__handed_back_at__isnull=False) & Q(created_at__gt=F("conversation__handed_back_at")),
-                output_field=BooleanField(),
-            ),
+            replay_after_hand_back=_after_hand_back(),
             replay_escalate=_called(_ESCALATE),
             replay_knowledge=ExpressionWrapper(
                 Q(replay_knowledge_tool=True) | ~Q(knowledge_sources=[]), output_field=BooleanField()
@@ -198,10 +203,7 @@ def replay_load(
         )
         .alias(replay_asked=Subquery(asked.values("pk")[:1]))
         .annotate(
-            replay_after_hand_back=ExpressionWrapper(
-                Q(conversation__handed_back_at__isnull=False) & Q(created_at__gt=F("conversation__handed_back_at")),
-                output_field=BooleanField(),
-            ),
+            replay_after_hand_back=_after_hand_back(),
             replay_offered_by=Subquery(answered.values("turn__id")[:1]),
             replay_asked_body=Subquery(asked.values("body")[:1]),
         )

@@ -32,7 +32,7 @@ from agents.search import MessageMatch, fts5_match, message_matches, pg_term
 from agents.turns import KnowledgeSource, sources_dedupe
 from halo.compiled import CompiledRead
 from halo.hours import Schedule, business_minutes_between
-from halo.models import Contact, PageView, Workspace
+from halo.models import Contact, Membership, PageView, Workspace
 from halo.params import parse_id
 from halo.search import search_terms
 from halo.selectors import contacts_matching_text
@@ -168,6 +168,36 @@ def _capped_counts(querysets: dict[str, QuerySet[Ticket]], sums: dict[str, "Cell
     return {key: int(value) for key, value in zip([*querysets, *sums], row, strict=True)}
 
 
+# Read on every page of the staff inbox (its sidebar, the filter bar's choices, the workspaces of the teammate):
+# compiled once per connection (``halo.compiled``; the placeholder is the id 0, which no row has).
+_CUSTOM_INBOXES = CompiledRead(lambda workspace_id: CustomInbox.objects.filter(workspace_id=workspace_id), 0)
+_SAVED_VIEWS = CompiledRead(lambda workspace_id: SavedView.objects.filter(workspace_id=workspace_id), 0)
+_MEMBERSHIPS = CompiledRead(
+    lambda user_id: Membership.objects.filter(user_id=user_id).select_related("workspace").order_by("workspace__name"),
+    0,
+)
+_TEAMMATE_CHOICES = CompiledRead(
+    lambda workspace_id: (
+        get_user_model()
+        .objects.filter(memberships__workspace_id=workspace_id, is_active=True)
+        .order_by("first_name", "username")
+        .only("first_name", "last_name", "username")
+    ),
+    0,
+)
+
+
+def membership_list(*, user_id: int) -> list[Membership]:
+    """The teammate's memberships with their workspaces, by workspace name (the switcher's order)."""
+    return _MEMBERSHIPS.all(user_id)
+
+
+def teammate_choices(*, workspace_id: int) -> list[User]:
+    """The workspace's active teammates by first name then username, with their names only (a filter's or a
+    bulk action's choices)."""
+    return _TEAMMATE_CHOICES.all(workspace_id)
+
+
 def inbox_lists(*, workspace: Workspace, user_id: int, now: datetime | None = None) -> list[InboxList]:
     """Every list of the inbox sidebar with its count, in three queries whatever the number of tickets: custom
     inboxes, saved views, then every count at once. A built-in list's or a team inbox's count is the sum of
@@ -194,9 +224,9 @@ def inbox_lists(*, workspace: Workspace, user_id: int, now: datetime | None = No
             assignee=None,
             inbox=custom.pk,
         )
-        for custom in CustomInbox.objects.filter(workspace=workspace)
+        for custom in _CUSTOM_INBOXES.all(workspace.pk)
     ]
-    views = [saved_view_list(view=view, user_id=user_id) for view in SavedView.objects.filter(workspace=workspace)]
+    views = [saved_view_list(view=view, user_id=user_id) for view in _SAVED_VIEWS.all(workspace.pk)]
     at = now or timezone.now()
     cached = _view_counts_cached(views)
     counts = _capped_counts(

@@ -68,6 +68,8 @@ from inbox.selectors import (
     inbox_next_ticket_id,
     inbox_page,
     macro_list,
+    membership_list,
+    teammate_choices,
     ticket_detail_get,
     ticket_reply_suggestion,
     ticket_search,
@@ -100,9 +102,7 @@ def _teammate(request: HttpRequest) -> User:
 
 
 def _memberships(request: HttpRequest) -> list[Membership]:
-    memberships = list(
-        Membership.objects.filter(user_id=_user_id(request)).select_related("workspace").order_by("workspace__name")
-    )
+    memberships = membership_list(user_id=_user_id(request))
     if not memberships:
         raise PermissionDenied("You are not a member of any workspace.")
     return memberships
@@ -479,11 +479,7 @@ def _filter_options(
 ) -> dict[str, Any]:
     """The choices of the list's filter bar and bulk actions: teammates (one query) and team inboxes (from the
     sidebar's lists)."""
-    teammates = list(
-        User.objects.filter(memberships__workspace=workspace, is_active=True)
-        .order_by("first_name", "username")
-        .only("first_name", "last_name", "username")
-    )
+    teammates = teammate_choices(workspace_id=workspace.pk)
     inboxes = [(item.inbox, item.label) for item in lists if item.kind == "inbox"]
     return {
         "statuses": [

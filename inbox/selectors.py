@@ -12,6 +12,9 @@ views with their counts), ``inbox_list_get`` / ``inbox_page`` (one keyset page o
 
 import hashlib
 import statistics
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -38,7 +41,7 @@ from halo.search import search_terms
 from halo.selectors import contacts_matching_text
 from inbox.models import CustomInbox, EscalationEvent, InboxCount, InboxMember, Macro, SavedView, Ticket, TicketNote
 from segments.lang import Node
-from segments.selectors import contacts_matching
+from segments.selectors import contacts_matching, rule_reads_time
 
 UNSET = "none"
 
@@ -436,20 +439,27 @@ def _narrowed(tickets: QuerySet[Ticket], filters: ListFilters) -> QuerySet[Ticke
 
 
 def _list_tickets(
-    *, workspace: Workspace, inbox_list: InboxList, filters: ListFilters, now: datetime | None
+    *,
+    workspace: Workspace,
+    inbox_list: InboxList,
+    filters: ListFilters,
+    now: datetime | None,
+    rule_workspace: Workspace | None = None,
 ) -> QuerySet[Ticket]:
+    """The tickets of a list narrowed by the filters, newest first. A segment rule reads its contacts in
+    ``rule_workspace``, the list's workspace unless given (a compiled page read binds each value once: the
+    workspace is bound twice, as two values)."""
     tickets = ticket_list(
-        workspace=workspace,
-        statuses=inbox_list.statuses,
-        assignee=inbox_list.assignee,
-        inbox=inbox_list.inbox,
-        segment=inbox_list.segment or None,
-        now=now,
+        workspace=workspace, statuses=inbox_list.statuses, assignee=inbox_list.assignee, inbox=inbox_list.inbox
     ).prefetch_related(None)
+    if inbox_list.segment:
+        tickets = _of_segment(
+            tickets, workspace=rule_workspace or workspace, segment=inbox_list.segment, now=now or timezone.now()
+        )
     return _narrowed(tickets, filters)
 
 
-def _page_rows(tickets: QuerySet[Ticket], limit: int) -> list[Ticket]:
+def _with_row_fields(tickets: QuerySet[Ticket], limit: int) -> QuerySet[Ticket]:
     """The rows of a page (contact, company, assignee and inbox joined; the customer's latest message as a
     subquery): one query."""
     latest_user_message = (
@@ -457,7 +467,7 @@ def _page_rows(tickets: QuerySet[Ticket], limit: int) -> list[Ticket]:
         .order_by("-id")
         .values("body")[:1]
     )
-    return list(
+    return (
         tickets.select_related("contact__company", "assignee", "inbox")
         .only(*PAGE_FIELDS)
         .annotate(preview=Subquery(latest_user_message))[:limit]
@@ -514,22 +524,151 @@ def inbox_page(
     """One page of a list, newest (or oldest) first, keyset-paginated on the id (no ``COUNT``, no ``OFFSET``).
 
     Returns the tickets and the ``before`` id of the next page (None on the last page): one query whatever
-    the list's size.
+    the list's size (two for a later page sorted by due time: the position it starts from).
     """
     filters = filters or ListFilters()
-    tickets = _list_tickets(workspace=workspace, inbox_list=inbox_list, filters=filters, now=now)
+    if filters.sort == Sort.DUE and before is not None:
+        after = due_position_get(workspace=workspace, ticket_id=before)
+        rows = list(
+            _page_tickets(
+                workspace=workspace, inbox_list=inbox_list, filters=filters, before=None, after=after, now=now
+            )
+        )
+    else:
+        rows = _page_read(workspace=workspace, inbox_list=inbox_list, filters=filters, before=before, now=now)
+    next_before = rows[INBOX_PAGE_SIZE - 1].pk if len(rows) > INBOX_PAGE_SIZE else None
+    return rows[:INBOX_PAGE_SIZE], next_before
+
+
+def _page_tickets(
+    *,
+    workspace: Workspace,
+    inbox_list: InboxList,
+    filters: ListFilters,
+    before: int | None,
+    after: DuePosition | None,
+    now: datetime | None,
+    rule_workspace: Workspace | None = None,
+) -> QuerySet[Ticket]:
+    """The query of one page of a list, one row more than a page (whether there is a next page)."""
+    tickets = _list_tickets(
+        workspace=workspace, inbox_list=inbox_list, filters=filters, now=now, rule_workspace=rule_workspace
+    )
     if filters.sort == Sort.OLDEST:
         tickets = tickets.order_by("id")
         if before is not None:
             tickets = tickets.filter(pk__gt=before)
     elif filters.sort == Sort.DUE:
-        after = due_position_get(workspace=workspace, ticket_id=before) if before is not None else None
         tickets = tickets_by_first_reply_due(tickets, after=after)
     elif before is not None:
         tickets = tickets.filter(pk__lt=before)
-    rows = _page_rows(tickets, INBOX_PAGE_SIZE + 1)
-    next_before = rows[INBOX_PAGE_SIZE - 1].pk if len(rows) > INBOX_PAGE_SIZE else None
-    return rows[:INBOX_PAGE_SIZE], next_before
+    return _with_row_fields(tickets, INBOX_PAGE_SIZE + 1)
+
+
+# A page's SQL depends on the shape of its list and filters (how many statuses; whether an assignee or a team
+# inbox is an id, unset or any; the segment rule; the outcome; the sort; whether a ``before`` id is given) and
+# otherwise only on the values bound in it (the workspace, the statuses, the ids). So each shape is compiled
+# once per connection (``halo.compiled``) and run with each page's values; building and compiling the
+# queryset cost the page more than running it. Built afresh each time instead: a rule that reads the time
+# ("N days ago": its SQL holds dates computed from now), and a shape whose compilation a placeholder cannot
+# mark (a rule's literal equal to one). Saved views' rules differ from one workspace to the next: the least
+# recently used shapes are dropped beyond ``PAGE_READ_SHAPES``.
+PAGE_READ_SHAPES = 256
+_page_reads: OrderedDict[Hashable, CompiledRead[Ticket] | None] = OrderedDict()
+_page_reads_lock = threading.Lock()
+
+
+def _page_arguments(
+    inbox_list: InboxList, filters: ListFilters, before: int | None, value: Callable[[Any], Any]
+) -> tuple[InboxList, ListFilters, Any]:
+    """The page's list, filters and ``before`` with each value its SQL binds replaced by ``value(it)``, always
+    in the same order: what is left untouched (None, ``UNSET``, the rule, the outcome, the sort) is the
+    shape."""
+
+    def named(item: int | str | None) -> Any:
+        return value(item) if isinstance(item, int) else item  # an id; else None or ``UNSET``
+
+    return (
+        InboxList(
+            key="",
+            label="",
+            count=None,
+            statuses=[value(str(status)) for status in inbox_list.statuses],
+            assignee=named(inbox_list.assignee),
+            inbox=named(inbox_list.inbox),
+            segment=inbox_list.segment,
+        ),
+        replace(
+            filters,
+            statuses=tuple(value(str(status)) for status in filters.statuses),
+            assignee=named(filters.assignee),
+            inbox=named(filters.inbox),
+        ),
+        named(before),
+    )
+
+
+def _placeholder(kind: type, index: int) -> Any:
+    """The ``index``-th placeholder of a page read, of the value's type: a negative id within the range of every
+    id column (ids are positive), or a status no ticket has."""
+    return -(1 << 31) + index if kind is int else f"<status {index}>"
+
+
+def _page_read(
+    *, workspace: Workspace, inbox_list: InboxList, filters: ListFilters, before: int | None, now: datetime | None
+) -> list[Ticket]:
+    """``list(_page_tickets(...))`` (but after the first page of the due sort), through its shape's compiled read."""
+    values: list[Any] = [workspace.pk] + ([workspace.pk] if inbox_list.segment else [])  # the rule's own
+
+    def kept(value: Any) -> type:
+        values.append(value)
+        return type(value)
+
+    shape_list, shape_filters, shape_before = _page_arguments(inbox_list, filters, before, kept)
+    statuses, assignee, inbox = tuple(shape_list.statuses), shape_list.assignee, shape_list.inbox
+    shape: Hashable = (statuses, assignee, inbox, shape_list.segment, shape_filters, shape_before)
+    with _page_reads_lock:
+        if shape in _page_reads:
+            _page_reads.move_to_end(shape)
+            read = _page_reads[shape]
+        else:
+            reads_time = bool(inbox_list.segment) and rule_reads_time(inbox_list.segment)
+            read = None if reads_time else _compiled_page_read(inbox_list, filters, before, values)
+            _page_reads[shape] = read
+            if len(_page_reads) > PAGE_READ_SHAPES:
+                _page_reads.popitem(last=False)
+    if read is not None:
+        try:
+            return read.all(*values)
+        except ValueError:  # a placeholder the compilation cannot tell apart: this shape is built afresh
+            with _page_reads_lock:
+                _page_reads[shape] = None
+    return list(
+        _page_tickets(workspace=workspace, inbox_list=inbox_list, filters=filters, before=before, after=None, now=now)
+    )
+
+
+def _compiled_page_read(
+    inbox_list: InboxList, filters: ListFilters, before: int | None, values: list[Any]
+) -> CompiledRead[Ticket]:
+    """The compiled read of the page's shape; ``values``: what ``_page_read`` binds, in its order."""
+
+    def build(*placeholders: Any) -> QuerySet[Ticket]:
+        bound = iter(placeholders)
+        workspace = Workspace(pk=next(bound))
+        rule_workspace = Workspace(pk=next(bound)) if inbox_list.segment else None
+        page_list, page_filters, page_before = _page_arguments(inbox_list, filters, before, lambda _: next(bound))
+        return _page_tickets(
+            workspace=workspace,
+            inbox_list=page_list,
+            filters=page_filters,
+            before=page_before,
+            after=None,
+            now=timezone.now(),  # read by a rule that reads the time only: such a rule is never compiled
+            rule_workspace=rule_workspace,
+        )
+
+    return CompiledRead(build, *(_placeholder(type(value), index) for index, value in enumerate(values)))
 
 
 # --- Search ------------------------------------------------------------------------------------------
@@ -623,7 +762,7 @@ def ticket_search(
     if not page:
         return empty
     page_ids = [ticket_id for _, ticket_id, _ in page]
-    rows = {ticket.pk: ticket for ticket in _page_rows(Ticket.objects.filter(pk__in=page_ids), limit)}
+    rows = {ticket.pk: ticket for ticket in _with_row_fields(Ticket.objects.filter(pk__in=page_ids), limit)}
     best = _best_messages(ticket_ids=[pk for pk in page_ids if pk in by_text], terms=terms)
     hits = {
         ticket_id: SearchHit(

@@ -10,6 +10,7 @@ views with their counts), ``inbox_list_get`` / ``inbox_page`` (one keyset page o
 ``ticket_detail_get`` (a ticket page), each in a fixed number of queries.
 """
 
+import functools
 import hashlib
 import statistics
 import threading
@@ -24,7 +25,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Case, F, OuterRef, Prefetch, Q, QuerySet, Subquery, When
+from django.db.models import Case, F, OuterRef, Prefetch, Q, QuerySet, Subquery, When, prefetch_related_objects
 from django.utils import timezone
 
 from agents.knowledge import knowledge_search
@@ -917,42 +918,62 @@ class TicketDetail:
     inboxes: list[CustomInbox]
 
 
-def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDetail | None:
-    """A ticket with everything its page shows, if it belongs to one of ``workspace_ids``; else None."""
-    ticket = (
-        Ticket.objects.filter(workspace_id__in=workspace_ids, pk=ticket_id)
-        .select_related("workspace", "contact__company", "assignee", "inbox", "agent", "verdict_by")
-        .first()
-    )
-    if ticket is None:
-        return None
-    conversations = list(
-        Conversation.objects.filter(tickets=ticket)
-        .order_by("created_at", "id")
-        .prefetch_related(
-            Prefetch("messages", queryset=Message.objects.select_related("teammate", "turn").order_by("id"))
-        )
-    )
-    escalations = list(
-        EscalationEvent.objects.filter(ticket=ticket)
+# The ticket page's reads, compiled once per connection (``halo.compiled``; the placeholders are ids no row has:
+# 0, and negative ones where a read binds several).
+_TICKET_CONVERSATIONS = CompiledRead(
+    lambda ticket_id: Conversation.objects.filter(tickets=ticket_id).order_by("created_at", "id"), 0
+)
+_TICKET_ESCALATIONS = CompiledRead(
+    lambda ticket_id: (
+        EscalationEvent.objects.filter(ticket_id=ticket_id)
         .select_related("conversation", "turn")
         .order_by("created_at", "id")
-    )
-    notes = list(TicketNote.objects.filter(ticket=ticket).select_related("author").order_by("id"))
-    teammates = list[User](
+    ),
+    0,
+)
+_TICKET_NOTES = CompiledRead(
+    lambda ticket_id: TicketNote.objects.filter(ticket_id=ticket_id).select_related("author").order_by("id"), 0
+)
+_TEAMMATES_AVAILABLE: CompiledRead[User] = CompiledRead(
+    lambda workspace_id: (
         get_user_model()
-        .objects.filter(memberships__workspace_id=ticket.workspace_id, is_active=True)
+        .objects.filter(memberships__workspace_id=workspace_id, is_active=True)
         .annotate(available=F("memberships__available"))  # the membership the filter joined: this workspace's
         .order_by("first_name", "username")
+    ),
+    0,
+)
+
+
+@functools.lru_cache(maxsize=16)
+def _ticket_among(workspaces: int) -> CompiledRead[Ticket]:
+    """The ticket page's ticket among ``workspaces`` workspaces (the teammate's), compiled once per number."""
+
+    def build(ticket_id: int, *workspace_ids: int) -> QuerySet[Ticket]:
+        tickets = Ticket.objects.filter(workspace_id__in=workspace_ids, pk=ticket_id)
+        related = tickets.select_related("workspace", "contact__company", "assignee", "inbox", "agent", "verdict_by")
+        return related[:1]  # in ``Ticket.Meta.ordering``, as ``first()`` orders
+
+    return CompiledRead(build, 0, *range(-1, -1 - workspaces, -1))
+
+
+def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDetail | None:
+    """A ticket with everything its page shows, if it belongs to one of ``workspace_ids``; else None."""
+    among = list(dict.fromkeys(workspace_ids))  # each bound once, as ``__in`` binds them
+    ticket = _ticket_among(len(among)).first(ticket_id, *among) if among else None
+    if ticket is None:
+        return None
+    conversations = _TICKET_CONVERSATIONS.all(ticket.pk)
+    prefetch_related_objects(
+        conversations, Prefetch("messages", queryset=Message.objects.select_related("teammate", "turn").order_by("id"))
     )
-    inboxes = list(CustomInbox.objects.filter(workspace_id=ticket.workspace_id))
     return TicketDetail(
         ticket=ticket,
         conversations=conversations,
-        escalations=escalations,
-        notes=notes,
-        teammates=teammates,
-        inboxes=inboxes,
+        escalations=_TICKET_ESCALATIONS.all(ticket.pk),
+        notes=_TICKET_NOTES.all(ticket.pk),
+        teammates=_TEAMMATES_AVAILABLE.all(ticket.workspace_id),
+        inboxes=_CUSTOM_INBOXES.all(ticket.workspace_id),
     )
 
 
@@ -970,25 +991,41 @@ class CustomerContext:
 CUSTOMER_RECENT = 5
 
 
-def customer_context_get(*, ticket: Ticket) -> CustomerContext:
-    """Three queries: page views, other tickets, other conversations (the contact and company come with
-    the ticket)."""
-    contact = ticket.contact
-    page_views = list(PageView.objects.filter(contact=contact).order_by("-occurred_at", "-id")[:CUSTOMER_RECENT])
-    past_tickets = list(
-        Ticket.objects.filter(contact=contact)
-        .exclude(pk=ticket.pk)
+_PAGE_VIEWS_RECENT = CompiledRead(
+    lambda contact_id: PageView.objects.filter(contact_id=contact_id).order_by("-occurred_at", "-id")[:CUSTOMER_RECENT],
+    0,
+)
+_PAST_TICKETS = CompiledRead(
+    lambda contact_id, ticket_id: (
+        Ticket.objects.filter(contact_id=contact_id)
+        .exclude(pk=ticket_id)
         .only("status", "reason", "created_at", "contact_id")
         .order_by("-id")[:CUSTOMER_RECENT]
-    )
-    other_conversations = list(
-        Conversation.objects.filter(contact=contact)
-        .exclude(tickets=ticket)
+    ),
+    0,
+    -1,
+)
+_OTHER_CONVERSATIONS = CompiledRead(
+    lambda contact_id, ticket_id: (
+        Conversation.objects.filter(contact_id=contact_id)
+        .exclude(tickets=ticket_id)
         .select_related("agent")
         .order_by("-updated_at", "-id")[:CUSTOMER_RECENT]
-    )
+    ),
+    0,
+    -1,
+)
+
+
+def customer_context_get(*, ticket: Ticket) -> CustomerContext:
+    """Three queries: page views, other tickets, other conversations (the contact and company come with
+    the ticket). Compiled once per connection, as the ticket page's other reads."""
+    contact = ticket.contact
     return CustomerContext(
-        contact=contact, page_views=page_views, past_tickets=past_tickets, other_conversations=other_conversations
+        contact=contact,
+        page_views=_PAGE_VIEWS_RECENT.all(contact.pk),
+        past_tickets=_PAST_TICKETS.all(contact.pk, ticket.pk),
+        other_conversations=_OTHER_CONVERSATIONS.all(contact.pk, ticket.pk),
     )
 
 
@@ -1063,8 +1100,11 @@ def ticket_reply_suggestion(*, workspace: Workspace, focus: EscalationFocus) -> 
     return SUGGESTION_TEMPLATE.format(passage=best.snippet.strip("…").strip(), more=more)
 
 
+_MACROS = CompiledRead(lambda workspace_id: Macro.objects.filter(workspace_id=workspace_id).order_by("name", "id"), 0)
+
+
 def macro_list(*, workspace_id: int) -> list[Macro]:
-    return list(Macro.objects.filter(workspace_id=workspace_id).order_by("name", "id"))
+    return _MACROS.all(workspace_id)
 
 
 def custom_inbox_get(*, workspace: Workspace, inbox_id: int) -> CustomInbox | None:

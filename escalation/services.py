@@ -294,13 +294,29 @@ ROLLUP_CHUNK_DAYS = 31
 def report_days_refresh(*, workspace: Workspace, days: Iterable[date], now: datetime | None = None) -> int:
     """Count ``days`` of the workspace again from its stored rows and replace their ``ReportDay`` rows (the
     only writer of the table); returns how many rows it wrote. Each chunk of days is one transaction: a
-    report never reads a day half replaced."""
+    report never reads a day half replaced.
+
+    Days are local to the workspace's time zone as ``workspace`` holds it. A chunk counted in a zone that is
+    no longer the workspace's when it is written is dropped, not written: the change of zone recorded a
+    recount of every day (``halo.services.workspace_timezone_changed``), and a beat run that read the old zone
+    must not write its days after that recount."""
     ordered = sorted(set(days))
     written = 0
     for index in range(0, len(ordered), ROLLUP_CHUNK_DAYS):
         chunk = ordered[index : index + ROLLUP_CHUNK_DAYS]
         counted = report_days_compute(workspace=workspace, days=chunk, now=now)
         with transaction.atomic():
+            # The zone is read under a row lock that a change of zone (``business_hours_set``, the admin's
+            # save) also takes: either the change waits for this chunk, and its recount comes after it, or
+            # this chunk sees the new zone. The lock is held for one chunk's DELETE and INSERT only.
+            zone_now = (
+                Workspace.objects.select_for_update(no_key=True)
+                .filter(pk=workspace.pk)
+                .values_list("timezone", flat=True)
+                .first()
+            )
+            if zone_now != workspace.timezone:
+                return written
             ReportDay.objects.filter(workspace=workspace, day__in=chunk).delete()
             ReportDay.objects.bulk_create(
                 ReportDay(workspace=workspace, agent_id=agent_id, day=day, settings_version=version, counts=counts)

@@ -7,7 +7,8 @@ compiled per field of every model), paid again on every request although only th
 ``CompiledRead`` keeps what the compiler produced — the SQL, where each value goes, which columns make which
 model — and turns the rows into instances with the ORM's own machinery (``Model.from_db``, the database
 converters, the related objects' populators), so what it returns is what the queryset returns: the same
-instances, with the same related objects cached (a missing reverse one-to-one included).
+instances, with the same related objects cached (a missing reverse one-to-one included) and the same
+annotations set.
 
 Invariants:
 
@@ -17,7 +18,9 @@ Invariants:
   a parser of ``halo.params`` accepted); a lookup that rewrites its value (``__contains`` adds wildcards)
   leaves no placeholder to find and is refused when compiling;
 - the compiled state belongs to one connection object, and Django gives each thread its own: each thread
-  compiles once, and a different connection (another thread, another alias) compiles its own.
+  compiles once, and a different connection (another thread, another alias) compiles its own;
+- one statement: a queryset that prefetches is refused (the caller prefetches on what the read returns, with
+  ``prefetch_related_objects``).
 """
 
 import threading
@@ -45,13 +48,14 @@ class _Compiled:
         self.sql = sql
         self.compiler = compiler
         klass_info = compiler.klass_info
-        if klass_info is None or compiler.annotation_col_map or queryset._known_related_objects:  # type: ignore[attr-defined]
-            raise ValueError("a compiled read selects model instances only")
+        if klass_info is None or queryset._known_related_objects or queryset._prefetch_related_lookups:  # type: ignore[attr-defined]
+            raise ValueError("a compiled read selects model instances (and their annotations) only")
         select_fields = klass_info["select_fields"]
         self.model: type[Model] = klass_info["model"]
         self.start, self.end = select_fields[0], select_fields[-1] + 1
         self.init_list = [column[0].target.attname for column in compiler.select[self.start : self.end]]
         self.populators = get_related_populators(klass_info, compiler.select, connection.alias)
+        self.annotations = list((compiler.annotation_col_map or {}).items())
         columns = [column[0] for column in compiler.select[0 : compiler.col_count]]
         if compiler.has_composite_fields(columns):
             raise ValueError("a compiled read selects no composite field")
@@ -72,6 +76,8 @@ class _Compiled:
             instance = self.model.from_db(alias, self.init_list, row[self.start : self.end])
             for populator in self.populators:
                 populator.populate(row, instance)
+            for name, position in self.annotations:
+                setattr(instance, name, row[position])
             instances.append(instance)
         return instances
 

@@ -10,8 +10,12 @@ views with their counts), ``inbox_list_get`` / ``inbox_page`` (one keyset page o
 ``ticket_detail_get`` (a ticket page), each in a fixed number of queries.
 """
 
+import functools
 import hashlib
 import statistics
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -21,7 +25,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Case, F, OuterRef, Prefetch, Q, QuerySet, Subquery, When
+from django.db.models import Case, F, OuterRef, Prefetch, Q, QuerySet, Subquery, When, prefetch_related_objects
 from django.utils import timezone
 
 from agents.knowledge import knowledge_search
@@ -32,13 +36,13 @@ from agents.search import MessageMatch, fts5_match, message_matches, pg_term
 from agents.turns import KnowledgeSource, sources_dedupe
 from halo.compiled import CompiledRead
 from halo.hours import Schedule, business_minutes_between
-from halo.models import Contact, PageView, Workspace
+from halo.models import Contact, Membership, PageView, Workspace
 from halo.params import parse_id
 from halo.search import search_terms
 from halo.selectors import contacts_matching_text
 from inbox.models import CustomInbox, EscalationEvent, InboxCount, InboxMember, Macro, SavedView, Ticket, TicketNote
 from segments.lang import Node
-from segments.selectors import contacts_matching
+from segments.selectors import contacts_matching, rule_reads_time
 
 UNSET = "none"
 
@@ -168,6 +172,36 @@ def _capped_counts(querysets: dict[str, QuerySet[Ticket]], sums: dict[str, "Cell
     return {key: int(value) for key, value in zip([*querysets, *sums], row, strict=True)}
 
 
+# Read on every page of the staff inbox (its sidebar, the filter bar's choices, the workspaces of the teammate):
+# compiled once per connection (``halo.compiled``; the placeholder is the id 0, which no row has).
+_CUSTOM_INBOXES = CompiledRead(lambda workspace_id: CustomInbox.objects.filter(workspace_id=workspace_id), 0)
+_SAVED_VIEWS = CompiledRead(lambda workspace_id: SavedView.objects.filter(workspace_id=workspace_id), 0)
+_MEMBERSHIPS = CompiledRead(
+    lambda user_id: Membership.objects.filter(user_id=user_id).select_related("workspace").order_by("workspace__name"),
+    0,
+)
+_TEAMMATE_CHOICES = CompiledRead(
+    lambda workspace_id: (
+        get_user_model()
+        .objects.filter(memberships__workspace_id=workspace_id, is_active=True)
+        .order_by("first_name", "username")
+        .only("first_name", "last_name", "username")
+    ),
+    0,
+)
+
+
+def membership_list(*, user_id: int) -> list[Membership]:
+    """The teammate's memberships with their workspaces, by workspace name (the switcher's order)."""
+    return _MEMBERSHIPS.all(user_id)
+
+
+def teammate_choices(*, workspace_id: int) -> list[User]:
+    """The workspace's active teammates by first name then username, with their names only (a filter's or a
+    bulk action's choices)."""
+    return _TEAMMATE_CHOICES.all(workspace_id)
+
+
 def inbox_lists(*, workspace: Workspace, user_id: int, now: datetime | None = None) -> list[InboxList]:
     """Every list of the inbox sidebar with its count, in three queries whatever the number of tickets: custom
     inboxes, saved views, then every count at once. A built-in list's or a team inbox's count is the sum of
@@ -194,9 +228,9 @@ def inbox_lists(*, workspace: Workspace, user_id: int, now: datetime | None = No
             assignee=None,
             inbox=custom.pk,
         )
-        for custom in CustomInbox.objects.filter(workspace=workspace)
+        for custom in _CUSTOM_INBOXES.all(workspace.pk)
     ]
-    views = [saved_view_list(view=view, user_id=user_id) for view in SavedView.objects.filter(workspace=workspace)]
+    views = [saved_view_list(view=view, user_id=user_id) for view in _SAVED_VIEWS.all(workspace.pk)]
     at = now or timezone.now()
     cached = _view_counts_cached(views)
     counts = _capped_counts(
@@ -406,20 +440,27 @@ def _narrowed(tickets: QuerySet[Ticket], filters: ListFilters) -> QuerySet[Ticke
 
 
 def _list_tickets(
-    *, workspace: Workspace, inbox_list: InboxList, filters: ListFilters, now: datetime | None
+    *,
+    workspace: Workspace,
+    inbox_list: InboxList,
+    filters: ListFilters,
+    now: datetime | None,
+    rule_workspace: Workspace | None = None,
 ) -> QuerySet[Ticket]:
+    """The tickets of a list narrowed by the filters, newest first. A segment rule reads its contacts in
+    ``rule_workspace``, the list's workspace unless given (a compiled page read binds each value once: the
+    workspace is bound twice, as two values)."""
     tickets = ticket_list(
-        workspace=workspace,
-        statuses=inbox_list.statuses,
-        assignee=inbox_list.assignee,
-        inbox=inbox_list.inbox,
-        segment=inbox_list.segment or None,
-        now=now,
+        workspace=workspace, statuses=inbox_list.statuses, assignee=inbox_list.assignee, inbox=inbox_list.inbox
     ).prefetch_related(None)
+    if inbox_list.segment:
+        tickets = _of_segment(
+            tickets, workspace=rule_workspace or workspace, segment=inbox_list.segment, now=now or timezone.now()
+        )
     return _narrowed(tickets, filters)
 
 
-def _page_rows(tickets: QuerySet[Ticket], limit: int) -> list[Ticket]:
+def _with_row_fields(tickets: QuerySet[Ticket], limit: int) -> QuerySet[Ticket]:
     """The rows of a page (contact, company, assignee and inbox joined; the customer's latest message as a
     subquery): one query."""
     latest_user_message = (
@@ -427,7 +468,7 @@ def _page_rows(tickets: QuerySet[Ticket], limit: int) -> list[Ticket]:
         .order_by("-id")
         .values("body")[:1]
     )
-    return list(
+    return (
         tickets.select_related("contact__company", "assignee", "inbox")
         .only(*PAGE_FIELDS)
         .annotate(preview=Subquery(latest_user_message))[:limit]
@@ -484,22 +525,151 @@ def inbox_page(
     """One page of a list, newest (or oldest) first, keyset-paginated on the id (no ``COUNT``, no ``OFFSET``).
 
     Returns the tickets and the ``before`` id of the next page (None on the last page): one query whatever
-    the list's size.
+    the list's size (two for a later page sorted by due time: the position it starts from).
     """
     filters = filters or ListFilters()
-    tickets = _list_tickets(workspace=workspace, inbox_list=inbox_list, filters=filters, now=now)
+    if filters.sort == Sort.DUE and before is not None:
+        after = due_position_get(workspace=workspace, ticket_id=before)
+        rows = list(
+            _page_tickets(
+                workspace=workspace, inbox_list=inbox_list, filters=filters, before=None, after=after, now=now
+            )
+        )
+    else:
+        rows = _page_read(workspace=workspace, inbox_list=inbox_list, filters=filters, before=before, now=now)
+    next_before = rows[INBOX_PAGE_SIZE - 1].pk if len(rows) > INBOX_PAGE_SIZE else None
+    return rows[:INBOX_PAGE_SIZE], next_before
+
+
+def _page_tickets(
+    *,
+    workspace: Workspace,
+    inbox_list: InboxList,
+    filters: ListFilters,
+    before: int | None,
+    after: DuePosition | None,
+    now: datetime | None,
+    rule_workspace: Workspace | None = None,
+) -> QuerySet[Ticket]:
+    """The query of one page of a list, one row more than a page (whether there is a next page)."""
+    tickets = _list_tickets(
+        workspace=workspace, inbox_list=inbox_list, filters=filters, now=now, rule_workspace=rule_workspace
+    )
     if filters.sort == Sort.OLDEST:
         tickets = tickets.order_by("id")
         if before is not None:
             tickets = tickets.filter(pk__gt=before)
     elif filters.sort == Sort.DUE:
-        after = due_position_get(workspace=workspace, ticket_id=before) if before is not None else None
         tickets = tickets_by_first_reply_due(tickets, after=after)
     elif before is not None:
         tickets = tickets.filter(pk__lt=before)
-    rows = _page_rows(tickets, INBOX_PAGE_SIZE + 1)
-    next_before = rows[INBOX_PAGE_SIZE - 1].pk if len(rows) > INBOX_PAGE_SIZE else None
-    return rows[:INBOX_PAGE_SIZE], next_before
+    return _with_row_fields(tickets, INBOX_PAGE_SIZE + 1)
+
+
+# A page's SQL depends on the shape of its list and filters (how many statuses; whether an assignee or a team
+# inbox is an id, unset or any; the segment rule; the outcome; the sort; whether a ``before`` id is given) and
+# otherwise only on the values bound in it (the workspace, the statuses, the ids). So each shape is compiled
+# once per connection (``halo.compiled``) and run with each page's values; building and compiling the
+# queryset cost the page more than running it. Built afresh each time instead: a rule that reads the time
+# ("N days ago": its SQL holds dates computed from now), and a shape whose compilation a placeholder cannot
+# mark (a rule's literal equal to one). Saved views' rules differ from one workspace to the next: the least
+# recently used shapes are dropped beyond ``PAGE_READ_SHAPES``.
+PAGE_READ_SHAPES = 256
+_page_reads: OrderedDict[Hashable, CompiledRead[Ticket] | None] = OrderedDict()
+_page_reads_lock = threading.Lock()
+
+
+def _page_arguments(
+    inbox_list: InboxList, filters: ListFilters, before: int | None, value: Callable[[Any], Any]
+) -> tuple[InboxList, ListFilters, Any]:
+    """The page's list, filters and ``before`` with each value its SQL binds replaced by ``value(it)``, always
+    in the same order: what is left untouched (None, ``UNSET``, the rule, the outcome, the sort) is the
+    shape."""
+
+    def named(item: int | str | None) -> Any:
+        return value(item) if isinstance(item, int) else item  # an id; else None or ``UNSET``
+
+    return (
+        InboxList(
+            key="",
+            label="",
+            count=None,
+            statuses=[value(str(status)) for status in inbox_list.statuses],
+            assignee=named(inbox_list.assignee),
+            inbox=named(inbox_list.inbox),
+            segment=inbox_list.segment,
+        ),
+        replace(
+            filters,
+            statuses=tuple(value(str(status)) for status in filters.statuses),
+            assignee=named(filters.assignee),
+            inbox=named(filters.inbox),
+        ),
+        named(before),
+    )
+
+
+def _placeholder(kind: type, index: int) -> Any:
+    """The ``index``-th placeholder of a page read, of the value's type: a negative id within the range of every
+    id column (ids are positive), or a status no ticket has."""
+    return -(1 << 31) + index if kind is int else f"<status {index}>"
+
+
+def _page_read(
+    *, workspace: Workspace, inbox_list: InboxList, filters: ListFilters, before: int | None, now: datetime | None
+) -> list[Ticket]:
+    """``list(_page_tickets(...))`` (but after the first page of the due sort), through its shape's compiled read."""
+    values: list[Any] = [workspace.pk] + ([workspace.pk] if inbox_list.segment else [])  # the rule's own
+
+    def kept(value: Any) -> type:
+        values.append(value)
+        return type(value)
+
+    shape_list, shape_filters, shape_before = _page_arguments(inbox_list, filters, before, kept)
+    statuses, assignee, inbox = tuple(shape_list.statuses), shape_list.assignee, shape_list.inbox
+    shape: Hashable = (statuses, assignee, inbox, shape_list.segment, shape_filters, shape_before)
+    with _page_reads_lock:
+        if shape in _page_reads:
+            _page_reads.move_to_end(shape)
+            read = _page_reads[shape]
+        else:
+            reads_time = bool(inbox_list.segment) and rule_reads_time(inbox_list.segment)
+            read = None if reads_time else _compiled_page_read(inbox_list, filters, before, values)
+            _page_reads[shape] = read
+            if len(_page_reads) > PAGE_READ_SHAPES:
+                _page_reads.popitem(last=False)
+    if read is not None:
+        try:
+            return read.all(*values)
+        except ValueError:  # a placeholder the compilation cannot tell apart: this shape is built afresh
+            with _page_reads_lock:
+                _page_reads[shape] = None
+    return list(
+        _page_tickets(workspace=workspace, inbox_list=inbox_list, filters=filters, before=before, after=None, now=now)
+    )
+
+
+def _compiled_page_read(
+    inbox_list: InboxList, filters: ListFilters, before: int | None, values: list[Any]
+) -> CompiledRead[Ticket]:
+    """The compiled read of the page's shape; ``values``: what ``_page_read`` binds, in its order."""
+
+    def build(*placeholders: Any) -> QuerySet[Ticket]:
+        bound = iter(placeholders)
+        workspace = Workspace(pk=next(bound))
+        rule_workspace = Workspace(pk=next(bound)) if inbox_list.segment else None
+        page_list, page_filters, page_before = _page_arguments(inbox_list, filters, before, lambda _: next(bound))
+        return _page_tickets(
+            workspace=workspace,
+            inbox_list=page_list,
+            filters=page_filters,
+            before=page_before,
+            after=None,
+            now=timezone.now(),  # read by a rule that reads the time only: such a rule is never compiled
+            rule_workspace=rule_workspace,
+        )
+
+    return CompiledRead(build, *(_placeholder(type(value), index) for index, value in enumerate(values)))
 
 
 # --- Search ------------------------------------------------------------------------------------------
@@ -593,7 +763,7 @@ def ticket_search(
     if not page:
         return empty
     page_ids = [ticket_id for _, ticket_id, _ in page]
-    rows = {ticket.pk: ticket for ticket in _page_rows(Ticket.objects.filter(pk__in=page_ids), limit)}
+    rows = {ticket.pk: ticket for ticket in _with_row_fields(Ticket.objects.filter(pk__in=page_ids), limit)}
     best = _best_messages(ticket_ids=[pk for pk in page_ids if pk in by_text], terms=terms)
     hits = {
         ticket_id: SearchHit(
@@ -748,42 +918,62 @@ class TicketDetail:
     inboxes: list[CustomInbox]
 
 
-def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDetail | None:
-    """A ticket with everything its page shows, if it belongs to one of ``workspace_ids``; else None."""
-    ticket = (
-        Ticket.objects.filter(workspace_id__in=workspace_ids, pk=ticket_id)
-        .select_related("workspace", "contact__company", "assignee", "inbox", "agent", "verdict_by")
-        .first()
-    )
-    if ticket is None:
-        return None
-    conversations = list(
-        Conversation.objects.filter(tickets=ticket)
-        .order_by("created_at", "id")
-        .prefetch_related(
-            Prefetch("messages", queryset=Message.objects.select_related("teammate", "turn").order_by("id"))
-        )
-    )
-    escalations = list(
-        EscalationEvent.objects.filter(ticket=ticket)
+# The ticket page's reads, compiled once per connection (``halo.compiled``; the placeholders are ids no row has:
+# 0, and negative ones where a read binds several).
+_TICKET_CONVERSATIONS = CompiledRead(
+    lambda ticket_id: Conversation.objects.filter(tickets=ticket_id).order_by("created_at", "id"), 0
+)
+_TICKET_ESCALATIONS = CompiledRead(
+    lambda ticket_id: (
+        EscalationEvent.objects.filter(ticket_id=ticket_id)
         .select_related("conversation", "turn")
         .order_by("created_at", "id")
-    )
-    notes = list(TicketNote.objects.filter(ticket=ticket).select_related("author").order_by("id"))
-    teammates = list[User](
+    ),
+    0,
+)
+_TICKET_NOTES = CompiledRead(
+    lambda ticket_id: TicketNote.objects.filter(ticket_id=ticket_id).select_related("author").order_by("id"), 0
+)
+_TEAMMATES_AVAILABLE: CompiledRead[User] = CompiledRead(
+    lambda workspace_id: (
         get_user_model()
-        .objects.filter(memberships__workspace_id=ticket.workspace_id, is_active=True)
+        .objects.filter(memberships__workspace_id=workspace_id, is_active=True)
         .annotate(available=F("memberships__available"))  # the membership the filter joined: this workspace's
         .order_by("first_name", "username")
+    ),
+    0,
+)
+
+
+@functools.lru_cache(maxsize=16)
+def _ticket_among(workspaces: int) -> CompiledRead[Ticket]:
+    """The ticket page's ticket among ``workspaces`` workspaces (the teammate's), compiled once per number."""
+
+    def build(ticket_id: int, *workspace_ids: int) -> QuerySet[Ticket]:
+        tickets = Ticket.objects.filter(workspace_id__in=workspace_ids, pk=ticket_id)
+        related = tickets.select_related("workspace", "contact__company", "assignee", "inbox", "agent", "verdict_by")
+        return related[:1]  # in ``Ticket.Meta.ordering``, as ``first()`` orders
+
+    return CompiledRead(build, 0, *range(-1, -1 - workspaces, -1))
+
+
+def ticket_detail_get(*, workspace_ids: list[int], ticket_id: int) -> TicketDetail | None:
+    """A ticket with everything its page shows, if it belongs to one of ``workspace_ids``; else None."""
+    among = list(dict.fromkeys(workspace_ids))  # each bound once, as ``__in`` binds them
+    ticket = _ticket_among(len(among)).first(ticket_id, *among) if among else None
+    if ticket is None:
+        return None
+    conversations = _TICKET_CONVERSATIONS.all(ticket.pk)
+    prefetch_related_objects(
+        conversations, Prefetch("messages", queryset=Message.objects.select_related("teammate", "turn").order_by("id"))
     )
-    inboxes = list(CustomInbox.objects.filter(workspace_id=ticket.workspace_id))
     return TicketDetail(
         ticket=ticket,
         conversations=conversations,
-        escalations=escalations,
-        notes=notes,
-        teammates=teammates,
-        inboxes=inboxes,
+        escalations=_TICKET_ESCALATIONS.all(ticket.pk),
+        notes=_TICKET_NOTES.all(ticket.pk),
+        teammates=_TEAMMATES_AVAILABLE.all(ticket.workspace_id),
+        inboxes=_CUSTOM_INBOXES.all(ticket.workspace_id),
     )
 
 
@@ -801,25 +991,41 @@ class CustomerContext:
 CUSTOMER_RECENT = 5
 
 
-def customer_context_get(*, ticket: Ticket) -> CustomerContext:
-    """Three queries: page views, other tickets, other conversations (the contact and company come with
-    the ticket)."""
-    contact = ticket.contact
-    page_views = list(PageView.objects.filter(contact=contact).order_by("-occurred_at", "-id")[:CUSTOMER_RECENT])
-    past_tickets = list(
-        Ticket.objects.filter(contact=contact)
-        .exclude(pk=ticket.pk)
+_PAGE_VIEWS_RECENT = CompiledRead(
+    lambda contact_id: PageView.objects.filter(contact_id=contact_id).order_by("-occurred_at", "-id")[:CUSTOMER_RECENT],
+    0,
+)
+_PAST_TICKETS = CompiledRead(
+    lambda contact_id, ticket_id: (
+        Ticket.objects.filter(contact_id=contact_id)
+        .exclude(pk=ticket_id)
         .only("status", "reason", "created_at", "contact_id")
         .order_by("-id")[:CUSTOMER_RECENT]
-    )
-    other_conversations = list(
-        Conversation.objects.filter(contact=contact)
-        .exclude(tickets=ticket)
+    ),
+    0,
+    -1,
+)
+_OTHER_CONVERSATIONS = CompiledRead(
+    lambda contact_id, ticket_id: (
+        Conversation.objects.filter(contact_id=contact_id)
+        .exclude(tickets=ticket_id)
         .select_related("agent")
         .order_by("-updated_at", "-id")[:CUSTOMER_RECENT]
-    )
+    ),
+    0,
+    -1,
+)
+
+
+def customer_context_get(*, ticket: Ticket) -> CustomerContext:
+    """Three queries: page views, other tickets, other conversations (the contact and company come with
+    the ticket). Compiled once per connection, as the ticket page's other reads."""
+    contact = ticket.contact
     return CustomerContext(
-        contact=contact, page_views=page_views, past_tickets=past_tickets, other_conversations=other_conversations
+        contact=contact,
+        page_views=_PAGE_VIEWS_RECENT.all(contact.pk),
+        past_tickets=_PAST_TICKETS.all(contact.pk, ticket.pk),
+        other_conversations=_OTHER_CONVERSATIONS.all(contact.pk, ticket.pk),
     )
 
 
@@ -894,8 +1100,11 @@ def ticket_reply_suggestion(*, workspace: Workspace, focus: EscalationFocus) -> 
     return SUGGESTION_TEMPLATE.format(passage=best.snippet.strip("…").strip(), more=more)
 
 
+_MACROS = CompiledRead(lambda workspace_id: Macro.objects.filter(workspace_id=workspace_id).order_by("name", "id"), 0)
+
+
 def macro_list(*, workspace_id: int) -> list[Macro]:
-    return list(Macro.objects.filter(workspace_id=workspace_id).order_by("name", "id"))
+    return _MACROS.all(workspace_id)
 
 
 def custom_inbox_get(*, workspace: Workspace, inbox_id: int) -> CustomInbox | None:

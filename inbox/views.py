@@ -27,7 +27,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from django.utils.formats import get_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeData, SafeString, mark_safe
@@ -37,6 +37,7 @@ from django.utils.timezone import get_current_timezone, localtime
 from django.views.decorators.http import require_GET, require_POST
 
 from halo import clock
+from halo.dateformats import ParsedDateFormat
 from halo.models import Membership, Workspace
 from halo.params import parse_id, parse_int
 from halo.search import highlight
@@ -68,6 +69,8 @@ from inbox.selectors import (
     inbox_next_ticket_id,
     inbox_page,
     macro_list,
+    membership_list,
+    teammate_choices,
     ticket_detail_get,
     ticket_reply_suggestion,
     ticket_search,
@@ -100,9 +103,7 @@ def _teammate(request: HttpRequest) -> User:
 
 
 def _memberships(request: HttpRequest) -> list[Membership]:
-    memberships = list(
-        Membership.objects.filter(user_id=_user_id(request)).select_related("workspace").order_by("workspace__name")
-    )
+    memberships = membership_list(user_id=_user_id(request))
     if not memberships:
         raise PermissionDenied("You are not a member of any workspace.")
     return memberships
@@ -265,7 +266,7 @@ def _ticket_rows(tickets: list[Ticket], *, list_key: str, search: SearchPage | N
     # One reverse() per page: the URL around the id is the same for every row.
     url_start, _, url_end = reverse("inbox:ticket", args=[URL_ID_MARKER]).rpartition(URL_ID_MARKER)
     url_end += f"?list={quote(list_key)}"  # what the ``urlencode`` filter does
-    title_format = get_format("DATETIME_FORMAT")  # what ``date:"DATETIME_FORMAT"`` looks up for every row
+    title_format = ParsedDateFormat(get_format("DATETIME_FORMAT"))  # ``date:"DATETIME_FORMAT"``, parsed once
     zone = get_current_timezone()  # what ``localtime`` looks up for every row
     units = {unit: _UnitText(text) for unit, text in TIME_STRINGS.items()}
     rows = []
@@ -294,7 +295,7 @@ def _ticket_rows(tickets: list[Ticket], *, list_key: str, search: SearchPage | N
                 contact=str(contact),
                 company=str(company) if company is not None else None,
                 updated_iso=updated.isoformat(),
-                updated_title=dateformat.format(updated, title_format),
+                updated_title=title_format.format(updated),
                 updated_ago=_ago(updated, now=now, units=units),
                 preview=_preview(getattr(ticket, "preview", None)),
                 reason=capfirst(reason_label(ticket.reason)),
@@ -479,11 +480,7 @@ def _filter_options(
 ) -> dict[str, Any]:
     """The choices of the list's filter bar and bulk actions: teammates (one query) and team inboxes (from the
     sidebar's lists)."""
-    teammates = list(
-        User.objects.filter(memberships__workspace=workspace, is_active=True)
-        .order_by("first_name", "username")
-        .only("first_name", "last_name", "username")
-    )
+    teammates = teammate_choices(workspace_id=workspace.pk)
     inboxes = [(item.inbox, item.label) for item in lists if item.kind == "inbox"]
     return {
         "statuses": [

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from halo.models import Contact, Workspace
 from segments.compiler import compile_q
 from segments.lang import Facts, Node, evaluate
-from segments.lang.ast import conditions
+from segments.lang.ast import DaysAgo, conditions
 from segments.models import Segment
 from segments.rules import rule_parse
 
@@ -30,6 +30,12 @@ def _node(rule: str | Node) -> Node:
 def contacts_matching(*, workspace: Workspace, rule: str | Node, now: dt.datetime) -> QuerySet[Contact]:
     """The workspace's contacts that match ``rule`` at time ``now`` (a lazy queryset, unordered)."""
     return Contact.objects.filter(workspace=workspace).filter(compile_q(_node(rule), now=now))
+
+
+def rule_reads_time(rule: str | Node) -> bool:
+    """Whether what a rule selects depends on when it is evaluated (a condition on "N days ago"): its SQL then
+    holds values computed from ``now``."""
+    return any(isinstance(value, DaysAgo) for condition in conditions(_node(rule)) for value in condition.values)
 
 
 def contact_count_matching(*, workspace: Workspace, rule: str | Node, now: dt.datetime) -> int:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import util as importlib_util
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 import numpy as np
@@ -211,6 +211,34 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return activated
 
 
+# The wide products (query-key-value, 384 x 1152, and the feed-forward's first, 384 x 1536) are computed in
+# blocks of this many weight columns. A block (384 x 192 floats, 288 KB) stays in a core's L2 cache while the
+# question's rows go through it; OpenBLAS given the whole matrix and a question's ten-odd rows streams the
+# weights from memory instead. Every output column is still one dot product over the same inputs (at most
+# float32 rounding apart where a block edge changes the kernel's order of additions; tested), and long passage
+# batches are not slower.
+_COLUMN_BLOCK = 192
+
+
+def _column_blocks(weights: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``weights`` (inputs x outputs) cut into contiguous blocks of at most ``_COLUMN_BLOCK`` output columns."""
+    return tuple(
+        np.ascontiguousarray(weights[:, start : start + _COLUMN_BLOCK])
+        for start in range(0, weights.shape[1], _COLUMN_BLOCK)
+    )
+
+
+def _product(x: np.ndarray, blocks: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``x @ weights`` for weights held as ``_column_blocks``: each block's product written into its columns."""
+    result = np.empty((*x.shape[:-1], sum(block.shape[1] for block in blocks)), dtype=np.float32)
+    start = 0
+    for block in blocks:
+        end = start + block.shape[1]
+        np.matmul(x, block, out=result[..., start:end])
+        start = end
+    return result
+
+
 class MiniLM:
     """all-MiniLM-L6-v2 in numpy: a 6-layer BERT encoder (384 wide, 12 heads), mean-pooled, unit length."""
 
@@ -229,7 +257,7 @@ class MiniLM:
         self.position = weights["embeddings.position_embeddings.weight"]
         self.token_type = weights["embeddings.token_type_embeddings.weight"][0]
         self.embedding_norm = (weights["embeddings.LayerNorm.weight"], weights["embeddings.LayerNorm.bias"])
-        self.layers = []
+        self.layers: list[dict[str, Any]] = []  # arrays, and tuples of column blocks for the wide products
         for index in range(_LAYERS):
             prefix = f"encoder.layer.{index}."
 
@@ -239,7 +267,7 @@ class MiniLM:
             self.layers.append(
                 {
                     # Query, key and value in one product; weights stored transposed (inputs @ weights).
-                    "qkv_w": np.ascontiguousarray(
+                    "qkv_w": _column_blocks(
                         np.concatenate(
                             [
                                 tensor("attention.self.query.weight"),
@@ -259,7 +287,7 @@ class MiniLM:
                     "out_b": tensor("attention.output.dense.bias"),
                     "norm1_w": tensor("attention.output.LayerNorm.weight"),
                     "norm1_b": tensor("attention.output.LayerNorm.bias"),
-                    "up_w": np.ascontiguousarray(tensor("intermediate.dense.weight").T),
+                    "up_w": _column_blocks(tensor("intermediate.dense.weight").T),
                     "up_b": tensor("intermediate.dense.bias"),
                     "down_w": np.ascontiguousarray(tensor("output.dense.weight").T),
                     "down_b": tensor("output.dense.bias"),
@@ -283,7 +311,7 @@ class MiniLM:
         head = DIMENSIONS // _HEADS
         scale = np.float32(1.0 / math.sqrt(head))
         for layer in self.layers:
-            qkv = x @ layer["qkv_w"] + layer["qkv_b"]
+            qkv = _product(x, layer["qkv_w"]) + layer["qkv_b"]
             q = qkv[..., :DIMENSIONS].reshape(size, length, _HEADS, head).transpose(0, 2, 1, 3)
             k = qkv[..., DIMENSIONS : 2 * DIMENSIONS].reshape(size, length, _HEADS, head).transpose(0, 2, 3, 1)
             v = qkv[..., 2 * DIMENSIONS :].reshape(size, length, _HEADS, head).transpose(0, 2, 1, 3)
@@ -292,7 +320,7 @@ class MiniLM:
             scores /= scores.sum(-1, keepdims=True)
             context = (scores @ v).transpose(0, 2, 1, 3).reshape(size, length, DIMENSIONS)
             x = _layer_norm(context @ layer["out_w"] + layer["out_b"] + x, layer["norm1_w"], layer["norm1_b"])
-            hidden = _gelu(x @ layer["up_w"] + layer["up_b"])
+            hidden = _gelu(_product(x, layer["up_w"]) + layer["up_b"])
             x = _layer_norm(hidden @ layer["down_w"] + layer["down_b"] + x, layer["norm2_w"], layer["norm2_b"])
         pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
         unit: np.ndarray = (pooled / np.linalg.norm(pooled, axis=1, keepdims=True)).astype(np.float32)

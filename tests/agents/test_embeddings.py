@@ -10,9 +10,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.test import override_settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agents.knowledge import knowledge_lookup, knowledge_search
-from agents.knowledge.embeddings import MiniLM, ModelUnavailable, local_embedder, model_directory
+from agents.knowledge.embeddings import (
+    MiniLM,
+    ModelUnavailable,
+    _column_blocks,
+    _product,
+    local_embedder,
+    model_directory,
+)
 from agents.knowledge.index import EMBED_TASK
 from agents.knowledge.search import SearchMode
 from agents.models import Agent, KnowledgePassage
@@ -52,6 +61,41 @@ def test_vectors_are_sentence_transformers(model: MiniLM) -> None:
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     # A batch pads its shorter texts: padding must not change a vector.
     assert np.allclose(model.embed([HOTKEYS])[0], vectors[0], atol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    batch=st.integers(1, 3),
+    rows=st.integers(1, 40),
+    inputs=st.integers(1, 64),
+    outputs=st.integers(1, 700),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_blocked_product_is_the_plain_product(batch: int, rows: int, inputs: int, outputs: int, seed: int) -> None:
+    generator = np.random.default_rng(seed)
+    x = generator.standard_normal((batch, rows, inputs), dtype=np.float32)
+    weights = generator.standard_normal((inputs, outputs), dtype=np.float32)
+
+    blocked, plain = _product(x, _column_blocks(weights)), x @ weights
+
+    # The same dot products; only the order of the additions may differ, so at most float32 rounding apart.
+    rounding = inputs * np.finfo(np.float32).eps * (np.abs(x) @ np.abs(weights))
+    assert blocked.shape == plain.shape
+    assert np.all(np.abs(blocked - plain) <= rounding)
+
+
+def test_the_models_vectors_are_the_same_with_the_blocked_products(model: MiniLM) -> None:
+    plain_layers = [
+        {**layer, "qkv_w": (np.hstack(layer["qkv_w"]),), "up_w": (np.hstack(layer["up_w"]),)} for layer in model.layers
+    ]
+    blocked = model.embed([HOTKEYS, MIXED])
+    blocked_layers, model.layers = model.layers, plain_layers
+    try:
+        plain = model.embed([HOTKEYS, MIXED])
+    finally:
+        model.layers = blocked_layers
+
+    assert np.allclose(blocked, plain, rtol=0, atol=1e-6)
 
 
 def test_other_model_files_are_refused(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from django.test import Client
 
 from agents.models import Agent
 from escalation.models import ReportDay
-from escalation.services import report_rollups_update
+from escalation.services import report_days_refresh, report_rollups_update
 from escalation.tasks import report_rollups_recount
 from halo.models import OutboxMessage, Workspace
 from halo.services import REPORT_RECOUNT_TASK, business_hours_set
@@ -73,3 +73,22 @@ def test_the_recount_moves_every_report_day_to_the_new_zone(
     assert date(2026, 11, 9) not in days  # the old zone's day is gone, not left beside the new one
     recount.refresh_from_db()
     assert recount.state == OutboxMessage.State.DONE
+
+
+def test_a_beat_run_that_read_the_old_zone_writes_nothing_after_the_change(
+    workspace: Workspace, agent: Agent, django_capture_on_commit_callbacks: Any
+) -> None:
+    ConversationFactory(
+        workspace=workspace, agent=agent, contact=ContactFactory(workspace=workspace), created_at=LATE_ON_THE_9TH
+    )
+    read_by_beat = Workspace.objects.get(pk=workspace.pk)  # the beat run reads the workspace, still in UTC
+    with django_capture_on_commit_callbacks():
+        business_hours_set(workspace=workspace, data={"timezone": "Europe/Paris"})
+    [recount] = recounts(workspace)
+    report_rollups_recount(message_id=recount.pk)
+
+    # The beat run goes on with the zone it read, after the change and its recount committed.
+    written = report_days_refresh(workspace=read_by_beat, days=[date(2026, 11, 9), date(2026, 11, 10)])
+
+    assert written == 0
+    assert report_days(workspace) == {date(2026, 11, 10): 1}  # the recount's days, in Paris time, untouched

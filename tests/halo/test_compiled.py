@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models.functions import Length
 
 from halo.compiled import CompiledRead
 from halo.models import BusinessHours, Workspace
@@ -72,3 +73,25 @@ def test_a_placeholder_bound_twice_or_rewritten_by_its_lookup_is_refused() -> No
         twice.first("x")
     with pytest.raises(ValueError, match="bound 0 times"):
         rewritten.first("x")
+
+
+@pytest.mark.django_db
+def test_annotations_are_set_as_the_queryset_sets_them() -> None:
+    WorkspaceFactory(name="Acme", slug="acme")
+    with_length = CompiledRead(
+        lambda slug: Workspace.objects.filter(slug=slug).annotate(name_length=Length("name")), "<slug>"
+    )
+
+    found = with_length.first("acme")
+
+    assert found is not None
+    assert found.name_length == 4  # type: ignore[attr-defined]
+    assert with_length.first("nobody") is None
+
+
+@pytest.mark.django_db
+def test_a_read_that_prefetches_is_refused() -> None:
+    prefetching = CompiledRead(lambda slug: Workspace.objects.filter(slug=slug).prefetch_related("agents"), "<slug>")
+
+    with pytest.raises(ValueError, match="model instances"):
+        prefetching.first("acme")

@@ -15,10 +15,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from halo.clock import clock_use
 from inbox.models import SavedView, Ticket
 from tests.agents.factories import ConversationFactory, MessageFactory
 from tests.halo.factories import CompanyFactory, ContactFactory, UserFactory
 from tests.inbox.factories import CustomInboxFactory, TicketFactory
+from tests.support.clock import FixedClock
 
 pytestmark = pytest.mark.django_db
 
@@ -177,3 +179,60 @@ def test_hostile_text_in_every_part_of_a_row_stays_text(staff: Client, workspace
     # The checkbox's label, the contact, the company, the message, the assignee and the team inbox.
     assert item.group(0).count(escaped) == 6
     assert '<span class="avatar" aria-hidden="true">&quot;</span>' in item.group(0)
+
+
+def test_a_row_is_this_html_to_the_character(staff: Client, workspace) -> None:
+    """The whole row of a ticket with every part, on a stopped clock: the page's rows are built with helpers
+    of their own (a date format parsed once, compiled reads), and must write what the template wrote."""
+    updated = dt.datetime(2026, 3, 5, 13, 7, tzinfo=dt.UTC)
+    ticket = TicketFactory(
+        workspace=workspace,
+        contact=ContactFactory(
+            workspace=workspace, name="Jane <Roe>", company=CompanyFactory(workspace=workspace, name="Acme & Sons")
+        ),
+        status=Ticket.Status.PRIORITY,
+        reason="manual",
+        confidence=35,
+        escalation_count=2,
+        assignee=UserFactory(username="kim@acme.test", first_name="Kim", last_name="Lee"),
+        inbox=CustomInboxFactory(workspace=workspace, name="Billing"),
+        rating_score=4,
+        first_reply_due_at=updated + dt.timedelta(hours=3),
+    )
+    Ticket.objects.filter(pk=ticket.pk).update(updated_at=updated)
+    with_customer_message(ticket, 'Where is my "refund"?')
+
+    with clock_use(FixedClock(updated + dt.timedelta(hours=2, minutes=5))):
+        html = staff.get(reverse("inbox:list", args=["open"])).content.decode()
+    item = re.search(r'\n  <li class="ticket-item">.*?</li>', html, re.S)
+
+    assert item is not None
+    assert item.group(0) == (
+        '\n  <li class="ticket-item">'  # noqa: S608 (HTML, not SQL)
+        f'\n    <input type="checkbox" class="ticket-select" name="ticket" value="{ticket.pk}" form="bulk-form"'
+        f' aria-label="Select #{ticket.pk} from Jane &lt;Roe&gt;">'
+        f'\n    <input type="hidden" name="seen_{ticket.pk}" value="2" form="bulk-form">'
+        f'\n    <a class="ticket-row status-priority" href="/inbox/tickets/{ticket.pk}/?list=open"'
+        f' data-ticket-id="{ticket.pk}">'
+        '\n      <span class="ticket-row-top">'
+        '\n        <span class="avatar" aria-hidden="true">J</span>'
+        '\n        <span class="ticket-contact">Jane &lt;Roe&gt;</span>'
+        '<span class="ticket-company">Acme &amp; Sons</span>'
+        '\n        <time class="ticket-time" datetime="2026-03-05T13:07:00+00:00" title="March 5, 2026, 1:07 p.m.">'
+        "2\xa0hours, 5\xa0minutes ago</time>"
+        "\n      </span>"
+        '\n      <span class="ticket-preview">Where is my &quot;refund&quot;?</span>'
+        '\n      <span class="ticket-meta">'
+        '\n        <span class="pill pill-priority">Priority</span>'
+        '\n        <span class="sla-badge sla-waiting">Reply due in 55 min</span>'
+        f"\n        <span>#{ticket.pk}</span>"
+        "\n        <span>The customer asked for a human</span>"
+        "\n        <span>35% confident</span>"
+        "\n        <span>2 escalations</span>"
+        '\n        <span class="ticket-assignee">Kim Lee</span>'
+        '\n        <span class="ticket-inbox">Billing</span>'
+        '\n        <span class="ticket-rating rating-4" title="Customer rating: 4 out of 5">★ 4/5</span>'
+        "\n      </span>"
+        "\n    </a>"
+        "\n  </li>"
+    )

@@ -8,7 +8,13 @@ import pytest
 from halo.models import Contact, PageView, Workspace
 from segments.lang import RuleError
 from segments.rules import rule_parse
-from segments.selectors import contact_count_matching, contact_facts, contact_matches, contacts_matching
+from segments.selectors import (
+    contact_count_matching,
+    contact_facts,
+    contact_matches,
+    contacts_matching,
+    rule_reads_time,
+)
 from tests.halo.factories import CompanyFactory, ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -71,3 +77,18 @@ def test_the_matching_queryset_works_as_a_subquery_of_another_model(workspace: W
     # How another app filters its own rows by a rule, e.g. tickets: .filter(contact__in=matching).
     views = PageView.objects.filter(contact__in=matching)
     assert [view.contact_id for view in views] == [inside.pk]
+
+
+@pytest.mark.parametrize(
+    ("rule", "reads_time"),
+    [
+        ("company.plan = enterprise", False),
+        ("user.created_at = 2026-01-05", False),  # a fixed day
+        ("activity.last_active more than 7 days ago", True),
+        ("company.plan = enterprise AND NOT user.created_at < 30 days ago", True),
+        ("user.plan in (pro, team) OR activity.last_active exactly 0 days ago", True),
+    ],
+)
+def test_a_rule_reads_the_time_when_it_counts_days_back_from_now(rule: str, reads_time: bool) -> None:
+    assert rule_reads_time(rule) is reads_time
+    assert rule_reads_time(rule_parse(rule)) is reads_time

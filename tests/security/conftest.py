@@ -176,3 +176,16 @@ def ours(db: None) -> Tenant:
 @pytest.fixture
 def theirs(db: None) -> Tenant:
     return tenant_build(name="Theirs", marker=THEIRS_MARKER)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each of schemathesis's per-operation tests (``test_schemathesis.py``) its own node id.
+
+    Their names hold the operation (``test_…[GET /api/v1/agents]``), but pytest builds a test's node id from
+    its function's name and its ``parametrize`` parameters, which schemathesis does not use: every operation
+    gets the function's node id. pytest-xdist schedules and reports by node id, so under ``make test`` it
+    would run one operation of the fifty and count one test. The id is rebuilt the way pytest builds a node's
+    id from its name when it is not told otherwise."""
+    for item in items:
+        if type(item).__name__ == "SchemathesisFunction" and item.parent is not None:
+            item._id = item.parent.id.child(item.name).with_params(None)  # type: ignore[attr-defined]

@@ -30,6 +30,11 @@ def page(workspace: Workspace, key: str, **kwargs: Any) -> list[int]:
     return ids(tickets)
 
 
+def open_tickets_of_rule(rule: str) -> InboxList:
+    """A saved view's list: the open tickets whose contact matches ``rule``."""
+    return InboxList(key="view-1", label="View", count=None, statuses=["open"], assignee=None, segment=rule)
+
+
 def test_pages_of_one_shape_read_each_their_own_workspace_statuses_and_ids(workspace: Workspace) -> None:
     other = WorkspaceFactory(name="Globex", slug="globex")
     kim, lee = UserFactory(username="kim@acme.test"), UserFactory(username="lee@acme.test")
@@ -141,14 +146,7 @@ def test_a_saved_view_reads_its_rule_among_its_own_workspaces_contacts(workspace
 def test_a_rule_on_days_ago_is_read_at_each_pages_time(workspace: Workspace) -> None:
     now = timezone.now()
     ticket = TicketFactory(workspace=workspace, contact__last_active_at=now - dt.timedelta(days=1))
-    recent = InboxList(
-        key="view-1",
-        label="Recent",
-        count=None,
-        statuses=["open"],
-        assignee=None,
-        segment="activity.last_active less than 3 days ago",
-    )
+    recent = open_tickets_of_rule("activity.last_active less than 3 days ago")
 
     assert ids(inbox_page(workspace=workspace, inbox_list=recent, now=now)[0]) == [ticket.pk]
     assert ids(inbox_page(workspace=workspace, inbox_list=recent, now=now + dt.timedelta(days=5))[0]) == []
@@ -160,14 +158,7 @@ def test_a_rule_whose_literal_is_a_placeholder_still_reads_its_own_values(worksp
     literal = selectors._placeholder(str, 2)  # the list's first status, after the two workspace ids
     named = TicketFactory(workspace=workspace, contact__name=literal)
     TicketFactory(workspace=workspace, contact__name="Someone else")
-    odd = InboxList(
-        key="view-1",
-        label="Odd",
-        count=None,
-        statuses=["open"],
-        assignee=None,
-        segment=f'user.name = "{literal}"',
-    )
+    odd = open_tickets_of_rule(f'user.name = "{literal}"')
 
     for _ in range(2):
         assert ids(inbox_page(workspace=workspace, inbox_list=odd)[0]) == [named.pk]

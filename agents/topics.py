@@ -198,6 +198,7 @@ _FAILURE = _any(
     r"|glitch\w*|not responding|unresponsive|times? out|timing out|fails|failing|failed)\b",
     r"\b(?:nobody|no one|none of us)\b.{0,40}\b(?:can|could|is able to|are able to) \w+",
     r"\bnothing (?:works|worked|helps|helped|loads|happens|arrives|arrived|comes|shows|changes|changed)\b",
+    r"\b(?:is|are|shows?|showing|looks?) (?:wrong|incorrect)\b",
     r"\b(?:no funciona|ne (?:fonctionne|marche) (?:pas|plus)|funktioniert nicht|nao funciona|non funziona)\b",
 )
 _PERSISTENCE = _any(

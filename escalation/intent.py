@@ -697,7 +697,9 @@ def _request_at(words: list[_Word], texts: list[str], i: int, kind: Kind) -> tup
         if j is not None and _wanted_for_help(words, j):
             return Rule.WANT_PERSON, i, j
     elif kind == Kind.GET and _get_asks(texts, i):
-        j = _reach(words, i, _WANTED, _LINK | {"me", "us"})
+        # "get me support" asks for it; "get support for tables" is a topic.
+        for_me = i + 1 < len(texts) and texts[i + 1] in ("me", "us")
+        j = _reach(words, i, _TARGETS if for_me else _WANTED, _LINK | {"me", "us"})
         if j is not None and _wanted_for_help(words, j):
             return Rule.WANT_PERSON, i, j
     elif kind in _WANTED:

@@ -53,6 +53,7 @@ CATEGORIZED = [
     (Category.PERSISTENT_PROBLEM, "notifications don't work, and restarting didn't help"),
     (Category.PERSISTENT_PROBLEM, "the mobile app keeps crashing and reinstalling didn't fix it"),
     (Category.PERSISTENT_PROBLEM, "it's been 3 days and nothing arrives for anyone in our org"),
+    (Category.PERSISTENT_PROBLEM, "the unread count is wrong, I logged out and in and it's still wrong"),
     (Category.PERSISTENT_PROBLEM, "the app won't let me log in, reinstalled it and it's the same"),
 ]
 

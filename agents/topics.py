@@ -91,6 +91,7 @@ _SECURITY = _any(
     r"\b(?:former|ex|old|fired|terminated) (?:employee|colleague|coworker|co-worker|admin|administrator|member|staff)"
     r"\b.{0,40}\b(?:still|kept|keeps)\b.{0,20}\baccess\b",
     r"\b(?:messages?|posts?)\b.{0,40}\b(?:i|we) (?:did|do)(?:n'?t| not) (?:send|write|post)\b",
+    r"\b(?:messages?|posts?)\b.{0,60}\b(?:i|we) never (?:sent|wrote|posted)\b",
     r"\b(?:i|we) (?:did|do)(?:n'?t| not) (?:send|write|post)\b.{0,40}\bfrom my account\b",
     r"\b(?:hackeado|hackeada|hackearon|pirate|piratee|gehackt|invadida|invadiram|hackerato)\b",
 )
@@ -98,6 +99,7 @@ _SECURITY_HYPOTHETICAL = _any(
     r"\b(?:protect|prevent|secure|avoid|safe from)\b",
     r"\b(?:what (?:if|happens if|should i do if|do i do if)|in case|if (?:i|we|my|our|someone|somebody))\b",
     r"\bcan (?:someone|somebody|anyone|anybody|people|others)\b",
+    r"^\W*(?:can|could|may) (?:i|we)\b",  # "can I remove a message someone else posted in my channel?"
 )
 
 # --- billing dispute ----------------------------------------------------------------------------------
@@ -199,6 +201,8 @@ _FAILURE = _any(
     r"\b(?:nobody|no one|none of us)\b.{0,40}\b(?:can|could|is able to|are able to) \w+",
     r"\bnothing (?:works|worked|helps|helped|loads|happens|arrives|arrived|comes|shows|changes|changed)\b",
     r"\b(?:is|are|shows?|showing|looks?) (?:wrong|incorrect)\b",
+    r"\b(?:disappear\w*|vanish\w*|losing|(?:super|very|really|so|too) slow|slow(?:ly)? (?:to|today|now)|takes? forever"
+    r"|keeps? (?:crashing|freezing|disappearing|failing|logging me out))\b",
     r"\b(?:no funciona|ne (?:fonctionne|marche) (?:pas|plus)|funktioniert nicht|nao funciona|non funziona)\b",
 )
 _PERSISTENCE = _any(

@@ -22,6 +22,7 @@ CATEGORIZED = [
     (Category.ACCOUNT_SECURITY, "mein Konto wurde gehackt"),
     (Category.ACCOUNT_SECURITY, "my former employee still has admin access and changed our settings"),
     (Category.ACCOUNT_SECURITY, "someone has been sending messages as me"),
+    (Category.ACCOUNT_SECURITY, "there's a message in #general with my name on it that I never wrote"),
     (Category.ACCOUNT_SECURITY, "I can't get into my account, the recovery email was changed and it's not mine"),
     (Category.BILLING_DISPUTE, "you charged us twice this month"),
     (Category.BILLING_DISPUTE, "I was billed again after cancelling"),
@@ -53,6 +54,7 @@ CATEGORIZED = [
     (Category.PERSISTENT_PROBLEM, "notifications don't work, and restarting didn't help"),
     (Category.PERSISTENT_PROBLEM, "the mobile app keeps crashing and reinstalling didn't fix it"),
     (Category.PERSISTENT_PROBLEM, "it's been 3 days and nothing arrives for anyone in our org"),
+    (Category.PERSISTENT_PROBLEM, "I cleared my browser data and I'm still losing drafts"),
     (Category.PERSISTENT_PROBLEM, "the unread count is wrong, I logged out and in and it's still wrong"),
     (Category.PERSISTENT_PROBLEM, "the app won't let me log in, reinstalled it and it's the same"),
 ]
@@ -88,6 +90,7 @@ ANSWERED_BY_THE_HELP_CENTER = [
     "the price on the pricing page is wrong",
     "it won't let me log in",  # a first report
     "how do I send messages as a bot?",
+    "can I remove a message someone else posted in my channel?",
     "I paid for the plan, how do I add users?",
     "my password was changed by an admin, how do I set a new one?",
 ]

@@ -32,6 +32,7 @@ from agents.models import (
 from agents.responders import TurnResult
 from agents.turns import TurnDecision
 from halo import clock
+from halo.inserts import insert, insert_all
 from halo.models import Contact, Workspace
 from halo.outbound import outbound_url_refusal
 from halo.webhooks.events import WebhookEvent, webhook_endpoints_for, webhook_event_record
@@ -218,7 +219,7 @@ def _conversation_store(conversation: Conversation, *, now: datetime) -> None:
     with its ``conversation.created`` event for the endpoints that want it."""
     if conversation.pk is None:
         conversation.updated_at = now
-        conversation.save(force_insert=True)
+        insert(conversation)
         webhook_event_record(
             workspace=conversation.workspace,
             event=WebhookEvent.CONVERSATION_CREATED,
@@ -335,7 +336,7 @@ def conversation_hand_off(
             conversation=conversation, author=Message.Author.SYSTEM, body=message_body_check(notice), created_at=now
         )
         rows.append(notice_message)
-        Message.objects.bulk_create(rows)  # ids in list order: the user's message, then the notice
+        insert_all(rows)  # ids in list order: the user's message, then the notice
         if not new:
             message_broadcast(notice_message)
         for row in rows:

@@ -1,0 +1,84 @@
+"""``halo.prepared``: statements run through ``prepared_cursor`` are counted like any other (on SQLite it is
+Django's own cursor); on PostgreSQL each is prepared once per connection and reused, reads times as the ORM
+does, survives a failed transaction, and Django's own cursors prepare nothing."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from halo.models import Contact, Workspace
+from halo.prepared import prepared_cursor
+from tests.halo.factories import WorkspaceFactory
+
+pytestmark = pytest.mark.django_db
+requires_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="DATABASE_URL is not PostgreSQL")
+
+SLUG_OF = f"SELECT slug FROM {Workspace._meta.db_table} WHERE id = %s"  # noqa: S608 (our table)  # nosec B608
+
+
+def _slug(workspace_id: int) -> str | None:
+    with prepared_cursor() as cursor:
+        cursor.execute(SLUG_OF, [workspace_id])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_its_statements_are_counted_and_answer_as_django_cursors_do(django_assert_num_queries: Any) -> None:
+    acme, globex = WorkspaceFactory(slug="acme"), WorkspaceFactory(slug="globex")
+
+    with django_assert_num_queries(3):
+        slugs = [_slug(acme.pk), _slug(globex.pk), _slug(0)]
+
+    assert slugs == ["acme", "globex", None]
+
+
+@requires_postgres
+def test_times_are_read_as_the_orm_reads_them() -> None:
+    at = datetime(2026, 7, 1, 23, 59, 59, 999999, tzinfo=UTC)
+    contact = Contact.objects.create(workspace=WorkspaceFactory(), visitor_id="time-1", last_active_at=at)
+
+    with prepared_cursor() as cursor:
+        cursor.execute(f"SELECT last_active_at FROM {Contact._meta.db_table} WHERE id = %s", [contact.pk])  # noqa: S608  # nosec B608
+        (read,) = cursor.fetchone()
+
+    assert read == at == Contact.objects.get(pk=contact.pk).last_active_at
+    assert read.tzinfo == Contact.objects.get(pk=contact.pk).last_active_at.tzinfo
+
+
+@requires_postgres
+def test_each_statement_is_prepared_once_per_connection_and_reused() -> None:
+    workspace = WorkspaceFactory(slug="prepared")
+
+    assert [_slug(workspace.pk) for _ in range(3)] == ["prepared"] * 3
+
+    assert [text for text in _prepared_statements() if "SELECT slug" in text] == [SLUG_OF.replace("%s", "$1")]
+
+
+@requires_postgres
+def test_a_prepared_statement_still_runs_after_a_failed_transaction() -> None:
+    workspace = WorkspaceFactory(slug="kept")
+    insert = f"INSERT INTO {Workspace._meta.db_table} (name, slug, app_id, allowed_origins, timezone, webhook_routes, created_at) SELECT name, slug, app_id, allowed_origins, timezone, webhook_routes, created_at FROM {Workspace._meta.db_table} WHERE id = %s"  # noqa: S608, E501  # nosec B608
+
+    with pytest.raises(IntegrityError), transaction.atomic(), prepared_cursor() as cursor:
+        _slug(workspace.pk)
+        cursor.execute(insert, [workspace.pk])  # the same slug again: refused
+
+    assert _slug(workspace.pk) == "kept"
+
+
+@requires_postgres
+def test_django_cursors_prepare_nothing() -> None:
+    workspace = WorkspaceFactory(slug="plain")
+
+    for _ in range(10):
+        assert Workspace.objects.filter(pk=workspace.pk).values_list("slug", flat=True).get() == "plain"
+
+    assert [text for text in _prepared_statements() if "halo_workspace" in text] == []

@@ -133,8 +133,10 @@ def insert_all(instances: Sequence[M]) -> list[M]:
     if not instances:
         return []
     model = type(instances[0])
+    if any(type(instance) is not model for instance in instances):
+        raise TypeError("insert_all writes rows of one model")
     rows = [_values(instance) for instance in instances]
-    if any(values is None for values in rows) or any(type(instance) is not model for instance in instances):
+    if any(values is None for values in rows):
         return model._default_manager.bulk_create(instances)
     with prepared_cursor() as cursor:
         cursor.execute(

@@ -53,7 +53,8 @@ def test_insert_writes_the_row_save_writes_and_leaves_the_instance_stored(django
         returned = insert(inserted)
 
     assert returned is inserted
-    assert inserted.pk is not None and inserted.pk != by_the_orm.pk
+    assert inserted.pk is not None
+    assert inserted.pk != by_the_orm.pk
     assert (inserted._state.adding, inserted._state.db) == (False, "default")
     assert _stored_row(inserted) == _stored_row(by_the_orm)
     assert Contact.objects.get(pk=inserted.pk).last_active_at == AT
@@ -91,6 +92,8 @@ def test_insert_all_writes_the_rows_in_one_statement_with_their_keys_in_order(
     assert all(not contact._state.adding for contact in contacts)
     assert [_stored_row(contact) for contact in contacts] == [_stored_row(contact) for contact in by_the_orm]
     assert insert_all([]) == []
+    with pytest.raises(TypeError, match="one model"):
+        insert_all([Contact(workspace=workspace, visitor_id="mixed-1"), Company(workspace=workspace, name="Mixed")])
 
 
 def test_a_model_whose_saves_are_listened_to_is_saved_by_the_orm() -> None:
@@ -128,5 +131,6 @@ def test_insert_unless_conflict_writes_nothing_where_the_constraint_holds_a_row(
     assert insert_unless_conflict(first, constraint="contact_unique_visitor_id") is True
     assert insert_unless_conflict(second, constraint="contact_unique_visitor_id") is False
 
-    assert second.pk is None and second._state.adding
+    assert second.pk is None
+    assert second._state.adding
     assert list(Contact.objects.filter(visitor_id="twice-1").values_list("pk", "name")) == [(first.pk, "First")]

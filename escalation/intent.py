@@ -21,7 +21,9 @@ account?", "I don't need a human"). The message is read as words, not as a list 
    linking words ("speak to a real person", "contact support", "connect me with an agent"), a want verb
    reaches a person ("I need a human", "get me someone"), a person is asked to help ("can someone look at
    this?"), the clause is nothing but a person and politeness ("agent please", "is a human available?"),
-   or it refuses the bot ("not a bot", "I don't want to talk to a robot").
+   or it refuses the bot ("not a bot", "I don't want to talk to a robot", "I'm done with this chatbot").
+   Opening a ticket counts as contacting support ("I want to open a ticket with your team"), and asking
+   whom to talk to as asking for them ("who can I talk to about this?").
 4. Vetoes: the request is negated ("I don't need a human", "no agent needed", "je ne veux pas parler à un
    humain" — a negation reaches the person or the verb; "why can't I talk to a human?" is not a
    negation), the clause asks about talking privately (a direct message, "without the channel seeing"),
@@ -163,6 +165,8 @@ _EXPRESSIONS: tuple[tuple[str, str, Kind], ...] = (
     ("human beings", "human", Kind.PERSON),
     ("flesh and blood", "human", Kind.PERSON),
     ("customer service representative", "representative", Kind.PERSON),
+    ("customer service agent", "support agent", Kind.PERSON),
+    ("customer support agent", "support agent", Kind.PERSON),
     ("customer service", "customer service", Kind.PERSON),
     ("customer support", "customer support", Kind.PERSON),
     ("customer care", "customer care", Kind.PERSON),
@@ -180,6 +184,8 @@ _EXPRESSIONS: tuple[tuple[str, str, Kind], ...] = (
     ("live chat agent", "agent", Kind.PERSON),
     ("human agent", "agent", Kind.PERSON),
     ("member of staff", "staff", Kind.PERSON),
+    ("staff member", "staff", Kind.PERSON),
+    ("staff members", "staff", Kind.PERSON),
     ("member of your team", "staff", Kind.PERSON),
     ("account manager", "account manager", Kind.PERSON),
     ("account rep", "account manager", Kind.PERSON),
@@ -217,6 +223,16 @@ _EXPRESSIONS: tuple[tuple[str, str, Kind], ...] = (
     ("put me in touch", "transfer|me", Kind.TRANSFER),
     ("call back", "callback", Kind.PERSON),
     ("get in touch", "contact", Kind.REACH),
+    # Opening a ticket is asking the vendor's support for a person ("I want to open a ticket with your team").
+    ("open a ticket", "contact|support", Kind.REACH),
+    ("open a support ticket", "contact|support", Kind.REACH),
+    ("file a ticket", "contact|support", Kind.REACH),
+    ("file a support ticket", "contact|support", Kind.REACH),
+    ("submit a ticket", "contact|support", Kind.REACH),
+    ("submit a support ticket", "contact|support", Kind.REACH),
+    ("raise a ticket", "contact|support", Kind.REACH),
+    ("raise a support ticket", "contact|support", Kind.REACH),
+    ("file a complaint", "contact", Kind.REACH),  # with whom decides: "with a manager", not "about a user"
     ("get hold of", "contact", Kind.REACH),
     ("get ahold of", "contact", Kind.REACH),
     ("reach out to", "contact", Kind.REACH),
@@ -243,6 +259,11 @@ _EXPRESSIONS: tuple[tuple[str, str, Kind], ...] = (
     ("em privado", "dm", Kind.PRIVATE),
     ("in private", "dm", Kind.PRIVATE),
     ("in privat", "dm", Kind.PRIVATE),
+    # Fed up with the bot: a refusal of it ("I'm done with this chatbot"), never a negation of a request.
+    ("done with", "fedup", Kind.NEGATION),
+    ("fed up with", "fedup", Kind.NEGATION),
+    ("sick of", "fedup", Kind.NEGATION),
+    ("tired of", "fedup", Kind.NEGATION),
 )
 
 # Words that may stand between a verb and the person it reaches: articles, adjectives of realness,
@@ -323,16 +344,20 @@ _IDENTITY_OPENINGS = (("am", "i"), ("are", "you"), ("r", "u"), ("is", "this"), (
 _ABLE = _set("able allowed")
 # Interjection "no" before a new statement ("no, I want a human") is not a negation of it.
 _AFTER_INTERJECTION = _set("i we please thanks thank just")
+_WHO_CAN = _set("can could should do may i we")
 _HOW = _set("how what why where when como comment wie")
 _DETERMINERS = _set("a an the video voice phone audio conference")
 # Where a verb can stand before a bare "support": "contact support", "I'd like to contact support".
+# Verbs that are never the name of a service, so "contact support" opening a message asks for it.
+_CONTACT_VERBS = _set("contact reach")
 _VERB_OPENERS = _set("i we you to please pls plz can could may would will just let me and or how")
 _TO = _set("to with a con com para mit avec au zu")
 _MODALS = _set("can could may might will would")
 _BEFORE_HELP = _set("to please just pls plz come and who that can could will would")
 _BEFORE_TALK = _set("that who whom i we can could may might con com quien quem pueda puedo possa posso ich kann bitte")
-_WANT_LINK = _LINK | _set("talk speak answer reply response callback")
+_WANT_LINK = _LINK | _set("talk speak answer reply response callback deal work")
 _PRESENT = _set("there here around available online")
+_URGING = _set("please pls plz now asap urgent urgently bitte svp stp sofort subito ahora maintenant jetzt agora")
 _GOOD = _set("great good nice helpful better best ideal appreciated awesome perfect lovely")
 
 
@@ -558,7 +583,7 @@ def _names_a_user(words: list[_Word], i: int) -> bool:
     before = words[i - 1].text if i > 0 else ""
     after = words[i + 1].text if i + 1 < len(words) else ""
     return (
-        after in _THING  # "human teammate", "agent string", "support hours"
+        (after in _THING and not _verb_on_me(words, i + 1))  # "human teammate", "agent string", "support hours"
         or after in ("s", "else")  # "a person's role", "someone else"
         or (before in _POSSESSIVE and word.text not in _VENDOR_ROLES)  # "my manager", "our support staff"
         or (word.text in _AMBIGUOUS and i > 0 and before not in _BEFORE_AMBIGUOUS)  # "real estate agent"
@@ -566,11 +591,19 @@ def _names_a_user(words: list[_Word], i: int) -> bool:
     )
 
 
+def _verb_on_me(words: list[_Word], i: int) -> bool:
+    """A thing-word used as a verb on the user: "have someone email me", "can an agent chat with us"."""
+    following = words[i + 1 : i + 3]
+    return bool(following) and (
+        following[0].kind == Kind.ME or (len(following) == 2 and following[0].text in _TO and following[1].kind == Kind.ME)
+    )
+
+
 def _followed_by_own_place(words: list[_Word], i: int) -> bool:
     """A place in the user's own organisation: "someone on my team", "a person in the channel"."""
     after = [word.text for word in words[i + 1 : i + 4]]
-    if not after or after[0] not in _PLACE_PREPOSITIONS:
-        return False
+    if not after or after[0] not in _PLACE_PREPOSITIONS or after[:3] == ["from", "the", "team"]:
+        return False  # "someone from the team" is the vendor's
     rest = after[1:]
     if rest and rest[0] in _PLACES:
         return True
@@ -578,11 +611,11 @@ def _followed_by_own_place(words: list[_Word], i: int) -> bool:
 
 
 def _vendor_after(words: list[_Word], i: int) -> int | None:
-    """The last word of "from support", "from your team", "vom Support" after an indefinite person."""
+    """The last word of "from support", "from your team", "from the team", "vom Support" after an indefinite person."""
     if i + 1 >= len(words) or words[i + 1].text not in _PLACE_PREPOSITIONS | {"vom", "do", "da", "du"}:
         return None
     for j in range(i + 2, min(len(words), i + 4)):
-        if words[j].kind in (Kind.PERSON, Kind.SUPPORT):
+        if words[j].kind in (Kind.PERSON, Kind.SUPPORT) or [w.text for w in words[i + 1 : j + 1]] == ["from", "the", "team"]:
             return j
         if words[j].text not in ("the", "your", "ur", "el", "la", "le", "der", "dem", "o", "a"):
             return None
@@ -619,10 +652,13 @@ def _find_request(words: list[_Word]) -> tuple[Rule, int, int] | None:
 
 def _person_alone(words: list[_Word]) -> tuple[Rule, int, int] | None:
     """A person and nothing else: "agent please", "a real person now", "is a human available?", "anybody there?"."""
-    people = [i for i, word in enumerate(words) if word.kind in _WANTED]
-    if not people or not all(word.kind in _WANTED or word.text in _BARE for word in words):
+    people = [i for i, word in enumerate(words) if word.kind in _TARGETS]
+    if not people or not all(word.kind in _TARGETS or word.text in _BARE for word in words):
         return None
-    if any(word.kind == Kind.PERSON for word in words) or _PRESENT & {word.text for word in words}:
+    texts = {word.text for word in words}
+    kinds = {word.kind for word in words}
+    # "support" alone may be a topic; "support please", "support now" asks for it.
+    if Kind.PERSON in kinds or _PRESENT & texts or (Kind.SUPPORT in kinds and _URGING & texts):
         return Rule.PERSON_ALONE, people[0], people[0]
     return None  # a bare "someone?" does not say what for
 
@@ -632,8 +668,11 @@ def _request_at(words: list[_Word], texts: list[str], i: int, kind: Kind) -> tup
     if kind in (Kind.TALK, Kind.REACH) and before not in _DETERMINERS:
         j = _reach(words, i, _TARGETS, _LINK)
         # "phone support", "live chat support" name a service; "contact support" asks for it.
-        if j is not None and not (j == i + 1 and words[j].kind == Kind.SUPPORT and before not in _VERB_OPENERS):
+        names_a_service = j == i + 1 and words[j].kind == Kind.SUPPORT and before not in _VERB_OPENERS
+        if j is not None and not (names_a_service and not (i == 0 and texts[i] in _CONTACT_VERBS)):
             return Rule.TALK_TO_PERSON, i, j
+        if j is None and _who_can_i(texts, i) and not any(_followed_by_own_place(words, k) for k in range(i, len(words))):
+            return Rule.TALK_TO_PERSON, 0, i  # "who can I talk to about this?", not "… at my company"
     elif kind == Kind.TRANSFER:
         return _transfer_at(words, texts, i)
     elif kind == Kind.ESCALATE and not (set(texts[:i]) & _HOW) and _escalates_the_case(texts, i):
@@ -649,6 +688,17 @@ def _request_at(words: list[_Word], texts: list[str], i: int, kind: Kind) -> tup
     elif kind in _WANTED:
         return _person_asked_at(words, texts, i)
     return None
+
+
+def _who_can_i(texts: list[str], i: int) -> bool:
+    """The verb at ``i`` is asked whom to reach: "who can I talk to", "who should we contact"."""
+    between = texts[1:i]
+    return (
+        2 <= i <= 4
+        and texts[0] in ("who", "whom")
+        and bool({"i", "we"} & set(between))  # "who can talk in this channel" asks about permissions
+        and all(text in _WHO_CAN for text in between)
+    )
 
 
 def _transfer_at(words: list[_Word], texts: list[str], i: int) -> tuple[Rule, int, int] | None:
@@ -731,6 +781,8 @@ def _negation_reaches(words: list[_Word], span: tuple[int, int]) -> bool:
 
 def _not_a_negation(words: list[_Word], i: int) -> bool:
     text = words[i].text
+    if text == "fedup":
+        return True  # "fed up with the bot, get me a human" asks
     before = words[i - 1].text if i > 0 else ""
     after = words[i + 1].text if i + 1 < len(words) else ""
     if text == "not" and before in ("can", "could", "will"):
@@ -741,9 +793,10 @@ def _not_a_negation(words: list[_Word], i: int) -> bool:
 def _refuses_bot(words: list[_Word]) -> tuple[int, int] | None:
     """A refusal of the bot ("not a bot", "I don't want to talk to a robot"): a request for a human."""
     for i, word in enumerate(words):
-        if word.kind != Kind.NEGATION or _not_a_negation(words, i):
+        fed_up = word.text == "fedup"
+        if word.kind != Kind.NEGATION or (_not_a_negation(words, i) and not fed_up):
             continue
-        through_verb = i == 0 or (i == 1 and words[0].text in _BARE)
+        through_verb = fed_up or i == 0 or (i == 1 and words[0].text in _BARE)
         for j in range(i + 1, min(len(words), i + 9)):
             if words[j].kind == Kind.BOT:
                 return (i, j) if through_verb else None

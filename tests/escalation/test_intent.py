@@ -107,6 +107,9 @@ def test_precision_and_recall_with_the_default_phrases(path: Path, name: str) ->
         ("how do I contact customer service?", Rule.TALK_TO_PERSON),
         ("is there a real person I can speak with", Rule.TALK_TO_PERSON),
         ("kann ich mit einem Mitarbeiter sprechen?", Rule.TALK_TO_PERSON),
+        ("contact support", Rule.TALK_TO_PERSON),
+        ("I want to open a ticket with your team", Rule.TALK_TO_PERSON),
+        ("who can I talk to about this problem?", Rule.TALK_TO_PERSON),
         ("connect me with an agent", Rule.TRANSFER),
         ("please escalate this", Rule.TRANSFER),
         ("pásame con un agente por favor", Rule.TRANSFER),
@@ -115,11 +118,15 @@ def test_precision_and_recall_with_the_default_phrases(path: Path, name: str) ->
         ("can I have an agent", Rule.WANT_PERSON),
         ("can someone look at my account?", Rule.PERSON_HELPS),
         ("please have an agent call me", Rule.PERSON_HELPS),
+        ("please have someone email me", Rule.PERSON_HELPS),  # "email" a verb here, not "someone's email"
+        ("can a staff member help me", Rule.PERSON_HELPS),
         ("agent please", Rule.PERSON_ALONE),
         ("HUMAN!!", Rule.PERSON_ALONE),
         ("is a human available?", Rule.PERSON_ALONE),
+        ("support please", Rule.PERSON_ALONE),
         ("not a bot, please", Rule.NOT_A_BOT),
         ("I don't want to talk to a robot", Rule.NOT_A_BOT),
+        ("I'm done with this chatbot", Rule.NOT_A_BOT),
     ],
 )
 def test_each_rule_recognises_its_kind_of_request(text: str, rule: Rule) -> None:
@@ -148,6 +155,12 @@ def test_each_rule_recognises_its_kind_of_request(text: str, rule: Rule) -> None
         "I need someone to approve new members",  # someone wanted for a product task
         "escalate permissions for a user",
         "do you offer live chat support?",  # a service, named
+        "phone support hours?",
+        "who can talk in an announcement channel?",  # who may, not whom to ask
+        "who should I talk to about GDPR at my company?",  # someone in the user's own company
+        "how do I file a complaint about a user?",  # with nobody
+        "I'm done with the setup, how do I add a bot?",
+        "support?",  # a topic, said alone
     ],
 )
 def test_mentions_of_people_that_do_not_ask_for_one(text: str) -> None:
@@ -164,6 +177,8 @@ def test_mentions_of_people_that_do_not_ask_for_one(text: str) -> None:
         "can i tlak to somone",  # typos
         "represenative please",
         "un conseiller s'il vous plaît",
+        "I'm done with the bot, get me a human",  # fed up is not a negation of the request
+        "can someone from the team help me with this?",  # the vendor's team
     ],
 )
 def test_requests_that_look_like_exceptions_are_still_requests(text: str) -> None:

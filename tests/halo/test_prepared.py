@@ -5,8 +5,9 @@ does, survives a failed transaction, and Django's own cursors prepare nothing.""
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, close_old_connections, connection, transaction
 
 from halo.models import Contact, Workspace
 from halo.prepared import prepared_cursor
@@ -87,3 +88,25 @@ def test_django_cursors_prepare_nothing() -> None:
         assert Workspace.objects.filter(pk=workspace.pk).values_list("slug", flat=True).get() == "plain"
 
     assert [text for text in _prepared_statements() if "halo_workspace" in text] == []
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_session_the_server_ended_is_replaced_at_the_next_requests_first_statement() -> None:
+    """As for Django's cursors (``CONN_HEALTH_CHECKS``): a PostgreSQL restart between two requests does not
+    fail the next one, whose statements are prepared again on the new session."""
+    workspace = WorkspaceFactory(slug="restarted")
+    assert _slug(workspace.pk) == "restarted"  # prepared on this session
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (ended,) = cursor.fetchone()
+    with psycopg.connect(**connection.get_connection_params()) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [ended])
+
+    close_old_connections()  # what Django does when the next request starts
+    assert _slug(workspace.pk) == "restarted"
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != ended
+    assert _prepared_statements().count(SLUG_OF.replace("%s", "$1")) == 1

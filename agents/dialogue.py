@@ -55,7 +55,8 @@ _PHRASES = sorted(
         "|makes sense|i see|all good|sounds good|that worked|it worked|that works|it works|works now|they work now"
         "|it works now|that did it|that helped|that helps|fixed|solved|done|all set|good|great thanks"
         "|that's what i needed|that's exactly what i needed|that's it|for the help|for your help|for explaining"
-        "|for the help earlier|gracias|merci|danke|obrigado|obrigada|grazie",
+        "|for the help earlier|good to know|noted|will do|fair enough|no worries|that answers it"
+        "|that answers my question|i'll try that|i'll give it a try|gracias|merci|danke|obrigado|obrigada|grazie",
     )
     + _alternatives(
         SmallTalk.GOODBYE,

@@ -36,7 +36,8 @@ from agents.dialogue import SmallTalk, search_query, small_talk
 from agents.knowledge import KnowledgeHit, KnowledgeResult, SearchMode, knowledge_lookup, query_terms
 from agents.knowledge.calibration import answer_probability, choices_probability
 from agents.models import Agent
-from agents.topics import human_only_topic
+from agents.topic_vectors import topic_by_meaning
+from agents.topics import TopicMatch, category_entry, human_only_topic
 from agents.turns import KnowledgeSource, ToolCall, ToolName
 from agents.websearch import WebResult, web_search_provider_for
 from halo.models import Workspace
@@ -127,6 +128,17 @@ def offers_choices(hits: Sequence[KnowledgeHit], *, probability: float, choices:
     )
 
 
+def _topic_by_meaning(text: str, result: KnowledgeResult, topics: Sequence[object]) -> TopicMatch | None:
+    """A human-only topic the word patterns missed, read from the vector search already computed for ``text``;
+    only the categories the admin switched on count."""
+    meaning = topic_by_meaning(text, result.question_vector, embedding_model=result.vector_model)
+    if meaning is None:
+        return None
+    category, chance = meaning
+    entry = category_entry(topics, category)
+    return TopicMatch(topic=entry, words=f"by meaning, {chance:.2f}") if entry is not None else None
+
+
 class BuiltinResponder:
     def respond(self, *, context: ConversationContext) -> TurnResult:
         started = time.perf_counter()
@@ -149,6 +161,8 @@ class BuiltinResponder:
         confidence = round(100 * probability)
         sources = [hit.as_source() for hit in hits]
 
+        if topic is None and query == text:
+            topic = _topic_by_meaning(text, result, agent.human_only_topics or [])
         if topic is not None:
             reason = f"The user's message is on a human-only topic: {topic.topic} ({topic.words})."
             tools.append(ToolCall(name=ToolName.ESCALATE, arguments={"reason": reason}, result="ok"))

@@ -9,15 +9,16 @@ Categories (their names are the entries that switch them on, and the new agent's
 
 - ``account security`` — the account is in someone else's hands: hacked, hijacked, compromised, someone
   else logged in or changed the password or email, messages the user did not send, unauthorised or
-  suspicious logins. Questions on protecting an account ("how do I keep my account from being hacked?")
-  are not.
-- ``billing dispute`` — money the customer disputes: charged twice, charged after cancelling, a charge
-  they do not recognise, a chargeback, a refund they ask for. Questions about prices, invoices or the
-  refund policy are not.
+  suspicious logins, a former employee who still has access. Questions on protecting an account ("how do
+  I keep my account from being hacked?") are not.
+- ``billing dispute`` — money the customer disputes: charged twice, charged after cancelling, billed for
+  more than they have, a wrong invoice amount, a charge they do not recognise, a chargeback, a refund they
+  ask for. Questions about prices, invoices or the refund policy are not.
 - ``legal or privacy request`` — lawyers, subpoenas, court orders, copyright takedowns, and requests to
-  erase or hand over personal data (GDPR, CCPA, "delete all my data"), and asking us to close an account
-  ("please delete my account", "can you cancel our account?"). "Is Zulip GDPR compliant?" and "how do I
-  delete my account?" are questions the help center answers.
+  erase or hand over personal data (GDPR, CCPA, "delete all my data", "a copy of the personal data you
+  have on me"), and asking us to close an account ("please delete my account", "can you cancel our
+  account?"). "Is Zulip GDPR compliant?" and "how do I delete my account?" are questions the help center
+  answers.
 - ``outage or bug that persists`` — the product fails and it persists: the failure is still there after
   the user tried something ("I reinstalled it and it's still blank"), for a long time ("since this
   morning") or for everyone ("our whole org can't load it"). A persistence word may come after a failure
@@ -81,6 +82,14 @@ _SECURITY = _any(
     r"|devices?|sessions?)\b",
     r"\blog ?-?in from (?:a|an) (?:device|location|country|computer|phone)s? (?:i|we) (?:do|did)(?:n'?t| not)\b",
     r"\b(?:wasn'?t|was not|not) me\b",
+    r"\b(?:sending|sent|posting|posted|writing|logged in|acting) (?:messages? )?as me\b",
+    r"\b(?:pretending to be|impersonat\w*) (?:me|us)\b",
+    # A recovery detail changed behind the user's back: "the recovery email was changed and it's not mine".
+    r"\b(?:was|were|has been|have been|got) (?:changed|reset)\b.{0,40}"
+    r"\b(?:not mine|not me|wasn'?t me|(?:i|we) did(?:n'?t| not))\b",
+    # Someone who should have lost access kept it: "my former employee still has admin access".
+    r"\b(?:former|ex|old|fired|terminated) (?:employee|colleague|coworker|co-worker|admin|administrator|member|staff)"
+    r"\b.{0,40}\b(?:still|kept|keeps)\b.{0,20}\baccess\b",
     r"\b(?:messages?|posts?)\b.{0,40}\b(?:i|we) (?:did|do)(?:n'?t| not) (?:send|write|post)\b",
     r"\b(?:i|we) (?:did|do)(?:n'?t| not) (?:send|write|post)\b.{0,40}\bfrom my account\b",
     r"\b(?:hackeado|hackeada|hackearon|pirate|piratee|gehackt|invadida|invadiram|hackerato)\b",
@@ -102,12 +111,28 @@ _BILLING = _any(
     r"|mystery) (?:charges?|payments?|transactions?|debits?)\b",
     r"\bover-?charged\b|\bdouble[- ](?:charged|billed)\b|\bcharged? (?:i|we) (?:don'?t|do not) recogni[sz]e\b",
     r"\bcharge ?backs?\b",
+    r"\bwhy (?:did|have|has|was|were|am|are|is) (?:you|i|we|zulip)\b.{0,20}"
+    r"\b(?:charg|bill|invoic|debit|take|took|taking)\w*",
+    r"\b(?:took|taken|take|taking|deducted|withdrew|withdrawn)\b.{0,25}"
+    r"\bfrom (?:my|our) (?:card|credit card|account|bank)",
+    r"\bnever (?:signed up|subscribed|agreed|authori[sz]ed|ordered|upgraded)\b.{0,30}\b(?:paid|plan|subscription|charge"
+    r"|upgrade)",
+    # Paid and did not get it: "we paid for the annual plan but the account still shows as free".
+    r"\b(?:(?:i|we) (?:paid|payed|purchased|bought|upgraded)|payment went through)\b.{0,40}\bbut\b.{0,40}"
+    r"\b(?:still|shows?|says?|not|no|hasn'?t|didn'?t|isn'?t)\b",
+    r"\b(?:cancell?ed|terminated|downgraded)\b.{0,60}\b(?:but|and|yet|still)\b.{0,20}\b(?:charged|billed|charging"
+    r"|billing|invoiced)\b",
+    r"\b(?:invoices?|bills?|charges?|amount)\b (?:is|was|are|were|looks|seems) (?:wrong|incorrect|too high|off"
+    r"|not right)\b|\bwrong amount\b",
     r"\b(?:charges?|payments?|transactions?|debits?)\b.{0,40}\b(?:don'?t|do not|didn'?t|did not|never) (?:recogni[sz]e"
     r"|authori[sz]e|approve|agree to)\b",
     r"\bdisput\w* (?:the |a |this |that |my |our )?(?:charges?|payments?|invoices?|transactions?|bills?)\b",
     r"\b(?:want|need|get|getting|request|requesting|demand|like|expect|give me|give us|issue|process|send)"
     r" (?:a |my |our |the |an? (?:full|partial) )?(?:full |partial )?refund\b",
     r"\brefund (?:me|us|my|our|the|this|that|it)\b",
+    r"\b(?:want|need|expect|like|get|be|been|getting)\b.{0,25}\brefunded\b",
+    # Billed for more than they have or used: "billed us for 40 seats but we only have 25 users".
+    r"\b(?:charged|billed|invoiced)\b.{0,40}\bbut (?:i|we) (?:only|never|did(?:n'?t| not)|do(?:n'?t| not)|had|have)\b",
     r"\b(?:my|our) money back\b",
     r"\b(?:cobrado|cobrada|cobraron|cobro) (?:dos veces|doble|duplicado|duas vezes)\b|\bdebite deux fois\b"
     r"|\bdoppelt (?:abgebucht|berechnet)\b|\b(?:quiero|necesito) (?:un |el )?reembolso\b"
@@ -117,6 +142,7 @@ _BILLING_QUESTION = _any(
     r"\brefund policy\b",
     r"\b(?:do|does) (?:you|zulip|it) (?:offer|give|provide|do) refunds\b",
     r"\bhow do refunds work\b",
+    r"\b(?:will|would) (?:i|we) (?:still )?be (?:charged|billed|invoiced)\b",
     r"\b(?:are|is) (?:\w+ )?(?:plans?|subscriptions?) refundable\b",
 )
 
@@ -144,6 +170,11 @@ _ACCOUNT_DELETION = re.compile(
     r"\b(?:delete|close|cancel|erase|remove|terminate)\b (?:my|our) "
     r"(?:account|organization|organisation|org|workspace)\b"
 )
+# The personal data we hold, asked for: "I need a copy of all the personal data you have on me".
+_DATA_ACCESS = re.compile(
+    r"\b(?:copy|export|all)\b.{0,30}\bpersonal (?:data|information|info)\b.{0,20}\b(?:you|zulip) (?:have|hold|store"
+    r"|keep|collect)"
+)
 _ASKED_OF_US = _any(
     r"\b(?:please|pls|plz|kindly)\b",
     r"\b(?:i|we) (?:want|need|demand|request|would like|'d like) (?:you to |zulip to )?",
@@ -156,16 +187,18 @@ _HOW_TO = re.compile(r"\b(?:how (?:do|can|to|should|would)|where (?:do|can|is)|i
 
 _ACTIONS = (
     r"(?:work|load|open|send|sync|connect|start|launch|log ?in|sign ?in|upload|download|receive|show|display"
-    r"|deliver|arrive|come(?: through)?|update|refresh|play|save)"
+    r"|deliver|arrive|come(?: through)?|update|refresh|play|save|render|appear|install|import|export|print)"
 )
 _FAILURE = _any(
     rf"\b{_NOT}\s?(?:be )?{_ACTIONS}(?:ing|s|ed)?\b",
     rf"\b(?:won'?t|wont|doesn'?t|don'?t|isn'?t|aren'?t|can'?t|cannot|can not|unable to|fails? to|failed to"
     rf"|stopped) {_ACTIONS}(?:ing)?\b",
+    rf"\b(?:won'?t|wont|doesn'?t|don'?t|can'?t|cannot) let (?:me|us) {_ACTIONS}\b",
     r"\b(?:broken|crash\w*|freez\w*|frozen|hangs?|stuck|blank|error|errors|500|502|503|504|down|outage|bug|buggy"
     r"|glitch\w*|not responding|unresponsive|times? out|timing out|fails|failing|failed)\b",
     r"\b(?:nobody|no one|none of us)\b.{0,40}\b(?:can|could|is able to|are able to) \w+",
-    r"\bnothing (?:works|worked|helps|helped|loads|happens)\b",
+    r"\bnothing (?:works|worked|helps|helped|loads|happens|arrives|arrived|comes|shows|changes|changed)\b",
+    r"\b(?:is|are|shows?|showing|looks?) (?:wrong|incorrect)\b",
     r"\b(?:no funciona|ne (?:fonctionne|marche) (?:pas|plus)|funktioniert nicht|nao funciona|non funziona)\b",
 )
 _PERSISTENCE = _any(
@@ -177,7 +210,13 @@ _PERSISTENCE = _any(
     r"\b(?:reinstall\w*|restart\w*|rebooted|cleared? (?:the |my )?cache|logged out and (?:back )?in)\b",
     r"\bsince (?:yesterday|this morning|last|monday|tuesday|wednesday|thursday|friday|saturday|sunday|\d)",
     r"\bfor (?:hours|days|weeks|a week|a day|\d+ (?:hours|days|weeks))\b",
+    r"\b(?:been|over|for) (?:\d+|two|three|four|five|six|several|a few|many) (?:hours|days|weeks)\b",
+    r"\b(?:anyone|anybody) (?:in|on|at) (?:my|our) (?:team|org|organization|organisation|company|office|school)\b",
     r"\b(?:whole|entire) (?:team|org|organization|organisation|company|office|school)\b",
+    r"\b(?:all|each|every one) of (?:my|our|the) (?:colleagues|coworkers|co-workers|users|teammates|members|staff)\b"
+    r"|\bfor (?:all|everyone|everybody)\b",
+    r"\bsame (?:in|on|for|with|everywhere|here|again)\b|\balready (?:tried|checked|did|restarted|reinstalled|cleared"
+    r"|updated|enabled)\b",
     r"\b(?:everyone|everybody|nobody|no one|all of us|all our users|all my users)\b",
     r"\b(?:todavia|sigue|toujours|encore|immer noch|ainda|ancora)\b",
 )
@@ -197,10 +236,10 @@ def _category_match(category: Category, text: str, earlier: Sequence[str]) -> st
         found = _LEGAL.search(text)
         if found:
             return found.group(0)
-        deletion = _ACCOUNT_DELETION.search(text)
+        asked = _ACCOUNT_DELETION.search(text) or _DATA_ACCESS.search(text)
         # "please delete my account" asks us to act; "how do I delete my account?" is a help-center question.
-        if deletion and _ASKED_OF_US.search(text) and not _HOW_TO.search(text):
-            return deletion.group(0)
+        if asked and _ASKED_OF_US.search(text) and not _HOW_TO.search(text):
+            return asked.group(0)
         return None
     persistence = _PERSISTENCE.search(text)
     if persistence is None:
@@ -217,6 +256,14 @@ _CATEGORY_BY_NAME = {_normalised(category.value): category for category in Categ
 def _phrase_pattern(phrase: str) -> re.Pattern[str] | None:
     words = re.findall(r"\w+", _normalised(phrase))
     return re.compile(r"\b" + r"\W+".join(re.escape(word) for word in words) + r"\b") if words else None
+
+
+def category_entry(topics: Iterable[object], category: str) -> str | None:
+    """The admin's entry that switches ``category`` on (as they wrote it), or None when it is off."""
+    for topic in topics:
+        if isinstance(topic, str) and _CATEGORY_BY_NAME.get(_normalised(topic)) == _CATEGORY_BY_NAME.get(category):
+            return topic.strip()
+    return None
 
 
 def human_only_topic(text: str, topics: Iterable[object], *, earlier: Sequence[str] = ()) -> TopicMatch | None:

@@ -187,6 +187,7 @@ _EXPRESSIONS: tuple[tuple[str, str, Kind], ...] = (
     ("staff member", "staff", Kind.PERSON),
     ("staff members", "staff", Kind.PERSON),
     ("member of your team", "staff", Kind.PERSON),
+    ("a member of", "a", Kind.OTHER),  # "a member of your support staff" is the staff
     ("account manager", "account manager", Kind.PERSON),
     ("account rep", "account manager", Kind.PERSON),
     ("account representative", "account manager", Kind.PERSON),
@@ -240,6 +241,11 @@ _EXPRESSIONS: tuple[tuple[str, str, Kind], ...] = (
     ("loop in", "get", Kind.GET),
     ("bring in", "get", Kind.GET),
     ("get back", "reply", Kind.HELP),
+    ("walk me through", "help|me", Kind.HELP),
+    ("walk us through", "help|us", Kind.HELP),
+    ("one of your", "your", Kind.OTHER),
+    ("one of your team", "your team", Kind.SUPPORT),
+    ("follow up", "reply", Kind.HELP),
     ("ich will", "want", Kind.WANT),
     ("would like", "want", Kind.WANT),
     ("d like", "want", Kind.WANT),
@@ -269,7 +275,7 @@ _EXPRESSIONS: tuple[tuple[str, str, Kind], ...] = (
 # Words that may stand between a verb and the person it reaches: articles, adjectives of realness,
 # prepositions, politeness — in every covered language.
 _LINK = _set(
-    "to 2 with w a an the some one any your ur yr my our real actual live proper genuine friendly directly right "
+    "to 2 with w a an the some one any your ur yr my our real actual live proper genuine friendly directly right this "
     "now just please pls plz quick through thru over up for from help support assistance call callback "
     "chat word conversation quickly immediately asap "
     "con al un una uno el la los las de del a verdadero verdadera favor por "
@@ -595,7 +601,8 @@ def _verb_on_me(words: list[_Word], i: int) -> bool:
     """A thing-word used as a verb on the user: "have someone email me", "can an agent chat with us"."""
     following = words[i + 1 : i + 3]
     return bool(following) and (
-        following[0].kind == Kind.ME or (len(following) == 2 and following[0].text in _TO and following[1].kind == Kind.ME)
+        following[0].kind == Kind.ME
+        or (len(following) == 2 and following[0].text in _TO and following[1].kind == Kind.ME)
     )
 
 
@@ -615,7 +622,11 @@ def _vendor_after(words: list[_Word], i: int) -> int | None:
     if i + 1 >= len(words) or words[i + 1].text not in _PLACE_PREPOSITIONS | {"vom", "do", "da", "du"}:
         return None
     for j in range(i + 2, min(len(words), i + 4)):
-        if words[j].kind in (Kind.PERSON, Kind.SUPPORT) or [w.text for w in words[i + 1 : j + 1]] == ["from", "the", "team"]:
+        if words[j].kind in (Kind.PERSON, Kind.SUPPORT) or [w.text for w in words[i + 1 : j + 1]] == [
+            "from",
+            "the",
+            "team",
+        ]:
             return j
         if words[j].text not in ("the", "your", "ur", "el", "la", "le", "der", "dem", "o", "a"):
             return None
@@ -671,7 +682,11 @@ def _request_at(words: list[_Word], texts: list[str], i: int, kind: Kind) -> tup
         names_a_service = j == i + 1 and words[j].kind == Kind.SUPPORT and before not in _VERB_OPENERS
         if j is not None and not (names_a_service and not (i == 0 and texts[i] in _CONTACT_VERBS)):
             return Rule.TALK_TO_PERSON, i, j
-        if j is None and _who_can_i(texts, i) and not any(_followed_by_own_place(words, k) for k in range(i, len(words))):
+        if (
+            j is None
+            and _who_can_i(texts, i)
+            and not any(_followed_by_own_place(words, k) for k in range(i, len(words)))
+        ):
             return Rule.TALK_TO_PERSON, 0, i  # "who can I talk to about this?", not "… at my company"
     elif kind == Kind.TRANSFER:
         return _transfer_at(words, texts, i)
@@ -682,7 +697,9 @@ def _request_at(words: list[_Word], texts: list[str], i: int, kind: Kind) -> tup
         if j is not None and _wanted_for_help(words, j):
             return Rule.WANT_PERSON, i, j
     elif kind == Kind.GET and _get_asks(texts, i):
-        j = _reach(words, i, _WANTED, _LINK | {"me", "us"})
+        # "get me support" asks for it; "get support for tables" is a topic.
+        for_me = i + 1 < len(texts) and texts[i + 1] in ("me", "us")
+        j = _reach(words, i, _TARGETS if for_me else _WANTED, _LINK | {"me", "us"})
         if j is not None and _wanted_for_help(words, j):
             return Rule.WANT_PERSON, i, j
     elif kind in _WANTED:

@@ -78,6 +78,9 @@ class KnowledgeResult:
     semantic_top: int | None = None  # the article ranked first by meaning alone
     runner_up: float = 0.0  # the score of the article ranked second (0 if none)
     coverage: float = 0.0  # the share of the question's stems in the best hit's title and best passage
+    # The question's vector and the model that made it (semantic mode only), for what else reads its meaning.
+    question_vector: np.ndarray | None = field(default=None, repr=False, compare=False)
+    vector_model: str = ""
 
 
 _EMPTY = KnowledgeResult(hits=[], mode=SearchMode.LEXICAL)
@@ -256,6 +259,8 @@ def knowledge_lookup(*, workspace: Workspace, text: str, limit: int = 3) -> Know
         semantic_top=max(best_semantic, key=lambda a: (best_semantic[a], -a)) if best_semantic else None,
         runner_up=by_article[ranked[1]] if len(ranked) > 1 else 0.0,
         coverage=coverage,
+        question_vector=question_vector,
+        vector_model=snapshot.vector_model if question_vector is not None else "",
     )
 
 

@@ -16,6 +16,8 @@ from agents.dialogue import SmallTalk, is_follow_up, search_query, small_talk
         ("perfect", SmallTalk.THANKS),
         ("thanks, they work now", SmallTalk.THANKS),
         ("thanks, that's what I needed", SmallTalk.THANKS),
+        ("good to know, thanks", SmallTalk.THANKS),
+        ("noted, will do", SmallTalk.THANKS),
         ("merci", SmallTalk.THANKS),
         ("thanks, bye", SmallTalk.GOODBYE),
         ("lol ok bye", SmallTalk.GOODBYE),

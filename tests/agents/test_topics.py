@@ -20,6 +20,9 @@ CATEGORIZED = [
     (Category.ACCOUNT_SECURITY, "a message was posted from my account and it wasn't me"),
     (Category.ACCOUNT_SECURITY, "mi cuenta fue hackeada"),
     (Category.ACCOUNT_SECURITY, "mein Konto wurde gehackt"),
+    (Category.ACCOUNT_SECURITY, "my former employee still has admin access and changed our settings"),
+    (Category.ACCOUNT_SECURITY, "someone has been sending messages as me"),
+    (Category.ACCOUNT_SECURITY, "I can't get into my account, the recovery email was changed and it's not mine"),
     (Category.BILLING_DISPUTE, "you charged us twice this month"),
     (Category.BILLING_DISPUTE, "I was billed again after cancelling"),
     (Category.BILLING_DISPUTE, "there's a charge on my card I don't recognize"),
@@ -28,6 +31,12 @@ CATEGORIZED = [
     (Category.BILLING_DISPUTE, "can I get my money back?"),
     (Category.BILLING_DISPUTE, "I'm disputing this invoice with my bank"),
     (Category.BILLING_DISPUTE, "quiero un reembolso"),
+    (Category.BILLING_DISPUTE, "you billed us for 40 seats but we only have 25 users"),
+    (Category.BILLING_DISPUTE, "I want the difference refunded"),
+    (Category.BILLING_DISPUTE, "why did you take $240 from my card? I never signed up for a paid plan"),
+    (Category.BILLING_DISPUTE, "we paid for the annual plan but the account still shows as free"),
+    (Category.BILLING_DISPUTE, "we cancelled in march but you've charged us for april and may"),
+    (Category.BILLING_DISPUTE, "the invoice amount is wrong, we were supposed to get the education discount"),
     (Category.LEGAL_OR_PRIVACY, "my attorney will contact you"),
     (Category.LEGAL_OR_PRIVACY, "we received a subpoena regarding a user"),
     (Category.LEGAL_OR_PRIVACY, "under the GDPR, I'd like a copy of all data you hold about me"),
@@ -37,11 +46,15 @@ CATEGORIZED = [
     (Category.LEGAL_OR_PRIVACY, "can you delete our organization for us?"),
     (Category.LEGAL_OR_PRIVACY, "Please cancel my account at the end of this month."),
     (Category.LEGAL_OR_PRIVACY, "this is a DMCA notice"),
+    (Category.LEGAL_OR_PRIVACY, "I need a copy of all the personal data you have on me"),
     (Category.PERSISTENT_PROBLEM, "zulip has been down for everyone in our company for 2 hours"),
     (Category.PERSISTENT_PROBLEM, "I tried reinstalling and it still crashes on launch"),
     (Category.PERSISTENT_PROBLEM, "still getting error 500 after clearing the cache"),
     (Category.PERSISTENT_PROBLEM, "notifications don't work, and restarting didn't help"),
     (Category.PERSISTENT_PROBLEM, "the mobile app keeps crashing and reinstalling didn't fix it"),
+    (Category.PERSISTENT_PROBLEM, "it's been 3 days and nothing arrives for anyone in our org"),
+    (Category.PERSISTENT_PROBLEM, "the unread count is wrong, I logged out and in and it's still wrong"),
+    (Category.PERSISTENT_PROBLEM, "the app won't let me log in, reinstalled it and it's the same"),
 ]
 
 ANSWERED_BY_THE_HELP_CENTER = [
@@ -69,6 +82,14 @@ ANSWERED_BY_THE_HELP_CENTER = [
     "thanks, that worked!",
     "I still can't find the dark mode setting",
     "how do I reinstall the desktop app?",
+    "how do I remove a former employee's access?",
+    "if I cancel mid-month and add users, will I be billed for the full month?",
+    "how do I export all personal data zulip stores about a user?",
+    "the price on the pricing page is wrong",
+    "it won't let me log in",  # a first report
+    "how do I send messages as a bot?",
+    "I paid for the plan, how do I add users?",
+    "my password was changed by an admin, how do I set a new one?",
 ]
 
 

@@ -116,6 +116,7 @@ def test_precision_and_recall_with_the_default_phrases(path: Path, name: str) ->
         ("I need a human", Rule.WANT_PERSON),
         ("get me someone from your team", Rule.WANT_PERSON),
         ("can I have an agent", Rule.WANT_PERSON),
+        ("get me support now", Rule.WANT_PERSON),
         ("can someone look at my account?", Rule.PERSON_HELPS),
         ("please have an agent call me", Rule.PERSON_HELPS),
         ("please have someone email me", Rule.PERSON_HELPS),  # "email" a verb here, not "someone's email"
@@ -156,6 +157,7 @@ def test_each_rule_recognises_its_kind_of_request(text: str, rule: Rule) -> None
         "escalate permissions for a user",
         "do you offer live chat support?",  # a service, named
         "phone support hours?",
+        "where do I get support for tables?",
         "who can talk in an announcement channel?",  # who may, not whom to ask
         "who should I talk to about GDPR at my company?",  # someone in the user's own company
         "how do I file a complaint about a user?",  # with nobody

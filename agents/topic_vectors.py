@@ -1,0 +1,83 @@
+"""Human-only topics by meaning: which problem a message is about, read from its sentence vector.
+
+The word patterns of ``agents.topics`` are precise but catch only the phrasings they list: "there were
+logins to my account at 3am from an IP I don't know" is an account-security problem without one of their
+words. This model reads the message's vector from the bundled embedding model (the one knowledge search
+already computes for the question, so it costs no extra pass) and gives the chance of each class:
+``account security``, ``billing dispute``, ``legal or privacy request`` or none. It is a multinomial
+logistic regression over the 384 numbers of the vector, fitted by ``bench/topics_fit.py`` on
+``bench/data/human-only-topics.json`` plus the project's question sets as "none", and stored in
+``agents/data/topic_model.json`` with one threshold per class, chosen by cross-validation so that at most
+one message in 800 that needs no person is taken for that class.
+
+A how-to question is never a human-only topic by meaning ("how do I change my password?" sits next to
+"someone changed my password"): the help center answers those, and the word patterns still catch a
+dispute phrased as a question. A persisting failure is left to the word patterns: whether a failure needs a
+person depends on what the customer already tried, which one message's meaning does not tell.
+
+Pure: numpy and the standard library; the vector comes from the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+MODEL_FILE = Path(__file__).resolve().parent / "data" / "topic_model.json"
+NONE = "none"
+_HOW_TO = re.compile(
+    r"^\W*(?:how|where|what|when|which|is there|are there|do you|does|is it|can i|can we|could i|should i)\b", re.I
+)
+
+
+def asks_how(text: str) -> bool:
+    """A question the help center answers: it opens with "how", "where", "can I", "is there"…"""
+    return bool(_HOW_TO.search(text))
+
+
+@dataclass(frozen=True)
+class TopicModel:
+    embedding_model: str  # the sentence model whose vectors it reads
+    classes: tuple[str, ...]
+    weights: np.ndarray  # one row per class, one column per dimension
+    bias: np.ndarray  # classes
+    thresholds: dict[str, float]  # a class is named when its chance reaches this
+
+    def chances(self, vector: np.ndarray) -> dict[str, float]:
+        logits = self.weights @ vector + self.bias
+        exp = np.exp(logits - logits.max())
+        return dict(zip(self.classes, (exp / exp.sum()).tolist(), strict=True))
+
+    def topic(self, vector: np.ndarray) -> tuple[str, float] | None:
+        """The class the message is about and its chance, or None (none, or no class sure enough)."""
+        chances = self.chances(vector)
+        best = max(chances, key=chances.__getitem__)
+        if best == NONE or chances[best] < self.thresholds[best]:
+            return None
+        return best, chances[best]
+
+
+@lru_cache(maxsize=1)
+def topic_model() -> TopicModel:
+    data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    return TopicModel(
+        embedding_model=data["embedding_model"],
+        classes=tuple(data["classes"]),
+        weights=np.asarray(data["weights"], dtype=np.float32),
+        bias=np.asarray(data["bias"], dtype=np.float32),
+        thresholds={name: float(value) for name, value in data["thresholds"].items()},
+    )
+
+
+def topic_by_meaning(text: str, vector: np.ndarray | None, *, embedding_model: str) -> tuple[str, float] | None:
+    """The human-only topic of the message ``text`` from its vector (``embedding_model`` made it) and its chance,
+    or None: none, a how-to question, or no vector of the model this was fitted on."""
+    model = topic_model()
+    if vector is None or embedding_model != model.embedding_model or vector.shape != model.weights.shape[1:]:
+        return None
+    return None if asks_how(text) else model.topic(vector)

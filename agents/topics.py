@@ -111,7 +111,7 @@ _BILLING = _any(
     r"|mystery) (?:charges?|payments?|transactions?|debits?)\b",
     r"\bover-?charged\b|\bdouble[- ](?:charged|billed)\b|\bcharged? (?:i|we) (?:don'?t|do not) recogni[sz]e\b",
     r"\bcharge ?backs?\b",
-    r"\bwhy (?:did|have|has|was|were|am|are|is) (?:you|i|we|zulip)\b.{0,20}"
+    r"\bwhy (?:did|have|has|was|were|am|are|is) (?:you|i|we)\b.{0,20}"
     r"\b(?:charg|bill|invoic|debit|take|took|taking)\w*",
     r"\b(?:took|taken|take|taking|deducted|withdrew|withdrawn)\b.{0,25}"
     r"\bfrom (?:my|our) (?:card|credit card|account|bank)",
@@ -172,7 +172,7 @@ _ACCOUNT_DELETION = re.compile(
 )
 # The personal data we hold, asked for: "I need a copy of all the personal data you have on me".
 _DATA_ACCESS = re.compile(
-    r"\b(?:copy|export|all)\b.{0,30}\bpersonal (?:data|information|info)\b.{0,20}\b(?:you|zulip) (?:have|hold|store"
+    r"\b(?:copy|export|all)\b.{0,30}\bpersonal (?:data|information|info)\b.{0,20}\byou (?:have|hold|store"
     r"|keep|collect)"
 )
 _ASKED_OF_US = _any(

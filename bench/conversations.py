@@ -138,9 +138,9 @@ def conversations_load(path: Path = CONVERSATIONS) -> list[LabelledConversation]
     return loaded
 
 
-def help_center_load(*, client: Any, api_key: str, articles: Iterable[dict[str, Any]], run_jobs: bool = True) -> int:
-    """Posts every article (``title``, ``body``, ``url``) through the server API and, with ``run_jobs``, runs
-    the jobs the saves queued (what a worker does after them, e.g. embedding); returns how many articles."""
+def help_center_load(*, client: Any, api_key: str, articles: Iterable[dict[str, Any]]) -> int:
+    """Posts every article (``title``, ``body``, ``url``) through the server API and runs the jobs the saves
+    queued (what a worker does after them, e.g. embedding); returns how many articles."""
     count = 0
     for article in articles:
         response = client.post(
@@ -152,8 +152,7 @@ def help_center_load(*, client: Any, api_key: str, articles: Iterable[dict[str, 
         if response.status_code != 201:
             raise RuntimeError(f"loading {article['title']!r}: {response.status_code} {response.content[:200]!r}")
         count += 1
-    if run_jobs:
-        outbox_deliver_pending()
+    outbox_deliver_pending()
     return count
 
 

@@ -350,12 +350,13 @@ _IDENTITY_OPENINGS = (("am", "i"), ("are", "you"), ("r", "u"), ("is", "this"), (
 _ABLE = _set("able allowed")
 # Interjection "no" before a new statement ("no, I want a human") is not a negation of it.
 _AFTER_INTERJECTION = _set("i we please thanks thank just")
+# Between "who" and a talk verb in "who can I talk to", "who should we contact".
 _WHO_CAN = _set("can could should do may i we")
 _HOW = _set("how what why where when como comment wie")
 _DETERMINERS = _set("a an the video voice phone audio conference")
-# Where a verb can stand before a bare "support": "contact support", "I'd like to contact support".
 # Verbs that are never the name of a service, so "contact support" opening a message asks for it.
 _CONTACT_VERBS = _set("contact reach")
+# Where a verb can stand before a bare "support": "contact support", "I'd like to contact support".
 _VERB_OPENERS = _set("i we you to please pls plz can could may would will just let me and or how")
 _TO = _set("to with a con com para mit avec au zu")
 _MODALS = _set("can could may might will would")
@@ -618,15 +619,12 @@ def _followed_by_own_place(words: list[_Word], i: int) -> bool:
 
 
 def _vendor_after(words: list[_Word], i: int) -> int | None:
-    """The last word of "from support", "from your team", "from the team", "vom Support" after an indefinite person."""
+    """The last word of "from support", "from (your|the) team", "vom Support" after an indefinite person."""
     if i + 1 >= len(words) or words[i + 1].text not in _PLACE_PREPOSITIONS | {"vom", "do", "da", "du"}:
         return None
     for j in range(i + 2, min(len(words), i + 4)):
-        if words[j].kind in (Kind.PERSON, Kind.SUPPORT) or [w.text for w in words[i + 1 : j + 1]] == [
-            "from",
-            "the",
-            "team",
-        ]:
+        the_team = [word.text for word in words[i + 1 : j + 1]] == ["from", "the", "team"]
+        if words[j].kind in (Kind.PERSON, Kind.SUPPORT) or the_team:
             return j
         if words[j].text not in ("the", "your", "ur", "el", "la", "le", "der", "dem", "o", "a"):
             return None

@@ -33,11 +33,12 @@ def _agents_of_app(app_id: str) -> QuerySet[Agent]:
     )
 
 
-# The widget reads these on every request: compiled once per connection (``halo.compiled``). The placeholders
-# are values no call passes: an app_id ``APP_ID_PATTERN`` refuses and the id 0 (ids are positive).
-_AGENT_OF_APP = CompiledRead(lambda app_id: _agents_of_app(app_id)[:1], "<app_id>")
+# The widget reads these on every request: compiled and prepared once per connection (``halo.compiled``; by
+# the workspace's unique app_id). The placeholders are values no call passes: an app_id ``APP_ID_PATTERN``
+# refuses and the id 0 (ids are positive).
+_AGENT_OF_APP = CompiledRead(lambda app_id: _agents_of_app(app_id)[:1], "<app_id>", prepare=True)
 _AGENT_OF_APP_BY_ID = CompiledRead(
-    lambda app_id, agent_id: _agents_of_app(app_id).filter(pk=agent_id)[:1], "<app_id>", 0
+    lambda app_id, agent_id: _agents_of_app(app_id).filter(pk=agent_id)[:1], "<app_id>", 0, prepare=True
 )
 
 
@@ -68,6 +69,7 @@ _CONVERSATION_FOR_WIDGET = CompiledRead(
         .order_by()
     ),  # a primary key: no ORDER BY, no LIMIT needed
     0,
+    prepare=True,
 )
 
 

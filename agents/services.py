@@ -32,6 +32,7 @@ from agents.models import (
 from agents.responders import TurnResult
 from agents.turns import TurnDecision
 from halo import clock
+from halo.inserts import insert, insert_all
 from halo.models import Contact, Workspace
 from halo.outbound import outbound_url_refusal
 from halo.webhooks.events import WebhookEvent, webhook_endpoints_for, webhook_event_record
@@ -218,7 +219,7 @@ def _conversation_store(conversation: Conversation, *, now: datetime) -> None:
     with its ``conversation.created`` event for the endpoints that want it."""
     if conversation.pk is None:
         conversation.updated_at = now
-        conversation.save(force_insert=True)
+        insert(conversation)
         webhook_event_record(
             workspace=conversation.workspace,
             event=WebhookEvent.CONVERSATION_CREATED,
@@ -227,13 +228,42 @@ def _conversation_store(conversation: Conversation, *, now: datetime) -> None:
         )
 
 
-def conversation_insert_handed_off(*, conversation: Conversation, now: datetime) -> None:
-    """Insert a new conversation (``conversation_open``) already handed off, so that its ticket can link to it;
-    ``conversation_hand_off(..., inserted=True)`` then posts the notice, in the same transaction."""
+def conversation_insert_handed_off(
+    *, conversation: Conversation, now: datetime, notice: str, user_body: str | None = None
+) -> list[Message]:
+    """Insert a new conversation (``conversation_open``) already handed off, with its first messages: the
+    user's that asked (``user_body``) and the ``notice``, one INSERT (ids in that order). Call it before its
+    ticket links to it: the ticket's search document is then written once, from the stored messages, when the
+    link is inserted (the search triggers), instead of once empty and again when the messages follow.
+    ``conversation_hand_off(..., inserted=<the messages>)`` then records the hand-off and the messages'
+    events, in the same transaction. Returns the messages."""
     if conversation.pk is not None:
         raise ValueError("The conversation is stored already.")
     conversation.status = Conversation.Status.HANDED_OFF
     _conversation_store(conversation, now=now)
+    return insert_all(_hand_off_messages(conversation, notice=notice, now=now, user_body=user_body))
+
+
+def _hand_off_messages(
+    conversation: Conversation, *, notice: str, now: datetime, user_body: str | None
+) -> list[Message]:
+    """The messages a hand-off posts, unsaved: the user's that asked (if any), then the notice."""
+    rows = []
+    if user_body is not None:
+        rows.append(
+            Message(
+                conversation=conversation,
+                author=Message.Author.USER,
+                body=message_body_check(user_body),
+                created_at=now,
+            )
+        )
+    rows.append(
+        Message(
+            conversation=conversation, author=Message.Author.SYSTEM, body=message_body_check(notice), created_at=now
+        )
+    )
+    return rows
 
 
 def turn_record(
@@ -283,7 +313,7 @@ def conversation_hand_off(
     now: datetime,
     ticket_id: int | None = None,
     user_body: str | None = None,
-    inserted: bool = False,
+    inserted: list[Message] | None = None,
 ) -> tuple[Message | None, Message | None]:
     """A human owns the conversation from now on: the AI stays silent in it (``ticket_id``: the ticket that
     holds it now, for the ``conversation.handed_off`` event).
@@ -291,8 +321,9 @@ def conversation_hand_off(
     ``notice`` is posted to the customer as a system message when this call is what handed the
     conversation off; for a conversation already handed off nothing changes. The check and the change are
     one conditional UPDATE, so of two concurrent hand-offs exactly one posts the notice. ``inserted``: the
-    caller's transaction inserted it handed off (``conversation_insert_handed_off``), so this call is what
-    hands it off and no UPDATE is needed; a conversation not stored yet is inserted handed off here.
+    messages the caller's transaction inserted with the conversation, handed off
+    (``conversation_insert_handed_off``), so this call is what hands it off and only records the events; a
+    conversation not stored yet is inserted handed off here.
 
     ``user_body``: the user's message that asked for the handoff, stored with the notice in one INSERT (the
     user's first, then the notice). Returns the user's message (None without ``user_body``) and the notice
@@ -301,41 +332,29 @@ def conversation_hand_off(
     with transaction.atomic(savepoint=False):
         # A conversation this transaction inserts has no socket to tell yet: its token is in this request's
         # answer, which carries the notice too.
-        new = inserted or conversation.pk is None
-        if inserted:
-            changed = 1
-        elif conversation.pk is None:
-            conversation_insert_handed_off(conversation=conversation, now=now)
-            changed = 1
-        else:
+        new = inserted is not None or conversation.pk is None
+        rows = inserted
+        if rows is None and conversation.pk is None:
+            rows = conversation_insert_handed_off(
+                conversation=conversation, now=now, notice=notice, user_body=user_body
+            )
+        if rows is None:
             changed = (
                 Conversation.objects.filter(pk=conversation.pk)
                 .exclude(status=Conversation.Status.HANDED_OFF)
                 .update(status=Conversation.Status.HANDED_OFF, updated_at=now)
             )
+            if not changed:
+                conversation.status = Conversation.Status.HANDED_OFF
+                if user_body is not None:
+                    return message_post_user(conversation=conversation, body=user_body, now=now), None
+                return None, None
         conversation.status = Conversation.Status.HANDED_OFF
-        if changed:
-            conversation.updated_at = now
-        elif user_body is not None:
-            return message_post_user(conversation=conversation, body=user_body, now=now), None
-        else:
-            return None, None
+        conversation.updated_at = now
         _conversation_event(conversation, WebhookEvent.CONVERSATION_HANDED_OFF, ticket=ticket_id)
-        rows = []
-        if user_body is not None:
-            rows.append(
-                Message(
-                    conversation=conversation,
-                    author=Message.Author.USER,
-                    body=message_body_check(user_body),
-                    created_at=now,
-                )
-            )
-        notice_message = Message(
-            conversation=conversation, author=Message.Author.SYSTEM, body=message_body_check(notice), created_at=now
-        )
-        rows.append(notice_message)
-        Message.objects.bulk_create(rows)  # ids in list order: the user's message, then the notice
+        if rows is None:
+            rows = insert_all(_hand_off_messages(conversation, notice=notice, now=now, user_body=user_body))
+        notice_message = rows[-1]
         if not new:
             message_broadcast(notice_message)
         for row in rows:

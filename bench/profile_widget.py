@@ -24,7 +24,8 @@ library counts for the library that called it). Wall time: waiting for PostgreSQ
 happens.
 
 ``--cpu`` prints only the CPU time of this process per request (``time.process_time``: every thread of the
-process, so the channel layer's sending thread counts, as it does in a gunicorn worker), without the
+process, so the channel layer's sending thread counts, as it does in a gunicorn worker) and of the
+PostgreSQL backend serving its connection (``/proc``; the server must run on this machine), without the
 profiler: run it from two checkouts in turn, a few times each, to compare them on a shared machine.
 """
 
@@ -194,15 +195,21 @@ def main() -> int:
             for n in range(30):  # warm-up: connections, plans, imports
                 send(n)
             if options.cpu:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_backend_pid()")
+                    backend = cursor.fetchone()[0]
                 gc.collect()
                 cpu, started = time.process_time(), time.perf_counter()
+                backend_cpu = harness.cpu_seconds(backend)
                 for n in range(1000, 1000 + options.requests):
                     send(n)
+                backend_ms = (harness.cpu_seconds(backend) - backend_cpu) * 1000 / options.requests
                 cpu_ms = (time.process_time() - cpu) * 1000 / options.requests
                 wall_ms = (time.perf_counter() - started) * 1000 / options.requests
                 print(
                     f"\n{options.path}: {options.requests} requests in process, {harness.machine_load()}: "
-                    f"{cpu_ms:.2f} ms of CPU per request (wall {wall_ms:.2f} ms)"
+                    f"{cpu_ms:.2f} ms of CPU per request (wall {wall_ms:.2f} ms), "
+                    f"its PostgreSQL backend {backend_ms:.2f} ms"
                 )
                 return 0
 

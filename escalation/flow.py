@@ -437,9 +437,11 @@ def _hand_off(
     reply can be expected (on the visitor's clock when the widget told it). ``held_back_turns``: the turns
     held back before, when the judged turn's history counted them (or a new conversation: none).
 
-    A conversation not stored yet is inserted handed off before its ticket links to it; a stored one is
-    handed off after its ticket is locked, the order every other write of a ticket and its conversations
-    takes. Either way the user's message (``user_body``) and the notice are one INSERT, after the ticket."""
+    A conversation not stored yet is inserted handed off with its messages (the user's, ``user_body``, and the
+    notice: one INSERT) before its ticket links to it, so the ticket's search document is written once, at
+    the link; nobody else can see that conversation yet, so no lock order is at stake. A stored one is handed
+    off after its ticket is locked, the order every other write of a ticket and its conversations takes, and
+    its messages (one INSERT) follow."""
     escalation_settings = escalation_settings or escalation_settings_ensure(agent=conversation.agent)
     contact = conversation.contact
     to_inbox = escalation_settings.routing_type == EscalationSettings.RoutingType.INBOX
@@ -457,8 +459,11 @@ def _hand_off(
     )
     with transaction.atomic(savepoint=False):
         stored_first = conversation.pk is None
-        if stored_first:
-            conversation_insert_handed_off(conversation=conversation, now=now)
+        inserted = (
+            conversation_insert_handed_off(conversation=conversation, now=now, notice=notice, user_body=user_body)
+            if stored_first
+            else None
+        )
         opened = ticket_open_or_merge(
             conversation=conversation,
             contact=contact,
@@ -490,7 +495,7 @@ def _hand_off(
             now=now,
             ticket_id=opened.ticket.pk,
             user_body=user_body,
-            inserted=stored_first,
+            inserted=inserted,
         )
     return Handoff(
         ticket=opened.ticket, created=opened.created, event=opened.event, message=message, user_message=user_message

@@ -20,7 +20,9 @@ Invariants:
 - the compiled state belongs to one connection object, and Django gives each thread its own: each thread
   compiles once, and a different connection (another thread, another alias) compiles its own;
 - one statement: a queryset that prefetches is refused (the caller prefetches on what the read returns, with
-  ``prefetch_related_objects``).
+  ``prefetch_related_objects``);
+- ``prepare=True`` (a read by a unique key, whose plan cannot depend on its values) also has PostgreSQL parse
+  and plan it once per connection (``halo.prepared``).
 """
 
 import threading
@@ -32,6 +34,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined]  # Django's own
 from django.db.models.sql.compiler import SQLCompiler
+
+from halo.prepared import prepared_cursor
 
 M = TypeVar("M", bound=Model)
 
@@ -93,14 +97,22 @@ class CompiledRead(Generic[M]):
     """``build(*placeholders)``'s queryset, compiled once per connection, run with other values.
 
     ``build`` returns the queryset for the values it is given; ``placeholders`` are values of the right types
-    that no real call uses, distinct from each other (they mark where each value is bound)."""
+    that no real call uses, distinct from each other (they mark where each value is bound). ``prepare``: a
+    read by a unique key, also prepared on PostgreSQL (see the module)."""
 
-    def __init__(self, build: Callable[..., QuerySet[M]], *placeholders: Any, using: str = DEFAULT_DB_ALIAS) -> None:
+    def __init__(
+        self,
+        build: Callable[..., QuerySet[M]],
+        *placeholders: Any,
+        using: str = DEFAULT_DB_ALIAS,
+        prepare: bool = False,
+    ) -> None:
         if len(set(placeholders)) != len(placeholders):
             raise ValueError("placeholders must be distinct")
         self._build = build
         self._placeholders = placeholders
         self._using = using
+        self._prepare = prepare
         self._local = threading.local()
 
     def _compiled(self) -> _Compiled:
@@ -113,7 +125,7 @@ class CompiledRead(Generic[M]):
         return compiled
 
     def _rows(self, compiled: _Compiled, values: tuple[Any, ...], *, one: bool) -> list[tuple[Any, ...]]:
-        with compiled.connection.cursor() as cursor:
+        with prepared_cursor(self._using) if self._prepare else compiled.connection.cursor() as cursor:
             cursor.execute(compiled.sql, compiled.params(values))
             if one:
                 row = cursor.fetchone()

@@ -26,7 +26,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from halo.compiled import CompiledRead
+from halo.inserts import insert
 from halo.layers import send_event_on_commit
+from halo.prepared import prepared_cursor
 from inbox.models import InboxCounter, InboxEvent
 
 TICKET_CREATED = "ticket.created"
@@ -60,9 +62,10 @@ def user_group(user_id: int) -> str:
 
 def _next_seq(workspace_id: int) -> int:
     """Take the workspace's next number in one statement (an upsert, on PostgreSQL and SQLite >= 3.35);
-    the counter row stays locked until the caller's commit, which orders concurrent events."""
+    the counter row stays locked until the caller's commit, which orders concurrent events. Prepared on
+    PostgreSQL (``halo.prepared``): every event runs it."""
     table = connection.ops.quote_name(InboxCounter._meta.db_table)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (workspace_id, last_seq) VALUES (%s, 1) "  # noqa: S608 (the table name is ours)  # nosec B608
             f"ON CONFLICT (workspace_id) DO UPDATE SET last_seq = {table}.last_seq + 1 RETURNING last_seq",
@@ -80,8 +83,8 @@ def inbox_event_record(
         raise ValueError(f"Unknown inbox event type: {type}")
     with transaction.atomic(savepoint=False):
         seq = _next_seq(workspace_id)
-        event = InboxEvent.objects.create(
-            workspace_id=workspace_id, seq=seq, type=type, ticket_id=ticket_id, payload=data or {}
+        event = insert(
+            InboxEvent(workspace_id=workspace_id, seq=seq, type=type, ticket_id=ticket_id, payload=data or {})
         )
     # Encoded once here, not once per socket: every socket of the workspace sends these exact bytes.
     send_event_on_commit(

@@ -37,9 +37,10 @@ from agents.selectors import turns_held_back_count
 from agents.services import conversations_hand_back, conversations_hand_off, message_post
 from agents.turns import KnowledgeSource, ToolCall, sources_dedupe
 from halo import clock
-from halo.inserts import insert_unless_conflict
+from halo.inserts import insert, insert_unless_conflict
 from halo.models import Contact, Membership, Workspace
 from halo.outbox import outbox_enqueue
+from halo.prepared import prepared_cursor
 from halo.selectors import BusinessHoursSettings, business_hours_get
 from halo.services import membership_update
 from halo.webhooks.events import WebhookEvent, webhook_event_record
@@ -140,7 +141,7 @@ def ticket_open_or_merge(
                 summary=summary,
                 business_hours=business_hours,
             )
-            ticket.save(force_insert=True)
+            insert(ticket)
             created = True
         else:
             ticket, created = _ticket_insert_or_lock(
@@ -153,19 +154,24 @@ def ticket_open_or_merge(
         before = None if created else _cell(ticket)
         if not created:
             _ticket_merge(ticket=ticket, escalation=escalation, business_hours=business_hours)
-        ticket.conversations.add(conversation)
-        event = EscalationEvent.objects.create(
-            workspace_id=conversation.workspace_id,
-            ticket=ticket,
-            conversation=conversation,
-            turn_id=escalation.turn_id,
-            reason=escalation.reason,
-            confidence=escalation.confidence,
-            mode=escalation.mode,
-            priority_matched=escalation.priority,
-            outcome=EscalationEvent.Outcome.CREATED if created else EscalationEvent.Outcome.MERGED,
-            settings_version=escalation.settings_version,
-            created_at=at,
+        if created:  # a new ticket holds no conversation yet
+            insert(Ticket.conversations.through(ticket=ticket, conversation=conversation))
+        else:
+            ticket.conversations.add(conversation)
+        event = insert(
+            EscalationEvent(
+                workspace_id=conversation.workspace_id,
+                ticket=ticket,
+                conversation=conversation,
+                turn_id=escalation.turn_id,
+                reason=escalation.reason,
+                confidence=escalation.confidence,
+                mode=escalation.mode,
+                priority_matched=escalation.priority,
+                outcome=EscalationEvent.Outcome.CREATED if created else EscalationEvent.Outcome.MERGED,
+                settings_version=escalation.settings_version,
+                created_at=at,
+            )
         )
         if not Ticket.workspace.is_cached(ticket) and Conversation.workspace.is_cached(conversation):
             ticket.workspace = conversation.workspace
@@ -477,7 +483,8 @@ def _counts_add(*, workspace_id: int, deltas: dict[Cell, int], create: bool = Fa
     on_conflict = "DO NOTHING" if create else f"DO UPDATE SET n = {table}.n + excluded.n"  # nosec B608
     # Only our table's quoted name and placeholders are formatted in; every value is a parameter.
     sql = f"INSERT INTO {table} (workspace_id, status, assignee_key, inbox_key, n) VALUES {values} ON CONFLICT (workspace_id, status, assignee_key, inbox_key) {on_conflict}"  # noqa: S608, E501  # nosec B608
-    with connection.cursor() as cursor:
+    # Prepared on PostgreSQL (``halo.prepared``): a handful of texts (one to a few cells), run by every change.
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
 
 

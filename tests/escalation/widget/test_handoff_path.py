@@ -23,6 +23,7 @@ from halo.models import Contact, OutboxMessage
 from halo.selectors import business_hours_get
 from inbox.events import TICKET_CREATED
 from inbox.models import EscalationEvent, InboxEvent, Ticket
+from inbox.selectors import ticket_search
 from inbox.services import SUMMARY_TASK, ticket_summarize
 from tests.agents.factories import TEST_TOKEN, AgentFactory, ConversationFactory
 from tests.halo.factories import ContactFactory, WorkspaceFactory
@@ -34,9 +35,9 @@ ASK = "I was charged twice for my invoice. I want to talk to a human."
 MAX_HANDOFF_QUERIES = 12
 # A new visitor's first message that asks for a human: the agent with its workspace and escalation settings
 # (1); then in one transaction: the contact, one INSERT that may find the visitor known already (1); the
-# conversation, inserted handed off (1); the ticket with its builtin summary (1), its conversation link (1),
-# the escalation event (1), the sidebar's count cells (1), the workspace's event number and the live event
-# (2); the user's message and the notice, one INSERT (1).
+# conversation, inserted handed off (1), and its messages, the user's and the notice, one INSERT (1); the
+# ticket with its builtin summary (1), its conversation link (1), the escalation event (1), the sidebar's
+# count cells (1), the workspace's event number and the live event (2).
 QUERIES_NEW_VISITOR_HANDOFF = 10
 # A message on a conversation that asks for a human: the conversation with its workspace, contact, agent and
 # escalation settings (1); then in one transaction: the AI's latest turn (the ticket's context) and the turns
@@ -157,6 +158,9 @@ def test_a_new_visitors_first_message_asking_for_a_human_is_one_transaction(
     assert ticket.summary == ticket_summarize(ticket_id=ticket.pk).summary
     assert ticket.summary.startswith('The customer needed: "I was charged twice')
     _assert_after_commit_work_recorded(ticket, summary_job=False)
+    # The team finds it by the words of both messages (the ticket's search document holds its transcript).
+    for words in ("charged twice invoice", "passed conversation team"):
+        assert [found.pk for found in ticket_search(workspace=workspace, text=words).tickets] == [ticket.pk]
 
 
 def test_a_visitor_seen_before_gets_their_contact_and_their_open_ticket(

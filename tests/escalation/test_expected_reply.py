@@ -43,7 +43,9 @@ def config(widget: APIClient, workspace: Workspace, timezone: str | None = None)
 
 def handoff_notice(widget: APIClient, workspace: Workspace, timezone: str | None = None) -> str:
     start = widget.post(
-        "/api/widget/v1/conversations", {"app_id": workspace.app_id, "body": "Where do I find my invoices?"}, format="json"
+        "/api/widget/v1/conversations",
+        {"app_id": workspace.app_id, "body": "Where do I find my invoices?"},
+        format="json",
     ).json()
     query = f"?timezone={timezone}" if timezone else ""
     response = widget.post(

@@ -31,12 +31,15 @@ import numpy as np
 MODEL_FILE = Path(__file__).resolve().parent / "data" / "topic_model.json"
 NONE = "none"
 _HOW_TO = re.compile(
-    r"^\W*(?:how|where|what|when|which|is there|are there|do you|does|is it|can i|can we|could i|should i)\b", re.I
+    r"^\W*(?:how|where|what|when|which|is there|are there|do you|does|is it|can i|can we|could i|should i"
+    r"|(?:will|would) (?!you\b))\b",
+    re.I,
 )
 
 
 def asks_how(text: str) -> bool:
-    """A question the help center answers: it opens with "how", "where", "can I", "is there"…"""
+    """A question the help center answers: it opens with "how", "where", "can I", "is there", "will my"…
+    ("will you delete my data?" asks us to act)."""
     return bool(_HOW_TO.search(text))
 
 

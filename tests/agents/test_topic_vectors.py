@@ -107,6 +107,8 @@ def test_a_class_is_named_only_at_its_threshold() -> None:
         ("can I get a copy of my invoice", True),
         ("someone changed my password", False),
         ("I want to know how this charge happened", False),
+        ("will my messages be deleted?", True),
+        ("will you delete my data?", False),
     ],
 )
 def test_how_to_questions_are_told_apart(text: str, how: bool) -> None:

@@ -14,7 +14,7 @@ each) and reads the AI's turn back through ``GET /api/v1/conversations/{id}``:
 
     .venv/bin/python bench/answers.py --articles PATH_OR_demo --questions FILE [FILE ...]
         [--database sqlite|postgres] [--embeddings local|off] [--png reliability.png] [--json results.json]
-        [--vector-cache DIR]
+        [--vector-cache FILE]
 
 ``--articles`` is a JSON file ``{"articles": [{"slug", "title", "url", "body"}]}`` (Zulip's help center in
 this format: docs/answers.md says where to get it) or ``demo`` (the demo workspace's help center,
@@ -22,8 +22,9 @@ this format: docs/answers.md says where to get it) or ``demo`` (the demo workspa
 several may be given, each is reported on its own. ``--database postgres`` uses ``BENCH_PG`` (default
 ``postgres://postgres@127.0.0.1:5432``) and a database ``test_<BENCH_ANSWERS_DB>`` (default
 ``halo_bench_answers``) created for the run and dropped after. The PNG is the reliability diagram.
-``--vector-cache DIR`` keeps the passages' vectors between runs (embedding Zulip's help center takes minutes
-of CPU; the questions are embedded every time).
+``--vector-cache FILE`` keeps the passages' vectors between runs in a pack (``bench/vector_pack.py``; embedding
+Zulip's help center takes minutes of CPU, and ``bench/data/zulip-help/vectors.npz`` already holds it; the
+questions are embedded every time).
 
 Handoff figures (handoff-intent precision/recall, whole conversations) come from ``bench/conversations.py``
 when that file exists: it is imported and its ``handoff_figures(context)`` is called (see
@@ -185,34 +186,6 @@ def setup(database: str, embeddings: str) -> None:
     django.setup()
 
 
-def cache_passage_vectors(directory: Path) -> None:
-    """Keep the bundled model's passage vectors in ``directory``, one ``.npy`` file per embedded text (named by
-    its SHA-256): a later run over the same passages reads them instead of spending minutes of CPU on the
-    embedding jobs. Questions are always embedded, so the answer times stay what a question costs."""
-    import hashlib
-    from collections.abc import Sequence
-
-    import numpy as np
-
-    from agents.knowledge.embeddings import MiniLM
-
-    directory.mkdir(parents=True, exist_ok=True)
-    embed = MiniLM.embed
-
-    def cached(self: MiniLM, texts: Sequence[str], *, query: bool = False, batch_size: int = 16) -> np.ndarray:
-        if query:
-            return embed(self, texts, query=True, batch_size=batch_size)
-        paths = [directory / f"{hashlib.sha256(('P:' + text).encode()).hexdigest()[:32]}.npy" for text in texts]
-        missing = [index for index, path in enumerate(paths) if not path.exists()]
-        if missing:
-            vectors = embed(self, [texts[index] for index in missing], batch_size=batch_size)
-            for index, vector in zip(missing, vectors, strict=True):
-                np.save(paths[index], vector)
-        return np.stack([np.load(path) for path in paths]).astype(np.float32) if paths else embed(self, texts)
-
-    MiniLM.embed = cached  # type: ignore[method-assign]
-
-
 def load_help_center(articles: list[dict[str, str]]) -> Context:
     """A workspace with the articles saved through the API, and their embedding jobs run."""
     from io import StringIO
@@ -296,12 +269,14 @@ def main() -> int:
     parser.add_argument("--png", type=Path, help="write the reliability diagram here")
     parser.add_argument("--json", type=Path, help="write every question's outcome here")
     parser.add_argument("--verbose", action="store_true", help="print every question's outcome")
-    parser.add_argument("--vector-cache", type=Path, help="keep passage vectors here between runs")
+    parser.add_argument("--vector-cache", type=Path, help="a pack of passage vectors (.npz) kept between runs")
     options = parser.parse_args()
 
     setup(options.database, options.embeddings)
     if options.vector_cache:
-        cache_passage_vectors(options.vector_cache)
+        from bench.vector_pack import vector_cache_use
+
+        vector_cache_use(options.vector_cache)
     from django.db import connection
     from django.test.utils import setup_test_environment
 

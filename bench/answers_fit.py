@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/answers_fit.py sweep --zulip ARTICLES.json --dev QUESTIONS-DEV.json
     .venv/bin/python bench/answers_fit.py fit --zulip ARTICLES.json
-    # --vector-cache DIR: keep the passages' vectors between runs (as bench/answers.py)
+    # --vector-cache FILE: keep the passages' vectors between runs (as bench/answers.py)
 
 Both load the Zulip help center (and, for ``fit``, the demo one) into a fresh SQLite database through the
 same path as ``bench/answers.py`` (knowledge API, embedding jobs), then work in process on
@@ -259,7 +259,7 @@ def main() -> int:
     parser.add_argument("command", choices=["sweep", "fit"])
     parser.add_argument("--zulip", type=Path, required=True)
     parser.add_argument("--dev", type=Path)
-    parser.add_argument("--vector-cache", type=Path, help="keep passage vectors here between runs")
+    parser.add_argument("--vector-cache", type=Path, help="a pack of passage vectors (.npz) kept between runs")
     parser.add_argument(
         "--check", type=Path, nargs="*", default=[], help="fit: question files over Zulip to measure the models on"
     )
@@ -269,7 +269,9 @@ def main() -> int:
     options = parser.parse_args()
     bench.setup("sqlite", "local")
     if options.vector_cache:
-        bench.cache_passage_vectors(options.vector_cache)
+        from bench.vector_pack import vector_cache_use
+
+        vector_cache_use(options.vector_cache)
     from django.db import connection
     from django.test.utils import setup_test_environment
 

@@ -2,7 +2,7 @@
 
     # 1. the product's ranking, with each article's best passage, for every question (Django, SQLite):
     .venv/bin/python bench/answers_rerank.py candidates --zulip ARTICLES.json --questions Q.json … \
-        --vector-cache DIR --out candidates.json [--depth 20]
+        --vector-cache FILE --out candidates.json [--depth 20]
     # 2. cross-encoder scores of (question, passage) for the first --depth articles, cached in --scores:
     .venv/bin/python bench/answers_rerank.py score --candidates candidates.json --weights MODEL.npz \
         --scores scores.json [--depth 20]
@@ -57,7 +57,9 @@ def candidates(options: argparse.Namespace) -> int:
     fit = load_fit_module()
     fit.bench.setup("sqlite", "local")
     if options.vector_cache:
-        fit.bench.cache_passage_vectors(options.vector_cache)
+        from bench.vector_pack import vector_cache_use
+
+        vector_cache_use(options.vector_cache)
     from django.db import connection
     from django.test.utils import setup_test_environment
     from threadpoolctl import threadpool_limits

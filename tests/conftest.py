@@ -32,14 +32,6 @@ from tests.support.office import berlin_office_hours
 
 pytest_plugins = ["tests.browser"]
 
-# The slowest test files, collected first: pytest-xdist (``make test``, CI) hands each worker whole files
-# in collection order, so a long file started last would finish alone after every other.
-SLOW_FIRST = ("tests/escalation/test_conversations.py",)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.nodeid.split("::")[0] not in SLOW_FIRST)  # stable: the rest keep their order
-
 
 def _is_loopback(address: Any) -> bool:
     if isinstance(address, tuple):

@@ -56,7 +56,9 @@ _PHRASES = sorted(
         "|it works now|that did it|that helped|that helps|fixed|solved|done|all set|good|great thanks"
         "|that's what i needed|that's exactly what i needed|that's it|for the help|for your help|for explaining"
         "|for the help earlier|good to know|noted|will do|fair enough|no worries|that answers it"
-        "|that answers my question|i'll try that|i'll give it a try|gracias|merci|danke|obrigado|obrigada|grazie",
+        "|that answers my question|i'll try that|i'll give it a try|gracias|merci|danke|obrigado|obrigada|grazie"
+        "|muchas gracias|merci beaucoup|danke schon|vielen dank|muito obrigado|muito obrigada|valeu|perfecto|genial"
+        "|parfait|super|prima|perfeito",
     )
     + _alternatives(
         SmallTalk.GOODBYE,
@@ -68,10 +70,13 @@ _PHRASES = sorted(
         "no|no thanks|no thank you|nope|nah|not now|not right now|maybe later|i'm good|i'm fine|that's ok"
         "|that's okay|that's fine|it's ok|it's fine|never mind|nevermind|no need|non merci|nein danke|no gracias",
     )
-    + _alternatives(SmallTalk.ACKNOWLEDGE, "yes|yeah|yep|yup|sure|alright|right|si|oui|ja|sim")
+    + _alternatives(
+        SmallTalk.ACKNOWLEDGE, "yes|yeah|yep|yup|sure|alright|right|si|oui|ja|sim|vale|claro|d'accord|entendido"
+    )
     + _alternatives(
         SmallTalk.CHITCHAT,
         "how are you|how are you doing|how's it going|what's up|sup|what's your name|who are you"
+        "|how's your day|how's your day going|how is your day going|how's your day been|how are things"
         "|nice to meet you|tell me a joke|you're funny|lol|haha|hahaha|lmao|wow|oh|ah|hmm|um|ha",
     ),
     key=lambda entry: -len(entry[0]),

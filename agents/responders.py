@@ -33,11 +33,18 @@ from typing import Any, Protocol
 import httpx
 
 from agents.dialogue import SmallTalk, search_query, small_talk
-from agents.knowledge import KnowledgeHit, KnowledgeResult, SearchMode, knowledge_lookup, query_terms
+from agents.knowledge import (
+    KnowledgeHit,
+    KnowledgeResult,
+    SearchMode,
+    knowledge_lookup,
+    message_vectors,
+    query_terms,
+)
 from agents.knowledge.calibration import answer_probability, choices_probability
 from agents.models import Agent
-from agents.topic_vectors import topic_by_meaning
-from agents.topics import TopicMatch, category_entry, human_only_topic
+from agents.topic_vectors import failure_by_meaning, topic_by_meaning
+from agents.topics import EARLIER_READ, TopicMatch, category_entry, failure_unworded, human_only_topic
 from agents.turns import KnowledgeSource, ToolCall, ToolName
 from agents.websearch import WebResult, web_search_provider_for
 from halo.models import Workspace
@@ -139,6 +146,22 @@ def _topic_by_meaning(text: str, result: KnowledgeResult, topics: Sequence[objec
     return TopicMatch(topic=entry, words=f"by meaning, {chance:.2f}") if entry is not None else None
 
 
+def _persisting_failure_by_meaning(
+    workspace: Workspace, text: str, earlier: Sequence[str], topics: Sequence[object]
+) -> TopicMatch | None:
+    """A persisting failure told in words the patterns do not know: the message says the problem persists and
+    the meaning of one of the last earlier messages reports a failure. Only earlier messages are read so: a
+    message that says something persists ("it's still the same") reads like a failure report by itself.
+    Embeds those few messages, only for a message that says something persists."""
+    if not earlier or not failure_unworded(text, topics, earlier=earlier):
+        return None
+    found = message_vectors(workspace=workspace, texts=earlier[-EARLIER_READ:])
+    chance = failure_by_meaning(found[1], embedding_model=found[0]) if found is not None else None
+    if chance is None:
+        return None
+    return human_only_topic(text, topics, earlier=earlier, failure_by_meaning=f"a failure by meaning, {chance:.2f}")
+
+
 class BuiltinResponder:
     def respond(self, *, context: ConversationContext) -> TurnResult:
         started = time.perf_counter()
@@ -163,6 +186,8 @@ class BuiltinResponder:
 
         if topic is None and query == text:
             topic = _topic_by_meaning(text, result, agent.human_only_topics or [])
+        if topic is None:
+            topic = _persisting_failure_by_meaning(context.workspace, text, earlier, agent.human_only_topics or [])
         if topic is not None:
             reason = f"The user's message is on a human-only topic: {topic.topic} ({topic.words})."
             tools.append(ToolCall(name=ToolName.ESCALATE, arguments={"reason": reason}, result="ok"))

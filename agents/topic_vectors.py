@@ -8,12 +8,20 @@ already computes for the question, so it costs no extra pass) and gives the chan
 logistic regression over the 384 numbers of the vector, fitted by ``bench/topics_fit.py`` on
 ``bench/data/human-only-topics.json`` plus the project's question sets as "none", and stored in
 ``agents/data/topic_model.json`` with one threshold per class, chosen by cross-validation so that at most
-one message in 800 that needs no person is taken for that class.
+one message in 300 that needs no person is taken for that class (the "none" examples are mostly near
+misses written to sit next to the classes, so ordinary traffic meets fewer).
 
 A how-to question is never a human-only topic by meaning ("how do I change my password?" sits next to
 "someone changed my password"): the help center answers those, and the word patterns still catch a
-dispute phrased as a question. A persisting failure is left to the word patterns: whether a failure needs a
-person depends on what the customer already tried, which one message's meaning does not tell.
+dispute phrased as a question.
+
+A persisting failure is not a class: whether a failure needs a person depends on what the customer already
+tried, which one message's meaning does not tell. The word patterns read that ("still", "tried
+everything", "everyone in the office"); the model's second part only says whether a message reports that
+something does not work ("every click takes 10 seconds", "my drafts are gone"), for a conversation whose
+failure the patterns have no words for. It is a binary logistic regression over the same vector, fitted on
+``failure report`` examples against the rest, with a threshold that lets at most one message in 100 that
+reports no failure through: it counts only beside words that say the problem persists.
 
 Pure: numpy and the standard library; the vector comes from the caller.
 """
@@ -50,6 +58,9 @@ class TopicModel:
     weights: np.ndarray  # one row per class, one column per dimension
     bias: np.ndarray  # classes
     thresholds: dict[str, float]  # a class is named when its chance reaches this
+    failure_weights: np.ndarray  # dimensions: the message reports a failure
+    failure_bias: float
+    failure_threshold: float
 
     def chances(self, vector: np.ndarray) -> dict[str, float]:
         logits = self.weights @ vector + self.bias
@@ -64,6 +75,9 @@ class TopicModel:
             return None
         return best, chances[best]
 
+    def failure_chance(self, vector: np.ndarray) -> float:
+        return float(1 / (1 + np.exp(-(self.failure_weights @ vector + self.failure_bias))))
+
 
 @lru_cache(maxsize=1)
 def topic_model() -> TopicModel:
@@ -74,6 +88,9 @@ def topic_model() -> TopicModel:
         weights=np.asarray(data["weights"], dtype=np.float32),
         bias=np.asarray(data["bias"], dtype=np.float32),
         thresholds={name: float(value) for name, value in data["thresholds"].items()},
+        failure_weights=np.asarray(data["failure"]["weights"], dtype=np.float32),
+        failure_bias=float(data["failure"]["bias"]),
+        failure_threshold=float(data["failure"]["threshold"]),
     )
 
 
@@ -84,3 +101,14 @@ def topic_by_meaning(text: str, vector: np.ndarray | None, *, embedding_model: s
     if vector is None or embedding_model != model.embedding_model or vector.shape != model.weights.shape[1:]:
         return None
     return None if asks_how(text) else model.topic(vector)
+
+
+def failure_by_meaning(vectors: np.ndarray, *, embedding_model: str) -> float | None:
+    """The highest chance that one of the messages (their vectors, one row each, made by ``embedding_model``)
+    reports a failure, when it reaches the threshold; None otherwise or without vectors of the model this
+    was fitted on."""
+    model = topic_model()
+    if embedding_model != model.embedding_model or vectors.ndim != 2 or vectors.shape[1:] != model.weights.shape[1:]:
+        return None
+    chance = max((model.failure_chance(vector) for vector in vectors), default=0.0)
+    return chance if chance >= model.failure_threshold else None

@@ -45,6 +45,8 @@ class Category(StrEnum):
 
 
 DEFAULT_HUMAN_ONLY_TOPICS: tuple[str, ...] = tuple(category.value for category in Category)
+# How many of the user's earlier messages a persisting failure may have been told in.
+EARLIER_READ = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +87,9 @@ _SECURITY = _any(
     r"\b(?:sending|sent|posting|posted|writing|logged in|acting) (?:messages? )?as me\b",
     r"\b(?:pretending to be|impersonat\w*) (?:me|us)\b",
     # A recovery detail changed behind the user's back: "the recovery email was changed and it's not mine".
-    r"\b(?:was|were|has been|have been|got) (?:changed|reset)\b.{0,40}"
-    r"\b(?:not mine|not me|wasn'?t me|(?:i|we) did(?:n'?t| not))\b",
+    r"\b(?:was|were|has been|have been|got) (?:changed|reset|switched|swapped|replaced|updated|altered|modified)\b"
+    r".{0,60}\b(?:not mine|not me|wasn'?t me|(?:i|we) (?:did(?:n'?t| not)|never)|(?:i|we) (?:do|did)(?:n'?t| not)"
+    r" recogni[sz]e)\b",
     # Someone who should have lost access kept it: "my former employee still has admin access".
     r"\b(?:former|ex|old|fired|terminated) (?:employee|colleague|coworker|co-worker|admin|administrator|member|staff)"
     r"\b.{0,40}\b(?:still|kept|keeps)\b.{0,20}\baccess\b",
@@ -204,9 +207,14 @@ _FAILURE = _any(
     r"\b(?:disappear\w*|vanish\w*|losing|(?:super|very|really|so|too) slow|slow(?:ly)? (?:to|today|now)|takes? forever"
     r"|keeps? (?:crashing|freezing|disappearing|failing|logging me out))\b",
     r"\b(?:no funciona|ne (?:fonctionne|marche) (?:pas|plus)|funktioniert nicht|nao funciona|non funziona)\b",
+    r"\b(?:no (?:puedo|podemos|me deja|carga|llega|llegan)|nao (?:consigo|conseguimos|carrega|chega|chegam)"
+    r"|je n'?(?:arrive|arrivons) pas|(?:geht|klappt|ladt|lauft) (?:nicht|nichts)|non (?:riesco|carica|arriva))\b",
+    r"\b(?:error|errores|erro|erreur|fehler|errore|se cuelga|trava|travou|plante|absturz|sturzt ab)\b",
 )
 _PERSISTENCE = _any(
-    r"\b(?:still|again|persists?|even after|no luck|not just me|same (?:error|problem|issue|thing|result))\b",
+    # "thanks again" thanks once more: nothing persists in it.
+    r"\b(?:still|(?<!thanks )(?<!thank you )again|persists?|even after|no luck|not just me"
+    r"|same (?:error|problem|issue|thing|result))\b",
     r"\btried (?:that|this|it|everything|again|all|restarting|reinstalling|refreshing|clearing|logging|another"
     r"|a different|both|several)\b",
     r"\bdid(?:n'?t| not) (?:help|work|fix)\b|\bdoes(?:n'?t| not) help\b|\bnothing (?:works|worked|helps|helped)\b",
@@ -223,13 +231,21 @@ _PERSISTENCE = _any(
     r"|updated|enabled)\b",
     r"\b(?:everyone|everybody|nobody|no one|all of us|all our users|all my users)\b",
     r"\b(?:todavia|sigue|toujours|encore|immer noch|ainda|ancora)\b",
+    r"\b(?:ya (?:lo )?(?:probe|intente|reinicie|reinstale)|ja (?:tentei|testei|reiniciei|reinstalei)"
+    r"|deja (?:essaye|redemarre|reinstalle)|schon (?:versucht|probiert|neu gestartet)|gia provato)\b",
+    r"\bdesde (?:ayer|ontem|esta manana|esta manha|hace|ha)\b|\bdepuis (?:hier|ce matin|des heures)\b"
+    r"|\bseit (?:gestern|heute morgen|stunden)\b|\bda ieri\b",
+    r"\b(?:el mismo|o mesmo|le meme|das gleiche|dasselbe|lo stesso) (?:problema|error|erro|probleme|problem|errore"
+    r"|fehler|loop|bucle)\b|\bmismo problema\b|\bmesmo problema\b",
 )
 
 
 # --- Matching -----------------------------------------------------------------------------------------
 
 
-def _category_match(category: Category, text: str, earlier: Sequence[str]) -> str | None:
+def _category_match(
+    category: Category, text: str, earlier: Sequence[str], failure_by_meaning: str | None
+) -> str | None:
     if category == Category.ACCOUNT_SECURITY:
         found = _SECURITY.search(text)
         return found.group(0) if found and not _SECURITY_HYPOTHETICAL.search(text) else None
@@ -245,13 +261,19 @@ def _category_match(category: Category, text: str, earlier: Sequence[str]) -> st
         if asked and _ASKED_OF_US.search(text) and not _HOW_TO.search(text):
             return asked.group(0)
         return None
+    return _persisting_failure(text, earlier, failure_by_meaning)
+
+
+def _persisting_failure(text: str, earlier: Sequence[str], failure_by_meaning: str | None) -> str | None:
     persistence = _PERSISTENCE.search(text)
     if persistence is None:
         return None
     failure = _FAILURE.search(text)
-    if failure is None and not any(_FAILURE.search(message) for message in earlier):
-        return None
-    return f"{failure.group(0)} … {persistence.group(0)}" if failure else persistence.group(0)
+    if failure is not None:
+        return f"{failure.group(0)} … {persistence.group(0)}"
+    if any(_FAILURE.search(message) for message in earlier):
+        return persistence.group(0)
+    return f"{failure_by_meaning} … {persistence.group(0)}" if failure_by_meaning else None
 
 
 _CATEGORY_BY_NAME = {_normalised(category.value): category for category in Category}
@@ -270,20 +292,24 @@ def category_entry(topics: Iterable[object], category: str) -> str | None:
     return None
 
 
-def human_only_topic(text: str, topics: Iterable[object], *, earlier: Sequence[str] = ()) -> TopicMatch | None:
+def human_only_topic(
+    text: str, topics: Iterable[object], *, earlier: Sequence[str] = (), failure_by_meaning: str | None = None
+) -> TopicMatch | None:
     """The first of ``topics`` (the agent's setting, in order) that the user's message is about.
 
     ``earlier`` holds the user's previous messages in the conversation, most recent last: a persisting
-    failure may have been described there. Entries that are not non-blank strings are ignored.
+    failure may have been described there. ``failure_by_meaning``, when given, says (in a few words) that the
+    meaning of the message or of an earlier one reports a failure the patterns have no words for
+    (``failure_unworded``). Entries that are not non-blank strings are ignored.
     """
     normalised = _normalised(text)
-    earlier_normalised = [_normalised(message) for message in earlier[-3:]]
+    earlier_normalised = [_normalised(message) for message in earlier[-EARLIER_READ:]]
     for topic in topics:
         if not isinstance(topic, str) or not topic.strip():
             continue
         category = _CATEGORY_BY_NAME.get(_normalised(topic))
         if category is not None:
-            words = _category_match(category, normalised, earlier_normalised)
+            words = _category_match(category, normalised, earlier_normalised, failure_by_meaning)
         else:
             pattern = _phrase_pattern(topic)
             found = pattern.search(normalised) if pattern else None
@@ -291,3 +317,21 @@ def human_only_topic(text: str, topics: Iterable[object], *, earlier: Sequence[s
         if words is not None:
             return TopicMatch(topic=topic.strip(), words=words)
     return None
+
+
+def failure_unworded(text: str, topics: Iterable[object], *, earlier: Sequence[str] = ()) -> bool:
+    """Whether only the messages' meaning can still tell if this one is about a persisting failure: the
+    persisting-problem category is on, the message says something persists ("still", "tried everything",
+    "everyone in the office"), and neither it nor the last ``EARLIER_READ`` earlier messages tell a failure in
+    words the patterns know ("every click takes 10 seconds")."""
+    if category_entry(topics, Category.PERSISTENT_PROBLEM) is None:
+        return False
+    normalised = _normalised(text)
+    if _PERSISTENCE.search(normalised) is None or _FAILURE.search(normalised) is not None:
+        return False
+    return not any(_FAILURE.search(_normalised(message)) for message in earlier[-EARLIER_READ:])
+
+
+def reports_failure_in_words(text: str) -> bool:
+    """Whether the message tells of a failure in words the patterns know ("won't load", "crashes", "error")."""
+    return _FAILURE.search(_normalised(text)) is not None

@@ -22,6 +22,8 @@ Targets: precision and recall >= 0.95, exact turn >= 0.85; the exit status is 1 
     .venv/bin/python bench/conversations.py                  # SQLite in a temporary directory
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/halo_bench_conversations .venv/bin/python bench/conversations.py
     # --conversations PATH  --articles PATH (a help center in the zulip-help format)  --verbose (transcripts)
+    # --vector-cache FILE: a pack of the passages' vectors (bench/vector_pack.py), e.g.
+    #   bench/data/zulip-help/vectors.npz for Zulip's help center, instead of embedding it again
 
 It also sends every message of the labelled request-for-a-human sets (``tests/escalation/data/
 human_requests.txt`` and its held-out twin) as the first message of a conversation of its own and counts a
@@ -425,9 +427,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--conversations", type=Path, default=CONVERSATIONS)
     parser.add_argument("--articles", type=Path, default=ZULIP_ARTICLES)
     parser.add_argument("--verbose", action="store_true", help="print every transcript")
+    parser.add_argument("--vector-cache", type=Path, help="a pack of passage vectors (.npz) kept between runs")
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="halo-bench-conversations-") as data_dir:
         _setup_django(Path(data_dir))
+        if options.vector_cache:
+            from bench.vector_pack import vector_cache_use
+
+            vector_cache_use(options.vector_cache)
         from django.db import connection
         from rest_framework.test import APIClient
 

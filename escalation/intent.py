@@ -361,7 +361,11 @@ _VERB_OPENERS = _set("i we you to please pls plz can could may would will just l
 _TO = _set("to with a con com para mit avec au zu")
 _MODALS = _set("can could may might will would")
 _BEFORE_HELP = _set("to please just pls plz come and who that can could will would")
-_BEFORE_TALK = _set("that who whom i we can could may might con com quien quem pueda puedo possa posso ich kann bitte")
+# Between a person and the verb: "a human I can talk to", "con quien pueda hablar", "mit einem Mitarbeiter von
+# Ihnen sprechen" (German puts the verb last, after who the person belongs to).
+_BEFORE_TALK = _set(
+    "that who whom i we can could may might con com quien quem pueda puedo possa posso ich kann bitte von ihnen euch"
+)
 _WANT_LINK = _LINK | _set("talk speak answer reply response callback deal work")
 _PRESENT = _set("there here around available online")
 _URGING = _set("please pls plz now asap urgent urgently bitte svp stp sofort subito ahora maintenant jetzt agora")

@@ -27,6 +27,7 @@ from agents.knowledge.search import (
     SearchMode,
     knowledge_lookup,
     knowledge_search,
+    message_vectors,
     question_stemmer,
     term_weight,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "knowledge_search",
     "knowledge_settings_save",
     "knowledge_unindex",
+    "message_vectors",
     "query_coverage",
     "query_terms",
     "question_stemmer",

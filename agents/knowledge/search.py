@@ -16,7 +16,7 @@ few milliseconds of one core.
 
 import heapq
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -138,23 +138,41 @@ def _best_section(snapshot: Snapshot, article_id: int, score: Callable[[int], fl
     return max(sections, key=lambda row: (score(row.pk), -row.pk))
 
 
-def _question_vector(snapshot: Snapshot, text: str) -> np.ndarray | None:
-    """The question's vector from the model that embedded the workspace's passages; None (search by words)
-    when the workspace has no vectors, the model is not here, or a remote endpoint fails to answer in time."""
+def _question_vectors(snapshot: Snapshot, texts: Sequence[str]) -> np.ndarray | None:
+    """The texts' vectors (one row each, embedded as questions) from the model that embedded the workspace's
+    passages; None (search by words) when the workspace has no vectors, the model is not here, or a remote
+    endpoint fails to answer in time."""
     if not len(snapshot.vector_ids):
         return None  # the model is loaded (or called) only for a workspace that has vectors
     embedder = snapshot.embedding.embedder()
     if embedder is None or embedder.model_id != snapshot.vector_model:
         return None
     try:
-        vector: np.ndarray = embedder.embed([text], query=True)[0]
+        vectors: np.ndarray = embedder.embed(list(texts), query=True)
     except EmbeddingFailed as error:
         logger.warning("knowledge search by words only for workspace %s: %s", snapshot.workspace_id, error)
         return None
-    if vector.shape != snapshot.vectors.shape[1:]:
+    if vectors.shape[1:] != snapshot.vectors.shape[1:]:
         logger.warning("knowledge search by words only for workspace %s: vector size changed", snapshot.workspace_id)
         return None
-    return vector
+    return vectors
+
+
+def _question_vector(snapshot: Snapshot, text: str) -> np.ndarray | None:
+    vectors = _question_vectors(snapshot, [text])
+    return None if vectors is None else vectors[0]
+
+
+def message_vectors(*, workspace: Workspace, texts: Sequence[str]) -> tuple[str, np.ndarray] | None:
+    """The vectors of chat messages (one row each) and the model that made them, as ``knowledge_lookup`` embeds
+    a question, for what reads a message's meaning besides search; None when the workspace searches by words
+    alone."""
+    if not texts:
+        return None
+    # Only the model matters here, so the process's snapshot serves even if a newer version exists.
+    snapshot = snapshot_cached(workspace_id=workspace.pk) or snapshot_load(workspace_id=workspace.pk)
+    vectors = _question_vectors(snapshot, texts)
+    return None if vectors is None else (snapshot.vector_model, vectors)
 
 
 def knowledge_lookup(*, workspace: Workspace, text: str, limit: int = 3) -> KnowledgeResult:

@@ -19,12 +19,16 @@ from agents.dialogue import SmallTalk, is_follow_up, search_query, small_talk
         ("good to know, thanks", SmallTalk.THANKS),
         ("noted, will do", SmallTalk.THANKS),
         ("merci", SmallTalk.THANKS),
+        ("vale, muchas gracias", SmallTalk.THANKS),
+        ("vielen Dank!", SmallTalk.THANKS),
+        ("d'accord", SmallTalk.ACKNOWLEDGE),
         ("thanks, bye", SmallTalk.GOODBYE),
         ("lol ok bye", SmallTalk.GOODBYE),
         ("how are you?", SmallTalk.CHITCHAT),
         ("hi, how are you", SmallTalk.CHITCHAT),
         ("tell me a joke", SmallTalk.CHITCHAT),
         ("what's your name?", SmallTalk.CHITCHAT),
+        ("hey, how's your day going?", SmallTalk.CHITCHAT),
     ],
 )
 def test_small_talk_is_recognised(text: str, kind: SmallTalk) -> None:

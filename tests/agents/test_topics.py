@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from agents.topics import DEFAULT_HUMAN_ONLY_TOPICS, Category, TopicMatch, human_only_topic
+from agents.topics import (
+    DEFAULT_HUMAN_ONLY_TOPICS,
+    Category,
+    TopicMatch,
+    failure_unworded,
+    human_only_topic,
+    reports_failure_in_words,
+)
 
 CATEGORIZED = [
     (Category.ACCOUNT_SECURITY, "my account got hacked last night"),
@@ -24,6 +31,8 @@ CATEGORIZED = [
     (Category.ACCOUNT_SECURITY, "someone has been sending messages as me"),
     (Category.ACCOUNT_SECURITY, "there's a message in #general with my name on it that I never wrote"),
     (Category.ACCOUNT_SECURITY, "I can't get into my account, the recovery email was changed and it's not mine"),
+    (Category.ACCOUNT_SECURITY, "my phone number for 2fa got swapped for a number I don't recognize"),
+    (Category.ACCOUNT_SECURITY, "the password was reset last night, we never did that"),
     (Category.BILLING_DISPUTE, "you charged us twice this month"),
     (Category.BILLING_DISPUTE, "I was billed again after cancelling"),
     (Category.BILLING_DISPUTE, "there's a charge on my card I don't recognize"),
@@ -51,6 +60,10 @@ CATEGORIZED = [
     (Category.PERSISTENT_PROBLEM, "zulip has been down for everyone in our company for 2 hours"),
     (Category.PERSISTENT_PROBLEM, "I tried reinstalling and it still crashes on launch"),
     (Category.PERSISTENT_PROBLEM, "still getting error 500 after clearing the cache"),
+    (Category.PERSISTENT_PROBLEM, "no puedo subir archivos desde ayer, ya probé otro navegador"),
+    (Category.PERSISTENT_PROBLEM, "não consigo enviar mensagens, já reiniciei o app e é o mesmo problema"),
+    (Category.PERSISTENT_PROBLEM, "die Suche geht nicht, seit gestern schon, schon neu gestartet"),
+    (Category.PERSISTENT_PROBLEM, "je n'arrive pas à me connecter depuis ce matin, déjà essayé de vider le cache"),
     (Category.PERSISTENT_PROBLEM, "notifications don't work, and restarting didn't help"),
     (Category.PERSISTENT_PROBLEM, "the mobile app keeps crashing and reinstalling didn't fix it"),
     (Category.PERSISTENT_PROBLEM, "it's been 3 days and nothing arrives for anyone in our org"),
@@ -114,6 +127,27 @@ def test_a_failure_told_earlier_persists_in_a_later_message() -> None:
     match = human_only_topic("it happens even after restarting my phone", DEFAULT_HUMAN_ONLY_TOPICS, earlier=earlier)
     assert match is not None
     assert match.topic == Category.PERSISTENT_PROBLEM.value
+    assert human_only_topic("thanks again, found it", DEFAULT_HUMAN_ONLY_TOPICS, earlier=earlier) is None
+    assert human_only_topic("it crashed again", DEFAULT_HUMAN_ONLY_TOPICS, earlier=earlier) is not None
+
+
+def test_a_persisting_failure_the_patterns_have_no_words_for_is_left_to_the_messages_meaning() -> None:
+    earlier = ["every click takes ten seconds before anything happens"]
+    text = "everyone in the office has the same problem"
+    assert not reports_failure_in_words(earlier[0])
+    assert failure_unworded(text, DEFAULT_HUMAN_ONLY_TOPICS, earlier=earlier)
+    assert human_only_topic(text, DEFAULT_HUMAN_ONLY_TOPICS, earlier=earlier) is None
+    meaning = "a failure by meaning"
+    match = human_only_topic(text, DEFAULT_HUMAN_ONLY_TOPICS, earlier=earlier, failure_by_meaning=meaning)
+    assert match == TopicMatch(topic=Category.PERSISTENT_PROBLEM.value, words="a failure by meaning … everyone")
+    # Told in words, or nothing said to persist, or the category off: the meaning is not asked.
+    assert not failure_unworded("it still crashes", DEFAULT_HUMAN_ONLY_TOPICS, earlier=earlier)
+    assert not failure_unworded("it crashes", DEFAULT_HUMAN_ONLY_TOPICS, earlier=[text])
+    assert not failure_unworded(text, DEFAULT_HUMAN_ONLY_TOPICS, earlier=["the app crashes on start"])
+    assert not failure_unworded("and on my phone?", DEFAULT_HUMAN_ONLY_TOPICS, earlier=earlier)
+    assert not failure_unworded(text, ["billing dispute"], earlier=earlier)
+    # Without persistence, a failure by meaning alone is a first report: the help center may know the fix.
+    assert human_only_topic(earlier[0], DEFAULT_HUMAN_ONLY_TOPICS, failure_by_meaning="a failure by meaning") is None
 
 
 def test_the_admin_switches_categories_off_and_adds_phrases() -> None:

@@ -63,6 +63,7 @@ _PHRASES = sorted(
     + _alternatives(
         SmallTalk.GOODBYE,
         "bye|goodbye|bye bye|see you|see ya|later|have a nice day|have a good day|take care|adios|au revoir"
+        "|have a good one|have a great day|have a nice one|have a good weekend|have a great weekend|ciao"
         "|tschuss|tchau",
     )
     + _alternatives(
@@ -85,7 +86,7 @@ _PHRASE_PATTERN = re.compile(r"\b(?:" + "|".join(re.escape(phrase) for phrase, _
 _KIND = dict(_PHRASES)
 # Words that may stand around small talk without making it a question: "ok so much thanks", "oh well".
 _FILLER = frozenset(
-    re.findall(r"\w+", "so very really much a lot all now again well you and then just also yes yeah that")
+    re.findall(r"\w+", "so very really much a lot all now again well you and then just also yes yeah that anyway")
 )
 
 

@@ -88,8 +88,8 @@ _SECURITY = _any(
     r"\b(?:pretending to be|impersonat\w*) (?:me|us)\b",
     # A recovery detail changed behind the user's back: "the recovery email was changed and it's not mine".
     r"\b(?:was|were|has been|have been|got) (?:changed|reset|switched|swapped|replaced|updated|altered|modified)\b"
-    r".{0,60}\b(?:not mine|not me|wasn'?t me|(?:i|we) (?:did(?:n'?t| not)|never)|(?:i|we) (?:do|did)(?:n'?t| not)"
-    r" recogni[sz]e)\b",
+    r".{0,60}\b(?:not mine|not me|wasn'?t me|(?:i|we)(?:'ve| have)? (?:\w+ )?(?:did(?:n'?t| not)|never)"
+    r"|(?:i|we) (?:do|did)(?:n'?t| not) recogni[sz]e)\b",
     # Someone who should have lost access kept it: "my former employee still has admin access".
     r"\b(?:former|ex|old|fired|terminated) (?:employee|colleague|coworker|co-worker|admin|administrator|member|staff)"
     r"\b.{0,40}\b(?:still|kept|keeps)\b.{0,20}\baccess\b",
@@ -175,6 +175,11 @@ _ACCOUNT_DELETION = re.compile(
     r"\b(?:delete|close|cancel|erase|remove|terminate)\b (?:my|our) "
     r"(?:account|organization|organisation|org|workspace)\b"
 )
+# What is tied to the user, to be gone from our side: "I want everything tied to me wiped from your servers".
+_ERASURE = re.compile(
+    r"\b(?:delete|deleted|erase|erased|remove|removed|wipe|wiped|purge|purged|scrub|scrubbed)\b.{0,40}"
+    r"\b(?:from|off) (?:your|the company'?s|zulip'?s) (?:servers?|systems?|databases?|records|platform)\b"
+)
 # The personal data we hold, asked for: "I need a copy of all the personal data you have on me".
 _DATA_ACCESS = re.compile(
     r"\b(?:copy|export|all)\b.{0,30}\bpersonal (?:data|information|info)\b.{0,20}\byou (?:have|hold|store"
@@ -182,7 +187,7 @@ _DATA_ACCESS = re.compile(
 )
 _ASKED_OF_US = _any(
     r"\b(?:please|pls|plz|kindly)\b",
-    r"\b(?:i|we) (?:want|need|demand|request|would like|'d like) (?:you to |zulip to )?",
+    r"\b(?:i|we)(?: want| need| demand| request| would like|'d like) (?:you to |zulip to )?",
     r"\b(?:can|could|would|will) you\b",
     r"\bi'?m requesting\b",
 )
@@ -207,7 +212,8 @@ _FAILURE = _any(
     r"\b(?:disappear\w*|vanish\w*|losing|(?:super|very|really|so|too) slow|slow(?:ly)? (?:to|today|now)|takes? forever"
     r"|keeps? (?:crashing|freezing|disappearing|failing|logging me out))\b",
     r"\b(?:no funciona|ne (?:fonctionne|marche) (?:pas|plus)|funktioniert nicht|nao funciona|non funziona)\b",
-    r"\b(?:no (?:puedo|podemos|me deja|carga|llega|llegan)|nao (?:consigo|conseguimos|carrega|chega|chegam)"
+    r"\b(?:no (?:puedo|podemos|me deja|carga|llega|llegan|(?:me |nos )?(?:devuelve|muestra|aparece|aparecen|sale"
+    r"|salen|encuentra))|nao (?:consigo|conseguimos|carrega|chega|chegam|(?:me )?(?:mostra|aparece|aparecem|acha))"
     r"|je n'?(?:arrive|arrivons) pas|(?:geht|klappt|ladt|lauft) (?:nicht|nichts)|non (?:riesco|carica|arriva))\b",
     r"\b(?:error|errores|erro|erreur|fehler|errore|se cuelga|trava|travou|plante|absturz|sturzt ab)\b",
 )
@@ -231,7 +237,7 @@ _PERSISTENCE = _any(
     r"|updated|enabled)\b",
     r"\b(?:everyone|everybody|nobody|no one|all of us|all our users|all my users)\b",
     r"\b(?:todavia|sigue|toujours|encore|immer noch|ainda|ancora)\b",
-    r"\b(?:ya (?:lo )?(?:probe|intente|reinicie|reinstale)|ja (?:tentei|testei|reiniciei|reinstalei)"
+    r"\b(?:ya (?:lo )?(?:probe|intente|reinicie|reinstale|recargue|borre)|ja (?:tentei|testei|reiniciei|reinstalei)"
     r"|deja (?:essaye|redemarre|reinstalle)|schon (?:versucht|probiert|neu gestartet)|gia provato)\b",
     r"\bdesde (?:ayer|ontem|esta manana|esta manha|hace|ha)\b|\bdepuis (?:hier|ce matin|des heures)\b"
     r"|\bseit (?:gestern|heute morgen|stunden)\b|\bda ieri\b",
@@ -256,7 +262,7 @@ def _category_match(
         found = _LEGAL.search(text)
         if found:
             return found.group(0)
-        asked = _ACCOUNT_DELETION.search(text) or _DATA_ACCESS.search(text)
+        asked = _ACCOUNT_DELETION.search(text) or _DATA_ACCESS.search(text) or _ERASURE.search(text)
         # "please delete my account" asks us to act; "how do I delete my account?" is a help-center question.
         if asked and _ASKED_OF_US.search(text) and not _HOW_TO.search(text):
             return asked.group(0)

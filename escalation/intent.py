@@ -120,7 +120,7 @@ _LEXICON: dict[str, Kind] = {
     **_words(
         Kind.TALK,
         "talk speak chat converse talking speaking chatting hablar hablo hable platicar conversar parler "
-        "parle discuter sprechen spreche reden rede telefonieren falar falo fale parlare parlo",
+        "parle discuter sprechen spreche reden rede besprechen bespreche telefonieren falar falo fale parlare parlo",
     ),
     **_words(
         Kind.TRANSFER,

@@ -24,6 +24,7 @@ from agents.dialogue import SmallTalk, is_follow_up, search_query, small_talk
         ("d'accord", SmallTalk.ACKNOWLEDGE),
         ("thanks, bye", SmallTalk.GOODBYE),
         ("lol ok bye", SmallTalk.GOODBYE),
+        ("anyway have a good one", SmallTalk.GOODBYE),
         ("how are you?", SmallTalk.CHITCHAT),
         ("hi, how are you", SmallTalk.CHITCHAT),
         ("tell me a joke", SmallTalk.CHITCHAT),

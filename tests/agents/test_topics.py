@@ -57,6 +57,9 @@ CATEGORIZED = [
     (Category.LEGAL_OR_PRIVACY, "Please cancel my account at the end of this month."),
     (Category.LEGAL_OR_PRIVACY, "this is a DMCA notice"),
     (Category.LEGAL_OR_PRIVACY, "I need a copy of all the personal data you have on me"),
+    (Category.LEGAL_OR_PRIVACY, "I'd like everything you have on me purged from your systems"),
+    (Category.ACCOUNT_SECURITY, "my email was changed to an address I've never seen, I definitely didn't do that"),
+    (Category.PERSISTENT_PROBLEM, "la búsqueda no me devuelve nada desde esta mañana, ya recargué la página"),
     (Category.PERSISTENT_PROBLEM, "zulip has been down for everyone in our company for 2 hours"),
     (Category.PERSISTENT_PROBLEM, "I tried reinstalling and it still crashes on launch"),
     (Category.PERSISTENT_PROBLEM, "still getting error 500 after clearing the cache"),
@@ -73,6 +76,8 @@ CATEGORIZED = [
 ]
 
 ANSWERED_BY_THE_HELP_CENTER = [
+    "how do I delete my uploads from your servers?",
+    "are deleted messages removed from your servers?",
     "how do I protect my account from being hacked?",
     "what should I do if my account is compromised?",
     "how do I see which devices are logged in",

@@ -57,6 +57,7 @@ _PHRASES = sorted(
         "|that's what i needed|that's exactly what i needed|that's it|for the help|for your help|for explaining"
         "|for the help earlier|good to know|noted|will do|fair enough|no worries|that answers it"
         "|that answers my question|i'll try that|i'll give it a try|gracias|merci|danke|obrigado|obrigada|grazie"
+        "|that fixed it|fixed it|that sorted it|that sorted it out|sorted it out|sorted|works again|working again"
         "|muchas gracias|merci beaucoup|danke schon|vielen dank|muito obrigado|muito obrigada|valeu|perfecto|genial"
         "|parfait|super|prima|perfeito",
     )

@@ -151,11 +151,13 @@ def _persisting_failure_by_meaning(
 ) -> TopicMatch | None:
     """A persisting failure told in words the patterns do not know: the message says the problem persists and
     the meaning of one of the last earlier messages reports a failure. Only earlier messages are read so: a
-    message that says something persists ("it's still the same") reads like a failure report by itself.
-    Embeds those few messages, only for a message that says something persists."""
-    if not earlier or not failure_unworded(text, topics, earlier=earlier):
+    message that says something persists ("it's still the same") reads like a failure report by itself; and
+    small talk among them is not ("thanks, that fixed it!" reads like one too). Embeds those few messages,
+    only for a message that says something persists."""
+    told = [message for message in earlier[-EARLIER_READ:] if small_talk(message) is None]
+    if not told or not failure_unworded(text, topics, earlier=earlier):
         return None
-    found = message_vectors(workspace=workspace, texts=earlier[-EARLIER_READ:])
+    found = message_vectors(workspace=workspace, texts=told)
     chance = failure_by_meaning(found[1], embedding_model=found[0]) if found is not None else None
     if chance is None:
         return None

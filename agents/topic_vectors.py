@@ -45,6 +45,11 @@ _HOW_TO = re.compile(
 )
 
 
+# Fewer words than this name a subject ("question about our invoices") rather than tell what happened; the
+# word patterns read the short ones that do ("I was charged twice").
+MIN_WORDS = 5
+
+
 def asks_how(text: str) -> bool:
     """A question the help center answers: it opens with "how", "where", "can I", "is there", "will my"…
     ("will you delete my data?" asks us to act)."""
@@ -96,11 +101,12 @@ def topic_model() -> TopicModel:
 
 def topic_by_meaning(text: str, vector: np.ndarray | None, *, embedding_model: str) -> tuple[str, float] | None:
     """The human-only topic of the message ``text`` from its vector (``embedding_model`` made it) and its chance,
-    or None: none, a how-to question, or no vector of the model this was fitted on."""
+    or None: none, a how-to question, a message too short to tell a problem, or no vector of the model this
+    was fitted on."""
     model = topic_model()
     if vector is None or embedding_model != model.embedding_model or vector.shape != model.weights.shape[1:]:
         return None
-    return None if asks_how(text) else model.topic(vector)
+    return None if asks_how(text) or len(text.split()) < MIN_WORDS else model.topic(vector)
 
 
 def failure_by_meaning(vectors: np.ndarray, *, embedding_model: str) -> float | None:

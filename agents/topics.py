@@ -95,6 +95,9 @@ _SECURITY = _any(
     r"\b.{0,40}\b(?:still|kept|keeps)\b.{0,20}\baccess\b",
     r"\b(?:messages?|posts?)\b.{0,40}\b(?:i|we) (?:did|do)(?:n'?t| not) (?:send|write|post)\b",
     r"\b(?:messages?|posts?)\b.{0,60}\b(?:i|we) never (?:sent|wrote|posted)\b",
+    # Told first, denied after: "messages went out from my account at 2am … I was asleep. I did not write those".
+    r"\b(?:messages?|posts?)\b.{0,30}\bfrom my account\b.{0,160}\b(?:i|we) (?:did(?:n'?t| not)|never) (?:send|sent"
+    r"|write|wrote|post|posted)\b",
     r"\b(?:i|we) (?:did|do)(?:n'?t| not) (?:send|write|post)\b.{0,40}\bfrom my account\b",
     r"\b(?:hackeado|hackeada|hackearon|pirate|piratee|gehackt|invadida|invadiram|hackerato)\b",
 )
@@ -224,6 +227,7 @@ _PERSISTENCE = _any(
     r"\btried (?:that|this|it|everything|again|all|restarting|reinstalling|refreshing|clearing|logging|another"
     r"|a different|both|several)\b",
     r"\bdid(?:n'?t| not) (?:help|work|fix)\b|\bdoes(?:n'?t| not) help\b|\bnothing (?:works|worked|helps|helped)\b",
+    r"\b(?:does|did|do|changes|changed) nothing\b|\bmade no difference\b|\bno difference\b",
     r"\b(?:that|this) (?:does|did)(?:n'?t| not) (?:work|help|fix)\b",
     r"\b(?:reinstall\w*|restart\w*|rebooted|cleared? (?:the |my )?cache|logged out and (?:back )?in)\b",
     r"\bsince (?:yesterday|this morning|last|monday|tuesday|wednesday|thursday|friday|saturday|sunday|\d)",

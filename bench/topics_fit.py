@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from agents.topic_vectors import asks_how  # noqa: E402
+from agents.topic_vectors import MIN_WORDS, asks_how  # noqa: E402
 from agents.topics import reports_failure_in_words  # noqa: E402
 
 EXAMPLES = ROOT / "bench" / "data" / "human-only-topics.json"
@@ -150,7 +150,8 @@ def chances_of(x: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarr
 
 
 def cross_validated(x: np.ndarray, y: np.ndarray, texts: list[str]) -> np.ndarray:
-    """Each example's chances from a model fitted without it (how-to questions: none, as in the product)."""
+    """Each example's chances from a model fitted without it (how-to questions and messages too short to tell
+    a problem: none, as in the product)."""
     order = np.random.default_rng(0).permutation(len(y))
     chances = np.zeros((len(y), len(CLASSES)))
     for fold in range(FOLDS):
@@ -159,7 +160,7 @@ def cross_validated(x: np.ndarray, y: np.ndarray, texts: list[str]) -> np.ndarra
         weights, bias = fit(x[kept], y[kept])
         chances[held] = chances_of(x[held], weights, bias)
     for index, text in enumerate(texts):
-        if asks_how(text):
+        if asks_how(text) or len(text.split()) < MIN_WORDS:
             chances[index] = np.eye(len(CLASSES))[0]
     return chances
 

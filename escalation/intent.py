@@ -106,7 +106,7 @@ _LEXICON: dict[str, Kind] = {
         Kind.PERSON,
         "human humans hooman hoomans person persons agent agents representative representatives rep reps "
         "operator operators staff employee employees supervisor manager managers developer developers "
-        "engineer engineers dev devs callback "
+        "engineer engineers dev devs callback colleague colleagues "
         # Spanish, Portuguese, Italian
         "humano humanos humana persona personas agente agentes representante operador operadora asesor "
         "asesora ejecutivo pessoa pessoas atendente atendentes operatore operatrice umano "
@@ -243,6 +243,8 @@ _EXPRESSIONS: tuple[tuple[str, str, Kind], ...] = (
     ("get back", "reply", Kind.HELP),
     ("walk me through", "help|me", Kind.HELP),
     ("walk us through", "help|us", Kind.HELP),
+    ("walk me thru", "help|me", Kind.HELP),
+    ("walk us thru", "help|us", Kind.HELP),
     ("one of your", "your", Kind.OTHER),
     ("one of your team", "your team", Kind.SUPPORT),
     ("follow up", "reply", Kind.HELP),
@@ -360,13 +362,20 @@ _CONTACT_VERBS = _set("contact reach")
 _VERB_OPENERS = _set("i we you to please pls plz can could may would will just let me and or how")
 _TO = _set("to with a con com para mit avec au zu")
 _MODALS = _set("can could may might will would")
-_BEFORE_HELP = _set("to please just pls plz come and who that can could will would")
+_BEFORE_HELP = _set(
+    "to please just pls plz come and who that can could will would actually actual really maybe possibly kindly"
+)
+_THEIR_PLACES = _set("end side company team staff firm office")
 # Between a person and the verb: "a human I can talk to", "con quien pueda hablar", "mit einem Mitarbeiter von
 # Ihnen sprechen" (German puts the verb last, after who the person belongs to).
 _BEFORE_TALK = _set(
     "that who whom i we can could may might con com quien quem pueda puedo possa posso ich kann bitte von ihnen euch"
 )
-_WANT_LINK = _LINK | _set("talk speak answer reply response callback deal work")
+# "I'd rather explain this to a person", "prefiero explicárselo a una persona".
+_WANT_LINK = _LINK | _set(
+    "talk speak answer reply response callback deal work go discuss explain explicar explicarselo explicarle expliquer "
+    "erklaren explicar explica"
+)
 _PRESENT = _set("there here around available online")
 _URGING = _set("please pls plz now asap urgent urgently bitte svp stp sofort subito ahora maintenant jetzt agora")
 _GOOD = _set("great good nice helpful better best ideal appreciated awesome perfect lovely")
@@ -761,9 +770,18 @@ def _get_asks(texts: list[str], i: int) -> bool:
     return True
 
 
+def _their_side_after(texts: list[str], i: int) -> int:
+    """The last word of "on your end", "from your company", "at your side" right after the person at ``i``
+    (``i`` itself when there is none): it says whose the person is, not what they should do."""
+    after = texts[i + 1 : i + 4]
+    their_side = len(after) == 3 and after[0] in ("on", "from", "at") and after[1] in ("your", "ur")
+    return i + 3 if their_side and after[2] in _THEIR_PLACES else i
+
+
 def _person_asked_at(words: list[_Word], texts: list[str], i: int) -> tuple[Rule, int, int] | None:
-    # A person asked to do something: "can someone look at this?", "please have an agent call me".
-    j = _reach(words, i, (Kind.HELP, Kind.REACH), _BEFORE_HELP, limit=3)
+    # A person asked to do something: "can someone look at this?", "please have an agent call me", "is there
+    # someone on your end who could walk me through it?".
+    j = _reach(words, _their_side_after(texts, i), (Kind.HELP, Kind.REACH), _BEFORE_HELP, limit=4)
     if j is not None and _in_request_frame(words, i):
         return Rule.PERSON_HELPS, i, j
     # "is there a human I can talk to", "mit einem Menschen sprechen", "con quien pueda hablar"

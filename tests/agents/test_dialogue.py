@@ -20,6 +20,7 @@ from agents.dialogue import SmallTalk, is_follow_up, search_query, small_talk
         ("noted, will do", SmallTalk.THANKS),
         ("merci", SmallTalk.THANKS),
         ("vale, muchas gracias", SmallTalk.THANKS),
+        ("thanks, that sorted it out", SmallTalk.THANKS),
         ("vielen Dank!", SmallTalk.THANKS),
         ("d'accord", SmallTalk.ACKNOWLEDGE),
         ("thanks, bye", SmallTalk.GOODBYE),

@@ -60,6 +60,12 @@ CATEGORIZED = [
     (Category.LEGAL_OR_PRIVACY, "I'd like everything you have on me purged from your systems"),
     (Category.ACCOUNT_SECURITY, "my email was changed to an address I've never seen, I definitely didn't do that"),
     (Category.PERSISTENT_PROBLEM, "la búsqueda no me devuelve nada desde esta mañana, ya recargué la página"),
+    (Category.PERSISTENT_PROBLEM, "the export keeps failing and clicking retry does nothing"),
+    (
+        Category.ACCOUNT_SECURITY,
+        "a message went out from my account to the whole #sales channel at 4am asking for gift cards. I was not"
+        " even awake. I didn't write that",
+    ),
     (Category.PERSISTENT_PROBLEM, "zulip has been down for everyone in our company for 2 hours"),
     (Category.PERSISTENT_PROBLEM, "I tried reinstalling and it still crashes on launch"),
     (Category.PERSISTENT_PROBLEM, "still getting error 500 after clearing the cache"),

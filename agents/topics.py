@@ -93,11 +93,11 @@ _SECURITY = _any(
     # Someone who should have lost access kept it: "my former employee still has admin access".
     r"\b(?:former|ex|old|fired|terminated) (?:employee|colleague|coworker|co-worker|admin|administrator|member|staff)"
     r"\b.{0,40}\b(?:still|kept|keeps)\b.{0,20}\baccess\b",
-    r"\b(?:messages?|posts?)\b.{0,40}\b(?:i|we) (?:did|do)(?:n'?t| not) (?:send|write|post)\b",
-    r"\b(?:messages?|posts?)\b.{0,60}\b(?:i|we) never (?:sent|wrote|posted)\b",
+    r"\b(?:messages?|posts?|dms?|direct messages?)\b.{0,40}\b(?:i|we) (?:did|do)(?:n'?t| not) (?:send|write|post)\b",
+    r"\b(?:messages?|posts?|dms?|direct messages?)\b.{0,60}\b(?:i|we) never (?:sent|wrote|posted)\b",
     # Told first, denied after: "messages went out from my account at 2am … I was asleep. I did not write those".
-    r"\b(?:messages?|posts?)\b.{0,30}\bfrom my account\b.{0,160}\b(?:i|we) (?:did(?:n'?t| not)|never) (?:send|sent"
-    r"|write|wrote|post|posted)\b",
+    r"\b(?:messages?|posts?|dms?|direct messages?)\b.{0,30}\bfrom my account\b.{0,160}"
+    r"\b(?:i|we) (?:did(?:n'?t| not)|never) (?:send|sent|write|wrote|post|posted)\b",
     r"\b(?:i|we) (?:did|do)(?:n'?t| not) (?:send|write|post)\b.{0,40}\bfrom my account\b",
     r"\b(?:hackeado|hackeada|hackearon|pirate|piratee|gehackt|invadida|invadiram|hackerato)\b",
 )
@@ -230,7 +230,8 @@ _PERSISTENCE = _any(
     r"\b(?:does|did|do|changes|changed) nothing\b|\bmade no difference\b|\bno difference\b",
     r"\b(?:that|this) (?:does|did)(?:n'?t| not) (?:work|help|fix)\b",
     r"\b(?:reinstall\w*|restart\w*|rebooted|cleared? (?:the |my )?cache|logged out and (?:back )?in)\b",
-    r"\bsince (?:yesterday|this morning|last|monday|tuesday|wednesday|thursday|friday|saturday|sunday|\d)",
+    r"\bsince (?:around |about |roughly |like )?(?:yesterday|this morning|last|monday|tuesday|wednesday|thursday"
+    r"|friday|saturday|sunday|\d)",
     r"\bfor (?:hours|days|weeks|a week|a day|\d+ (?:hours|days|weeks))\b",
     r"\b(?:been|over|for) (?:\d+|two|three|four|five|six|several|a few|many) (?:hours|days|weeks)\b",
     r"\b(?:anyone|anybody) (?:in|on|at) (?:my|our) (?:team|org|organization|organisation|company|office|school)\b",

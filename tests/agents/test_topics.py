@@ -61,6 +61,8 @@ CATEGORIZED = [
     (Category.ACCOUNT_SECURITY, "my email was changed to an address I've never seen, I definitely didn't do that"),
     (Category.PERSISTENT_PROBLEM, "la búsqueda no me devuelve nada desde esta mañana, ya recargué la página"),
     (Category.PERSISTENT_PROBLEM, "the export keeps failing and clicking retry does nothing"),
+    (Category.PERSISTENT_PROBLEM, "the mobile app shows an error and nobody on our team can log in since around 8"),
+    (Category.ACCOUNT_SECURITY, "there are direct messages from me to our CFO that I never sent"),
     (
         Category.ACCOUNT_SECURITY,
         "a message went out from my account to the whole #sales channel at 4am asking for gift cards. I was not"

@@ -170,7 +170,7 @@ def message_vectors(*, workspace: Workspace, texts: Sequence[str]) -> tuple[str,
     if not texts:
         return None
     # Only the model matters here, so the process's snapshot serves even if a newer version exists.
-    snapshot = snapshot_cached(workspace_id=workspace.pk) or snapshot_load(workspace_id=workspace.pk)
+    snapshot = snapshot_cached(workspace_id=workspace.pk) or snapshot_current(workspace_id=workspace.pk)
     vectors = _question_vectors(snapshot, texts)
     return None if vectors is None else (snapshot.vector_model, vectors)
 

@@ -161,7 +161,13 @@ def _persisting_failure_by_meaning(
     chance = failure_by_meaning(found[1], embedding_model=found[0]) if found is not None else None
     if chance is None:
         return None
-    return human_only_topic(text, topics, earlier=earlier, failure_by_meaning=f"a failure by meaning, {chance:.2f}")
+    return human_only_topic(
+        text,
+        topics,
+        earlier=earlier,
+        failure_by_meaning=f"a failure by meaning, {chance:.2f}",
+        company=workspace.name,
+    )
 
 
 class BuiltinResponder:
@@ -170,7 +176,7 @@ class BuiltinResponder:
         agent, text = context.agent, context.user_message
         earlier = context.earlier_user_messages
         tools: list[ToolCall] = []
-        topic = human_only_topic(text, agent.human_only_topics or [], earlier=earlier)
+        topic = human_only_topic(text, agent.human_only_topics or [], earlier=earlier, company=context.workspace.name)
         chat = small_talk(text) if topic is None else None
         if chat is not None:
             return self._result(started, SMALL_TALK_REPLIES[chat].format(name=agent.name), None, tools, [], cited=[])

@@ -17,7 +17,7 @@ Categories (their names are the entries that switch them on, and the new agent's
 - ``legal or privacy request`` — lawyers, subpoenas, court orders, copyright takedowns, and requests to
   erase or hand over personal data (GDPR, CCPA, "delete all my data", "a copy of the personal data you
   have on me"), and asking us to close an account ("please delete my account", "can you cancel our
-  account?"). "Is Zulip GDPR compliant?" and "how do I delete my account?" are questions the help center
+  account?"). "Are you GDPR compliant?" and "how do I delete my account?" are questions the help center
   answers.
 - ``outage or bug that persists`` — the product fails and it persists: the failure is still there after
   the user tried something ("I reinstalled it and it's still blank"), for a long time ("since this
@@ -63,6 +63,12 @@ def _normalised(text: str) -> str:
     plain = "".join(char for char in folded if not unicodedata.combining(char))
     plain = plain.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
     return " ".join(plain.split())
+
+
+def _company_named(text: str, company: str) -> str:
+    """``text`` (normalised) with the company's own name (normalised) read as "your company": the patterns
+    know the company as the customer addresses it ("does Acme offer refunds?", "sue Acme")."""
+    return re.sub(rf"\b{re.escape(company)}\b", "your company", text) if company else text
 
 
 def _any(*patterns: str) -> re.Pattern[str]:
@@ -148,7 +154,7 @@ _BILLING = _any(
 )
 _BILLING_QUESTION = _any(
     r"\brefund policy\b",
-    r"\b(?:do|does) (?:you|zulip|it) (?:offer|give|provide|do) refunds\b",
+    r"\b(?:do|does) (?:you|your company|it) (?:offer|give|provide|do) refunds\b",
     r"\bhow do refunds work\b",
     r"\b(?:will|would) (?:i|we) (?:still )?be (?:charged|billed|invoiced)\b",
     r"\b(?:are|is) (?:\w+ )?(?:plans?|subscriptions?) refundable\b",
@@ -160,7 +166,7 @@ _LEGAL = _any(
     r"\b(?:lawyers?|attorneys?|solicitors?|legal counsel|lawsuits?|litigation|subpoena\w*|court order|warrant"
     r"|law enforcement|cease and desist|dmca|takedown notice|copyright infringement|legal action"
     r"|legal department|legal team)\b",
-    r"\b(?:sue|suing)\b (?:you|zulip|your company|them)\b",
+    r"\b(?:sue|suing)\b (?:you|your company|them)\b",
     r"\b(?:gdpr|ccpa|dsar|data subject|data protection)\b.{0,60}\b(?:request|requesting|erase|erasure|delete"
     r"|deletion|access|copy|right|demand|article)\b",
     r"\bright (?:to be forgotten|to erasure|of access|to access)\b",
@@ -181,7 +187,7 @@ _ACCOUNT_DELETION = re.compile(
 # What is tied to the user, to be gone from our side: "I want everything tied to me wiped from your servers".
 _ERASURE = re.compile(
     r"\b(?:delete|deleted|erase|erased|remove|removed|wipe|wiped|purge|purged|scrub|scrubbed)\b.{0,40}"
-    r"\b(?:from|off) (?:your|the company'?s|zulip'?s) (?:servers?|systems?|databases?|records|platform)\b"
+    r"\b(?:from|off) (?:your|(?:your|the) company'?s) (?:servers?|systems?|databases?|records|platform)\b"
 )
 # The personal data we hold, asked for: "I need a copy of all the personal data you have on me".
 _DATA_ACCESS = re.compile(
@@ -190,7 +196,7 @@ _DATA_ACCESS = re.compile(
 )
 _ASKED_OF_US = _any(
     r"\b(?:please|pls|plz|kindly)\b",
-    r"\b(?:i|we)(?: want| need| demand| request| would like|'d like) (?:you to |zulip to )?",
+    r"\b(?:i|we)(?: want| need| demand| request| would like|'d like) (?:you to |your company to )?",
     r"\b(?:can|could|would|will) you\b",
     r"\bi'?m requesting\b",
 )
@@ -304,17 +310,24 @@ def category_entry(topics: Iterable[object], category: str) -> str | None:
 
 
 def human_only_topic(
-    text: str, topics: Iterable[object], *, earlier: Sequence[str] = (), failure_by_meaning: str | None = None
+    text: str,
+    topics: Iterable[object],
+    *,
+    earlier: Sequence[str] = (),
+    failure_by_meaning: str | None = None,
+    company: str = "",
 ) -> TopicMatch | None:
     """The first of ``topics`` (the agent's setting, in order) that the user's message is about.
 
     ``earlier`` holds the user's previous messages in the conversation, most recent last: a persisting
     failure may have been described there. ``failure_by_meaning``, when given, says (in a few words) that the
     meaning of the message or of an earlier one reports a failure the patterns have no words for
-    (``failure_unworded``). Entries that are not non-blank strings are ignored.
+    (``failure_unworded``). ``company`` is the name the customer knows the company by (the workspace's); ""
+    when unknown. Entries that are not non-blank strings are ignored.
     """
-    normalised = _normalised(text)
-    earlier_normalised = [_normalised(message) for message in earlier[-EARLIER_READ:]]
+    named = _normalised(company)
+    normalised = _company_named(_normalised(text), named)
+    earlier_normalised = [_company_named(_normalised(message), named) for message in earlier[-EARLIER_READ:]]
     for topic in topics:
         if not isinstance(topic, str) or not topic.strip():
             continue

@@ -186,8 +186,9 @@ def setup(database: str, embeddings: str) -> None:
     django.setup()
 
 
-def load_help_center(articles: list[dict[str, str]]) -> Context:
-    """A workspace with the articles saved through the API, and their embedding jobs run."""
+def load_help_center(articles: list[dict[str, str]], company: str = "Zulip") -> Context:
+    """A workspace named ``company`` (the company whose help center it is) with the articles saved through
+    the API, and their embedding jobs run."""
     from io import StringIO
 
     from django.core.management import call_command
@@ -198,7 +199,7 @@ def load_help_center(articles: list[dict[str, str]]) -> Context:
 
     out = StringIO()
     call_command(
-        "create_workspace", "Bench", "--admin-email", "bench@example.com", "--admin-password", "x" * 16, stdout=out
+        "create_workspace", company, "--admin-email", "bench@example.com", "--admin-password", "x" * 16, stdout=out
     )
     created = json.loads(out.getvalue())
     client = APIClient()
@@ -291,7 +292,7 @@ def main() -> int:
     try:
         if options.embeddings == "local" and local_embedder() is None:
             raise SystemExit("--embeddings local, but the model is not installed (requirements-model.txt)")
-        context = load_help_center(articles)
+        context = load_help_center(articles, company="Acme" if options.articles == "demo" else "Zulip")
         by_url = {article["url"]: article["slug"] for article in articles}
         for path in options.questions:
             data = json.loads(path.read_text())

@@ -22,6 +22,7 @@ Targets: precision and recall >= 0.95, exact turn >= 0.85; the exit status is 1 
     .venv/bin/python bench/conversations.py                  # SQLite in a temporary directory
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/halo_bench_conversations .venv/bin/python bench/conversations.py
     # --conversations PATH  --articles PATH (a help center in the zulip-help format)  --verbose (transcripts)
+    # --company NAME: the workspace's name (default Zulip, whose help center it is)
     # --vector-cache FILE: a pack of the passages' vectors (bench/vector_pack.py), e.g.
     #   bench/data/zulip-help/vectors.npz for Zulip's help center, instead of embedding it again
 
@@ -30,8 +31,9 @@ human_requests.txt`` and its held-out twin) as the first message of a conversati
 manual handoff as "asked for a human": **handoff-intent precision and recall** through the widget API, with the
 default handoff phrases (targets 0.97 and 0.95).
 
-A fresh workspace gets the help center through the server API (``POST /api/v1/knowledge/articles``) and its
-first agent with the default settings. ``bench/answers.py`` calls ``handoff_figures(context)`` (its context
+A fresh workspace named after the company whose help center it is (``--company``, default Zulip: customers
+ask for a company by name) gets the help center through the server API (``POST /api/v1/knowledge/articles``)
+and its first agent with the default settings. ``bench/answers.py`` calls ``handoff_figures(context)`` (its context
 carries an API client, the workspace's ``app_id`` and API key) to print the same figures beside its own.
 """
 
@@ -57,6 +59,9 @@ CONVERSATIONS = ROOT / "tests" / "escalation" / "data" / "conversations.json"
 ZULIP_ARTICLES = ROOT / "bench" / "data" / "zulip-help" / "articles.json"
 HUMAN_REQUESTS = ROOT / "tests" / "escalation" / "data" / "human_requests.txt"
 HUMAN_REQUESTS_HELD_OUT = ROOT / "tests" / "escalation" / "data" / "human_requests_heldout.txt"
+# The company whose help center the conversations are played over: the workspace is named after it, as a
+# company's own Halo workspace is, and customers ask for it by name ("can someone from Zulip call me?").
+ZULIP = "Zulip"
 TARGET_PRECISION = 0.95
 TARGET_RECALL = 0.95
 TARGET_EXACT_TURN = 0.85
@@ -410,14 +415,15 @@ def _setup_django(data_dir: Path) -> None:
     call_command("migrate", verbosity=0)
 
 
-def _workspace() -> tuple[str, str]:
-    """A fresh workspace with its first agent (default settings) and an API key: (app_id, api key)."""
+def _workspace(company: str) -> tuple[str, str]:
+    """A fresh workspace named ``company`` with its first agent (default settings) and an API key: (app_id,
+    api key)."""
     from agents.services import agent_create
     from halo.models import Workspace
     from halo.services import api_key_create
 
     slug = f"bench-conversations-{int(time.time())}"
-    workspace = Workspace.objects.create(name="Bench conversations", slug=slug, allowed_origins=[])
+    workspace = Workspace.objects.create(name=company, slug=slug, allowed_origins=[])
     agent_create(workspace=workspace, name="Bench")
     return workspace.app_id, api_key_create(workspace=workspace)[1]
 
@@ -427,6 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--conversations", type=Path, default=CONVERSATIONS)
     parser.add_argument("--articles", type=Path, default=ZULIP_ARTICLES)
     parser.add_argument("--verbose", action="store_true", help="print every transcript")
+    parser.add_argument("--company", default=ZULIP, help="the workspace's name: the company the help center is for")
     parser.add_argument("--vector-cache", type=Path, help="a pack of passage vectors (.npz) kept between runs")
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="halo-bench-conversations-") as data_dir:
@@ -438,7 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from django.db import connection
         from rest_framework.test import APIClient
 
-        app_id, api_key = _workspace()
+        app_id, api_key = _workspace(options.company)
         client = APIClient()
         articles = json.loads(options.articles.read_text(encoding="utf-8"))["articles"]
         started = time.perf_counter()

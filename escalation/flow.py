@@ -207,12 +207,17 @@ def _message_receive(
 
         # The words decide first; the recent messages are read only when they do not (a yes to the teammate
         # the AI just offered) or for the responder.
-        request = human_request_of(body=body, escalation_settings=escalation_settings, offer_pending=False)
+        company = conversation.workspace.name
+        request = human_request_of(
+            body=body, escalation_settings=escalation_settings, offer_pending=False, company=company
+        )
         recent: list[Message] | None = None
         if request is None:
             recent = [] if first else messages_recent(conversation=conversation)
             if _offered_a_teammate(recent):
-                request = human_request_of(body=body, escalation_settings=escalation_settings, offer_pending=True)
+                request = human_request_of(
+                    body=body, escalation_settings=escalation_settings, offer_pending=True, company=company
+                )
         refused = request is not None and not contact_passes_escalation_filter(
             contact=conversation.contact, escalation_settings=escalation_settings, now=now
         )

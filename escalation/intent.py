@@ -30,6 +30,9 @@ account?", "I don't need a human"). The message is read as words, not as a list 
    asks who or what a person is ("who is the agent for my account?"), or asks whether the assistant is a
    person ("am I chatting with a human?").
 
+The company's own name (the workspace's, passed as ``company``) stands for its support: "can a person from
+Acme reach out?" asks as "a person from support" does, and "talk to Acme" as "talk to support".
+
 The admin's handoff phrases are matched as whole words (case, accents, punctuation and spacing ignored,
 so "talk to someone" is found in "Can I TALK to\nsomeone?" but not in "talk to someones"), and a negated
 phrase ("I don't want to talk to a human") does not count.
@@ -363,7 +366,7 @@ _VERB_OPENERS = _set("i we you to please pls plz can could may would will just l
 _TO = _set("to with a con com para mit avec au zu")
 _MODALS = _set("can could may might will would")
 _BEFORE_HELP = _set(
-    "to please just pls plz come and who that can could will would actually actual really maybe possibly kindly"
+    "to please just pls plz come and who that i we can could will would actually actual really maybe possibly kindly"
 )
 _THEIR_PLACES = _set("end side company team staff firm office")
 # Between a person and the verb: "a human I can talk to", "con quien pueda hablar", "mit einem Mitarbeiter von
@@ -494,6 +497,8 @@ _CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
 )
 _TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*|[.!?;,:()\n]")
+# The company's own name is read as this word: to its customers, the company is its support.
+_COMPANY = "support"
 _CLAUSE_BREAK = frozenset(".!?;,:()\n")
 
 
@@ -540,15 +545,24 @@ def _expression_table() -> dict[str, list[tuple[tuple[str, ...], tuple[str, ...]
 _EXPRESSION_TABLE = _expression_table()
 
 
-def _clauses(text: str) -> list[list[_Word]]:
-    """The message as clauses of classified words, expressions joined, typos corrected."""
+def _clauses(text: str, company: tuple[str, ...] = ()) -> list[list[_Word]]:
+    """The message as clauses of classified words, expressions joined, typos corrected, the company's name
+    (its words, ``company``) read as its support."""
     clauses: list[list[str]] = [[]]
-    for token in _tokens(text):
+    tokens = _tokens(text)
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if company and tokens[i : i + len(company)] == company:
+            clauses[-1].append(_COMPANY)
+            i += len(company)
+            continue
         if token in _CLAUSE_BREAK or token in _BUT:
             if clauses[-1]:
                 clauses.append([])
-            continue
-        clauses[-1].extend(_hyphenated(token))
+        else:
+            clauses[-1].extend(_hyphenated(token))
+        i += 1
     return [_classified(words) for words in clauses if words]
 
 
@@ -770,18 +784,22 @@ def _get_asks(texts: list[str], i: int) -> bool:
     return True
 
 
-def _their_side_after(texts: list[str], i: int) -> int:
-    """The last word of "on your end", "from your company", "at your side" right after the person at ``i``
-    (``i`` itself when there is none): it says whose the person is, not what they should do."""
-    after = texts[i + 1 : i + 4]
-    their_side = len(after) == 3 and after[0] in ("on", "from", "at") and after[1] in ("your", "ur")
-    return i + 3 if their_side and after[2] in _THEIR_PLACES else i
+def _their_side_after(words: list[_Word], i: int) -> int:
+    """The last word of "on your end", "from your company", "at support" right after the person at ``i`` (``i``
+    itself when there is none): it says whose the person is, not what they should do."""
+    after = words[i + 1 : i + 4]
+    if len(after) < 2 or after[0].text not in ("on", "from", "at"):
+        return i
+    if after[1].kind == Kind.SUPPORT:
+        return i + 2
+    their_side = len(after) == 3 and after[1].text in ("your", "ur") and after[2].text in _THEIR_PLACES
+    return i + 3 if their_side else i
 
 
 def _person_asked_at(words: list[_Word], texts: list[str], i: int) -> tuple[Rule, int, int] | None:
     # A person asked to do something: "can someone look at this?", "please have an agent call me", "is there
     # someone on your end who could walk me through it?".
-    j = _reach(words, _their_side_after(texts, i), (Kind.HELP, Kind.REACH), _BEFORE_HELP, limit=4)
+    j = _reach(words, _their_side_after(words, i), (Kind.HELP, Kind.REACH), _BEFORE_HELP, limit=4)
     if j is not None and _in_request_frame(words, i):
         return Rule.PERSON_HELPS, i, j
     # "is there a human I can talk to", "mit einem Menschen sprechen", "con quien pueda hablar"
@@ -929,12 +947,14 @@ def phrase_found(text: str, phrases: Iterable[str]) -> bool:
 # --- The entry point ----------------------------------------------------------------------------------
 
 
-def human_request(text: str, *, phrases: Sequence[str] = ()) -> HumanRequest | None:
-    """Whether the user's message asks for a human, and why; None when it does not."""
+def human_request(text: str, *, phrases: Sequence[str] = (), company: str = "") -> HumanRequest | None:
+    """Whether the user's message asks for a human, and why; None when it does not. ``company`` is the name the
+    customer knows the company by (the workspace's), read as its support; "" when unknown."""
     phrase = _phrase_found(text, tuple(phrases))
     if phrase is not None:
         return HumanRequest(Rule.PHRASE, phrase)
-    for clause in _clauses(text):
+    company_words = tuple(word for word in _tokens(company) if word not in _CLAUSE_BREAK)
+    for clause in _clauses(text, company_words):
         request = _clause_request(clause)
         if request is not None:
             return request

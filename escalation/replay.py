@@ -297,6 +297,7 @@ def replay_manual(
     *,
     passing: frozenset[int] | None,
     turns: Mapping[int, Decision | None],
+    company: str = "",
 ) -> list[Decision | None]:
     """Each manual handoff judged under ``policy`` as the live path judges a request for a human; None where the
     customer would not have asked. Pure.
@@ -313,7 +314,7 @@ def replay_manual(
         if (
             offer is not None
             and handoff.asked is not None
-            and human_request(handoff.asked, phrases=policy.handoff_phrases) is None
+            and human_request(handoff.asked, phrases=policy.handoff_phrases, company=company) is None
             and not (offer.escalate or _offers_a_teammate(offer, contact_passes_filter=passes))
         ):
             decisions.append(None)
@@ -367,7 +368,7 @@ def replay_outcome(
     turns = {
         turn.turn_id: decision for turn, decision in zip(data.turns, decisions, strict=True) if turn.turn_id in offering
     }
-    manual = replay_manual(data.manual, policy, passing=passing, turns=turns)
+    manual = replay_manual(data.manual, policy, passing=passing, turns=turns, company=agent.workspace.name)
     return _outcome(data.turns, decisions, data.manual, manual)
 
 

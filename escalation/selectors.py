@@ -145,11 +145,13 @@ def handoff_available(*, agent: Agent, contact: Contact | None, now: datetime) -
 
 
 def human_request_of(
-    *, body: str, escalation_settings: EscalationSettings | None, offer_pending: bool
+    *, body: str, escalation_settings: EscalationSettings | None, offer_pending: bool, company: str
 ) -> HumanRequest | None:
     """Whether a user message asks for a human: in any words or with one of the agent's handoff phrases
-    (``escalation.intent``), or by accepting the teammate the AI's latest reply offered (``offer_pending``)."""
-    request = human_request(body, phrases=policy_from_settings(escalation_settings).handoff_phrases)
+    (``escalation.intent``), or by accepting the teammate the AI's latest reply offered (``offer_pending``).
+    ``company`` is the workspace's name, which customers may ask for ("can someone from Acme call me?")."""
+    policy = policy_from_settings(escalation_settings)
+    request = human_request(body, phrases=policy.handoff_phrases, company=company)
     if request is None and offer_pending and offer_reply(body) == OfferReply.YES:
         return HumanRequest(Rule.OFFER_ACCEPTED, " ".join(words_of(body)))
     return request

@@ -163,6 +163,17 @@ def test_a_persisting_failure_the_patterns_have_no_words_for_is_left_to_the_mess
     assert human_only_topic(earlier[0], DEFAULT_HUMAN_ONLY_TOPICS, failure_by_meaning="a failure by meaning") is None
 
 
+def test_the_companys_own_name_reads_as_the_company() -> None:
+    def topic(text: str) -> str | None:
+        match = human_only_topic(text, DEFAULT_HUMAN_ONLY_TOPICS, company="Acme")
+        return match.topic if match else None
+
+    assert topic("we're going to sue Acme over this outage") == Category.LEGAL_OR_PRIVACY.value
+    assert topic("I want everything about me wiped from Acme's servers") == Category.LEGAL_OR_PRIVACY.value
+    assert topic("does Acme offer refunds?") is None
+    assert human_only_topic("we're going to sue Acme over this", DEFAULT_HUMAN_ONLY_TOPICS) is None
+
+
 def test_the_admin_switches_categories_off_and_adds_phrases() -> None:
     assert human_only_topic("I was charged twice", ["account security"]) is None
     assert human_only_topic("I was charged twice", ["Billing  Dispute"]) == TopicMatch(

@@ -22,6 +22,7 @@ from bench.conversations import (
     TARGET_EXACT_TURN,
     TARGET_PRECISION,
     TARGET_RECALL,
+    ZULIP,
     ZULIP_ARTICLES,
     conversations_load,
     conversations_play,
@@ -32,6 +33,7 @@ from bench.conversations import (
 from bench.vector_pack import ZULIP_PACK, embedding_through, help_center_texts, pack_load, text_digest
 from halo.models import Workspace
 from halo.services import api_key_create
+from tests.halo.factories import WorkspaceFactory
 
 REBUILD = (
     "rebuild it: .venv/bin/python bench/vector_pack.py"
@@ -81,12 +83,12 @@ def test_the_set_covers_every_kind_of_conversation() -> None:
 
 @pytest.mark.django_db(transaction=False)
 def test_conversations_hand_off_at_the_right_moment(
-    workspace: Workspace,
     zulip_articles: list[dict[str, str]],
     zulip_pack: dict[str, np.ndarray],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(MiniLM, "embed", embedding_through(zulip_pack, MiniLM.embed))
+    workspace: Workspace = WorkspaceFactory(name=ZULIP)  # customers ask for the company by name
     agent_create(workspace=workspace, name="Ada")
     api_key = api_key_create(workspace=workspace)[1]
     client = APIClient()

@@ -187,6 +187,22 @@ def test_requests_that_look_like_exceptions_are_still_requests(text: str) -> Non
     assert human_request(text) is not None
 
 
+@pytest.mark.parametrize(
+    ("text", "company", "asks"),
+    [
+        ("can a person from Acme reach out?", "Acme", True),
+        ("is there anyone at Acme Corp I could call about our contract?", "Acme Corp", True),
+        ("let me talk to acme directly", "Acme", True),
+        ("does Acme integrate with HubSpot?", "Acme", False),
+        ("how do I invite someone to Acme?", "Acme", False),
+        ("we love Acme Corp", "Acme Corp", False),
+    ],
+)
+def test_the_companys_own_name_is_read_as_its_support(text: str, company: str, asks: bool) -> None:
+    assert (human_request(text, company=company) is not None) is asks
+    assert human_request(text) is None  # without knowing the name, no rule reads these as requests
+
+
 def test_the_reported_words_are_the_request() -> None:
     assert human_request("hi! could I speak to a real person about my invoice") == HumanRequest(
         Rule.TALK_TO_PERSON, "speak to a person"

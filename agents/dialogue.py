@@ -92,7 +92,21 @@ _FILLER = frozenset(
 
 
 def small_talk(text: str) -> SmallTalk | None:
-    """The kind of small talk ``text`` is, or None when it says (or asks) anything more."""
+    """The kind of small talk ``text`` is, or None when it says (or asks) anything more. A message that asks
+    nothing and ends with a goodbye is a goodbye, whatever comes before it ("cool, that'll save me a lot of
+    grief. bye"): the customer is leaving."""
+    kind = _small_talk(text)
+    if kind is None and "?" not in text:
+        last = _LAST_SENTENCE.search(text)
+        if last is not None and last.group(1) != text and _small_talk(last.group(1)) == SmallTalk.GOODBYE:
+            return SmallTalk.GOODBYE
+    return kind
+
+
+_LAST_SENTENCE = re.compile(r"([^.!,;\n]+)[.!,;\s]*$")
+
+
+def _small_talk(text: str) -> SmallTalk | None:
     normalised = _normalised(text)
     if not normalised:
         return None

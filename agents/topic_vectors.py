@@ -8,7 +8,7 @@ already computes for the question, so it costs no extra pass) and gives the chan
 logistic regression over the 384 numbers of the vector, fitted by ``bench/topics_fit.py`` on
 ``bench/data/human-only-topics.json`` plus the project's question sets as "none", and stored in
 ``agents/data/topic_model.json`` with one threshold per class, chosen by cross-validation so that at most
-one message in 300 that needs no person is taken for that class (the "none" examples are mostly near
+one message in 400 that needs no person is taken for that class (the "none" examples are mostly near
 misses written to sit next to the classes, so ordinary traffic meets fewer).
 
 A how-to question is never a human-only topic by meaning ("how do I change my password?" sits next to
@@ -40,7 +40,7 @@ MODEL_FILE = Path(__file__).resolve().parent / "data" / "topic_model.json"
 NONE = "none"
 _HOW_TO = re.compile(
     r"^\W*(?:how|where|what|when|which|is there|are there|do you|does|is it|can i|can we|could i|should i"
-    r"|(?:will|would) (?!you\b))\b",
+    r"|(?:will|would) (?!you\b)|(?:(?:a |one )?(?:quick |small |short )?question (?:about|on|regarding|re)))\b",
     re.I,
 )
 
@@ -52,7 +52,7 @@ MIN_WORDS = 5
 
 def asks_how(text: str) -> bool:
     """A question the help center answers: it opens with "how", "where", "can I", "is there", "will my"…
-    ("will you delete my data?" asks us to act)."""
+    ("will you delete my data?" asks us to act), or announces one ("quick question about our payments")."""
     return bool(_HOW_TO.search(text))
 
 

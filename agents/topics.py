@@ -184,6 +184,13 @@ _ACCOUNT_DELETION = re.compile(
     r"\b(?:delete|close|cancel|erase|remove|terminate)\b (?:my|our) "
     r"(?:account|organization|organisation|org|workspace)\b"
 )
+# A contract to be signed by us: "she needs the DPA signed by someone at your company" (not "where can I
+# download your DPA to sign it?", which the help center answers).
+_CONTRACT = _any(
+    r"\b(?:dpa|data processing (?:agreement|addendum)|baa|business associate agreement|nda|security questionnaire)"
+    r"\b.{0,80}\b(?:signed|sign|countersign\w*|signature)\b",
+    r"\b(?:sign|countersign)\b.{0,40}\b(?:dpa|data processing (?:agreement|addendum)|baa|nda|security questionnaire)\b",
+)
 # What is tied to the user, to be gone from our side: "I want everything tied to me wiped from your servers".
 _ERASURE = re.compile(
     r"\b(?:delete|deleted|erase|erased|remove|removed|wipe|wiped|purge|purged|scrub|scrubbed)\b.{0,40}"
@@ -225,6 +232,10 @@ _FAILURE = _any(
     r"|salen|encuentra))|nao (?:consigo|conseguimos|carrega|chega|chegam|(?:me )?(?:mostra|aparece|aparecem|acha))"
     r"|je n'?(?:arrive|arrivons) pas|(?:geht|klappt|ladt|lauft) (?:nicht|nichts)|non (?:riesco|carica|arriva))\b",
     r"\b(?:error|errores|erro|erreur|fehler|errore|se cuelga|trava|travou|plante|absturz|sturzt ab)\b",
+    r"\bnever (?:went out|went through|got sent|got delivered|arrived|showed up|came through|loaded|sent)\b"
+    r"|\b(?:just )?(?:sits|sitting) there\b",
+    r"\b(?:desaparec\w*|disparai\w*|disparu\w*|verschwind\w*|verschwunden|scompai\w*|scompars\w*|sumiu|sumindo"
+    r"|kaputt|funktionieren nicht)\b",
 )
 _PERSISTENCE = _any(
     # "thanks again" thanks once more: nothing persists in it.
@@ -251,7 +262,8 @@ _PERSISTENCE = _any(
     r"\b(?:ya (?:lo )?(?:probe|intente|reinicie|reinstale|recargue|borre)|ja (?:tentei|testei|reiniciei|reinstalei)"
     r"|deja (?:essaye|redemarre|reinstalle)|schon (?:versucht|probiert|neu gestartet)|gia provato)\b",
     r"\bdesde (?:ayer|ontem|esta manana|esta manha|hace|ha)\b|\bdepuis (?:hier|ce matin|des heures)\b"
-    r"|\bseit (?:gestern|heute morgen|stunden)\b|\bda ieri\b",
+    r"|\bseit (?:gestern|heute (?:morgen|vormittag|mittag|fruh)|stunden|ungefahr|etwa|mehreren|einer|zwei|drei"
+    r"|vier|\d)\b|\bda ieri\b|\b(?:betrifft|bei) alle(?:n)? im team\b|\b(?:cache|browser) (?:haben wir|habe ich)\b",
     r"\b(?:el mismo|o mesmo|le meme|das gleiche|dasselbe|lo stesso) (?:problema|error|erro|probleme|problem|errore"
     r"|fehler|loop|bucle)\b|\bmismo problema\b|\bmesmo problema\b",
 )
@@ -270,7 +282,7 @@ def _category_match(
         found = _BILLING.search(text)
         return found.group(0) if found and not _BILLING_QUESTION.search(text) else None
     if category == Category.LEGAL_OR_PRIVACY:
-        found = _LEGAL.search(text)
+        found = _LEGAL.search(text) or (_CONTRACT.search(text) if not _HOW_TO.search(text) else None)
         if found:
             return found.group(0)
         asked = _ACCOUNT_DELETION.search(text) or _DATA_ACCESS.search(text) or _ERASURE.search(text)

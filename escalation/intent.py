@@ -713,6 +713,12 @@ def _request_at(words: list[_Word], texts: list[str], i: int, kind: Kind) -> tup
             and not any(_followed_by_own_place(words, k) for k in range(i, len(words)))
         ):
             return Rule.TALK_TO_PERSON, 0, i  # "who can I talk to about this?", not "… at my company"
+    elif kind in (Kind.TALK, Kind.REACH):
+        # "a call with somebody from your side": the noun asks for a person only when the person is the vendor's
+        # ("a call with someone from my team" is a how-to).
+        j = _reach(words, i, _TARGETS, _LINK)
+        if j is not None and _their_side_after(words, j) > j:
+            return Rule.TALK_TO_PERSON, i, _their_side_after(words, j)
     elif kind == Kind.TRANSFER:
         return _transfer_at(words, texts, i)
     elif kind == Kind.ESCALATE and not (set(texts[:i]) & _HOW) and _escalates_the_case(texts, i):

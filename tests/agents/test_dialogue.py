@@ -26,6 +26,7 @@ from agents.dialogue import SmallTalk, is_follow_up, search_query, small_talk
         ("thanks, bye", SmallTalk.GOODBYE),
         ("lol ok bye", SmallTalk.GOODBYE),
         ("anyway have a good one", SmallTalk.GOODBYE),
+        ("cool, that'll save me a lot of grief. bye", SmallTalk.GOODBYE),
         ("how are you?", SmallTalk.CHITCHAT),
         ("hi, how are you", SmallTalk.CHITCHAT),
         ("tell me a joke", SmallTalk.CHITCHAT),

@@ -145,6 +145,7 @@ def test_a_class_is_named_only_at_its_threshold() -> None:
         ("I want to know how this charge happened", False),
         ("will my messages be deleted?", True),
         ("will you delete my data?", False),
+        ("quick question about our payments", True),
     ],
 )
 def test_how_to_questions_are_told_apart(text: str, how: bool) -> None:

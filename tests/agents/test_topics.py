@@ -61,6 +61,9 @@ CATEGORIZED = [
     (Category.ACCOUNT_SECURITY, "my email was changed to an address I've never seen, I definitely didn't do that"),
     (Category.PERSISTENT_PROBLEM, "la búsqueda no me devuelve nada desde esta mañana, ya recargué la página"),
     (Category.PERSISTENT_PROBLEM, "the export keeps failing and clicking retry does nothing"),
+    (Category.PERSISTENT_PROBLEM, "my scheduled message never went out, tried again and it just sits there"),
+    (Category.PERSISTENT_PROBLEM, "seit heute Vormittag verschwinden Nachrichten, Cache haben wir geleert"),
+    (Category.LEGAL_OR_PRIVACY, "our auditors need your data processing agreement signed by someone on your side"),
     (Category.PERSISTENT_PROBLEM, "the mobile app shows an error and nobody on our team can log in since around 8"),
     (Category.ACCOUNT_SECURITY, "there are direct messages from me to our CFO that I never sent"),
     (
@@ -84,6 +87,7 @@ CATEGORIZED = [
 ]
 
 ANSWERED_BY_THE_HELP_CENTER = [
+    "where can I download your DPA to sign it?",
     "how do I delete my uploads from your servers?",
     "are deleted messages removed from your servers?",
     "how do I protect my account from being hacked?",

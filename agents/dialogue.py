@@ -37,8 +37,13 @@ def _normalised(text: str) -> str:
     return " ".join(plain.split())
 
 
+def _unapostrophed(text: str) -> str:
+    """Small talk is compared without apostrophes: people type "thats" as often as "that's"."""
+    return _normalised(text).replace("'", "")
+
+
 def _alternatives(kind: SmallTalk, phrases: str) -> list[tuple[str, SmallTalk]]:
-    return [(phrase.strip(), kind) for phrase in phrases.split("|")]
+    return [(_unapostrophed(phrase), kind) for phrase in phrases.split("|")]
 
 
 # Longest first, so "thank you so much" is read before "thank you".
@@ -107,7 +112,7 @@ _LAST_SENTENCE = re.compile(r"([^.!,;\n]+)[.!,;\s]*$")
 
 
 def _small_talk(text: str) -> SmallTalk | None:
-    normalised = _normalised(text)
+    normalised = _unapostrophed(text)
     if not normalised:
         return None
     kinds: list[SmallTalk] = []

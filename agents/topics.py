@@ -102,6 +102,9 @@ _SECURITY = _any(
     r"\b(?:messages?|posts?|dms?|direct messages?)\b.{0,40}\b(?:i|we) (?:did|do)(?:n'?t| not) (?:send|write|post)\b",
     r"\b(?:messages?|posts?|dms?|direct messages?)\b.{0,60}\b(?:i|we) never (?:sent|wrote|posted)\b",
     # Told first, denied after: "messages went out from my account at 2am … I was asleep. I did not write those".
+    # Changes nobody on the user's side made: "… listed as the only owner. Nobody here did any of this."
+    r"\b(?:nobody|no one) (?:here |on our (?:side|end|team) |of us |in our (?:team|org|company) )?did (?:this|that"
+    r"|it|any of (?:this|that|it))\b",
     r"\b(?:messages?|posts?|dms?|direct messages?)\b.{0,30}\bfrom my account\b.{0,160}"
     r"\b(?:i|we) (?:did(?:n'?t| not)|never) (?:send|sent|write|wrote|post|posted)\b",
     r"\b(?:i|we) (?:did|do)(?:n'?t| not) (?:send|write|post)\b.{0,40}\bfrom my account\b",
@@ -230,6 +233,7 @@ _FAILURE = _any(
     r"\b(?:no funciona|ne (?:fonctionne|marche) (?:pas|plus)|funktioniert nicht|nao funciona|non funziona)\b",
     r"\b(?:no (?:puedo|podemos|me deja|carga|llega|llegan|(?:me |nos )?(?:devuelve|muestra|aparece|aparecen|sale"
     r"|salen|encuentra))|nao (?:consigo|conseguimos|carrega|chega|chegam|(?:me )?(?:mostra|aparece|aparecem|acha))"
+    r"|ne (?:s'?)?(?:affiche\w*|charge\w*|ouvre\w*|arrive\w*|part\w*|envoie\w*) (?:pas|plus)"
     r"|je n'?(?:arrive|arrivons) pas|(?:geht|klappt|ladt|lauft) (?:nicht|nichts)|non (?:riesco|carica|arriva))\b",
     r"\b(?:error|errores|erro|erreur|fehler|errore|se cuelga|trava|travou|plante|absturz|sturzt ab)\b",
     r"\bnever (?:went out|went through|got sent|got delivered|arrived|showed up|came through|loaded|sent)\b"
@@ -262,6 +266,8 @@ _PERSISTENCE = _any(
     r"\b(?:ya (?:lo )?(?:probe|intente|reinicie|reinstale|recargue|borre)|ja (?:tentei|testei|reiniciei|reinstalei)"
     r"|deja (?:essaye|redemarre|reinstalle)|schon (?:versucht|probiert|neu gestartet)|gia provato)\b",
     r"\bdesde (?:ayer|ontem|esta manana|esta manha|hace|ha)\b|\bdepuis (?:hier|ce matin|des heures)\b"
+    r"|\bdepuis (?:plus de |environ )?(?:\d+|une|deux|trois|quatre|plusieurs) (?:heures?|jours?)\b"
+    r"|\b(?:on a|j'?ai|nous avons) (?:vide|efface|redemarre|reinstalle)\b"
     r"|\bseit (?:gestern|heute (?:morgen|vormittag|mittag|fruh)|stunden|ungefahr|etwa|mehreren|einer|zwei|drei"
     r"|vier|\d)\b|\bda ieri\b|\b(?:betrifft|bei) alle(?:n)? im team\b|\b(?:cache|browser) (?:haben wir|habe ich)\b",
     r"\b(?:el mismo|o mesmo|le meme|das gleiche|dasselbe|lo stesso) (?:problema|error|erro|probleme|problem|errore"

@@ -809,7 +809,7 @@ def _person_asked_at(words: list[_Word], texts: list[str], i: int) -> tuple[Rule
     if j is not None and _in_request_frame(words, i):
         return Rule.PERSON_HELPS, i, j
     # "is there a human I can talk to", "mit einem Menschen sprechen", "con quien pueda hablar"
-    j = _reach(words, i, (Kind.TALK,), _BEFORE_TALK, limit=4)
+    j = _reach(words, _their_side_after(words, i), (Kind.TALK,), _BEFORE_TALK, limit=4)
     if j is not None:
         return Rule.TALK_TO_PERSON, i, j
     # "an actual person would be great"

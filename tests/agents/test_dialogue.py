@@ -21,6 +21,7 @@ from agents.dialogue import SmallTalk, is_follow_up, search_query, small_talk
         ("merci", SmallTalk.THANKS),
         ("vale, muchas gracias", SmallTalk.THANKS),
         ("thanks, that sorted it out", SmallTalk.THANKS),
+        ("perfect, thats exactly what i needed", SmallTalk.THANKS),
         ("vielen Dank!", SmallTalk.THANKS),
         ("d'accord", SmallTalk.ACKNOWLEDGE),
         ("thanks, bye", SmallTalk.GOODBYE),

@@ -62,6 +62,8 @@ CATEGORIZED = [
     (Category.PERSISTENT_PROBLEM, "la búsqueda no me devuelve nada desde esta mañana, ya recargué la página"),
     (Category.PERSISTENT_PROBLEM, "the export keeps failing and clicking retry does nothing"),
     (Category.PERSISTENT_PROBLEM, "my scheduled message never went out, tried again and it just sits there"),
+    (Category.PERSISTENT_PROBLEM, "les fichiers ne s'envoient pas, on a vidé le cache, ça dure depuis deux heures"),
+    (Category.ACCOUNT_SECURITY, "two admins were demoted overnight and nobody on our side did this"),
     (Category.PERSISTENT_PROBLEM, "seit heute Vormittag verschwinden Nachrichten, Cache haben wir geleert"),
     (Category.LEGAL_OR_PRIVACY, "our auditors need your data processing agreement signed by someone on your side"),
     (Category.PERSISTENT_PROBLEM, "the mobile app shows an error and nobody on our team can log in since around 8"),

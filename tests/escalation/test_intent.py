@@ -193,6 +193,7 @@ def test_requests_that_look_like_exceptions_are_still_requests(text: str) -> Non
         ("can a person from Acme reach out?", "Acme", True),
         ("is there anyone at Acme Corp I could call about our contract?", "Acme Corp", True),
         ("let me talk to acme directly", "Acme", True),
+        ("is there an actual person at Acme I could talk to today?", "Acme", True),
         ("does Acme integrate with HubSpot?", "Acme", False),
         ("how do I invite someone to Acme?", "Acme", False),
         ("we love Acme Corp", "Acme Corp", False),

@@ -152,17 +152,20 @@ def test_how_to_questions_are_told_apart(text: str, how: bool) -> None:
     assert asks_how(text) is how
 
 
-@pytest.mark.django_db
-def test_the_responder_hands_off_a_problem_found_by_meaning_only_where_the_admin_switched_it_on(model: MiniLM) -> None:
+def _agent_with_embedded_article(*, title: str, body: str) -> Agent:
+    """An agent whose workspace has one article, embedded as the worker would: search reads by meaning."""
     agent: Agent = AgentFactory()
-    knowledge_article_create(
-        workspace=agent.workspace,
-        title="Plans and billing",
-        body="We bill monthly or yearly. Downgrade any time under Settings > Billing.",
-        url="https://help.example.com/billing",
-    )
+    knowledge_article_create(workspace=agent.workspace, title=title, body=body, url="https://help.example.com/a")
     for message_id in OutboxMessage.objects.filter(state="pending").values_list("pk", flat=True):
         knowledge_embed_task(message_id)
+    return agent
+
+
+@pytest.mark.django_db
+def test_the_responder_hands_off_a_problem_found_by_meaning_only_where_the_admin_switched_it_on(model: MiniLM) -> None:
+    agent = _agent_with_embedded_article(
+        title="Plans and billing", body="We bill monthly or yearly. Downgrade any time under Settings > Billing."
+    )
     text = "I've been charged $80 for a plan I downgraded weeks ago"
 
     def respond() -> str:
@@ -183,15 +186,10 @@ def test_the_responder_hands_off_a_problem_found_by_meaning_only_where_the_admin
 def test_the_responder_hands_off_a_failure_without_the_patterns_words_once_the_customer_says_it_persists(
     model: MiniLM,
 ) -> None:
-    agent: Agent = AgentFactory()
-    knowledge_article_create(
-        workspace=agent.workspace,
+    agent = _agent_with_embedded_article(
         title="Channels in the left sidebar",
         body="The left sidebar lists the channels you subscribe to. Pin a channel to keep it at the top.",
-        url="https://help.example.com/sidebar",
     )
-    for message_id in OutboxMessage.objects.filter(state="pending").values_list("pk", flat=True):
-        knowledge_embed_task(message_id)
     first = FAILURES_BY_MEANING_ONLY[1]
 
     def respond(*messages: str) -> str:

@@ -377,7 +377,7 @@ _BEFORE_TALK = _set(
 # "I'd rather explain this to a person", "prefiero explicárselo a una persona".
 _WANT_LINK = _LINK | _set(
     "talk speak answer reply response callback deal work go discuss explain explicar explicarselo explicarle expliquer "
-    "erklaren explicar explica"
+    "erklaren explica"
 )
 _PRESENT = _set("there here around available online")
 _URGING = _set("please pls plz now asap urgent urgently bitte svp stp sofort subito ahora maintenant jetzt agora")
@@ -717,8 +717,9 @@ def _request_at(words: list[_Word], texts: list[str], i: int, kind: Kind) -> tup
         # "a call with somebody from your side": the noun asks for a person only when the person is the vendor's
         # ("a call with someone from my team" is a how-to).
         j = _reach(words, i, _TARGETS, _LINK)
-        if j is not None and _their_side_after(words, j) > j:
-            return Rule.TALK_TO_PERSON, i, _their_side_after(words, j)
+        last = _their_side_after(words, j) if j is not None else i
+        if j is not None and last > j:
+            return Rule.TALK_TO_PERSON, i, last
     elif kind == Kind.TRANSFER:
         return _transfer_at(words, texts, i)
     elif kind == Kind.ESCALATE and not (set(texts[:i]) & _HOW) and _escalates_the_case(texts, i):

@@ -306,7 +306,8 @@ def replay_manual(
     human on its own under the policy's handoff phrases) asks only because of that offer: it stands only where
     the policy's decision for the offering turn (``turns``: turn id -> its replayed decision) offers a teammate
     too. Where that decision hands off, or a human would already own the conversation (None), it stands: the
-    preview replaces it by the AI's handoff."""
+    preview replaces it by the AI's handoff. ``company`` is the workspace's name, read as the live path reads
+    it."""
     decisions: list[Decision | None] = []
     for handoff in handoffs:
         passes = passing is None or handoff.contact_id in passing

@@ -97,18 +97,32 @@ _FILLER = frozenset(
 
 
 def small_talk(text: str) -> SmallTalk | None:
-    """The kind of small talk ``text`` is, or None when it says (or asks) anything more. A message that asks
-    nothing and ends with a goodbye is a goodbye, whatever comes before it ("cool, that'll save me a lot of
-    grief. bye"): the customer is leaving."""
+    """The kind of small talk ``text`` is, or None when it says (or asks) anything more. Two closings also
+    count, in a message that asks nothing: one that ends with a goodbye, whatever comes before it ("cool,
+    that'll save me a lot of grief. bye"), and thanks followed by words that close the matter ("Thanks,
+    closing the ticket on our side."): the customer is leaving."""
     kind = _small_talk(text)
-    if kind is None and "?" not in text:
-        last = _LAST_SENTENCE.search(text)
-        if last is not None and last.group(1) != text and _small_talk(last.group(1)) == SmallTalk.GOODBYE:
-            return SmallTalk.GOODBYE
-    return kind
+    if kind is not None or "?" in text:
+        return kind
+    last = _LAST_SENTENCE.search(text)
+    if last is not None and last.group(1) != text and _small_talk(last.group(1)) == SmallTalk.GOODBYE:
+        return SmallTalk.GOODBYE
+    first = _FIRST_SENTENCE.match(text)
+    if first is not None and _small_talk(first.group(1)) == SmallTalk.THANKS:
+        rest = _unapostrophed(first.group(2))
+        if _CLOSING.search(rest) and not _ASKING.search(rest):
+            return SmallTalk.THANKS
+    return None
 
 
 _LAST_SENTENCE = re.compile(r"([^.!,;\n]+)[.!,;\s]*$")
+_FIRST_SENTENCE = re.compile(r"\s*([^.!,;\n]+)[.!,;\n]+(.*)", re.S)
+# Words that close the matter, and words that would open another one (compared without apostrophes).
+_CLOSING = re.compile(
+    r"\b(?:clos(?:e|ed|ing)|done|all set|sorted|resolved|thats all|that is all|nothing else|were good|im good"
+    r"|all good|no more questions)\b"
+)
+_ASKING = re.compile(r"\b(?:how|what|where|why|when|which|can|could|need|want|help|but|still|not|cant|doesnt)\b")
 
 
 def _small_talk(text: str) -> SmallTalk | None:

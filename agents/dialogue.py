@@ -63,6 +63,8 @@ _PHRASES = sorted(
         "|for the help earlier|good to know|noted|will do|fair enough|no worries|that answers it"
         "|that answers my question|i'll try that|i'll give it a try|gracias|merci|danke|obrigado|obrigada|grazie"
         "|that fixed it|fixed it|that sorted it|that sorted it out|sorted it out|sorted|works again|working again"
+        "|helpful|very helpful|really helpful|super helpful|that's helpful|that's very helpful|that was helpful"
+        "|lovely|brilliant|excellent|wonderful"
         "|muchas gracias|merci beaucoup|danke schon|vielen dank|muito obrigado|muito obrigada|valeu|perfecto|genial"
         "|parfait|super|prima|perfeito",
     )

@@ -195,9 +195,11 @@ _CONTRACT = _any(
     r"\b(?:sign|countersign)\b.{0,40}\b(?:dpa|data processing (?:agreement|addendum)|baa|nda|security questionnaire)\b",
 )
 # What is tied to the user, to be gone from our side: "I want everything tied to me wiped from your servers".
-_ERASURE = re.compile(
+_ERASURE = _any(
     r"\b(?:delete|deleted|erase|erased|remove|removed|wipe|wiped|purge|purged|scrub|scrubbed)\b.{0,40}"
-    r"\b(?:from|off) (?:your|(?:your|the) company'?s) (?:servers?|systems?|databases?|records|platform)\b"
+    r"\b(?:from|off) (?:your|(?:your|the) company'?s) (?:servers?|systems?|databases?|records|platform)\b",
+    # Told the other way round: "what personal data about me is still stored, and then have all of it erased".
+    r"\bpersonal (?:data|information|info|details)\b.{0,80}\b(?:erased|deleted|wiped|purged|removed)\b",
 )
 # The personal data we hold, asked for: "I need a copy of all the personal data you have on me".
 _DATA_ACCESS = re.compile(
@@ -250,7 +252,9 @@ _PERSISTENCE = _any(
     r"\bdid(?:n'?t| not) (?:help|work|fix)\b|\bdoes(?:n'?t| not) help\b|\bnothing (?:works|worked|helps|helped)\b",
     r"\b(?:does|did|do|changes|changed) nothing\b|\bmade no difference\b|\bno difference\b",
     r"\b(?:that|this) (?:does|did)(?:n'?t| not) (?:work|help|fix)\b",
-    r"\b(?:reinstall\w*|restart\w*|rebooted|cleared? (?:the |my )?cache|logged out and (?:back )?in)\b",
+    r"\b(?:reinstall\w*|restart\w*|rebooted|cleared? (?:the |my )?(?:cache|cookies)|logged out and (?:back )?in)\b",
+    r"\bsame (?:loop|behaviou?r|screen|message|bug|spinner)\b",
+    r"\bsince (?:about |around )?(?:lunch(?:time)?|noon|midnight|the (?:update|upgrade|weekend|morning|afternoon))\b",
     r"\bsince (?:around |about |roughly |like )?(?:yesterday|this morning|last|monday|tuesday|wednesday|thursday"
     r"|friday|saturday|sunday|\d)",
     r"\bfor (?:hours|days|weeks|a week|a day|\d+ (?:hours|days|weeks))\b",

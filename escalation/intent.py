@@ -368,7 +368,12 @@ _MODALS = _set("can could may might will would")
 _BEFORE_HELP = _set(
     "to please just pls plz come and who that i we can could will would actually actual really maybe possibly kindly"
 )
-_THEIR_PLACES = _set("end side company team staff firm office")
+# "someone on your end", "jemand von Ihrem Team", "alguien de su equipo": whose side a person is named on.
+_SIDE_PREPOSITIONS = _set("on from at von vom de da do du chez")
+_YOUR = _set("your ur su sua seu votre vos ihrem ihrer eurem vostro vostra")
+_THEIR_PLACES = _set(
+    "end side company team staff firm office equipo equipe empresa lado parte firma seite entreprise azienda"
+)
 # Between a person and the verb: "a human I can talk to", "con quien pueda hablar", "mit einem Mitarbeiter von
 # Ihnen sprechen" (German puts the verb last, after who the person belongs to).
 _BEFORE_TALK = _set(
@@ -795,11 +800,11 @@ def _their_side_after(words: list[_Word], i: int) -> int:
     """The last word of "on your end", "from your company", "at support" right after the person at ``i`` (``i``
     itself when there is none): it says whose the person is, not what they should do."""
     after = words[i + 1 : i + 4]
-    if len(after) < 2 or after[0].text not in ("on", "from", "at"):
+    if len(after) < 2 or after[0].text not in _SIDE_PREPOSITIONS:
         return i
     if after[1].kind == Kind.SUPPORT:
         return i + 2
-    their_side = len(after) == 3 and after[1].text in ("your", "ur") and after[2].text in _THEIR_PLACES
+    their_side = len(after) == 3 and after[1].text in _YOUR and after[2].text in _THEIR_PLACES
     return i + 3 if their_side else i
 
 

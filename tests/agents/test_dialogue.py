@@ -23,6 +23,7 @@ from agents.dialogue import SmallTalk, is_follow_up, search_query, small_talk
         ("thanks, that sorted it out", SmallTalk.THANKS),
         ("perfect, thats exactly what i needed", SmallTalk.THANKS),
         ("Thanks, closing the ticket on our side.", SmallTalk.THANKS),
+        ("Thank you, that's very helpful.", SmallTalk.THANKS),
         ("thank you! that's all for today", SmallTalk.THANKS),
         ("vielen Dank!", SmallTalk.THANKS),
         ("d'accord", SmallTalk.ACKNOWLEDGE),

@@ -64,6 +64,8 @@ CATEGORIZED = [
     (Category.PERSISTENT_PROBLEM, "my scheduled message never went out, tried again and it just sits there"),
     (Category.PERSISTENT_PROBLEM, "les fichiers ne s'envoient pas, on a vidé le cache, ça dure depuis deux heures"),
     (Category.ACCOUNT_SECURITY, "two admins were demoted overnight and nobody on our side did this"),
+    (Category.LEGAL_OR_PRIVACY, "I'd like the personal information you hold on me to be deleted, all of it"),
+    (Category.PERSISTENT_PROBLEM, "google login is stuck on the spinner, cleared cookies and it's the same loop"),
     (Category.PERSISTENT_PROBLEM, "seit heute Vormittag verschwinden Nachrichten, Cache haben wir geleert"),
     (Category.LEGAL_OR_PRIVACY, "our auditors need your data processing agreement signed by someone on your side"),
     (Category.PERSISTENT_PROBLEM, "the mobile app shows an error and nobody on our team can log in since around 8"),
@@ -90,6 +92,7 @@ CATEGORIZED = [
 
 ANSWERED_BY_THE_HELP_CENTER = [
     "where can I download your DPA to sign it?",
+    "how long is personal data kept before it is deleted?",
     "how do I delete my uploads from your servers?",
     "are deleted messages removed from your servers?",
     "how do I protect my account from being hacked?",
